@@ -1,0 +1,93 @@
+"""Client-side rate limiting: one limiter per (instance, API key).
+
+Omni allows about 60 requests a minute per key (more on request), with no documented
+rate-limit headers. The limiter is asyncio-throttle's sliding window: at most `rate`
+requests in any `period`. The window is stretched by a small safety margin because a
+request is stamped when it leaves the limiter, a moment before Omni stamps its arrival;
+without the margin two stamps that are `period` apart here can land closer there.
+
+On a 429 every request through this limiter waits out Retry-After (not just the one that
+got it), and the rate drops by 10 % per 429, never below half the configured rate: a 429
+means someone else shares the key's budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from asyncio_throttle import Throttler
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+SAFETY_MARGIN = 0.02
+_SLOWDOWN = 0.9
+_FLOOR = 0.5
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        rate: int,
+        period: float = 60.0,
+        *,
+        safety_margin: float = SAFETY_MARGIN,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if rate < 1 or period <= 0:
+            raise ValueError(
+                f"rate limit must be at least 1 request per period, got {rate}/{period}s"
+            )
+        self.rate = rate
+        self.period = period
+        self._clock = clock
+        self._sleep = sleep
+        self._resume_at = 0.0
+        self._throttler = Throttler(
+            rate_limit=rate,
+            period=period * (1 + safety_margin),
+            retry_interval=min(0.05, period / rate / 10),
+        )
+
+    @property
+    def current_rate(self) -> int:
+        return self._throttler.rate_limit
+
+    async def acquire(self) -> float:
+        """Wait for a slot; returns the seconds spent waiting."""
+        start = self._clock()
+        while (delay := self._resume_at - self._clock()) > 0:
+            await self._sleep(delay)
+        await self._throttler.acquire()
+        return self._clock() - start
+
+    def backoff(self, retry_after: float) -> None:
+        """Omni said 429: pause everyone on this key and slow down."""
+        self._resume_at = max(self._resume_at, self._clock() + max(retry_after, 0.0))
+        floor = max(1, int(self.rate * _FLOOR))
+        self._throttler.rate_limit = max(floor, int(self._throttler.rate_limit * _SLOWDOWN))
+
+
+def key_fingerprint(token: str) -> str:
+    """A short, non-reversible name for a token, safe to log and to key dicts with."""
+    return hashlib.sha256(token.encode()).hexdigest()[:10]
+
+
+@dataclass
+class LimiterRegistry:
+    """Hands out one limiter per (instance, key): callers that share a key share its budget."""
+
+    rate: int = 60
+    period: float = 60.0
+    _limiters: dict[tuple[str, str], RateLimiter] = field(default_factory=dict)
+
+    def get(self, instance: str, token: str, rate: int | None = None) -> RateLimiter:
+        key = (instance, key_fingerprint(token))
+        if key not in self._limiters:
+            self._limiters[key] = RateLimiter(rate or self.rate, self.period)
+        return self._limiters[key]
