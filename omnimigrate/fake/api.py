@@ -20,6 +20,7 @@ from aiohttp import web
 from omnimigrate.fake import state as st
 
 T = TypeVar("T")
+TOKEN_KEY = web.RequestKey("token", st.Token)
 MAX_FOLDER_DEPTH = 7
 SCIM_LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -104,7 +105,7 @@ class Api:
 
     @staticmethod
     def token(request: web.Request) -> st.Token:
-        return request["token"]
+        return request[TOKEN_KEY]
 
     def _doc(self, ref: str, *, include_deleted: bool = False) -> st.Document:
         doc = self.state.document(ref)

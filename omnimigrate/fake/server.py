@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Literal
 from aiohttp import web
 
 from omnimigrate.fake import state as st
-from omnimigrate.fake.api import Api, ApiError, error_response
+from omnimigrate.fake.api import TOKEN_KEY, Api, ApiError, error_response
 from omnimigrate.fake.conformance import Conformance
 from omnimigrate.fake.policies import Clock, FaultPlan, RequestLog, RequestRecord, SlidingWindow
 from omnimigrate.omni.ratelimit import key_fingerprint
@@ -237,13 +238,15 @@ class FakeOmni:
             return self._too_many(wait, key), fault
         if problem:
             return error_response(400, f"Bad Request: {problem}"), fault
-        request["token"] = known
+        request[TOKEN_KEY] = known
         try:
             response = await handler(request)
         except ApiError as err:
             response = error_response(err.status, err.detail)
         if fault and after:
-            return (None if fault == "drop" else error_response(int(fault), "Bad gateway")), fault
+            return (
+                None if fault == "drop" else error_response(int(fault), "Bad gateway")
+            ), f"{fault}+after"
         self._rate_headers(response, key)
         return response, fault if fault == "slow" else None
 
@@ -284,6 +287,31 @@ class FakeOmni:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve from a background thread with its own loop (for callers that block, like
+        a CLI run with `asyncio.run` or a subprocess under test). Stop with `stop_thread`."""
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.start(host, port))
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-omni", daemon=True)
+        self._thread_loop = loop
+        self._thread.start()
+        if not started.wait(30):
+            raise RuntimeError("the fake Omni did not start within 30 s")
+        return self.url
+
+    def stop_thread(self) -> None:
+        self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
+        self._thread.join(30)
 
 
 def _bearer(request: web.Request) -> str | None:

@@ -152,7 +152,7 @@ class OmniClient:
         *,
         items: str = "records",
         key: Callable[[dict[str, Any]], str] | None = None,
-        path: dict[str, str] | None = None,
+        path_params: dict[str, str] | None = None,
         **params: Any,
     ) -> AsyncIterator[M]:
         """Walk a cursor-paginated list. Cursors are keyset-style, so records seen on an
@@ -162,7 +162,9 @@ class OmniClient:
         seen: set[str] = set()
         cursor: str | None = None
         while True:
-            reply = await self._call("GET", route, path=path, params={**params, "cursor": cursor})
+            reply = await self._call(
+                "GET", route, path=path_params, params={**params, "cursor": cursor}
+            )
             for raw in reply.body.get(items, []):
                 ident = key(raw)
                 if ident and ident in seen:
@@ -297,7 +299,7 @@ class OmniClient:
             m.AccessPrincipal,
             items="principals",
             key=NO_DEDUPE,
-            path={"identifier": identifier},
+            path_params={"identifier": identifier},
             accessSource=access_source,
             type=type,
         )

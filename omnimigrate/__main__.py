@@ -1,0 +1,3 @@
+from omnimigrate.cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""`omnimigrate doctor`: can this machine back up (or restore into) that instance?"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import click
+from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
+
+from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
+from omnimigrate.config import InstanceConfig, instance_for, resolve_tokens
+from omnimigrate.omni.errors import OmniAPIError, OmniAuthError, OmniTransportError
+from omnimigrate.omni.ratelimit import RateLimiter
+from omnimigrate.omni.transport import Transport
+
+
+@dataclass
+class Check:
+    key: str
+    name: str
+    ok: bool
+    detail: str
+
+
+async def diagnose(
+    inst: InstanceConfig, tokens: list[SecretStr], rate_limit: int, timeout: float
+) -> list[Check]:
+    """Reachability, authentication, key type and rate-limit headroom, per key (3 requests each)."""
+    checks: list[Check] = []
+    async with aiohttp.ClientSession() as session:
+        for token in tokens:
+            transport = Transport(
+                inst.url, token, session=session, limiter=RateLimiter(rate_limit), timeout=timeout
+            )
+            checks += await _diagnose_key(transport, rate_limit)
+    return checks
+
+
+async def _diagnose_key(t: Transport, rate_limit: int) -> list[Check]:
+    key = t.key_id
+    start = time.monotonic()
+    try:
+        reply = await t.send("GET", "/api/v1/labels")
+    except OmniTransportError as err:
+        return [Check(key, "reachable", False, str(err))]
+    except OmniAuthError as err:
+        return [
+            Check(key, "reachable", True, t.base_url),
+            Check(key, "authenticated", False, str(err)),
+        ]
+    except OmniAPIError as err:
+        return [Check(key, "reachable", False, str(err))]
+    latency = (time.monotonic() - start) * 1000
+    checks = [
+        Check(key, "reachable", True, f"{t.base_url} ({latency:.0f} ms)"),
+        Check(key, "authenticated", True, "token accepted"),
+    ]
+    try:
+        await t.send("GET", "/api/scim/v2/Users", params={"count": "1"})
+        checks.append(
+            Check(key, "key type", True, "organization API key: export, import and SCIM allowed")
+        )
+    except OmniAuthError:
+        checks.append(
+            Check(
+                key,
+                "key type",
+                False,
+                "personal access token: backup and restore need an organization "
+                "API key (export, import and SCIM refuse personal tokens)",
+            )
+        )
+    limit, left = reply.headers.get("x-ratelimit-limit"), reply.headers.get("x-ratelimit-remaining")
+    if limit and left:
+        detail = (
+            f"{left} of {limit} requests left in the current window; client limit {rate_limit}/min"
+        )
+    else:
+        detail = f"Omni sent no rate-limit headers; client limit {rate_limit}/min per key"
+    checks.append(Check(key, "rate limit", True, detail))
+    return checks
+
+
+@cli.command()
+@click.option(
+    "--source", "instance", required=True, help="Instance URL or name in the config file."
+)
+@click.option(
+    "--source-token-env", "token_env", multiple=True, help="Env var holding a token (repeatable)."
+)
+@click.option("--rate-limit", type=int, default=None, help="Requests per minute per key.")
+@click.pass_obj
+def doctor(
+    app: AppContext, instance: str, token_env: tuple[str, ...], rate_limit: int | None
+) -> None:
+    """Check reachability, auth, key type and rate-limit headroom of an instance."""
+    inst = instance_for(app.settings, instance, list(token_env), "OMNI_SOURCE_TOKEN")
+    tokens = resolve_tokens(inst.token_env)
+    for token in tokens:
+        app.redactor.add(token.get_secret_value())
+    limit = rate_limit or inst.rate_limit or app.settings.rate_limit
+    checks = asyncio.run(diagnose(inst, tokens, limit, app.settings.timeout))
+    table = Table(title=f"omnimigrate doctor: {inst.url}")
+    for column in ("key", "check", "result", "detail"):
+        table.add_column(column)
+    for c in checks:
+        table.add_row(c.key, c.name, "ok" if c.ok else "FAIL", c.detail)
+    Console().print(table)
+    raise SystemExit(EXIT_OK if all(c.ok for c in checks) else EXIT_FAILED)

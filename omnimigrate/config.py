@@ -1,0 +1,136 @@
+"""Configuration: a YAML file, then `OMNIMIGRATE_*` environment variables, then command-line
+flags, each overriding the one before.
+
+Tokens are never written in the file: an instance names the environment variables that hold
+its tokens (`token_env`), and several names mean several keys for the same instance.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from omnimigrate.omni.transport import normalize_base_url
+
+
+class ConfigError(Exception):
+    """A configuration problem, with what is wrong and how to fix it."""
+
+
+class InstanceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    token_env: list[str] = Field(default_factory=list, min_length=1)
+    rate_limit: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_tokens(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(k in data for k in ("token", "tokens", "api_key")):
+            raise ValueError(
+                "tokens are never read from the config file: put each token in an environment "
+                "variable and list the variable names under token_env"
+            )
+        if isinstance(data, dict) and isinstance(data.get("token_env"), str):
+            data = {**data, "token_env": [data["token_env"]]}
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return normalize_base_url(value)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OMNIMIGRATE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    rate_limit: int = Field(default=60, ge=1, description="requests per minute per API key")
+    concurrency: int = Field(default=4, ge=1, le=64)
+    timeout: float = Field(default=120.0, gt=0)
+    store: str = "./omnimigrate-store"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    instances: dict[str, InstanceConfig] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("yaml_file"):
+            sources.append(YamlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+    """Settings from `config_file` (YAML), the environment and `flags` (None means unset)."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist: check the --config path")
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": config_file})
+
+    try:
+        return _FromFile(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        where = f" in {config_file}" if config_file else ""
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration{where}: {problems}") from None
+
+
+def resolve_tokens(names: list[str], environ: Mapping[str, str] | None = None) -> list[SecretStr]:
+    """Read the tokens from the named environment variables; name what is missing."""
+    environ = os.environ if environ is None else environ
+    missing = [n for n in names if not environ.get(n)]
+    if missing:
+        raise ConfigError(
+            f"environment variable {', '.join(missing)} is not set: export the Omni API token "
+            f"in it (for example `export {missing[0]}=...`) or name another with --*-token-env"
+        )
+    return [SecretStr(environ[n]) for n in names]
+
+
+def instance_for(
+    settings: Settings, url_or_name: str, token_env: list[str], default_env: str
+) -> InstanceConfig:
+    """An instance given on the command line, by URL or by its name in the config file."""
+    if url_or_name in settings.instances:
+        inst = settings.instances[url_or_name]
+        return inst.model_copy(update={"token_env": token_env}) if token_env else inst
+    try:
+        return InstanceConfig(url=url_or_name, token_env=token_env or [default_env])
+    except ValidationError as exc:
+        known = ", ".join(sorted(settings.instances)) or "none configured"
+        raise ConfigError(
+            f"{url_or_name!r} is neither an http(s) instance URL nor an instance in the config "
+            f"file (known: {known})"
+        ) from exc

@@ -1,0 +1,91 @@
+"""The command line, run as a user would: a subprocess against a fake on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from omnimigrate.fake.scenario import generate
+from omnimigrate.fake.server import FakeOmni, FakeSettings
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "omnimigrate", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def served():
+    scenario = generate()
+    fake = FakeOmni(scenario.state, FakeSettings(rate_limit=600))
+    fake.start_in_thread()
+    yield fake, scenario
+    fake.stop_thread()
+    assert [str(v) for v in fake.violations] == []
+
+
+def test_doctor_with_an_org_key(served):
+    fake, scenario = served
+    result = run(
+        "doctor", "--source", fake.url + "/api", env={"OMNI_SOURCE_TOKEN": scenario.org_token}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "organization API key" in result.stdout and "of 600 requests left" in result.stdout
+    assert scenario.org_token not in result.stdout + result.stderr
+
+
+def test_doctor_with_a_personal_token_explains(served):
+    fake, scenario = served
+    result = run(
+        "doctor",
+        "--source",
+        fake.url,
+        "--source-token-env",
+        "MY_PAT",
+        env={"MY_PAT": scenario.personal_token},
+    )
+    assert result.returncode == 1
+    assert "personal access token" in result.stdout and "need an organization" in result.stdout
+    assert scenario.personal_token not in result.stdout + result.stderr
+
+
+def test_doctor_with_a_bad_token_and_a_missing_variable(served):
+    fake, _ = served
+    bad = run("doctor", "--source", fake.url, env={"OMNI_SOURCE_TOKEN": "wrong-token-123"})
+    assert (
+        bad.returncode == 1
+        and "401" in bad.stdout
+        and "wrong-token-123" not in bad.stdout + bad.stderr
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMNI_SOURCE_TOKEN"}
+    missing = subprocess.run(
+        [sys.executable, "-m", "omnimigrate", "doctor", "--source", fake.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert missing.returncode == 2 and "OMNI_SOURCE_TOKEN is not set" in missing.stderr
+
+
+def test_usage_errors_exit_2():
+    assert run("doctor").returncode == 2
+    result = run("doctor", "--source", "not a url", env={"OMNI_SOURCE_TOKEN": "x"})
+    assert result.returncode == 2 and "neither an http(s) instance URL" in result.stderr
+
+
+def test_demo_runs_end_to_end():
+    result = run("demo", "--documents", "20")
+    assert result.returncode == 0, result.stderr
+    assert "documents" in result.stdout and "0 openapi.json violations" in result.stdout
