@@ -116,3 +116,18 @@ async def test_ambiguous_import_without_identifier_is_not_resent(start_fake, sce
             await client.import_document(body)
     assert fake.log.count("POST", "/api/unstable/documents/import") == 1
     assert len(org.documents) == before + 1  # applied once, reported as failed, not repeated
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"), [("drop", "connection lost"), ("slow", "no answer within")]
+)
+async def test_dropped_and_slow_answers_are_transport_errors(start_fake, scenario, kind, expected):
+    plan = FaultPlan(seed=0, rate=1.0, kinds=(kind,), after_share=0.0, slow_seconds=1.0)
+    fake = await start_fake(scenario.state, FakeSettings(rate_limit=None, faults=plan))
+    policy = RetryPolicy(attempts=2, max_elapsed=30, base_delay=0.01, max_delay=0.02)
+    async with client_for(fake, scenario.org_token, retry=policy, timeout=0.3) as client:
+        with pytest.raises(OmniError) as info:
+            await client.list_labels()
+    assert expected in str(info.value) and "\n" not in str(info.value)
+    # Two attempts; aiohttp itself resends a GET once when a reused connection is dropped.
+    assert 2 <= fake.log.count("GET", "/api/v1/labels") <= 4
