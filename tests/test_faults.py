@@ -129,5 +129,6 @@ async def test_dropped_and_slow_answers_are_transport_errors(start_fake, scenari
         with pytest.raises(OmniError) as info:
             await client.list_labels()
     assert expected in str(info.value) and "\n" not in str(info.value)
+    await asyncio.sleep(plan.slow_seconds)  # the fake logs a slow answer once it has given it
     # Two attempts; aiohttp itself resends a GET once when a reused connection is dropped.
     assert 2 <= fake.log.count("GET", "/api/v1/labels") <= 4
