@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from omnimigrate.fake.conformance import load_spec_dict
+from omnimigrate.fake.conformance import Exchange, load_spec_dict
 from omnimigrate.fake.server import FakeOmni, FakeSettings
 from tests.conftest import client_for
 
@@ -203,28 +203,11 @@ async def test_the_checker_rejects_nonconforming_requests(start_fake, scenario):
 def test_response_checker_catches_a_wrong_shape():
     fake = FakeOmni()
     assert fake.conformance is not None
-    fake.conformance.check_response(
-        "GET",
-        "/api/v1/labels",
-        "/api/v1/labels",
-        {},
-        {},
-        200,
-        json.dumps({"labels": [{"name": "x"}]}).encode(),
-        "application/json",
-        {},
-    )
-    fake.conformance.check_response(
-        "GET",
-        "/api/v1/labels",
-        "/api/v1/labels",
-        {},
-        {},
-        429,
-        json.dumps({"detail": "slow down", "status": 429}).encode(),
-        "application/json",
-        {},
-    )
+    labels = Exchange("GET", "/api/v1/labels", "/api/v1/labels", {}, {})
+    wrong = json.dumps({"labels": [{"name": "x"}]}).encode()  # required label fields missing
+    fake.conformance.check_response(labels, 200, wrong, "application/json", {})
+    limited = json.dumps({"detail": "slow down", "status": 429}).encode()
+    fake.conformance.check_response(labels, 429, limited, "application/json", {})
     problems = [v.message for v in fake.violations]
     assert len(problems) == 2 and "Retry-After" in problems[1]
 

@@ -111,22 +111,43 @@ def load_openapi() -> tuple[OpenAPI, dict[str, Any]]:
     return OpenAPI.from_dict(spec), spec
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """The parts of a request both checks need."""
+
+    method: str
+    path: str  # as requested
+    route: str  # the route template it matched
+    query: Any
+    headers: Any
+
+    @property
+    def spec_path(self) -> str:
+        return _unalias(self.path)
+
+    @property
+    def spec_route(self) -> str:
+        return _unalias(self.route)
+
+    @property
+    def seed_body(self) -> dict[str, Any] | None:
+        return SEED_BODIES.get((self.method.lower(), self.route))
+
+
 class _Req:
     """The request protocol openapi-core reads, over an already-read aiohttp request."""
 
-    def __init__(
-        self, method: str, path: str, query: Any, headers: Any, body: bytes | None, ctype: str
-    ):
+    def __init__(self, ex: Exchange, body: bytes | None, ctype: str) -> None:
         self.host_url = "http://fake.omni"
-        self.path = path
-        self.method = method.lower()
-        self.parameters = RequestParameters(query=query, header=headers, cookie={})
+        self.path = ex.spec_path
+        self.method = ex.method.lower()
+        self.parameters = RequestParameters(query=ex.query, header=ex.headers, cookie={})
         self.body = body or None
         self.content_type = ctype or "application/json"
 
 
 class _Resp:
-    def __init__(self, status: int, data: bytes, ctype: str, headers: Any):
+    def __init__(self, status: int, data: bytes, ctype: str, headers: Any) -> None:
         self.status_code = status
         self.data = data
         self.content_type = ctype or "application/json"
@@ -140,84 +161,53 @@ class Conformance:
         self.api, self._spec = load_openapi()
         self.violations: list[Violation] = []
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        route: str,
-        query: Any,
-        headers: Any,
-        body: bytes | None,
-        ctype: str,
-    ) -> _Req:
-        for old, new in SEED_ALIASES.items():
-            if path.startswith(old):
-                path = new + path[len(old) :]
-        return _Req(method, path, query, headers, body, ctype)
-
-    def check_request(
-        self,
-        method: str,
-        path: str,
-        route: str,
-        query: Any,
-        headers: Any,
-        body: bytes | None,
-        ctype: str,
-    ) -> str | None:
+    def check_request(self, ex: Exchange, body: bytes | None, ctype: str) -> str | None:
         """Returns a message naming what is wrong, or None when the request conforms."""
-        seed = SEED_BODIES.get((method.lower(), route))
-        if seed is not None:
-            problem = _schema_problem(seed, _json_or_none(body))
+        if ex.seed_body is not None:
+            problem = _schema_problem(ex.seed_body, _json_or_none(body))
         else:
-            req = self._request(method, path, route, query, headers, body, ctype)
             try:
-                self.api.validate_request(req)
+                self.api.validate_request(_Req(ex, body, ctype))
                 problem = None
             except Exception as exc:  # openapi-core raises a family of errors
                 problem = _describe(exc)
         if problem:
-            self.violations.append(Violation("request", method, path, problem))
+            self.violations.append(Violation("request", ex.method, ex.path, problem))
         return problem
 
     def check_response(
-        self,
-        method: str,
-        path: str,
-        route: str,
-        query: Any,
-        headers: Any,
-        status: int,
-        data: bytes,
-        ctype: str,
-        resp_headers: Any,
+        self, ex: Exchange, status: int, data: bytes, ctype: str, headers: Any
     ) -> None:
         problem: str | None = None
-        body = _json_or_none(data)
-        if (method.lower(), route) in SEED_BODIES:
-            problem = None if status < 400 else _schema_problem(ERROR_SHAPE, body)
-        elif status >= 400 and not self._documents_error_body(method, route, status):
-            problem = _schema_problem(ERROR_SHAPE, body)
-            if status == 429 and "Retry-After" not in resp_headers:
+        if ex.seed_body is not None or (
+            status >= 400 and not self._documents_error_body(ex, status)
+        ):
+            problem = None if status < 400 else _schema_problem(ERROR_SHAPE, _json_or_none(data))
+            if status == 429 and "Retry-After" not in headers:
                 problem = "429 without a Retry-After header"
         else:
-            req = self._request(method, path, route, query, headers, None, "")
             try:
-                self.api.validate_response(req, _Resp(status, data, ctype, resp_headers))
+                self.api.validate_response(_Req(ex, None, ""), _Resp(status, data, ctype, headers))
             except ResponseNotFound:
                 problem = f"status {status} is not documented for this operation"
             except Exception as exc:
                 problem = _describe(exc)
         if problem:
-            self.violations.append(Violation("response", method, path, f"{status}: {problem}"))
+            self.violations.append(
+                Violation("response", ex.method, ex.path, f"{status}: {problem}")
+            )
 
-    def _documents_error_body(self, method: str, route: str, status: int) -> bool:
-        route = next(
-            (new + route[len(old) :] for old, new in SEED_ALIASES.items() if route.startswith(old)),
-            route,
-        )
-        op = self._spec["paths"].get(route, {}).get(method.lower(), {})
+    def _documents_error_body(self, ex: Exchange, status: int) -> bool:
+        op = self._spec["paths"].get(ex.spec_route, {}).get(ex.method.lower(), {})
         return "content" in op.get("responses", {}).get(str(status), {})
+
+
+def _unalias(path: str) -> str:
+    """The older spec's YAML alias is checked as the official YAML operation."""
+    for old, new in SEED_ALIASES.items():
+        if path.startswith(old):
+            return new + path[len(old) :]
+    return path
 
 
 def _json_or_none(data: bytes | None) -> Any:

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from omnimigrate.fake import state as st
 from omnimigrate.fake.api import TOKEN_KEY, Api, ApiError, error_response
-from omnimigrate.fake.conformance import Conformance
+from omnimigrate.fake.conformance import Conformance, Exchange
 from omnimigrate.fake.policies import Clock, FaultPlan, RequestLog, RequestRecord, SlidingWindow
 from omnimigrate.omni.ratelimit import key_fingerprint
 
@@ -189,11 +189,7 @@ class FakeOmni:
         if self.conformance and resource is not None:
             data = response.body if isinstance(response.body, bytes) else b""
             self.conformance.check_response(
-                request.method,
-                request.path,
-                route,
-                request.query,
-                request.headers,
+                _exchange(request, route),
                 response.status,
                 data,
                 response.content_type,
@@ -223,13 +219,7 @@ class FakeOmni:
         problem = None
         if self.conformance:
             problem = self.conformance.check_request(
-                request.method,
-                request.path,
-                route,
-                request.query,
-                request.headers,
-                body,
-                request.content_type,
+                _exchange(request, route), body, request.content_type
             )
         known = self.state.tokens.get(token or "")
         if known is None:
@@ -312,6 +302,10 @@ class FakeOmni:
     def stop_thread(self) -> None:
         self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
         self._thread.join(30)
+
+
+def _exchange(request: web.Request, route: str) -> Exchange:
+    return Exchange(request.method, request.path, route, request.query, request.headers)
 
 
 def _bearer(request: web.Request) -> str | None:

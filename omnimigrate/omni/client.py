@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -27,6 +27,7 @@ from omnimigrate.omni.transport import Reply, Transport
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+Ids = Sequence[str]
 
 PAGE_SIZE = 100
 EMAIL_ONLY_PAGE_SIZE = 20
@@ -309,45 +310,31 @@ class OmniClient:
         identifier: str,
         role: str,
         *,
-        user_ids: list[str] = (),  # type: ignore[assignment]
-        group_ids: list[str] = (),  # type: ignore[assignment]
+        user_ids: Ids = (),
+        group_ids: Ids = (),
         access_boost: bool = False,
     ) -> m.Success:
+        """Grant `role`; granting a role someone already has changes nothing."""
         body = _permit_body(role, user_ids, group_ids, access_boost)
-        return await self._write(
-            "POST",
-            DOC + "/permissions",
-            m.Success,
-            path={"identifier": identifier},
-            json=body,
-            idempotent=True,
-        )
+        return await self._permits("POST", DOC, {"identifier": identifier}, body)
 
     async def update_document_permits(
         self,
         identifier: str,
         role: str,
         *,
-        user_ids: list[str] = (),  # type: ignore[assignment]
-        group_ids: list[str] = (),  # type: ignore[assignment]
+        user_ids: Ids = (),
+        group_ids: Ids = (),
         access_boost: bool = False,
     ) -> m.Success:
         body = _permit_body(role, user_ids, group_ids, access_boost)
-        return await self._write(
-            "PATCH", DOC + "/permissions", m.Success, path={"identifier": identifier}, json=body
-        )
+        return await self._permits("PATCH", DOC, {"identifier": identifier}, body)
 
     async def revoke_document_permits(
-        self,
-        identifier: str,
-        *,
-        user_ids: list[str] = (),
-        group_ids: list[str] = (),  # type: ignore[assignment]
+        self, identifier: str, *, user_ids: Ids = (), group_ids: Ids = ()
     ) -> m.Success:
         body = _principals(user_ids, group_ids)
-        return await self._write(
-            "DELETE", DOC + "/permissions", m.Success, path={"identifier": identifier}, json=body
-        )
+        return await self._permits("DELETE", DOC, {"identifier": identifier}, body)
 
     async def update_document_permission_settings(
         self, identifier: str, settings: dict[str, Any]
@@ -362,8 +349,8 @@ class OmniClient:
         self,
         identifier: str,
         *,
-        add: list[str] = (),
-        remove: list[str] = (),  # type: ignore[assignment]
+        add: Ids = (),
+        remove: Ids = (),
     ) -> list[str]:
         body = {k: list(v) for k, v in {"add": add, "remove": remove}.items() if v}
         reply = await self._call(
@@ -482,48 +469,37 @@ class OmniClient:
         folder_id: str,
         role: str,
         *,
-        user_ids: list[str] = (),  # type: ignore[assignment]
-        group_ids: list[str] = (),  # type: ignore[assignment]
+        user_ids: Ids = (),
+        group_ids: Ids = (),
         access_boost: bool = False,
     ) -> m.Success:
         body = _permit_body(role, user_ids, group_ids, access_boost)
-        return await self._write(
-            "POST",
-            FOLDER + "/permissions",
-            m.Success,
-            path={"folderId": folder_id},
-            json=body,
-            idempotent=True,
-        )
+        return await self._permits("POST", FOLDER, {"folderId": folder_id}, body)
 
     async def update_folder_permits(
         self,
         folder_id: str,
         role: str,
         *,
-        user_ids: list[str] = (),  # type: ignore[assignment]
-        group_ids: list[str] = (),  # type: ignore[assignment]
+        user_ids: Ids = (),
+        group_ids: Ids = (),
         access_boost: bool = False,
     ) -> m.Success:
         body = _permit_body(role, user_ids, group_ids, access_boost)
-        return await self._write(
-            "PATCH", FOLDER + "/permissions", m.Success, path={"folderId": folder_id}, json=body
-        )
+        return await self._permits("PATCH", FOLDER, {"folderId": folder_id}, body)
 
     async def revoke_folder_permits(
-        self,
-        folder_id: str,
-        *,
-        user_ids: list[str] = (),
-        group_ids: list[str] = (),  # type: ignore[assignment]
+        self, folder_id: str, *, user_ids: Ids = (), group_ids: Ids = ()
     ) -> m.Success:
-        return await self._write(
-            "DELETE",
-            FOLDER + "/permissions",
-            m.Success,
-            path={"folderId": folder_id},
-            json=_principals(user_ids, group_ids),
-        )
+        body = _principals(user_ids, group_ids)
+        return await self._permits("DELETE", FOLDER, {"folderId": folder_id}, body)
+
+    async def _permits(
+        self, method: str, owner: str, path: dict[str, str], body: dict[str, Any]
+    ) -> m.Success:
+        """Permit writes are idempotent: a grant repeated or a revoke repeated ends the same."""
+        route = owner + "/permissions"
+        return await self._write(method, route, m.Success, path=path, json=body, idempotent=True)
 
     # ------------------------------------------------------------------ labels
 
@@ -698,9 +674,9 @@ class OmniClient:
         self,
         schedule_id: str,
         *,
-        emails: list[str] = (),  # type: ignore[assignment]
-        user_ids: list[str] = (),  # type: ignore[assignment]
-        group_ids: list[str] = (),  # type: ignore[assignment]
+        emails: Ids = (),
+        user_ids: Ids = (),
+        group_ids: Ids = (),
     ) -> dict[str, Any]:
         return await self._recipients("add", schedule_id, emails, user_ids, group_ids)
 
@@ -708,9 +684,9 @@ class OmniClient:
         self,
         schedule_id: str,
         *,
-        emails: list[str] = (),  # type: ignore[assignment]
-        user_ids: list[str] = (),  # type: ignore[assignment]
-        group_ids: list[str] = (),  # type: ignore[assignment]
+        emails: Ids = (),
+        user_ids: Ids = (),
+        group_ids: Ids = (),
     ) -> dict[str, Any]:
         return await self._recipients("remove", schedule_id, emails, user_ids, group_ids)
 
@@ -798,7 +774,7 @@ class OmniClient:
                 return group
         return None
 
-    async def create_group(self, name: str, member_ids: list[str] = ()) -> m.ScimGroup:  # type: ignore[assignment]
+    async def create_group(self, name: str, member_ids: Ids = ()) -> m.ScimGroup:
         """SCIM create. An existing group (409) is looked up and returned."""
         body = {"displayName": name, "members": [{"value": v} for v in member_ids]}
 
@@ -933,13 +909,11 @@ def _camel(name: str) -> str:
     return head + "".join(p.title() for p in rest)
 
 
-def _principals(user_ids: list[str], group_ids: list[str]) -> dict[str, list[str]]:
+def _principals(user_ids: Ids, group_ids: Ids) -> dict[str, list[str]]:
     return {k: list(v) for k, v in {"userIds": user_ids, "userGroupIds": group_ids}.items() if v}
 
 
-def _permit_body(
-    role: str, user_ids: list[str], group_ids: list[str], access_boost: bool
-) -> dict[str, Any]:
+def _permit_body(role: str, user_ids: Ids, group_ids: Ids, access_boost: bool) -> dict[str, Any]:
     if not user_ids and not group_ids:
         raise ValueError("a permit needs at least one user or group id")
     return {"role": role, "accessBoost": access_boost, **_principals(user_ids, group_ids)}
