@@ -45,8 +45,8 @@ async def test_429_pauses_every_request_on_the_key():
 
     limiter = RateLimiter(60, 60.0, clock=lambda: now[0], sleep=sleep)
     limiter.backoff(7.0)
-    waited = await limiter.acquire()
-    assert waited == 7.0 and slept == [7.0]
+    async with limiter.slot() as waited:
+        assert waited == 7.0 and slept == [7.0]
     assert limiter.current_rate == 54  # slowed by 10 %
     for _ in range(20):
         limiter.backoff(0)

@@ -2,9 +2,11 @@
 
 Omni allows about 60 requests a minute per key (more on request), with no documented
 rate-limit headers. The limiter is asyncio-throttle's sliding window: at most `rate`
-requests in any `period`. The window is stretched by a small safety margin because a
-request is stamped when it leaves the limiter, a moment before Omni stamps its arrival;
-without the margin two stamps that are `period` apart here can land closer there.
+requests in any `period`. Each slot is stamped when its request *completes*, not when it
+leaves the limiter: Omni sees a request arrive somewhere between the two, so counting
+completions can never show Omni more than `rate` in a window, however unevenly requests
+travel. (Stamping at departure let a delayed request land next to a later one and draw a
+429 under load.) A 2 % stretch of the window covers a server that counts coarser time.
 
 On a 429 every request through this limiter waits out Retry-After (not just the one that
 got it), and the rate drops by 10 % per 429, never below half the configured rate: a 429
@@ -14,9 +16,10 @@ means someone else shares the key's budget.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from asyncio_throttle import Throttler
@@ -27,6 +30,22 @@ Sleep = Callable[[float], Awaitable[None]]
 SAFETY_MARGIN = 0.02
 _SLOWDOWN = 0.9
 _FLOOR = 0.5
+
+
+class _CompletionThrottler(Throttler):
+    """asyncio-throttle's window, with a slot re-stamped when its request completes.
+
+    Relies on `_task_logs`, the library's deque of stamps (pinned below 1.1 for that)."""
+
+    async def acquire_stamp(self) -> float:
+        await self.acquire()
+        return self._task_logs[-1]
+
+    def restamp(self, stamp: float) -> None:
+        # The completion time is the newest stamp, so the deque stays ordered.
+        with contextlib.suppress(ValueError):  # already aged out of the window
+            self._task_logs.remove(stamp)
+        self._task_logs.append(time.monotonic())
 
 
 class RateLimiter:
@@ -48,7 +67,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._resume_at = 0.0
-        self._throttler = Throttler(
+        self._throttler = _CompletionThrottler(
             rate_limit=rate,
             period=period * (1 + safety_margin),
             retry_interval=min(0.05, period / rate / 10),
@@ -58,13 +77,17 @@ class RateLimiter:
     def current_rate(self) -> int:
         return self._throttler.rate_limit
 
-    async def acquire(self) -> float:
-        """Wait for a slot; returns the seconds spent waiting."""
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[float]:
+        """Hold a slot for one request; yields the seconds spent waiting for it."""
         start = self._clock()
         while (delay := self._resume_at - self._clock()) > 0:
             await self._sleep(delay)
-        await self._throttler.acquire()
-        return self._clock() - start
+        stamp = await self._throttler.acquire_stamp()
+        try:
+            yield self._clock() - start
+        finally:
+            self._throttler.restamp(stamp)
 
     def backoff(self, retry_after: float) -> None:
         """Omni said 429: pause everyone on this key and slow down."""

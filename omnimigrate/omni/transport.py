@@ -110,29 +110,29 @@ class Transport:
     ) -> Reply:
         url = self.base_url + render_path(route, path_params or {})
         query = {k: query_value(v) for k, v in (params or {}).items() if v is not None}
-        waited = await self.limiter.acquire()
-        start = self._clock()
-        status: int | str = "error"
-        try:
-            reply = await self._exchange(method, url, route, query, json_body)
-            status = reply.status
-            return reply
-        except OmniAPIError as err:
-            status = err.status
-            if err.status == 429:
-                self.limiter.backoff(err.retry_after if err.retry_after is not None else 1.0)
-            raise
-        finally:
-            self.requests_sent += 1
-            self._log.info(
-                "omni.request",
-                method=method,
-                route=route,
-                status=status,
-                latency_ms=round((self._clock() - start) * 1000, 1),
-                attempt=attempt,
-                rate_limit_wait_ms=round(waited * 1000, 1),
-            )
+        async with self.limiter.slot() as waited:
+            start = self._clock()
+            status: int | str = "error"
+            try:
+                reply = await self._exchange(method, url, route, query, json_body)
+                status = reply.status
+                return reply
+            except OmniAPIError as err:
+                status = err.status
+                if err.status == 429:
+                    self.limiter.backoff(err.retry_after if err.retry_after is not None else 1.0)
+                raise
+            finally:
+                self.requests_sent += 1
+                self._log.info(
+                    "omni.request",
+                    method=method,
+                    route=route,
+                    status=status,
+                    latency_ms=round((self._clock() - start) * 1000, 1),
+                    attempt=attempt,
+                    rate_limit_wait_ms=round(waited * 1000, 1),
+                )
 
     async def _exchange(
         self, method: str, url: str, route: str, query: dict[str, str], json_body: Any
