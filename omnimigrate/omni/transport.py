@@ -7,6 +7,7 @@ error classification are in one place for every endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -41,10 +42,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     """Retry-After is either delta-seconds or an HTTP date."""
     if not value:
         return None
-    try:
+    with contextlib.suppress(ValueError):
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         when = parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError):

@@ -25,7 +25,7 @@ class StoreError(Exception):
 
 
 class KeyNotFound(StoreError):
-    pass
+    """The key names no object in the store."""
 
 
 def check_key(key: str) -> str:
