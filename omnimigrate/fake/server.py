@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -62,15 +61,6 @@ class FakeOmni:
         )
         self._runner: web.AppRunner | None = None
         self.url = ""
-
-    # ------------------------------------------------------------------ tokens
-
-    def add_token(
-        self, kind: Literal["org", "personal"], user_id: str | None = None, token: str | None = None
-    ) -> str:
-        value = token or f"omni_{kind}_{secrets.token_urlsafe(18)}"
-        self.state.tokens[value] = st.Token(token=value, kind=kind, user_id=user_id)
-        return value
 
     @property
     def violations(self) -> list:

@@ -58,10 +58,6 @@ class Document(ApiModel):
     updated_at: str | None = None
     url: str | None = None
 
-    @property
-    def label_names(self) -> list[str]:
-        return [lbl if isinstance(lbl, str) else str(lbl.get("name", "")) for lbl in self.labels]
-
 
 class Folder(ApiModel):
     """A record of GET /folders (scope only from /content or the older spec)."""
@@ -223,10 +219,6 @@ class ScheduleRecipients(ApiModel):
 class ScheduleCreated(ApiModel):
     id: str | None = None
     message: str | None = None
-
-
-class RecipientChange(ApiModel):
-    success: bool = True
 
 
 class ScimUser(ApiModel):

@@ -92,7 +92,6 @@ class Transport:
         self._log = structlog.get_logger("omnimigrate.omni").bind(
             instance=self.base_url, key=self.key_id
         )
-        self.requests_sent = 0
 
     def __repr__(self) -> str:
         return f"Transport({self.base_url!r}, key={self.key_id})"
@@ -122,7 +121,6 @@ class Transport:
                     self.limiter.backoff(err.retry_after if err.retry_after is not None else 1.0)
                 raise
             finally:
-                self.requests_sent += 1
                 self._log.info(
                     "omni.request",
                     method=method,
