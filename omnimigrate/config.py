@@ -28,6 +28,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from omnimigrate.omni.retry import RetryPolicy
 from omnimigrate.omni.transport import normalize_base_url
 
 
@@ -69,9 +70,25 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=4, ge=1, le=64)
     timeout: float = Field(default=120.0, gt=0)
     store: str = "./omnimigrate-store"
+    cache_dir: Path = Field(
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "omnimigrate"
+        ),
+        description="local checkpoint ledgers; a writable volume in a container",
+    )
+    retry_attempts: int = Field(default=8, ge=1)
+    retry_base_delay: float = Field(default=1.0, ge=0)
+    retry_max_delay: float = Field(default=60.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     instances: dict[str, InstanceConfig] = Field(default_factory=dict)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            attempts=self.retry_attempts,
+            base_delay=self.retry_base_delay,
+            max_delay=self.retry_max_delay,
+        )
 
     @classmethod
     def settings_customise_sources(

@@ -16,6 +16,9 @@ from omnimigrate import __version__
 from omnimigrate.config import ConfigError, Settings, load_settings
 from omnimigrate.logging import Redactor, configure_logging
 from omnimigrate.omni.errors import OmniError
+from omnimigrate.snapshot.catalog import SnapshotNotFound
+from omnimigrate.snapshot.manifest import SnapshotFormatError
+from omnimigrate.snapshot.store import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -56,7 +59,7 @@ def cli(
 
 def main() -> None:
     """Entry point: turns every expected failure into a one-line message and an exit code."""
-    from omnimigrate.cli import demo, doctor, fake  # noqa: F401  (registers the commands)
+    from omnimigrate.cli import backup, demo, doctor, fake, snapshots  # noqa: F401  (registers)
 
     try:
         code = cli.main(standalone_mode=False)
@@ -69,7 +72,7 @@ def main() -> None:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    except OmniError as exc:
+    except (OmniError, StoreError, SnapshotNotFound, SnapshotFormatError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -89,6 +89,8 @@ class Transport:
         self.limiter = limiter
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._clock = clock
+        self.requests = 0  # sent by this key, for per-key reports
+        self.throttled = 0  # of which answered 429
         self._log = structlog.get_logger("omnimigrate.omni").bind(
             instance=self.base_url, key=self.key_id
         )
@@ -111,6 +113,7 @@ class Transport:
         async with self.limiter.slot() as waited:
             start = self._clock()
             status: int | str = "error"
+            self.requests += 1
             try:
                 reply = await self._exchange(method, url, route, query, json_body)
                 status = reply.status
@@ -118,6 +121,7 @@ class Transport:
             except OmniAPIError as err:
                 status = err.status
                 if err.status == 429:
+                    self.throttled += 1
                     self.limiter.backoff(err.retry_after if err.retry_after is not None else 1.0)
                 raise
             finally:

@@ -1,0 +1,1 @@
+"""Backup: walk an instance with typed jobs and commit a snapshot."""

@@ -1,0 +1,218 @@
+"""Run a backup: open (or resume) a run, drain the job queue over every key, commit the
+manifest last.
+
+Nothing a run writes before its manifest is visible as a snapshot. If the process dies, the
+open-run marker and the ledger let the same command resume the same snapshot; finished jobs
+are not repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from omnimigrate.backup.scope import PathFilter
+from omnimigrate.backup.walker import Walker
+from omnimigrate.jobs.ledger import (
+    Ledger,
+    RunInfo,
+    mark_run_closed,
+    mark_run_open,
+    open_ledger,
+    read_open_run,
+)
+from omnimigrate.jobs.queue import DeadLetter, JobQueue, ListingFailed
+from omnimigrate.omni.client import OmniClient
+from omnimigrate.snapshot.blobs import BlobStore
+from omnimigrate.snapshot.catalog import Catalog
+from omnimigrate.snapshot.manifest import (
+    Failure,
+    KeyStats,
+    Manifest,
+    ObjectEntry,
+    count_objects,
+    dump_manifest,
+    instance_slug,
+    manifest_key,
+    new_snapshot_id,
+)
+from omnimigrate.snapshot.store import Store
+
+Now = Callable[[], datetime]
+
+
+class BackupFailed(Exception):
+    """The run could not complete (a listing failed); it stays open for a re-run to resume."""
+
+
+@dataclass
+class BackupOptions:
+    full: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    concurrency: int = 4
+    instance: str | None = None  # the store's name for the instance; default from the URL
+    max_attempts: int = 3
+    retry_delay: float = 2.0
+
+
+@dataclass
+class BackupOutcome:
+    manifest: Manifest
+    resumed: bool
+    exports: int
+    reused_exports: int
+    jobs_done: int
+    jobs_skipped: int
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def run_backup(
+    clients: list[OmniClient],
+    store: Store,
+    options: BackupOptions,
+    *,
+    cache_dir: Path,
+    now: Now = _now,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+) -> BackupOutcome:
+    """Back up the instance `clients` reach (one client per API key) into `store`."""
+    source_url = clients[0].base_url
+    instance = options.instance or instance_slug(source_url)
+    log = structlog.get_logger("omnimigrate.backup").bind(instance=instance)
+    run, resumed = await asyncio.to_thread(_open_run, store, instance, options, now)
+    log = log.bind(snapshot=run.snapshot_id)
+    log.info("backup.resume" if resumed else "backup.start")
+    ledger = await asyncio.to_thread(open_ledger, store, instance, run.snapshot_id, cache_dir)
+    previous = None if options.full else await asyncio.to_thread(Catalog(store).latest, instance)
+    walker = Walker(
+        blobs=BlobStore(
+            store, known={o.blob for o in previous.objects if o.blob} if previous else None
+        ),
+        scope=PathFilter(options.include, options.exclude),
+        previous={o.key: o for o in previous.of_type("document_export")} if previous else {},
+    )
+    queue = JobQueue(
+        on_result=lambda job, result: ledger.record(job.key, result),
+        on_progress=on_progress,
+        max_attempts=options.max_attempts,
+        retry_delay=options.retry_delay,
+    )
+    skipped = _replay(ledger, queue, walker)
+    try:
+        stats = await queue.run(
+            [lambda job, c=c: walker.run(job, c) for c in clients], options.concurrency
+        )
+    except ListingFailed as exc:
+        await asyncio.to_thread(ledger.flush)
+        raise BackupFailed(
+            f"backup of {instance} stopped: {exc}; the snapshot {run.snapshot_id} stays open "
+            "and the same command resumes it"
+        ) from exc
+    finally:
+        await asyncio.to_thread(ledger.flush)
+    manifest = await asyncio.to_thread(
+        _commit, store, ledger, run, instance, source_url, clients, stats.dead, previous, now
+    )
+    log.info("backup.committed", status=manifest.status, objects=len(manifest.objects))
+    return BackupOutcome(
+        manifest=manifest,
+        resumed=resumed,
+        exports=walker.stats.exports,
+        reused_exports=walker.stats.reused,
+        jobs_done=stats.done,
+        jobs_skipped=skipped,
+        dead=stats.dead,
+    )
+
+
+def _open_run(
+    store: Store, instance: str, options: BackupOptions, now: Now
+) -> tuple[RunInfo, bool]:
+    """Resume the open run of this instance, or start one. A run whose manifest is already
+    committed (killed between commit and cleanup) is closed first."""
+    run = read_open_run(store, instance)
+    if run is not None and store.exists(manifest_key(instance, run.snapshot_id)):
+        mark_run_closed(store, instance)
+        run = None
+    if run is not None:
+        return run, True
+    started = now()
+    run = RunInfo(
+        snapshot_id=new_snapshot_id(started),
+        started_at=started,
+        options={
+            "full": options.full,
+            "include": list(options.include),
+            "exclude": list(options.exclude),
+        },
+    )
+    mark_run_open(store, instance, run)
+    return run, False
+
+
+def _replay(ledger: Ledger, queue: JobQueue, walker: Walker) -> int:
+    """Queue what an earlier attempt of this run did not finish; returns the jobs skipped."""
+    done: set[str] = set()
+    pending = list(walker.roots())
+    for key, result in ledger.results():
+        done.add(key)
+        pending += result.children
+    queue.add(pending, skip=done)
+    return len(done)
+
+
+def _commit(
+    store: Store,
+    ledger: Ledger,
+    run: RunInfo,
+    instance: str,
+    source_url: str,
+    clients: list[OmniClient],
+    dead: list[DeadLetter],
+    previous: Manifest | None,
+    now: Now,
+) -> Manifest:
+    objects: dict[tuple[str, str], ObjectEntry] = {}
+    facts: dict[str, str] = {}
+    for _, result in ledger.results():
+        facts.update(result.facts)
+        for entry in result.entries:
+            objects[(entry.type, entry.key)] = entry
+    ordered = [objects[k] for k in sorted(objects)]
+    flavour = facts.get("export_flavour") or (previous.export_flavour if previous else "none")
+    manifest = Manifest(
+        snapshot_id=run.snapshot_id,
+        instance=instance,
+        source_url=source_url,
+        status="partial" if dead else "complete",
+        started_at=run.started_at,
+        finished_at=now(),
+        export_flavour=flavour,  # type: ignore[arg-type]
+        options=run.options,
+        counts=count_objects(ordered),
+        keys={
+            c.transport.key_id: KeyStats(
+                requests=c.transport.requests, throttled=c.transport.throttled
+            )
+            for c in clients
+        },
+        objects=ordered,
+        failures=[
+            Failure(job=d.job.kind, object=d.job.args.get("key", d.job.key), error=d.error)
+            for d in dead
+        ],
+    )
+    store.put(manifest_key(instance, run.snapshot_id), dump_manifest(manifest))
+    mark_run_closed(store, instance)
+    ledger.discard()
+    return manifest

@@ -1,0 +1,138 @@
+"""`omnimigrate backup`: one incremental, resumable snapshot of an instance."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from omnimigrate.backup.engine import BackupFailed, BackupOptions, BackupOutcome, run_backup
+from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli
+from omnimigrate.cli.progress import job_progress
+from omnimigrate.config import instance_for, resolve_tokens
+from omnimigrate.omni.pool import client_pool
+from omnimigrate.snapshot.store import open_store
+
+
+def backup_report(outcome: BackupOutcome) -> dict[str, object]:
+    m = outcome.manifest
+    return {
+        "snapshot": m.snapshot_id,
+        "instance": m.instance,
+        "status": m.status,
+        "resumed": outcome.resumed,
+        "started_at": m.started_at.isoformat(),
+        "finished_at": m.finished_at.isoformat(),
+        "counts": m.counts,
+        "exports": outcome.exports,
+        "reused_exports": outcome.reused_exports,
+        "jobs": {"done": outcome.jobs_done, "skipped_as_finished": outcome.jobs_skipped},
+        "keys": {k: v.model_dump() for k, v in m.keys.items()},
+        "warnings": [{"type": o.type, "key": o.key, "warning": w} for o, w in m.warnings],
+        "failures": [f.model_dump() for f in m.failures],
+    }
+
+
+def print_outcome(outcome: BackupOutcome) -> None:
+    m = outcome.manifest
+    console = Console()
+    table = Table(title=f"snapshot {m.snapshot_id} of {m.instance}: {m.status}")
+    table.add_column("object type")
+    table.add_column("count", justify="right")
+    for kind, count in m.counts.items():
+        table.add_row(kind, str(count))
+    console.print(table)
+    console.print(
+        f"exports: {outcome.exports} requested, {outcome.reused_exports} unchanged and reused; "
+        + ", ".join(
+            f"key {k}: {v.requests} requests ({v.throttled} answered 429)" for k, v in m.keys.items()
+        )
+    )
+    for entry, warning in m.warnings:
+        console.print(f"  warning {entry.type} {entry.key}: {warning}")
+    for failure in m.failures:
+        console.print(f"  [red]FAILED[/red] {failure.job} {failure.object}: {failure.error}")
+
+
+@cli.command()
+@click.option("--source", required=True, help="Instance URL or name in the config file.")
+@click.option(
+    "--source-token-env",
+    "token_env",
+    multiple=True,
+    help="Env var holding an org API key (repeatable: jobs spread over the keys). "
+    "Default OMNI_SOURCE_TOKEN.",
+)
+@click.option("--store", default=None, help="Folder or s3://bucket/prefix (default from config).")
+@click.option("--include", multiple=True, help="Folder-path glob to back up (repeatable).")
+@click.option("--exclude", multiple=True, help="Folder-path glob to leave out (repeatable).")
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Requests/minute per key (default 60).",
+)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None, help="Workers per key.")
+@click.option("--full", is_flag=True, help="Export every document, even unchanged ones.")
+@click.option(
+    "--instance-name", default=None, help="The store's name for the instance (default: its host)."
+)
+@click.option(
+    "--report", type=click.Path(path_type=Path), default=None, help="Write a JSON summary here."
+)
+@click.pass_obj
+def backup(
+    app: AppContext,
+    source: str,
+    token_env: tuple[str, ...],
+    store: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    rate_limit: int | None,
+    concurrency: int | None,
+    full: bool,
+    instance_name: str | None,
+    report: Path | None,
+) -> None:
+    """Back up an instance into a snapshot (incremental; re-running resumes a killed run)."""
+    settings = app.settings
+    inst = instance_for(settings, source, list(token_env), "OMNI_SOURCE_TOKEN")
+    tokens = resolve_tokens(inst.token_env)
+    for token in tokens:
+        app.redactor.add(token.get_secret_value())
+    options = BackupOptions(
+        full=full,
+        include=include,
+        exclude=exclude,
+        concurrency=concurrency or settings.concurrency,
+        instance=instance_name or (source if source in settings.instances else None),
+        retry_delay=settings.retry_base_delay * 2,
+    )
+    target = open_store(store or settings.store)
+
+    async def run() -> BackupOutcome:
+        async with client_pool(
+            inst.url,
+            tokens,
+            rate_limit=rate_limit or inst.rate_limit or settings.rate_limit,
+            retry=settings.retry_policy(),
+            timeout=settings.timeout,
+        ) as clients:
+            with job_progress("backup") as progress:
+                return await run_backup(
+                    clients, target, options, cache_dir=settings.cache_dir, on_progress=progress
+                )
+
+    try:
+        outcome = asyncio.run(run())
+    except BackupFailed as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+    if report:
+        report.write_text(json.dumps(backup_report(outcome), indent=2))
+    print_outcome(outcome)
+    raise SystemExit(EXIT_PARTIAL if outcome.manifest.failures else EXIT_OK)

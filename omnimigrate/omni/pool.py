@@ -1,0 +1,39 @@
+"""Clients for one instance, one per API key, sharing a connection pool; each key has its own
+rate limiter, since Omni's limit is per key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+from pydantic import SecretStr
+
+from omnimigrate.omni.client import OmniClient
+from omnimigrate.omni.ratelimit import RateLimiter
+from omnimigrate.omni.retry import RetryPolicy
+
+
+@asynccontextmanager
+async def client_pool(
+    url: str,
+    tokens: list[SecretStr],
+    *,
+    rate_limit: int,
+    period: float = 60.0,
+    retry: RetryPolicy | None = None,
+    timeout: float = 120.0,
+) -> AsyncIterator[list[OmniClient]]:
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        yield [
+            OmniClient(
+                url,
+                token,
+                session=session,
+                limiter=RateLimiter(rate_limit, period),
+                retry=retry,
+                timeout=timeout,
+            )
+            for token in tokens
+        ]

@@ -1,0 +1,144 @@
+"""The manifest: one per snapshot, written last, naming every object and its blob.
+
+A snapshot exists for readers (listing, restore, `latest`) only once its manifest is in the
+store; everything a run writes before that is either a shared blob or run bookkeeping.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from omnimigrate import __version__
+
+FORMAT_VERSION = 1
+SUPPORTED_FORMATS = (1,)
+
+ObjectType = Literal[
+    "label",
+    "connection",
+    "model",
+    "model_yaml",
+    "user",
+    "group",
+    "email_only_user",
+    "user_model_roles",
+    "group_model_roles",
+    "folder",
+    "folder_permissions",
+    "document",
+    "document_export",
+    "document_permissions",
+    "schedule",
+]
+
+
+class SnapshotFormatError(Exception):
+    """A manifest that cannot be used: unreadable, invalid, or of an unknown format version."""
+
+
+class ObjectEntry(BaseModel):
+    """One captured object. `key` is its natural key on any instance (folder path, document
+    identifier, label name, user email, group name, connection/model name); `blob` is None
+    when the object could not be captured, and `warnings` then says why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: ObjectType
+    key: str
+    source_id: str | None = None
+    blob: str | None = None
+    updated_at: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Failure(BaseModel):
+    job: str
+    object: str
+    error: str
+
+
+class KeyStats(BaseModel):
+    requests: int = 0
+    throttled: int = 0
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format_version: int = FORMAT_VERSION
+    tool_version: str = __version__
+    snapshot_id: str
+    instance: str
+    source_url: str
+    status: Literal["complete", "partial"]
+    started_at: datetime
+    finished_at: datetime
+    export_flavour: Literal["official", "seed", "none"] = "none"
+    options: dict[str, object] = Field(default_factory=dict)
+    counts: dict[str, int] = Field(default_factory=dict)
+    keys: dict[str, KeyStats] = Field(default_factory=dict)
+    objects: list[ObjectEntry] = Field(default_factory=list)
+    failures: list[Failure] = Field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[tuple[ObjectEntry, str]]:
+        return [(o, w) for o in self.objects for w in o.warnings]
+
+    def of_type(self, kind: str) -> Iterable[ObjectEntry]:
+        return (o for o in self.objects if o.type == kind)
+
+
+def count_objects(objects: Iterable[ObjectEntry]) -> dict[str, int]:
+    return dict(sorted(Counter(o.type for o in objects if o.blob).items()))
+
+
+def instance_slug(url: str) -> str:
+    """The store's name for an instance: its host (and port), safe as a key segment."""
+    netloc = urlsplit(url).netloc.lower()
+    return re.sub(r"[^a-z0-9.-]+", "-", netloc).strip("-.") or "instance"
+
+
+def new_snapshot_id(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def manifest_key(instance: str, snapshot_id: str) -> str:
+    return f"snapshots/{instance}/{snapshot_id}/manifest.json"
+
+
+def dump_manifest(manifest: Manifest) -> bytes:
+    return manifest.model_dump_json(indent=1).encode()
+
+
+def load_manifest(data: bytes, name: str) -> Manifest:
+    """Parse a manifest, naming the file and the fault when it cannot be used."""
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise SnapshotFormatError(
+            f"manifest {name} is not JSON (truncated or damaged); run `omnimigrate snapshots "
+            "verify` and restore from another snapshot"
+        ) from None
+    version = raw.get("format_version") if isinstance(raw, dict) else None
+    if version not in SUPPORTED_FORMATS:
+        raise SnapshotFormatError(
+            f"manifest {name} has snapshot format version {version!r}; this omnimigrate "
+            f"({__version__}) reads versions {', '.join(map(str, SUPPORTED_FORMATS))}: "
+            "upgrade omnimigrate to read it"
+        )
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise SnapshotFormatError(
+            f"manifest {name} is invalid at {where}: {first['msg']}"
+        ) from None
