@@ -5,9 +5,7 @@ from __future__ import annotations
 import stat
 import uuid
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from omnimigrate.snapshot.store import (
     Encryption,
@@ -17,35 +15,15 @@ from omnimigrate.snapshot.store import (
     StoreError,
     open_store,
 )
+from tests.conftest import s3_client
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server._server.server_address
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def s3_client(endpoint: str):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path, moto_endpoint):
+@pytest.fixture(params=["local", "moto", "seaweedfs"])
+def store(request, tmp_path):
+    """The same suite on a folder, on moto's S3 server, and on a real S3 server (SeaweedFS)."""
     if request.param == "local":
         return LocalStore(tmp_path / "store")
-    client = s3_client(moto_endpoint)
-    bucket = f"omnimigrate-{uuid.uuid4().hex[:16]}"
-    client.create_bucket(Bucket=bucket)
-    return open_store(f"s3://{bucket}/dr/prod", s3_client=client, encryption=Encryption("AES256"))
+    return request.getfixturevalue("make_s3_store")(request.param, encryption=Encryption("AES256"))
 
 
 def test_put_get_list_delete(store):
@@ -89,14 +67,16 @@ def test_local_files_are_private_and_writes_leave_no_temporaries(tmp_path):
     assert [p.name for p in (tmp_path / "s" / "a" / "b").iterdir()] == ["c"]
 
 
-def test_s3_encryption_and_multipart(moto_endpoint):
-    client = s3_client(moto_endpoint)
-    client.create_bucket(Bucket="omnimigrate-sse")
-    store = S3Store("omnimigrate-sse", "p", client, Encryption("AES256"))
+@pytest.mark.parametrize("server", ["moto", "seaweedfs"])
+def test_s3_encryption_and_multipart(request, server):
+    client = s3_client(request.getfixturevalue(f"{server}_endpoint"))
+    bucket = f"omnimigrate-sse-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=bucket)
+    store = S3Store(bucket, "p", client, Encryption("AES256"))
     store.MULTIPART_THRESHOLD = 5 * 1024 * 1024  # S3's minimum part size
     big = bytes(range(256)) * (6 * 1024 * 1024 // 256 + 1)
     store.put("blobs/big", big)
-    head = client.head_object(Bucket="omnimigrate-sse", Key="p/blobs/big")
+    head = client.head_object(Bucket=bucket, Key="p/blobs/big")
     assert head["ServerSideEncryption"] == "AES256" and "-" in head["ETag"]  # a multipart ETag
     assert store.get("blobs/big") == big
 

@@ -49,7 +49,8 @@ def print_outcome(outcome: BackupOutcome) -> None:
     console.print(
         f"exports: {outcome.exports} requested, {outcome.reused_exports} unchanged and reused; "
         + ", ".join(
-            f"key {k}: {v.requests} requests ({v.throttled} answered 429)" for k, v in m.keys.items()
+            f"key {k}: {v.requests} requests ({v.throttled} answered 429)"
+            for k, v in m.keys.items()
         )
     )
     for entry, warning in m.warnings:

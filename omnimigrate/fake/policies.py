@@ -87,6 +87,7 @@ class RequestRecord:
     route: str  # route template, e.g. /api/v1/documents/{identifier}
     status: int
     fault: str | None = None
+    path: str = ""  # the request's actual path, e.g. /api/v1/documents/abc123
 
 
 @dataclass
@@ -115,6 +116,14 @@ class RequestLog:
                 lo += 1
             best = max(best, hi - lo + 1)
         return best
+
+    def paths(self, method: str, route: str) -> list[str]:
+        """The actual paths of successful requests to one route, in order."""
+        return [
+            r.path
+            for r in self.records
+            if r.method == method and r.route == route and r.status < 400
+        ]
 
     def writes(self) -> list[RequestRecord]:
         return [r for r in self.records if r.method != "GET"]

@@ -174,7 +174,7 @@ class FakeOmni:
         else:
             response, fault = await self._answer(request, handler, route, body, token, key)
         if response is None:  # dropped connection
-            self._record(key, request.method, route, 0, fault)
+            self._record(key, request, route, 0, fault)
             raise _dropped(request)
         if self.conformance and resource is not None:
             data = response.body if isinstance(response.body, bytes) else b""
@@ -185,7 +185,7 @@ class FakeOmni:
                 response.content_type,
                 response.headers,
             )
-        self._record(key, request.method, route, response.status, fault)
+        self._record(key, request, route, response.status, fault)
         return response
 
     async def _answer(
@@ -246,9 +246,13 @@ class FakeOmni:
             response.headers["X-RateLimit-Limit"] = str(self.window.limit)
             response.headers["X-RateLimit-Remaining"] = str(self.window.remaining(key))
 
-    def _record(self, key: str, method: str, route: str, status: int, fault: str | None) -> None:
+    def _record(
+        self, key: str, request: web.Request, route: str, status: int, fault: str | None
+    ) -> None:
         self.log.records.append(
-            RequestRecord(self.settings.clock(), key, method, route, status, fault)
+            RequestRecord(
+                self.settings.clock(), key, request.method, route, status, fault, request.path
+            )
         )
 
     # ------------------------------------------------------------------ serving

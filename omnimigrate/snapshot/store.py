@@ -165,7 +165,12 @@ class S3Store:
         return True
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
+        folder = "/" if prefix.endswith("/") else ""
+        full = (
+            self._key(prefix.rstrip("/")) + folder
+            if prefix.strip("/")
+            else (self.prefix + "/" if self.prefix else "")
+        )
         cut = len(self.prefix) + 1 if self.prefix else 0
         for page in self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=full
