@@ -159,3 +159,33 @@ async def test_several_keys_share_the_work_each_within_its_own_limit(start_fake,
     assert [r for r in fake.log.records if r.status == 429] == []
     for key in {r.key for r in fake.log.records}:
         assert fake.log.max_in_window(1.0, key) <= 40
+
+
+async def test_include_and_exclude_scope_folders_and_their_documents(start_fake, tmp_path):
+    scenario = generate(ScenarioSpec(documents=80, seed=6))
+    state = scenario.state
+    fake = await start_fake(state)
+    top = next(
+        f for f in state.folders.values() if f.parent_id is None and f.scope == "organization"
+    )
+    child = next(f for f in state.folders.values() if f.parent_id == top.id)
+    outcome = await backup(
+        fake,
+        LocalStore(tmp_path / "s"),
+        tmp_path,
+        [scenario.org_token],
+        include=(top.path,),
+        exclude=(child.path,),
+    )
+    m = outcome.manifest
+    assert top.path in keys(m, "folder") and child.path not in keys(m, "folder")
+    assert all(p == top.path or p.startswith(top.path + "/") for p in keys(m, "folder"))
+    expected = {
+        d.identifier
+        for d in state.documents.values()
+        if d.folder_id
+        and (path := state.folders[d.folder_id].path).startswith(top.path)
+        and not path.startswith(child.path)
+    }
+    assert expected and keys(m, "document") == expected
+    assert set(exported(fake)) <= expected

@@ -88,4 +88,5 @@ def test_usage_errors_exit_2():
 def test_demo_runs_end_to_end():
     result = run("demo", "--documents", "20")
     assert result.returncode == 0, result.stderr
-    assert "documents" in result.stdout and "0 openapi.json violations" in result.stdout
+    assert "document_export" in result.stdout and "0 openapi.json violations" in result.stdout
+    assert ": complete, 0 exports, 20 unchanged exports reused" in result.stdout

@@ -76,7 +76,7 @@ async def test_not_found(start_fake, scenario):
 
 async def test_logs_one_json_event_per_request_and_never_the_token(start_fake, scenario):
     stream = io.StringIO()
-    redactor = configure_logging(level="info", fmt="json", stream=stream)
+    redactor = configure_logging(level="debug", fmt="json", stream=stream)
     redactor.add(scenario.org_token)
     try:
         fake = await start_fake(scenario.state)

@@ -59,3 +59,23 @@ def test_limiters_are_per_instance_and_key():
     assert registry.get("https://a.omniapp.co", "token-1") is a
     assert registry.get("https://a.omniapp.co", "token-2") is not a
     assert registry.get("https://b.omniapp.co", "token-1") is not a
+
+
+async def test_a_429_burst_slows_once_and_the_rate_recovers_after_calm_windows():
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = RateLimiter(100, 10.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(8):  # eight concurrent requests answered 429 together: one episode
+        limiter.backoff(2.0)
+    assert limiter.current_rate == 90
+    now[0] += 3.0
+    limiter.backoff(1.0)  # a new episode after the pause
+    assert limiter.current_rate == 81
+    for _ in range(3):  # a calm window each time: +10 % per window, up to the limit
+        now[0] += 10.5
+        async with limiter.slot():
+            pass
+    assert limiter.current_rate == 100

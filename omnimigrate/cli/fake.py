@@ -42,6 +42,12 @@ def fake() -> None:
     "--rate-limit", default=60, show_default=True, help="Requests per minute per key (0: off)."
 )
 @click.option(
+    "--rate-period",
+    default=60.0,
+    show_default=True,
+    help="The limit's window in seconds (benchmarks scale time down with it).",
+)
+@click.option(
     "--tokens-file",
     type=click.Path(path_type=Path),
     default=Path("fake-omni.env"),
@@ -56,6 +62,7 @@ def serve(
     documents: int,
     state_file: Path | None,
     rate_limit: int,
+    rate_period: float,
     tokens_file: Path,
 ) -> None:
     """Serve a generated (or loaded) org until interrupted."""
@@ -72,7 +79,7 @@ def serve(
     write_tokens(tokens_file, tokens)
 
     async def run() -> None:
-        server = FakeOmni(state, FakeSettings(rate_limit=rate_limit or None))
+        server = FakeOmni(state, FakeSettings(rate_limit=rate_limit or None, period=rate_period))
         url = await server.start(host, port)
         click.echo(
             f"fake Omni at {url} ({len(state.documents)} documents); tokens in {tokens_file} "

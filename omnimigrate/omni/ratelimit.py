@@ -9,8 +9,10 @@ travel. (Stamping at departure let a delayed request land next to a later one an
 429 under load.) A 2 % stretch of the window covers a server that counts coarser time.
 
 On a 429 every request through this limiter waits out Retry-After (not just the one that
-got it), and the rate drops by 10 % per 429, never below half the configured rate: a 429
-means someone else shares the key's budget.
+got it), and the rate drops by 10 % per 429 episode (429s arriving while already paused are
+the same episode), never below half the configured rate: a 429 means someone else shares the
+key's budget. After a whole window with no 429 the rate climbs back 10 % per window to the
+configured rate, so one early burst does not slow a whole run.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._resume_at = 0.0
+        self._calm_since = 0.0  # when the rate was last lowered or raised
         self._throttler = _CompletionThrottler(
             rate_limit=rate,
             period=period * (1 + safety_margin),
@@ -83,6 +86,7 @@ class RateLimiter:
         start = self._clock()
         while (delay := self._resume_at - self._clock()) > 0:
             await self._sleep(delay)
+        self._recover(self._clock())
         stamp = await self._throttler.acquire_stamp()
         try:
             yield self._clock() - start
@@ -90,10 +94,19 @@ class RateLimiter:
             self._throttler.restamp(stamp)
 
     def backoff(self, retry_after: float) -> None:
-        """Omni said 429: pause everyone on this key and slow down."""
-        self._resume_at = max(self._resume_at, self._clock() + max(retry_after, 0.0))
-        floor = max(1, int(self.rate * _FLOOR))
-        self._throttler.rate_limit = max(floor, int(self._throttler.rate_limit * _SLOWDOWN))
+        """Omni said 429: pause everyone on this key and slow down, once per episode."""
+        now = self._clock()
+        if now >= self._resume_at:
+            floor = max(1, int(self.rate * _FLOOR))
+            self._throttler.rate_limit = max(floor, int(self._throttler.rate_limit * _SLOWDOWN))
+        self._resume_at = max(self._resume_at, now + max(retry_after, 0.0))
+        self._calm_since = self._resume_at
+
+    def _recover(self, now: float) -> None:
+        current = self._throttler.rate_limit
+        if current < self.rate and now - self._calm_since >= self.period:
+            self._throttler.rate_limit = min(self.rate, max(current + 1, int(current / _SLOWDOWN)))
+            self._calm_since = now
 
 
 def key_fingerprint(token: str) -> str:

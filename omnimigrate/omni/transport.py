@@ -125,7 +125,9 @@ class Transport:
                     self.limiter.backoff(err.retry_after if err.retry_after is not None else 1.0)
                 raise
             finally:
-                self._log.info(
+                ok = isinstance(status, int) and status < 400
+                # successes at debug (one per request is a lot at info); failures stand out
+                (self._log.debug if ok else self._log.warning)(
                     "omni.request",
                     method=method,
                     route=route,

@@ -1,0 +1,133 @@
+"""Backup benchmark: requests per document, achieved rate, and peak memory.
+
+    python bench/backup.py [--documents 1000] [--memory-documents 10000] [--rate 50 --period 1]
+
+The fake Omni runs in its own process with its rate limit enforced (scaled down in time:
+`--rate` requests per `--period` seconds instead of Omni's 60 per 60 s, so the run takes
+seconds, not an hour). Figures printed:
+
+- requests per document for a full and an incremental backup of `--documents` documents;
+- achieved request rate as a fraction of the limit (the rate limit is the physical bound of a
+  backup, so the target is >= 0.95 with zero 429s);
+- peak resident memory of an `omnimigrate backup` process over `--memory-documents`
+  documents (target <= 200 MB), with the limit off so it finishes quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from omnimigrate.backup.engine import BackupOptions, BackupOutcome, run_backup
+from omnimigrate.logging import configure_logging
+from omnimigrate.omni.pool import client_pool
+from omnimigrate.snapshot.store import LocalStore
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_fake(
+    documents: int, rate: int, period: float, work: Path
+) -> tuple[subprocess.Popen, str, str]:
+    port = free_port()
+    tokens = work / f"fake-{port}.env"
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "omnimigrate", "--log-level", "error", "fake", "serve",
+            "--port", str(port), "--documents", str(documents), "--rate-limit", str(rate),
+            "--rate-period", str(period), "--tokens-file", str(tokens),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    line = proc.stdout.readline() if proc.stdout else ""
+    if "fake Omni at" not in line:
+        raise SystemExit(f"fake did not start: {line!r}")
+    token = dict(ln.split("=", 1) for ln in tokens.read_text().split() if "=" in ln)
+    return proc, f"http://127.0.0.1:{port}", token["OMNI_SOURCE_TOKEN"]
+
+
+async def timed_backup(
+    url: str, token: str, rate: int, period: float, work: Path
+) -> tuple[BackupOutcome, float]:
+    async with client_pool(url, [token], rate_limit=rate, period=period) as clients:
+        start = time.monotonic()
+        outcome = await run_backup(
+            clients,
+            LocalStore(work / "store"),
+            BackupOptions(concurrency=8),
+            cache_dir=work / "cache",
+        )
+        return outcome, time.monotonic() - start
+
+
+def rate_figures(args: argparse.Namespace, work: Path) -> None:
+    proc, url, token = start_fake(args.documents, args.rate, args.period, work)
+    try:
+        for label in ("full", "incremental"):
+            time.sleep(args.period)  # runs are nightly: the key's window is empty at start
+            outcome, elapsed = asyncio.run(timed_backup(url, token, args.rate, args.period, work))
+            stats = next(iter(outcome.manifest.keys.values()))
+            achieved = stats.requests / elapsed / (args.rate / args.period)
+            print(
+                f"{label:>11} backup of {args.documents} documents: {stats.requests} requests "
+                f"({stats.requests / args.documents:.2f} per document), {outcome.exports} exports, "
+                f"{elapsed:.1f} s, rate {achieved:.3f} of the limit, {stats.throttled} x 429"
+            )
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def memory_figure(args: argparse.Namespace, work: Path) -> None:
+    proc, url, token = start_fake(args.memory_documents, 0, 60, work)
+    try:
+        start = time.monotonic()
+        backup = subprocess.Popen(
+            [
+                sys.executable, "-m", "omnimigrate", "--log-level", "error", "backup",
+                "--source", url, "--store", str(work / "mem-store"),
+                "--rate-limit", "100000000", "--concurrency", "16",
+            ],
+            env={**os.environ, "OMNI_SOURCE_TOKEN": token, "OMNIMIGRATE_CACHE_DIR": str(work / "mem-cache")},
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        _, status, usage = os.wait4(backup.pid, 0)
+        elapsed = time.monotonic() - start
+        print(
+            f"memory: backup of {args.memory_documents} documents exited "
+            f"{os.waitstatus_to_exitcode(status)} in {elapsed:.1f} s, "
+            f"peak resident memory {usage.ru_maxrss / 1024:.0f} MB"
+        )
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=1000)
+    parser.add_argument("--memory-documents", type=int, default=10_000)
+    parser.add_argument("--rate", type=int, default=50, help="requests per period per key")
+    parser.add_argument("--period", type=float, default=1.0, help="seconds")
+    args = parser.parse_args()
+    configure_logging(level="error", fmt="json")
+    with tempfile.TemporaryDirectory(prefix="omnimigrate-bench-") as tmp:
+        rate_figures(args, Path(tmp))
+        if args.memory_documents:
+            memory_figure(args, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
