@@ -468,3 +468,45 @@ def _roles(
                 role_name="MODELER",
             )
         )
+
+
+def standby(source: st.OrgState, seed: int = 99, *, skip_users: int = 0) -> Scenario:
+    """An empty instance for restores: the source's users, groups, connections, models and
+    user-attribute definitions under the same names but new ids, and no content. The first
+    `skip_users` non-admin users are left out (to test unmapped identities)."""
+    ids = _Ids(random.Random(seed))
+    org = st.OrgState(org_id=ids.uuid())
+    admin_src = next(t.user_id for t in source.tokens.values() if t.kind == "org")
+    users = {}
+    dropped = [u for u in source.users if u != admin_src][:skip_users]
+    for old, user in source.users.items():
+        if old not in dropped:
+            users[old] = user.model_copy(update={"id": ids.uuid()})
+    org.users = {u.id: u for u in users.values()}
+    for group in source.groups.values():
+        members = [users[m].id for m in group.member_ids if m in users]
+        copy = group.model_copy(update={"id": ids.mini(), "member_ids": members})
+        org.groups[copy.id] = copy
+    conns = {old: c.model_copy(update={"id": ids.uuid()}) for old, c in source.connections.items()}
+    org.connections = {c.id: c for c in conns.values()}
+    for model in source.models.values():
+        conn = conns.get(model.connection_id or "")
+        copy = model.model_copy(
+            update={
+                "id": ids.uuid(),
+                "connection_id": conn.id if conn else None,
+                "files": {} if model.kind in ("SHARED", "SHARED_EXTENSION") else model.files,
+            }
+        )
+        org.models[copy.id] = copy
+    for model in org.models.values():  # extension models point at the new base ids
+        if model.base_model_id:
+            base = source.models[model.base_model_id]
+            model.base_model_id = next(
+                m.id for m in org.models.values() if (m.name, m.kind) == (base.name, base.kind)
+            )
+    org.user_attributes = {a.id: a for a in source.user_attributes.values()}
+    admin = users[admin_src]
+    token = f"omni_org_{ids.mini()}{ids.mini()}"
+    org.tokens = {token: st.Token(token=token, kind="org", user_id=admin.id)}
+    return Scenario(org, token, "", admin.id)

@@ -1,0 +1,122 @@
+"""What the target instance holds, by natural key, read through the API before planning.
+
+The inventory's digest goes into a saved plan: `restore --plan` refuses a plan whose target
+has changed since, and names what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import BaseModel, Field
+
+from omnimigrate.omni.client import OmniClient
+from omnimigrate.snapshot.blobs import canonical_json
+
+
+class TargetFolder(BaseModel):
+    id: str
+    path: str
+    scope: str
+
+
+class TargetDocument(BaseModel):
+    identifier: str
+    folder_path: str | None = None
+    owner_id: str | None = None
+
+
+class TargetModel(BaseModel):
+    id: str
+    key: str  # connection name/kind/name
+    kind: str | None = None
+
+
+class TargetSchedule(BaseModel):
+    id: str
+    key: str  # identifier/name
+    paused: bool
+
+
+class TargetInventory(BaseModel):
+    url: str
+    acting_user: str | None = None  # the key's own user id, when Omni says (import owner)
+    labels: dict[str, dict[str, object]] = Field(default_factory=dict)  # lower name -> flags
+    connections: dict[str, str] = Field(default_factory=dict)  # name -> id
+    models: dict[str, TargetModel] = Field(default_factory=dict)
+    users: dict[str, str] = Field(default_factory=dict)  # email -> id
+    email_only: dict[str, str] = Field(default_factory=dict)  # email -> id
+    groups: dict[str, str] = Field(default_factory=dict)  # name -> id
+    folders: dict[str, TargetFolder] = Field(default_factory=dict)
+    documents: dict[str, TargetDocument] = Field(default_factory=dict)
+    schedules: dict[str, TargetSchedule] = Field(default_factory=dict)
+
+    def digest(self) -> str:
+        return hashlib.sha256(canonical_json(self.model_dump(mode="json"))).hexdigest()
+
+    def differences(self, other: TargetInventory) -> list[str]:
+        """What changed between two inventories, per object type (for drift messages)."""
+        changes = []
+        mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
+        for field, value in mine.items():
+            if isinstance(value, dict) and value != theirs.get(field):
+                new = sorted(set(theirs[field]) - set(value))
+                gone = sorted(set(value) - set(theirs[field]))
+                changed = sorted(
+                    k for k in set(value) & set(theirs[field]) if value[k] != theirs[field][k]
+                )
+                parts = (
+                    [f"+{k}" for k in new[:3]]
+                    + [f"-{k}" for k in gone[:3]]
+                    + [f"~{k}" for k in changed[:3]]
+                )
+                changes.append(f"{field}: {', '.join(parts)}")
+        return changes
+
+
+async def read_inventory(client: OmniClient) -> TargetInventory:
+    inv = TargetInventory(url=client.base_url)
+    for label in await client.list_labels():
+        inv.labels[label.name.lower()] = {"verified": label.verified, "homepage": label.homepage}
+    inv.connections = {c.name: c.id for c in await client.list_connections()}
+    names = {v: k for k, v in inv.connections.items()}
+    async for model in client.list_models():
+        key = f"{names.get(model.connection_id or '', model.connection_id)}/{model.model_kind}/{model.name}"
+        inv.models[key] = TargetModel(id=model.id, key=key, kind=model.model_kind)
+    async for user in client.list_users():
+        inv.users[user.user_name.lower()] = user.id
+    async for eo in client.list_email_only_users():
+        inv.email_only[eo.email.lower()] = eo.user_id
+    async for group in client.list_groups():
+        inv.groups[group.display_name] = group.id
+    await _content(client, inv)
+    async for s in client.list_schedules():
+        inv.schedules[f"{s.identifier}/{s.name}"] = TargetSchedule(
+            id=s.id, key=f"{s.identifier}/{s.name}", paused=bool(s.disabled_at)
+        )
+    return inv
+
+
+async def _content(client: OmniClient, inv: TargetInventory) -> None:
+    """Folders and documents of both scopes: restricted ones need a walk per owner."""
+    async for folder in client.list_folders():
+        inv.folders[folder.path] = TargetFolder(
+            id=folder.id, path=folder.path, scope="organization"
+        )
+    async for doc in client.list_documents():
+        inv.documents[doc.identifier] = _doc(doc)
+    for user_id in inv.users.values():
+        async for folder in client.list_folders(scope="restricted", ownerId=user_id):
+            inv.folders[folder.path] = TargetFolder(
+                id=folder.id, path=folder.path, scope="restricted"
+            )
+        async for doc in client.list_documents(creatorId=user_id):
+            inv.documents.setdefault(doc.identifier, _doc(doc))
+
+
+def _doc(doc) -> TargetDocument:  # type: ignore[no-untyped-def]
+    return TargetDocument(
+        identifier=doc.identifier,
+        folder_path=doc.folder.path if doc.folder else None,
+        owner_id=doc.owner.id if doc.owner else None,
+    )

@@ -1,0 +1,60 @@
+"""The restore ledger: per target instance, what each action did (status, digest, target id).
+
+It lives in the store, beside the snapshots, so any machine can resume or re-run a restore.
+A record is written before a create ("started") and after it ("done"): a killed restore
+leaves either nothing, or a started record the next plan resolves against the target (the
+object exists: adopt it; it does not: create it). Records are append-only segments of one
+record each, compacted into one file when a run ends.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import BaseModel
+
+from omnimigrate.snapshot.store import KeyNotFound, Store
+
+
+class LedgerRecord(BaseModel):
+    status: Literal["started", "done"]
+    digest: str
+    target: str | None = None  # the id (or identifier) the action produced
+
+
+class RestoreLedger:
+    def __init__(self, store: Store, target_instance: str) -> None:
+        self.store = store
+        self.prefix = f"restores/{target_instance}"
+        self.records: dict[str, LedgerRecord] = {}
+        self._segments = sorted(store.list(self.prefix + "/segments/"))
+        try:
+            for key, rec in json.loads(store.get(self.prefix + "/ledger.json")).items():
+                self.records[key] = LedgerRecord.model_validate(rec)
+        except KeyNotFound:
+            pass
+        for key in self._segments:
+            raw = json.loads(store.get(key))
+            self.records[raw["action"]] = LedgerRecord.model_validate(raw["record"])
+        self._next = len(self._segments)
+
+    def write(self, action_id: str, record: LedgerRecord) -> None:
+        """Durable before it returns: one object per record."""
+        key = f"{self.prefix}/segments/{self._next:09d}.json"
+        payload = {"action": action_id, "record": record.model_dump()}
+        self.store.put(key, json.dumps(payload).encode())
+        self._segments.append(key)
+        self._next += 1
+        self.records[action_id] = record
+
+    def compact(self) -> None:
+        """Fold the segments into ledger.json (written first, so a crash loses nothing)."""
+        if not self._segments:
+            return
+        data = {k: v.model_dump() for k, v in sorted(self.records.items())}
+        self.store.put(self.prefix + "/ledger.json", json.dumps(data, indent=0).encode())
+        for key in self._segments:
+            self.store.delete(key)
+        self._segments = []
+        self._next = 0

@@ -1,0 +1,75 @@
+"""A Plan is an ordered list of Actions, computed without I/O and applied later.
+
+Every action has a stable id (the same object gives the same id in every run) and a digest
+of what it would write, so the restore ledger can tell "already done, unchanged" from "the
+snapshot changed since".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+from omnimigrate.restore.inventory import TargetInventory
+from omnimigrate.snapshot.blobs import canonical_json
+
+Op = Literal["create", "update", "skip", "conflict", "blocked"]
+PLAN_FORMAT = 1
+
+
+class Action(BaseModel):
+    id: str
+    kind: str
+    object: str
+    op: Op
+    reason: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    adopt: bool = False  # an interrupted run created it: record it as done, write nothing
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(canonical_json([self.kind, self.params])).hexdigest()[:16]
+
+    @property
+    def writes(self) -> bool:
+        return self.op in ("create", "update") and not self.adopt
+
+
+class RestoreOptions(BaseModel):
+    on_conflict: Literal["skip", "overwrite", "rename"] = "skip"
+    include_deleted: bool = False
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    models: bool = False
+    pause_schedules: bool = False
+    create_missing_users: bool = False
+    create_missing_groups: bool = False
+    model_map: dict[str, str] = Field(default_factory=dict)  # source model id -> target id
+
+
+class Plan(BaseModel):
+    format: int = PLAN_FORMAT
+    snapshot_id: str
+    source_instance: str
+    target_url: str
+    created_at: datetime
+    options: RestoreOptions
+    inventory: TargetInventory
+    actions: list[Action]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def inventory_digest(self) -> str:
+        return self.inventory.digest()
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(a.op for a in self.actions))
+
+    def blocked(self) -> list[Action]:
+        return [a for a in self.actions if a.op == "blocked"]

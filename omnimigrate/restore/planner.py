@@ -1,0 +1,573 @@
+"""The planner: (snapshot, target inventory, ledger, options) -> Plan. Pure: no I/O.
+
+Actions come out in dependency order (DIGEST §6): identities, labels, folders parents first,
+model YAML, then per document import, labels, permissions, ownership, then schedules and
+model roles. Params hold natural keys (emails, group names, paths), never target ids: the
+applier resolves them when it runs, so a plan stays readable and valid across id changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from omnimigrate.backup.scope import PathFilter, ancestors
+from omnimigrate.restore.inventory import TargetInventory
+from omnimigrate.restore.ledger import LedgerRecord
+from omnimigrate.restore.plan import Action, Op, Plan, RestoreOptions
+from omnimigrate.restore.source import Grant, Principal, SourceDocument, SourceOrg
+
+LEFT_ALONE: Op = "skip"
+
+
+class _Planner:
+    def __init__(
+        self,
+        source: SourceOrg,
+        inv: TargetInventory,
+        ledger: dict[str, LedgerRecord],
+        options: RestoreOptions,
+    ) -> None:
+        self.src = source
+        self.inv = inv
+        self.ledger = ledger
+        self.opt = options
+        self.actions: dict[str, Action] = {}
+        self.docs = self._selected_documents()
+        self.filtered = bool(options.include or options.exclude)
+
+    # ------------------------------------------------------------------ helpers
+
+    def add(self, action: Action) -> Action:
+        self.actions[action.id] = action
+        return action
+
+    def op_of(self, action_id: str | None) -> Op | None:
+        return self.actions[action_id].op if action_id in self.actions else None
+
+    def decide(self, action: Action, parents: Iterable[str] = (), op: Op | None = None) -> Action:
+        """A write that follows its parents: left alone with them, blocked with them,
+        skipped when the ledger shows the same write done and no parent was re-created.
+        Every parent in the plan becomes a dependency the applier waits for."""
+        parents = [p for p in dict.fromkeys([*action.depends_on, *parents]) if p in self.actions]
+        action = action.model_copy(update={"depends_on": parents})
+        for p in parents:
+            parent = self.actions[p]
+            if parent.op == "blocked":
+                return self.add(
+                    action.model_copy(update={"op": "blocked", "reason": f"blocked by {p}"})
+                )
+            if parent.op == "conflict":
+                return self.add(
+                    action.model_copy(
+                        update={
+                            "op": LEFT_ALONE,
+                            "reason": f"{p} is left alone (--on-conflict skip)",
+                        }
+                    )
+                )
+        rec = self.ledger.get(action.id)
+        recreated = any(
+            self.actions[p].writes for p in parents if self.actions[p].kind.endswith(".import")
+        )
+        if rec and rec.status == "done" and rec.digest == action.digest and not recreated:
+            return self.add(
+                action.model_copy(
+                    update={"op": "skip", "reason": "unchanged since the last restore"}
+                )
+            )
+        return self.add(action.model_copy(update={"op": op or ("update" if rec else "create")}))
+
+    def user_ok(self, email: str) -> bool:
+        return email in self.inv.users or f"user:{email}" in self.actions
+
+    def group_ok(self, name: str) -> bool:
+        return name in self.inv.groups or f"group:{name}" in self.actions
+
+    def principal_ok(self, p: Principal) -> bool:
+        return self.user_ok(p.key) if p.kind == "user" else self.group_ok(p.key)
+
+    def missing_reason(self, p: Principal) -> str:
+        flag = "--create-missing-users" if p.kind == "user" else "--create-missing-groups"
+        return f"{p.kind} {p.key} is not on the target (create it there, or use {flag})"
+
+    def split_grants(
+        self, parent_id: str, grants: list[Grant]
+    ) -> tuple[list[dict[str, Any]], list[Action]]:
+        """Grants whose principal the target has, and a blocked action for each other."""
+        ok, blocked = [], []
+        for g in grants:
+            if self.principal_ok(g.principal):
+                ok.append(g.model_dump())
+            else:
+                blocked.append(
+                    Action(
+                        id=f"{parent_id}:{g.principal.kind}:{g.principal.key}",
+                        kind="grant",
+                        object=f"{parent_id.split(':')[1]} -> {g.principal.key}",
+                        op="blocked",
+                        reason=self.missing_reason(g.principal),
+                    )
+                )
+        return ok, blocked
+
+    def identity_deps(self, principals: Iterable[Principal]) -> list[str]:
+        return [f"{p.kind}:{p.key}" for p in principals if f"{p.kind}:{p.key}" in self.actions]
+
+    # ------------------------------------------------------------------ scope
+
+    def _in(self, doc: SourceDocument, patterns: list[str]) -> bool:
+        folder_globs = tuple(p for p in patterns if ":" not in p)
+        for p in patterns:
+            kind, _, value = p.partition(":")
+            if kind == "label" and value.lower() in {x.lower() for x in doc.labels}:
+                return True
+            if kind in ("document", "doc") and value == doc.identifier:
+                return True
+        return bool(folder_globs) and PathFilter(include=folder_globs)(doc.folder_path)
+
+    def _selected_documents(self) -> list[SourceDocument]:
+        chosen = []
+        for doc in sorted(self.src.documents.values(), key=lambda d: d.identifier):
+            if doc.deleted and not self.opt.include_deleted:
+                continue
+            if self.opt.include and not self._in(doc, self.opt.include):
+                continue
+            if self.opt.exclude and self._in(doc, self.opt.exclude):
+                continue
+            chosen.append(doc)
+        return chosen
+
+    def _selected_folders(self) -> list[str]:
+        if not self.filtered:
+            return sorted(self.src.folders)
+        paths = {a for d in self.docs if d.folder_path for a in ancestors(d.folder_path)}
+        globs = tuple(p for p in self.opt.include if ":" not in p)
+        if globs:
+            paths |= {
+                a for f in self.src.folders if PathFilter(include=globs)(f) for a in ancestors(f)
+            }
+        return sorted(p for p in paths if p in self.src.folders)
+
+    # ------------------------------------------------------------------ object types
+
+    def identities(self) -> None:
+        referenced = self._referenced_principals()
+        for email, user in sorted(self.src.users.items()):
+            if email in self.inv.users or email in self.inv.email_only:
+                continue
+            if user.email_only:
+                continue  # upserted when a schedule needs it
+            if self.opt.create_missing_users and (
+                not self.filtered or Principal(kind="user", key=email) in referenced
+            ):
+                self.decide(
+                    Action(
+                        id=f"user:{email}",
+                        kind="user.create",
+                        object=email,
+                        op="create",
+                        params={"email": email, "display_name": user.display_name or email},
+                    )
+                )
+        for name, group in sorted(self.src.groups.items()):
+            if name in self.inv.groups:
+                continue
+            if self.opt.create_missing_groups and (
+                not self.filtered or Principal(kind="group", key=name) in referenced
+            ):
+                members = [m for m in group.members if self.user_ok(m)]
+                self.decide(
+                    Action(
+                        id=f"group:{name}",
+                        kind="group.create",
+                        object=name,
+                        op="create",
+                        params={"name": name, "members": members},
+                    ),
+                    [f"user:{m}" for m in members],
+                )
+
+    def _referenced_principals(self) -> set[Principal]:
+        refs: set[Principal] = set()
+        for d in self.docs:
+            refs |= {g.principal for g in d.grants}
+            if d.owner:
+                refs.add(Principal(kind="user", key=d.owner))
+        for path in self._selected_folders():
+            refs |= {g.principal for g in self.src.folders[path].grants}
+        return refs
+
+    def labels(self) -> None:
+        wanted = (
+            {x.lower() for d in self.docs for x in d.labels}
+            if self.filtered
+            else {n.lower() for n in self.src.labels}
+        )
+        for name, label in sorted(self.src.labels.items()):
+            if name.lower() not in wanted:
+                continue
+            params = label.model_dump()
+            action = Action(
+                id=f"label:{name.lower()}",
+                kind="label.create",
+                object=name,
+                op="create",
+                params=params,
+            )
+            have = self.inv.labels.get(name.lower())
+            if have is None:
+                self.decide(action)
+            elif (have["verified"], have["homepage"]) == (label.verified, label.homepage):
+                self.add(action.model_copy(update={"op": "skip", "reason": "exists on the target"}))
+            elif self.opt.on_conflict == "overwrite":
+                self.add(
+                    action.model_copy(
+                        update={"op": "update", "kind": "label.update", "reason": "flags differ"}
+                    )
+                )
+            else:
+                self.add(
+                    action.model_copy(
+                        update={
+                            "op": "conflict",
+                            "reason": "exists with other verified/homepage flags",
+                        }
+                    )
+                )
+
+    def folders(self) -> None:
+        for path in self._selected_folders():
+            folder = self.src.folders[path]
+            parent = path.rpartition("/")[0] or None
+            action = Action(
+                id=f"folder:{path}", kind="folder.create", object=path, op="create",
+                depends_on=[f"folder:{parent}"] if parent else [],
+                params={"path": path, "name": folder.name, "parent": parent, "scope": folder.scope,
+                        "owner": folder.owner if folder.scope == "restricted" else None},
+            )  # fmt: skip
+            if path in self.inv.folders:
+                self.add(action.model_copy(update={"op": "skip", "reason": "exists on the target"}))
+            elif folder.scope == "restricted" and (
+                not folder.owner or not self.user_ok(folder.owner)
+            ):
+                self.add(
+                    action.model_copy(
+                        update={
+                            "op": "blocked",
+                            "reason": f"its owner {folder.owner} is not on the target",
+                        }
+                    )
+                )
+            else:
+                self.decide(action, action.depends_on + self.identity_deps(
+                    [Principal(kind="user", key=folder.owner)] if folder.owner else []))  # fmt: skip
+            grants, blocked = self.split_grants(f"folder:{path}:permissions", folder.grants)
+            for b in blocked:
+                self.add(b)
+            if grants:
+                self.decide(
+                    Action(id=f"folder:{path}:permissions", kind="folder.permissions", object=path,
+                           op="create", params={"path": path, "grants": grants},
+                           depends_on=[f"folder:{path}"]),
+                    [f"folder:{path}", *self.identity_deps(g.principal for g in folder.grants)],
+                )  # fmt: skip
+
+    def models(self) -> None:
+        if not self.opt.models or self.filtered:
+            return
+        for key, model in sorted(self.src.models.items()):
+            if model.files is None:
+                continue
+            action = Action(id=f"model:{key}:yaml", kind="model.yaml", object=key, op="create",
+                            params={"model": key, "files": model.files})  # fmt: skip
+            target = self.target_model(key)
+            if target is None:
+                self.add(
+                    action.model_copy(
+                        update={
+                            "op": "blocked",
+                            "reason": f"model {key} is not on the target (--model-map)",
+                        }
+                    )
+                )
+            elif model.git_follower:
+                self.add(
+                    action.model_copy(
+                        update={
+                            "op": "blocked",
+                            "reason": "git-follower model: YAML comes from git, push it there",
+                        }
+                    )
+                )
+            elif target[1] == "SCHEMA":
+                self.add(
+                    action.model_copy(
+                        update={"op": "blocked", "reason": "schema models take no YAML"}
+                    )
+                )
+            else:
+                self.decide(action)
+
+    def target_model(self, key: str | None) -> tuple[str, str | None] | None:
+        """(target id, kind) of the model `key` maps to: the override file first."""
+        if key is None:
+            return None
+        src = self.src.models.get(key)
+        if src and src.source_id and src.source_id in self.opt.model_map:
+            target_id = self.opt.model_map[src.source_id]
+            kind = next((m.kind for m in self.inv.models.values() if m.id == target_id), None)
+            return target_id, kind
+        have = self.inv.models.get(key)
+        return (have.id, have.kind) if have else None
+
+    def documents(self) -> None:
+        for doc in self.docs:
+            imp = self.document_import(doc)
+            ident = doc.identifier
+            if doc.labels:
+                labels = sorted(doc.labels)
+                self.decide(
+                    Action(id=f"document:{ident}:labels", kind="document.labels", object=ident, op="create",
+                           params={"identifier": ident, "labels": labels}, depends_on=[imp.id]),
+                    [imp.id, *(f"label:{x.lower()}" for x in labels)],
+                )  # fmt: skip
+            if doc.owner:  # before permissions: a transfer resets the previous owner's role
+                owner = Action(id=f"document:{ident}:owner", kind="document.owner", object=ident, op="create",
+                               params={"identifier": ident, "owner": doc.owner,
+                                       "grantees": sorted(g.principal.key for g in doc.grants if g.principal.kind == "user")},
+                               depends_on=[imp.id])  # fmt: skip
+                if not self.user_ok(doc.owner):
+                    self.add(
+                        owner.model_copy(
+                            update={
+                                "op": "blocked",
+                                "reason": self.missing_reason(
+                                    Principal(kind="user", key=doc.owner)
+                                ),
+                            }
+                        )
+                    )
+                else:
+                    self.decide(owner, [imp.id, f"user:{doc.owner}"])
+            grants, blocked = self.split_grants(f"document:{ident}:permissions", doc.grants)
+            for b in blocked:
+                self.add(b)
+            if grants:
+                self.decide(
+                    Action(id=f"document:{ident}:permissions", kind="document.permissions", object=ident,
+                           op="create", params={"identifier": ident, "grants": grants}, depends_on=[imp.id]),
+                    [imp.id, f"document:{ident}:owner", *self.identity_deps(g.principal for g in doc.grants)],
+                )  # fmt: skip
+
+    def document_import(self, doc: SourceDocument) -> Action:
+        ident = doc.identifier
+        target_model = self.target_model(doc.model)
+        folder_id = f"folder:{doc.folder_path}" if doc.folder_path else None
+        action = Action(
+            id=f"document:{ident}:import", kind="document.import", object=ident, op="create",
+            depends_on=[folder_id] if folder_id else [],
+            params={"identifier": ident, "name": doc.name, "description": doc.description,
+                    "folder_path": doc.folder_path, "export_blob": doc.export_blob,
+                    "model": doc.model, "base_model_id": target_model[0] if target_model else None},
+        )  # fmt: skip
+        if doc.export_blob is None:
+            return self.add(
+                action.model_copy(
+                    update={
+                        "op": "blocked",
+                        "reason": f"no export in the snapshot ({doc.export_warning})",
+                    }
+                )
+            )
+        if target_model is None:
+            return self.add(
+                action.model_copy(
+                    update={
+                        "op": "blocked",
+                        "reason": f"model {doc.model} is not on the target (--model-map)",
+                    }
+                )
+            )
+        if self.op_of(folder_id) == "blocked":
+            return self.add(
+                action.model_copy(update={"op": "blocked", "reason": f"blocked by {folder_id}"})
+            )
+        rec = self.ledger.get(action.id)
+        if ident not in self.inv.documents:
+            return self.decide(
+                action.model_copy(update={"reason": "gone from the target" if rec else ""})
+            )
+        if rec and rec.digest == action.digest:
+            if rec.status == "done":
+                return self.add(
+                    action.model_copy(
+                        update={"op": "skip", "reason": "unchanged since the last restore"}
+                    )
+                )
+            return self.add(
+                action.model_copy(
+                    update={"op": "skip", "adopt": True, "reason": "created by an interrupted run"}
+                )
+            )
+        if rec:
+            return self.add(
+                action.model_copy(
+                    update={"op": "update", "reason": "the snapshot changed since the last restore"}
+                )
+            )
+        if self.opt.on_conflict == "overwrite":
+            return self.add(
+                action.model_copy(
+                    update={
+                        "op": "update",
+                        "reason": "exists on the target (--on-conflict overwrite)",
+                    }
+                )
+            )
+        if self.opt.on_conflict == "rename":
+            renamed = {**action.params, "rename": True}
+            return self.decide(
+                action.model_copy(
+                    update={
+                        "params": renamed,
+                        "reason": "exists on the target: imported under a new identifier",
+                    }
+                )
+            )
+        return self.add(
+            action.model_copy(
+                update={
+                    "op": "conflict",
+                    "reason": "exists on the target and was not restored by omnimigrate",
+                }
+            )
+        )
+
+    def schedules(self) -> None:
+        chosen = {d.identifier for d in self.docs}
+        for key, s in sorted(self.src.schedules.items()):
+            if s.identifier not in chosen:
+                continue
+            imp = f"document:{s.identifier}:import"
+            groups = [g for g in s.groups if self.group_ok(g)]
+            for g in sorted(set(s.groups) - set(groups)):
+                principal = Principal(kind="group", key=g)
+                self.add(Action(id=f"schedule:{key}:group:{g}", kind="grant", object=f"{key} -> {g}",
+                                op="blocked", reason=self.missing_reason(principal)))  # fmt: skip
+            externals = [
+                e for e in s.emails if e not in self.inv.users and e not in self.inv.email_only
+            ]
+            for email in externals:
+                if f"email_only:{email}" not in self.actions:
+                    self.decide(Action(id=f"email_only:{email}", kind="email_only.upsert", object=email, op="create",
+                                       params={"email": email}))  # fmt: skip
+            action = Action(
+                id=f"schedule:{key}", kind="schedule.create", object=key, op="create", depends_on=[imp],
+                params={"key": key, "body": s.body, "owner": s.owner, "emails": s.emails, "groups": groups,
+                        "paused": s.paused or self.opt.pause_schedules},
+            )  # fmt: skip
+            parents = [
+                imp,
+                *(f"email_only:{e}" for e in externals),
+                *(f"group:{g}" for g in groups),
+            ]
+            if s.owner and not self.user_ok(s.owner):
+                self.add(
+                    action.model_copy(
+                        update={
+                            "op": "blocked",
+                            "reason": self.missing_reason(Principal(kind="user", key=s.owner)),
+                        }
+                    )
+                )
+                continue
+            rec = self.ledger.get(action.id)
+            recreated = self.op_of(imp) in ("create", "update") and not self.actions[imp].adopt
+            if key not in self.inv.schedules or recreated:
+                self.decide(action, parents)
+            elif rec and rec.digest == action.digest:
+                done = rec.status == "done"
+                reason = (
+                    "unchanged since the last restore" if done else "created by an interrupted run"
+                )
+                self.add(
+                    action.model_copy(update={"op": "skip", "adopt": not done, "reason": reason})
+                )
+            elif rec or self.opt.on_conflict == "overwrite":
+                replace = action.model_copy(update={"reason": "replaces the target's schedule"})
+                self.decide(replace, parents, op="update")
+            else:
+                self.add(
+                    action.model_copy(
+                        update={
+                            "op": "conflict",
+                            "reason": "a schedule of that dashboard and name exists",
+                        }
+                    )
+                )
+
+    def roles(self) -> None:
+        if self.filtered:
+            return
+        for r in sorted(
+            self.src.roles, key=lambda r: (r.principal.kind, r.principal.key, r.model or "", r.role)
+        ):
+            scope = r.model or f"connection {r.connection}"
+            action = Action(
+                id=f"role:{r.principal.kind}:{r.principal.key}:{scope}:{r.role}", kind="role.assign",
+                object=f"{r.principal.key} {r.role} on {scope}", op="create",
+                params={"principal": r.principal.model_dump(), "role": r.role, "model": r.model,
+                        "model_id": (self.target_model(r.model) or (None,))[0] if r.model else None,
+                        "connection": r.connection},
+            )  # fmt: skip
+            if not self.principal_ok(r.principal):
+                self.add(
+                    action.model_copy(
+                        update={"op": "blocked", "reason": self.missing_reason(r.principal)}
+                    )
+                )
+            elif r.model and action.params["model_id"] is None:
+                self.add(
+                    action.model_copy(
+                        update={"op": "blocked", "reason": f"model {r.model} is not on the target"}
+                    )
+                )
+            elif not r.model and (r.connection or "") not in self.inv.connections:
+                self.add(
+                    action.model_copy(
+                        update={
+                            "op": "blocked",
+                            "reason": f"connection {r.connection} is not on the target",
+                        }
+                    )
+                )
+            else:
+                self.decide(action, self.identity_deps([r.principal]))
+
+
+def make_plan(
+    source: SourceOrg,
+    inventory: TargetInventory,
+    ledger: dict[str, LedgerRecord],
+    options: RestoreOptions,
+    now: datetime,
+) -> Plan:
+    p = _Planner(source, inventory, ledger, options)
+    p.identities()
+    p.labels()
+    p.folders()
+    p.models()
+    p.documents()
+    p.schedules()
+    p.roles()
+    return Plan(
+        snapshot_id=source.snapshot_id,
+        source_instance=source.instance,
+        target_url=inventory.url,
+        created_at=now,
+        options=options,
+        inventory=inventory,
+        actions=list(p.actions.values()),
+    )

@@ -1,0 +1,247 @@
+"""Verify: compare a live instance with a snapshot, per object type and key field.
+
+Everything is compared by natural key (emails, group names, paths, model keys), so it works
+across instances whose ids differ. The result is a fidelity table for a DR drill report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from omnimigrate.omni.client import OmniClient
+from omnimigrate.restore.inventory import TargetInventory, read_inventory
+from omnimigrate.restore.source import Grant, SourceDocument, SourceOrg
+
+
+@dataclass
+class TypeReport:
+    checked: int = 0
+    matching: int = 0
+    differences: list[str] = field(default_factory=list)
+
+    def check(self, key: str, want: Any, have: Any, what: str) -> bool:
+        if want == have:
+            return True
+        self.differences.append(f"{key}: {what} is {_short(have)}, snapshot has {_short(want)}")
+        return False
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.matching / self.checked if self.checked else 100.0
+
+
+@dataclass
+class VerifyReport:
+    types: dict[str, TypeReport] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(t.matching == t.checked for t in self.types.values())
+
+
+def _short(value: Any) -> str:
+    text = repr(sorted(value) if isinstance(value, set) else value)
+    return text if len(text) < 120 else text[:117] + "..."
+
+
+def restorable(source: SourceOrg) -> list[str]:
+    """Documents a restore can bring back: live, with an export."""
+    return sorted(i for i, d in source.documents.items() if not d.deleted and d.export_blob)
+
+
+class _Names:
+    def __init__(self, inv: TargetInventory) -> None:
+        self.users = {v: k for k, v in {**inv.email_only, **inv.users}.items()}
+        self.groups = {v: k for k, v in inv.groups.items()}
+        self.models = {m.id: m.key for m in inv.models.values()}
+
+    def grant_set(self, entries: Iterable[dict[str, Any]]) -> set[tuple[str, str, str]]:
+        out = set()
+        for e in entries:
+            if e.get("userId") or e.get("type") == "user":
+                key = self.users.get(e.get("userId") or e["id"], e.get("email") or "?")
+                out.add(("user", key, e["role"]))
+            else:
+                key = self.groups.get(e.get("userGroupId") or e["id"], e.get("name") or "?")
+                out.add(("group", key, e["role"]))
+        return out
+
+
+def _grants(grants: list[Grant]) -> set[tuple[str, str, str]]:
+    return {(g.principal.kind, g.principal.key, g.role) for g in grants}
+
+
+async def verify(
+    source: SourceOrg,
+    client: OmniClient,
+    *,
+    models: bool = False,
+    documents: list[str] | None = None,
+) -> VerifyReport:
+    inv = await read_inventory(client)
+    names = _Names(inv)
+    report = VerifyReport()
+    whole = documents is None
+    docs = documents if documents is not None else restorable(source)
+    if whole:
+        _labels(source, inv, report.types.setdefault("labels", TypeReport()))
+        await _folders(source, inv, client, names, report.types.setdefault("folders", TypeReport()))
+    await _documents(
+        source, docs, inv, client, names, report.types.setdefault("documents", TypeReport())
+    )
+    await _schedules(
+        source, set(docs), inv, client, names, report.types.setdefault("schedules", TypeReport())
+    )
+    if whole and models:
+        await _yaml(source, inv, client, report.types.setdefault("model YAML", TypeReport()))
+    if whole:
+        await _roles(
+            source, inv, client, names, report.types.setdefault("model roles", TypeReport())
+        )
+    return report
+
+
+def _labels(source: SourceOrg, inv: TargetInventory, t: TypeReport) -> None:
+    for name, label in sorted(source.labels.items()):
+        t.checked += 1
+        have = inv.labels.get(name.lower())
+        want = {"verified": label.verified, "homepage": label.homepage}
+        if t.check(name, want, have, "label flags"):
+            t.matching += 1
+
+
+async def _folders(
+    source: SourceOrg, inv: TargetInventory, c: OmniClient, names: _Names, t: TypeReport
+) -> None:
+    for path, folder in sorted(source.folders.items()):
+        t.checked += 1
+        target = inv.folders.get(path)
+        if target is None:
+            t.differences.append(f"{path}: missing")
+            continue
+        have = names.grant_set(p.dump() for p in await c.folder_permits(target.id))
+        ok = t.check(path, folder.scope, target.scope, "scope")
+        if t.check(path, _grants(folder.grants), have, "permissions") and ok:
+            t.matching += 1
+
+
+async def _documents(
+    source: SourceOrg,
+    docs: list[str],
+    inv: TargetInventory,
+    c: OmniClient,
+    names: _Names,
+    t: TypeReport,
+) -> None:
+    labels_of = {}
+    async for d in c.list_documents():
+        labels_of[d.identifier] = sorted(x if isinstance(x, str) else x["name"] for x in d.labels)
+    for ident in docs:
+        want = source.documents[ident]
+        t.checked += 1
+        target = inv.documents.get(ident)
+        if target is None:
+            t.differences.append(f"{ident}: missing")
+            continue
+        access = [p.dump() async for p in c.access_list(ident, access_source="direct")]
+        owner = next((names.users.get(p["id"]) for p in access if p.get("isOwner")), None)
+        direct = names.grant_set(p for p in access if not p.get("isOwner"))
+        checks = [
+            t.check(ident, want.folder_path, target.folder_path, "folder"),
+            t.check(
+                ident, sorted(want.labels), labels_of.get(ident, sorted(want.labels)), "labels"
+            ),
+            t.check(ident, _grants(want.grants), direct, "permissions"),
+            t.check(ident, want.owner, owner, "owner"),
+            t.check(ident, want.model, await _model_of(c, ident, names, want), "model"),
+        ]
+        if all(checks):
+            t.matching += 1
+
+
+async def _model_of(c: OmniClient, ident: str, names: _Names, want: SourceDocument) -> str | None:
+    """Dashboards name their model; Omni's API has no read of a workbook's model."""
+    if not want.has_dashboard:
+        return want.model
+    config = await c.get_document(ident)
+    return names.models.get(config.model_id, config.model_id)
+
+
+async def _schedules(
+    source: SourceOrg,
+    docs: set[str],
+    inv: TargetInventory,
+    c: OmniClient,
+    names: _Names,
+    t: TypeReport,
+) -> None:
+    for key, s in sorted(source.schedules.items()):
+        if s.identifier not in docs:
+            continue
+        t.checked += 1
+        target = inv.schedules.get(key)
+        if target is None:
+            t.differences.append(f"{key}: missing")
+            continue
+        detail = await c.get_schedule(target.id)
+        recipients = await c.schedule_recipients(target.id)
+        have = {
+            "cadence": (detail.schedule, detail.timezone),
+            "paused": target.paused,
+            "recipients": sorted(r.email.lower() for r in recipients.recipients if r.email),
+            "groups": sorted(g.name or "" for g in recipients.user_group_recipients),
+            "owner": names.users.get(detail.owner_id or ""),
+            "destination": _destination(detail.dump()),
+        }
+        want = {
+            "cadence": (s.body["schedule"], s.body["timezone"]),
+            "paused": s.paused,
+            "recipients": s.emails,
+            "groups": s.groups,
+            "owner": s.owner,
+            "destination": (s.body.get("destinationType"), s.body.get("format")),
+        }
+        if all([t.check(key, want[k], have[k], k) for k in want]):
+            t.matching += 1
+
+
+def _destination(detail: dict[str, Any]) -> tuple[Any, Any]:
+    meta = detail.get("metadata") or {}
+    return meta.get("type"), meta.get("format")
+
+
+async def _yaml(source: SourceOrg, inv: TargetInventory, c: OmniClient, t: TypeReport) -> None:
+    for key, model in sorted(source.models.items()):
+        if model.files is None or model.git_follower or key not in inv.models:
+            continue
+        t.checked += 1
+        have = (await c.get_model_yaml(inv.models[key].id)).files
+        if t.check(
+            key, model.files, {k: v for k, v in have.items() if k in model.files}, "YAML files"
+        ):
+            t.matching += 1
+
+
+async def _roles(
+    source: SourceOrg, inv: TargetInventory, c: OmniClient, names: _Names, t: TypeReport
+) -> None:
+    wanted: dict[tuple[str, str], set[tuple[str | None, str]]] = {}
+    for r in source.roles:
+        wanted.setdefault((r.principal.kind, r.principal.key), set()).add((r.model, r.role))
+    for (kind, key), roles in sorted(wanted.items()):
+        t.checked += 1
+        ids = inv.users if kind == "user" else inv.groups
+        if key not in ids:
+            t.differences.append(f"{kind} {key}: missing")
+            continue
+        read = c.user_model_roles if kind == "user" else c.group_model_roles
+        result = await read(ids[key])
+        have = {
+            (names.models.get(a.model_id or "", a.model_id), a.role_name)
+            for a in result.results
+            if (a.from_ or {}).get("type") == kind.upper()
+        }
+        if t.check(f"{kind} {key}", roles, have, "model roles"):
+            t.matching += 1
