@@ -16,6 +16,7 @@ from omnimigrate import __version__
 from omnimigrate.config import ConfigError, Settings, load_settings
 from omnimigrate.logging import Redactor, configure_logging
 from omnimigrate.omni.errors import OmniError
+from omnimigrate.snapshot.blobs import BlobError
 from omnimigrate.snapshot.catalog import SnapshotNotFound
 from omnimigrate.snapshot.manifest import SnapshotFormatError
 from omnimigrate.snapshot.store import StoreError
@@ -59,7 +60,14 @@ def cli(
 
 def main() -> None:
     """Entry point: turns every expected failure into a one-line message and an exit code."""
-    from omnimigrate.cli import backup, demo, doctor, fake, snapshots  # noqa: F401  (registers)
+    from omnimigrate.cli import (  # noqa: F401  (registers the commands)
+        backup,
+        demo,
+        doctor,
+        fake,
+        restore,
+        snapshots,
+    )
 
     try:
         code = cli.main(standalone_mode=False)
@@ -72,7 +80,7 @@ def main() -> None:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    except (OmniError, StoreError, SnapshotNotFound, SnapshotFormatError) as exc:
+    except (OmniError, StoreError, SnapshotNotFound, SnapshotFormatError, BlobError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,8 +1,10 @@
 """`omnimigrate demo`: the main job end to end on embedded defaults.
 
-Starts two fake Omni instances on loopback (a seeded source org and an empty standby), backs
-the source up into a local store twice (full, then incremental), and checks the fakes saw
-only requests that conform to Omni's openapi.json. Restore extends this as it lands.
+Starts two fake Omni instances on loopback: a source with a generated org, and a standby
+with the same users, groups, connections and models under other ids and no content. Backs
+the source up into a local store (full, then incremental), restores the snapshot into the
+standby, restores again (which must write nothing), and verifies the standby against the
+snapshot. Both fakes check every request against Omni's openapi.json.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from rich.table import Table
 
 from omnimigrate.backup.engine import BackupOptions, BackupOutcome, run_backup
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
-from omnimigrate.fake.scenario import ScenarioSpec, generate
+from omnimigrate.cli.restore import print_verify
+from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.fake.server import FakeOmni, FakeSettings
-from omnimigrate.fake.state import OrgState
 from omnimigrate.omni.pool import client_pool
+from omnimigrate.restore.applier import ApplyResult
+from omnimigrate.restore.engine import apply_plan, open_snapshot, plan_restore
+from omnimigrate.restore.plan import RestoreOptions
+from omnimigrate.restore.verify import VerifyReport, verify
 from omnimigrate.snapshot.store import LocalStore
 
 
@@ -29,29 +35,41 @@ from omnimigrate.snapshot.store import LocalStore
 class DemoResult:
     full: BackupOutcome
     incremental: BackupOutcome
+    restore: ApplyResult
+    rerun_writes: int
+    verify: VerifyReport
     requests: int
     violations: list[str]
 
 
 async def run_demo(documents: int, rate_limit: int, store_dir: Path) -> DemoResult:
     scenario = generate(ScenarioSpec(documents=documents))
+    spare = standby(scenario.state)
     source = FakeOmni(scenario.state, FakeSettings(rate_limit=rate_limit))
-    standby = FakeOmni(OrgState(), FakeSettings(rate_limit=rate_limit))
-    url = await source.start()
-    await standby.start()
+    target = FakeOmni(spare.state, FakeSettings(rate_limit=rate_limit))
+    await source.start()
+    await target.start()
     store = LocalStore(store_dir / "store")
     try:
-        runs = []
+        backups = []
         for _ in range(2):
-            async with client_pool(url, [scenario.org_token], rate_limit=rate_limit) as clients:
-                runs.append(
-                    await run_backup(clients, store, BackupOptions(), cache_dir=store_dir / "cache")
-                )
+            async with client_pool(source.url, [scenario.org_token], rate_limit=rate_limit) as cs:
+                opts = BackupOptions()
+                backups.append(await run_backup(cs, store, opts, cache_dir=store_dir / "cache"))
+        snap = open_snapshot(store, "latest")
+        async with client_pool(target.url, [spare.org_token], rate_limit=rate_limit) as cs:
+            options = RestoreOptions(models=True)
+            restored = await apply_plan(snap, await plan_restore(snap, cs[0], options), cs)
+            writes = len(target.log.writes())
+            await apply_plan(snap, await plan_restore(snap, cs[0], options), cs)
+            rerun_writes = len(target.log.writes()) - writes
+            report = await verify(snap.source, cs[0], models=True)
     finally:
         await source.stop()
-        await standby.stop()
-    violations = [str(v) for v in [*source.violations, *standby.violations]]
-    return DemoResult(runs[0], runs[1], len(source.log.records), violations)
+        await target.stop()
+    violations = [str(v) for v in [*source.violations, *target.violations]]
+    requests = len(source.log.records) + len(target.log.records)
+    return DemoResult(backups[0], backups[1], restored, rerun_writes, report, requests, violations)
 
 
 @cli.command()
@@ -71,31 +89,40 @@ async def run_demo(documents: int, rate_limit: int, store_dir: Path) -> DemoResu
 )
 @click.pass_obj
 def demo(app: AppContext, documents: int, rate_limit: int, store_dir: Path | None) -> None:
-    """Run the main job against fake Omni instances on this machine (no account needed)."""
+    """Back up a fake Omni, restore it into a fake standby, and verify (no account needed)."""
     with tempfile.TemporaryDirectory(prefix="omnimigrate-demo-") as tmp:
         where = store_dir or Path(tmp)
         result = asyncio.run(run_demo(documents, rate_limit, where))
-        console = Console()
-        full, incremental = result.full.manifest, result.incremental.manifest
-        table = Table(title=f"omnimigrate demo: backup of a generated org into {where / 'store'}")
-        table.add_column("object type")
-        table.add_column("captured", justify="right")
-        for name, count in full.counts.items():
-            table.add_row(name, str(count))
-        console.print(table)
-        console.print(
-            f"full backup {full.snapshot_id}: {full.status}, {result.full.exports} exports, "
-            f"{len(full.warnings)} warnings (documents Omni refuses to export)"
-        )
-        console.print(
-            f"incremental backup {incremental.snapshot_id}: {incremental.status}, "
-            f"{result.incremental.exports} exports, "
-            f"{result.incremental.reused_exports} unchanged exports reused"
-        )
-        console.print(
-            f"{result.requests} requests to the source, "
-            f"{len(result.violations)} openapi.json violations"
-        )
-        for violation in result.violations:
-            console.print(f"  violation: {violation}")
-    raise SystemExit(EXIT_FAILED if result.violations else EXIT_OK)
+    console = Console()
+    full, incremental = result.full.manifest, result.incremental.manifest
+    table = Table(title=f"omnimigrate demo: backup of a generated org into {where / 'store'}")
+    table.add_column("object type")
+    table.add_column("captured", justify="right")
+    for name, count in full.counts.items():
+        table.add_row(name, str(count))
+    console.print(table)
+    console.print(
+        f"full backup {full.snapshot_id}: {full.status}, {result.full.exports} exports, "
+        f"{len(full.warnings)} warnings (documents Omni refuses to export)"
+    )
+    console.print(
+        f"incremental backup {incremental.snapshot_id}: {incremental.status}, "
+        f"{result.incremental.exports} exports, "
+        f"{result.incremental.reused_exports} unchanged exports reused"
+    )
+    r = result.restore
+    console.print(
+        f"restore into the standby: {len(r.by_status('done'))} actions done, "
+        f"{len(r.by_status('blocked'))} blocked, {len(r.by_status('failed'))} failed"
+    )
+    for key in r.by_status("blocked") + r.by_status("failed"):
+        console.print(f"  {key}: {r.outcomes[key].detail}")
+    console.print(f"second restore: {result.rerun_writes} write requests")
+    print_verify(result.verify, console)
+    console.print(
+        f"{result.requests} requests in all, {len(result.violations)} openapi.json violations"
+    )
+    for violation in result.violations:
+        console.print(f"  violation: {violation}")
+    ok = not result.violations and result.verify.ok and not r.by_status("failed")
+    raise SystemExit(EXIT_OK if ok and result.rerun_writes == 0 else EXIT_FAILED)
