@@ -310,7 +310,11 @@ class Applier:
         a grantee in the snapshot, whose role the permissions action then sets (DIGEST G10)."""
         ident = self.ids.document(a.params["identifier"])
         owner = self.ids.user(a.params["owner"])
-        current = await self._current_owner(c, ident)
+        # a first run knows the owner (the importing key's user); a re-run asks
+        current = await (
+            self._owner_of(c, ident) if a.op == "update" else self._acting_user(c, ident)
+        )
+        await self._record(a, "started")
         if current != owner:
             await c.add_document_permits(ident, "MANAGER", user_ids=[owner])
             await c.transfer_document_ownership(ident, owner)
@@ -319,15 +323,19 @@ class Applier:
                 await c.revoke_document_permits(ident, user_ids=[current])
         await self._record(a, "done", owner)
 
-    async def _current_owner(self, c: OmniClient, ident: str) -> str | None:
+    async def _acting_user(self, c: OmniClient, ident: str) -> str | None:
         """Imports are owned by the key's user: learn who that is once, from one access list."""
         async with self._acting_lock:
             if self._acting is None:
-                async for p in c.access_list(ident, access_source="direct"):
-                    if p.is_owner:
-                        self._acting = p.id
-                        break
+                self._acting = await self._owner_of(c, ident)
         return self._acting
+
+    @staticmethod
+    async def _owner_of(c: OmniClient, ident: str) -> str | None:
+        async for p in c.access_list(ident, access_source="direct"):
+            if p.is_owner:
+                return p.id
+        return None
 
     # ------------------------------------------------------------------ schedules
 

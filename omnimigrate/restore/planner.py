@@ -46,9 +46,17 @@ class _Planner:
     def op_of(self, action_id: str | None) -> Op | None:
         return self.actions[action_id].op if action_id in self.actions else None
 
-    def decide(self, action: Action, parents: Iterable[str] = (), op: Op | None = None) -> Action:
+    def decide(
+        self,
+        action: Action,
+        parents: Iterable[str] = (),
+        op: Op | None = None,
+        *,
+        absent: bool = False,
+    ) -> Action:
         """A write that follows its parents: left alone with them, blocked with them,
-        skipped when the ledger shows the same write done and no parent was re-created.
+        skipped when the ledger shows the same write done and no parent was re-created
+        (unless the object is `absent` from the target: then it is written again).
         Every parent in the plan becomes a dependency the applier waits for."""
         parents = [p for p in dict.fromkeys([*action.depends_on, *parents]) if p in self.actions]
         action = action.model_copy(update={"depends_on": parents})
@@ -71,13 +79,20 @@ class _Planner:
         recreated = any(
             self.actions[p].writes for p in parents if self.actions[p].kind.endswith(".import")
         )
-        if rec and rec.status == "done" and rec.digest == action.digest and not recreated:
+        if (
+            rec
+            and rec.status == "done"
+            and rec.digest == action.digest
+            and not (recreated or absent)
+        ):
             return self.add(
                 action.model_copy(
                     update={"op": "skip", "reason": "unchanged since the last restore"}
                 )
             )
-        return self.add(action.model_copy(update={"op": op or ("update" if rec else "create")}))
+        return self.add(
+            action.model_copy(update={"op": op or ("update" if rec and not absent else "create")})
+        )
 
     def user_ok(self, email: str) -> bool:
         return email in self.inv.users or f"user:{email}" in self.actions
@@ -155,10 +170,8 @@ class _Planner:
     def identities(self) -> None:
         referenced = self._referenced_principals()
         for email, user in sorted(self.src.users.items()):
-            if email in self.inv.users or email in self.inv.email_only:
-                continue
-            if user.email_only:
-                continue  # upserted when a schedule needs it
+            if email in self.inv.users or user.email_only:
+                continue  # email-only users are upserted when a schedule needs them
             if self.opt.create_missing_users and (
                 not self.filtered or Principal(kind="user", key=email) in referenced
             ):
@@ -169,7 +182,8 @@ class _Planner:
                         object=email,
                         op="create",
                         params={"email": email, "display_name": user.display_name or email},
-                    )
+                    ),
+                    absent=True,
                 )
         for name, group in sorted(self.src.groups.items()):
             if name in self.inv.groups:
@@ -187,6 +201,7 @@ class _Planner:
                         params={"name": name, "members": members},
                     ),
                     [f"user:{m}" for m in members],
+                    absent=True,
                 )
 
     def _referenced_principals(self) -> set[Principal]:
@@ -218,7 +233,7 @@ class _Planner:
             )
             have = self.inv.labels.get(name.lower())
             if have is None:
-                self.decide(action)
+                self.decide(action, absent=True)
             elif (have["verified"], have["homepage"]) == (label.verified, label.homepage):
                 self.add(action.model_copy(update={"op": "skip", "reason": "exists on the target"}))
             elif self.opt.on_conflict == "overwrite":
@@ -261,8 +276,8 @@ class _Planner:
                     )
                 )
             else:
-                self.decide(action, action.depends_on + self.identity_deps(
-                    [Principal(kind="user", key=folder.owner)] if folder.owner else []))  # fmt: skip
+                owner = [Principal(kind="user", key=folder.owner)] if folder.owner else []
+                self.decide(action, self.identity_deps(owner), absent=True)
             grants, blocked = self.split_grants(f"folder:{path}:permissions", folder.grants)
             for b in blocked:
                 self.add(b)
@@ -396,9 +411,8 @@ class _Planner:
             )
         rec = self.ledger.get(action.id)
         if ident not in self.inv.documents:
-            return self.decide(
-                action.model_copy(update={"reason": "gone from the target" if rec else ""})
-            )
+            gone = action.model_copy(update={"reason": "gone from the target" if rec else ""})
+            return self.decide(gone, absent=True)
         if rec and rec.digest == action.digest:
             if rec.status == "done":
                 return self.add(
@@ -461,8 +475,9 @@ class _Planner:
             ]
             for email in externals:
                 if f"email_only:{email}" not in self.actions:
-                    self.decide(Action(id=f"email_only:{email}", kind="email_only.upsert", object=email, op="create",
-                                       params={"email": email}))  # fmt: skip
+                    upsert = Action(id=f"email_only:{email}", kind="email_only.upsert", object=email,
+                                    op="create", params={"email": email})  # fmt: skip
+                    self.decide(upsert, absent=True)
             action = Action(
                 id=f"schedule:{key}", kind="schedule.create", object=key, op="create", depends_on=[imp],
                 params={"key": key, "body": s.body, "owner": s.owner, "emails": s.emails, "groups": groups,
@@ -486,7 +501,7 @@ class _Planner:
             rec = self.ledger.get(action.id)
             recreated = self.op_of(imp) in ("create", "update") and not self.actions[imp].adopt
             if key not in self.inv.schedules or recreated:
-                self.decide(action, parents)
+                self.decide(action, parents, absent=True)
             elif rec and rec.digest == action.digest:
                 done = rec.status == "done"
                 reason = (

@@ -1,0 +1,212 @@
+"""Restore end to end: a snapshot of one fake replayed into another over real HTTP."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.restore.engine import apply_plan, open_snapshot, plan_restore
+from omnimigrate.restore.plan import RestoreOptions
+from omnimigrate.restore.verify import verify
+from omnimigrate.snapshot.store import LocalStore
+from tests.backup_helpers import backup
+from tests.conftest import client_for
+
+
+async def restore(snap, fake, token, **options):
+    async with client_for(fake, token) as client:
+        plan = await plan_restore(snap, client, RestoreOptions(**options))
+        result = await apply_plan(snap, plan, [client])
+    return plan, result
+
+
+async def report_of(snap, fake, token, **kw):
+    async with client_for(fake, token) as client:
+        return await verify(snap.source, client, **kw)
+
+
+def no_duplicates(state) -> None:
+    live = [d.identifier for d in state.documents.values() if not d.deleted]
+    assert [k for k, n in Counter(live).items() if n > 1] == []
+    assert len({f.path for f in state.folders.values()}) == len(state.folders)
+    keys = [(s.identifier, s.name) for s in state.schedules.values()]
+    assert [k for k, n in Counter(keys).items() if n > 1] == []
+
+
+@pytest.fixture
+async def snapshot_of(start_fake, tmp_path):
+    """`await snapshot_of(scenario)` -> (OpenSnapshot, source fake): a backup in a local store."""
+
+    async def make(scenario):
+        source = await start_fake(scenario.state)
+        store = LocalStore(tmp_path / "store")
+        await backup(source, store, tmp_path / "cache", [scenario.org_token])
+        return open_snapshot(store, "latest"), source
+
+    return make
+
+
+async def test_restore_300_documents_into_other_ids_verifies_100_percent_and_reruns_write_nothing(
+    start_fake, make_s3_store, tmp_path
+):
+    scenario = generate(ScenarioSpec(documents=300, seed=13))
+    source = await start_fake(scenario.state)
+    store = make_s3_store("moto")
+    await backup(source, store, tmp_path, [scenario.org_token])
+    snap = open_snapshot(store, "latest")
+    spare = standby(scenario.state)
+    target = await start_fake(spare.state)
+    assert not set(spare.state.users) & set(scenario.state.users)  # other ids, same emails
+
+    _, result = await restore(snap, target, spare.org_token, models=True)
+    assert result.by_status("failed") == []
+    blocked = {k for k in result.by_status("blocked")}
+    refused = [
+        d.identifier for d in scenario.state.documents.values() if d.settings.get("exportRefusal")
+    ]
+    assert all(
+        k.split(":")[1] in refused or "dbt Core" in k for k in blocked
+    )  # only the unrestorable
+
+    report = await report_of(snap, target, spare.org_token, models=True)
+    for kind in ("labels", "folders", "documents", "schedules", "model YAML", "model roles"):
+        t = report.types[kind]
+        assert t.checked > 0 and t.matching == t.checked, (kind, t.differences[:5])
+    assert report.types["documents"].checked == len(
+        [d for d in scenario.state.documents.values() if not d.deleted and not d.settings]
+    )
+    no_duplicates(target.state)
+
+    writes = len(target.log.writes())
+    _, again = await restore(snap, target, spare.org_token, models=True)
+    assert len(target.log.writes()) == writes  # zero write requests
+    assert again.by_status("done") == []
+
+
+async def test_one_deleted_dashboard_comes_back_alone(start_fake, snapshot_of):
+    scenario = generate(ScenarioSpec(documents=80, seed=17))
+    snap, _ = await snapshot_of(scenario)
+    spare = standby(scenario.state)
+    target = await start_fake(spare.state)
+    await restore(snap, target, spare.org_token)
+
+    # an admin deletes one scheduled, labelled, shared dashboard on the target, for good
+    sched = next(
+        s for s in scenario.state.schedules.values()
+        if (d := scenario.state.document(s.identifier)).labels and d.permits and d.folder_id
+    )  # fmt: skip
+    doc = target.state.document(sched.identifier)
+    del target.state.documents[doc.id]
+    for sid in [k for k, s in target.state.schedules.items() if s.identifier == doc.identifier]:
+        del target.state.schedules[sid]
+    writes = len(target.log.writes())
+
+    _, result = await restore(snap, target, spare.org_token, include=[f"document:{doc.identifier}"])
+    assert result.by_status("failed") == [] and result.by_status("blocked") == []
+    touched = [r.path for r in target.log.writes()[writes:]]
+    assert touched and all(
+        doc.identifier in p
+        or p.startswith("/api/v1/schedules")
+        or p == "/api/unstable/documents/import"
+        for p in touched
+    ), touched
+    report = await report_of(snap, target, spare.org_token, documents=[doc.identifier])
+    assert report.ok, {k: t.differences for k, t in report.types.items()}
+    back = target.state.document(doc.identifier)
+    assert back and sorted(back.labels) == sorted(doc.labels)
+    assert target.state.folders[back.folder_id].path == target.state.folders[doc.folder_id].path
+    assert len(
+        [s for s in target.state.schedules.values() if s.identifier == doc.identifier]
+    ) == len([s for s in scenario.state.schedules.values() if s.identifier == doc.identifier])
+    no_duplicates(target.state)
+
+
+async def test_unmapped_model_user_and_group_block_only_what_needs_them(start_fake, snapshot_of):
+    scenario = generate(ScenarioSpec(documents=60, seed=19))
+    snap, _ = await snapshot_of(scenario)
+    spare = standby(scenario.state, skip_users=2)
+    missing_group = next(iter(spare.state.groups))
+    del spare.state.groups[missing_group]
+    model = next(m for m in spare.state.models.values() if m.kind == "SHARED" and m.name == "Sales")
+    del spare.state.models[model.id]
+    target = await start_fake(spare.state)
+    async with client_for(target, spare.org_token) as client:
+        plan = await plan_restore(snap, client, RestoreOptions())
+    reasons = " | ".join(a.reason for a in plan.blocked())
+    assert "model warehouse/SHARED/Sales is not on the target (--model-map)" in reasons
+    assert "is not on the target (create it there, or use --create-missing-users)" in reasons
+    assert "--create-missing-groups" in reasons
+    assert any(a.op == "create" for a in plan.actions)
+
+    _, result = await restore(snap, target, spare.org_token)
+    assert result.by_status("blocked") and result.by_status("done") and not result.complete
+    assert result.by_status("failed") == []
+
+    _, fixed = await restore(
+        snap, target, spare.org_token, create_missing_users=True, create_missing_groups=True
+    )
+    stuck = [k for k in fixed.by_status("blocked") if "create it there" in fixed.outcomes[k].detail]
+    assert not stuck, [fixed.outcomes[k].detail for k in stuck[:3]]
+    assert any("Sales is not on the target" in o.detail for o in fixed.outcomes.values())
+
+
+async def test_conflicts_skip_overwrite_rename(start_fake, snapshot_of):
+    scenario = generate(ScenarioSpec(documents=30, seed=23))
+    snap, _ = await snapshot_of(scenario)
+    spare = standby(scenario.state)
+    target = await start_fake(spare.state)
+    ident = next(
+        d.identifier
+        for d in scenario.state.documents.values()
+        if not d.deleted and not d.settings and d.folder_id is None
+    )
+    base = next(m for m in spare.state.models.values() if m.kind == "SHARED")
+    async with client_for(target, spare.org_token) as c:  # someone made a document with that id
+        await c.import_document({"baseModelId": base.id, "identifier": ident, "exportVersion": "0.1",
+                                 "queryModels": {}, "document": {"name": "Theirs"}})  # fmt: skip
+    plan, _ = await restore(snap, target, spare.org_token)
+    actions = {a.id: a for a in plan.actions}
+    assert actions[f"document:{ident}:import"].op == "conflict"
+    assert target.state.document(ident).name == "Theirs"  # left alone, and its dependents too
+    assert all(
+        a.op in ("skip", "blocked")
+        for k, a in actions.items()
+        if k.startswith(f"document:{ident}:") and not k.endswith(":import")
+    )
+
+    plan, result = await restore(snap, target, spare.org_token, on_conflict="rename")
+    renamed = result.outcomes[f"document:{ident}:import"]
+    assert renamed.status == "done"
+    names = [d.name for d in target.state.documents.values() if not d.deleted]
+    assert names.count(scenario.state.document(ident).name) == 1 and "Theirs" in names
+
+    target2 = await start_fake(standby(scenario.state).state)
+    token2 = next(iter(target2.state.tokens))
+    async with client_for(target2, token2) as c:
+        other = next(m for m in target2.state.models.values() if m.kind == "SHARED")
+        await c.import_document({"baseModelId": other.id, "identifier": ident, "exportVersion": "0.1",
+                                 "queryModels": {}, "document": {"name": "Theirs"}})  # fmt: skip
+    await restore(snap, target2, token2, on_conflict="overwrite")
+    assert target2.state.document(ident).name == scenario.state.document(ident).name
+
+
+async def test_a_failed_import_blocks_only_its_dependents(start_fake, snapshot_of):
+    scenario = generate(ScenarioSpec(documents=40, seed=29))
+    snap, _ = await snapshot_of(scenario)
+    spare = standby(scenario.state)
+    target = await start_fake(spare.state)
+    schema = next(m for m in spare.state.models.values() if m.kind == "SCHEMA")
+    victim_model = next(k for k, m in snap.source.models.items() if m.kind == "SHARED" and m.files)
+    victim_id = snap.source.models[victim_model].source_id
+    _, result = await restore(snap, target, spare.org_token, model_map={victim_id: schema.id})
+    failed = result.by_status("failed")
+    assert failed and all(k.endswith(":import") or victim_model in k for k in failed)
+    for k in failed:
+        ident = k.split(":")[1]
+        for dep in (f"document:{ident}:owner", f"document:{ident}:labels"):
+            if dep in result.outcomes:
+                assert result.outcomes[dep].status == "blocked"
+                assert f"blocked by {k}" in result.outcomes[dep].detail
+    assert len(result.by_status("done")) > 100  # everything else proceeded
