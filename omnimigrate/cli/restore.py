@@ -336,12 +336,13 @@ def print_verify(report: VerifyReport, console: Console) -> None:
     "--document", "documents", multiple=True, help="Only these documents (and their schedules)."
 )
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--rate-limit", type=click.IntRange(min=1), default=None, help="Requests/minute per key.")
 @click.pass_obj
 def verify_command(app: AppContext, against: str, target_token_env: tuple[str, ...], models: bool,
-                   documents: tuple[str, ...], as_json: bool, **kw: Any) -> None:  # fmt: skip
+                   documents: tuple[str, ...], as_json: bool, rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
     """Compare a live instance with a snapshot: a fidelity table; exit 1 on any difference."""
     snap = open_for(app, kw)
-    tgt = Target(app, against, target_token_env, {})
+    tgt = Target(app, against, target_token_env, {"rate_limit": rate_limit})
 
     async def run() -> VerifyReport:
         async with tgt.pool() as clients:

@@ -10,6 +10,7 @@ record each, compacted into one file when a run ends.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Literal
 
 from pydantic import BaseModel
@@ -38,15 +39,17 @@ class RestoreLedger:
             raw = json.loads(store.get(key))
             self.records[raw["action"]] = LedgerRecord.model_validate(raw["record"])
         self._next = len(self._segments)
+        self._lock = threading.Lock()  # writers run in worker threads
 
     def write(self, action_id: str, record: LedgerRecord) -> None:
         """Durable before it returns: one object per record."""
-        key = f"{self.prefix}/segments/{self._next:09d}.json"
-        payload = {"action": action_id, "record": record.model_dump()}
-        self.store.put(key, json.dumps(payload).encode())
-        self._segments.append(key)
-        self._next += 1
-        self.records[action_id] = record
+        payload = json.dumps({"action": action_id, "record": record.model_dump()}).encode()
+        with self._lock:
+            key = f"{self.prefix}/segments/{self._next:09d}.json"
+            self._next += 1
+            self.store.put(key, payload)
+            self._segments.append(key)
+            self.records[action_id] = record
 
     def compact(self) -> None:
         """Fold the segments into ledger.json (written first, so a crash loses nothing)."""

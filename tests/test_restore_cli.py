@@ -1,0 +1,139 @@
+"""`plan`, `restore`, `migrate` and `verify` as a user runs them, including a SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.fake.server import FakeOmni, FakeSettings
+from omnimigrate.snapshot.store import LocalStore
+from tests.test_cli import run
+from tests.test_restore import no_duplicates
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """A source fake with a snapshot of it in a local store, and an empty standby fake."""
+    started: list[FakeOmni] = []
+
+    def make(documents: int, seed: int = 31, **standby_kw):
+        scenario = generate(ScenarioSpec(documents=documents, seed=seed))
+        spare = standby(scenario.state, **standby_kw)
+        for state in (scenario.state, spare.state):
+            fake = FakeOmni(state, FakeSettings(rate_limit=None))
+            fake.start_in_thread()
+            started.append(fake)
+        source, target = started[-2:]
+        env = {
+            "OMNI_SOURCE_TOKEN": scenario.org_token,
+            "OMNI_TARGET_TOKEN": spare.org_token,
+            "OMNIMIGRATE_CACHE_DIR": str(tmp_path / "cache"),
+            "OMNIMIGRATE_STORE": str(tmp_path / "store"),
+            "OMNIMIGRATE_RETRY_BASE_DELAY": "0.01",
+        }
+        backup = run("backup", "--source", source.url, "--rate-limit", "100000", env=env)
+        assert backup.returncode == 0, backup.stderr[-2000:]
+        return source, target, env
+
+    yield make
+    for fake in started:
+        fake.stop_thread()
+        assert [str(v) for v in fake.violations] == []
+
+
+def test_sigkill_midway_then_rerun_reaches_the_same_end_state(pair, tmp_path):
+    _, target, env = pair(150)
+    args = ["restore", "--target", target.url, "--rate-limit", "3000", "--models"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omnimigrate", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    segments = tmp_path / "store" / "restores"
+    deadline = time.monotonic() + 120
+    while len(list(segments.rglob("segments/*.json"))) < 150:
+        assert proc.poll() is None, "the restore ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    imported_before = len([d for d in target.state.documents.values() if not d.deleted])
+    assert 0 < imported_before < 140
+
+    resumed = run(*args, env=env)
+    assert resumed.returncode == 3, resumed.stderr[-2000:]  # 3: the unexportable document
+    assert "BLOCKED document:" in resumed.stdout and "FAILED" not in resumed.stdout
+    no_duplicates(target.state)
+    verify = run("verify", "--against", target.url, "--models", "--rate-limit", "100000", env=env)
+    assert verify.returncode == 0, verify.stdout[-3000:]
+    assert "100.0 %" in verify.stdout and "documents" in verify.stdout
+
+    writes = len(target.log.writes())
+    again = run(*args, env=env)
+    assert again.returncode == 3 and len(target.log.writes()) == writes  # zero writes
+
+
+def test_plan_out_then_restore_plan_refuses_drift(pair, tmp_path):
+    source, target, env = pair(20, seed=37)
+    plan_file = tmp_path / "plan.json"
+    env = {**env, "OMNIMIGRATE_RATE_LIMIT": "100000"}
+    shown = run("plan", "--target", target.url, "--out", str(plan_file), env=env)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "Plan:" in shown.stdout and "document.import" in shown.stdout
+    assert target.log.writes() == []  # plan writes nothing
+    as_json = json.loads(run("plan", "--target", target.url, "--json", env=env).stdout)
+    assert {a["op"] for a in as_json["actions"]} >= {"create", "blocked"}
+
+    target.state.labels["drift"] = target.state.labels.get("drift") or type(
+        next(iter(source.state.labels.values()))
+    )(name="Drift")
+    refused = run("restore", "--target", target.url, "--plan", str(plan_file), env=env)
+    assert refused.returncode == 1 and "labels: +drift" in refused.stderr
+    assert target.log.writes() == []
+
+    del target.state.labels["drift"]
+    applied = run("restore", "--target", target.url, "--plan", str(plan_file), "--report",
+                  str(tmp_path / "r.json"), env=env)  # fmt: skip
+    assert applied.returncode == 3, applied.stderr[-2000:]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["counts"]["done"] > 20 and report["counts"]["failed"] == 0
+    assert env["OMNI_TARGET_TOKEN"] not in applied.stdout + applied.stderr
+
+
+def test_migrate_backs_up_and_restores_and_verify_fails_on_a_difference(pair, tmp_path):
+    source, target, env = pair(15, seed=41)
+    env = {
+        **env,
+        "OMNIMIGRATE_STORE": str(tmp_path / "migrate-store"),
+        "OMNIMIGRATE_RATE_LIMIT": "100000",
+    }
+    migrated = run("migrate", "--source", source.url, "--target", target.url,
+                   "--rate-limit", "100000", env=env)  # fmt: skip
+    assert migrated.returncode == 3, migrated.stderr[-2000:]
+    assert len(list(LocalStore(tmp_path / "migrate-store").list("snapshots/"))) == 1
+    ok = run("verify", "--against", target.url, "--rate-limit", "100000", env=env)
+    assert ok.returncode == 0, ok.stdout[-2000:]
+    label = next(iter(target.state.labels.values()))
+    label.verified = not label.verified
+    bad = run("verify", "--against", target.url, "--json", "--rate-limit", "100000", env=env)
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["labels"]["differences"][0].startswith(label.name)
+
+
+def test_bad_model_map_and_missing_token_are_usage_errors(pair, tmp_path):
+    _, target, env = pair(5, seed=43)
+    bad = tmp_path / "map.yaml"
+    bad.write_text("- not a mapping\n")
+    result = run("plan", "--target", target.url, "--model-map", str(bad), env=env)
+    assert result.returncode == 2 and "must be a YAML mapping" in result.stderr
+    no_token = {k: v for k, v in env.items() if k != "OMNI_TARGET_TOKEN"}
+    result = run("restore", "--target", target.url, env=no_token)
+    assert result.returncode == 2 and "OMNI_TARGET_TOKEN" in result.stderr
