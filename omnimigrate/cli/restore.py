@@ -336,7 +336,9 @@ def print_verify(report: VerifyReport, console: Console) -> None:
     "--document", "documents", multiple=True, help="Only these documents (and their schedules)."
 )
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--rate-limit", type=click.IntRange(min=1), default=None, help="Requests/minute per key.")
+@click.option(
+    "--rate-limit", type=click.IntRange(min=1), default=None, help="Requests/minute per key."
+)
 @click.pass_obj
 def verify_command(app: AppContext, against: str, target_token_env: tuple[str, ...], models: bool,
                    documents: tuple[str, ...], as_json: bool, rate_limit: int | None, **kw: Any) -> None:  # fmt: skip

@@ -21,6 +21,7 @@ from omnimigrate.restore.ledger import LedgerRecord, RestoreLedger
 from omnimigrate.restore.plan import Action, Plan
 from omnimigrate.snapshot.blobs import BlobStore
 
+ACTING_USER = "meta:acting-user"  # ledger key: the user the restoring key imports as
 IMPORT_FIELDS = (
     "document",
     "exportVersion",
@@ -110,7 +111,8 @@ class Applier:
                 self.ids.documents[action_id.split(":")[1]] = rec.target
         self._slots = asyncio.Semaphore(concurrency * len(clients))
         self._turn = 0
-        self._acting: str | None = plan.inventory.acting_user
+        acting = ledger.records.get(ACTING_USER)
+        self._acting: str | None = acting.target if acting else None
         self._acting_lock = asyncio.Lock()
         self._progress = on_progress
         self._log = structlog.get_logger("omnimigrate.restore")
@@ -307,27 +309,31 @@ class Applier:
     async def _document_owner(self, c: OmniClient, a: Action) -> None:
         """Transfer needs an explicit permit for the new owner first; Omni then grants the
         previous owner (the restoring key's user) MANAGER: revoked here, unless that user is
-        a grantee in the snapshot, whose role the permissions action then sets (DIGEST G10)."""
+        a grantee in the snapshot, whose role the permissions action then sets (DIGEST G10).
+        A first attempt knows the current owner (the importing user); a resumed one asks."""
         ident = self.ids.document(a.params["identifier"])
         owner = self.ids.user(a.params["owner"])
-        # a first run knows the owner (the importing key's user); a re-run asks
-        current = await (
-            self._owner_of(c, ident) if a.op == "update" else self._acting_user(c, ident)
-        )
+        if a.op == "create":
+            acting = current = await self._acting_user(c, ident)
+        else:
+            acting, current = self._acting, await self._owner_of(c, ident)
         await self._record(a, "started")
         if current != owner:
             await c.add_document_permits(ident, "MANAGER", user_ids=[owner])
             await c.transfer_document_ownership(ident, owner)
-            grantees = {self.ids.users.get(k) for k in a.params["grantees"]}
-            if current and current not in grantees:
-                await c.revoke_document_permits(ident, user_ids=[current])
+        grantees = {self.ids.users.get(k) for k in a.params["grantees"]}
+        if acting and acting != owner and acting not in grantees:
+            await c.revoke_document_permits(ident, user_ids=[acting])
         await self._record(a, "done", owner)
 
     async def _acting_user(self, c: OmniClient, ident: str) -> str | None:
-        """Imports are owned by the key's user: learn who that is once, from one access list."""
+        """Imports are owned by the key's user: learn who that is once, from the access list
+        of a document nobody has transferred yet, and keep it in the ledger for re-runs."""
         async with self._acting_lock:
             if self._acting is None:
                 self._acting = await self._owner_of(c, ident)
+                record = LedgerRecord(status="done", digest="-", target=self._acting)
+                await asyncio.to_thread(self.ledger.write, ACTING_USER, record)
         return self._acting
 
     @staticmethod

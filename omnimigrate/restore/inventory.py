@@ -40,7 +40,6 @@ class TargetSchedule(BaseModel):
 
 class TargetInventory(BaseModel):
     url: str
-    acting_user: str | None = None  # the key's own user id, when Omni says (import owner)
     labels: dict[str, dict[str, object]] = Field(default_factory=dict)  # lower name -> flags
     connections: dict[str, str] = Field(default_factory=dict)  # name -> id
     models: dict[str, TargetModel] = Field(default_factory=dict)
