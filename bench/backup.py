@@ -38,8 +38,9 @@ def free_port() -> int:
 
 
 def start_fake(
-    documents: int, rate: int, period: float, work: Path
+    documents: int, rate: int, period: float, work: Path, state: Path | None = None
 ) -> tuple[subprocess.Popen, str, str]:
+    """`omnimigrate fake serve` in its own process; returns (process, URL, org token)."""
     port = free_port()
     tokens = work / f"fake-{port}.env"
     proc = subprocess.Popen(
@@ -47,6 +48,7 @@ def start_fake(
             sys.executable, "-m", "omnimigrate", "--log-level", "error", "fake", "serve",
             "--port", str(port), "--documents", str(documents), "--rate-limit", str(rate),
             "--rate-period", str(period), "--tokens-file", str(tokens),
+            *(["--state", str(state)] if state else []),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -55,7 +57,8 @@ def start_fake(
     if "fake Omni at" not in line:
         raise SystemExit(f"fake did not start: {line!r}")
     token = dict(ln.split("=", 1) for ln in tokens.read_text().split() if "=" in ln)
-    return proc, f"http://127.0.0.1:{port}", token["OMNI_SOURCE_TOKEN"]
+    org = token.get("OMNI_SOURCE_TOKEN") or token["OMNI_ORG_TOKEN"]
+    return proc, f"http://127.0.0.1:{port}", org
 
 
 async def timed_backup(

@@ -1,0 +1,94 @@
+"""Restore benchmark: requests per document and achieved rate for a 1,000-document restore.
+
+    python bench/restore.py [--documents 1000] [--rate 50 --period 1]
+
+A generated org is backed up (limit off) into a temporary store; the standby fake then runs
+in its own process with its rate limit enforced, scaled down in time (`--rate` requests per
+`--period` seconds instead of 60 per minute). Figures printed: requests per document for the
+plan (reading the target) and the apply, the achieved rate as a fraction of the limit (target
+>= 0.95 with zero 429s), and the write requests of a second, idempotent run (target 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from omnimigrate.backup.engine import BackupOptions, run_backup
+from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.fake.server import FakeOmni, FakeSettings
+from omnimigrate.logging import configure_logging
+from omnimigrate.omni.pool import client_pool
+from omnimigrate.restore.engine import apply_plan, open_snapshot, plan_restore
+from omnimigrate.restore.plan import RestoreOptions
+from omnimigrate.snapshot.store import LocalStore
+
+sys.path.insert(0, str(Path(__file__).parent))
+from backup import start_fake
+
+
+async def snapshot(documents: int, work: Path):
+    scenario = generate(ScenarioSpec(documents=documents, users=25, seed=3))
+    source = FakeOmni(scenario.state, FakeSettings(rate_limit=None, validate=False))
+    await source.start()
+    try:
+        async with client_pool(source.url, [scenario.org_token], rate_limit=10**9, period=1) as cs:
+            await run_backup(
+                cs, LocalStore(work / "store"), BackupOptions(concurrency=16), cache_dir=work
+            )
+    finally:
+        await source.stop()
+    state_file = work / "standby.json"
+    standby(scenario.state).state.dump_json(state_file)
+    return open_snapshot(LocalStore(work / "store"), "latest"), state_file
+
+
+async def restore(
+    snap, url: str, token: str, rate: int, period: float
+) -> tuple[int, int, int, int, float]:
+    async with client_pool(url, [token], rate_limit=rate, period=period) as clients:
+        transport = clients[0].transport
+        start = time.monotonic()
+        plan = await plan_restore(snap, clients[0], RestoreOptions(models=True))
+        reads = transport.requests
+        await apply_plan(snap, plan, clients, concurrency=8)
+        elapsed = time.monotonic() - start
+        writes = sum(1 for a in plan.actions if a.writes)
+        return reads, transport.requests - reads, transport.throttled, writes, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=50, help="requests per period per key")
+    parser.add_argument("--period", type=float, default=1.0, help="seconds")
+    args = parser.parse_args()
+    configure_logging(level="error", fmt="json")
+    with tempfile.TemporaryDirectory(prefix="omnimigrate-bench-") as tmp:
+        work = Path(tmp)
+        snap, state_file = asyncio.run(snapshot(args.documents, work))
+        proc, url, token = start_fake(0, args.rate, args.period, work, state=state_file)
+        try:
+            for label in ("first", "second"):
+                time.sleep(args.period)
+                reads, applied, throttled, writes, elapsed = asyncio.run(
+                    restore(snap, url, token, args.rate, args.period)
+                )
+                total = reads + applied
+                print(
+                    f"{label:>6} restore of {args.documents} documents: {reads} plan reads + "
+                    f"{applied} apply requests = {total / args.documents:.2f} requests per document "
+                    f"({writes} write actions), {elapsed:.1f} s, rate "
+                    f"{total / elapsed / (args.rate / args.period):.3f} of the limit, {throttled} x 429"
+                )
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()
