@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.fake.server import FakeSettings
 from omnimigrate.restore.engine import apply_plan, open_snapshot, plan_restore
 from omnimigrate.restore.plan import RestoreOptions
 from omnimigrate.restore.verify import verify
@@ -210,3 +211,43 @@ async def test_a_failed_import_blocks_only_its_dependents(start_fake, snapshot_o
                 assert result.outcomes[dep].status == "blocked"
                 assert f"blocked by {k}" in result.outcomes[dep].detail
     assert len(result.by_status("done")) > 100  # everything else proceeded
+
+
+@pytest.mark.parametrize("routes", ["both", "official"])
+async def test_a_changed_model_mapping_repoints_documents(start_fake, snapshot_of, routes):
+    scenario = generate(ScenarioSpec(documents=30, seed=47))
+    snap, _ = await snapshot_of(scenario)
+    spare = standby(scenario.state)
+    target = await start_fake(spare.state, FakeSettings(rate_limit=None, routes=routes))
+    await restore(snap, target, spare.org_token)
+    source_key, src = next(
+        (k, m) for k, m in snap.source.models.items() if m.kind == "SHARED" and not m.git_follower
+        and any(d.model == k and d.export_blob and not d.deleted for d in snap.source.documents.values())
+    )  # fmt: skip
+    moved = [
+        i
+        for i, d in snap.source.documents.items()
+        if d.model == source_key and d.export_blob and not d.deleted
+    ]
+    old = next(
+        m
+        for m in target.state.models.values()
+        if (m.name, m.kind) == (source_key.split("/")[2], "SHARED")
+    )
+    other = next(m for m in target.state.models.values() if m.kind == "SHARED" and m.id != old.id
+                 and target.state.connections[m.connection_id].dialect == target.state.connections[old.connection_id].dialect)  # fmt: skip
+    writes = len(target.log.writes())
+    plan, result = await restore(snap, target, spare.org_token, model_map={src.source_id: other.id})
+    kinds = {a.kind for a in plan.actions if a.writes}
+    assert kinds == {"document.update_model", "role.assign"}  # roles follow the model too
+    assert result.by_status("failed") == []
+    assert {target.state.document(i).model_id for i in moved} == {other.id}
+    routes_used = {r.route for r in target.log.writes()[writes:] if "model-roles" not in r.route}
+    if routes == "both":
+        assert routes_used == {"/api/unstable/documents/{identifier}/update-model"}
+    else:  # no update-model on a current instance: re-imported on the new model
+        assert "/api/unstable/documents/import" in routes_used
+    no_duplicates(target.state)
+    again = len(target.log.writes())
+    await restore(snap, target, spare.org_token, model_map={src.source_id: other.id})
+    assert len(target.log.writes()) == again

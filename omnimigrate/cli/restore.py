@@ -139,11 +139,14 @@ def print_plan(plan: Plan, details: bool, console: Console) -> None:
         table.add_row(kind, *(str(counts[op] or "") for op in SYMBOLS))
     console.print(table)
     for kind, actions in by_type.items():
-        shown = [a for a in actions if details or a.op in ("conflict", "blocked", "update")]
+        shown = [
+            a for a in actions if details or a.warning or a.op in ("conflict", "blocked", "update")
+        ]
         if shown:
             console.print(f"[bold]{kind}[/bold]")
         for a in shown:
-            console.print(f"  {SYMBOLS[a.op]} {a.object}" + (f"  ({a.reason})" if a.reason else ""))
+            note = "; ".join(filter(None, [a.reason, a.warning]))
+            console.print(f"  {SYMBOLS[a.op]} {a.object}" + (f"  ({note})" if note else ""))
     counts = plan.counts()
     console.print(
         "Plan: " + ", ".join(f"{counts.get(op, 0)} to {op}" for op in ("create", "update"))

@@ -142,7 +142,10 @@ class Applier:
         if action.op == "blocked":
             return Outcome("blocked", action.reason)
         if action.adopt:
-            await self._record(action, "done", self._adopted_target(action))
+            if action.kind == "document.import":
+                await self._record_import(action, action.params["identifier"])
+            else:
+                await self._record(action, "done", self.ids.schedules.get(action.params["key"]))
             return Outcome("done", "adopted: " + action.reason)
         if not action.writes:
             return Outcome("skipped", action.reason)
@@ -156,11 +159,6 @@ class Applier:
                 self._log.warning("restore.action_failed", action=action.id, error=str(exc))
                 return Outcome("failed", str(exc))
         return Outcome("done", action.op)
-
-    def _adopted_target(self, action: Action) -> str | None:
-        if action.kind == "document.import":
-            return action.params["identifier"]
-        return self.ids.schedules.get(action.params.get("key", ""))
 
     async def _record(self, action: Action, status: str, target: str | None = None) -> None:
         record = LedgerRecord(status=status, digest=action.digest, target=target)  # type: ignore[arg-type]
@@ -290,7 +288,25 @@ class Applier:
         self.ids.documents[p["identifier"]] = target
         if p["description"]:
             await c.update_document(target, description=p["description"])
-        await self._record(a, "done", target)
+        await self._record_import(a, target)
+
+    async def _record_import(self, a: Action, target: str) -> None:
+        a = a.model_copy(update={"kind": "document.import"})  # what the next plan compares
+        detail = {"core": a.core_digest, "model": a.params["base_model_id"]}
+        record = LedgerRecord(status="done", digest=a.digest, target=target, detail=detail)
+        await asyncio.to_thread(self.ledger.write, a.id, record)
+
+    async def _document_update_model(self, c: OmniClient, a: Action) -> None:
+        """Point a restored document at another model (the older spec's update-model); an
+        instance without that route gets the document re-imported on the new model."""
+        ident = self.ids.document(a.params["identifier"])
+        try:
+            await c.update_document_model(ident, a.params["base_model_id"])
+        except OmniNotFound:
+            self._log.info("restore.update_model_unavailable", document=ident)
+            await self._document_import(c, a.model_copy(update={"op": "update"}))
+            return
+        await self._record_import(a, ident)
 
     async def _document_labels(self, c: OmniClient, a: Action) -> None:
         await c.update_document_labels(

@@ -13,7 +13,7 @@ import json
 import threading
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from omnimigrate.snapshot.store import KeyNotFound, Store
 
@@ -22,6 +22,7 @@ class LedgerRecord(BaseModel):
     status: Literal["started", "done"]
     digest: str
     target: str | None = None  # the id (or identifier) the action produced
+    detail: dict[str, str] = Field(default_factory=dict)  # what a later plan compares with
 
 
 class RestoreLedger:

@@ -30,11 +30,19 @@ class Action(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
     adopt: bool = False  # an interrupted run created it: record it as done, write nothing
+    warning: str = ""  # applied, but something could not be carried over
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def digest(self) -> str:
         return hashlib.sha256(canonical_json([self.kind, self.params])).hexdigest()[:16]
+
+    @property
+    def core_digest(self) -> str:
+        """The digest of everything but the model: an import whose core is unchanged and
+        whose model changed needs only update-model."""
+        core = {k: v for k, v in self.params.items() if k not in ("base_model_id", "model")}
+        return hashlib.sha256(canonical_json([self.kind, core])).hexdigest()[:16]
 
     @property
     def writes(self) -> bool:

@@ -19,6 +19,12 @@ from omnimigrate.restore.plan import Action, Op, Plan, RestoreOptions
 from omnimigrate.restore.source import Grant, Principal, SourceDocument, SourceOrg
 
 LEFT_ALONE: Op = "skip"
+# DIGEST §7.8: what a schedule's destination loses on the way
+UNCREATABLE = {"google_sheets": "Google Sheets schedules cannot be created through Omni's API"}
+SECRETS = {
+    "sftp": "the SFTP password is never exported: re-enter it on the target",
+    "s3": "the S3 destination's trust settings are not exported: re-check them on the target",
+}
 
 
 class _Planner:
@@ -425,6 +431,12 @@ class _Planner:
                     update={"op": "skip", "adopt": True, "reason": "created by an interrupted run"}
                 )
             )
+        if rec and rec.detail.get("core") == action.core_digest:
+            repoint = action.model_copy(
+                update={"kind": "document.update_model", "op": "update",
+                        "reason": f"now on model {doc.model} (update-model)"}
+            )  # fmt: skip
+            return self.add(repoint)
         if rec:
             return self.add(
                 action.model_copy(
@@ -488,6 +500,13 @@ class _Planner:
                 *(f"email_only:{e}" for e in externals),
                 *(f"group:{g}" for g in groups),
             ]
+            destination = s.body.get("destinationType") or ""
+            if destination in UNCREATABLE:
+                self.add(
+                    action.model_copy(update={"op": "blocked", "reason": UNCREATABLE[destination]})
+                )
+                continue
+            action.warning = SECRETS.get(destination, "")
             if s.owner and not self.user_ok(s.owner):
                 self.add(
                     action.model_copy(
@@ -499,7 +518,11 @@ class _Planner:
                 )
                 continue
             rec = self.ledger.get(action.id)
-            recreated = self.op_of(imp) in ("create", "update") and not self.actions[imp].adopt
+            recreated = (
+                imp in self.actions
+                and self.actions[imp].writes
+                and (self.actions[imp].kind == "document.import")
+            )
             if key not in self.inv.schedules or recreated:
                 self.decide(action, parents, absent=True)
             elif rec and rec.digest == action.digest:

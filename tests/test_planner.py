@@ -1,0 +1,165 @@
+"""The planner is pure: typed snapshot + target inventory + ledger in, a Plan out. No I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from omnimigrate.restore.inventory import TargetDocument, TargetFolder, TargetInventory, TargetModel
+from omnimigrate.restore.ledger import LedgerRecord
+from omnimigrate.restore.plan import RestoreOptions
+from omnimigrate.restore.planner import make_plan
+from omnimigrate.restore.source import (
+    Grant,
+    Principal,
+    SourceDocument,
+    SourceFolder,
+    SourceLabel,
+    SourceModel,
+    SourceOrg,
+    SourceSchedule,
+    SourceUser,
+)
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+MODEL = "wh/SHARED/Sales"
+
+
+def source() -> SourceOrg:
+    ann = Principal(kind="user", key="ann@acme.example")
+    org = SourceOrg(snapshot_id="s1", instance="src", export_flavour="official")
+    org.users = {u: SourceUser(email=u) for u in ("ann@acme.example", "bob@acme.example")}
+    org.labels = {"Finance": SourceLabel(name="Finance", verified=True)}
+    org.models = {
+        MODEL: SourceModel(key=MODEL, source_id="m-src", kind="SHARED", files={"model.yaml": "x"})
+    }
+    org.folders = {
+        "sales": SourceFolder(path="sales", name="Sales"),
+        "sales/q1": SourceFolder(
+            path="sales/q1", name="Q1", grants=[Grant(principal=ann, role="VIEWER")]
+        ),
+    }
+    doc = dict(model=MODEL, export_blob="a" * 64, owner="bob@acme.example")
+    org.documents = {
+        "d1": SourceDocument(identifier="d1", name="Board", folder_path="sales/q1", labels=["Finance"],
+                             grants=[Grant(principal=ann, role="EDITOR")], **doc),
+        "d2": SourceDocument(identifier="d2", name="Ops", **doc),
+        "d3": SourceDocument(identifier="d3", name="Old", deleted=True, **doc),
+    }  # fmt: skip
+    body = {
+        "identifier": "d1",
+        "name": "n",
+        "schedule": "0 8 * * 1",
+        "timezone": "UTC",
+        "format": "pdf",
+    }
+    org.schedules = {
+        "d1/weekly": SourceSchedule(key="d1/weekly", identifier="d1", name="weekly", owner="bob@acme.example",
+                                    body={**body, "destinationType": "s3"}),
+        "d1/sheet": SourceSchedule(key="d1/sheet", identifier="d1", name="sheet",
+                                   body={**body, "destinationType": "google_sheets"}),
+    }  # fmt: skip
+    return org
+
+
+def target(**kw) -> TargetInventory:
+    inv = TargetInventory(
+        url="https://dr.example",
+        users={"ann@acme.example": "u-ann", "bob@acme.example": "u-bob"},
+        models={MODEL: TargetModel(id="m-tgt", key=MODEL, kind="SHARED")},
+    )
+    return inv.model_copy(update=kw)
+
+
+def plan(inv=None, ledger=None, **opts):
+    return make_plan(source(), inv or target(), ledger or {}, RestoreOptions(**opts), NOW)
+
+
+def ops(p) -> dict[str, str]:
+    return {a.id: a.op for a in p.actions}
+
+
+def test_a_fresh_target_gets_everything_in_dependency_order():
+    p = plan(models=True)
+    order = [a.id for a in p.actions]
+    assert (
+        order.index("folder:sales")
+        < order.index("folder:sales/q1")
+        < order.index("document:d1:import")
+    )
+    assert order.index("document:d1:owner") < order.index("document:d1:permissions")
+    assert ops(p)["document:d1:import"] == "create" and "document:d3:import" not in ops(p)
+    imp = next(a for a in p.actions if a.id == "document:d1:import")
+    assert imp.params["base_model_id"] == "m-tgt" and imp.params["folder_path"] == "sales/q1"
+    assert ops(p)["model:wh/SHARED/Sales:yaml"] == "create"
+    assert ops(plan(include_deleted=True))["document:d3:import"] == "create"
+
+
+def test_schedule_destinations_that_lose_secrets_warn_and_uncreatable_ones_block():
+    p = plan()
+    weekly = next(a for a in p.actions if a.id == "schedule:d1/weekly")
+    assert weekly.op == "create" and "S3" in weekly.warning
+    sheet = next(a for a in p.actions if a.id == "schedule:d1/sheet")
+    assert sheet.op == "blocked" and "Google Sheets" in sheet.reason
+    assert next(
+        a for a in plan(pause_schedules=True).actions if a.id == "schedule:d1/weekly"
+    ).params["paused"]
+
+
+def test_ledger_turns_done_work_into_skips_and_started_work_into_adoption():
+    first = plan()
+    ledger = {a.id: LedgerRecord(status="done", digest=a.digest) for a in first.actions if a.writes}
+    inv = target(
+        folders={
+            p: TargetFolder(id=p, path=p, scope="organization") for p in ("sales", "sales/q1")
+        },
+        documents={i: TargetDocument(identifier=i) for i in ("d1", "d2")},
+        labels={"finance": {"verified": True, "homepage": False}},
+    )
+    inv.schedules = {}
+    again = plan(inv, ledger)
+    assert {op for k, op in ops(again).items() if k.startswith("document:")} == {"skip"}
+    ledger["document:d2:import"] = ledger["document:d2:import"].model_copy(
+        update={"status": "started"}
+    )
+    adopted = next(a for a in plan(inv, ledger).actions if a.id == "document:d2:import")
+    assert adopted.adopt and not adopted.writes
+
+
+def test_conflicts_and_missing_identities_are_reported_before_anything_is_written():
+    inv = target(
+        documents={"d1": TargetDocument(identifier="d1")}, users={"bob@acme.example": "u-bob"}
+    )
+    p = plan(inv)
+    assert ops(p)["document:d1:import"] == "conflict"
+    assert ops(p)["document:d1:labels"] == "skip"  # left alone with its document
+    assert ops(p)["folder:sales/q1:permissions:user:ann@acme.example"] == "blocked"
+    assert ops(plan(inv, on_conflict="overwrite"))["document:d1:import"] == "update"
+    renamed = next(
+        a for a in plan(inv, on_conflict="rename").actions if a.id == "document:d1:import"
+    )
+    assert renamed.op == "create" and renamed.params["rename"]
+    created = plan(inv, create_missing_users=True)
+    assert ops(created)["user:ann@acme.example"] == "create"
+    no_model = plan(target(models={}))
+    assert ops(no_model)["document:d1:import"] == "blocked"
+    assert ops(no_model)["document:d1:labels"] == "blocked"
+    mapped = plan(
+        target(models={"x": TargetModel(id="m-other", key="x", kind="SHARED")}),
+        model_map={"m-src": "m-other"},
+    )
+    assert (
+        next(a for a in mapped.actions if a.id == "document:d1:import").params["base_model_id"]
+        == "m-other"
+    )
+
+
+def test_scope_by_label_identifier_and_folder_glob():
+    assert {
+        k for k, _ in ops(plan(include=["label:finance"])).items() if k.endswith(":import")
+    } == {"document:d1:import"}
+    assert {k for k in ops(plan(include=["document:d2"])) if k.endswith(":import")} == {
+        "document:d2:import"
+    }
+    only_folder = ops(plan(include=["sales"]))
+    assert "folder:sales/q1" in only_folder and "document:d2:import" not in only_folder
+    assert "document:d1:import" not in ops(plan(exclude=["sales/*"]))
