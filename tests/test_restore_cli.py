@@ -137,3 +137,15 @@ def test_bad_model_map_and_missing_token_are_usage_errors(pair, tmp_path):
     no_token = {k: v for k, v in env.items() if k != "OMNI_TARGET_TOKEN"}
     result = run("restore", "--target", target.url, env=no_token)
     assert result.returncode == 2 and "OMNI_TARGET_TOKEN" in result.stderr
+
+
+def test_plan_lists_what_unmapped_identities_block_and_restore_exits_3(pair):
+    _, target, env = pair(25, seed=53, skip_users=3)
+    env = {**env, "OMNIMIGRATE_RATE_LIMIT": "100000"}
+    shown = run("plan", "--target", target.url, env=env)
+    assert shown.returncode == 0 and "is not on the target (create it there" in shown.stdout
+    assert target.log.writes() == []
+    restored = run("restore", "--target", target.url, env=env)
+    assert restored.returncode == 3, restored.stderr[-2000:]
+    assert "BLOCKED" in restored.stdout and "FAILED" not in restored.stdout
+    assert len([d for d in target.state.documents.values() if not d.deleted]) > 15

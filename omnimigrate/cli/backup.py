@@ -37,15 +37,19 @@ def backup_report(outcome: BackupOutcome) -> dict[str, object]:
     }
 
 
+def counts_table(title: str | None, counts: dict[str, int], column: str = "count") -> Table:
+    table = Table(title=title)
+    table.add_column("object type")
+    table.add_column(column, justify="right")
+    for kind, count in counts.items():
+        table.add_row(kind, str(count))
+    return table
+
+
 def print_outcome(outcome: BackupOutcome) -> None:
     m = outcome.manifest
     console = Console()
-    table = Table(title=f"snapshot {m.snapshot_id} of {m.instance}: {m.status}")
-    table.add_column("object type")
-    table.add_column("count", justify="right")
-    for kind, count in m.counts.items():
-        table.add_row(kind, str(count))
-    console.print(table)
+    console.print(counts_table(f"snapshot {m.snapshot_id} of {m.instance}: {m.status}", m.counts))
     console.print(
         f"exports: {outcome.exports} requested, {outcome.reused_exports} unchanged and reused; "
         + ", ".join(

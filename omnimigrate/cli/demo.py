@@ -16,10 +16,10 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from omnimigrate.backup.engine import BackupOptions, BackupOutcome, run_backup
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
+from omnimigrate.cli.backup import counts_table
 from omnimigrate.cli.restore import print_verify
 from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.fake.server import FakeOmni, FakeSettings
@@ -95,12 +95,8 @@ def demo(app: AppContext, documents: int, rate_limit: int, store_dir: Path | Non
         result = asyncio.run(run_demo(documents, rate_limit, where))
     console = Console()
     full, incremental = result.full.manifest, result.incremental.manifest
-    table = Table(title=f"omnimigrate demo: backup of a generated org into {where / 'store'}")
-    table.add_column("object type")
-    table.add_column("captured", justify="right")
-    for name, count in full.counts.items():
-        table.add_row(name, str(count))
-    console.print(table)
+    title = f"omnimigrate demo: backup of a generated org into {where / 'store'}"
+    console.print(counts_table(title, full.counts, "captured"))
     console.print(
         f"full backup {full.snapshot_id}: {full.status}, {result.full.exports} exports, "
         f"{len(full.warnings)} warnings (documents Omni refuses to export)"

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from omnimigrate.cli import AppContext, cli
+from omnimigrate.cli.backup import counts_table
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.manifest import Manifest
 from omnimigrate.snapshot.store import open_store
@@ -108,12 +109,7 @@ def show_snapshot(
         "export_flavour",
     ):
         console.print(f"{field:>15}: {info[field]}")
-    table = Table()
-    table.add_column("object type")
-    table.add_column("count", justify="right")
-    for kind, count in m.counts.items():
-        table.add_row(kind, str(count))
-    console.print(table)
+    console.print(counts_table(None, m.counts))
     for w in info["warning_list"]:  # type: ignore[union-attr]
         console.print(f"  warning {w['type']} {w['key']}: {w['warning']}")
     for f in m.failures:

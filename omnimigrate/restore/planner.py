@@ -49,6 +49,9 @@ class _Planner:
         self.actions[action.id] = action
         return action
 
+    def mark(self, action: Action, op: Op, reason: str) -> Action:
+        return self.add(action.model_copy(update={"op": op, "reason": reason}))
+
     def op_of(self, action_id: str | None) -> Op | None:
         return self.actions[action_id].op if action_id in self.actions else None
 
@@ -69,18 +72,9 @@ class _Planner:
         for p in parents:
             parent = self.actions[p]
             if parent.op == "blocked":
-                return self.add(
-                    action.model_copy(update={"op": "blocked", "reason": f"blocked by {p}"})
-                )
+                return self.mark(action, "blocked", f"blocked by {p}")
             if parent.op == "conflict":
-                return self.add(
-                    action.model_copy(
-                        update={
-                            "op": LEFT_ALONE,
-                            "reason": f"{p} is left alone (--on-conflict skip)",
-                        }
-                    )
-                )
+                return self.mark(action, LEFT_ALONE, f"{p} is left alone (--on-conflict skip)")
         rec = self.ledger.get(action.id)
         recreated = any(
             self.actions[p].writes for p in parents if self.actions[p].kind.endswith(".import")
@@ -91,11 +85,7 @@ class _Planner:
             and rec.digest == action.digest
             and not (recreated or absent)
         ):
-            return self.add(
-                action.model_copy(
-                    update={"op": "skip", "reason": "unchanged since the last restore"}
-                )
-            )
+            return self.mark(action, "skip", "unchanged since the last restore")
         return self.add(
             action.model_copy(update={"op": op or ("update" if rec and not absent else "create")})
         )
@@ -132,6 +122,20 @@ class _Planner:
                     )
                 )
         return ok, blocked
+
+    def permissions(
+        self, kind: str, key: str, params: dict[str, Any], grants: list[Grant], parents: list[str]
+    ) -> None:
+        """Direct grants on a folder or document: one action for the principals the target
+        has, and a blocked action for each one it lacks."""
+        action_id = f"{kind}:{key}:permissions"
+        ok, blocked = self.split_grants(action_id, grants)
+        for b in blocked:
+            self.add(b)
+        if ok:
+            action = Action(id=action_id, kind=f"{kind}.permissions", object=key, op="create",
+                            params={**params, "grants": ok})  # fmt: skip
+            self.decide(action, [*parents, *self.identity_deps(g.principal for g in grants)])
 
     def identity_deps(self, principals: Iterable[Principal]) -> list[str]:
         return [f"{p.kind}:{p.key}" for p in principals if f"{p.kind}:{p.key}" in self.actions]
@@ -241,7 +245,7 @@ class _Planner:
             if have is None:
                 self.decide(action, absent=True)
             elif (have["verified"], have["homepage"]) == (label.verified, label.homepage):
-                self.add(action.model_copy(update={"op": "skip", "reason": "exists on the target"}))
+                self.mark(action, "skip", "exists on the target")
             elif self.opt.on_conflict == "overwrite":
                 self.add(
                     action.model_copy(
@@ -249,14 +253,7 @@ class _Planner:
                     )
                 )
             else:
-                self.add(
-                    action.model_copy(
-                        update={
-                            "op": "conflict",
-                            "reason": "exists with other verified/homepage flags",
-                        }
-                    )
-                )
+                self.mark(action, "conflict", "exists with other verified/homepage flags")
 
     def folders(self) -> None:
         for path in self._selected_folders():
@@ -269,31 +266,15 @@ class _Planner:
                         "owner": folder.owner if folder.scope == "restricted" else None},
             )  # fmt: skip
             if path in self.inv.folders:
-                self.add(action.model_copy(update={"op": "skip", "reason": "exists on the target"}))
+                self.mark(action, "skip", "exists on the target")
             elif folder.scope == "restricted" and (
                 not folder.owner or not self.user_ok(folder.owner)
             ):
-                self.add(
-                    action.model_copy(
-                        update={
-                            "op": "blocked",
-                            "reason": f"its owner {folder.owner} is not on the target",
-                        }
-                    )
-                )
+                self.mark(action, "blocked", f"its owner {folder.owner} is not on the target")
             else:
                 owner = [Principal(kind="user", key=folder.owner)] if folder.owner else []
                 self.decide(action, self.identity_deps(owner), absent=True)
-            grants, blocked = self.split_grants(f"folder:{path}:permissions", folder.grants)
-            for b in blocked:
-                self.add(b)
-            if grants:
-                self.decide(
-                    Action(id=f"folder:{path}:permissions", kind="folder.permissions", object=path,
-                           op="create", params={"path": path, "grants": grants},
-                           depends_on=[f"folder:{path}"]),
-                    [f"folder:{path}", *self.identity_deps(g.principal for g in folder.grants)],
-                )  # fmt: skip
+            self.permissions("folder", path, {"path": path}, folder.grants, [f"folder:{path}"])
 
     def models(self) -> None:
         if not self.opt.models or self.filtered:
@@ -305,29 +286,13 @@ class _Planner:
                             params={"model": key, "files": model.files})  # fmt: skip
             target = self.target_model(key)
             if target is None:
-                self.add(
-                    action.model_copy(
-                        update={
-                            "op": "blocked",
-                            "reason": f"model {key} is not on the target (--model-map)",
-                        }
-                    )
-                )
+                self.mark(action, "blocked", f"model {key} is not on the target (--model-map)")
             elif model.git_follower:
-                self.add(
-                    action.model_copy(
-                        update={
-                            "op": "blocked",
-                            "reason": "git-follower model: YAML comes from git, push it there",
-                        }
-                    )
+                self.mark(
+                    action, "blocked", "git-follower model: YAML comes from git, push it there"
                 )
             elif target[1] == "SCHEMA":
-                self.add(
-                    action.model_copy(
-                        update={"op": "blocked", "reason": "schema models take no YAML"}
-                    )
-                )
+                self.mark(action, "blocked", "schema models take no YAML")
             else:
                 self.decide(action)
 
@@ -360,27 +325,13 @@ class _Planner:
                                        "grantees": sorted(g.principal.key for g in doc.grants if g.principal.kind == "user")},
                                depends_on=[imp.id])  # fmt: skip
                 if not self.user_ok(doc.owner):
-                    self.add(
-                        owner.model_copy(
-                            update={
-                                "op": "blocked",
-                                "reason": self.missing_reason(
-                                    Principal(kind="user", key=doc.owner)
-                                ),
-                            }
-                        )
+                    self.mark(
+                        owner, "blocked", self.missing_reason(Principal(kind="user", key=doc.owner))
                     )
                 else:
                     self.decide(owner, [imp.id, f"user:{doc.owner}"])
-            grants, blocked = self.split_grants(f"document:{ident}:permissions", doc.grants)
-            for b in blocked:
-                self.add(b)
-            if grants:
-                self.decide(
-                    Action(id=f"document:{ident}:permissions", kind="document.permissions", object=ident,
-                           op="create", params={"identifier": ident, "grants": grants}, depends_on=[imp.id]),
-                    [imp.id, f"document:{ident}:owner", *self.identity_deps(g.principal for g in doc.grants)],
-                )  # fmt: skip
+            parents = [imp.id, f"document:{ident}:owner"]
+            self.permissions("document", ident, {"identifier": ident}, doc.grants, parents)
 
     def document_import(self, doc: SourceDocument) -> Action:
         ident = doc.identifier
@@ -394,38 +345,20 @@ class _Planner:
                     "model": doc.model, "base_model_id": target_model[0] if target_model else None},
         )  # fmt: skip
         if doc.export_blob is None:
-            return self.add(
-                action.model_copy(
-                    update={
-                        "op": "blocked",
-                        "reason": f"no export in the snapshot ({doc.export_warning})",
-                    }
-                )
-            )
+            return self.mark(action, "blocked", f"no export in the snapshot ({doc.export_warning})")
         if target_model is None:
-            return self.add(
-                action.model_copy(
-                    update={
-                        "op": "blocked",
-                        "reason": f"model {doc.model} is not on the target (--model-map)",
-                    }
-                )
+            return self.mark(
+                action, "blocked", f"model {doc.model} is not on the target (--model-map)"
             )
         if self.op_of(folder_id) == "blocked":
-            return self.add(
-                action.model_copy(update={"op": "blocked", "reason": f"blocked by {folder_id}"})
-            )
+            return self.mark(action, "blocked", f"blocked by {folder_id}")
         rec = self.ledger.get(action.id)
         if ident not in self.inv.documents:
             gone = action.model_copy(update={"reason": "gone from the target" if rec else ""})
             return self.decide(gone, absent=True)
         if rec and rec.digest == action.digest:
             if rec.status == "done":
-                return self.add(
-                    action.model_copy(
-                        update={"op": "skip", "reason": "unchanged since the last restore"}
-                    )
-                )
+                return self.mark(action, "skip", "unchanged since the last restore")
             return self.add(
                 action.model_copy(
                     update={"op": "skip", "adopt": True, "reason": "created by an interrupted run"}
@@ -438,20 +371,9 @@ class _Planner:
             )  # fmt: skip
             return self.add(repoint)
         if rec:
-            return self.add(
-                action.model_copy(
-                    update={"op": "update", "reason": "the snapshot changed since the last restore"}
-                )
-            )
+            return self.mark(action, "update", "the snapshot changed since the last restore")
         if self.opt.on_conflict == "overwrite":
-            return self.add(
-                action.model_copy(
-                    update={
-                        "op": "update",
-                        "reason": "exists on the target (--on-conflict overwrite)",
-                    }
-                )
-            )
+            return self.mark(action, "update", "exists on the target (--on-conflict overwrite)")
         if self.opt.on_conflict == "rename":
             renamed = {**action.params, "rename": True}
             return self.decide(
@@ -462,13 +384,8 @@ class _Planner:
                     }
                 )
             )
-        return self.add(
-            action.model_copy(
-                update={
-                    "op": "conflict",
-                    "reason": "exists on the target and was not restored by omnimigrate",
-                }
-            )
+        return self.mark(
+            action, "conflict", "exists on the target and was not restored by omnimigrate"
         )
 
     def schedules(self) -> None:
@@ -502,19 +419,12 @@ class _Planner:
             ]
             destination = s.body.get("destinationType") or ""
             if destination in UNCREATABLE:
-                self.add(
-                    action.model_copy(update={"op": "blocked", "reason": UNCREATABLE[destination]})
-                )
+                self.mark(action, "blocked", UNCREATABLE[destination])
                 continue
             action.warning = SECRETS.get(destination, "")
             if s.owner and not self.user_ok(s.owner):
-                self.add(
-                    action.model_copy(
-                        update={
-                            "op": "blocked",
-                            "reason": self.missing_reason(Principal(kind="user", key=s.owner)),
-                        }
-                    )
+                self.mark(
+                    action, "blocked", self.missing_reason(Principal(kind="user", key=s.owner))
                 )
                 continue
             rec = self.ledger.get(action.id)
@@ -537,14 +447,7 @@ class _Planner:
                 replace = action.model_copy(update={"reason": "replaces the target's schedule"})
                 self.decide(replace, parents, op="update")
             else:
-                self.add(
-                    action.model_copy(
-                        update={
-                            "op": "conflict",
-                            "reason": "a schedule of that dashboard and name exists",
-                        }
-                    )
-                )
+                self.mark(action, "conflict", "a schedule of that dashboard and name exists")
 
     def roles(self) -> None:
         if self.filtered:
@@ -561,26 +464,11 @@ class _Planner:
                         "connection": r.connection},
             )  # fmt: skip
             if not self.principal_ok(r.principal):
-                self.add(
-                    action.model_copy(
-                        update={"op": "blocked", "reason": self.missing_reason(r.principal)}
-                    )
-                )
+                self.mark(action, "blocked", self.missing_reason(r.principal))
             elif r.model and action.params["model_id"] is None:
-                self.add(
-                    action.model_copy(
-                        update={"op": "blocked", "reason": f"model {r.model} is not on the target"}
-                    )
-                )
+                self.mark(action, "blocked", f"model {r.model} is not on the target")
             elif not r.model and (r.connection or "") not in self.inv.connections:
-                self.add(
-                    action.model_copy(
-                        update={
-                            "op": "blocked",
-                            "reason": f"connection {r.connection} is not on the target",
-                        }
-                    )
-                )
+                self.mark(action, "blocked", f"connection {r.connection} is not on the target")
             else:
                 self.decide(action, self.identity_deps([r.principal]))
 
