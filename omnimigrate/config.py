@@ -30,6 +30,7 @@ from pydantic_settings import (
 
 from omnimigrate.omni.retry import RetryPolicy
 from omnimigrate.omni.transport import normalize_base_url
+from omnimigrate.snapshot.retention import RetentionRules
 
 
 class ConfigError(Exception):
@@ -76,6 +77,11 @@ class Settings(BaseSettings):
         ),
         description="local checkpoint ledgers; a writable volume in a container",
     )
+    lock_ttl: float = Field(default=300.0, gt=0, description="seconds a killed run's lock lasts")
+    encryption_key_env: str = "OMNIMIGRATE_ENCRYPTION_KEY"  # the variable holding the key
+    kms_key_id: str | None = None  # encrypt new stores with a KMS data key instead
+    gc_grace_seconds: float = Field(default=6 * 3600, ge=0)
+    retention: RetentionRules = Field(default_factory=RetentionRules)
     retry_attempts: int = Field(default=8, ge=1)
     retry_base_delay: float = Field(default=1.0, ge=0)
     retry_max_delay: float = Field(default=60.0, ge=0)

@@ -28,8 +28,11 @@ from omnimigrate.jobs.ledger import (
 )
 from omnimigrate.jobs.queue import DeadLetter, JobQueue, ListingFailed
 from omnimigrate.omni.client import OmniClient
-from omnimigrate.snapshot.blobs import BlobStore
+from omnimigrate.snapshot.blobs import BlobStore, blob_key
 from omnimigrate.snapshot.catalog import Catalog
+from omnimigrate.snapshot.crypto import Cipher
+from omnimigrate.snapshot.gc import last_gc
+from omnimigrate.snapshot.lock import InstanceLock
 from omnimigrate.snapshot.manifest import (
     Failure,
     KeyStats,
@@ -59,6 +62,8 @@ class BackupOptions:
     instance: str | None = None  # the store's name for the instance; default from the URL
     max_attempts: int = 3
     retry_delay: float = 2.0
+    lock_ttl: float = 300.0  # seconds a killed run's lock outlives it
+    force_unlock: bool = False
 
 
 @dataclass
@@ -84,10 +89,30 @@ async def run_backup(
     cache_dir: Path,
     now: Now = _now,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
+    cipher: Cipher | None = None,
 ) -> BackupOutcome:
     """Back up the instance `clients` reach (one client per API key) into `store`."""
+    instance = options.instance or instance_slug(clients[0].base_url)
+    lock = InstanceLock(store, instance, ttl=options.lock_ttl)
+    if options.force_unlock:
+        await asyncio.to_thread(lock.force_unlock)
+    async with lock.held():
+        return await _locked_backup(
+            clients, store, options, instance, cache_dir, now, on_progress, cipher
+        )
+
+
+async def _locked_backup(
+    clients: list[OmniClient],
+    store: Store,
+    options: BackupOptions,
+    instance: str,
+    cache_dir: Path,
+    now: Now,
+    on_progress: Callable[[int, int], None],
+    cipher: Cipher | None,
+) -> BackupOutcome:
     source_url = clients[0].base_url
-    instance = options.instance or instance_slug(source_url)
     log = structlog.get_logger("omnimigrate.backup").bind(instance=instance)
     run, resumed = await asyncio.to_thread(_open_run, store, instance, options, now)
     log = log.bind(snapshot=run.snapshot_id)
@@ -96,7 +121,9 @@ async def run_backup(
     previous = None if options.full else await asyncio.to_thread(Catalog(store).latest, instance)
     walker = Walker(
         blobs=BlobStore(
-            store, known={o.blob for o in previous.objects if o.blob} if previous else None
+            store,
+            known={o.blob for o in previous.objects if o.blob} if previous else None,
+            cipher=cipher,
         ),
         scope=PathFilter(options.include, options.exclude),
         previous={o.key: o for o in previous.of_type("document_export")} if previous else {},
@@ -107,7 +134,8 @@ async def run_backup(
         max_attempts=options.max_attempts,
         retry_delay=options.retry_delay,
     )
-    skipped = _replay(ledger, queue, walker)
+    gone = await asyncio.to_thread(_blobs_gone, store, ledger, run) if resumed else set()
+    skipped = _replay(ledger, queue, walker, gone)
     try:
         stats = await queue.run(
             [lambda job, c=c: walker.run(job, c) for c in clients], options.concurrency
@@ -121,7 +149,17 @@ async def run_backup(
     finally:
         await asyncio.to_thread(ledger.flush)
     manifest = await asyncio.to_thread(
-        _commit, store, ledger, run, instance, source_url, clients, stats.dead, previous, now
+        _commit,
+        store,
+        ledger,
+        run,
+        instance,
+        source_url,
+        clients,
+        stats.dead,
+        previous,
+        now,
+        cipher,
     )
     log.info("backup.committed", status=manifest.status, objects=len(manifest.objects))
     return BackupOutcome(
@@ -160,11 +198,22 @@ def _open_run(
     return run, False
 
 
-def _replay(ledger: Ledger, queue: JobQueue, walker: Walker) -> int:
-    """Queue what an earlier attempt of this run did not finish; returns the jobs skipped."""
+def _blobs_gone(store: Store, ledger: Ledger, run: RunInfo) -> set[str]:
+    """Blobs of this run that a GC since its start deleted (rare: GC keeps recent blobs)."""
+    if last_gc(store) < run.started_at.timestamp():
+        return set()
+    refs = {e.blob for _, r in ledger.results() for e in r.entries if e.blob}
+    return {ref for ref in refs if not store.exists(blob_key(ref))}
+
+
+def _replay(ledger: Ledger, queue: JobQueue, walker: Walker, gone: set[str]) -> int:
+    """Queue what an earlier attempt of this run did not finish (or whose blobs a GC has
+    since deleted); returns the jobs skipped."""
     done: set[str] = set()
     pending = list(walker.roots())
     for key, result in ledger.results():
+        if any(e.blob in gone for e in result.entries):
+            continue
         done.add(key)
         pending += result.children
     queue.add(pending, skip=done)
@@ -181,6 +230,7 @@ def _commit(
     dead: list[DeadLetter],
     previous: Manifest | None,
     now: Now,
+    cipher: Cipher | None,
 ) -> Manifest:
     objects: dict[tuple[str, str], ObjectEntry] = {}
     facts: dict[str, str] = {}
@@ -198,6 +248,7 @@ def _commit(
         started_at=run.started_at,
         finished_at=now(),
         export_flavour=flavour,  # type: ignore[arg-type]
+        encryption=f"aes-256-gcm key {cipher.fingerprint}" if cipher else None,
         options=run.options,
         counts=count_objects(ordered),
         keys={

@@ -18,6 +18,8 @@ from omnimigrate.logging import Redactor, configure_logging
 from omnimigrate.omni.errors import OmniError
 from omnimigrate.snapshot.blobs import BlobError
 from omnimigrate.snapshot.catalog import SnapshotNotFound
+from omnimigrate.snapshot.crypto import EncryptionError
+from omnimigrate.snapshot.lock import Locked
 from omnimigrate.snapshot.manifest import SnapshotFormatError
 from omnimigrate.snapshot.store import StoreError
 
@@ -80,7 +82,15 @@ def main() -> None:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    except (OmniError, StoreError, SnapshotNotFound, SnapshotFormatError, BlobError) as exc:
+    except (
+        OmniError,
+        StoreError,
+        SnapshotNotFound,
+        SnapshotFormatError,
+        BlobError,
+        Locked,
+        EncryptionError,
+    ) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -13,9 +13,9 @@ from rich.table import Table
 from omnimigrate.backup.engine import BackupFailed, BackupOptions, BackupOutcome, run_backup
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli
 from omnimigrate.cli.progress import job_progress
+from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import instance_for, resolve_tokens
 from omnimigrate.omni.pool import client_pool
-from omnimigrate.snapshot.store import open_store
 
 
 def backup_report(outcome: BackupOutcome) -> dict[str, object]:
@@ -89,6 +89,9 @@ def print_outcome(outcome: BackupOutcome) -> None:
 @click.option(
     "--report", type=click.Path(path_type=Path), default=None, help="Write a JSON summary here."
 )
+@click.option(
+    "--force-unlock", is_flag=True, help="Remove this instance's lock first (its run is gone)."
+)
 @click.pass_obj
 def backup(
     app: AppContext,
@@ -102,6 +105,7 @@ def backup(
     full: bool,
     instance_name: str | None,
     report: Path | None,
+    force_unlock: bool,
 ) -> None:
     """Back up an instance into a snapshot (incremental; re-running resumes a killed run)."""
     settings = app.settings
@@ -116,8 +120,11 @@ def backup(
         concurrency=concurrency or settings.concurrency,
         instance=instance_name or (source if source in settings.instances else None),
         retry_delay=settings.retry_base_delay * 2,
+        lock_ttl=settings.lock_ttl,
+        force_unlock=force_unlock,
     )
-    target = open_store(store or settings.store)
+    target = store_for(app, store)
+    cipher = cipher_for(app, target, create=True)
 
     async def run() -> BackupOutcome:
         async with client_pool(
@@ -129,7 +136,12 @@ def backup(
         ) as clients:
             with job_progress("backup") as progress:
                 return await run_backup(
-                    clients, target, options, cache_dir=settings.cache_dir, on_progress=progress
+                    clients,
+                    target,
+                    options,
+                    cache_dir=settings.cache_dir,
+                    on_progress=progress,
+                    cipher=cipher,
                 )
 
     try:

@@ -19,6 +19,7 @@ from rich.table import Table
 from omnimigrate.backup.engine import BackupOptions, run_backup
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli
 from omnimigrate.cli.progress import job_progress
+from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import ConfigError, InstanceConfig, instance_for, resolve_tokens
 from omnimigrate.omni.client import OmniClient
 from omnimigrate.omni.pool import client_pool
@@ -35,7 +36,6 @@ from omnimigrate.restore.inventory import read_inventory
 from omnimigrate.restore.plan import Plan, RestoreOptions
 from omnimigrate.restore.verify import VerifyReport, verify
 from omnimigrate.snapshot.manifest import instance_slug
-from omnimigrate.snapshot.store import open_store
 
 SYMBOLS = {"create": "+", "update": "~", "skip": "=", "conflict": "!", "blocked": "x"}
 
@@ -156,8 +156,9 @@ def print_plan(plan: Plan, details: bool, console: Console) -> None:
 
 
 def open_for(app: AppContext, kw: dict[str, Any]) -> OpenSnapshot:
-    store = open_store(kw["store"] or app.settings.store)
-    return open_snapshot(store, kw["snapshot"], kw["source_instance"])
+    store = store_for(app, kw["store"])
+    cipher = cipher_for(app, store)
+    return open_snapshot(store, kw["snapshot"], kw["source_instance"], cipher)
 
 
 @cli.command("plan")
@@ -288,7 +289,8 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
     src_tokens = resolve_tokens(src.token_env)
     for t in src_tokens:
         app.redactor.add(t.get_secret_value())
-    store = open_store(kw["store"] or app.settings.store)
+    store = store_for(app, kw["store"])
+    cipher = cipher_for(app, store, create=True)
     tgt = Target(app, target, target_token_env, kw)
     settings = app.settings
 
@@ -299,11 +301,10 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
             with job_progress("backup") as progress:
                 outcome = await run_backup(
                     clients, store, BackupOptions(concurrency=tgt.concurrency),
-                    cache_dir=settings.cache_dir, on_progress=progress,
+                    cache_dir=settings.cache_dir, on_progress=progress, cipher=cipher,
                 )  # fmt: skip
-        snap = await asyncio.to_thread(
-            open_snapshot, store, outcome.manifest.snapshot_id, outcome.manifest.instance
-        )
+        m = outcome.manifest
+        snap = await asyncio.to_thread(open_snapshot, store, m.snapshot_id, m.instance, cipher)
         return await restore_into(tgt, snap, build_options(kw), None)
 
     plan, result = asyncio.run(run())

@@ -8,11 +8,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from omnimigrate.cli import AppContext, cli
+from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.backup import counts_table
+from omnimigrate.cli.stores import blobs_for, store_for
 from omnimigrate.snapshot.catalog import Catalog
+from omnimigrate.snapshot.check import check
+from omnimigrate.snapshot.diff import diff
+from omnimigrate.snapshot.gc import prune
+from omnimigrate.snapshot.lock import InstanceLock
 from omnimigrate.snapshot.manifest import Manifest
-from omnimigrate.snapshot.store import open_store
+from omnimigrate.snapshot.retention import RetentionRules
 
 
 def summary(m: Manifest) -> dict[str, object]:
@@ -49,7 +54,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 @click.pass_obj
 def list_snapshots(app: AppContext, store: str | None, as_json: bool, instance: str | None) -> None:
     """Committed snapshots, oldest first."""
-    catalog = Catalog(open_store(store or app.settings.store))
+    catalog = Catalog(store_for(app, store))
     rows = [summary(catalog.load(ref)) for ref in catalog.refs(instance)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -86,7 +91,7 @@ def show_snapshot(
     with_objects: bool,
 ) -> None:
     """One snapshot: counts, warnings and failures (SNAPSHOT is an id or `latest`)."""
-    catalog = Catalog(open_store(store or app.settings.store))
+    catalog = Catalog(store_for(app, store))
     m = catalog.load(catalog.resolve(snapshot, instance))
     info = summary(m) | {
         "keys": {k: v.model_dump() for k, v in m.keys.items()},
@@ -117,3 +122,153 @@ def show_snapshot(
     if with_objects:
         for o in m.objects:
             console.print(f"  {o.type:22} {o.key}  {o.blob or '-'}")
+
+
+@snapshots.command("verify")
+@click.argument("snapshot", required=False)
+@click.option("--all", "every", is_flag=True, help="Every snapshot in the store.")
+@store_option
+@click.option("--instance", default=None, help="With latest: the latest of this instance.")
+@click.option(
+    "--read-data-subset",
+    default=None,
+    help="Read only a share of the blobs: a percentage (10%) or a fraction (1/5).",
+)
+@json_option
+@click.pass_obj
+def verify_snapshots(
+    app: AppContext,
+    snapshot: str | None,
+    every: bool,
+    store: str | None,
+    instance: str | None,
+    read_data_subset: str | None,
+    as_json: bool,
+) -> None:
+    """Re-read every blob a snapshot references and check its hash; exit 1 on any fault."""
+    if every == bool(snapshot):
+        raise click.UsageError("give a SNAPSHOT id (or latest), or --all, not both")
+    target = store_for(app, store)
+    catalog = Catalog(target)
+    refs = catalog.refs(instance) if every else [catalog.resolve(snapshot or "latest", instance)]
+    report = check(catalog, refs, blobs_for(app, target), subset=parse_subset(read_data_subset))
+    if as_json:
+        click.echo(json.dumps({"snapshots": report.snapshots, "blobs_checked": report.blobs_checked,
+                               "faults": [f.__dict__ for f in report.faults]}, indent=1))  # fmt: skip
+    else:
+        console = Console()
+        console.print(
+            f"checked {report.snapshots} snapshot(s), {report.blobs_checked} blobs: "
+            + (f"{len(report.faults)} fault(s)" if report.faults else "no faults")
+        )
+        for f in report.faults:
+            console.print(f"  [red]FAULT[/red] {f.snapshot} {f.where}: {f.problem}")
+    raise SystemExit(EXIT_FAILED if report.faults else EXIT_OK)
+
+
+def parse_subset(text: str | None) -> float:
+    if text is None:
+        return 1.0
+    try:
+        if text.endswith("%"):
+            value = float(text[:-1]) / 100
+        elif "/" in text:
+            num, den = text.split("/")
+            value = float(num) / float(den)
+        else:
+            value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise click.BadParameter(f"{text!r}: give a percentage like 10% or a fraction like 1/5")
+    return value
+
+
+@snapshots.command("diff")
+@click.argument("first")
+@click.argument("second")
+@store_option
+@click.option("--instance", default=None)
+@json_option
+@click.pass_obj
+def diff_snapshots(
+    app: AppContext, first: str, second: str, store: str | None, instance: str | None, as_json: bool
+) -> None:
+    """What changed from snapshot FIRST to SECOND, per object type."""
+    target = store_for(app, store)
+    catalog = Catalog(target)
+    a = catalog.load(catalog.resolve(first, instance))
+    b = catalog.load(catalog.resolve(second, instance))
+    result = diff(a, b, blobs_for(app, target))
+    if as_json:
+        click.echo(json.dumps({k: v.__dict__ for k, v in result.items()}, indent=1))
+        return
+    console = Console()
+    console.print(f"{a.snapshot_id} -> {b.snapshot_id}")
+    for kind, d in result.items():
+        console.print(f"[bold]{kind}[/bold]: +{len(d.added)} -{len(d.removed)} ~{len(d.changed)}")
+        for key in d.added:
+            console.print(f"  + {key}")
+        for key in d.removed:
+            console.print(f"  - {key}")
+        for key, changes in d.changed.items():
+            console.print(f"  ~ {key}: " + "; ".join(changes[:8]))
+
+
+@snapshots.command("prune")
+@store_option
+@click.option("--instance", default=None, help="Only this instance's snapshots.")
+@click.option("--keep-last", type=click.IntRange(min=0), default=None)
+@click.option("--keep-hourly", type=click.IntRange(min=0), default=None)
+@click.option("--keep-daily", type=click.IntRange(min=0), default=None)
+@click.option("--keep-weekly", type=click.IntRange(min=0), default=None)
+@click.option("--keep-monthly", type=click.IntRange(min=0), default=None)
+@click.option("--dry-run", is_flag=True, help="Show what would go; delete nothing.")
+@json_option
+@click.pass_obj
+def prune_snapshots(
+    app: AppContext, store: str | None, instance: str | None, dry_run: bool, as_json: bool, **keep: int | None
+) -> None:  # fmt: skip
+    """Forget snapshots by retention rules (flags, else the config's `retention`), then delete
+    blobs no snapshot references. The newest complete snapshot of an instance always stays."""
+    given = {k: v for k, v in keep.items() if v is not None}
+    rules = RetentionRules(**given) if given else app.settings.retention
+    if rules.empty:
+        raise click.UsageError(
+            "no retention rule: give --keep-last/--keep-hourly/--keep-daily/--keep-weekly/"
+            "--keep-monthly, or set retention in the config file"
+        )
+    report = prune(
+        store_for(app, store), rules, instance=instance, dry_run=dry_run,
+        grace_seconds=app.settings.gc_grace_seconds,
+    )  # fmt: skip
+    if as_json:
+        click.echo(json.dumps({
+            "dry_run": dry_run, "kept": report.kept,
+            "forgotten": [f"{r.instance}/{r.snapshot_id}" for r in report.forgotten],
+            "blobs_deleted": report.blobs_deleted, "blobs_kept": report.blobs_kept,
+        }, indent=1))  # fmt: skip
+        return
+    console = Console()
+    for inst, kept in report.kept.items():
+        console.print(f"[bold]{inst}[/bold]: keep {len(kept)}")
+        for sid, why in sorted(kept.items()):
+            console.print(f"  keep {sid} ({', '.join(why)})")
+    for ref in report.forgotten:
+        console.print(
+            f"  {'would forget' if dry_run else 'forgot'} {ref.instance}/{ref.snapshot_id}"
+        )
+    if not dry_run:
+        console.print(f"blobs: {report.blobs_deleted} deleted, {report.blobs_kept} kept")
+
+
+@snapshots.command("unlock")
+@click.argument("instance")
+@store_option
+@click.pass_obj
+def unlock(app: AppContext, instance: str, store: str | None) -> None:
+    """Remove an instance's backup lock (only when the run holding it is gone)."""
+    held = InstanceLock(store_for(app, store), instance).force_unlock()
+    click.echo(
+        f"removed the lock held by {held.describe()}" if held else f"{instance} was not locked"
+    )

@@ -16,6 +16,7 @@ from omnimigrate.restore.planner import make_plan
 from omnimigrate.restore.source import SourceOrg, load_source
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.catalog import Catalog
+from omnimigrate.snapshot.crypto import Cipher
 from omnimigrate.snapshot.manifest import instance_slug
 from omnimigrate.snapshot.store import Store
 
@@ -31,11 +32,14 @@ class OpenSnapshot:
     blobs: BlobStore
 
 
-def open_snapshot(store: Store, snapshot: str, instance: str | None = None) -> OpenSnapshot:
-    """Load and check a committed snapshot (every blob restore needs is read and hashed)."""
+def open_snapshot(
+    store: Store, snapshot: str, instance: str | None = None, cipher: Cipher | None = None
+) -> OpenSnapshot:
+    """Load and check a committed snapshot (every blob restore needs is read, decrypted and
+    hashed here, so a damaged snapshot or a wrong key fails before the target is touched)."""
     catalog = Catalog(store)
     manifest = catalog.load(catalog.resolve(snapshot, instance))
-    blobs = BlobStore(store)
+    blobs = BlobStore(store, cipher=cipher)
     return OpenSnapshot(store, load_source(manifest, blobs), blobs)
 
 

@@ -12,6 +12,7 @@ import re
 import zlib
 from typing import Any
 
+from omnimigrate.snapshot.crypto import Cipher, EncryptionError, is_sealed
 from omnimigrate.snapshot.store import KeyNotFound, Store
 
 REF = re.compile(r"^[0-9a-f]{64}$")
@@ -33,10 +34,14 @@ def blob_key(ref: str) -> str:
 
 
 class BlobStore:
-    """Blobs in a store. `known` holds refs already present, so unchanged objects cost no write."""
+    """Blobs in a store. `known` holds refs already present, so unchanged objects cost no write.
+    With a cipher, blobs are sealed after compression."""
 
-    def __init__(self, store: Store, known: set[str] | None = None) -> None:
+    def __init__(
+        self, store: Store, known: set[str] | None = None, cipher: Cipher | None = None
+    ) -> None:
         self.store = store
+        self.cipher = cipher
         self.known = known if known is not None else set()
         self.written = 0
         self.bytes_written = 0
@@ -46,6 +51,8 @@ class BlobStore:
         ref = hashlib.sha256(raw).hexdigest()
         if ref not in self.known:
             data = zlib.compress(raw, 6)
+            if self.cipher:
+                data = self.cipher.seal(data, blob_key(ref))
             self.store.put(blob_key(ref), data)
             self.written += 1
             self.bytes_written += len(data)
@@ -58,6 +65,13 @@ class BlobStore:
             data = self.store.get(key)
         except KeyNotFound:
             raise BlobError(f"blob {key} is missing from {self.store.url}") from None
+        if is_sealed(data):
+            if self.cipher is None:
+                raise BlobError(f"blob {key} is encrypted: give the store's encryption key")
+            try:
+                data = self.cipher.open(data, key)
+            except EncryptionError as exc:
+                raise BlobError(str(exc)) from None
         try:
             raw = zlib.decompress(data)
         except zlib.error:

@@ -82,6 +82,7 @@ class Manifest(BaseModel):
     started_at: datetime
     finished_at: datetime
     export_flavour: Literal["official", "seed", "none"] = "none"
+    encryption: str | None = None  # e.g. "aes-256-gcm key 3f9a…" (the key's fingerprint)
     options: dict[str, object] = Field(default_factory=dict)
     counts: dict[str, int] = Field(default_factory=dict)
     keys: dict[str, KeyStats] = Field(default_factory=dict)

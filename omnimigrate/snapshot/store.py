@@ -7,6 +7,7 @@ Writes are atomic in both backends: an object is either absent or complete.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -43,9 +44,11 @@ class Store(Protocol):
     url: str
 
     def put(self, key: str, data: bytes) -> None: ...
+    def create(self, key: str, data: bytes) -> bool: ...
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str = "") -> Iterator[str]: ...
+    def list_times(self, prefix: str = "") -> Iterator[tuple[str, float]]: ...
     def delete(self, key: str) -> None: ...
 
 
@@ -63,6 +66,26 @@ class LocalStore:
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
+        tmp = self._temp(path, data)
+        try:
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def create(self, key: str, data: bytes) -> bool:
+        """Write only if absent, atomically: a hard link fails if the name exists."""
+        path = self._path(key)
+        tmp = self._temp(path, data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
+
+    @staticmethod
+    def _temp(path: Path, data: bytes) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
@@ -71,10 +94,10 @@ class LocalStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        return Path(tmp)
 
     def get(self, key: str) -> bytes:
         try:
@@ -92,6 +115,11 @@ class LocalStore:
         for path in sorted(base.rglob("*")):
             if path.is_file() and not path.name.startswith(".tmp-"):
                 yield path.relative_to(self.root).as_posix()
+
+    def list_times(self, prefix: str = "") -> Iterator[tuple[str, float]]:
+        for key in self.list(prefix):
+            with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                yield key, (self.root / key).stat().st_mtime
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -147,6 +175,24 @@ class S3Store:
             Config=config,
         )
 
+    def create(self, key: str, data: bytes) -> bool:
+        """S3 conditional write (If-None-Match: *): False if the key exists."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                IfNoneMatch="*",
+                **self.encryption.put_args(),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                return False
+            raise
+        return True
+
     def get(self, key: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
@@ -165,6 +211,9 @@ class S3Store:
         return True
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        return (key for key, _ in self.list_times(prefix))
+
+    def list_times(self, prefix: str = "") -> Iterator[tuple[str, float]]:
         folder = "/" if prefix.endswith("/") else ""
         full = (
             self._key(prefix.rstrip("/")) + folder
@@ -176,7 +225,7 @@ class S3Store:
             Bucket=self.bucket, Prefix=full
         ):
             for obj in page.get("Contents", []):
-                yield obj["Key"][cut:]
+                yield obj["Key"][cut:], obj["LastModified"].timestamp()
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))

@@ -1,0 +1,41 @@
+"""Opening a store for a command: its URL from flag or config, and its cipher when the store
+is encrypted (the key from the environment, registered with the log redactor)."""
+
+from __future__ import annotations
+
+import os
+
+from omnimigrate.cli import AppContext
+from omnimigrate.snapshot.blobs import BlobStore
+from omnimigrate.snapshot.crypto import Cipher, open_cipher, parse_key, read_config
+from omnimigrate.snapshot.store import Store, open_store
+
+
+def store_for(app: AppContext, url: str | None) -> Store:
+    return open_store(url or app.settings.store)
+
+
+def cipher_for(app: AppContext, store: Store, *, create: bool = False) -> Cipher | None:
+    settings = app.settings
+    name = settings.encryption_key_env
+    raw = os.environ.get(name)
+    key = None
+    if raw:
+        app.redactor.add(raw)
+        key = parse_key(raw, name)
+    config = read_config(store)
+    uses_kms = settings.kms_key_id or (
+        config and config.encryption and config.encryption.source == "kms"
+    )
+    kms = _kms_client() if uses_kms else None
+    return open_cipher(store, key=key, kms_key_id=settings.kms_key_id, kms=kms, create=create)
+
+
+def blobs_for(app: AppContext, store: Store) -> BlobStore:
+    return BlobStore(store, cipher=cipher_for(app, store))
+
+
+def _kms_client():  # type: ignore[no-untyped-def]
+    import boto3
+
+    return boto3.client("kms")
