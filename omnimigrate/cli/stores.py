@@ -6,8 +6,15 @@ from __future__ import annotations
 import os
 
 from omnimigrate.cli import AppContext
+from omnimigrate.config import ConfigError
 from omnimigrate.snapshot.blobs import BlobStore
-from omnimigrate.snapshot.crypto import Cipher, open_cipher, parse_key, read_config
+from omnimigrate.snapshot.crypto import (
+    Cipher,
+    EncryptionError,
+    open_cipher,
+    parse_key,
+    read_config,
+)
 from omnimigrate.snapshot.store import Store, open_store
 
 
@@ -22,7 +29,10 @@ def cipher_for(app: AppContext, store: Store, *, create: bool = False) -> Cipher
     key = None
     if raw:
         app.redactor.add(raw)
-        key = parse_key(raw, name)
+        try:
+            key = parse_key(raw, name)
+        except EncryptionError as exc:  # a malformed setting: a usage error
+            raise ConfigError(str(exc)) from None
     config = read_config(store)
     uses_kms = settings.kms_key_id or (
         config and config.encryption and config.encryption.source == "kms"

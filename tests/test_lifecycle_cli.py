@@ -1,0 +1,104 @@
+"""Lifecycle commands as an operator runs them: concurrent backups and a stale lock,
+encrypted snapshots restored with the right and the wrong key, verify and prune."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from omnimigrate.snapshot.blobs import blob_key
+from omnimigrate.snapshot.catalog import Catalog
+from omnimigrate.snapshot.store import LocalStore
+from tests.test_cli import run
+from tests.test_restore_cli import pair  # noqa: F401  (the fixture)
+
+
+def test_two_backups_at_once_one_waits_and_a_killed_holder_is_taken_over(pair, tmp_path):  # noqa: F811
+    source, _, env = pair(120, seed=71)
+    env = {**env, "OMNIMIGRATE_STORE": str(tmp_path / "locked"), "OMNIMIGRATE_LOCK_TTL": "4"}
+    args = ["backup", "--source", source.url, "--rate-limit", "1200"]
+    holder = subprocess.Popen([sys.executable, "-m", "omnimigrate", *args], env={**os.environ, **env},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    lock = tmp_path / "locked" / "locks" / f"{source.url.split('//')[1].replace(':', '-')}.json"
+    deadline = time.monotonic() + 60
+    while not lock.exists():
+        assert holder.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    second = run(*args, env=env)
+    assert second.returncode == 1 and "is locked by run-" in second.stderr
+    assert "snapshots unlock" in second.stderr
+
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert run(*args, env=env).returncode == 1  # the dead holder's lease has not run out yet
+    time.sleep(4.5)
+    taken = run("--log-format", "json", *args, env=env)
+    assert taken.returncode == 0, taken.stderr[-2000:]
+    assert '"lock.takeover"' in taken.stderr and '"backup.resume"' in taken.stderr
+    assert len(Catalog(LocalStore(tmp_path / "locked")).refs()) == 1
+    assert not lock.exists()  # released at the end
+
+
+def test_encrypted_snapshot_restores_with_its_key_and_fails_cleanly_without_it(pair, tmp_path):  # noqa: F811
+    source, target, env = pair(15, seed=73)
+    key = base64.b64encode(os.urandom(32)).decode()
+    env = {**env, "OMNIMIGRATE_STORE": str(tmp_path / "sealed"), "OMNIMIGRATE_RATE_LIMIT": "100000"}
+    sealed = {**env, "OMNIMIGRATE_ENCRYPTION_KEY": key}
+    made = run("backup", "--source", source.url, env=sealed)
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert key not in made.stdout + made.stderr
+    store = LocalStore(tmp_path / "sealed")
+    manifest = Catalog(store).latest(Catalog(store).refs()[0].instance)
+    blob = next(o.blob for o in manifest.objects if o.type == "document_export" and o.blob)
+    raw = store.get(blob_key(blob))
+    assert b"exportVersion" not in raw and manifest.encryption.startswith("aes-256-gcm key ")
+
+    wrong = {**env, "OMNIMIGRATE_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode()}
+    refused = run("restore", "--target", target.url, env=wrong)
+    assert refused.returncode == 1 and "wrong encryption key" in refused.stderr
+    missing = run("restore", "--target", target.url, env=env)
+    assert missing.returncode == 1 and "OMNIMIGRATE_ENCRYPTION_KEY" in missing.stderr
+    malformed = run(
+        "restore", "--target", target.url, env={**env, "OMNIMIGRATE_ENCRYPTION_KEY": "hunter2"}
+    )
+    assert malformed.returncode == 2 and "openssl rand -base64 32" in malformed.stderr
+    assert target.log.writes() == []  # nothing reached the target
+
+    restored = run("restore", "--target", target.url, env=sealed)
+    assert restored.returncode == 3 and "FAILED" not in restored.stdout, restored.stderr[-2000:]
+    assert run("snapshots", "verify", "latest", env=sealed).returncode == 0
+
+
+def test_verify_and_prune_commands(pair, tmp_path):  # noqa: F811
+    source, _, env = pair(10, seed=79)
+    for _ in range(2):
+        assert (
+            run("backup", "--source", source.url, "--rate-limit", "100000", env=env).returncode == 0
+        )
+    listed = json.loads(run("snapshots", "list", "--json", env=env).stdout)
+    assert len(listed) == 3  # the fixture's backup and these two
+    ok = run("snapshots", "verify", "--all", env=env)
+    assert ok.returncode == 0 and "no faults" in ok.stdout
+    store = LocalStore(tmp_path / "store")
+    victim = next(iter(store.list("blobs/")))
+    store.put(victim, b"garbage")
+    bad = run("snapshots", "verify", "--all", "--json", env=env)
+    assert bad.returncode == 1 and json.loads(bad.stdout)["faults"]
+    store.delete(victim)
+
+    config = tmp_path / "config.yaml"
+    config.write_text("retention:\n  keep_last: 1\ngc_grace_seconds: 0\n")
+    dry = run("--config", str(config), "snapshots", "prune", "--dry-run", env=env)
+    assert dry.returncode == 0 and dry.stdout.count("would forget") == 2
+    assert len(json.loads(run("snapshots", "list", "--json", env=env).stdout)) == 3
+    done = run("--config", str(config), "snapshots", "prune", "--json", env=env)
+    assert done.returncode == 0 and len(json.loads(done.stdout)["forgotten"]) == 2
+    assert [
+        r["snapshot"] for r in json.loads(run("snapshots", "list", "--json", env=env).stdout)
+    ] == [listed[-1]["snapshot"]]
+    assert run("snapshots", "prune", env=env).returncode == 2  # no rule given: a usage error
