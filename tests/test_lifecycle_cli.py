@@ -102,3 +102,20 @@ def test_verify_and_prune_commands(pair, tmp_path):  # noqa: F811
         r["snapshot"] for r in json.loads(run("snapshots", "list", "--json", env=env).stdout)
     ] == [listed[-1]["snapshot"]]
     assert run("snapshots", "prune", env=env).returncode == 2  # no rule given: a usage error
+
+
+def test_a_damaged_snapshot_is_refused_before_the_target_is_touched(pair, tmp_path):  # noqa: F811
+    _, target, env = pair(8, seed=83)
+    store = LocalStore(tmp_path / "store")
+    victim = next(iter(store.list("blobs/")))
+    store.put(victim, store.get(victim)[:-3])
+    result = run("restore", "--target", target.url, "--rate-limit", "100000", env=env)
+    assert result.returncode == 1 and victim in result.stderr
+    assert target.log.writes() == []
+    manifest = next(k for k in store.list("snapshots/") if k.endswith("manifest.json"))
+    store.put(manifest, b'{"format_version": 9}')
+    result = run("restore", "--target", target.url, env=env)
+    assert (
+        result.returncode == 1 and "format version 9" in result.stderr and manifest in result.stderr
+    )
+    assert target.log.writes() == []

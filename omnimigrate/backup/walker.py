@@ -21,6 +21,7 @@ from omnimigrate.omni.client import OmniClient
 from omnimigrate.omni.errors import OmniAPIError
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import ObjectEntry
+from omnimigrate.snapshot.secrets import find_secrets
 
 YAML_KINDS = ("SHARED", "SHARED_EXTENSION")
 ROOT_LISTINGS = (
@@ -62,7 +63,11 @@ class Walker:
 
     async def _entry(self, type_: str, key: str, obj: Any, **fields: Any) -> ObjectEntry:
         ref = await asyncio.to_thread(self.blobs.put, obj)
-        return ObjectEntry(type=type_, key=key, blob=ref, **fields)  # type: ignore[arg-type]
+        flags = [
+            f"holds a secret at {where}: kept for restore, masked in output; encrypt the store"
+            for where in find_secrets(obj)
+        ]
+        return ObjectEntry(type=type_, key=key, blob=ref, warnings=flags, **fields)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ listings
 

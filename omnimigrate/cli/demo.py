@@ -99,7 +99,8 @@ def demo(app: AppContext, documents: int, rate_limit: int, store_dir: Path | Non
     console.print(counts_table(title, full.counts, "captured"))
     console.print(
         f"full backup {full.snapshot_id}: {full.status}, {result.full.exports} exports, "
-        f"{len(full.warnings)} warnings (documents Omni refuses to export)"
+        f"{sum(1 for o, _ in full.warnings if not o.blob)} documents Omni refuses to export, "
+        f"{sum(1 for o, _ in full.warnings if o.blob)} objects flagged as holding secrets"
     )
     console.print(
         f"incremental backup {incremental.snapshot_id}: {incremental.status}, "

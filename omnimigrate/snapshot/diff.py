@@ -9,6 +9,7 @@ from typing import Any
 
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
+from omnimigrate.snapshot.secrets import mask
 
 IDENTITY_FIELDS = ("id", "userId", "userGroupId", "name", "email", "key")
 
@@ -34,8 +35,8 @@ def diff(a: Manifest, b: Manifest, blobs: BlobStore) -> dict[str, TypeDiff]:
         elif new is None:
             d.removed.append(key)
         else:
-            old_obj = blobs.get(old.blob) if old.blob else None
-            new_obj = blobs.get(new.blob) if new.blob else None
+            old_obj = mask(blobs.get(old.blob)) if old.blob else None
+            new_obj = mask(blobs.get(new.blob)) if new.blob else None
             d.changed[key] = changes(old_obj, new_obj)
     return out
 
