@@ -2,7 +2,9 @@
 
 The lock is an object created only if absent (S3 `If-None-Match: *`, a hard link locally),
 naming its holder and when its lease expires. The holder renews the lease while it runs; a
-lock whose lease has expired (its holder was killed) is taken over, with a log line.
+lock whose lease has expired (its holder was killed) is taken over, with a log line, and so
+is one whose holder ran on this host and is no longer running (a re-run after a kill need
+not wait out the lease).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class InstanceLock:
         if self.store.create(key, self._info().model_dump_json().encode()):
             return
         held = self.current()
-        if held is not None and held.expires_at > self.clock():
+        if held is not None and held.expires_at > self.clock() and not _dead_here(held):
             raise Locked(
                 f"{self.instance} in {self.store.url} is locked by {held.describe()}; wait for "
                 "it to finish, or if that run is gone, `omnimigrate snapshots unlock "
@@ -123,3 +125,16 @@ class InstanceLock:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await asyncio.to_thread(self.release)
+
+
+def _dead_here(held: LockInfo) -> bool:
+    """The holder ran on this machine and its process is gone."""
+    if held.host != socket.gethostname() or held.pid <= 0 or held.pid == os.getpid():
+        return False
+    try:
+        os.kill(held.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False

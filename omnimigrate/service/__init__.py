@@ -1,0 +1,1 @@
+"""Service mode: events, queues, the `serve` worker, metrics."""
