@@ -62,6 +62,30 @@ class InstanceConfig(BaseModel):
         return normalize_base_url(value)
 
 
+class ReplicationRule(BaseModel):
+    """On snapshot.completed of `source`, restore the snapshot into `target`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    target: str
+    options: dict[str, Any] = Field(default_factory=dict)  # restore options (on_conflict, …)
+
+
+class ServiceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queue: str = "memory"  # or an SQS queue URL
+    sinks: list[str] = Field(default_factory=list)  # sqs:URL, sns:ARN, webhook:URL
+    replication: list[ReplicationRule] = Field(default_factory=list)
+    workers: int = Field(default=1, ge=1, le=32)
+    visibility_timeout: int = Field(default=120, ge=10)
+    retry_seconds: float = Field(default=5.0, ge=0)
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 9090
+    pushgateway: str | None = None  # one-shot runs push their metrics here
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OMNIMIGRATE_", env_nested_delimiter="__", extra="forbid"
@@ -88,6 +112,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     instances: dict[str, InstanceConfig] = Field(default_factory=dict)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

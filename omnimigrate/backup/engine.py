@@ -75,6 +75,7 @@ class BackupOutcome:
     jobs_done: int
     jobs_skipped: int
     dead: list[DeadLetter] = field(default_factory=list)
+    bytes_written: int = 0
 
 
 def _now() -> datetime:
@@ -170,6 +171,7 @@ async def _locked_backup(
         jobs_done=stats.done,
         jobs_skipped=skipped,
         dead=stats.dead,
+        bytes_written=walker.blobs.bytes_written,
     )
 
 

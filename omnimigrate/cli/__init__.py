@@ -68,6 +68,7 @@ def main() -> None:
         doctor,
         fake,
         restore,
+        serve,
         snapshots,
     )
 

@@ -23,7 +23,7 @@ from omnimigrate.omni import models as m
 from omnimigrate.omni.errors import OmniAPIError, OmniConflict, OmniNotFound
 from omnimigrate.omni.ratelimit import Clock, RateLimiter, Sleep
 from omnimigrate.omni.retry import RetryPolicy, call_with_retries
-from omnimigrate.omni.transport import Reply, Transport
+from omnimigrate.omni.transport import Observer, Reply, Transport
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -61,6 +61,7 @@ class OmniClient:
         timeout: float = 120.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        observer: Observer | None = None,
     ) -> None:
         self._own_session = session is None
         self._session = session or aiohttp.ClientSession()
@@ -71,6 +72,7 @@ class OmniClient:
             limiter=limiter or RateLimiter(60),
             timeout=timeout,
             clock=clock,
+            observer=observer,
         )
         self.retry = retry or RetryPolicy()
         self._sleep = sleep

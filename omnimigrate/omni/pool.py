@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from omnimigrate.omni.client import OmniClient
 from omnimigrate.omni.ratelimit import RateLimiter
 from omnimigrate.omni.retry import RetryPolicy
+from omnimigrate.omni.transport import Observer
 
 
 @asynccontextmanager
@@ -23,6 +24,7 @@ async def client_pool(
     period: float = 60.0,
     retry: RetryPolicy | None = None,
     timeout: float = 120.0,
+    observer: Observer | None = None,
 ) -> AsyncIterator[list[OmniClient]]:
     connector = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -34,6 +36,7 @@ async def client_pool(
                 limiter=RateLimiter(rate_limit, period),
                 retry=retry,
                 timeout=timeout,
+                observer=observer,
             )
             for token in tokens
         ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -62,6 +63,9 @@ def query_value(value: Any) -> str:
     return str(value)
 
 
+Observer = Callable[[str, "int | str", float], None]  # (route, status, rate-limit wait)
+
+
 @dataclass
 class Reply:
     status: int
@@ -81,8 +85,10 @@ class Transport:
         limiter: RateLimiter,
         timeout: float = 120.0,
         clock: Clock = time.monotonic,
+        observer: Observer | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
+        self._observer = observer
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         self.key_id = key_fingerprint(self._token.get_secret_value())
         self._session = session
@@ -125,6 +131,8 @@ class Transport:
                     self.limiter.backoff(err.retry_after if err.retry_after is not None else 1.0)
                 raise
             finally:
+                if self._observer:
+                    self._observer(route, status, waited)
                 ok = isinstance(status, int) and status < 400
                 # successes at debug (one per request is a lot at info); failures stand out
                 (self._log.debug if ok else self._log.warning)(

@@ -1,0 +1,97 @@
+"""Prometheus metrics, named like Velero's, on a registry owned by the process that serves or
+pushes them (no module-level state)."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, push_to_gateway
+
+from omnimigrate.backup.engine import BackupOutcome
+from omnimigrate.omni.transport import Observer
+from omnimigrate.restore.applier import ApplyResult
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.backup_success = Gauge(
+            "omnimigrate_backup_last_successful_timestamp",
+            "Unix time of the last complete backup",
+            ["instance"],
+            registry=r,
+        )
+        self.backup_duration = Gauge(
+            "omnimigrate_backup_duration_seconds",
+            "Duration of the last backup",
+            ["instance"],
+            registry=r,
+        )
+        self.restore_success = Gauge(
+            "omnimigrate_restore_last_successful_timestamp",
+            "Unix time of the last complete restore",
+            ["target"],
+            registry=r,
+        )
+        self.items = Counter(
+            "omnimigrate_items_total",
+            "Objects backed up or restored, by outcome",
+            ["instance", "type", "outcome"],
+            registry=r,
+        )
+        self.requests = Counter(
+            "omnimigrate_requests_total",
+            "Omni API requests",
+            ["instance", "route", "status"],
+            registry=r,
+        )
+        self.throttled = Counter(
+            "omnimigrate_rate_limited_total", "Requests Omni answered 429", ["instance"], registry=r
+        )
+        self.rate_wait = Counter(
+            "omnimigrate_rate_limit_wait_seconds_total",
+            "Seconds spent waiting for the client-side rate limit",
+            ["instance"],
+            registry=r,
+        )
+        self.jobs = Gauge("omnimigrate_jobs", "Service jobs by state", ["state"], registry=r)
+        self.snapshot_bytes = Gauge(
+            "omnimigrate_snapshot_bytes",
+            "Bytes of new blobs the last backup wrote",
+            ["instance"],
+            registry=r,
+        )
+
+    def observer(self, instance: str) -> Observer:
+        def observe(route: str, status: int | str, waited: float) -> None:
+            self.requests.labels(instance, route, str(status)).inc()
+            if status == 429:
+                self.throttled.labels(instance).inc()
+            self.rate_wait.labels(instance).inc(waited)
+
+        return observe
+
+    def backup(self, instance: str, outcome: BackupOutcome, seconds: float) -> None:
+        m = outcome.manifest
+        self.backup_duration.labels(instance).set(seconds)
+        self.snapshot_bytes.labels(instance).set(outcome.bytes_written)
+        for kind, count in m.counts.items():
+            self.items.labels(instance, kind, "captured").inc(count)
+        for entry, _ in m.warnings:
+            self.items.labels(instance, entry.type, "warning").inc()
+        for failure in m.failures:
+            self.items.labels(instance, failure.job, "failed").inc()
+        if m.status == "complete":
+            self.backup_success.labels(instance).set(m.finished_at.timestamp())
+
+    def restore(self, target: str, result: ApplyResult) -> None:
+        for outcome in result.outcomes.values():
+            self.items.labels(target, "restore", outcome.status).inc()
+        if result.complete:
+            self.restore_success.labels(target).set(time.time())
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def push(self, gateway: str, job: str) -> None:
+        push_to_gateway(gateway, job=job, registry=self.registry)

@@ -1,0 +1,200 @@
+"""The `serve` worker: takes events off a queue and runs the matching job.
+
+`backup.requested` runs a backup; `snapshot.completed` runs the replication rules that name
+its instance (a restore into each standby); `restore.requested` runs a restore. A job holds
+its instance's lock in the store, so however many workers share the queue, one instance's
+rate budget is spent by one worker at a time; a job whose lock is held goes back on the queue
+for later. Checkpoints and the restore ledger live in the store, so a job another worker
+abandoned (killed: its message reappears after the visibility timeout) resumes where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from pydantic import SecretStr
+
+from omnimigrate.backup.engine import BackupOptions, run_backup
+from omnimigrate.config import InstanceConfig, Settings, resolve_tokens
+from omnimigrate.omni.pool import client_pool
+from omnimigrate.restore.engine import apply_plan, open_snapshot, plan_restore
+from omnimigrate.restore.plan import RestoreOptions
+from omnimigrate.service.events import (
+    BackupRequested,
+    BadEvent,
+    RestoreCompleted,
+    RestoreRequested,
+    RunFailed,
+    SnapshotCompleted,
+    dump_event,
+    parse_event,
+)
+from omnimigrate.service.metrics import Metrics
+from omnimigrate.service.queue import Message, Queue
+from omnimigrate.service.sinks import Publisher
+from omnimigrate.snapshot.crypto import Cipher
+from omnimigrate.snapshot.lock import InstanceLock, Locked
+from omnimigrate.snapshot.store import Store
+
+TokenSource = Callable[[InstanceConfig], list[SecretStr]]
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        queue: Queue,
+        publisher: Publisher,
+        metrics: Metrics,
+        *,
+        cipher: Cipher | None = None,
+        tokens: TokenSource = lambda inst: resolve_tokens(inst.token_env),
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.queue = queue
+        self.publisher = publisher
+        self.metrics = metrics
+        self.cipher = cipher
+        self.tokens = tokens
+        self.ready = False
+        self._log = structlog.get_logger("omnimigrate.serve")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            msg = await self.queue.receive()
+            self.ready = True  # the queue answered
+            if msg is not None:
+                await self.handle(msg)
+
+    async def handle(self, msg: Message) -> None:
+        try:
+            events = parse_event(msg.body)
+        except BadEvent as exc:
+            self._log.error("serve.bad_message", error=str(exc))
+            await self.queue.ack(msg)  # it can never succeed
+            return
+        for event in events:
+            outcome = await self._run(msg, event)
+            if outcome != "done":
+                delay = self.settings.service.retry_seconds * (
+                    msg.receives if outcome == "failed" else 1
+                )
+                await self.queue.retry_later(msg, delay)
+                return
+        await self.queue.ack(msg)
+
+    async def _run(self, msg: Message, event: Any) -> str:
+        structlog.contextvars.bind_contextvars(
+            run=event.run_id, job=event.type, instance=event.instance
+        )
+        self.metrics.jobs.labels("running").inc()
+        heartbeat = asyncio.create_task(self._keep_invisible(msg))
+        try:
+            await self._dispatch(event)
+            self.metrics.jobs.labels("succeeded").inc()
+            return "done"
+        except Locked as exc:
+            self._log.info("serve.locked", error=str(exc))
+            self.metrics.jobs.labels("waiting").inc()
+            return "locked"
+        except Exception as exc:  # reported, then retried, then dead-lettered by the queue
+            self._log.error("serve.job_failed", error=str(exc), receives=msg.receives)
+            self.metrics.jobs.labels("failed").inc()
+            failed = RunFailed(instance=event.instance, snapshot_id=event.snapshot_id,
+                               run_id=event.run_id, job=event.type, error=str(exc))  # fmt: skip
+            await self.publisher.publish(failed)
+            return "failed"
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            self.metrics.jobs.labels("running").dec()
+            structlog.contextvars.unbind_contextvars("run", "job", "instance")
+
+    async def _keep_invisible(self, msg: Message) -> None:
+        every = self.settings.service.visibility_timeout
+        while True:
+            await asyncio.sleep(every / 3)
+            await self.queue.extend(msg, every)
+
+    async def _dispatch(self, event: Any) -> None:
+        handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
+            BackupRequested: self.backup,
+            SnapshotCompleted: self.replicate,
+            RestoreRequested: self.restore,
+        }
+        handler = handlers.get(type(event))
+        if handler is None:
+            self._log.info("serve.ignored", event=event.type)
+            return
+        await handler(event)
+
+    def _instance(self, name: str) -> InstanceConfig:
+        if name not in self.settings.instances:
+            known = ", ".join(sorted(self.settings.instances)) or "none"
+            raise KeyError(f"instance {name!r} is not in the config (known: {known})")
+        return self.settings.instances[name]
+
+    def _pool(self, name: str):  # type: ignore[no-untyped-def]
+        inst, s = self._instance(name), self.settings
+        return client_pool(
+            inst.url, self.tokens(inst), rate_limit=inst.rate_limit or s.rate_limit,
+            retry=s.retry_policy(), timeout=s.timeout, observer=self.metrics.observer(name),
+        )  # fmt: skip
+
+    async def backup(self, event: BackupRequested) -> None:
+        s = self.settings
+        options = BackupOptions(
+            full=event.full, instance=event.instance, concurrency=s.concurrency,
+            retry_delay=s.retry_base_delay * 2, lock_ttl=s.lock_ttl,
+        )  # fmt: skip
+        start = time.monotonic()
+        async with self._pool(event.instance) as clients:
+            outcome = await run_backup(
+                clients, self.store, options, cache_dir=s.cache_dir, cipher=self.cipher
+            )
+        self.metrics.backup(event.instance, outcome, time.monotonic() - start)
+        done = SnapshotCompleted(instance=event.instance, snapshot_id=outcome.manifest.snapshot_id,
+                                 run_id=event.run_id, status=outcome.manifest.status)  # fmt: skip
+        await self.publisher.publish(done)
+        if any(rule.source == event.instance for rule in s.service.replication):
+            await self.queue.send(dump_event(done), group=event.instance)
+
+    async def replicate(self, event: SnapshotCompleted) -> None:
+        for rule in self.settings.service.replication:
+            if rule.source == event.instance:
+                await self.restore(RestoreRequested(instance=event.instance, snapshot_id=event.snapshot_id,
+                                                    run_id=event.run_id, target=rule.target,
+                                                    options=rule.options))  # fmt: skip
+
+    async def restore(self, event: RestoreRequested) -> None:
+        options = RestoreOptions(**event.options)
+        lock = InstanceLock(self.store, f"restore.{event.target}", ttl=self.settings.lock_ttl)
+        async with lock.held():
+            snap = await asyncio.to_thread(
+                open_snapshot,
+                self.store,
+                event.snapshot_id or "latest",
+                event.instance,
+                self.cipher,
+            )
+            async with self._pool(event.target) as clients:
+                plan = await plan_restore(snap, clients[0], options)
+                result = await apply_plan(
+                    snap, plan, clients, concurrency=self.settings.concurrency
+                )
+        self.metrics.restore(event.target, result)
+        await self.publisher.publish(
+            RestoreCompleted(
+                instance=event.instance,
+                snapshot_id=snap.source.snapshot_id,
+                run_id=event.run_id,
+                target=event.target,
+                complete=result.complete,
+            )
+        )
