@@ -91,7 +91,8 @@ class Settings(BaseSettings):
         env_prefix="OMNIMIGRATE_", env_nested_delimiter="__", extra="forbid"
     )
 
-    rate_limit: int = Field(default=60, ge=1, description="requests per minute per API key")
+    rate_limit: int = Field(default=60, ge=1, description="requests per rate_period per API key")
+    rate_period: float = Field(default=60.0, gt=0, description="the rate limit's window (s)")
     concurrency: int = Field(default=4, ge=1, le=64)
     timeout: float = Field(default=120.0, gt=0)
     store: str = "./omnimigrate-store"

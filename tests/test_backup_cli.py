@@ -88,7 +88,8 @@ def test_sigkill_midway_then_rerun_finishes_the_same_snapshot(
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_DEFAULT_REGION": "us-east-1",
         }
-    args = ["backup", "--source", fake.url, "--store", url, "--rate-limit", "3000"]
+    env["OMNIMIGRATE_RATE_PERIOD"] = "1"  # 200 a second; a takeover waits out one window
+    args = ["backup", "--source", fake.url, "--store", url, "--rate-limit", "200"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "omnimigrate", *args],
         env={**os.environ, **env},

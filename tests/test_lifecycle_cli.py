@@ -20,8 +20,9 @@ from tests.test_restore_cli import pair  # noqa: F401  (the fixture)
 
 def test_two_backups_at_once_one_waits_and_a_killed_holder_is_taken_over(pair, tmp_path):  # noqa: F811
     source, _, env = pair(120, seed=71)
-    env = {**env, "OMNIMIGRATE_STORE": str(tmp_path / "locked"), "OMNIMIGRATE_LOCK_TTL": "4"}
-    args = ["backup", "--source", source.url, "--rate-limit", "1200"]
+    env = {**env, "OMNIMIGRATE_STORE": str(tmp_path / "locked"), "OMNIMIGRATE_LOCK_TTL": "4",
+           "OMNIMIGRATE_RATE_PERIOD": "1"}  # fmt: skip
+    args = ["backup", "--source", source.url, "--rate-limit", "100"]
     holder = subprocess.Popen([sys.executable, "-m", "omnimigrate", *args], env={**os.environ, **env},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     lock = tmp_path / "locked" / "locks" / f"{source.url.split('//')[1].replace(':', '-')}.json"

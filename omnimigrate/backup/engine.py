@@ -63,6 +63,7 @@ class BackupOptions:
     max_attempts: int = 3
     retry_delay: float = 2.0
     lock_ttl: float = 300.0  # seconds a killed run's lock outlives it
+    takeover_quiet: float = 0.0  # after taking a dead run's lock: its requests may still count
     force_unlock: bool = False
 
 
@@ -97,7 +98,10 @@ async def run_backup(
     lock = InstanceLock(store, instance, ttl=options.lock_ttl)
     if options.force_unlock:
         await asyncio.to_thread(lock.force_unlock)
-    async with lock.held():
+    async with lock.held() as took_over:
+        if took_over and options.takeover_quiet:
+            # the dead holder's last requests still count in Omni's window for this key
+            await asyncio.sleep(options.takeover_quiet)
         return await _locked_backup(
             clients, store, options, instance, cache_dir, now, on_progress, cipher
         )

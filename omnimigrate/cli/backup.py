@@ -121,6 +121,7 @@ def backup(
         instance=instance_name or (source if source in settings.instances else None),
         retry_delay=settings.retry_base_delay * 2,
         lock_ttl=settings.lock_ttl,
+        takeover_quiet=settings.rate_period,
         force_unlock=force_unlock,
     )
     target = store_for(app, store)
@@ -131,6 +132,7 @@ def backup(
             inst.url,
             tokens,
             rate_limit=rate_limit or inst.rate_limit or settings.rate_limit,
+            period=settings.rate_period,
             retry=settings.retry_policy(),
             timeout=settings.timeout,
         ) as clients:

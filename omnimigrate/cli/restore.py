@@ -117,6 +117,7 @@ class Target:
             self.inst.url,
             self.tokens,
             rate_limit=self.rate,
+            period=s.rate_period,
             retry=s.retry_policy(),
             timeout=s.timeout,
         )
@@ -296,7 +297,11 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
 
     async def run() -> tuple[Plan, ApplyResult]:
         async with client_pool(
-            src.url, src_tokens, rate_limit=tgt.rate, retry=settings.retry_policy()
+            src.url,
+            src_tokens,
+            rate_limit=tgt.rate,
+            period=settings.rate_period,
+            retry=settings.retry_policy(),
         ) as clients:
             with job_progress("backup") as progress:
                 outcome = await run_backup(

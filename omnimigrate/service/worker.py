@@ -143,7 +143,7 @@ class Worker:
     def _pool(self, name: str):  # type: ignore[no-untyped-def]
         inst, s = self._instance(name), self.settings
         return client_pool(
-            inst.url, self.tokens(inst), rate_limit=inst.rate_limit or s.rate_limit,
+            inst.url, self.tokens(inst), rate_limit=inst.rate_limit or s.rate_limit, period=s.rate_period,
             retry=s.retry_policy(), timeout=s.timeout, observer=self.metrics.observer(name),
         )  # fmt: skip
 
@@ -151,7 +151,7 @@ class Worker:
         s = self.settings
         options = BackupOptions(
             full=event.full, instance=event.instance, concurrency=s.concurrency,
-            retry_delay=s.retry_base_delay * 2, lock_ttl=s.lock_ttl,
+            retry_delay=s.retry_base_delay * 2, lock_ttl=s.lock_ttl, takeover_quiet=s.rate_period,
         )  # fmt: skip
         start = time.monotonic()
         async with self._pool(event.instance) as clients:
@@ -175,7 +175,9 @@ class Worker:
     async def restore(self, event: RestoreRequested) -> None:
         options = RestoreOptions(**event.options)
         lock = InstanceLock(self.store, f"restore.{event.target}", ttl=self.settings.lock_ttl)
-        async with lock.held():
+        async with lock.held() as took_over:
+            if took_over:  # the dead holder's last requests still count in the target's window
+                await asyncio.sleep(self.settings.rate_period)
             snap = await asyncio.to_thread(
                 open_snapshot,
                 self.store,

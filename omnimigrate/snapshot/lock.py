@@ -70,10 +70,11 @@ class InstanceLock:
         except ValidationError:  # unreadable: treat as expired
             return LockInfo(holder="unknown", host="?", pid=0, acquired_at=0, expires_at=0)
 
-    def acquire(self) -> None:
+    def acquire(self) -> bool:
+        """Take the lock; True when it was taken over from a holder that is gone."""
         key = lock_key(self.instance)
         if self.store.create(key, self._info().model_dump_json().encode()):
-            return
+            return False
         held = self.current()
         if held is not None and held.expires_at > self.clock() and not _dead_here(held):
             raise Locked(
@@ -87,6 +88,7 @@ class InstanceLock:
             raise Locked(
                 f"{self.instance} in {self.store.url}: another run took the stale lock first"
             )
+        return True
 
     def renew(self) -> None:
         held = self.current()
@@ -109,9 +111,10 @@ class InstanceLock:
         return held
 
     @asynccontextmanager
-    async def held(self) -> AsyncIterator[None]:
-        """Hold the lock for a block, renewing the lease at a third of its length."""
-        await asyncio.to_thread(self.acquire)
+    async def held(self) -> AsyncIterator[bool]:
+        """Hold the lock for a block, renewing the lease at a third of its length; yields
+        whether it was taken over from a holder that is gone."""
+        took_over = await asyncio.to_thread(self.acquire)
 
         async def heartbeat() -> None:
             while True:
@@ -120,7 +123,7 @@ class InstanceLock:
 
         task = asyncio.create_task(heartbeat())
         try:
-            yield
+            yield took_over
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
