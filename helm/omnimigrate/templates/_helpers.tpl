@@ -1,0 +1,102 @@
+{{- define "omnimigrate.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "omnimigrate.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "omnimigrate.selector" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "omnimigrate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "omnimigrate.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "omnimigrate.secretName" -}}
+{{- default (include "omnimigrate.fullname" .) .Values.secret.existingSecret -}}
+{{- end -}}
+
+{{- define "omnimigrate.image" -}}
+{{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}
+{{- end -}}
+
+{{/* The pod-level security context every workload shares: non-root, no privilege. */}}
+{{- define "omnimigrate.podSecurity" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "omnimigrate.containerSecurity" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/* The container body shared by the CronJob, the restore Job and the serve Deployment. */}}
+{{- define "omnimigrate.container" -}}
+image: {{ include "omnimigrate.image" . }}
+imagePullPolicy: {{ .Values.image.pullPolicy }}
+securityContext:
+  {{- include "omnimigrate.containerSecurity" . | nindent 2 }}
+env:
+  - name: OMNIMIGRATE_CONFIG
+    value: /etc/omnimigrate/config.yaml
+envFrom:
+  - secretRef:
+      name: {{ include "omnimigrate.secretName" . }}
+resources:
+  {{- toYaml .Values.resources | nindent 2 }}
+volumeMounts:
+  - name: config
+    mountPath: /etc/omnimigrate
+    readOnly: true
+  - name: cache
+    mountPath: /var/cache/omnimigrate
+  - name: tmp
+    mountPath: /tmp
+{{- end -}}
+
+{{- define "omnimigrate.volumes" -}}
+- name: config
+  configMap:
+    name: {{ include "omnimigrate.fullname" . }}
+- name: cache
+  emptyDir: {}
+- name: tmp
+  emptyDir: {}
+{{- end -}}
+
+{{- define "omnimigrate.podExtras" -}}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}

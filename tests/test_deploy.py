@@ -1,0 +1,147 @@
+"""The container and the Helm chart, checked offline: hadolint on the Dockerfile, helm lint
+and template (helm-python-sdk embeds Helm), Kubernetes schema validation of every rendered
+manifest (kubernetes-validate --strict), yamllint, and the plain manifests kept in step."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+from yamllint import linter
+from yamllint.config import YamlLintConfig
+
+from omnimigrate.config import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "helm" / "omnimigrate"
+EXAMPLE = yaml.safe_load((CHART / "ci" / "example-values.yaml").read_text())
+K8S = "1.30.0"
+CRDS = ("monitoring.coreos.com/v1",)  # CRDs: no schema ships with kubernetes-validate
+
+
+def render(values=None, name="dr") -> list[dict]:
+    chart = helm.Chart.load(str(CHART))
+    out = chart.render(values, name=name, namespace="omnimigrate")
+    return [
+        d
+        for k, text in sorted(out.items())
+        if k.endswith(".yaml")
+        for d in yaml.safe_load_all(text)
+        if d
+    ]
+
+
+def by_kind(docs: list[dict]) -> dict[str, list[dict]]:
+    kinds: dict[str, list[dict]] = {}
+    for d in docs:
+        kinds.setdefault(d["kind"], []).append(d)
+    return kinds
+
+
+def test_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_chart_lints_clean_with_the_example_values():
+    report = helm.lint(str(CHART), EXAMPLE, strict=True)
+    assert report["errors"] == [] and [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+def test_example_values_render_the_whole_deployment_and_validate_strictly():
+    docs = render(EXAMPLE)
+    kinds = by_kind(docs)
+    assert {
+        "CronJob",
+        "Job",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "Secret",
+        "ConfigMap",
+        "ServiceMonitor",
+    } <= set(kinds)
+    cron = kinds["CronJob"][0]["spec"]
+    assert cron["concurrencyPolicy"] == "Forbid" and cron["failedJobsHistoryLimit"] == 3
+    pod = cron["jobTemplate"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["envFrom"] == [{"secretRef": {"name": kinds["Secret"][0]["metadata"]["name"]}}]
+    assert (
+        pod["securityContext"]["runAsNonRoot"]
+        and container["securityContext"]["readOnlyRootFilesystem"]
+    )
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert "/var/cache/omnimigrate" in {m["mountPath"] for m in container["volumeMounts"]}
+    sa = kinds["ServiceAccount"][0]
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    assert kinds["Deployment"][0]["spec"]["replicas"] == 3
+    for doc in docs:
+        if doc["apiVersion"] not in CRDS:
+            kubernetes_validate.validate(doc, K8S, strict=True)
+    config = kinds["ConfigMap"][0]["data"]["config.yaml"]
+    assert load_settings_from_text(config).service.replication[0].target == "standby"
+
+
+def load_settings_from_text(text: str):
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
+        fh.write(text)
+    return load_settings(Path(fh.name))
+
+
+def test_existing_secret_is_referenced_and_none_is_rendered():
+    kinds = by_kind(render({**EXAMPLE, "secret": {"existingSecret": "omni-tokens"}}))
+    assert "Secret" not in kinds
+    container = kinds["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
+    assert container["envFrom"] == [{"secretRef": {"name": "omni-tokens"}}]
+
+
+def test_defaults_render_only_the_backup_and_match_the_plain_manifests():
+    docs = render(None, name="omnimigrate")
+    assert set(by_kind(docs)) == {"CronJob", "ServiceAccount", "Secret", "ConfigMap"}
+    plain = [
+        d
+        for d in yaml.safe_load_all(
+            (ROOT / "deploy" / "kubernetes" / "omnimigrate.yaml").read_text()
+        )
+        if d
+    ]
+    assert plain == docs, "deploy/kubernetes/omnimigrate.yaml is stale: re-render it from the chart"
+
+
+def test_values_that_break_the_schema_are_refused():
+    with pytest.raises(helm.HelmError, match=r"token_env|schema"):
+        render(
+            {
+                "config": {
+                    "store": "s3://b/p",
+                    "instances": {"prod": {"url": "https://a.omniapp.co", "token": "x"}},
+                }
+            }
+        )
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["helm/omnimigrate/values.yaml", "helm/omnimigrate/ci/example-values.yaml", "helm/omnimigrate/Chart.yaml",
+     "deploy/config.example.yaml", "deploy/kubernetes/omnimigrate.yaml"],
+)  # fmt: skip
+def test_yaml_files_pass_yamllint(path):
+    config = YamlLintConfig(
+        "{extends: default, rules: {line-length: {max: 120}, document-start: disable, comments: {min-spaces-from-content: 1}, truthy: {check-keys: false}}}"
+    )
+    problems = list(linter.run((ROOT / path).read_text(), config))
+    assert problems == [], [str(p) for p in problems]
+
+
+def test_example_config_loads():
+    settings = load_settings(ROOT / "deploy" / "config.example.yaml")
+    assert settings.service.replication[0].source == "prod" and settings.retention.keep_weekly == 4
