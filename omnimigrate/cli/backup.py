@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import click
+import structlog
 from rich.console import Console
 from rich.table import Table
 
@@ -16,6 +18,9 @@ from omnimigrate.cli.progress import job_progress
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import instance_for, resolve_tokens
 from omnimigrate.omni.pool import client_pool
+from omnimigrate.service.events import new_run_id
+from omnimigrate.service.metrics import Metrics
+from omnimigrate.snapshot.manifest import instance_slug
 
 
 def backup_report(outcome: BackupOutcome) -> dict[str, object]:
@@ -127,12 +132,17 @@ def backup(
     target = store_for(app, store)
     cipher = cipher_for(app, target, create=True)
 
+    metrics = Metrics()
+    name = options.instance or instance_slug(inst.url)
+    structlog.contextvars.bind_contextvars(run=new_run_id(), job="backup", instance=name)
+
     async def run() -> BackupOutcome:
         async with client_pool(
             inst.url,
             tokens,
             rate_limit=rate_limit or inst.rate_limit or settings.rate_limit,
             period=settings.rate_period,
+            observer=metrics.observer(name),
             retry=settings.retry_policy(),
             timeout=settings.timeout,
         ) as clients:
@@ -146,6 +156,7 @@ def backup(
                     cipher=cipher,
                 )
 
+    start = time.monotonic()
     try:
         outcome = asyncio.run(run())
     except BackupFailed as exc:
@@ -153,5 +164,8 @@ def backup(
         raise SystemExit(EXIT_FAILED) from None
     if report:
         report.write_text(json.dumps(backup_report(outcome), indent=2))
+    if settings.service.pushgateway:  # a CronJob's metrics outlive its pod there
+        metrics.backup(name, outcome, time.monotonic() - start)
+        metrics.push(settings.service.pushgateway, job="omnimigrate-backup")
     print_outcome(outcome)
     raise SystemExit(EXIT_PARTIAL if outcome.manifest.failures else EXIT_OK)

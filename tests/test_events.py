@@ -1,0 +1,96 @@
+"""Event sinks over real protocols (SQS and SNS on moto's server, a webhook on loopback) and
+metrics pushed to a Pushgateway by a one-shot backup."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+
+import boto3
+from aiohttp import web
+
+from omnimigrate.service.events import RunFailed, SnapshotCompleted, parse_event
+from omnimigrate.service.sinks import Publisher, SnsSink, SqsSink, WebhookSink
+from tests.test_backup_cli import env_for, served  # noqa: F401  (the fixture)
+from tests.test_cli import run
+
+
+def aws(kind: str, endpoint: str):
+    return boto3.client(kind, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
+
+
+async def test_events_reach_sqs_sns_and_a_slack_style_webhook(moto_endpoint):
+    sqs, sns = aws("sqs", moto_endpoint), aws("sns", moto_endpoint)
+    direct = sqs.create_queue(QueueName="events-direct")["QueueUrl"]
+    via_sns = sqs.create_queue(QueueName="events-via-sns")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=via_sns, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    topic = sns.create_topic(Name="omnimigrate-events")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    received: list[dict] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    event = RunFailed(instance="prod", snapshot_id="s1", job="backup.requested", error="HTTP 503")
+    try:
+        publisher = Publisher([
+            SqsSink(sqs, direct), SnsSink(sns, topic), WebhookSink(f"http://127.0.0.1:{port}/hook"),
+            WebhookSink("http://127.0.0.1:1/closed"),  # an outage must not fail the run
+        ])  # fmt: skip
+        await publisher.publish(event)
+    finally:
+        await runner.cleanup()
+    for url in (direct, via_sns):
+        body = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"][0]["Body"]
+        assert parse_event(body) == [event]
+    assert received[0]["text"] == "omnimigrate run.failed: prod snapshot s1: HTTP 503"
+    assert received[0]["event"]["run_id"] == event.run_id
+    assert SnapshotCompleted(instance="prod").run_id != event.run_id
+
+
+def test_a_one_shot_backup_pushes_its_metrics(served, tmp_path):  # noqa: F811
+    pushed: list[tuple[str, str]] = []
+
+    class Gateway(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            pushed.append(
+                (self.path, self.rfile.read(int(self.headers["Content-Length"])).decode())
+            )
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            """Quiet."""
+
+    gateway = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    fake, scenario = served(12, seed=97)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        json.dumps({"service": {"pushgateway": f"http://127.0.0.1:{gateway.server_port}"}})
+    )
+    try:
+        result = run("--config", str(config), "backup", "--source", fake.url, "--store",
+                     str(tmp_path / "s"), "--rate-limit", "100000", env=env_for(scenario, tmp_path))  # fmt: skip
+    finally:
+        gateway.shutdown()
+    assert result.returncode == 0, result.stderr[-2000:]
+    ((path, body),) = pushed
+    assert path == "/metrics/job/omnimigrate-backup"
+    assert "omnimigrate_backup_last_successful_timestamp" in body
+    assert (
+        f'omnimigrate_items_total{{instance="127.0.0.1-{fake.url.rsplit(":", 1)[1]}",outcome="captured",type="document"}} 12.0'
+        in body
+    )
