@@ -195,3 +195,69 @@ def test_s3_notifications_and_sns_envelopes_become_snapshot_completed():
     assert wrapped[0].type == "backup.requested"
     with pytest.raises(BadEvent, match="not an omnimigrate event"):
         parse_event('{"type": "backup.exploded"}')
+
+
+def test_serve_on_the_in_process_queue_takes_events_over_http(tmp_path):
+    """`omnimigrate serve` as a process: POST /events, then /readyz and /metrics."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from omnimigrate.fake.server import FakeOmni, FakeSettings
+    from omnimigrate.snapshot.store import LocalStore
+
+    scenario = generate(ScenarioSpec(documents=10, seed=101))
+    fake = FakeOmni(scenario.state, FakeSettings(rate_limit=None))
+    fake.start_in_thread()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({
+        "store": str(tmp_path / "store"), "cache_dir": str(tmp_path / "cache"), "rate_limit": 100000,
+        "instances": {"prod": {"url": fake.url, "token_env": ["PROD_TOKEN"]}},
+        "service": {"queue": "memory", "metrics_host": "127.0.0.1"},
+    }))  # fmt: skip
+    env = {**os.environ, "OMNIMIGRATE_CONFIG": str(config), "PROD_TOKEN": scenario.org_token}
+    proc = subprocess.Popen([sys.executable, "-m", "omnimigrate", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/readyz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.2)
+        request = urllib.request.Request(f"{base}/events", method="POST",
+                                         data=BackupRequested(instance="prod").model_dump_json().encode())  # fmt: skip
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            assert resp.status == 202
+        bad = urllib.request.Request(f"{base}/events", method="POST", data=b"not json")
+        try:
+            urllib.request.urlopen(bad, timeout=5)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 400
+        store = LocalStore(tmp_path / "store")
+        while not list(store.list("snapshots/")):
+            assert time.monotonic() < deadline + 60 and proc.poll() is None
+            time.sleep(0.2)
+        time.sleep(0.5)
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
+            metrics = resp.read().decode()
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as resp:
+            assert json.load(resp) == {"status": "ok"}
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+        fake.stop_thread()
+    assert proc.returncode == 0, err[-2000:]
+    assert 'omnimigrate_backup_last_successful_timestamp{instance="prod"}' in metrics
+    assert 'omnimigrate_jobs{state="succeeded"} 1.0' in metrics
+    assert scenario.org_token.encode() not in err
