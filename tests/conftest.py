@@ -14,10 +14,12 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import boto3
 import pytest
+from aiohttp import web
 from moto.server import ThreadedMotoServer
 
 from omnimigrate.fake.scenario import Scenario, ScenarioSpec, generate
@@ -151,3 +153,16 @@ def make_s3_store(request: pytest.FixtureRequest) -> Callable[..., S3Store]:
         return store
 
     return make
+
+
+@asynccontextmanager
+async def local_server(app: web.Application) -> AsyncIterator[str]:
+    """Serve an aiohttp app on a free loopback port; yields its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    finally:
+        await runner.cleanup()

@@ -13,7 +13,7 @@ from omnimigrate.logging import configure_logging
 from omnimigrate.omni.client import OmniClient
 from omnimigrate.omni.errors import OmniAuthError, OmniNotFound, OmniTransportError
 from omnimigrate.omni.retry import RetryPolicy
-from tests.conftest import FAST_RETRY, client_for
+from tests.conftest import FAST_RETRY, client_for, local_server
 
 ONE_TRY = RetryPolicy(attempts=1)
 
@@ -132,10 +132,5 @@ async def aiohttp_html_server():
 
     app = web.Application()
     app.router.add_get("/api/v1/labels", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with local_server(app) as url:
+        yield url

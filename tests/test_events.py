@@ -12,6 +12,7 @@ from aiohttp import web
 
 from omnimigrate.service.events import RunFailed, SnapshotCompleted, parse_event
 from omnimigrate.service.sinks import Publisher, SnsSink, SqsSink, WebhookSink
+from tests.conftest import local_server
 from tests.test_backup_cli import env_for, served  # noqa: F401  (the fixture)
 from tests.test_cli import run
 
@@ -38,20 +39,13 @@ async def test_events_reach_sqs_sns_and_a_slack_style_webhook(moto_endpoint):
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
     event = RunFailed(instance="prod", snapshot_id="s1", job="backup.requested", error="HTTP 503")
-    try:
+    async with local_server(app) as base:
         publisher = Publisher([
-            SqsSink(sqs, direct), SnsSink(sns, topic), WebhookSink(f"http://127.0.0.1:{port}/hook"),
+            SqsSink(sqs, direct), SnsSink(sns, topic), WebhookSink(f"{base}/hook"),
             WebhookSink("http://127.0.0.1:1/closed"),  # an outage must not fail the run
         ])  # fmt: skip
         await publisher.publish(event)
-    finally:
-        await runner.cleanup()
     for url in (direct, via_sns):
         body = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"][0]["Body"]
         assert parse_event(body) == [event]

@@ -8,7 +8,6 @@ import json
 import aiohttp
 import boto3
 import pytest
-from aiohttp import web
 from pydantic import SecretStr
 
 from omnimigrate.config import InstanceConfig, ReplicationRule, ServiceConfig, Settings
@@ -27,7 +26,7 @@ from omnimigrate.service.metrics import Metrics
 from omnimigrate.service.queue import SqsQueue
 from omnimigrate.service.sinks import Publisher
 from omnimigrate.service.worker import Worker
-from tests.conftest import client_for
+from tests.conftest import client_for, local_server
 
 
 class Capture:
@@ -83,28 +82,23 @@ async def test_backup_event_on_sqs_backs_up_replicates_into_standby_and_verifies
     capture, metrics = Capture(), Metrics()
     worker = Worker(settings, store, SqsQueue(sqs, url, wait_seconds=1), Publisher([capture]), metrics,
                     tokens=lambda inst: [SecretStr(tokens[inst.url])])  # fmt: skip
-    runner = web.AppRunner(service_app(metrics, worker.queue, lambda: worker.ready))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
+    app = service_app(metrics, worker.queue, lambda: worker.ready)
     try:
-        sqs.send_message(
-            QueueUrl=url, MessageBody=BackupRequested(instance="src").model_dump_json()
-        )
-        await wait_for(lambda: any(isinstance(e, RestoreCompleted) for e in capture.events))
-        async with aiohttp.ClientSession() as http:
+        async with local_server(app) as base, aiohttp.ClientSession() as http:
+            sqs.send_message(
+                QueueUrl=url, MessageBody=BackupRequested(instance="src").model_dump_json()
+            )
+            await wait_for(lambda: any(isinstance(e, RestoreCompleted) for e in capture.events))
             for path in ("/healthz", "/readyz"):
-                async with http.get(f"http://127.0.0.1:{port}{path}") as resp:
+                async with http.get(f"{base}{path}") as resp:
                     assert resp.status == 200
-            async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+            async with http.get(f"{base}/metrics") as resp:
                 exposition = await resp.text()
     finally:
         stop.set()
         await task
-        await runner.cleanup()
 
     kinds = [e.type for e in capture.events]
     assert kinds == ["snapshot.completed", "restore.completed"]
