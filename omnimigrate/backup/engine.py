@@ -263,12 +263,12 @@ def _commit(
             )
             for c in clients
         },
-        objects=ordered,
         failures=[
             Failure(job=d.job.kind, object=d.job.args.get("key", d.job.key), error=d.error)
             for d in dead
         ],
     )
+    manifest.objects = ordered  # already validated entries: no second copy of the inventory
     store.put(manifest_key(instance, run.snapshot_id), dump_manifest(manifest))
     mark_run_closed(store, instance)
     ledger.discard()
