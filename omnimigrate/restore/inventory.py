@@ -11,6 +11,7 @@ import hashlib
 from pydantic import BaseModel, Field
 
 from omnimigrate.omni.client import OmniClient
+from omnimigrate.omni.models import Document
 from omnimigrate.snapshot.blobs import canonical_json
 
 
@@ -24,6 +25,7 @@ class TargetDocument(BaseModel):
     identifier: str
     folder_path: str | None = None
     owner_id: str | None = None
+    labels: list[str] = Field(default_factory=list)
 
 
 class TargetModel(BaseModel):
@@ -113,9 +115,10 @@ async def _content(client: OmniClient, inv: TargetInventory) -> None:
             inv.documents.setdefault(doc.identifier, _doc(doc))
 
 
-def _doc(doc) -> TargetDocument:  # type: ignore[no-untyped-def]
+def _doc(doc: Document) -> TargetDocument:
     return TargetDocument(
         identifier=doc.identifier,
         folder_path=doc.folder.path if doc.folder else None,
         owner_id=doc.owner.id if doc.owner else None,
+        labels=sorted(x if isinstance(x, str) else x["name"] for x in doc.labels),
     )

@@ -9,6 +9,7 @@ record each, compacted into one file when a run ends.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from typing import Literal
@@ -31,11 +32,9 @@ class RestoreLedger:
         self.prefix = f"restores/{target_instance}"
         self.records: dict[str, LedgerRecord] = {}
         self._segments = sorted(store.list(self.prefix + "/segments/"))
-        try:
+        with contextlib.suppress(KeyNotFound):  # no run has finished yet
             for key, rec in json.loads(store.get(self.prefix + "/ledger.json")).items():
                 self.records[key] = LedgerRecord.model_validate(rec)
-        except KeyNotFound:
-            pass
         for key in self._segments:
             raw = json.loads(store.get(key))
             self.records[raw["action"]] = LedgerRecord.model_validate(raw["record"])

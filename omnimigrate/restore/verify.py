@@ -135,9 +135,6 @@ async def _documents(
     names: _Names,
     t: TypeReport,
 ) -> None:
-    labels_of = {}
-    async for d in c.list_documents():
-        labels_of[d.identifier] = sorted(x if isinstance(x, str) else x["name"] for x in d.labels)
     for ident in docs:
         want = source.documents[ident]
         t.checked += 1
@@ -150,9 +147,7 @@ async def _documents(
         direct = names.grant_set(p for p in access if not p.get("isOwner"))
         checks = [
             t.check(ident, want.folder_path, target.folder_path, "folder"),
-            t.check(
-                ident, sorted(want.labels), labels_of.get(ident, sorted(want.labels)), "labels"
-            ),
+            t.check(ident, sorted(want.labels), target.labels, "labels"),
             t.check(ident, _grants(want.grants), direct, "permissions"),
             t.check(ident, want.owner, owner, "owner"),
             t.check(ident, want.model, await _model_of(c, ident, names, want), "model"),
