@@ -133,9 +133,16 @@ class Transport:
             finally:
                 if self._observer:
                     self._observer(route, status, waited)
-                ok = isinstance(status, int) and status < 400
-                # successes at debug (one per request is a lot at info); failures stand out
-                (self._log.debug if ok else self._log.warning)(
+                # successes at debug (one per request is a lot at info); a 404 is often an
+                # expected probe (does it exist? is git configured?), so info; failures warn
+                level = (
+                    self._log.debug
+                    if isinstance(status, int) and status < 400
+                    else self._log.info
+                    if status == 404
+                    else self._log.warning
+                )
+                level(
                     "omni.request",
                     method=method,
                     route=route,
