@@ -6,6 +6,8 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import boto3
 from aiohttp import web
@@ -15,6 +17,7 @@ from omnimigrate.service.sinks import Publisher, SnsSink, SqsSink, WebhookSink
 from tests.conftest import local_server
 from tests.test_backup_cli import env_for, served  # noqa: F401  (the fixture)
 from tests.test_cli import run
+from tests.test_restore_cli import pair  # noqa: F401  (the fixture)
 
 
 def aws(kind: str, endpoint: str):
@@ -54,7 +57,9 @@ async def test_events_reach_sqs_sns_and_a_slack_style_webhook(moto_endpoint):
     assert SnapshotCompleted(instance="prod").run_id != event.run_id
 
 
-def test_a_one_shot_backup_pushes_its_metrics(served, tmp_path):  # noqa: F811
+@contextmanager
+def pushgateway() -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """A stand-in Pushgateway on loopback: yields its URL and the (path, body) pushes."""
     pushed: list[tuple[str, str]] = []
 
     class Gateway(http.server.BaseHTTPRequestHandler):
@@ -68,18 +73,25 @@ def test_a_one_shot_backup_pushes_its_metrics(served, tmp_path):  # noqa: F811
         def log_message(self, *args) -> None:
             """Quiet."""
 
-    gateway = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    threading.Thread(target=gateway.serve_forever, daemon=True).start()
-    fake, scenario = served(12, seed=97)
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        json.dumps({"service": {"pushgateway": f"http://127.0.0.1:{gateway.server_port}"}})
-    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        result = run("--config", str(config), "backup", "--source", fake.url, "--store",
-                     str(tmp_path / "s"), "--rate-limit", "100000", env=env_for(scenario, tmp_path))  # fmt: skip
+        yield f"http://127.0.0.1:{server.server_port}", pushed
     finally:
-        gateway.shutdown()
+        server.shutdown()
+
+
+def gateway_config(tmp_path, url: str):
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"service": {"pushgateway": url}}))
+    return str(config)
+
+
+def test_a_one_shot_backup_pushes_its_metrics(served, tmp_path):  # noqa: F811
+    fake, scenario = served(12, seed=97)
+    with pushgateway() as (url, pushed):
+        result = run("--config", gateway_config(tmp_path, url), "backup", "--source", fake.url, "--store",
+                     str(tmp_path / "s"), "--rate-limit", "100000", env=env_for(scenario, tmp_path))  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     ((path, body),) = pushed
     assert path == "/metrics/job/omnimigrate-backup"
@@ -88,3 +100,24 @@ def test_a_one_shot_backup_pushes_its_metrics(served, tmp_path):  # noqa: F811
         f'omnimigrate_items_total{{instance="127.0.0.1-{fake.url.rsplit(":", 1)[1]}",outcome="captured",type="document"}} 12.0'
         in body
     )
+
+
+def test_a_one_shot_restore_pushes_its_metrics(pair, tmp_path):  # noqa: F811
+    _, target, env = pair(10, seed=98)
+    with pushgateway() as (url, pushed):
+        result = run("--config", gateway_config(tmp_path, url), "restore", "--target", target.url,
+                     "--rate-limit", "100000", env=env)  # fmt: skip
+    assert result.returncode == 3, result.stderr[-2000:]  # the unexportable document
+    ((path, body),) = pushed
+    assert path == "/metrics/job/omnimigrate-restore"
+    writes = len(target.log.writes())
+    assert (
+        f'omnimigrate_items_total{{instance="127.0.0.1-{target.url.rsplit(":", 1)[1]}",outcome="done",type="restore"}}'
+        in body
+    )
+    requests = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line.startswith("omnimigrate_requests_total{")
+    )
+    assert requests == len(target.log.records) and writes > 0

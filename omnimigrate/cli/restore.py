@@ -35,6 +35,7 @@ from omnimigrate.restore.engine import (
 from omnimigrate.restore.inventory import read_inventory
 from omnimigrate.restore.plan import Plan, RestoreOptions
 from omnimigrate.restore.verify import VerifyReport, verify
+from omnimigrate.service.metrics import Metrics
 from omnimigrate.snapshot.manifest import instance_slug
 
 SYMBOLS = {"create": "+", "update": "~", "skip": "=", "conflict": "!", "blocked": "x"}
@@ -110,6 +111,8 @@ class Target:
         self.rate = kw.get("rate_limit") or self.inst.rate_limit or app.settings.rate_limit
         self.concurrency = kw.get("concurrency") or app.settings.concurrency
         self.app = app
+        self.name = name if name in app.settings.instances else instance_slug(self.inst.url)
+        self.metrics = Metrics()
 
     def pool(self):  # type: ignore[no-untyped-def]
         s = self.app.settings
@@ -120,7 +123,15 @@ class Target:
             period=s.rate_period,
             retry=s.retry_policy(),
             timeout=s.timeout,
+            observer=self.metrics.observer(self.name),
         )
+
+    def push_metrics(self, result: ApplyResult) -> None:
+        """A one-shot restore's metrics go to the Pushgateway, when one is configured."""
+        gateway = self.app.settings.service.pushgateway
+        if gateway:
+            self.metrics.restore(self.name, result)
+            self.metrics.push(gateway, job="omnimigrate-restore")
 
 
 def print_plan(plan: Plan, details: bool, console: Console) -> None:
@@ -269,6 +280,7 @@ def restore_command(app: AppContext, target: str, target_token_env: tuple[str, .
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_FAILED) from None
     write_report(report, plan, result)
+    tgt.push_metrics(result)
     print_result(result, Console())
     raise SystemExit(exit_code(result))
 
