@@ -118,12 +118,18 @@ def memory_figure(args: argparse.Namespace, work: Path) -> None:
         proc.wait()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every benchmark shares: its size and the (time-scaled) rate limit."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--documents", type=int, default=1000)
-    parser.add_argument("--memory-documents", type=int, default=10_000)
     parser.add_argument("--rate", type=int, default=50, help="requests per period per key")
     parser.add_argument("--period", type=float, default=1.0, help="seconds")
+    return parser
+
+
+def main() -> None:
+    parser = bench_parser(__doc__)
+    parser.add_argument("--memory-documents", type=int, default=10_000)
     args = parser.parse_args()
     configure_logging(level="error", fmt="json")
     with tempfile.TemporaryDirectory(prefix="omnimigrate-bench-") as tmp:

@@ -11,7 +11,6 @@ plan (reading the target) and the apply, the achieved rate as a fraction of the 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from omnimigrate.restore.plan import RestoreOptions
 from omnimigrate.snapshot.store import LocalStore
 
 sys.path.insert(0, str(Path(__file__).parent))
-from backup import start_fake
+from backup import bench_parser, start_fake  # the backup bench's helpers
 
 
 async def snapshot(documents: int, work: Path):
@@ -62,11 +61,7 @@ async def restore(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--documents", type=int, default=1000)
-    parser.add_argument("--rate", type=int, default=50, help="requests per period per key")
-    parser.add_argument("--period", type=float, default=1.0, help="seconds")
-    args = parser.parse_args()
+    args = bench_parser(__doc__).parse_args()
     configure_logging(level="error", fmt="json")
     with tempfile.TemporaryDirectory(prefix="omnimigrate-bench-") as tmp:
         work = Path(tmp)

@@ -3,7 +3,9 @@ is encrypted (the key from the environment, registered with the log redactor).""
 
 from __future__ import annotations
 
+import functools
 import os
+from typing import Any
 
 from omnimigrate.cli import AppContext
 from omnimigrate.config import ConfigError
@@ -13,7 +15,6 @@ from omnimigrate.snapshot.crypto import (
     EncryptionError,
     open_cipher,
     parse_key,
-    read_config,
 )
 from omnimigrate.snapshot.store import Store, open_store
 
@@ -33,19 +34,23 @@ def cipher_for(app: AppContext, store: Store, *, create: bool = False) -> Cipher
             key = parse_key(raw, name)
         except EncryptionError as exc:  # a malformed setting: a usage error
             raise ConfigError(str(exc)) from None
-    config = read_config(store)
-    uses_kms = settings.kms_key_id or (
-        config and config.encryption and config.encryption.source == "kms"
+    return open_cipher(
+        store, key=key, kms_key_id=settings.kms_key_id, kms=_LazyKms(), create=create
     )
-    kms = _kms_client() if uses_kms else None
-    return open_cipher(store, key=key, kms_key_id=settings.kms_key_id, kms=kms, create=create)
 
 
 def blobs_for(app: AppContext, store: Store) -> BlobStore:
     return BlobStore(store, cipher=cipher_for(app, store))
 
 
-def _kms_client():  # type: ignore[no-untyped-def]
-    import boto3
+class _LazyKms:
+    """A KMS client made on first use, so stores that need no KMS never build one."""
 
-    return boto3.client("kms")
+    @functools.cached_property
+    def _client(self) -> Any:
+        import boto3
+
+        return boto3.client("kms")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)

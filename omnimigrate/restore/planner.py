@@ -76,18 +76,23 @@ class _Planner:
             if parent.op == "conflict":
                 return self.mark(action, LEFT_ALONE, f"{p} is left alone (--on-conflict skip)")
         rec = self.ledger.get(action.id)
-        recreated = any(
-            self.actions[p].writes for p in parents if self.actions[p].kind.endswith(".import")
-        )
         if (
             rec
             and rec.status == "done"
             and rec.digest == action.digest
-            and not (recreated or absent)
+            and not (self.reimported(parents) or absent)
         ):
             return self.mark(action, "skip", "unchanged since the last restore")
         return self.add(
             action.model_copy(update={"op": op or ("update" if rec and not absent else "create")})
+        )
+
+    def reimported(self, parents: Iterable[str]) -> bool:
+        """Whether a parent document is (re)imported in this plan: its children start over."""
+        return any(
+            self.actions[p].writes and self.actions[p].kind == "document.import"
+            for p in parents
+            if p in self.actions
         )
 
     def user_ok(self, email: str) -> bool:
@@ -428,12 +433,7 @@ class _Planner:
                 )
                 continue
             rec = self.ledger.get(action.id)
-            recreated = (
-                imp in self.actions
-                and self.actions[imp].writes
-                and (self.actions[imp].kind == "document.import")
-            )
-            if key not in self.inv.schedules or recreated:
+            if key not in self.inv.schedules or self.reimported([imp]):
                 self.decide(action, parents, absent=True)
             elif rec and rec.digest == action.digest:
                 done = rec.status == "done"

@@ -10,6 +10,7 @@ maxReceiveCount) instead of being retried forever.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -67,7 +68,8 @@ class SqsQueue:
         if self.url.endswith(".fifo"):
             args |= {
                 "MessageGroupId": group or "omnimigrate",
-                "MessageDeduplicationId": str(hash(body)),
+                # the same in every process (Python's hash() is salted per process)
+                "MessageDeduplicationId": hashlib.sha256(body.encode()).hexdigest(),
             }
         await asyncio.to_thread(self.client.send_message, **args)
 
