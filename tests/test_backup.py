@@ -189,3 +189,27 @@ async def test_include_and_exclude_scope_folders_and_their_documents(start_fake,
     }
     assert expected and keys(m, "document") == expected
     assert set(exported(fake)) <= expected
+
+
+async def test_an_optional_part_refused_for_good_makes_the_snapshot_partial(start_fake, tmp_path):
+    """Email-only users (an admin list) and a model's git settings refused with 403 or 501:
+    the backup commits with everything else, partial, naming each; nothing is retried."""
+    scenario = generate(ScenarioSpec(documents=20, seed=2))
+    refuse = {
+        "/api/v1/users/email-only": (403, "Forbidden: admin only"),
+        "/api/v1/models/{modelId}/git": (501, "Not implemented"),
+    }
+    fake = await start_fake(scenario.state, FakeSettings(rate_limit=None, refuse=refuse))
+    outcome = await backup(fake, LocalStore(tmp_path / "store"), tmp_path, [scenario.org_token])
+    m = outcome.manifest
+    assert m.status == "partial"
+    errors = " | ".join(f.error for f in m.failures)
+    assert "email-only users not readable (403): Forbidden: admin only" in errors
+    assert "git settings of" in errors and "(501)" in errors
+    assert keys(m, "document") == {d.identifier for d in scenario.state.documents.values()}
+    assert len(list(m.of_type("model_yaml"))) > 0 and all(o.blob for o in m.of_type("model_yaml"))
+    refused = [r for r in fake.log.records if r.status in (403, 501) and "export" not in r.route]
+    git_models = [
+        x for x in scenario.state.models.values() if x.kind in ("SHARED", "SHARED_EXTENSION")
+    ]
+    assert len(refused) == 1 + len(git_models)  # each asked once

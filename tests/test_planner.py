@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from omnimigrate.omni.delivery import Delivery
 from omnimigrate.restore.inventory import TargetDocument, TargetFolder, TargetInventory, TargetModel
 from omnimigrate.restore.ledger import LedgerRecord
 from omnimigrate.restore.plan import RestoreOptions
@@ -32,31 +33,26 @@ def source() -> SourceOrg:
     org.models = {
         MODEL: SourceModel(key=MODEL, source_id="m-src", kind="SHARED", files={"model.yaml": "x"})
     }
+    folder = dict(scope="organization", owner="ann@acme.example")
     org.folders = {
-        "sales": SourceFolder(path="sales", name="Sales"),
+        "sales": SourceFolder(path="sales", name="Sales", **folder),
         "sales/q1": SourceFolder(
-            path="sales/q1", name="Q1", grants=[Grant(principal=ann, role="VIEWER")]
+            path="sales/q1", name="Q1", grants=[Grant(principal=ann, role="VIEWER")], **folder
         ),
     }
-    doc = dict(model=MODEL, export_blob="a" * 64, owner="bob@acme.example")
+    doc = dict(model=MODEL, export_blob="a" * 64, owner="bob@acme.example", scope="organization")
     org.documents = {
         "d1": SourceDocument(identifier="d1", name="Board", folder_path="sales/q1", labels=["Finance"],
                              grants=[Grant(principal=ann, role="EDITOR")], **doc),
         "d2": SourceDocument(identifier="d2", name="Ops", **doc),
         "d3": SourceDocument(identifier="d3", name="Old", deleted=True, **doc),
     }  # fmt: skip
-    body = {
-        "identifier": "d1",
-        "name": "n",
-        "schedule": "0 8 * * 1",
-        "timezone": "UTC",
-        "format": "pdf",
-    }
+    when = dict(format="pdf", cron="0 8 * * 1", timezone="UTC")
     org.schedules = {
         "d1/weekly": SourceSchedule(key="d1/weekly", identifier="d1", name="weekly", owner="bob@acme.example",
-                                    body={**body, "destinationType": "s3"}),
+                                    delivery=Delivery(destination="s3", settings={"bucketName": "b"}, **when)),
         "d1/sheet": SourceSchedule(key="d1/sheet", identifier="d1", name="sheet",
-                                   body={**body, "destinationType": "google_sheets"}),
+                                   delivery=Delivery(destination="google_sheets", **when)),
     }  # fmt: skip
     return org
 

@@ -120,3 +120,18 @@ def test_instance_url_forms(url):
 def test_bad_instance_url():
     with pytest.raises(ValueError, match="give the instance origin"):
         normalize_base_url("acme.omniapp.co")
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 422, 501, 505])
+async def test_answers_that_cannot_change_are_asked_once(status):
+    s = Script(err(status))
+    with pytest.raises(OmniAPIError):
+        await call_with_retries(s.attempt, POLICY, idempotent=True, sleep=s.sleep)
+    assert s.calls == 1 and s.slept == []
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+async def test_answers_that_may_change_are_retried(status):
+    s = Script(err(status))
+    assert await call_with_retries(s.attempt, POLICY, idempotent=True, sleep=s.sleep) == "ok"
+    assert s.calls == 2

@@ -240,8 +240,10 @@ def _commit(
 ) -> Manifest:
     objects: dict[tuple[str, str], ObjectEntry] = {}
     facts: dict[str, str] = {}
-    for _, result in ledger.results():
+    lost: list[Failure] = []
+    for key, result in ledger.results():
         facts.update(result.facts)
+        lost += [Failure(job=key.split("|")[0], object=key, error=why) for why in result.lost]
         for entry in result.entries:
             objects[(entry.type, entry.key)] = entry
     ordered = [objects[k] for k in sorted(objects)]
@@ -250,7 +252,7 @@ def _commit(
         snapshot_id=run.snapshot_id,
         instance=instance,
         source_url=source_url,
-        status="partial" if dead else "complete",
+        status="partial" if dead or lost else "complete",
         started_at=run.started_at,
         finished_at=now(),
         export_flavour=flavour,  # type: ignore[arg-type]
@@ -266,7 +268,8 @@ def _commit(
         failures=[
             Failure(job=d.job.kind, object=d.job.args.get("key", d.job.key), error=d.error)
             for d in dead
-        ],
+        ]
+        + lost,
     )
     manifest.objects = ordered  # already validated entries: no second copy of the inventory
     store.put(manifest_key(instance, run.snapshot_id), dump_manifest(manifest))

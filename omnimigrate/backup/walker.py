@@ -15,10 +15,10 @@ from typing import Any
 
 from omnimigrate.backup.scope import PathFilter
 from omnimigrate.jobs.model import EXPORT, LISTING, Job, JobResult
-from omnimigrate.jobs.queue import permanent
 from omnimigrate.omni import models as m
 from omnimigrate.omni.client import OmniClient
 from omnimigrate.omni.errors import OmniAPIError
+from omnimigrate.omni.retry import permanent
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import ObjectEntry
 from omnimigrate.snapshot.secrets import find_secrets
@@ -118,15 +118,25 @@ class Walker:
         return result
 
     async def _email_only_users(self, client: OmniClient, args: dict[str, str]) -> JobResult:
-        return JobResult(
-            entries=[
-                await self._entry("email_only_user", u.email.lower(), u.dump(), source_id=u.user_id)
-                async for u in client.list_email_only_users()
-            ]
-        )
+        """Optional: a refusal (an admin-only list) makes the snapshot partial, not failed."""
+        try:
+            return JobResult(
+                entries=[
+                    await self._entry(
+                        "email_only_user", u.email.lower(), u.dump(), source_id=u.user_id
+                    )
+                    async for u in client.list_email_only_users()
+                ]
+            )
+        except OmniAPIError as err:
+            if not permanent(err):
+                raise
+            return JobResult(lost=[f"email-only users not readable ({err.status}): {err.detail}"])
 
     async def _folders(self, client: OmniClient, args: dict[str, str]) -> JobResult:
-        return await self._folder_records(client.list_folders(), "organization")
+        """Organization folders: asked for by scope, since the official folder record has
+        no `scope` of its own (restricted ones come from the walk per owner)."""
+        return await self._folder_records(client.list_folders(scope="organization"), "organization")
 
     async def _documents(self, client: OmniClient, args: dict[str, str]) -> JobResult:
         return await self._document_records(client.list_documents(include_deleted=True))
@@ -152,15 +162,19 @@ class Walker:
             ]
         )
 
-    async def _folder_records(self, folders: Any, scope: str) -> JobResult:
+    async def _folder_records(self, folders: Any, listed_as: str) -> JobResult:
+        """A folder's scope is the one it was listed under, unless its record names one (the
+        older spec's shape); its owner is `ownerId` (official) or `owner.id` (older)."""
         result = JobResult()
         async for folder in folders:
             if not self.scope(folder.path):
                 continue
-            raw = {**folder.dump(), "scope": scope}  # the official folder list omits scope
-            result.entries.append(
-                await self._entry("folder", folder.path, raw, source_id=folder.id)
-            )
+            raw = {**folder.dump(), "scope": folder.scope or listed_as}
+            owner = folder.owner_id or (folder.owner.id if folder.owner else None)
+            missing = [] if owner else ["no ownerId or owner.id in the folder record"]
+            entry = await self._entry("folder", folder.path, raw, source_id=folder.id)
+            entry.warnings += missing
+            result.entries.append(entry)
             result.children.append(
                 Job(kind="folder_permissions", args={"id": folder.id, "key": folder.path})
             )
@@ -227,12 +241,24 @@ class Walker:
         return await self._refusable("folder_permissions", args, permits)
 
     async def _model_yaml(self, client: OmniClient, args: dict[str, str]) -> JobResult:
-        async def files() -> dict[str, Any]:
-            yaml = await client.get_model_yaml(args["id"])
-            git = await client.model_git(args["id"])
-            return {"yaml": yaml.dump(), "git": git.dump() if git else None}
+        lost: list[str] = []
 
-        return await self._refusable("model_yaml", args, files)
+        async def files() -> dict[str, Any]:
+            """The model's own layer (`extension`): `combined`, the default, has the schema
+            model's views in it too, which a restore would freeze into copies."""
+            yaml = await client.get_model_yaml(args["id"], mode="extension")
+            try:
+                git = await client.model_git(args["id"])
+            except OmniAPIError as err:
+                if not permanent(err):
+                    raise
+                lost.append(f"git settings of {args['key']} ({err.status}): {err.detail}")
+                git = None
+            return {"yaml": yaml.dump(), "git": git.dump() if git else None, "layer": "extension"}
+
+        result = await self._refusable("model_yaml", args, files)
+        result.lost += lost
+        return result
 
     async def _user_model_roles(self, client: OmniClient, args: dict[str, str]) -> JobResult:
         async def roles() -> dict[str, Any]:

@@ -80,6 +80,26 @@ def keyset_page(
     return page, info
 
 
+SCHEDULE_CORE = frozenset(
+    {"identifier", "name", "schedule", "timezone", "format", "destinationType", "recipients",
+     "testNow"}
+)  # fmt: skip
+FORMAT_OPTIONS = (
+    "hideTitle",
+    "paperFormat",
+    "paperOrientation",
+    "singleColumnLayout",
+    "expandTablesToShowAllRows",
+    "queryIdentifierMapKey",
+    "overrideRowLimit",
+    "maxRowLimit",
+    "enableFormatting",
+    "hideHiddenFields",
+    "showContentLink",
+    "showFilters",
+)
+
+
 class Api:
     """Handlers bound to one organization's state."""
 
@@ -90,9 +110,11 @@ class Api:
         base_url: str = "http://fake.omni",
         max_page_size: int = 100,
         export_flavour: str = "official",
+        shape: str = "seed",
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.state = state
+        self.shape = shape
         self.base_url = base_url
         self.max_page_size = max_page_size
         self.export_flavour = export_flavour
@@ -186,6 +208,8 @@ class Api:
         }
 
     def folder_json(self, folder: st.Folder) -> dict[str, Any]:
+        """Official fields, plus the older spec's `owner`, `scope`, `createdAt` (served in
+        the seed shape only: strict.py prunes them from the official one)."""
         return {
             "id": folder.id,
             "name": folder.name,
@@ -193,6 +217,9 @@ class Api:
             "ownerId": folder.owner_id,
             "labels": folder.labels,
             "url": f"{self.base_url}/f/{folder.path}",
+            "owner": self._owner(folder.owner_id),
+            "scope": folder.scope,
+            "createdAt": folder.created_at,
         }
 
     def content_folder_json(self, folder: st.Folder) -> dict[str, Any]:
@@ -609,7 +636,9 @@ class Api:
             name=body["document"]["name"],
             folder_id=folder.id if folder else None,
             owner_id=self.token(request).user_id or "",
-            scope=folder.scope if folder else "organization",
+            # Neither spec says what scope a document imported outside any folder gets:
+            # the fake's guess is the importer's own (restricted); restore must set it.
+            scope=folder.scope if folder else "restricted",
             model_id=model.id,
             connection_id=model.connection_id or "",
             has_dashboard=body.get("dashboard") is not None,
@@ -639,14 +668,14 @@ class Api:
 
     async def list_folders(self, request: web.Request) -> web.Response:
         q = request.query
-        scope = q.get("scope", "organization")
+        scope = q.get("scope")  # neither spec gives a default: without it, both scopes
         if scope == "restricted" and not q.get("ownerId"):
             raise ApiError(400, "ownerId is required when scope is restricted")
         labels = {x.lower() for x in q.get("labels", "").split(",") if x}
         folders = [
             f
             for f in self.state.folders.values()
-            if f.scope == scope
+            if (scope is None or f.scope == scope)
             and (not q.get("ownerId") or f.owner_id == q["ownerId"])
             and (not labels or labels <= {x.lower() for x in f.labels})
         ]
@@ -662,17 +691,15 @@ class Api:
     async def create_folder(self, request: web.Request) -> web.Response:
         body = await request.json()
         parent = self._folder(body["parentFolderId"]) if body.get("parentFolderId") else None
-        scope = body.get("scope") or (parent.scope if parent else "organization")
+        # Neither spec gives the default scope of a top-level folder: the fake's guess is
+        # the creator's own (restricted), so a client that omits `scope` is caught.
+        scope = body.get("scope") or (parent.scope if parent else "restricted")
         if parent and scope != parent.scope:
             raise ApiError(400, "Child folder scope must match parent folder scope")
         if parent and parent.path.count("/") + 2 > MAX_FOLDER_DEPTH:
             raise ApiError(400, "Maximum folder nesting depth reached")
         owner = self._acting_owner(request, body.get("userId"))
-        base = (parent.path + "/" if parent else "") + st.slug(body["name"])
-        path, n = base, 1
-        while self.state.folder_by_path(path):
-            n += 1
-            path = f"{base}-{n}"
+        path = self._free_path((parent.path + "/" if parent else "") + st.slug(body["name"]))
         stamp = self.now()
         folder = st.Folder(
             name=body["name"],
@@ -695,6 +722,15 @@ class Api:
             status=201,
         )
 
+    def _free_path(self, path: str) -> str:
+        """`path`, or with the first numeric suffix free (`my-path-1`, as the official spec
+        describes resolvePathConflict; creates are assumed to do the same)."""
+        candidate, n = path, 0
+        while self.state.folder_by_path(candidate):
+            n += 1
+            candidate = f"{path}-{n}"
+        return candidate
+
     async def update_folder(self, request: web.Request) -> web.Response:
         folder = self._folder(request.match_info["folderId"])
         body = await request.json()
@@ -707,7 +743,7 @@ class Api:
             if taken and taken.id != folder.id:
                 if not body.get("resolvePathConflict"):
                     raise ApiError(409, f"Path {new_path} is already taken")
-                new_path = f"{new_path}-{folder.id[:4]}"
+                new_path = self._free_path(new_path)
             old = folder.path
             for f in self.state.folders.values():
                 if f.path == old or f.path.startswith(old + "/"):
@@ -825,32 +861,48 @@ class Api:
         return _ok({"pageInfo": info, "records": [self.model_json(x) for x in page]})
 
     async def model_yaml(self, request: web.Request) -> web.Response:
+        """Two layers (DOC2): a shared model's own files over its schema model's (or, for an
+        extension, over its base model's combined files). `combined`, the default, reads
+        both; `extension` and `staged` read the model's own layer only. A write in
+        `extension` mode sets or (empty) deletes an own file; in `combined` mode a non-empty
+        file is copied into the own layer and an empty one is ignored."""
         model = self._model(request.match_info["modelId"])
         if request.method == "GET":
-            return _ok(self._yaml_json(model, request.query.get("includeChecksums") == "true"))
+            mode = request.query.get("mode", "combined")
+            files = self._combined(model) if mode in ("combined", "merged") else model.files
+            return _ok(_yaml_json(files, model.version, request.query.get("includeChecksums")))
         body = await request.json()
         if model.kind == "SCHEMA":
             raise ApiError(400, "Schema models cannot be edited")
         if model.git_follower:
             raise ApiError(400, "Models in git follower mode cannot be edited")
         key = f"{body['fileName']}.yaml"
+        extension = body.get("mode") == "extension"
+        layer = model.files if extension else self._combined(model)
         previous = body.get("previousChecksum")
-        if previous and previous != _checksum(model.files.get(key, "")):
+        if previous and previous != _checksum(layer.get(key, "")):
             raise ApiError(409, "File has been modified since it was fetched")
         if body["yaml"]:
             model.files[key] = body["yaml"]
-        elif body.get("mode") == "extension":
+        elif extension:
             model.files.pop(key, None)
         model.version += 1
         model.updated_at = self.now()
-        return _ok(self._yaml_json(model, True))
+        files = model.files if extension else self._combined(model)
+        return _ok(_yaml_json(files, model.version, "true"))
 
-    @staticmethod
-    def _yaml_json(model: st.Model, checksums: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {"files": dict(sorted(model.files.items())), "version": model.version}
-        if checksums:
-            out["checksums"] = {k: _checksum(v) for k, v in model.files.items()}
-        return out
+    def _combined(self, model: st.Model) -> dict[str, str]:
+        if model.kind == "SCHEMA":
+            return dict(model.files)
+        under = self.state.models.get(model.base_model_id or "") or next(
+            (
+                m
+                for m in self.state.models.values()
+                if m.kind == "SCHEMA" and m.connection_id == model.connection_id
+            ),
+            None,
+        )
+        return {**(self._combined(under) if under else {}), **model.files}
 
     async def model_git(self, request: web.Request) -> web.Response:
         model = self._model(request.match_info["modelId"])
@@ -1010,6 +1062,27 @@ class Api:
             "membership": {"user": {"email": user.email, "name": user.display_name}},
         }
 
+    def _delivery_metadata(self, s: st.Schedule) -> dict[str, Any]:
+        """A destination's untyped `metadata`: the official shape names settings as the
+        official create body does; the seed shape as the older create body does, with the
+        webhook URL, Slack targets and SFTP server in the recipients answer instead."""
+        o = s.options
+        names = {
+            "email": ("subject", "textBody"),
+            "webhook": ("webhookUrl",),
+            "slack": ("slackRecipientType",),
+            "sftp": ("address", "port", "username", "path"),
+            "s3": ("bucketName", "keyPrefix", "region", "roleArn"),
+        }.get(s.destination_type, ())
+        meta = {k: o[k] for k in names if k in o}
+        if s.destination_type == "slack":
+            meta["recipients"] = o.get("slackRecipients", [])
+        if self.shape == "seed":
+            for moved in ("webhookUrl", "slackRecipientType", "recipients", "address", "port"):
+                meta.pop(moved, None)
+            meta.pop("username", None)
+        return meta
+
     async def get_schedule(self, request: web.Request) -> web.Response:
         s = self._schedule(request.match_info["scheduleId"])
         doc = self.state.document(s.identifier)
@@ -1018,12 +1091,7 @@ class Api:
             self._recipient(self.state.users[u]) for u in s.user_ids if u in self.state.users
         ]
         recipients += [self._recipient(u) for e in s.emails if (u := self.state.user_by_email(e))]
-        metadata = {
-            k: v
-            for k, v in s.options.items()
-            if k in ("webhookUrl", "slackRecipientType", "bucketName", "keyPrefix", "region")
-        }
-        metadata["emails"] = [e for e in s.emails if not self.state.user_by_email(e)]
+        options = {k: s.options[k] for k in FORMAT_OPTIONS if k in s.options}
         return _ok(
             {
                 "id": s.id,
@@ -1040,7 +1108,7 @@ class Api:
                 "createdAt": s.created_at,
                 "updatedAt": s.updated_at,
                 "filterConfig": s.options.get("filterConfig"),
-                "metadata": {"type": s.destination_type, "format": s.format},
+                "metadata": {"type": s.destination_type, "format": s.format, **options},
                 "conditionType": s.options.get("conditionType"),
                 "conditionQueryMapKey": s.options.get("conditionQueryMapKey"),
                 "fanOut": bool(s.options.get("fanOut")),
@@ -1051,7 +1119,7 @@ class Api:
                         "format": s.format,
                         "lastCompletedAt": None,
                         "lastStatus": None,
-                        "metadata": metadata,
+                        "metadata": self._delivery_metadata(s),
                         "recipients": recipients,
                         "userGroupRecipients": [
                             {"id": g, "name": self.state.groups[g].name}
@@ -1075,6 +1143,39 @@ class Api:
                 f"Available dashboard filter keys are: {', '.join(sorted(known))}",
             )
 
+    def _can_view(self, doc: st.Document, user_id: str) -> bool:
+        """Organization-scoped documents are open to members; restricted ones to their
+        owner and to the users their permits (direct, by group, or on a folder) name."""
+        if doc.scope == "organization" or doc.owner_id == user_id:
+            return True
+        groups = {g.id for g in self.state.groups.values() if user_id in g.member_ids}
+        permits = list(doc.permits)
+        folder = self.state.folders.get(doc.folder_id or "")
+        while folder is not None:
+            permits += folder.permits
+            folder = self.state.folders.get(folder.parent_id or "")
+        return any(p.user_id == user_id or p.group_id in groups for p in permits)
+
+    def _schedule_options(self, body: dict[str, Any], destination: str) -> dict[str, Any]:
+        """The create body's settings under one name each; both documents' names accepted."""
+        options = {k: v for k, v in body.items() if k not in SCHEDULE_CORE}
+        url = options.pop("url", None)
+        if url and not options.get("webhookUrl"):
+            options["webhookUrl"] = url
+        recipients = body.get("recipients")
+        if destination == "slack":
+            options["slackRecipients"] = (
+                [recipients] if isinstance(recipients, str) else list(recipients or [])
+            )
+        required = {
+            "webhook": ("webhookUrl",),
+            "slack": ("slackRecipientType", "slackRecipients"),
+        }.get(destination, ())
+        missing = [k for k in required if not options.get(k)]
+        if missing:
+            raise ApiError(400, f"{', '.join(missing)} required for {destination} destinations")
+        return options
+
     async def create_schedule(self, request: web.Request) -> web.Response:
         body = await request.json()
         doc = self.state.document(body["identifier"])
@@ -1082,29 +1183,27 @@ class Api:
             raise ApiError(404, f"Dashboard {body['identifier']} not found")
         self._check_filters(doc, body.get("filterConfig"))
         owner = self._acting_owner(request, request.query.get("userId"))
-        emails = [r["email"] for r in body.get("recipients", [])]
+        if not self._can_view(doc, owner):
+            raise ApiError(403, "The schedule owner does not have access to this dashboard")
+        destination = body["destinationType"]
+        emails = (
+            [r["email"] if isinstance(r, dict) else r for r in body.get("recipients", [])]
+            if destination == "email"
+            else []
+        )
         self._check_emails(emails)
+        options = self._schedule_options(body, destination)
         stamp = self.now()
-        core = {
-            "identifier",
-            "name",
-            "schedule",
-            "timezone",
-            "format",
-            "destinationType",
-            "recipients",
-            "testNow",
-        }
         s = st.Schedule(
             identifier=doc.identifier,
             name=body["name"],
             schedule=body["schedule"],
             timezone=body["timezone"],
             format=body["format"],
-            destination_type=body["destinationType"],
+            destination_type=destination,
             owner_id=owner,
             emails=emails,
-            options={k: v for k, v in body.items() if k not in core},
+            options=options,
             created_at=stamp,
             updated_at=stamp,
         )
@@ -1132,33 +1231,17 @@ class Api:
         for key in ("name", "schedule", "timezone", "format"):
             if key in body:
                 setattr(s, key, body[key])
-        s.options.update(
-            {
-                k: v
-                for k, v in body.items()
-                if k not in ("name", "schedule", "timezone", "format", "recipients", "testNow")
-            }
-        )
+        s.options.update({k: v for k, v in body.items() if k not in SCHEDULE_CORE and k != "url"})
+        if body.get("url"):
+            s.options["webhookUrl"] = body["url"]
         s.updated_at = self.now()
         return _ok({"success": True})
 
     async def schedule_recipients(self, request: web.Request) -> web.Response:
         s = self._schedule(request.match_info["scheduleId"])
-        out: dict[str, Any] = {"type": s.destination_type}
+        out: dict[str, Any] = {"type": s.destination_type, "recipients": []}
         if s.destination_type == "email":
-            people = [self.state.users[u] for u in s.user_ids if u in self.state.users]
-            recips = [{"id": u.id, "email": u.email, "name": u.display_name} for u in people]
-            for email in s.emails:
-                user = self.state.user_by_email(email)
-                eo = next(
-                    (x for x in self.state.email_only.values() if x.email.lower() == email.lower()),
-                    None,
-                )
-                rid = user.id if user else (eo.user_id if eo else st.new_uuid())
-                recips.append(
-                    {"id": rid, "email": email, "name": user.display_name if user else email}
-                )
-            out["recipients"] = recips
+            out["recipients"] = self._email_recipients(s)
             out["userGroupRecipients"] = [
                 {
                     "id": g,
@@ -1176,7 +1259,42 @@ class Api:
                 for g in s.group_ids
                 if g in self.state.groups
             ]
+        elif self.shape == "seed":  # the older spec's per-destination shapes
+            out |= self._seed_destination(s)
+        else:
+            out["userGroupRecipients"] = []
         return _ok(out)
+
+    def _email_recipients(self, s: st.Schedule) -> list[dict[str, Any]]:
+        people = [self.state.users[u] for u in s.user_ids if u in self.state.users]
+        recips = [{"id": u.id, "email": u.email, "name": u.display_name} for u in people]
+        for email in s.emails:
+            user = self.state.user_by_email(email)
+            eo = next(
+                (x for x in self.state.email_only.values() if x.email.lower() == email.lower()),
+                None,
+            )
+            rid = user.id if user else (eo.user_id if eo else st.new_uuid())
+            recips.append({"id": rid, "email": email, "name": user.display_name if user else email})
+        if self.shape == "seed":
+            for r in recips:
+                r["emailOnly"] = r["id"] not in self.state.users
+        return recips
+
+    def _seed_destination(self, s: st.Schedule) -> dict[str, Any]:
+        o = s.options
+        if s.destination_type == "webhook":
+            return {"url": o.get("webhookUrl")}
+        if s.destination_type == "slack":
+            kind = o.get("slackRecipientType")
+            return {
+                "recipients": [
+                    {"recipientType": kind, "slackId": x} for x in o.get("slackRecipients", [])
+                ]
+            }
+        if s.destination_type == "sftp":
+            return {k: o[k] for k in ("address", "port", "username") if k in o}
+        return {}
 
     async def change_recipients(self, request: web.Request) -> web.Response:
         s = self._schedule(request.match_info["scheduleId"])
@@ -1512,6 +1630,13 @@ class Api:
             (m.id for m in self.state.models.values() if m.connection_id == connection_id),
             st.new_uuid(),
         )
+
+
+def _yaml_json(files: dict[str, str], version: int, checksums: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"files": dict(sorted(files.items())), "version": version}
+    if checksums == "true":
+        out["checksums"] = {k: _checksum(v) for k, v in files.items()}
+    return out
 
 
 def _checksum(text: str) -> str:

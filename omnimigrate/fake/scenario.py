@@ -179,6 +179,7 @@ def _models(org: st.OrgState, ids: _Ids, stamp: object) -> list[st.Model]:
             name=None,
             kind="SCHEMA",
             connection_id=conn.id,
+            files=SCHEMA_VIEWS,
             created_at=stamp(),
             updated_at=stamp(),
         )  # type: ignore[operator]
@@ -220,15 +221,25 @@ def _models(org: st.OrgState, ids: _Ids, stamp: object) -> list[st.Model]:
     return shared
 
 
+SCHEMA_VIEWS = {
+    "orders.view.yaml": "schema: public\ntable_name: orders\ndimensions:\n  id: {primary_key: true}\n  amount: {}\nmeasures:\n  total: {sql: '${amount}', aggregate_type: sum}\n",
+    "customers.view.yaml": "schema: public\ntable_name: customers\ndimensions:\n  id: {primary_key: true}\n  email: {}\n",
+    "events.view.yaml": "schema: public\ntable_name: events\ndimensions:\n  id: {primary_key: true}\n",
+}
+
+
 def _yaml_files(name: str) -> dict[str, str]:
+    """A shared model's own layer: over the schema model's views (SCHEMA_VIEWS), it adds
+    model settings, relationships, a topic, and for some models an overriding view."""
     low = name.lower().replace(" ", "_")
-    return {
+    own = {
         "model.yaml": f"# {name} model\nlabel: {name}\nfiscal_month_offset: 0\n",
         "relationships.yaml": "- join_from_view: orders\n  join_to_view: customers\n  on_sql: ${orders.customer_id} = ${customers.id}\n",
-        "orders.view.yaml": "schema: public\ntable_name: orders\ndimensions:\n  id: {primary_key: true}\n  amount: {}\nmeasures:\n  total: {sql: '${amount}', aggregate_type: sum}\n",
-        "customers.view.yaml": "schema: public\ntable_name: customers\ndimensions:\n  id: {primary_key: true}\n  email: {}\n",
         f"{low}.topic.yaml": f"base_view: orders\nlabel: {name}\njoins:\n  customers: {{}}\n",
     }
+    if name in ("Sales", "Finance"):  # an own copy of a schema view, changed
+        own["customers.view.yaml"] = SCHEMA_VIEWS["customers.view.yaml"] + "  name: {}\n"
+    return own
 
 
 def _labels(org: st.OrgState) -> None:
@@ -280,6 +291,11 @@ def _folders(
             "organization",
             users[0].id,
         )
+    for name in ("Q4 Reviews", "Q4-Reviews"):  # siblings whose names give the same slug
+        add(name, folders[0], "organization", rng.choice(users).id)
+    # and siblings renamed since (PATCH path) so each name's slug is the other's path
+    add("Q4-Reviews-1", None, "organization", rng.choice(users).id).path = "q4-reviews"
+    add("Q4 Reviews", None, "organization", rng.choice(users).id).path = "q4-reviews-1"
     while len(folders) < spec.folders:
         org_folders = [
             f for f in folders if f.scope == "organization" and f.path.count("/") < spec.depth - 1
@@ -291,8 +307,10 @@ def _folders(
             "organization",
             rng.choice(users).id,
         )
-    for user in users[:3]:  # personal folders
-        add(f"{user.display_name}'s drafts", None, "restricted", user.id)
+    for user in users[:3]:  # personal folders, one with a subfolder
+        drafts = add(f"{user.display_name}'s drafts", None, "restricted", user.id)
+        if user is users[0]:
+            add("Scratch", drafts, "restricted", user.id)
     group_ids = list(org.groups)
     for folder in rng.sample(
         [f for f in folders if f.scope == "organization"], k=max(1, len(folders) // 3)
@@ -354,7 +372,8 @@ def _documents(
     group_ids = list(org.groups)
     labels = [x.name for x in org.labels.values()]
     for i in range(spec.documents):
-        folder = rng.choice([None, *folders])
+        personal = i % 25 == 7  # a personal document outside any folder
+        folder = None if personal else rng.choice([None, *folders])
         model = rng.choice(shared)
         dashboard = rng.random() < 0.8
         name = f"{rng.choice(DOC_WORDS)} {i}"
@@ -366,7 +385,7 @@ def _documents(
             description=rng.choice([None, f"About {name}"]),
             folder_id=folder.id if folder else None,
             owner_id=owner,
-            scope=folder.scope if folder else "organization",
+            scope=folder.scope if folder else ("restricted" if personal else "organization"),
             model_id=model.id,
             connection_id=model.connection_id or "",
             has_dashboard=dashboard,
@@ -402,14 +421,15 @@ def _schedules(
     docs: list[st.Document],
     stamp: object,
 ) -> None:
-    dashboards = [
-        d for d in docs if d.has_dashboard and not d.deleted and d.scope == "organization"
-    ]
+    dashboards = [d for d in docs if d.has_dashboard and not d.deleted]
     externals = [e.email for e in org.email_only.values()]
     for i in range(min(spec.schedules, len(dashboards) * 2)):
         doc = rng.choice(dashboards)
         kind = rng.choice(["email", "email", "slack", "webhook"])
         options: dict = {"showFilters": True}
+        # a restricted dashboard's schedules belong to someone who can see it: its owner,
+        # or a user it is shared with (whose permit must be restored first)
+        sharers = [p.user_id for p in doc.permits if p.user_id]
         sched = st.Schedule(
             id=ids.uuid(),
             identifier=doc.identifier,
@@ -418,7 +438,7 @@ def _schedules(
             timezone=rng.choice(TIMEZONES),
             format=rng.choice(["pdf", "png", "csv", "link_only"]) if kind != "webhook" else "json",
             destination_type=kind,
-            owner_id=doc.owner_id,
+            owner_id=rng.choice([doc.owner_id, *sharers]),
             created_at=stamp(),  # type: ignore[operator]
             updated_at=stamp(),
         )  # type: ignore[operator]
@@ -426,12 +446,22 @@ def _schedules(
             sched.user_ids = rng.sample([u.id for u in users], k=rng.randint(1, 3))
             sched.group_ids = rng.sample(list(org.groups), k=rng.randint(0, 1))
             sched.emails = rng.sample(externals, k=rng.randint(0, min(1, len(externals))))
+            options["subject"] = f"{doc.name}: the {rng.choice(['daily', 'weekly'])} numbers"
+            if rng.random() < 0.5:
+                options["textBody"] = "Numbers attached. Reply to the data team with questions."
         elif kind == "slack":
-            options["slackRecipientType"] = "channel"
+            if rng.random() < 0.5:
+                options["slackRecipientType"] = "channel"
+                options["slackRecipients"] = [f"C{ids.mini().upper()}"]
+            else:
+                options["slackRecipientType"] = "users"
+                options["slackRecipients"] = [f"U{ids.mini().upper()}" for _ in range(2)]
         else:
             options["webhookUrl"] = (
                 f"https://hooks.example.com/omni/{ids.mini()}?token=whsec_{ids.mini()}"
             )
+        if sched.format == "pdf":
+            options.update(paperFormat="a4", paperOrientation=rng.choice(["portrait", "landscape"]))
         if rng.random() < 0.25 and doc.export.get("dashboard", {}).get("queries"):
             options.update(
                 conditionType="RESULTS_PRESENT",

@@ -9,6 +9,7 @@ change is made, the answer is lost), the response conformance check, and the req
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import threading
 import time
@@ -20,8 +21,9 @@ from aiohttp import web
 
 from omnimigrate.fake import state as st
 from omnimigrate.fake.api import TOKEN_KEY, Api, ApiError, error_response
-from omnimigrate.fake.conformance import Conformance, Exchange
+from omnimigrate.fake.conformance import Conformance, Exchange, load_openapi
 from omnimigrate.fake.policies import Clock, FaultPlan, RequestLog, RequestRecord, SlidingWindow
+from omnimigrate.fake.strict import Pruner, Shape
 from omnimigrate.omni.ratelimit import key_fingerprint
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -37,6 +39,12 @@ class FakeSettings:
     # (no update-model); "seed": an older instance (no /api/v1 YAML, PUT move only).
     routes: Literal["both", "official", "seed"] = "both"
     export_flavour: Literal["official", "seed"] = "official"
+    # Responses carry only declared fields; where the spec is open, "seed" answers with the
+    # older spec's documented shape and "official" with the official one (fake/strict.py).
+    shape: Shape = "seed"
+    # route template -> (status, detail): Omni refuses that route for good (a test's knob,
+    # e.g. an admin-only list read with a key that may not)
+    refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
     max_page_size: int = 100
     clock: Clock = field(default=time.monotonic)
 
@@ -49,6 +57,7 @@ class FakeOmni:
         self.settings = settings or FakeSettings()
         self.log = RequestLog()
         self.conformance = Conformance() if self.settings.validate else None
+        self.pruner = Pruner(load_openapi()[1], self.settings.shape)
         self.window = (
             SlidingWindow(self.settings.rate_limit, self.settings.period, self.settings.clock)
             if self.settings.rate_limit
@@ -58,6 +67,7 @@ class FakeOmni:
             self.state,
             max_page_size=self.settings.max_page_size,
             export_flavour=self.settings.export_flavour,
+            shape=self.settings.shape,
         )
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -176,15 +186,19 @@ class FakeOmni:
         if response is None:  # dropped connection
             self._record(key, request, route, 0, fault)
             raise _dropped(request)
-        if self.conformance and resource is not None:
-            data = response.body if isinstance(response.body, bytes) else b""
-            self.conformance.check_response(
-                _exchange(request, route),
-                response.status,
-                data,
-                response.content_type,
-                response.headers,
-            )
+        if resource is not None:
+            exchange = _exchange(request, route)
+            self._prune(exchange, response)
+            if self.conformance:
+                data = response.body if isinstance(response.body, bytes) else b""
+                self.conformance.check_response(
+                    exchange,
+                    response.status,
+                    data,
+                    response.content_type,
+                    response.headers,
+                    self.pruner.seed_schema(exchange.method.lower(), exchange.spec_route),
+                )
         self._record(key, request, route, response.status, fault)
         return response
 
@@ -218,6 +232,8 @@ class FakeOmni:
             return self._too_many(wait, key), fault
         if problem:
             return error_response(400, f"Bad Request: {problem}"), fault
+        if route in self.settings.refuse:
+            return error_response(*self.settings.refuse[route]), fault
         request[TOKEN_KEY] = known
         try:
             response = await handler(request)
@@ -229,6 +245,17 @@ class FakeOmni:
             ), f"{fault}+after"
         self._rate_headers(response, key)
         return response, fault if fault == "slow" else None
+
+    def _prune(self, ex: Exchange, response: web.Response) -> None:
+        """Only declared fields leave the fake (fake/strict.py)."""
+        if response.status >= 300 or response.content_type != "application/json":
+            return
+        if not isinstance(response.body, bytes) or not response.body:
+            return
+        body = self.pruner.prune(
+            ex.method.lower(), ex.spec_route, response.status, json.loads(response.body)
+        )
+        response.body = json.dumps(body).encode()
 
     def _too_many(self, wait: float, key: str) -> web.Response:
         limit = self.settings.rate_limit or 0

@@ -27,9 +27,12 @@ class Job(BaseModel):
 
 
 class JobResult(BaseModel):
-    """What a finished job produced: objects for the manifest, follow-up jobs, and facts
-    about the source (such as the export flavour)."""
+    """What a finished job produced: objects for the manifest, follow-up jobs, facts about
+    the source (such as the export flavour), and what it could not capture."""
 
     entries: list[ObjectEntry] = Field(default_factory=list)
     children: list[Job] = Field(default_factory=list)
     facts: dict[str, str] = Field(default_factory=dict)
+    # optional parts Omni refused for good (email-only users, a model's git settings): the
+    # snapshot is committed partial, with each named among its failures
+    lost: list[str] = Field(default_factory=list)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from omnimigrate.jobs.model import Job, JobResult
-from omnimigrate.omni.errors import OmniAPIError
+from omnimigrate.omni.retry import permanent
 
 Runner = Callable[[Job], Awaitable[JobResult]]
 Sleep = Callable[[float], Awaitable[None]]
@@ -39,15 +39,6 @@ class QueueStats:
     done: int = 0
     retried: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
-
-
-def permanent(error: BaseException) -> bool:
-    """Client errors other than 408/429 will fail the same way again."""
-    return (
-        isinstance(error, OmniAPIError)
-        and 400 <= error.status < 500
-        and error.status not in (408, 429)
-    )
 
 
 class JobQueue:

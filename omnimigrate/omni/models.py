@@ -168,7 +168,7 @@ class ScheduleSummary(ApiModel):
     disabled_at: str | None = None
     owner_id: str | None = None
     recipient_count: float | None = None
-    alert: dict[str, Any] | None = None
+    alert: dict[str, Any] | str | None = None  # official: an object; older spec: a string
 
 
 class ScheduleDestination(ApiModel):

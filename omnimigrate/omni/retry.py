@@ -1,6 +1,7 @@
 """Bounded, jittered retries for one logical Omni call (on tenacity).
 
-Retried: transport errors, 408, 429 and 5xx. A 429 waits its Retry-After (the limiter
+Retried: transport errors, 408, 429 and 5xx other than 501 and 505; any other answer would
+come back the same (`permanent`). A 429 waits its Retry-After (the limiter
 pauses every other request on the key meanwhile); everything else backs off exponentially
 with full jitter. Attempts and total time are both capped.
 
@@ -41,10 +42,20 @@ class RetryPolicy:
     max_delay: float = 60.0
 
 
+NEVER_RETRIED = (501, 505)  # Not Implemented, HTTP Version Not Supported: they will not change
+
+
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, OmniTransportError):
         return True
-    return isinstance(exc, OmniAPIError) and (exc.status in (408, 429) or exc.status >= 500)
+    return isinstance(exc, OmniAPIError) and (
+        exc.status in (408, 429) or (exc.status >= 500 and exc.status not in NEVER_RETRIED)
+    )
+
+
+def permanent(exc: BaseException) -> bool:
+    """An answer from Omni that asking again would not change (4xx but 408/429, 501, 505)."""
+    return isinstance(exc, OmniAPIError) and not is_retryable(exc)
 
 
 def maybe_applied(exc: BaseException) -> bool:

@@ -15,7 +15,8 @@ from typing import Any
 import structlog
 
 from omnimigrate.omni.client import OmniClient
-from omnimigrate.omni.errors import OmniError, OmniNotFound
+from omnimigrate.omni.delivery import Delivery
+from omnimigrate.omni.errors import OmniAPIError, OmniError, OmniNotFound
 from omnimigrate.restore.inventory import TargetInventory
 from omnimigrate.restore.ledger import LedgerRecord, RestoreLedger
 from omnimigrate.restore.plan import Action, Plan
@@ -114,6 +115,7 @@ class Applier:
         acting = ledger.records.get(ACTING_USER)
         self._acting: str | None = acting.target if acting else None
         self._acting_lock = asyncio.Lock()
+        self._renames = asyncio.Lock()  # one folder path change at a time (swaps, G7)
         self._progress = on_progress
         self._log = structlog.get_logger("omnimigrate.restore")
         self.result = ApplyResult()
@@ -213,11 +215,18 @@ class Applier:
         await self._record(a, "done")
 
     async def _model_yaml(self, c: OmniClient, a: Action) -> None:
+        """Make the target model's own layer (`extension` mode) equal the snapshot's, file
+        for file: changed files written, files the snapshot lacks deleted (an empty file
+        deletes in extension mode). The schema model's views are never copied in."""
         model_id = next(
             m.id for m in self.plan.inventory.models.values() if m.key == a.params["model"]
         )
-        for key, text in sorted(a.params["files"].items()):
-            await c.put_model_yaml(model_id, yaml_file_name(key), text)
+        have = (await c.get_model_yaml(model_id, mode="extension")).files
+        want = a.params["files"]
+        for key in sorted(set(want) | set(have)):
+            if want.get(key) != have.get(key):
+                text = want.get(key, "")
+                await c.put_model_yaml(model_id, yaml_file_name(key), text, mode="extension")
         await self._record(a, "done", model_id)
 
     # ------------------------------------------------------------------ folders
@@ -236,10 +245,40 @@ class Applier:
             scope=p["scope"],
             owner_id=owner,
         )
-        if created.path != p["path"]:  # Omni derives the path from the name: force it (G7)
-            await c.update_folder(created.id, path=p["path"].rsplit("/", 1)[-1])
         self.ids.folders[p["path"]] = created.id
+        if created.path.strip("/") != p["path"]:  # Omni derives the path from the name (G7)
+            await self._force_path(c, created.id, p["path"])
         await self._record(a, "done", created.id)
+
+    async def _force_path(self, c: OmniClient, folder_id: str, path: str) -> None:
+        """Give a folder its source path. Siblings whose names slug alike ("Q4 Reviews",
+        "Q4-Reviews") can each be created at the other's path: on 409 the holder, when it
+        is a folder of this restore still waiting for its own path, steps aside to a
+        temporary one first, and takes its right path when its own turn comes."""
+        segment = path.rsplit("/", 1)[-1]
+        async with self._renames:
+            try:
+                await c.update_folder(folder_id, path=segment)
+                return
+            except OmniAPIError as err:
+                if err.status != 409:
+                    raise
+            holder = await self._folder_at(c, path)
+            ours = {fid: src for src, fid in self.ids.folders.items()}
+            if holder is None or holder == folder_id or ours.get(holder, path) == path:
+                raise RestoreError(
+                    f"folder path {path} is taken on the target by a folder this snapshot "
+                    "does not hold there: rename or move it, then run again"
+                )
+            await c.update_folder(holder, path=f"{segment}-omnimigrate-{holder[:8]}")
+            await c.update_folder(folder_id, path=segment)
+
+    @staticmethod
+    async def _folder_at(c: OmniClient, path: str) -> str | None:
+        async for folder in c.list_folders(path=path):
+            if folder.path.strip("/") == path:
+                return folder.id
+        return None
 
     async def _folder_permissions(self, c: OmniClient, a: Action) -> None:
         folder_id = self.ids.folders[a.params["path"]]
@@ -308,6 +347,12 @@ class Applier:
             return
         await self._record_import(a, ident)
 
+    async def _document_scope(self, c: OmniClient, a: Action) -> None:
+        """Outside any folder: Omni's move takes the scope with `folderPath: null`."""
+        ident = self.ids.document(a.params["identifier"])
+        await c.move_document(ident, None, scope=a.params["scope"])
+        await self._record(a, "done")
+
     async def _document_labels(self, c: OmniClient, a: Action) -> None:
         await c.update_document_labels(
             self.ids.document(a.params["identifier"]), add=a.params["labels"]
@@ -363,9 +408,9 @@ class Applier:
 
     async def _schedule_create(self, c: OmniClient, a: Action) -> None:
         p = a.params
-        body = dict(p["body"])
-        body["identifier"] = self.ids.document(body["identifier"])
-        if body.get("destinationType") == "email":
+        delivery = Delivery.model_validate(p["delivery"])
+        body = delivery.create_body(self.ids.document(p["identifier"]), p["name"])
+        if delivery.destination == "email":
             body["recipients"] = [{"email": e} for e in p["emails"]]
         owner = self.ids.user(p["owner"]) if p["owner"] else None
         if a.op == "update" and p["key"] in self.ids.schedules:

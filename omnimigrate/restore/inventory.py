@@ -7,11 +7,12 @@ has changed since, and names what changed.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from omnimigrate.omni.client import OmniClient
-from omnimigrate.omni.models import Document
+from omnimigrate.omni.models import Document, Folder
 from omnimigrate.snapshot.blobs import canonical_json
 
 
@@ -19,11 +20,13 @@ class TargetFolder(BaseModel):
     id: str
     path: str
     scope: str
+    owner_id: str | None = None
 
 
 class TargetDocument(BaseModel):
     identifier: str
     folder_path: str | None = None
+    scope: str | None = None
     owner_id: str | None = None
     labels: list[str] = Field(default_factory=list)
 
@@ -38,6 +41,13 @@ class TargetSchedule(BaseModel):
     id: str
     key: str  # identifier/name
     paused: bool
+    summary: dict[str, Any] = Field(default_factory=dict)  # the fields a delivery reads
+
+
+SUMMARY_FIELDS = (
+    "id", "name", "identifier", "schedule", "timezone", "format", "destinationType",
+    "slackRecipientType", "ownerId", "disabledAt",
+)  # fmt: skip
 
 
 class TargetInventory(BaseModel):
@@ -92,33 +102,44 @@ async def read_inventory(client: OmniClient) -> TargetInventory:
         inv.groups[group.display_name] = group.id
     await _content(client, inv)
     async for s in client.list_schedules():
+        raw = s.dump()
         inv.schedules[f"{s.identifier}/{s.name}"] = TargetSchedule(
-            id=s.id, key=f"{s.identifier}/{s.name}", paused=bool(s.disabled_at)
+            id=s.id,
+            key=f"{s.identifier}/{s.name}",
+            paused=bool(s.disabled_at),
+            summary={k: raw[k] for k in SUMMARY_FIELDS if k in raw},
         )
     return inv
 
 
 async def _content(client: OmniClient, inv: TargetInventory) -> None:
-    """Folders and documents of both scopes: restricted ones need a walk per owner."""
-    async for folder in client.list_folders():
-        inv.folders[folder.path] = TargetFolder(
-            id=folder.id, path=folder.path, scope="organization"
-        )
+    """Folders and documents of both scopes: restricted ones need a walk per owner. A
+    folder's scope is the one it was listed under (the official record has none)."""
+    async for folder in client.list_folders(scope="organization"):
+        inv.folders[folder.path] = _folder(folder, "organization")
     async for doc in client.list_documents():
         inv.documents[doc.identifier] = _doc(doc)
     for user_id in inv.users.values():
         async for folder in client.list_folders(scope="restricted", ownerId=user_id):
-            inv.folders[folder.path] = TargetFolder(
-                id=folder.id, path=folder.path, scope="restricted"
-            )
+            inv.folders[folder.path] = _folder(folder, "restricted")
         async for doc in client.list_documents(creatorId=user_id):
             inv.documents.setdefault(doc.identifier, _doc(doc))
+
+
+def _folder(folder: Folder, listed_as: str) -> TargetFolder:
+    return TargetFolder(
+        id=folder.id,
+        path=folder.path,
+        scope=folder.scope or listed_as,
+        owner_id=folder.owner_id or (folder.owner.id if folder.owner else None),
+    )
 
 
 def _doc(doc: Document) -> TargetDocument:
     return TargetDocument(
         identifier=doc.identifier,
         folder_path=doc.folder.path if doc.folder else None,
+        scope=doc.scope,
         owner_id=doc.owner.id if doc.owner else None,
         labels=sorted(x if isinstance(x, str) else x["name"] for x in doc.labels),
     )

@@ -261,24 +261,31 @@ class _Planner:
                 self.mark(action, "conflict", "exists with other verified/homepage flags")
 
     def folders(self) -> None:
+        """Each folder with its scope and owner, which Omni takes only at create (G7)."""
         for path in self._selected_folders():
             folder = self.src.folders[path]
             parent = path.rpartition("/")[0] or None
+            owner_ok = bool(folder.owner) and self.user_ok(folder.owner or "")
             action = Action(
                 id=f"folder:{path}", kind="folder.create", object=path, op="create",
                 depends_on=[f"folder:{parent}"] if parent else [],
                 params={"path": path, "name": folder.name, "parent": parent, "scope": folder.scope,
-                        "owner": folder.owner if folder.scope == "restricted" else None},
+                        "owner": folder.owner if owner_ok else None},
             )  # fmt: skip
             if path in self.inv.folders:
                 self.mark(action, "skip", "exists on the target")
-            elif folder.scope == "restricted" and (
-                not folder.owner or not self.user_ok(folder.owner)
-            ):
+            elif folder.scope is None:
+                self.mark(action, "blocked", "the snapshot does not say this folder's scope")
+            elif folder.scope == "restricted" and not owner_ok:
                 self.mark(action, "blocked", f"its owner {folder.owner} is not on the target")
             else:
-                owner = [Principal(kind="user", key=folder.owner)] if folder.owner else []
-                self.decide(action, self.identity_deps(owner), absent=True)
+                owner = [Principal(kind="user", key=folder.owner)] if owner_ok else []
+                created = self.decide(action, self.identity_deps(owner), absent=True)
+                if not owner_ok and created.writes:  # made, but owned by the restoring key
+                    self.add(Action(id=f"folder:{path}:owner", kind="folder.owner", object=path,
+                                    op="blocked", depends_on=[created.id],
+                                    reason=f"its owner {folder.owner} is not on the target: "
+                                    "the restoring key's user owns it"))  # fmt: skip
             self.permissions("folder", path, {"path": path}, folder.grants, [f"folder:{path}"])
 
     def models(self) -> None:
@@ -290,7 +297,10 @@ class _Planner:
             action = Action(id=f"model:{key}:yaml", kind="model.yaml", object=key, op="create",
                             params={"model": key, "files": model.files})  # fmt: skip
             target = self.target_model(key)
-            if target is None:
+            if model.combined_only:
+                self.mark(action, "blocked", "this snapshot holds the model's combined YAML "
+                          "(schema views included), not its own layer: back up again")  # fmt: skip
+            elif target is None:
                 self.mark(action, "blocked", f"model {key} is not on the target (--model-map)")
             elif model.git_follower:
                 self.mark(
@@ -337,6 +347,19 @@ class _Planner:
                     self.decide(owner, [imp.id, f"user:{doc.owner}"])
             parents = [imp.id, f"document:{ident}:owner"]
             self.permissions("document", ident, {"identifier": ident}, doc.grants, parents)
+            if not doc.folder_path:  # in a folder it takes the folder's scope
+                self.document_scope(doc, imp)
+
+    def document_scope(self, doc: SourceDocument, imp: Action) -> None:
+        """A document outside any folder gets whatever scope Omni gives an import: set it."""
+        ident = doc.identifier
+        action = Action(id=f"document:{ident}:scope", kind="document.scope", object=ident,
+                        op="create", params={"identifier": ident, "scope": doc.scope},
+                        depends_on=[imp.id])  # fmt: skip
+        if doc.scope is None:
+            self.mark(action, "blocked", "the snapshot does not say this document's scope")
+        else:
+            self.decide(action, [imp.id])
 
     def document_import(self, doc: SourceDocument) -> Action:
         ident = doc.identifier
@@ -414,15 +437,23 @@ class _Planner:
                     self.decide(upsert, absent=True)
             action = Action(
                 id=f"schedule:{key}", kind="schedule.create", object=key, op="create", depends_on=[imp],
-                params={"key": key, "body": s.body, "owner": s.owner, "emails": s.emails, "groups": groups,
+                params={"key": key, "delivery": s.delivery.model_dump() if s.delivery else None,
+                        "identifier": s.identifier, "name": s.name, "owner": s.owner,
+                        "emails": s.emails, "groups": groups,
                         "paused": s.paused or self.opt.pause_schedules},
             )  # fmt: skip
+            # the owner must see the dashboard before Omni lets them own a schedule of it
+            access = [f"document:{s.identifier}:owner", f"document:{s.identifier}:permissions"]
             parents = [
                 imp,
+                *access,
                 *(f"email_only:{e}" for e in externals),
                 *(f"group:{g}" for g in groups),
             ]
-            destination = s.body.get("destinationType") or ""
+            if s.delivery is None:
+                self.mark(action, "blocked", f"unreadable in the snapshot: {s.problem}")
+                continue
+            destination = s.delivery.destination
             if destination in UNCREATABLE:
                 self.mark(action, "blocked", UNCREATABLE[destination])
                 continue

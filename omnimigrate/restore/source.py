@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from omnimigrate.omni.delivery import Delivery, DeliveryShapeError, read_delivery
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest, ObjectEntry
 
@@ -38,7 +39,7 @@ class SourceLabel(BaseModel):
 class SourceFolder(BaseModel):
     path: str
     name: str
-    scope: str = "organization"
+    scope: str | None = None  # None: the snapshot does not say (never guessed)
     owner: str | None = None  # email
     grants: list[Grant] = Field(default_factory=list)
 
@@ -48,7 +49,7 @@ class SourceDocument(BaseModel):
     name: str
     description: str | None = None
     folder_path: str | None = None
-    scope: str = "organization"
+    scope: str | None = None  # as listed; None: the snapshot does not say
     owner: str | None = None
     labels: list[str] = Field(default_factory=list)
     deleted: bool = False
@@ -65,7 +66,8 @@ class SourceSchedule(BaseModel):
     name: str
     owner: str | None = None
     paused: bool = False
-    body: dict[str, Any]  # the create body, recipients excluded
+    delivery: Delivery | None = None  # None: unreadable, `problem` says why
+    problem: str | None = None
     emails: list[str] = Field(default_factory=list)  # users' and email-only recipients
     groups: list[str] = Field(default_factory=list)
 
@@ -75,7 +77,8 @@ class SourceModel(BaseModel):
     source_id: str | None = None
     kind: str | None = None
     connection: str | None = None
-    files: dict[str, str] | None = None
+    files: dict[str, str] | None = None  # the model's own layer
+    combined_only: bool = False  # an older backup kept only the combined YAML
     git_follower: bool = False
 
 
@@ -179,14 +182,15 @@ def _labels(r: _Reader, org: SourceOrg) -> None:
 def _models(r: _Reader, org: SourceOrg) -> None:
     for o in r.m.of_type("model"):
         raw = r.blob(o) or {}
-        yaml = r.blob_of("model_yaml", o.key)
+        yaml = r.blob_of("model_yaml", o.key) or {}
         org.models[o.key] = SourceModel(
             key=o.key,
             source_id=o.source_id,
             kind=raw.get("modelKind"),
             connection=r.ids["connection"].get(raw.get("connectionId") or ""),
-            files=(yaml or {}).get("yaml", {}).get("files") if yaml else None,
-            git_follower=bool(((yaml or {}).get("git") or {}).get("gitFollower")),
+            files=yaml["yaml"].get("files") if yaml.get("yaml") else None,
+            combined_only=bool(yaml) and yaml.get("layer") != "extension",
+            git_follower=bool((yaml.get("git") or {}).get("gitFollower")),
         )
 
 
@@ -208,7 +212,7 @@ def _folders(r: _Reader, org: SourceOrg) -> None:
         org.folders[o.key] = SourceFolder(
             path=o.key,
             name=raw.get("name") or o.key.rsplit("/", 1)[-1],
-            scope=raw.get("scope") or "organization",
+            scope=raw.get("scope"),
             owner=r.user(raw.get("ownerId") or (raw.get("owner") or {}).get("id")),
             grants=_grants_from_permits(r, r.blob_of("folder_permissions", o.key) or []),
         )
@@ -245,7 +249,7 @@ def _documents(r: _Reader, org: SourceOrg) -> None:
             name=raw.get("name", o.key),
             description=raw.get("description"),
             folder_path=(raw.get("folder") or {}).get("path"),
-            scope=raw.get("scope") or "organization",
+            scope=raw.get("scope"),
             owner=r.user((raw.get("owner") or {}).get("id")),
             labels=sorted(
                 lb if isinstance(lb, str) else lb["name"] for lb in raw.get("labels", [])
@@ -261,44 +265,41 @@ def _documents(r: _Reader, org: SourceOrg) -> None:
         )
 
 
-SCHEDULE_FIELDS = (
-    "conditionType",
-    "conditionQueryMapKey",
-    "filterConfig",
-    "fanOut",
-    "killJobsOnFailure",
-)
-DESTINATION_FIELDS = ("webhookUrl", "slackRecipientType", "bucketName", "keyPrefix", "region")
-
-
 def _schedules(r: _Reader, org: SourceOrg) -> None:
     for o in r.m.of_type("schedule"):
         raw = r.blob(o)
         if not raw:
             continue
         summary, detail, recipients = raw["summary"], raw["schedule"], raw.get("recipients") or {}
-        body: dict[str, Any] = {
-            k: summary[k]
-            for k in ("identifier", "name", "schedule", "timezone", "format", "destinationType")
-        }
-        body |= {k: detail[k] for k in SCHEDULE_FIELDS if detail.get(k) not in (None, False)}
-        for dest in detail.get("destinations", []):
-            meta = dest.get("metadata") or {}
-            body |= {k: meta[k] for k in DESTINATION_FIELDS if meta.get(k)}
+        delivery, problem = None, None
+        try:
+            delivery = read_delivery(summary, detail, recipients)
+        except DeliveryShapeError as err:
+            problem = str(err)
         org.schedules[o.key] = SourceSchedule(
             key=o.key,
             identifier=summary["identifier"],
             name=summary["name"],
-            owner=r.user(summary.get("ownerId")),
+            owner=r.user(summary.get("ownerId") or detail.get("ownerId")),
             paused=bool(summary.get("disabledAt") or detail.get("disabledAt")),
-            body=body,
-            emails=sorted(
-                {x["email"].lower() for x in recipients.get("recipients", []) if x.get("email")}
-            ),
+            delivery=delivery,
+            problem=problem,
+            emails=recipient_emails(recipients),
             groups=sorted(
-                g["name"] for g in recipients.get("userGroupRecipients", []) if g.get("name")
+                g["name"] for g in recipients.get("userGroupRecipients") or [] if g.get("name")
             ),
         )
+
+
+def recipient_emails(recipients: dict[str, Any]) -> list[str]:
+    """Users' and email-only recipients of an email schedule (both specs: `recipients[].email`)."""
+    return sorted(
+        {
+            x["email"].lower()
+            for x in recipients.get("recipients") or []
+            if isinstance(x, dict) and x.get("email")
+        }
+    )
 
 
 def _roles(r: _Reader, org: SourceOrg) -> None:

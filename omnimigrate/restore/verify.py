@@ -11,8 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omnimigrate.omni.client import OmniClient
+from omnimigrate.omni.delivery import Delivery, DeliveryShapeError, read_delivery
 from omnimigrate.restore.inventory import TargetInventory, read_inventory
-from omnimigrate.restore.source import Grant, SourceDocument, SourceOrg
+from omnimigrate.restore.source import (
+    Grant,
+    SourceDocument,
+    SourceOrg,
+    SourceSchedule,
+    recipient_emails,
+)
 
 
 @dataclass
@@ -26,6 +33,13 @@ class TypeReport:
             return True
         self.differences.append(f"{key}: {what} is {_short(have)}, snapshot has {_short(want)}")
         return False
+
+    def check_all(self, key: str, want: dict[str, Any], have: dict[str, Any]) -> None:
+        """Every field either side has is compared (so every difference is named); the
+        object matches when all do."""
+        fields = sorted(want.keys() | have.keys())
+        if all([self.check(key, want.get(k), have.get(k), k) for k in fields]):
+            self.matching += 1
 
     @property
     def percent(self) -> float:
@@ -121,10 +135,14 @@ async def _folders(
         if target is None:
             t.differences.append(f"{path}: missing")
             continue
-        have = names.grant_set(p.dump() for p in await c.folder_permits(target.id))
-        ok = t.check(path, folder.scope, target.scope, "scope")
-        if t.check(path, _grants(folder.grants), have, "permissions") and ok:
-            t.matching += 1
+        permits = names.grant_set(p.dump() for p in await c.folder_permits(target.id))
+        want = {"scope": folder.scope, "owner": folder.owner, "permissions": _grants(folder.grants)}
+        have = {
+            "scope": target.scope,
+            "owner": names.users.get(target.owner_id or ""),
+            "permissions": permits,
+        }
+        t.check_all(path, want, have)
 
 
 async def _documents(
@@ -144,16 +162,23 @@ async def _documents(
             continue
         access = [p.dump() async for p in c.access_list(ident, access_source="direct")]
         owner = next((names.users.get(p["id"]) for p in access if p.get("isOwner")), None)
-        direct = names.grant_set(p for p in access if not p.get("isOwner"))
-        checks = [
-            t.check(ident, want.folder_path, target.folder_path, "folder"),
-            t.check(ident, sorted(want.labels), target.labels, "labels"),
-            t.check(ident, _grants(want.grants), direct, "permissions"),
-            t.check(ident, want.owner, owner, "owner"),
-            t.check(ident, want.model, await _model_of(c, ident, names, want), "model"),
-        ]
-        if all(checks):
-            t.matching += 1
+        expected = {
+            "scope": want.scope,
+            "folder": want.folder_path,
+            "labels": sorted(want.labels),
+            "permissions": _grants(want.grants),
+            "owner": want.owner,
+            "model": want.model,
+        }
+        have = {
+            "scope": target.scope,
+            "folder": target.folder_path,
+            "labels": target.labels,
+            "permissions": names.grant_set(p for p in access if not p.get("isOwner")),
+            "owner": owner,
+            "model": await _model_of(c, ident, names, want),
+        }
+        t.check_all(ident, expected, have)
 
 
 async def _model_of(c: OmniClient, ident: str, names: _Names, want: SourceDocument) -> str | None:
@@ -172,6 +197,8 @@ async def _schedules(
     names: _Names,
     t: TypeReport,
 ) -> None:
+    """Each schedule's delivery is read from the target exactly as from the source (one
+    reading, omni/delivery.py), then compared field by field."""
     for key, s in sorted(source.schedules.items()):
         if s.identifier not in docs:
             continue
@@ -180,43 +207,58 @@ async def _schedules(
         if target is None:
             t.differences.append(f"{key}: missing")
             continue
-        detail = await c.get_schedule(target.id)
-        recipients = await c.schedule_recipients(target.id)
+        detail = (await c.get_schedule(target.id)).dump()
+        recipients = (await c.schedule_recipients(target.id)).dump()
+        try:
+            delivery = read_delivery(target.summary, detail, recipients)
+        except DeliveryShapeError as err:
+            t.differences.append(f"{key}: unreadable on the target: {err}")
+            continue
         have = {
-            "cadence": (detail.schedule, detail.timezone),
+            **_delivery_fields(delivery),
             "paused": target.paused,
-            "recipients": sorted(r.email.lower() for r in recipients.recipients if r.email),
-            "groups": sorted(g.name or "" for g in recipients.user_group_recipients),
-            "owner": names.users.get(detail.owner_id or ""),
-            "destination": _destination(detail.dump()),
+            "recipients": recipient_emails(recipients),
+            "groups": sorted(g["name"] for g in recipients.get("userGroupRecipients") or []),
+            "owner": names.users.get(target.summary.get("ownerId") or detail.get("ownerId") or ""),
         }
-        want = {
-            "cadence": (s.body["schedule"], s.body["timezone"]),
-            "paused": s.paused,
-            "recipients": s.emails,
-            "groups": s.groups,
-            "owner": s.owner,
-            "destination": (s.body.get("destinationType"), s.body.get("format")),
-        }
-        if all([t.check(key, want[k], have[k], k) for k in want]):
-            t.matching += 1
+        t.check_all(key, _schedule_fields(s), have)
 
 
-def _destination(detail: dict[str, Any]) -> tuple[Any, Any]:
-    meta = detail.get("metadata") or {}
-    return meta.get("type"), meta.get("format")
+def _schedule_fields(s: SourceSchedule) -> dict[str, Any]:
+    fields = _delivery_fields(s.delivery) if s.delivery else {"delivery": s.problem}
+    return fields | {
+        "paused": s.paused,
+        "recipients": s.emails,
+        "groups": s.groups,
+        "owner": s.owner,
+    }
+
+
+def _delivery_fields(d: Delivery) -> dict[str, Any]:
+    """Everything restore writes of a delivery, one entry per setting so each is named."""
+    return {
+        "destination": d.destination,
+        "format": d.format,
+        "cadence": d.cron,
+        "timezone": d.timezone,
+        "slack recipients": d.slack_recipients,
+        "alert condition": (d.condition_type, d.condition_query_map_key),
+        "filters": d.filter_config,
+        **{f"setting {k}": v for k, v in sorted(d.settings.items())},
+    }
 
 
 async def _yaml(source: SourceOrg, inv: TargetInventory, c: OmniClient, t: TypeReport) -> None:
+    """The model's own layer, file for file: a file the snapshot lacks is a difference too
+    (a copy of a schema view no longer follows the schema's refreshes)."""
     for key, model in sorted(source.models.items()):
         if model.files is None or model.git_follower or key not in inv.models:
             continue
         t.checked += 1
-        have = (await c.get_model_yaml(inv.models[key].id)).files
-        if t.check(
-            key, model.files, {k: v for k, v in have.items() if k in model.files}, "YAML files"
-        ):
-            t.matching += 1
+        have = (await c.get_model_yaml(inv.models[key].id, mode="extension")).files
+        want = {f"file {name}": text for name, text in model.files.items()}
+        want |= {f"file {name}": None for name in have if name not in model.files}
+        t.check_all(key, want, {f"file {name}": text for name, text in have.items()})
 
 
 async def _roles(

@@ -1,0 +1,217 @@
+"""A schedule's delivery, read from every shape the documents give it, and written back.
+
+The official spec leaves a schedule's delivery settings untyped (`metadata` on the schedule
+and on each destination, DIGEST G12); the older spec documents them on create (`url`,
+`subject`, `textBody`, SFTP and print fields) and in its per-destination recipients shapes
+(`url` for webhooks, `[{recipientType, slackId}]` for Slack). The official create body
+renames some (`webhookUrl`) and adds others (Slack, S3). So a reading looks in every place
+either document puts a field, under every name either gives it, and maps each to one name
+here; a field a destination cannot do without and that is found nowhere is an error naming
+the places looked at, never a silent default.
+
+Backup's snapshot, restore's create body and verify's comparison all go through this one
+reading, so what restore writes is what verify compares.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+# One name per setting (the official create name where there is one), with the other names
+# the documents use for it, by the destination it belongs to.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "webhookUrl": ("webhookUrl", "url"),
+    "subject": ("subject",),
+    "textBody": ("textBody",),
+    "slackRecipientType": ("slackRecipientType",),
+    "address": ("address",),
+    "port": ("port",),
+    "username": ("username",),
+    "path": ("path",),
+    "bucketName": ("bucketName",),
+    "keyPrefix": ("keyPrefix",),
+    "region": ("region",),
+    "roleArn": ("roleArn",),
+}
+SETTINGS_OF = {
+    "webhook": ("webhookUrl",),
+    "email": ("subject", "textBody"),
+    "slack": (),  # slackRecipientType and the targets are read apart
+    "sftp": ("address", "port", "username", "path"),
+    "s3": ("bucketName", "keyPrefix", "region", "roleArn"),
+}
+# Format and delivery options the create bodies take under one name in both documents.
+OPTIONS = (
+    "hideTitle",
+    "paperFormat",
+    "paperOrientation",
+    "singleColumnLayout",
+    "expandTablesToShowAllRows",
+    "queryIdentifierMapKey",
+    "overrideRowLimit",
+    "maxRowLimit",
+    "enableFormatting",
+    "hideHiddenFields",
+    "showContentLink",
+    "showFilters",
+    "fanOut",
+    "killJobsOnFailure",
+)
+REQUIRED = {
+    "webhook": ("webhookUrl",),
+    "slack": ("slackRecipientType", "slackRecipients"),
+    "sftp": ("address",),
+    "s3": ("bucketName",),
+}
+WHERE = (
+    "recipients response (older spec), destination metadata, schedule metadata, "
+    "schedule list record"
+)
+
+
+class DeliveryShapeError(ValueError):
+    """A schedule lacks a field its destination needs in every documented place."""
+
+
+class Delivery(BaseModel):
+    """What a schedule delivers, where, and when; the same whichever shape it was read from."""
+
+    destination: str
+    format: str | None = None
+    cron: str
+    timezone: str
+    settings: dict[str, Any] = Field(default_factory=dict)  # names as in ALIASES and OPTIONS
+    slack_recipients: list[str] = Field(default_factory=list)
+    condition_type: str | None = None
+    condition_query_map_key: str | None = None
+    filter_config: Any = None
+
+    def create_body(self, identifier: str, name: str) -> dict[str, Any]:
+        """A create body both documents accept: every setting under each of its names (the
+        official schema allows extra properties), recipients in the official shape."""
+        body: dict[str, Any] = {
+            "identifier": identifier,
+            "name": name,
+            "schedule": self.cron,
+            "timezone": self.timezone,
+            "destinationType": self.destination,
+            "format": self.format,
+        }
+        for canonical, value in self.settings.items():
+            for alias in ALIASES.get(canonical, (canonical,)):
+                body[alias] = value
+        if self.destination == "slack":
+            channel = self.settings.get("slackRecipientType") == "channel"
+            ids = self.slack_recipients
+            body["recipients"] = ids[0] if channel and len(ids) == 1 else ids
+        for key, value in (
+            ("conditionType", self.condition_type),
+            ("conditionQueryMapKey", self.condition_query_map_key),
+            ("filterConfig", self.filter_config),
+        ):
+            if value not in (None, {}, []):
+                body[key] = value
+        return body
+
+
+def _places(
+    summary: dict[str, Any], detail: dict[str, Any], recipients: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Where a setting may stand, first found wins: the older spec's recipients shape, each
+    destination's metadata, the schedule's metadata (flat, or under the destination type),
+    the schedule itself, its list record."""
+    out: list[dict[str, Any]] = [recipients]
+    for dest in detail.get("destinations") or []:
+        if isinstance(dest.get("metadata"), dict):
+            out.append(dest["metadata"])
+    meta = detail.get("metadata")
+    if isinstance(meta, dict):
+        out.append(meta)
+        nested = meta.get(summary.get("destinationType") or "")
+        if isinstance(nested, dict):
+            out.append(nested)
+    return [*out, detail, summary]
+
+
+def _first(places: list[dict[str, Any]], names: tuple[str, ...]) -> Any:
+    for place in places:
+        for name in names:
+            if place.get(name) not in (None, ""):
+                return place[name]
+    return None
+
+
+def _slack_ids(places: list[dict[str, Any]]) -> list[str]:
+    """Slack targets: `[{recipientType, slackId}]` (older spec's recipients), or a string
+    or list of strings under `recipients` (the official create body's description)."""
+    for place in places:
+        value = place.get("recipients")
+        if isinstance(value, str) and value:
+            return [value]
+        if isinstance(value, list) and value:
+            if all(isinstance(v, str) for v in value):
+                return list(value)
+            ids = [v["slackId"] for v in value if isinstance(v, dict) and v.get("slackId")]
+            if ids:
+                return ids
+    return []
+
+
+def _slack_type(places: list[dict[str, Any]]) -> Any:
+    typed = _first(places, ("slackRecipientType",))
+    if typed:
+        return typed
+    for place in places:
+        for item in place.get("recipients") or []:
+            if isinstance(item, dict) and item.get("recipientType"):
+                return item["recipientType"]
+    return None
+
+
+def read_delivery(
+    summary: dict[str, Any], detail: dict[str, Any], recipients: dict[str, Any]
+) -> Delivery:
+    """The delivery of one schedule, from its list record, `GET /schedules/{id}` and
+    `GET /schedules/{id}/recipients`, as the API returned them."""
+    destination = summary.get("destinationType") or recipients.get("type")
+    if not destination:
+        raise DeliveryShapeError("no destinationType in the schedule list record or recipients")
+    places = _places(summary, detail, recipients)
+    settings: dict[str, Any] = {}
+    for canonical in SETTINGS_OF.get(destination, ()):
+        # delivery settings live in the recipients shape and the metadata, not among the
+        # schedule's own fields (a schedule has no `path` or `url` of its own)
+        value = _first(places[:-2], ALIASES[canonical])
+        if value is not None:
+            settings[canonical] = value
+    for option in OPTIONS:
+        value = _first(places, (option,))
+        if value is not None:
+            settings[option] = value
+    slack_ids: list[str] = []
+    if destination == "slack":
+        settings["slackRecipientType"] = _slack_type(places)
+        slack_ids = _slack_ids(places[:-2])
+    missing = [
+        f
+        for f in REQUIRED.get(destination, ())
+        if not (slack_ids if f == "slackRecipients" else settings.get(f))
+    ]
+    if missing:
+        raise DeliveryShapeError(
+            f"{destination} schedule {summary.get('name')!r}: no {', '.join(missing)} in any "
+            f"documented place ({WHERE})"
+        )
+    return Delivery(
+        destination=destination,
+        format=(summary.get("format") or _first(places, ("format",)) or "").lower() or None,
+        cron=summary["schedule"],
+        timezone=summary["timezone"],
+        settings={k: v for k, v in settings.items() if v is not None},
+        slack_recipients=slack_ids,
+        condition_type=detail.get("conditionType"),
+        condition_query_map_key=detail.get("conditionQueryMapKey"),
+        filter_config=detail.get("filterConfig") or None,
+    )
