@@ -1064,23 +1064,22 @@ class Api:
 
     def _delivery_metadata(self, s: st.Schedule) -> dict[str, Any]:
         """A destination's untyped `metadata`: the official shape names settings as the
-        official create body does; the seed shape as the older create body does, with the
-        webhook URL, Slack targets and SFTP server in the recipients answer instead."""
+        official create body does; the seed shape keeps only what the older spec has no
+        other place for (the webhook URL, Slack targets and SFTP server are in its
+        recipients answer instead)."""
         o = s.options
-        names = {
+        official = {
             "email": ("subject", "textBody"),
             "webhook": ("webhookUrl",),
             "slack": ("slackRecipientType",),
             "sftp": ("address", "port", "username", "path"),
             "s3": ("bucketName", "keyPrefix", "region", "roleArn"),
-        }.get(s.destination_type, ())
+        }
+        seed = {**official, "webhook": (), "slack": (), "sftp": ("path",)}
+        names = (seed if self.shape == "seed" else official).get(s.destination_type, ())
         meta = {k: o[k] for k in names if k in o}
-        if s.destination_type == "slack":
+        if s.destination_type == "slack" and self.shape == "official":
             meta["recipients"] = o.get("slackRecipients", [])
-        if self.shape == "seed":
-            for moved in ("webhookUrl", "slackRecipientType", "recipients", "address", "port"):
-                meta.pop(moved, None)
-            meta.pop("username", None)
         return meta
 
     async def get_schedule(self, request: web.Request) -> web.Response:
