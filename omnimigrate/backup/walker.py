@@ -170,10 +170,9 @@ class Walker:
             if not self.scope(folder.path):
                 continue
             raw = {**folder.dump(), "scope": folder.scope or listed_as}
-            owner = folder.owner_id or (folder.owner.id if folder.owner else None)
-            missing = [] if owner else ["no ownerId or owner.id in the folder record"]
             entry = await self._entry("folder", folder.path, raw, source_id=folder.id)
-            entry.warnings += missing
+            if not folder.owner_ref:
+                entry.warnings.append("no ownerId or owner.id in the folder record")
             result.entries.append(entry)
             result.children.append(
                 Job(kind="folder_permissions", args={"id": folder.id, "key": folder.path})

@@ -63,7 +63,6 @@ SEED_RECORD_FIELDS: dict[tuple[str, str], dict[str, Any]] = {
         "owner": {"type": "object", "properties": {"id": {"type": "string"}}},
         "createdAt": {"type": "string"},
     },
-    ("get", "/api/v1/schedules"): {"slackRecipientType": {"type": ["string", "null"]}},
 }
 
 

@@ -19,22 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-# One name per setting (the official create name where there is one), with the other names
-# the documents use for it, by the destination it belongs to.
-ALIASES: dict[str, tuple[str, ...]] = {
-    "webhookUrl": ("webhookUrl", "url"),
-    "subject": ("subject",),
-    "textBody": ("textBody",),
-    "slackRecipientType": ("slackRecipientType",),
-    "address": ("address",),
-    "port": ("port",),
-    "username": ("username",),
-    "path": ("path",),
-    "bucketName": ("bucketName",),
-    "keyPrefix": ("keyPrefix",),
-    "region": ("region",),
-    "roleArn": ("roleArn",),
-}
+# One name per setting (the official create name where there is one); the other names the
+# documents use for it. A setting not listed has one name in both.
+ALIASES: dict[str, tuple[str, ...]] = {"webhookUrl": ("webhookUrl", "url")}
+# The delivery settings of each destination.
 SETTINGS_OF = {
     "webhook": ("webhookUrl",),
     "email": ("subject", "textBody"),
@@ -82,7 +70,7 @@ class Delivery(BaseModel):
     format: str | None = None
     cron: str
     timezone: str
-    settings: dict[str, Any] = Field(default_factory=dict)  # names as in ALIASES and OPTIONS
+    settings: dict[str, Any] = Field(default_factory=dict)  # SETTINGS_OF and OPTIONS names
     slack_recipients: list[str] = Field(default_factory=list)
     condition_type: str | None = None
     condition_query_map_key: str | None = None
@@ -116,12 +104,12 @@ class Delivery(BaseModel):
         return body
 
 
-def _places(
+def _delivery_places(
     summary: dict[str, Any], detail: dict[str, Any], recipients: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """Where a setting may stand, first found wins: the older spec's recipients shape, each
-    destination's metadata, the schedule's metadata (flat, or under the destination type),
-    the schedule itself, its list record."""
+    """Where delivery settings may stand, first found wins: the older spec's recipients
+    shape, each destination's metadata, the schedule's metadata (flat, or under the
+    destination type)."""
     out: list[dict[str, Any]] = [recipients]
     for dest in detail.get("destinations") or []:
         if isinstance(dest.get("metadata"), dict):
@@ -132,7 +120,7 @@ def _places(
         nested = meta.get(summary.get("destinationType") or "")
         if isinstance(nested, dict):
             out.append(nested)
-    return [*out, detail, summary]
+    return out
 
 
 def _first(places: list[dict[str, Any]], names: tuple[str, ...]) -> Any:
@@ -178,22 +166,23 @@ def read_delivery(
     destination = summary.get("destinationType") or recipients.get("type")
     if not destination:
         raise DeliveryShapeError("no destinationType in the schedule list record or recipients")
-    places = _places(summary, detail, recipients)
+    delivery = _delivery_places(summary, detail, recipients)
+    # options (fanOut, showFilters, …) and the Slack type may also be the schedule's own
+    # fields or its list record's; a delivery setting (a `path`, a `url`) never is
+    anywhere = [*delivery, detail, summary]
     settings: dict[str, Any] = {}
     for canonical in SETTINGS_OF.get(destination, ()):
-        # delivery settings live in the recipients shape and the metadata, not among the
-        # schedule's own fields (a schedule has no `path` or `url` of its own)
-        value = _first(places[:-2], ALIASES[canonical])
+        value = _first(delivery, ALIASES.get(canonical, (canonical,)))
         if value is not None:
             settings[canonical] = value
     for option in OPTIONS:
-        value = _first(places, (option,))
+        value = _first(anywhere, (option,))
         if value is not None:
             settings[option] = value
     slack_ids: list[str] = []
     if destination == "slack":
-        settings["slackRecipientType"] = _slack_type(places)
-        slack_ids = _slack_ids(places[:-2])
+        settings["slackRecipientType"] = _slack_type(anywhere)
+        slack_ids = _slack_ids(delivery)
     missing = [
         f
         for f in REQUIRED.get(destination, ())
@@ -206,7 +195,7 @@ def read_delivery(
         )
     return Delivery(
         destination=destination,
-        format=(summary.get("format") or _first(places, ("format",)) or "").lower() or None,
+        format=(summary.get("format") or _first(anywhere, ("format",)) or "").lower() or None,
         cron=summary["schedule"],
         timezone=summary["timezone"],
         settings={k: v for k, v in settings.items() if v is not None},

@@ -71,6 +71,11 @@ class Folder(ApiModel):
     labels: list[str] = Field(default_factory=list)
     url: str | None = None
 
+    @property
+    def owner_ref(self) -> str | None:
+        """The owner's membership id: `ownerId` (official) or `owner.id` (older spec)."""
+        return self.owner_id or (self.owner.id if self.owner else None)
+
 
 class ContentFolder(ApiModel):
     type: Literal["folder"] = "folder"

@@ -198,8 +198,13 @@ class Applier:
         await self._record(a, "done", p["name"])
 
     async def _label_update(self, c: OmniClient, a: Action) -> None:
+        p = a.params
         await c.update_label(
-            a.params["name"], verified=a.params["verified"], homepage=a.params["homepage"]
+            p["name"],
+            verified=p["verified"],
+            homepage=p["homepage"],
+            color=p["color"],
+            description=p["description"],
         )
         await self._record(a, "done", a.params["name"])
 

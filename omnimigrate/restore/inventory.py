@@ -19,12 +19,15 @@ from omnimigrate.snapshot.blobs import canonical_json
 class TargetFolder(BaseModel):
     id: str
     path: str
+    name: str | None = None
     scope: str
     owner_id: str | None = None
 
 
 class TargetDocument(BaseModel):
     identifier: str
+    name: str | None = None
+    description: str | None = None
     folder_path: str | None = None
     scope: str | None = None
     owner_id: str | None = None
@@ -44,9 +47,9 @@ class TargetSchedule(BaseModel):
     summary: dict[str, Any] = Field(default_factory=dict)  # the fields a delivery reads
 
 
+# what read_delivery and verify's owner check read of a list record
 SUMMARY_FIELDS = (
-    "id", "name", "identifier", "schedule", "timezone", "format", "destinationType",
-    "slackRecipientType", "ownerId", "disabledAt",
+    "name", "schedule", "timezone", "format", "destinationType", "slackRecipientType", "ownerId"
 )  # fmt: skip
 
 
@@ -88,7 +91,12 @@ class TargetInventory(BaseModel):
 async def read_inventory(client: OmniClient) -> TargetInventory:
     inv = TargetInventory(url=client.base_url)
     for label in await client.list_labels():
-        inv.labels[label.name.lower()] = {"verified": label.verified, "homepage": label.homepage}
+        inv.labels[label.name.lower()] = {
+            "verified": label.verified,
+            "homepage": label.homepage,
+            "color": label.color,
+            "description": label.description,
+        }
     inv.connections = {c.name: c.id for c in await client.list_connections()}
     names = {v: k for k, v in inv.connections.items()}
     async for model in client.list_models():
@@ -130,14 +138,17 @@ def _folder(folder: Folder, listed_as: str) -> TargetFolder:
     return TargetFolder(
         id=folder.id,
         path=folder.path,
+        name=folder.name,
         scope=folder.scope or listed_as,
-        owner_id=folder.owner_id or (folder.owner.id if folder.owner else None),
+        owner_id=folder.owner_ref,
     )
 
 
 def _doc(doc: Document) -> TargetDocument:
     return TargetDocument(
         identifier=doc.identifier,
+        name=doc.name,
+        description=doc.description,
         folder_path=doc.folder.path if doc.folder else None,
         scope=doc.scope,
         owner_id=doc.owner.id if doc.owner else None,

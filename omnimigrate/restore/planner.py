@@ -16,7 +16,13 @@ from omnimigrate.backup.scope import PathFilter, ancestors
 from omnimigrate.restore.inventory import TargetInventory
 from omnimigrate.restore.ledger import LedgerRecord
 from omnimigrate.restore.plan import Action, Op, Plan, RestoreOptions
-from omnimigrate.restore.source import Grant, Principal, SourceDocument, SourceOrg
+from omnimigrate.restore.source import (
+    Grant,
+    Principal,
+    SourceDocument,
+    SourceOrg,
+    label_settings,
+)
 
 LEFT_ALONE: Op = "skip"
 # DIGEST §7.8: what a schedule's destination loses on the way
@@ -249,16 +255,16 @@ class _Planner:
             have = self.inv.labels.get(name.lower())
             if have is None:
                 self.decide(action, absent=True)
-            elif (have["verified"], have["homepage"]) == (label.verified, label.homepage):
+            elif have == label_settings(label):
                 self.mark(action, "skip", "exists on the target")
             elif self.opt.on_conflict == "overwrite":
                 self.add(
                     action.model_copy(
-                        update={"op": "update", "kind": "label.update", "reason": "flags differ"}
+                        update={"op": "update", "kind": "label.update", "reason": "settings differ"}
                     )
                 )
             else:
-                self.mark(action, "conflict", "exists with other verified/homepage flags")
+                self.mark(action, "conflict", "exists with other flags, color or description")
 
     def folders(self) -> None:
         """Each folder with its scope and owner, which Omni takes only at create (G7)."""

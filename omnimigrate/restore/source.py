@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from omnimigrate.omni.delivery import Delivery, DeliveryShapeError, read_delivery
+from omnimigrate.omni.models import Folder
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest, ObjectEntry
 
@@ -34,6 +35,11 @@ class SourceLabel(BaseModel):
     homepage: bool = False
     color: str | None = None
     description: str | None = None
+
+
+def label_settings(label: SourceLabel) -> dict[str, object]:
+    """What restore writes of a label, keyed as the target inventory keeps it."""
+    return label.model_dump(include={"verified", "homepage", "color", "description"})
 
 
 class SourceFolder(BaseModel):
@@ -213,7 +219,7 @@ def _folders(r: _Reader, org: SourceOrg) -> None:
             path=o.key,
             name=raw.get("name") or o.key.rsplit("/", 1)[-1],
             scope=raw.get("scope"),
-            owner=r.user(raw.get("ownerId") or (raw.get("owner") or {}).get("id")),
+            owner=r.user(Folder.model_validate(raw).owner_ref),
             grants=_grants_from_permits(r, r.blob_of("folder_permissions", o.key) or []),
         )
 
@@ -285,9 +291,7 @@ def _schedules(r: _Reader, org: SourceOrg) -> None:
             delivery=delivery,
             problem=problem,
             emails=recipient_emails(recipients),
-            groups=sorted(
-                g["name"] for g in recipients.get("userGroupRecipients") or [] if g.get("name")
-            ),
+            groups=recipient_groups(recipients),
         )
 
 
@@ -300,6 +304,11 @@ def recipient_emails(recipients: dict[str, Any]) -> list[str]:
             if isinstance(x, dict) and x.get("email")
         }
     )
+
+
+def recipient_groups(recipients: dict[str, Any]) -> list[str]:
+    """Group recipients of an email schedule, by name."""
+    return sorted(g["name"] for g in recipients.get("userGroupRecipients") or [] if g.get("name"))
 
 
 def _roles(r: _Reader, org: SourceOrg) -> None:

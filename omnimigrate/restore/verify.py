@@ -18,7 +18,9 @@ from omnimigrate.restore.source import (
     SourceDocument,
     SourceOrg,
     SourceSchedule,
+    label_settings,
     recipient_emails,
+    recipient_groups,
 )
 
 
@@ -71,20 +73,24 @@ class _Names:
         self.groups = {v: k for k, v in inv.groups.items()}
         self.models = {m.id: m.key for m in inv.models.values()}
 
-    def grant_set(self, entries: Iterable[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    def grant_set(self, entries: Iterable[dict[str, Any]]) -> set[tuple[str, str, str, bool]]:
+        """(kind, natural key, role, access boost) of folder permits or access-list entries."""
         out = set()
         for e in entries:
             if e.get("userId") or e.get("type") == "user":
-                key = self.users.get(e.get("userId") or e["id"], e.get("email") or "?")
-                out.add(("user", key, e["role"]))
+                kind, key = (
+                    "user",
+                    self.users.get(e.get("userId") or e["id"], e.get("email") or "?"),
+                )
             else:
-                key = self.groups.get(e.get("userGroupId") or e["id"], e.get("name") or "?")
-                out.add(("group", key, e["role"]))
+                group = e.get("userGroupId") or e["id"]
+                kind, key = "group", self.groups.get(group, e.get("name") or "?")
+            out.add((kind, key, e["role"], bool(e.get("accessBoost"))))
         return out
 
 
-def _grants(grants: list[Grant]) -> set[tuple[str, str, str]]:
-    return {(g.principal.kind, g.principal.key, g.role) for g in grants}
+def _grants(grants: list[Grant]) -> set[tuple[str, str, str, bool]]:
+    return {(g.principal.kind, g.principal.key, g.role, g.access_boost) for g in grants}
 
 
 async def verify(
@@ -120,10 +126,7 @@ async def verify(
 def _labels(source: SourceOrg, inv: TargetInventory, t: TypeReport) -> None:
     for name, label in sorted(source.labels.items()):
         t.checked += 1
-        have = inv.labels.get(name.lower())
-        want = {"verified": label.verified, "homepage": label.homepage}
-        if t.check(name, want, have, "label flags"):
-            t.matching += 1
+        t.check_all(name, label_settings(label), inv.labels.get(name.lower()) or {})
 
 
 async def _folders(
@@ -136,8 +139,14 @@ async def _folders(
             t.differences.append(f"{path}: missing")
             continue
         permits = names.grant_set(p.dump() for p in await c.folder_permits(target.id))
-        want = {"scope": folder.scope, "owner": folder.owner, "permissions": _grants(folder.grants)}
+        want = {
+            "name": folder.name,
+            "scope": folder.scope,
+            "owner": folder.owner,
+            "permissions": _grants(folder.grants),
+        }
         have = {
+            "name": target.name,
             "scope": target.scope,
             "owner": names.users.get(target.owner_id or ""),
             "permissions": permits,
@@ -163,6 +172,8 @@ async def _documents(
         access = [p.dump() async for p in c.access_list(ident, access_source="direct")]
         owner = next((names.users.get(p["id"]) for p in access if p.get("isOwner")), None)
         expected = {
+            "name": want.name,
+            "description": want.description,
             "scope": want.scope,
             "folder": want.folder_path,
             "labels": sorted(want.labels),
@@ -171,6 +182,8 @@ async def _documents(
             "model": want.model,
         }
         have = {
+            "name": target.name,
+            "description": target.description,
             "scope": target.scope,
             "folder": target.folder_path,
             "labels": target.labels,
@@ -218,7 +231,7 @@ async def _schedules(
             **_delivery_fields(delivery),
             "paused": target.paused,
             "recipients": recipient_emails(recipients),
-            "groups": sorted(g["name"] for g in recipients.get("userGroupRecipients") or []),
+            "groups": recipient_groups(recipients),
             "owner": names.users.get(target.summary.get("ownerId") or detail.get("ownerId") or ""),
         }
         t.check_all(key, _schedule_fields(s), have)
@@ -257,7 +270,6 @@ async def _yaml(source: SourceOrg, inv: TargetInventory, c: OmniClient, t: TypeR
         t.checked += 1
         have = (await c.get_model_yaml(inv.models[key].id, mode="extension")).files
         want = {f"file {name}": text for name, text in model.files.items()}
-        want |= {f"file {name}": None for name in have if name not in model.files}
         t.check_all(key, want, {f"file {name}": text for name, text in have.items()})
 
 
