@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,39 +25,10 @@ import time
 from pathlib import Path
 
 from omnimigrate.backup.engine import BackupOptions, BackupOutcome, run_backup
+from omnimigrate.fake.process import start_fake
 from omnimigrate.logging import configure_logging
 from omnimigrate.omni.pool import client_pool
 from omnimigrate.snapshot.store import LocalStore
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_fake(
-    documents: int, rate: int, period: float, work: Path, state: Path | None = None
-) -> tuple[subprocess.Popen, str, str]:
-    """`omnimigrate fake serve` in its own process; returns (process, URL, org token)."""
-    port = free_port()
-    tokens = work / f"fake-{port}.env"
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "omnimigrate", "--log-level", "error", "fake", "serve",
-            "--port", str(port), "--documents", str(documents), "--rate-limit", str(rate),
-            "--rate-period", str(period), "--tokens-file", str(tokens),
-            *(["--state", str(state)] if state else []),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    line = proc.stdout.readline() if proc.stdout else ""
-    if "fake Omni at" not in line:
-        raise SystemExit(f"fake did not start: {line!r}")
-    token = dict(ln.split("=", 1) for ln in tokens.read_text().split() if "=" in ln)
-    org = token.get("OMNI_SOURCE_TOKEN") or token["OMNI_ORG_TOKEN"]
-    return proc, f"http://127.0.0.1:{port}", org
 
 
 async def timed_backup(

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from omnimigrate.backup.engine import BackupOptions, run_backup
+from omnimigrate.fake.process import start_fake
 from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.fake.server import FakeOmni, FakeSettings
 from omnimigrate.logging import configure_logging
@@ -27,7 +28,7 @@ from omnimigrate.restore.plan import RestoreOptions
 from omnimigrate.snapshot.store import LocalStore
 
 sys.path.insert(0, str(Path(__file__).parent))
-from backup import bench_parser, start_fake  # the backup bench's helpers
+from backup import bench_parser  # the backup bench's helpers
 
 
 async def snapshot(documents: int, work: Path):
@@ -47,17 +48,19 @@ async def snapshot(documents: int, work: Path):
 
 
 async def restore(
-    snap, url: str, token: str, rate: int, period: float
+    snap, url: str, tokens: list[str], rate: int, period: float
 ) -> tuple[int, int, int, int, float]:
-    async with client_pool(url, [token], rate_limit=rate, period=period) as clients:
-        transport = clients[0].transport
+    """(plan reads, apply requests, 429s, write actions, seconds), over every key."""
+    async with client_pool(url, tokens, rate_limit=rate, period=period) as clients:
         start = time.monotonic()
-        plan = await plan_restore(snap, clients[0], RestoreOptions(models=True))
-        reads = transport.requests
+        plan = await plan_restore(snap, clients, RestoreOptions(models=True))
+        reads = sum(c.transport.requests for c in clients)
         await apply_plan(snap, plan, clients, concurrency=8)
         elapsed = time.monotonic() - start
         writes = sum(1 for a in plan.actions if a.writes)
-        return reads, transport.requests - reads, transport.throttled, writes, elapsed
+        total = sum(c.transport.requests for c in clients)
+        throttled = sum(c.transport.throttled for c in clients)
+        return reads, total - reads, throttled, writes, elapsed
 
 
 def main() -> None:
@@ -71,7 +74,7 @@ def main() -> None:
             for label in ("first", "second"):
                 time.sleep(args.period)
                 reads, applied, throttled, writes, elapsed = asyncio.run(
-                    restore(snap, url, token, args.rate, args.period)
+                    restore(snap, url, [token], args.rate, args.period)
                 )
                 total = reads + applied
                 print(

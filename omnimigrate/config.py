@@ -93,6 +93,9 @@ class Settings(BaseSettings):
 
     rate_limit: int = Field(default=60, ge=1, description="requests per rate_period per API key")
     rate_period: float = Field(default=60.0, gt=0, description="the rate limit's window (s)")
+    rate_burst: int = Field(
+        default=1, ge=1, description="requests a key may send early, beyond its even pace"
+    )
     concurrency: int = Field(default=4, ge=1, le=64)
     timeout: float = Field(default=120.0, gt=0)
     store: str = "./omnimigrate-store"

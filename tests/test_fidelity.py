@@ -54,14 +54,14 @@ async def migrate(start_fake, tmp_path, shape: str, spec: ScenarioSpec) -> Migra
     spare = standby(scenario.state)
     target = await start_fake(spare.state, strict(shape))
     async with client_for(target, spare.org_token) as client:
-        plan = await plan_restore(snap, client, RestoreOptions(models=True))
+        plan = await plan_restore(snap, [client], RestoreOptions(models=True))
         result = await apply_plan(snap, plan, [client])
     return Migrated(scenario, snap, spare, target, result)
 
 
 async def verify_target(snap, target, token):
     async with client_for(target, token) as client:
-        return await verify(snap.source, client, models=True)
+        return await verify(snap.source, [client], models=True)
 
 
 def email(state: st.OrgState, user_id: str | None) -> str | None:
@@ -163,7 +163,7 @@ async def test_a_path_held_by_a_sibling_of_this_restore_is_swapped_in_two_steps(
         y = await client.create_folder("Q4-Reviews-1", scope="organization")
         x = await client.create_folder("Q4 Reviews", scope="organization")
         assert (y.path, x.path) == ("q4-reviews-1", "q4-reviews")  # each at the other's
-        inventory = await read_inventory(client)
+        inventory = await read_inventory([client])
         plan = Plan(snapshot_id="-", source_instance="-", target_url=target.url, actions=[],
                     created_at=datetime.now(UTC), options=RestoreOptions(), inventory=inventory)  # fmt: skip
         store = LocalStore(tmp_path / "target-ledger")

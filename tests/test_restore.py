@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from omnimigrate.fake import state as st
 from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.fake.server import FakeSettings
 from omnimigrate.restore.engine import apply_plan, open_snapshot, plan_restore
@@ -18,14 +19,14 @@ from tests.conftest import client_for
 
 async def restore(snap, fake, token, **options):
     async with client_for(fake, token) as client:
-        plan = await plan_restore(snap, client, RestoreOptions(**options))
+        plan = await plan_restore(snap, [client], RestoreOptions(**options))
         result = await apply_plan(snap, plan, [client])
     return plan, result
 
 
 async def report_of(snap, fake, token, **kw):
     async with client_for(fake, token) as client:
-        return await verify(snap.source, client, **kw)
+        return await verify(snap.source, [client], **kw)
 
 
 def no_duplicates(state) -> None:
@@ -134,7 +135,7 @@ async def test_unmapped_model_user_and_group_block_only_what_needs_them(start_fa
     del spare.state.models[model.id]
     target = await start_fake(spare.state)
     async with client_for(target, spare.org_token) as client:
-        plan = await plan_restore(snap, client, RestoreOptions())
+        plan = await plan_restore(snap, [client], RestoreOptions())
     reasons = " | ".join(a.reason for a in plan.blocked())
     assert "model warehouse/SHARED/Sales is not on the target (--model-map)" in reasons
     assert "is not on the target (create it there, or use --create-missing-users)" in reasons
@@ -251,3 +252,34 @@ async def test_a_changed_model_mapping_repoints_documents(start_fake, snapshot_o
     again = len(target.log.writes())
     await restore(snap, target, spare.org_token, model_map={src.source_id: other.id})
     assert len(target.log.writes()) == again
+
+
+async def test_three_target_keys_share_a_restore_and_its_verify(start_fake, snapshot_of):
+    """Restore and verify spread their requests over every target key, each within its own
+    limit: three keys, three budgets."""
+    scenario = generate(ScenarioSpec(documents=40, seed=19))
+    snap, _ = await snapshot_of(scenario)
+    spare = standby(scenario.state)
+    admin = spare.state.tokens[spare.org_token].user_id
+    tokens = [spare.org_token, "omni_org_second_key", "omni_org_third_key"]
+    for extra in tokens[1:]:
+        spare.state.tokens[extra] = st.Token(token=extra, kind="org", user_id=admin)
+    limit = 40
+    target = await start_fake(spare.state, FakeSettings(rate_limit=limit, period=1.0))
+    clients = [client_for(target, t, rate=limit, period=1.0) for t in tokens]
+    try:
+        plan = await plan_restore(snap, clients, RestoreOptions())
+        result = await apply_plan(snap, plan, clients)
+        assert result.by_status("failed") == []
+        per_key = [s.requests for s in result.keys.values()]
+        assert len(per_key) == 3 and min(per_key) > 0.25 * sum(per_key), per_key
+        before = Counter(r.key for r in target.log.records)
+        report = await verify(snap.source, clients)
+        assert report.ok, {k: t.differences[:3] for k, t in report.types.items()}
+        verified = Counter(r.key for r in target.log.records) - before
+        assert len(verified) == 3 and min(verified.values()) > 0.2 * sum(verified.values())
+    finally:
+        for c in clients:
+            await c.close()
+    assert [r for r in target.log.records if r.status == 429] == []
+    assert all(target.log.max_in_window(1.0, k) <= limit for k in before)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -149,3 +150,25 @@ def test_plan_lists_what_unmapped_identities_block_and_restore_exits_3(pair):
     assert restored.returncode == 3, restored.stderr[-2000:]
     assert "BLOCKED" in restored.stdout and "FAILED" not in restored.stdout
     assert len([d for d in target.state.documents.values() if not d.deleted]) > 15
+
+
+def test_plan_estimates_the_restore_it_describes(pair, tmp_path):
+    """`plan` says how many requests and minutes the restore will take at the key's rate;
+    the restore then sends about that many."""
+    _, target, env = pair(30, seed=41)
+    keys = {**env, "OMNI_TARGET_TOKEN_2": env["OMNI_TARGET_TOKEN"]}  # the same key twice
+    shown = run("plan", "--target", target.url, "--target-token-env", "OMNI_TARGET_TOKEN",
+                "--target-token-env", "OMNI_TARGET_TOKEN_2", "--rate-limit", "120", env=keys)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    found = re.search(
+        r"Restore: about (\d+) requests, about (\d+) minutes at 120/min with 2 keys", shown.stdout
+    )
+    assert found, shown.stdout[-1500:]
+    estimate, minutes = int(found[1]), int(found[2])
+    assert minutes == round(estimate / 240)
+    reads = len(target.log.records)  # the plan's reading of the target
+    done = run("restore", "--target", target.url, "--rate-limit", "100000", env=env)
+    assert done.returncode in (0, 3), done.stderr[-2000:]
+    applied = len(target.log.records) - 2 * reads  # the restore reads the target again
+    assert abs(applied - estimate) <= 0.15 * estimate, (applied, estimate)
+    assert re.search(r"key [0-9a-f]{10}: \d+ requests \(0 answered 429\)", done.stdout)

@@ -105,7 +105,7 @@ async def test_backup_event_on_sqs_backs_up_replicates_into_standby_and_verifies
     completed = capture.events[0]
     snap = open_snapshot(store, completed.snapshot_id, "src")
     async with client_for(target, spare.org_token) as c:
-        report = await verify(snap.source, c, models=True)
+        report = await verify(snap.source, [c], models=True)
     assert report.ok, {k: t.differences[:3] for k, t in report.types.items()}
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
         "Attributes"]["ApproximateNumberOfMessages"] == "0"  # fmt: skip

@@ -28,6 +28,7 @@ from omnimigrate.jobs.ledger import (
 )
 from omnimigrate.jobs.queue import DeadLetter, JobQueue, ListingFailed
 from omnimigrate.omni.client import OmniClient
+from omnimigrate.omni.pool import key_stats
 from omnimigrate.snapshot.blobs import BlobStore, blob_key
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.crypto import Cipher
@@ -35,7 +36,6 @@ from omnimigrate.snapshot.gc import last_gc
 from omnimigrate.snapshot.lock import InstanceLock
 from omnimigrate.snapshot.manifest import (
     Failure,
-    KeyStats,
     Manifest,
     ObjectEntry,
     count_objects,
@@ -259,12 +259,7 @@ def _commit(
         encryption=f"aes-256-gcm key {cipher.fingerprint}" if cipher else None,
         options=run.options,
         counts=count_objects(ordered),
-        keys={
-            c.transport.key_id: KeyStats(
-                requests=c.transport.requests, throttled=c.transport.throttled
-            )
-            for c in clients
-        },
+        keys=key_stats(clients),
         failures=[
             Failure(job=d.job.kind, object=d.job.args.get("key", d.job.key), error=d.error)
             for d in dead

@@ -20,10 +20,17 @@ from omnimigrate.snapshot.blobs import BlobError
 from omnimigrate.snapshot.catalog import SnapshotNotFound
 from omnimigrate.snapshot.crypto import EncryptionError
 from omnimigrate.snapshot.lock import Locked
-from omnimigrate.snapshot.manifest import SnapshotFormatError
+from omnimigrate.snapshot.manifest import KeyStats, SnapshotFormatError
 from omnimigrate.snapshot.store import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+def describe_keys(keys: dict[str, KeyStats]) -> str:
+    """Requests and 429s per key fingerprint (never the key), as every run reports them."""
+    return ", ".join(
+        f"key {k}: {v.requests} requests ({v.throttled} answered 429)" for k, v in keys.items()
+    )
 
 
 @dataclass

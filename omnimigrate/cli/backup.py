@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from omnimigrate.backup.engine import BackupFailed, BackupOptions, BackupOutcome, run_backup
-from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli
+from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_keys
 from omnimigrate.cli.progress import job_progress
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import instance_for, resolve_tokens
@@ -57,10 +57,7 @@ def print_outcome(outcome: BackupOutcome) -> None:
     console.print(counts_table(f"snapshot {m.snapshot_id} of {m.instance}: {m.status}", m.counts))
     console.print(
         f"exports: {outcome.exports} requested, {outcome.reused_exports} unchanged and reused; "
-        + ", ".join(
-            f"key {k}: {v.requests} requests ({v.throttled} answered 429)"
-            for k, v in m.keys.items()
-        )
+        + describe_keys(m.keys)
     )
     for entry, warning in m.warnings:
         console.print(f"  warning {entry.type} {entry.key}: {warning}")
@@ -142,6 +139,7 @@ def backup(
             tokens,
             rate_limit=rate_limit or inst.rate_limit or settings.rate_limit,
             period=settings.rate_period,
+            burst=settings.rate_burst,
             observer=metrics.observer(name),
             retry=settings.retry_policy(),
             timeout=settings.timeout,

@@ -59,11 +59,11 @@ async def run_demo(documents: int, rate_limit: int, store_dir: Path) -> DemoResu
         snap = open_snapshot(store, "latest")
         async with client_pool(target.url, [spare.org_token], rate_limit=rate_limit) as cs:
             options = RestoreOptions(models=True)
-            restored = await apply_plan(snap, await plan_restore(snap, cs[0], options), cs)
+            restored = await apply_plan(snap, await plan_restore(snap, cs, options), cs)
             writes = len(target.log.writes())
-            await apply_plan(snap, await plan_restore(snap, cs[0], options), cs)
+            await apply_plan(snap, await plan_restore(snap, cs, options), cs)
             rerun_writes = len(target.log.writes()) - writes
-            report = await verify(snap.source, cs[0], models=True)
+            report = await verify(snap.source, cs, models=True)
     finally:
         await source.stop()
         await target.stop()

@@ -48,6 +48,22 @@ def fake() -> None:
     help="The limit's window in seconds (benchmarks scale time down with it).",
 )
 @click.option(
+    "--limiter",
+    type=click.Choice(["sliding", "fixed", "bucket"]),
+    default="sliding",
+    show_default=True,
+    help="How the limit is counted: a sliding or fixed window, or a token bucket.",
+)
+@click.option(
+    "--burst", default=1, show_default=True, help="The token bucket's size (with --limiter bucket)."
+)
+@click.option(
+    "--validate/--no-validate",
+    default=True,
+    show_default=True,
+    help="Check every request and response against openapi.json (benchmarks turn it off).",
+)
+@click.option(
     "--tokens-file",
     type=click.Path(path_type=Path),
     default=Path("fake-omni.env"),
@@ -63,6 +79,9 @@ def serve(
     state_file: Path | None,
     rate_limit: int,
     rate_period: float,
+    limiter: str,
+    burst: int,
+    validate: bool,
     tokens_file: Path,
 ) -> None:
     """Serve a generated (or loaded) org until interrupted."""
@@ -79,7 +98,14 @@ def serve(
     write_tokens(tokens_file, tokens)
 
     async def run() -> None:
-        server = FakeOmni(state, FakeSettings(rate_limit=rate_limit or None, period=rate_period))
+        settings = FakeSettings(
+            rate_limit=rate_limit or None,
+            period=rate_period,
+            limiter=limiter,  # type: ignore[arg-type]
+            burst=burst,
+            validate=validate,
+        )
+        server = FakeOmni(state, settings)
         url = await server.start(host, port)
         click.echo(
             f"fake Omni at {url} ({len(state.documents)} documents); tokens in {tokens_file} "

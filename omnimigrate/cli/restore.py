@@ -17,11 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from omnimigrate.backup.engine import BackupOptions, run_backup
-from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli
+from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_keys
 from omnimigrate.cli.progress import job_progress
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import ConfigError, InstanceConfig, instance_for, resolve_tokens
-from omnimigrate.omni.client import OmniClient
 from omnimigrate.omni.pool import client_pool
 from omnimigrate.restore.applier import ApplyResult
 from omnimigrate.restore.engine import (
@@ -121,6 +120,7 @@ class Target:
             self.tokens,
             rate_limit=self.rate,
             period=s.rate_period,
+            burst=s.rate_burst,
             retry=s.retry_policy(),
             timeout=s.timeout,
             observer=self.metrics.observer(self.name),
@@ -134,7 +134,7 @@ class Target:
             self.metrics.push(gateway, job="omnimigrate-restore")
 
 
-def print_plan(plan: Plan, details: bool, console: Console) -> None:
+def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> None:
     by_type: dict[str, list] = defaultdict(list)
     for a in plan.actions:
         by_type[a.kind].append(a)
@@ -165,6 +165,7 @@ def print_plan(plan: Plan, details: bool, console: Console) -> None:
         + f", {counts.get('skip', 0)} unchanged, {counts.get('conflict', 0)} in conflict, "
         f"{counts.get('blocked', 0)} blocked."
     )  # fmt: skip
+    console.print(f"Restore: {estimate}.")
 
 
 def open_for(app: AppContext, kw: dict[str, Any]) -> OpenSnapshot:
@@ -192,7 +193,7 @@ def plan_command(app: AppContext, target: str, target_token_env: tuple[str, ...]
 
     async def run() -> Plan:
         async with tgt.pool() as clients:
-            return await plan_restore(snap, clients[0], build_options(kw))
+            return await plan_restore(snap, clients, build_options(kw))
 
     plan = asyncio.run(run())
     if out:
@@ -200,7 +201,8 @@ def plan_command(app: AppContext, target: str, target_token_env: tuple[str, ...]
     if as_json:
         click.echo(plan.model_dump_json(indent=1))
     else:
-        print_plan(plan, details, Console())
+        estimate = plan.estimate(tgt.rate, app.settings.rate_period, len(tgt.tokens))
+        print_plan(plan, details, Console(), estimate)
         if out:
             Console().print(
                 f"saved to {out}; apply exactly this plan with `omnimigrate restore --plan {out}`"
@@ -215,6 +217,7 @@ def exit_code(result: ApplyResult) -> int:
 def print_result(result: ApplyResult, console: Console) -> None:
     counts = {s: len(result.by_status(s)) for s in ("done", "skipped", "failed", "blocked")}
     console.print("restore: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    console.print(describe_keys(result.keys))
     for status in ("failed", "blocked"):
         for key in result.by_status(status):
             console.print(f"  {status.upper()} {key}: {result.outcomes[key].detail}")
@@ -225,6 +228,7 @@ def write_report(path: Path | None, plan: Plan, result: ApplyResult) -> None:
         path.write_text(json.dumps({
             "snapshot": plan.snapshot_id, "target": plan.target_url, "complete": result.complete,
             "counts": {s: len(result.by_status(s)) for s in ("done", "skipped", "failed", "blocked")},
+            "keys": {k: v.model_dump() for k, v in result.keys.items()},
             "actions": {k: {"status": v.status, "detail": v.detail} for k, v in result.outcomes.items()},
         }, indent=1))  # fmt: skip
 
@@ -234,10 +238,10 @@ async def restore_into(
 ) -> tuple[Plan, ApplyResult]:
     async with tgt.pool() as clients:
         if saved is not None:
-            check_drift(saved, await read_inventory(clients[0]))
+            check_drift(saved, await read_inventory(clients))
             plan = saved
         else:
-            plan = await plan_restore(snap, clients[0], options)
+            plan = await plan_restore(snap, clients, options)
         with job_progress("restore") as progress:
             result = await apply_plan(
                 snap, plan, clients, concurrency=tgt.concurrency, on_progress=progress
@@ -313,6 +317,7 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
             src_tokens,
             rate_limit=tgt.rate,
             period=settings.rate_period,
+            burst=settings.rate_burst,
             retry=settings.retry_policy(),
         ) as clients:
             with job_progress("backup") as progress:
@@ -340,6 +345,7 @@ def print_verify(report: VerifyReport, console: Console) -> None:
     for kind, t in report.types.items():
         for diff in t.differences[:20]:
             console.print(f"  {kind}: {diff}")
+    console.print(describe_keys(report.keys))
 
 
 @cli.command("verify")
@@ -369,15 +375,19 @@ def verify_command(app: AppContext, against: str, target_token_env: tuple[str, .
 
     async def run() -> VerifyReport:
         async with tgt.pool() as clients:
-            client: OmniClient = clients[0]
             return await verify(
-                snap.source, client, models=models, documents=list(documents) or None
+                snap.source,
+                clients,
+                models=models,
+                documents=list(documents) or None,
+                concurrency=tgt.concurrency,
             )
 
     report = asyncio.run(run())
     if as_json:
         click.echo(json.dumps({k: {"checked": t.checked, "matching": t.matching, "differences": t.differences}
-                               for k, t in report.types.items()}, indent=1))  # fmt: skip
+                               for k, t in report.types.items()}
+                              | {"keys": {k: v.model_dump() for k, v in report.keys.items()}}, indent=1))  # fmt: skip
     else:
         print_verify(report, Console())
     raise SystemExit(EXIT_OK if report.ok else EXIT_FAILED)

@@ -36,6 +36,76 @@ class SlidingWindow:
         return max(0, self.limit - len(self._hits.get(key, ())))
 
 
+class FixedWindow:
+    """At most `limit` requests per key in each window of `period` seconds on the server's
+    clock (windows start at multiples of `period`): a burst may straddle two windows."""
+
+    def __init__(self, limit: int, period: float = 60.0, clock: Clock = time.monotonic) -> None:
+        self.limit = limit
+        self.period = period
+        self._clock = clock
+        self._counts: dict[str, tuple[int, int]] = {}  # key -> (window number, count)
+
+    def admit(self, key: str) -> float | None:
+        now = self._clock()
+        window = int(now // self.period)
+        number, count = self._counts.get(key, (window, 0))
+        if number != window:
+            count = 0
+        if count >= self.limit:
+            return (window + 1) * self.period - now
+        self._counts[key] = (window, count + 1)
+        return None
+
+    def remaining(self, key: str) -> int:
+        number, count = self._counts.get(key, (0, 0))
+        return self.limit - count if number == int(self._clock() // self.period) else self.limit
+
+
+class TokenBucket:
+    """`limit` tokens per `period` refill a bucket of `burst` tokens per key; a request takes
+    one. The same long-run rate as a window, but at most `burst` requests at once."""
+
+    def __init__(
+        self, limit: int, period: float = 60.0, burst: int = 1, clock: Clock = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.period = period
+        self.burst = burst
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, at = self._buckets.get(key, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - at) * self.limit / self.period)
+
+    def admit(self, key: str) -> float | None:
+        now = self._clock()
+        tokens = self._tokens(key, now)
+        if tokens < 1:
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) * self.period / self.limit
+        self._buckets[key] = (tokens - 1, now)
+        return None
+
+    def remaining(self, key: str) -> int:
+        return int(self._tokens(key, self._clock()))
+
+
+Algorithm = Literal["sliding", "fixed", "bucket"]
+
+
+def make_limiter(
+    algorithm: Algorithm, limit: int, period: float, burst: int, clock: Clock
+) -> SlidingWindow | FixedWindow | TokenBucket:
+    """The server-side limiter a fake enforces: Omni documents its limit, not its algorithm."""
+    if algorithm == "fixed":
+        return FixedWindow(limit, period, clock)
+    if algorithm == "bucket":
+        return TokenBucket(limit, period, burst, clock)
+    return SlidingWindow(limit, period, clock)
+
+
 FaultKind = Literal["500", "502", "503", "drop", "slow"]
 
 

@@ -1,8 +1,8 @@
 """A fake Omni instance over real HTTP (aiohttp), for tests, benchmarks and `omnimigrate demo`.
 
-Each request goes through, in order: the openapi.json conformance check (a violation is
-recorded and answered 400, as Omni answers malformed requests), fault injection, bearer
-auth, the per-key rate limit (429 + Retry-After), the handler, after-the-fact faults (the
+Each request goes through, in order: fault injection, bearer auth, the per-key rate limit
+(429 + Retry-After), the openapi.json conformance check (a violation is recorded and
+answered 400, as Omni answers malformed requests), the handler, after-the-fact faults (the
 change is made, the answer is lost), the response conformance check, and the request log.
 """
 
@@ -22,7 +22,14 @@ from aiohttp import web
 from omnimigrate.fake import state as st
 from omnimigrate.fake.api import TOKEN_KEY, Api, ApiError, error_response
 from omnimigrate.fake.conformance import Conformance, Exchange, load_openapi
-from omnimigrate.fake.policies import Clock, FaultPlan, RequestLog, RequestRecord, SlidingWindow
+from omnimigrate.fake.policies import (
+    Algorithm,
+    Clock,
+    FaultPlan,
+    RequestLog,
+    RequestRecord,
+    make_limiter,
+)
 from omnimigrate.fake.strict import Pruner, Shape
 from omnimigrate.omni.ratelimit import key_fingerprint
 
@@ -33,6 +40,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class FakeSettings:
     rate_limit: int | None = 60  # requests per `period` per key; None disables the limit
     period: float = 60.0
+    # how the limit is enforced (Omni does not say): a sliding or fixed window, or a token
+    # bucket holding `burst` tokens
+    limiter: Algorithm = "sliding"
+    burst: int = 1
     faults: FaultPlan | None = None
     validate: bool = True
     # "both": official routes and the older spec's aliases; "official": a current instance
@@ -59,7 +70,13 @@ class FakeOmni:
         self.conformance = Conformance() if self.settings.validate else None
         self.pruner = Pruner(load_openapi()[1], self.settings.shape)
         self.window = (
-            SlidingWindow(self.settings.rate_limit, self.settings.period, self.settings.clock)
+            make_limiter(
+                self.settings.limiter,
+                self.settings.rate_limit,
+                self.settings.period,
+                self.settings.burst,
+                self.settings.clock,
+            )
             if self.settings.rate_limit
             else None
         )
@@ -220,16 +237,17 @@ class FakeOmni:
             return (
                 None if fault == "drop" else error_response(int(fault), "Internal server error")
             ), fault
+        known = self.state.tokens.get(token or "")
+        if known is None:
+            return error_response(401, "Unauthorized: Missing or invalid API key"), fault
+        # counted at the door, before the (first time per route, slow) conformance check
+        if self.window is not None and (wait := self.window.admit(key)) is not None:
+            return self._too_many(wait, key), fault
         problem = None
         if self.conformance:
             problem = self.conformance.check_request(
                 _exchange(request, route), body, request.content_type
             )
-        known = self.state.tokens.get(token or "")
-        if known is None:
-            return error_response(401, "Unauthorized: Missing or invalid API key"), fault
-        if self.window is not None and (wait := self.window.admit(key)) is not None:
-            return self._too_many(wait, key), fault
         if problem:
             return error_response(400, f"Bad Request: {problem}"), fault
         if route in self.settings.refuse:

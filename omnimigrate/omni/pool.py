@@ -13,6 +13,7 @@ from omnimigrate.omni.client import OmniClient
 from omnimigrate.omni.ratelimit import RateLimiter
 from omnimigrate.omni.retry import RetryPolicy
 from omnimigrate.omni.transport import Observer
+from omnimigrate.snapshot.manifest import KeyStats
 
 
 @asynccontextmanager
@@ -22,6 +23,7 @@ async def client_pool(
     *,
     rate_limit: int,
     period: float = 60.0,
+    burst: int = 1,
     retry: RetryPolicy | None = None,
     timeout: float = 120.0,
     observer: Observer | None = None,
@@ -33,10 +35,18 @@ async def client_pool(
                 url,
                 token,
                 session=session,
-                limiter=RateLimiter(rate_limit, period),
+                limiter=RateLimiter(rate_limit, period, burst=burst),
                 retry=retry,
                 timeout=timeout,
                 observer=observer,
             )
             for token in tokens
         ]
+
+
+def key_stats(clients: list[OmniClient]) -> dict[str, KeyStats]:
+    """Requests and 429s so far, per key fingerprint."""
+    return {
+        c.transport.key_id: KeyStats(requests=c.transport.requests, throttled=c.transport.throttled)
+        for c in clients
+    }

@@ -1,18 +1,23 @@
 """Client-side rate limiting: one limiter per (instance, API key).
 
-Omni allows about 60 requests a minute per key (more on request), with no documented
-rate-limit headers. The limiter is asyncio-throttle's sliding window: at most `rate`
-requests in any `period`. Each slot is stamped when its request *completes*, not when it
-leaves the limiter: Omni sees a request arrive somewhere between the two, so counting
-completions can never show Omni more than `rate` in a window, however unevenly requests
-travel. (Stamping at departure let a delayed request land next to a later one and draw a
-429 under load.) A 2 % stretch of the window covers a server that counts coarser time.
+Omni documents "60 requests a minute per key" (more on request) but not how it counts, so
+the limiter must hold under any server-side algorithm: a sliding or fixed window, or a
+token bucket with a small burst. Two gates, both per key:
 
-On a 429 every request through this limiter waits out Retry-After (not just the one that
-got it), and the rate drops by 10 % per 429 episode (429s arriving while already paused are
-the same episode), never below half the configured rate: a 429 means someone else shares the
-key's budget. After a whole window with no 429 the rate climbs back 10 % per window to the
-configured rate, so one early burst does not slow a whole run.
+- **Pacing** (GCRA, the leaky bucket as a meter): requests leave one every `period / rate`
+  (stretched 2 %, plus up to 5 ms for uneven transit), at most `burst` (default 1) of them
+  early, each paced from when the one before actually left. A server's bucket of one token
+  then never runs dry, and a window never sees a clump.
+- **The window** (asyncio-throttle): at most `rate` requests in any `period`, each slot
+  stamped when its request *completes*. Omni sees a request arrive somewhere between
+  departure and completion, so counting completions can never show Omni more than `rate` in
+  a window, however unevenly requests travel.
+
+On a 429 every request through this limiter waits out Retry-After, and the rate drops by
+20 % once per 429 episode (429s arriving while already paused are the same episode), never
+below half the configured rate. Each half window without a 429 it climbs back by half, so
+the full rate returns within a window even from the floor. All concurrent jobs on a key
+share this one budget.
 """
 
 from __future__ import annotations
@@ -30,8 +35,14 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 SAFETY_MARGIN = 0.02
-_SLOWDOWN = 0.9
-_FLOOR = 0.5
+# Requests travel unevenly: one held up on its way lands closer to the next than they left.
+# A server bucket of one token tolerates no such closing-up, so requests leave up to this
+# much further apart than the rate needs (at most another SAFETY_MARGIN of the interval:
+# 0.5 % of Omni's one second, nothing at the rates tests run without a limit).
+TRANSIT_JITTER = 0.005
+_SLOWDOWN = 0.8  # per 429 episode
+_FLOOR = 0.5  # of the configured rate
+_CLIMB = 1.5  # per calm half window
 
 
 class _CompletionThrottler(Throttler):
@@ -56,6 +67,7 @@ class RateLimiter:
         rate: int,
         period: float = 60.0,
         *,
+        burst: int = 1,
         safety_margin: float = SAFETY_MARGIN,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
@@ -64,49 +76,81 @@ class RateLimiter:
             raise ValueError(
                 f"rate limit must be at least 1 request per period, got {rate}/{period}s"
             )
+        if burst < 1:
+            raise ValueError(f"rate burst must be at least 1, got {burst}")
         self.rate = rate
         self.period = period
+        self.burst = burst
+        self._stretch = 1 + safety_margin
         self._clock = clock
         self._sleep = sleep
+        self._current = float(rate)
+        self._next_at = 0.0  # GCRA: when the next request is due
         self._resume_at = 0.0
         self._calm_since = 0.0  # when the rate was last lowered or raised
+        self._turns = asyncio.Lock()  # requests take their paced turns in arrival order
         self._throttler = _CompletionThrottler(
             rate_limit=rate,
-            period=period * (1 + safety_margin),
+            period=period * self._stretch,
             retry_interval=min(0.05, period / rate / 10),
         )
 
     @property
     def current_rate(self) -> int:
-        return self._throttler.rate_limit
+        return int(self._current)
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two requests at the current rate."""
+        even = self.period * self._stretch / self._current
+        return even + min(TRANSIT_JITTER, even * (self._stretch - 1))
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[float]:
         """Hold a slot for one request; yields the seconds spent waiting for it."""
         start = self._clock()
-        while (delay := self._resume_at - self._clock()) > 0:
-            await self._sleep(delay)
-        self._recover(self._clock())
-        stamp = await self._throttler.acquire_stamp()
+        stamp = await self._paced_turn()
         try:
             yield self._clock() - start
         finally:
             self._throttler.restamp(stamp)
 
+    async def _paced_turn(self) -> float:
+        """Wait for this request's turn: its paced time, then a place in the window. The
+        next turn is paced from when this one actually leaves, so a wait for the window
+        never lets two requests leave together."""
+        async with self._turns:
+            while True:
+                now = self._clock()
+                if self._resume_at > now:
+                    await self._sleep(self._resume_at - now)
+                    continue
+                self._recover(now)
+                due = self._next_at - (self.burst - 1) * self.interval
+                if now >= due:
+                    break
+                await self._sleep(due - now)
+            stamp = await self._throttler.acquire_stamp()
+            self._next_at = max(self._next_at, self._clock()) + self.interval
+            return stamp
+
     def backoff(self, retry_after: float) -> None:
         """Omni said 429: pause everyone on this key and slow down, once per episode."""
         now = self._clock()
         if now >= self._resume_at:
-            floor = max(1, int(self.rate * _FLOOR))
-            self._throttler.rate_limit = max(floor, int(self._throttler.rate_limit * _SLOWDOWN))
+            self._set_rate(max(self.rate * _FLOOR, self._current * _SLOWDOWN))
         self._resume_at = max(self._resume_at, now + max(retry_after, 0.0))
+        self._next_at = max(self._next_at, self._resume_at)
         self._calm_since = self._resume_at
 
     def _recover(self, now: float) -> None:
-        current = self._throttler.rate_limit
-        if current < self.rate and now - self._calm_since >= self.period:
-            self._throttler.rate_limit = min(self.rate, max(current + 1, int(current / _SLOWDOWN)))
+        if self._current < self.rate and now - self._calm_since >= self.period / 2:
+            self._set_rate(min(float(self.rate), self._current * _CLIMB))
             self._calm_since = now
+
+    def _set_rate(self, rate: float) -> None:
+        self._current = max(1.0, rate)
+        self._throttler.rate_limit = max(1, int(self._current))
 
 
 def key_fingerprint(token: str) -> str:
@@ -120,10 +164,11 @@ class LimiterRegistry:
 
     rate: int = 60
     period: float = 60.0
+    burst: int = 1
     _limiters: dict[tuple[str, str], RateLimiter] = field(default_factory=dict)
 
     def get(self, instance: str, token: str, rate: int | None = None) -> RateLimiter:
         key = (instance, key_fingerprint(token))
         if key not in self._limiters:
-            self._limiters[key] = RateLimiter(rate or self.rate, self.period)
+            self._limiters[key] = RateLimiter(rate or self.rate, self.period, burst=self.burst)
         return self._limiters[key]

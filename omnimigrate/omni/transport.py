@@ -116,12 +116,15 @@ class Transport:
     ) -> Reply:
         url = self.base_url + render_path(route, path_params or {})
         query = {k: query_value(v) for k, v in (params or {}).items() if v is not None}
+        # encoded before the slot is taken: a large body (an import) encoded after it would
+        # leave late and land next to the request paced after it
+        body = None if json_body is None else json.dumps(json_body).encode()
         async with self.limiter.slot() as waited:
             start = self._clock()
             status: int | str = "error"
             self.requests += 1
             try:
-                reply = await self._exchange(method, url, route, query, json_body)
+                reply = await self._exchange(method, url, route, query, body)
                 status = reply.status
                 return reply
             except OmniAPIError as err:
@@ -153,15 +156,16 @@ class Transport:
                 )
 
     async def _exchange(
-        self, method: str, url: str, route: str, query: dict[str, str], json_body: Any
+        self, method: str, url: str, route: str, query: dict[str, str], body: bytes | None
     ) -> Reply:
         headers = {
             "Authorization": f"Bearer {self._token.get_secret_value()}",
             "Accept": "application/json",
+            **({"Content-Type": "application/json"} if body is not None else {}),
         }
         try:
             async with self._session.request(
-                method, url, params=query, json=json_body, headers=headers, timeout=self._timeout
+                method, url, params=query, data=body, headers=headers, timeout=self._timeout
             ) as resp:
                 text = await resp.text()
                 reply_headers = {k.lower(): v for k, v in resp.headers.items()}

@@ -17,10 +17,12 @@ import structlog
 from omnimigrate.omni.client import OmniClient
 from omnimigrate.omni.delivery import Delivery
 from omnimigrate.omni.errors import OmniAPIError, OmniError, OmniNotFound
+from omnimigrate.omni.pool import key_stats
 from omnimigrate.restore.inventory import TargetInventory
 from omnimigrate.restore.ledger import LedgerRecord, RestoreLedger
 from omnimigrate.restore.plan import Action, Plan
 from omnimigrate.snapshot.blobs import BlobStore
+from omnimigrate.snapshot.manifest import KeyStats
 
 ACTING_USER = "meta:acting-user"  # ledger key: the user the restoring key imports as
 IMPORT_FIELDS = (
@@ -46,6 +48,7 @@ class Outcome:
 @dataclass
 class ApplyResult:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    keys: dict[str, KeyStats] = field(default_factory=dict)  # per key fingerprint
 
     def by_status(self, status: str) -> list[str]:
         return [k for k, v in self.outcomes.items() if v.status == status]
@@ -134,6 +137,7 @@ class Applier:
 
         await asyncio.gather(*(one(a) for a in actions.values()))
         await asyncio.to_thread(self.ledger.compact)
+        self.result.keys = key_stats(self.clients)
         return self.result
 
     async def _settle(self, action: Action, actions: dict[str, Action]) -> Outcome:
@@ -330,8 +334,6 @@ class Applier:
         result = await c.import_document(body)
         target = result.identifier or p["identifier"]
         self.ids.documents[p["identifier"]] = target
-        if p["description"]:
-            await c.update_document(target, description=p["description"])
         await self._record_import(a, target)
 
     async def _record_import(self, a: Action, target: str) -> None:
@@ -351,6 +353,11 @@ class Applier:
             await self._document_import(c, a.model_copy(update={"op": "update"}))
             return
         await self._record_import(a, ident)
+
+    async def _document_description(self, c: OmniClient, a: Action) -> None:
+        ident = self.ids.document(a.params["identifier"])
+        await c.update_document(ident, description=a.params["description"])
+        await self._record(a, "done")
 
     async def _document_scope(self, c: OmniClient, a: Action) -> None:
         """Outside any folder: Omni's move takes the scope with `folderPath: null`."""

@@ -45,12 +45,14 @@ def open_snapshot(
 
 async def plan_restore(
     snap: OpenSnapshot,
-    client: OmniClient,
+    clients: list[OmniClient],
     options: RestoreOptions,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Plan:
-    inventory = await read_inventory(client)
-    ledger = await asyncio.to_thread(RestoreLedger, snap.store, instance_slug(client.base_url))
+    """Read the target (over all its keys) and plan the restore; writes nothing."""
+    inventory = await read_inventory(clients)
+    target = instance_slug(clients[0].base_url)
+    ledger = await asyncio.to_thread(RestoreLedger, snap.store, target)
     return make_plan(snap.source, inventory, ledger.records, options, now())
 
 

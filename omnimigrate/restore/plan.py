@@ -48,6 +48,25 @@ class Action(BaseModel):
     def writes(self) -> bool:
         return self.op in ("create", "update") and not self.adopt
 
+    @property
+    def requests(self) -> int:
+        """About how many requests applying this action costs (what the applier sends for
+        its kind; a forced folder path or a retry adds more)."""
+        if not self.writes:
+            return 0
+        p = self.params
+        grant_calls = len({(g["role"], g["access_boost"]) for g in p.get("grants", [])})
+        replaced = 1 if self.op == "update" else 0  # the old one is deleted first
+        cost = {
+            "folder.permissions": grant_calls,
+            "document.permissions": grant_calls,
+            "model.yaml": 1 + len(p.get("files", {})),  # its own layer read, then each file
+            "document.import": 1 + replaced,
+            "document.owner": 4,  # owner read, permit, transfer, revoke
+            "schedule.create": 1 + bool(p.get("groups")) + bool(p.get("paused")) + replaced,
+        }
+        return cost.get(self.kind, 1)
+
 
 class RestoreOptions(BaseModel):
     on_conflict: Literal["skip", "overwrite", "rename"] = "skip"
@@ -78,6 +97,15 @@ class Plan(BaseModel):
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(a.op for a in self.actions))
+
+    def estimate(self, rate: int, period: float, keys: int) -> str:
+        """The restore time this plan implies: writes are paced by the rate limit."""
+        requests = sum(a.requests for a in self.actions)
+        minutes = requests * period / (rate * keys) / 60
+        return (
+            f"about {requests} requests, about {minutes:.0f} minutes at "
+            f"{rate * 60 / period:g}/min with {keys} key{'s' if keys != 1 else ''}"
+        )
 
     def blocked(self) -> list[Action]:
         return [a for a in self.actions if a.op == "blocked"]

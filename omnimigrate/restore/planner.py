@@ -333,6 +333,13 @@ class _Planner:
         for doc in self.docs:
             imp = self.document_import(doc)
             ident = doc.identifier
+            if doc.description:  # import carries no description (DIGEST §5)
+                self.decide(
+                    Action(id=f"document:{ident}:description", kind="document.description",
+                           object=ident, op="create", depends_on=[imp.id],
+                           params={"identifier": ident, "description": doc.description}),
+                    [imp.id],
+                )  # fmt: skip
             if doc.labels:
                 labels = sorted(doc.labels)
                 self.decide(
@@ -374,7 +381,7 @@ class _Planner:
         action = Action(
             id=f"document:{ident}:import", kind="document.import", object=ident, op="create",
             depends_on=[folder_id] if folder_id else [],
-            params={"identifier": ident, "name": doc.name, "description": doc.description,
+            params={"identifier": ident, "name": doc.name,
                     "folder_path": doc.folder_path, "export_blob": doc.export_blob,
                     "model": doc.model, "base_model_id": target_model[0] if target_model else None},
         )  # fmt: skip

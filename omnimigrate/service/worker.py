@@ -143,7 +143,7 @@ class Worker:
     def _pool(self, name: str):  # type: ignore[no-untyped-def]
         inst, s = self._instance(name), self.settings
         return client_pool(
-            inst.url, self.tokens(inst), rate_limit=inst.rate_limit or s.rate_limit, period=s.rate_period,
+            inst.url, self.tokens(inst), rate_limit=inst.rate_limit or s.rate_limit, period=s.rate_period, burst=s.rate_burst,
             retry=s.retry_policy(), timeout=s.timeout, observer=self.metrics.observer(name),
         )  # fmt: skip
 
@@ -186,7 +186,7 @@ class Worker:
                 self.cipher,
             )
             async with self._pool(event.target) as clients:
-                plan = await plan_restore(snap, clients[0], options)
+                plan = await plan_restore(snap, clients, options)
                 result = await apply_plan(
                     snap, plan, clients, concurrency=self.settings.concurrency
                 )
