@@ -63,26 +63,31 @@ def rate_figures(args: argparse.Namespace, work: Path) -> None:
         proc.wait()
 
 
+UNLIMITED = ["--rate-limit", "100000000", "--concurrency", "16"]
+
+
+def measured_run(command: list[str], env: dict[str, str]) -> str:
+    """Run an omnimigrate command to the end: its exit code, seconds and peak resident memory."""
+    start = time.monotonic()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "omnimigrate", "--log-level", "error", *command],
+        env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    _, status, usage = os.wait4(run.pid, 0)
+    return (
+        f"exited {os.waitstatus_to_exitcode(status)} in {time.monotonic() - start:.1f} s, "
+        f"peak resident memory {usage.ru_maxrss / 1024:.0f} MB"
+    )
+
+
 def memory_figure(args: argparse.Namespace, work: Path) -> None:
     proc, url, token = start_fake(args.memory_documents, 0, 60, work)
     try:
-        start = time.monotonic()
-        backup = subprocess.Popen(
-            [
-                sys.executable, "-m", "omnimigrate", "--log-level", "error", "backup",
-                "--source", url, "--store", str(work / "mem-store"),
-                "--rate-limit", "100000000", "--concurrency", "16",
-            ],
-            env={**os.environ, "OMNI_SOURCE_TOKEN": token, "OMNIMIGRATE_CACHE_DIR": str(work / "mem-cache")},
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        _, status, usage = os.wait4(backup.pid, 0)
-        elapsed = time.monotonic() - start
-        print(
-            f"memory: backup of {args.memory_documents} documents exited "
-            f"{os.waitstatus_to_exitcode(status)} in {elapsed:.1f} s, "
-            f"peak resident memory {usage.ru_maxrss / 1024:.0f} MB"
+        figure = measured_run(
+            ["backup", "--source", url, "--store", str(work / "mem-store"), *UNLIMITED],
+            {"OMNI_SOURCE_TOKEN": token, "OMNIMIGRATE_CACHE_DIR": str(work / "mem-cache")},
         )
+        print(f"memory: backup of {args.memory_documents} documents {figure}")
     finally:
         proc.terminate()
         proc.wait()

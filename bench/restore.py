@@ -1,16 +1,19 @@
-"""Restore benchmark: requests per document and achieved rate for a 1,000-document restore.
+"""Restore benchmark: requests per document, achieved rate, and peak memory.
 
-    python bench/restore.py [--documents 1000] [--rate 50 --period 1]
+    python bench/restore.py [--documents 1000] [--memory-documents 10000] [--rate 50 --period 1]
 
 A generated org is backed up (limit off) into a temporary store; the standby fake then runs
 in its own process with its rate limit enforced, scaled down in time (`--rate` requests per
 `--period` seconds instead of 60 per minute). Figures printed: requests per document for the
 plan (reading the target) and the apply, the achieved rate as a fraction of the limit (target
 >= 0.95 with zero 429s), and the write requests of a second, idempotent run (target 0).
+Last, the peak resident memory of an `omnimigrate restore` process that restores a
+`--memory-documents` snapshot into a standby (target <= 250 MB), with the limit off.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 import tempfile
@@ -28,7 +31,7 @@ from omnimigrate.restore.plan import RestoreOptions
 from omnimigrate.snapshot.store import LocalStore
 
 sys.path.insert(0, str(Path(__file__).parent))
-from backup import bench_parser  # the backup bench's helpers
+from backup import UNLIMITED, bench_parser, measured_run  # the backup bench's helpers
 
 
 async def snapshot(documents: int, work: Path):
@@ -63,29 +66,66 @@ async def restore(
         return reads, total - reads, throttled, writes, elapsed
 
 
+def memory_figure(documents: int, work: Path) -> None:
+    """Back a generated org up, then restore it into its standby with the CLI, and report
+    that process's peak resident memory (the fakes run in processes of their own)."""
+    scenario = generate(ScenarioSpec(documents=documents, users=25, seed=5))
+    source_state, standby_state = work / "mem-source.json", work / "mem-standby.json"
+    scenario.state.dump_json(source_state)
+    standby(scenario.state).state.dump_json(standby_state)
+    del scenario
+    store, cache = str(work / "mem-store"), {"OMNIMIGRATE_CACHE_DIR": str(work / "mem-cache")}
+    source, url, token = start_fake(0, 0, 60, work, state=source_state, validate=False)
+    try:
+        backup = ["backup", "--source", url, "--store", store, *UNLIMITED]
+        print(
+            f"memory: backup of {documents} documents {measured_run(backup, {**cache, 'OMNI_SOURCE_TOKEN': token})}"
+        )
+    finally:
+        source.terminate()
+        source.wait()
+    target, url, token = start_fake(0, 0, 60, work, state=standby_state, validate=False)
+    try:
+        restore = ["restore", "--store", store, "--target", url, "--models", *UNLIMITED]
+        print(
+            f"memory: restore of {documents} documents {measured_run(restore, {**cache, 'OMNI_TARGET_TOKEN': token})}"
+        )
+    finally:
+        target.terminate()
+        target.wait()
+
+
 def main() -> None:
-    args = bench_parser(__doc__).parse_args()
+    parser = bench_parser(__doc__)
+    parser.add_argument("--memory-documents", type=int, default=10_000)
+    args = parser.parse_args()
     configure_logging(level="error", fmt="json")
     with tempfile.TemporaryDirectory(prefix="omnimigrate-bench-") as tmp:
-        work = Path(tmp)
-        snap, state_file = asyncio.run(snapshot(args.documents, work))
-        proc, url, token = start_fake(0, args.rate, args.period, work, state=state_file)
-        try:
-            for label in ("first", "second"):
-                time.sleep(args.period)
-                reads, applied, throttled, writes, elapsed = asyncio.run(
-                    restore(snap, url, [token], args.rate, args.period)
-                )
-                total = reads + applied
-                print(
-                    f"{label:>6} restore of {args.documents} documents: {reads} plan reads + "
-                    f"{applied} apply requests = {total / args.documents:.2f} requests per document "
-                    f"({writes} write actions), {elapsed:.1f} s, rate "
-                    f"{total / elapsed / (args.rate / args.period):.3f} of the limit, {throttled} x 429"
-                )
-        finally:
-            proc.terminate()
-            proc.wait()
+        if args.documents:
+            rate_figures(args, Path(tmp))
+        if args.memory_documents:
+            memory_figure(args.memory_documents, Path(tmp))
+
+
+def rate_figures(args: argparse.Namespace, work: Path) -> None:
+    snap, state_file = asyncio.run(snapshot(args.documents, work))
+    proc, url, token = start_fake(0, args.rate, args.period, work, state=state_file)
+    try:
+        for label in ("first", "second"):
+            time.sleep(args.period)
+            reads, applied, throttled, writes, elapsed = asyncio.run(
+                restore(snap, url, [token], args.rate, args.period)
+            )
+            total = reads + applied
+            print(
+                f"{label:>6} restore of {args.documents} documents: {reads} plan reads + "
+                f"{applied} apply requests = {total / args.documents:.2f} requests per document "
+                f"({writes} write actions), {elapsed:.1f} s, rate "
+                f"{total / elapsed / (args.rate / args.period):.3f} of the limit, {throttled} x 429"
+            )
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
 if __name__ == "__main__":

@@ -72,18 +72,52 @@ class ReplicationRule(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)  # restore options (on_conflict, …)
 
 
+class RestoreTarget(BaseModel):
+    """What a `restore.requested` event may ask of a restore into one instance. The safe
+    options are always allowed; the two that can destroy or resurrect content only here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allow_overwrite: bool = False  # on_conflict: overwrite
+    allow_include_deleted: bool = False
+
+
 class ServiceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     queue: str = "memory"  # or an SQS queue URL
     sinks: list[str] = Field(default_factory=list)  # sqs:URL, sns:ARN, webhook:URL
     replication: list[ReplicationRule] = Field(default_factory=list)
+    restore_targets: dict[str, RestoreTarget] = Field(
+        default_factory=dict,
+        description="instances events may restore into (replication targets are implied)",
+    )
     workers: int = Field(default=1, ge=1, le=32)
     visibility_timeout: int = Field(default=120, ge=10)
     retry_seconds: float = Field(default=5.0, ge=0)
-    metrics_host: str = "0.0.0.0"
-    metrics_port: int = 9090
+    host: str = Field(
+        default="127.0.0.1", description="where serve listens; 0.0.0.0 in the container image"
+    )
+    metrics_port: int = Field(default=9090, ge=0, le=65535)  # /metrics, /healthz, /readyz
+    events_port: int = Field(default=9091, ge=0, le=65535)  # POST /events, when a token is set
+    events_token_env: str = Field(
+        default="OMNIMIGRATE_EVENTS_TOKEN",
+        description="the variable holding the bearer token of POST /events; unset: no /events",
+    )
     pushgateway: str | None = None  # one-shot runs push their metrics here
+
+    def restore_target(self, name: str) -> RestoreTarget | None:
+        """What events may ask of a restore into `name`, or None if they may not restore
+        there. A replication target allows what its rules' own options do."""
+        if name in self.restore_targets:
+            return self.restore_targets[name]
+        rules = [r.options for r in self.replication if r.target == name]
+        if not rules:
+            return None
+        return RestoreTarget(
+            allow_overwrite=any(o.get("on_conflict") == "overwrite" for o in rules),
+            allow_include_deleted=any(o.get("include_deleted") is True for o in rules),
+        )
 
 
 class Settings(BaseSettings):
@@ -117,6 +151,19 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     instances: dict[str, InstanceConfig] = Field(default_factory=dict)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
+
+    @model_validator(mode="after")
+    def _service_names_instances(self) -> Settings:
+        named = [*self.service.restore_targets]
+        named += [n for rule in self.service.replication for n in (rule.source, rule.target)]
+        unknown = sorted({n for n in named if n not in self.instances})
+        if unknown:
+            known = ", ".join(sorted(self.instances)) or "none"
+            raise ValueError(
+                f"service names {', '.join(map(repr, unknown))}, not an instance of this config "
+                f"(known: {known}): add it under instances or fix the name"
+            )
+        return self
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

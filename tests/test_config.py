@@ -62,3 +62,37 @@ def test_instance_by_url_or_name(tmp_path):
     ]
     with pytest.raises(ConfigError, match="known: prod"):
         instance_for(settings, "staging", [], "OMNI_SOURCE_TOKEN")
+
+
+def test_service_names_only_instances_of_the_config(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "instances: {prod: {url: 'https://a.omniapp.co', token_env: [T]}}\n"
+        "service: {restore_targets: {standbyy: {}}, replication: [{source: prod, target: prod}]}\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"service names 'standbyy', not an instance .*known: prod"
+    ):
+        load_settings(config)
+
+
+def test_events_restore_into_listed_and_replication_targets_only(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "instances: {prod: {url: 'https://a.omniapp.co', token_env: [T]},"
+        " dr: {url: 'https://b.omniapp.co', token_env: [T]}, qa: {url: 'https://c.omniapp.co', token_env: [T]}}\n"
+        "service:\n"
+        "  restore_targets: {qa: {allow_include_deleted: true}}\n"
+        "  replication: [{source: prod, target: dr, options: {on_conflict: overwrite}}]\n"
+    )
+    service = load_settings(config).service
+    assert service.restore_target("prod") is None
+    assert (
+        service.restore_target("dr").allow_overwrite
+        and not service.restore_target("dr").allow_include_deleted
+    )
+    assert (
+        service.restore_target("qa").allow_include_deleted
+        and not service.restore_target("qa").allow_overwrite
+    )
+    assert service.host == "127.0.0.1"

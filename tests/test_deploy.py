@@ -67,6 +67,7 @@ def test_example_values_render_the_whole_deployment_and_validate_strictly():
         "Secret",
         "ConfigMap",
         "ServiceMonitor",
+        "NetworkPolicy",
     } <= set(kinds)
     cron = kinds["CronJob"][0]["spec"]
     assert cron["concurrencyPolicy"] == "Forbid" and cron["failedJobsHistoryLimit"] == 3
@@ -99,9 +100,81 @@ def load_settings_from_text(text: str):
 
 def test_existing_secret_is_referenced_and_none_is_rendered():
     kinds = by_kind(render({**EXAMPLE, "secret": {"existingSecret": "omni-tokens"}}))
-    assert "Secret" not in kinds
+    assert [s["metadata"]["name"] for s in kinds["Secret"]] == ["dr-omnimigrate-events"]
     container = kinds["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
     assert container["envFrom"] == [{"secretRef": {"name": "omni-tokens"}}]
+
+
+def serve_pod(kinds: dict[str, list[dict]]) -> dict:
+    return kinds["Deployment"][0]["spec"]["template"]["spec"]
+
+
+def events_env(container: dict) -> list[dict]:
+    return [e for e in container["env"] if e["name"] == "OMNIMIGRATE_EVENTS_TOKEN"]
+
+
+def test_network_policy_lets_prometheus_reach_metrics_and_only_listed_sources_reach_events():
+    kinds = by_kind(render(EXAMPLE))
+    (policy,) = kinds["NetworkPolicy"]
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "serve"
+    assert spec["policyTypes"] == ["Ingress"]
+    metrics, events = spec["ingress"]
+    assert metrics == {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
+                       "ports": [{"port": 9090, "protocol": "TCP"}]}  # fmt: skip
+    assert events == {"from": EXAMPLE["networkPolicy"]["eventsFrom"],
+                      "ports": [{"port": 9091, "protocol": "TCP"}]}  # fmt: skip
+    container = serve_pod(kinds)["containers"][0]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
+        "metrics": 9090,
+        "events": 9091,
+    }
+    assert container["args"][:3] == ["serve", "--host", "0.0.0.0"]
+
+
+def test_without_listed_sources_or_a_token_nobody_reaches_events():
+    no_sources = {**EXAMPLE, "networkPolicy": {"eventsFrom": []}}
+    (policy,) = by_kind(render(no_sources))["NetworkPolicy"]
+    assert [rule["ports"][0]["port"] for rule in policy["spec"]["ingress"]] == [9090]
+    no_token = {**EXAMPLE, "serve": {"enabled": True}}
+    kinds = by_kind(render(no_token))
+    (policy,) = kinds["NetworkPolicy"]
+    assert [rule["ports"][0]["port"] for rule in policy["spec"]["ingress"]] == [9090]
+    container = serve_pod(kinds)["containers"][0]
+    assert events_env(container) == [] and [p["name"] for p in container["ports"]] == ["metrics"]
+    assert [s["metadata"]["name"] for s in kinds["Secret"]] == ["dr-omnimigrate"]
+    opened = {**EXAMPLE, "networkPolicy": {"enabled": False}}
+    assert "NetworkPolicy" not in by_kind(render(opened))
+
+
+def test_the_events_token_comes_from_its_own_secret_and_reaches_only_serve():
+    kinds = by_kind(render(EXAMPLE))
+    events_secret = next(
+        s for s in kinds["Secret"] if s["metadata"]["name"] == "dr-omnimigrate-events"
+    )
+    assert events_secret["stringData"] == {"OMNIMIGRATE_EVENTS_TOKEN": "example-not-a-real-token"}
+    assert events_env(serve_pod(kinds)["containers"][0]) == [{
+        "name": "OMNIMIGRATE_EVENTS_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "dr-omnimigrate-events", "key": "OMNIMIGRATE_EVENTS_TOKEN"}},
+    }]  # fmt: skip
+    cron = kinds["CronJob"][0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    restore = kinds["Job"][0]["spec"]["template"]["spec"]["containers"][0]
+    assert events_env(cron) == events_env(restore) == []
+
+    existing = {
+        **EXAMPLE,
+        "serve": {
+            "enabled": True,
+            "events": {"existingSecret": "hooks", "existingSecretKey": "bearer"},
+        },
+    }
+    kinds = by_kind(render(existing))
+    assert "dr-omnimigrate-events" not in {s["metadata"]["name"] for s in kinds["Secret"]}
+    (env,) = events_env(serve_pod(kinds)["containers"][0])
+    assert env["valueFrom"]["secretKeyRef"] == {"name": "hooks", "key": "bearer"}
+    for doc in render(existing):
+        if doc["apiVersion"] not in CRDS:
+            kubernetes_validate.validate(doc, K8S, strict=True)
 
 
 def test_defaults_render_only_the_backup_and_match_the_plain_manifests():

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+import omnimigrate.cli.restore  # noqa: F401  (registers plan)
+from omnimigrate.cli import cli
 from omnimigrate.omni.delivery import Delivery
+from omnimigrate.restore.applier import RestoreError, _check_order
 from omnimigrate.restore.inventory import TargetDocument, TargetFolder, TargetInventory, TargetModel
 from omnimigrate.restore.ledger import LedgerRecord
 from omnimigrate.restore.plan import RestoreOptions
-from omnimigrate.restore.planner import make_plan
+from omnimigrate.restore.planner import (
+    DOCUMENT_STEPS,
+    RESTORE_ORDER,
+    after,
+    explain_order,
+    make_plan,
+)
 from omnimigrate.restore.source import (
     Grant,
     Principal,
@@ -159,3 +172,46 @@ def test_scope_by_label_identifier_and_folder_glob():
     only_folder = ops(plan(include=["sales"]))
     assert "folder:sales/q1" in only_folder and "document:d2:import" not in only_folder
     assert "document:d1:import" not in ops(plan(exclude=["sales/*"]))
+
+
+def test_the_plan_follows_the_declared_restore_order():
+    p = plan(models=True)
+    by_id = {a.id: a for a in p.actions}
+    stage_of = {"user": "identities", "group": "identities", "label": "labels", "folder": "folders",
+                "model": "models", "document": "documents", "schedule": "schedules", "role": "roles"}  # fmt: skip
+    stages = [s.name for s in RESTORE_ORDER]
+    seen = [stages.index(stage_of[a.id.split(":")[0]]) for a in p.actions if a.kind != "grant"]
+    assert seen == sorted(seen), "actions come out in RESTORE_ORDER"
+    for ident in ("d1", "d2"):
+        for step, waits, _ in DOCUMENT_STEPS:
+            action = by_id.get(f"document:{ident}:{step}")
+            if action is not None:
+                declared = [f"document:{ident}:{w}" for w in waits]
+                assert after(ident, step) == declared
+                present = {w for w in declared if w in by_id}
+                assert present <= set(action.depends_on), (action.id, action.depends_on)
+    # the model's own YAML is written before the documents on that model are imported
+    assert "model:wh/SHARED/Sales:yaml" in by_id["document:d1:import"].depends_on
+    without_yaml = {a.id: a for a in plan().actions}  # no --models: nothing to wait for
+    assert without_yaml["document:d1:import"].depends_on == ["folder:sales/q1"]
+
+
+def test_explain_order_is_what_the_readme_documents():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("(a test keeps this copy in step):", 1)[1].split("```text\n", 1)[1]
+    documented = [line.removeprefix("  ") for line in block.split("  ```", 1)[0].splitlines()]
+    assert documented == explain_order()
+    printed = CliRunner().invoke(cli, ["plan", "--explain-order"])
+    assert printed.exit_code == 0 and printed.output.splitlines() == explain_order()
+    assert [s.name for s in RESTORE_ORDER][:3] == ["identities", "labels", "folders"]
+
+
+def test_every_action_comes_after_what_it_depends_on_and_a_reordered_plan_is_refused():
+    p = plan(models=True, create_missing_users=True)
+    position = {a.id: i for i, a in enumerate(p.actions)}
+    assert all(
+        position[d] < position[a.id] for a in p.actions for d in a.depends_on if d in position
+    )
+    _check_order(p.actions)
+    with pytest.raises(RestoreError, match=r"before .* which it depends on"):
+        _check_order(list(reversed(p.actions)))

@@ -223,7 +223,10 @@ class Walker:
                 type="document_export", key=key, updated_at=updated, warnings=[warning]
             )
             return JobResult(entries=[entry])
-        entry = await self._entry("document_export", key, export.dump(), updated_at=updated)
+        refs = {"base_model_id": export.base_model_id}
+        entry = await self._entry(
+            "document_export", key, export.dump(), updated_at=updated, refs=refs
+        )
         return JobResult(entries=[entry], facts={"export_flavour": export.flavour})
 
     async def _document_permissions(self, client: OmniClient, args: dict[str, str]) -> JobResult:

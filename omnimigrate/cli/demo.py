@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,13 +86,16 @@ async def run_demo(documents: int, rate_limit: int, store_dir: Path) -> DemoResu
     "store_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Keep the store here (default: a temporary folder).",
+    help="Keep the store and checkpoints here (default: a temporary folder in $TMPDIR, removed "
+    "afterwards). Nothing else is written.",
 )
 @click.pass_obj
 def demo(app: AppContext, documents: int, rate_limit: int, store_dir: Path | None) -> None:
     """Back up a fake Omni, restore it into a fake standby, and verify (no account needed)."""
-    with tempfile.TemporaryDirectory(prefix="omnimigrate-demo-") as tmp:
-        where = store_dir or Path(tmp)
+    # with --store, no temporary folder at all: a read-only container needs no writable $TMPDIR
+    keep = nullcontext(str(store_dir)) if store_dir else None
+    with keep or tempfile.TemporaryDirectory(prefix="omnimigrate-demo-") as folder:
+        where = Path(folder)
         result = asyncio.run(run_demo(documents, rate_limit, where))
     console = Console()
     full, incremental = result.full.manifest, result.incremental.manifest

@@ -33,6 +33,7 @@ from omnimigrate.restore.engine import (
 )
 from omnimigrate.restore.inventory import read_inventory
 from omnimigrate.restore.plan import Plan, RestoreOptions
+from omnimigrate.restore.planner import explain_order
 from omnimigrate.restore.verify import VerifyReport, verify
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.snapshot.manifest import instance_slug
@@ -174,7 +175,21 @@ def open_for(app: AppContext, kw: dict[str, Any]) -> OpenSnapshot:
     return open_snapshot(store, kw["snapshot"], kw["source_instance"], cipher)
 
 
+def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        click.echo("\n".join(explain_order()))
+        ctx.exit(EXIT_OK)
+
+
 @cli.command("plan")
+@click.option(
+    "--explain-order",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_explain_order,
+    help="Print the order restore writes object types in, with the reason for each, and exit.",
+)
 @restore_options
 @click.option("--json", "as_json", is_flag=True, help="The plan as JSON on stdout.")
 @click.option(

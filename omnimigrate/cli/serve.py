@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 
 import click
+import structlog
 from aiohttp import web
+from pydantic import SecretStr
 
 from omnimigrate.cli import AppContext, cli
 from omnimigrate.cli.stores import cipher_for, store_for
-from omnimigrate.config import ConfigError
-from omnimigrate.service.http import service_app
+from omnimigrate.config import ConfigError, ServiceConfig
+from omnimigrate.service.http import events_app, service_app
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.service.queue import MemoryQueue, Queue, SqsQueue
 from omnimigrate.service.sinks import Publisher, Sink, SnsSink, SqsSink, WebhookSink
@@ -47,15 +50,47 @@ def build_queue(url: str) -> Queue:
 
 
 @cli.command()
-@click.option("--queue", "queue_url", default=None, help="memory, or an SQS queue URL.")
-@click.option("--store", default=None, help="Folder or s3://bucket/prefix.")
-@click.option("--port", type=int, default=None, help="Port of /metrics, /healthz, /readyz.")
-@click.option("--workers", type=click.IntRange(1, 32), default=None, help="Jobs at once.")
+@click.option(
+    "--queue",
+    "queue_url",
+    default=None,
+    help="memory, or an SQS queue URL.  [default: service.queue, memory]",
+)
+@click.option("--store", default=None, help="Folder or s3://bucket/prefix.  [default: store]")
+@click.option(
+    "--host",
+    default=None,
+    help="Address to listen on.  [default: service.host, 127.0.0.1; 0.0.0.0 in the image]",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port of /metrics, /healthz, /readyz.  [default: service.metrics_port, 9090]",
+)
+@click.option(
+    "--events-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port of POST /events, served only when the events token is set.  [default: service.events_port, 9091]",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=None,
+    help="Jobs at once.  [default: service.workers, 1]",
+)
 @click.pass_obj
 def serve(
-    app: AppContext, queue_url: str | None, store: str | None, port: int | None, workers: int | None
-) -> None:
-    """Consume events and run backups, replication and restores until SIGTERM."""
+    app: AppContext, queue_url: str | None, store: str | None, host: str | None,
+    port: int | None, events_port: int | None, workers: int | None,
+) -> None:  # fmt: skip
+    """Consume events and run backups, replication and restores until SIGTERM.
+
+    POST /events is off unless the variable named by service.events_token_env
+    (OMNIMIGRATE_EVENTS_TOKEN) holds a token; callers then send it as a bearer token, and
+    every event, however it arrives, is checked against the config before it runs.
+    """
     s = app.settings
     svc = s.service
     target = store_for(app, store)
@@ -67,13 +102,26 @@ def serve(
         Worker(s, target, queue, publisher, metrics, cipher=cipher)
         for _ in range(workers or svc.workers)
     ]
+    token = events_token(app)
+    listen = host or svc.host
+    ready = lambda: any(w.ready for w in pool)  # noqa: E731
+    sites = [(port if port is not None else svc.metrics_port,
+              service_app(metrics, ready, events_off=_events_off(svc, token)))]  # fmt: skip
+    if token is not None:
+        sites.append((events_port if events_port is not None else svc.events_port,
+                      events_app(pool[0].gate, queue, publisher, token)))  # fmt: skip
+    log = structlog.get_logger("omnimigrate.serve")
 
     async def main() -> None:
-        runner = web.AppRunner(service_app(metrics, queue, lambda: any(w.ready for w in pool)))
-        await runner.setup()
-        await web.TCPSite(
-            runner, svc.metrics_host, port if port is not None else svc.metrics_port
-        ).start()
+        runners = [web.AppRunner(site_app, access_log=None) for _, site_app in sites]
+        try:
+            for runner, (site_port, _) in zip(runners, sites, strict=True):
+                await runner.setup()
+                await web.TCPSite(runner, listen, site_port).start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {listen}: {exc.strerror}; choose another "
+                              f"--host, --port or --events-port") from None  # fmt: skip
+        log.info("serve.listening", host=listen, ports=[p for p, _ in sites], events=bool(token))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -81,6 +129,25 @@ def serve(
         try:
             await asyncio.gather(*(w.run(stop) for w in pool))
         finally:
-            await runner.cleanup()
+            for runner in runners:
+                await runner.cleanup()
 
     asyncio.run(main())
+
+
+def events_token(app: AppContext) -> SecretStr | None:
+    """The bearer token of POST /events, from the variable the config names (never logged)."""
+    raw = os.environ.get(app.settings.service.events_token_env)
+    if not raw:
+        return None
+    app.redactor.add(raw)
+    return SecretStr(raw)
+
+
+def _events_off(svc: ServiceConfig, token: SecretStr | None) -> str:
+    if token is None:
+        return (
+            f"POST /events is off: set a token in ${svc.events_token_env} to serve it on "
+            f"the events port (service.events_port)"
+        )
+    return "POST /events is served on the events port (service.events_port), not here"

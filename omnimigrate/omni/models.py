@@ -272,6 +272,15 @@ class ModelRoles(ApiModel):
     results: list[RoleAssignment] = Field(default_factory=list)
 
 
+def workbook_base_model(workbook_model: Any) -> str | None:
+    """The shared model an export's workbook is built on. The official spec leaves
+    `workbookModel` open and the older one names `base_model_id`; a camelCase
+    `baseModelId` is read too."""
+    model = workbook_model if isinstance(workbook_model, dict) else {}
+    value = model.get("base_model_id") or model.get("baseModelId")
+    return value if isinstance(value, str) else None
+
+
 class DocumentExport(ApiModel):
     """GET /unstable/documents/{id}/export, stored verbatim.
 
@@ -285,6 +294,10 @@ class DocumentExport(ApiModel):
     workbook_model: Any = None
     query_models: dict[str, Any] | None = None
     file_uploads: dict[str, Any] | list[Any] | None = None
+
+    @property
+    def base_model_id(self) -> str | None:
+        return workbook_base_model(self.workbook_model)
 
     @property
     def flavour(self) -> Literal["official", "seed"]:

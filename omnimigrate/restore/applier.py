@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +93,18 @@ class _Ids:
         return self.documents.get(identifier, identifier)
 
 
+def _check_order(actions: list[Action]) -> None:
+    """Each action after every action of the plan it depends on, as the planner emits them."""
+    position = {a.id: i for i, a in enumerate(actions)}
+    for i, action in enumerate(actions):
+        late = [d for d in action.depends_on if position.get(d, -1) > i]
+        if late:
+            raise RestoreError(
+                f"the plan lists {action.id} before {late[0]}, which it depends on: "
+                "make the plan again with `omnimigrate plan`"
+            )
+
+
 class Applier:
     def __init__(
         self,
@@ -113,7 +124,7 @@ class Applier:
         for action_id, rec in ledger.records.items():
             if action_id.endswith(":import") and rec.target:
                 self.ids.documents[action_id.split(":")[1]] = rec.target
-        self._slots = asyncio.Semaphore(concurrency * len(clients))
+        self._workers = concurrency * len(clients)
         self._turn = 0
         acting = ledger.records.get(ACTING_USER)
         self._acting: str | None = acting.target if acting else None
@@ -124,18 +135,28 @@ class Applier:
         self.result = ApplyResult()
 
     async def run(self) -> ApplyResult:
-        done: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        """A fixed pool of workers takes the actions in plan order. Every action comes after
+        the ones it depends on (checked first), so a worker waiting for a dependency waits
+        for one that another worker holds, and memory stays flat however long the plan."""
         actions = {a.id: a for a in self.plan.actions}
+        _check_order(self.plan.actions)
+        waiters: dict[str, asyncio.Event] = {}
+        queue = iter(self.plan.actions)  # shared: each action goes to exactly one worker
 
-        async def one(action: Action) -> None:
-            for dep in action.depends_on:
-                if dep in actions:
-                    await done[dep].wait()
-            self.result.outcomes[action.id] = await self._settle(action, actions)
-            done[action.id].set()
-            self._progress(len(self.result.outcomes), len(actions))
+        async def settled(dep: str) -> None:
+            if dep in actions and dep not in self.result.outcomes:
+                await waiters.setdefault(dep, asyncio.Event()).wait()
 
-        await asyncio.gather(*(one(a) for a in actions.values()))
+        async def worker() -> None:
+            for action in queue:
+                for dep in action.depends_on:
+                    await settled(dep)
+                self.result.outcomes[action.id] = await self._settle(action, actions)
+                if event := waiters.pop(action.id, None):
+                    event.set()
+                self._progress(len(self.result.outcomes), len(actions))
+
+        await asyncio.gather(*(worker() for _ in range(self._workers)))
         await asyncio.to_thread(self.ledger.compact)
         self.result.keys = key_stats(self.clients)
         return self.result
@@ -155,15 +176,14 @@ class Applier:
             return Outcome("done", "adopted: " + action.reason)
         if not action.writes:
             return Outcome("skipped", action.reason)
-        async with self._slots:
-            client = self.clients[self._turn % len(self.clients)]
-            self._turn += 1
-            try:
-                handler = getattr(self, "_" + action.kind.replace(".", "_"))
-                await handler(client, action)
-            except (OmniError, RestoreError) as exc:
-                self._log.warning("restore.action_failed", action=action.id, error=str(exc))
-                return Outcome("failed", str(exc))
+        client = self.clients[self._turn % len(self.clients)]
+        self._turn += 1
+        try:
+            handler = getattr(self, "_" + action.kind.replace(".", "_"))
+            await handler(client, action)
+        except (OmniError, RestoreError) as exc:
+            self._log.warning("restore.action_failed", action=action.id, error=str(exc))
+            return Outcome("failed", str(exc))
         return Outcome("done", action.op)
 
     async def _record(self, action: Action, status: str, target: str | None = None) -> None:

@@ -35,8 +35,10 @@ class OpenSnapshot:
 def open_snapshot(
     store: Store, snapshot: str, instance: str | None = None, cipher: Cipher | None = None
 ) -> OpenSnapshot:
-    """Load and check a committed snapshot (every blob restore needs is read, decrypted and
-    hashed here, so a damaged snapshot or a wrong key fails before the target is touched)."""
+    """Load a committed snapshot: its manifest and every small blob (decrypted and hashed
+    here, so a wrong key or a damaged blob fails before the target is touched). Document
+    exports, the bulk of a snapshot, are read one at a time when their import runs; a damaged
+    one fails that import alone (`snapshots verify` checks them all beforehand)."""
     catalog = Catalog(store)
     manifest = catalog.load(catalog.resolve(snapshot, instance))
     blobs = BlobStore(store, cipher=cipher)

@@ -55,8 +55,12 @@ class RestoreLedger:
         """Fold the segments into ledger.json (written first, so a crash loses nothing)."""
         if not self._segments:
             return
-        data = {k: v.model_dump() for k, v in sorted(self.records.items())}
-        self.store.put(self.prefix + "/ledger.json", json.dumps(data, indent=0).encode())
+        # one JSON object, encoded record by record: no second copy of every record
+        entries = (
+            json.dumps(k).encode() + b": " + v.model_dump_json().encode()
+            for k, v in sorted(self.records.items())
+        )
+        self.store.put(self.prefix + "/ledger.json", b"{\n" + b",\n".join(entries) + b"\n}")
         for key in self._segments:
             self.store.delete(key)
         self._segments = []

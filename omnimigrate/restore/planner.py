@@ -1,14 +1,17 @@
 """The planner: (snapshot, target inventory, ledger, options) -> Plan. Pure: no I/O.
 
-Actions come out in dependency order (DIGEST §6): identities, labels, folders parents first,
-model YAML, then per document import, labels, permissions, ownership, then schedules and
-model roles. Params hold natural keys (emails, group names, paths), never target ids: the
-applier resolves them when it runs, so a plan stays readable and valid across id changes.
+Object types are planned in RESTORE_ORDER (the end of this module), each with the reason for
+its place, and a document's own writes follow DOCUMENT_STEPS. Every action names the actions
+it waits for in `depends_on`, so the applier writes in that order too. `omnimigrate plan
+--explain-order` prints both. Params hold natural keys (emails, group names, paths), never
+target ids: the applier resolves them when it runs, so a plan stays readable and valid
+across id changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -330,57 +333,64 @@ class _Planner:
         return (have.id, have.kind) if have else None
 
     def documents(self) -> None:
+        """Each document's import, then its own writes in DOCUMENT_STEPS order."""
         for doc in self.docs:
-            imp = self.document_import(doc)
+            self.document_import(doc)
             ident = doc.identifier
             if doc.description:  # import carries no description (DIGEST §5)
                 self.decide(
-                    Action(id=f"document:{ident}:description", kind="document.description",
-                           object=ident, op="create", depends_on=[imp.id],
+                    Action(id=document_step(ident, "description"), kind="document.description",
+                           object=ident, op="create",
                            params={"identifier": ident, "description": doc.description}),
-                    [imp.id],
+                    after(ident, "description"),
                 )  # fmt: skip
             if doc.labels:
                 labels = sorted(doc.labels)
                 self.decide(
-                    Action(id=f"document:{ident}:labels", kind="document.labels", object=ident, op="create",
-                           params={"identifier": ident, "labels": labels}, depends_on=[imp.id]),
-                    [imp.id, *(f"label:{x.lower()}" for x in labels)],
+                    Action(id=document_step(ident, "labels"), kind="document.labels", object=ident,
+                           op="create", params={"identifier": ident, "labels": labels}),
+                    [*after(ident, "labels"), *(f"label:{x.lower()}" for x in labels)],
                 )  # fmt: skip
-            if doc.owner:  # before permissions: a transfer resets the previous owner's role
-                owner = Action(id=f"document:{ident}:owner", kind="document.owner", object=ident, op="create",
-                               params={"identifier": ident, "owner": doc.owner,
-                                       "grantees": sorted(g.principal.key for g in doc.grants if g.principal.kind == "user")},
-                               depends_on=[imp.id])  # fmt: skip
-                if not self.user_ok(doc.owner):
-                    self.mark(
-                        owner, "blocked", self.missing_reason(Principal(kind="user", key=doc.owner))
-                    )
-                else:
-                    self.decide(owner, [imp.id, f"user:{doc.owner}"])
-            parents = [imp.id, f"document:{ident}:owner"]
-            self.permissions("document", ident, {"identifier": ident}, doc.grants, parents)
+            if doc.owner:
+                self.document_owner(doc)
+            grants_params = {"identifier": ident}
+            self.permissions(
+                "document", ident, grants_params, doc.grants, after(ident, "permissions")
+            )
             if not doc.folder_path:  # in a folder it takes the folder's scope
-                self.document_scope(doc, imp)
+                self.document_scope(doc)
 
-    def document_scope(self, doc: SourceDocument, imp: Action) -> None:
+    def document_owner(self, doc: SourceDocument) -> None:
+        ident, owner = doc.identifier, doc.owner or ""
+        grantees = sorted(g.principal.key for g in doc.grants if g.principal.kind == "user")
+        action = Action(id=document_step(ident, "owner"), kind="document.owner", object=ident,
+                        op="create", params={"identifier": ident, "owner": owner, "grantees": grantees})  # fmt: skip
+        if not self.user_ok(owner):
+            self.mark(action, "blocked", self.missing_reason(Principal(kind="user", key=owner)))
+        else:
+            self.decide(action, [*after(ident, "owner"), f"user:{owner}"])
+
+    def document_scope(self, doc: SourceDocument) -> None:
         """A document outside any folder gets whatever scope Omni gives an import: set it."""
         ident = doc.identifier
-        action = Action(id=f"document:{ident}:scope", kind="document.scope", object=ident,
+        action = Action(id=document_step(ident, "scope"), kind="document.scope", object=ident,
                         op="create", params={"identifier": ident, "scope": doc.scope},
-                        depends_on=[imp.id])  # fmt: skip
+                        depends_on=after(ident, "scope"))  # fmt: skip
         if doc.scope is None:
             self.mark(action, "blocked", "the snapshot does not say this document's scope")
         else:
-            self.decide(action, [imp.id])
+            self.decide(action)
 
     def document_import(self, doc: SourceDocument) -> Action:
         ident = doc.identifier
         target_model = self.target_model(doc.model)
         folder_id = f"folder:{doc.folder_path}" if doc.folder_path else None
+        yaml_id = f"model:{doc.model}:yaml"  # waited for only when this restore writes it
+        parents = [folder_id] if folder_id else []
+        parents += [yaml_id] if yaml_id in self.actions and self.actions[yaml_id].writes else []
         action = Action(
-            id=f"document:{ident}:import", kind="document.import", object=ident, op="create",
-            depends_on=[folder_id] if folder_id else [],
+            id=document_step(ident, "import"), kind="document.import", object=ident, op="create",
+            depends_on=parents,
             params={"identifier": ident, "name": doc.name,
                     "folder_path": doc.folder_path, "export_blob": doc.export_blob,
                     "model": doc.model, "base_model_id": target_model[0] if target_model else None},
@@ -525,13 +535,8 @@ def make_plan(
     now: datetime,
 ) -> Plan:
     p = _Planner(source, inventory, ledger, options)
-    p.identities()
-    p.labels()
-    p.folders()
-    p.models()
-    p.documents()
-    p.schedules()
-    p.roles()
+    for stage in RESTORE_ORDER:
+        stage.plan(p)
     return Plan(
         snapshot_id=source.snapshot_id,
         source_instance=source.instance,
@@ -541,3 +546,55 @@ def make_plan(
         inventory=inventory,
         actions=list(p.actions.values()),
     )
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    plan: Callable[[_Planner], None]
+    reason: str
+
+
+# The restore order: each object type after what it names or lives in.
+RESTORE_ORDER: tuple[Stage, ...] = (
+    Stage("identities", _Planner.identities, "users and groups (with --create-missing-*): owners, grants and recipients name them"),
+    Stage("labels", _Planner.labels, "documents are labelled with them"),
+    Stage("folders", _Planner.folders, "parents first, each with its scope, owner and permissions: documents go into them"),
+    Stage("models", _Planner.models, "a shared model's own YAML (--models) before the documents whose queries use it"),
+    Stage("documents", _Planner.documents, "into their folder, on their model; then their own writes (below)"),
+    Stage("schedules", _Planner.schedules, "after their dashboard's owner and permissions: only someone who sees it may own one"),
+    Stage("roles", _Planner.roles, "last: a model role names a model and a user or group, which exist by now"),
+)  # fmt: skip
+
+# A document's own writes: (step, the steps it waits for, why).
+DOCUMENT_STEPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("import", (), "its folder and model's YAML first; identifier, name, model and folder path"),
+    ("description", ("import",), "an import carries no description"),
+    ("labels", ("import",), "and each label itself"),
+    ("owner", ("import",), "and the owner's user; a transfer resets the previous owner's role"),
+    ("permissions", ("import", "owner"), "after the owner, whose transfer would reset them"),
+    ("scope", ("import",), "only outside any folder: Omni gives an import its own scope"),
+)  # fmt: skip
+_AFTER = {step: waits for step, waits, _ in DOCUMENT_STEPS}
+
+
+def document_step(identifier: str, step: str) -> str:
+    """The action id of one of a document's writes."""
+    if step not in _AFTER:
+        raise ValueError(f"{step!r} is not one of DOCUMENT_STEPS")
+    return f"document:{identifier}:{step}"
+
+
+def after(identifier: str, step: str) -> list[str]:
+    """The action ids a document's `step` waits for."""
+    return [document_step(identifier, s) for s in _AFTER[step]]
+
+
+def explain_order() -> list[str]:
+    """RESTORE_ORDER and DOCUMENT_STEPS as `plan --explain-order` prints them."""
+    lines = [f"{n}. {s.name}: {s.reason}" for n, s in enumerate(RESTORE_ORDER, 1)]
+    lines.append("Each document's own writes:")
+    for step, waits, reason in DOCUMENT_STEPS:
+        when = f"after {' and '.join(waits)}" if waits else "first"
+        lines.append(f"   - {step} ({when}): {reason}")
+    return lines

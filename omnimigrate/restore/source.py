@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from omnimigrate.omni.delivery import Delivery, DeliveryShapeError, read_delivery
-from omnimigrate.omni.models import Folder
+from omnimigrate.omni.models import Folder, workbook_base_model
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest, ObjectEntry
 
@@ -232,9 +232,7 @@ def _documents(r: _Reader, org: SourceOrg) -> None:
     for o in r.m.of_type("document"):
         raw = r.blob(o) or {}
         export = r.by_key.get(("document_export", o.key))
-        export_raw = r.blob(export) or {}
-        model_id = (export_raw.get("workbookModel") or {}).get("base_model_id")
-        model = r.ids["model"].get(model_id or "")
+        model = r.ids["model"].get(_base_model_id(r, export) or "")
         if model is None:  # fall back on the connection's only shared model
             conn = r.ids["connection"].get(raw.get("connectionId") or "")
             candidates = shared_by_connection.get(conn or "", [])
@@ -269,6 +267,14 @@ def _documents(r: _Reader, org: SourceOrg) -> None:
             else "no export in the snapshot",
             grants=sorted(grants, key=lambda g: (g.principal.kind, g.principal.key)),
         )
+
+
+def _base_model_id(r: _Reader, export: ObjectEntry | None) -> str | None:
+    """From the entry's refs; only a snapshot that predates them has its export read here
+    (otherwise each export is read once, when its import runs)."""
+    if export is None or export.refs is not None:
+        return (export.refs or {}).get("base_model_id") if export else None
+    return workbook_base_model((r.blob(export) or {}).get("workbookModel"))
 
 
 def _schedules(r: _Reader, org: SourceOrg) -> None:

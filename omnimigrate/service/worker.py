@@ -1,7 +1,9 @@
 """The `serve` worker: takes events off a queue and runs the matching job.
 
 `backup.requested` runs a backup; `snapshot.completed` runs the replication rules that name
-its instance (a restore into each standby); `restore.requested` runs a restore. A job holds
+its instance (a restore into each standby); `restore.requested` runs a restore. Each event is
+first checked against the config (service/policy.py): a refused one is reported and dropped,
+and touches no instance. A job holds
 its instance's lock in the store, so however many workers share the queue, one instance's
 rate budget is spent by one worker at a time; a job whose lock is held goes back on the queue
 for later. Checkpoints and the restore ledger live in the store, so a job another worker
@@ -28,12 +30,12 @@ from omnimigrate.service.events import (
     BadEvent,
     RestoreCompleted,
     RestoreRequested,
-    RunFailed,
     SnapshotCompleted,
     dump_event,
-    parse_event,
+    run_failed,
 )
 from omnimigrate.service.metrics import Metrics
+from omnimigrate.service.policy import EventGate, Refused
 from omnimigrate.service.queue import Message, Queue
 from omnimigrate.service.sinks import Publisher
 from omnimigrate.snapshot.crypto import Cipher
@@ -62,6 +64,7 @@ class Worker:
         self.metrics = metrics
         self.cipher = cipher
         self.tokens = tokens
+        self.gate = EventGate(settings, store)
         self.ready = False
         self._log = structlog.get_logger("omnimigrate.serve")
 
@@ -74,12 +77,19 @@ class Worker:
 
     async def handle(self, msg: Message) -> None:
         try:
-            events = parse_event(msg.body)
+            events = self.gate.parse(msg.body)
         except BadEvent as exc:
             self._log.error("serve.bad_message", error=str(exc))
             await self.queue.ack(msg)  # it can never succeed
             return
         for event in events:
+            try:
+                self.gate.check(event)
+            except Refused as exc:  # no retry can make it allowed: report it and drop it
+                self._log.error("serve.refused", job=event.type, error=str(exc))
+                self.metrics.jobs.labels("refused").inc()
+                await self.publisher.publish(run_failed(event, f"refused: {exc}"))
+                continue
             outcome = await self._run(msg, event)
             if outcome != "done":
                 delay = self.settings.service.retry_seconds * (
@@ -106,9 +116,7 @@ class Worker:
         except Exception as exc:  # reported, then retried, then dead-lettered by the queue
             self._log.error("serve.job_failed", error=str(exc), receives=msg.receives)
             self.metrics.jobs.labels("failed").inc()
-            failed = RunFailed(instance=event.instance, snapshot_id=event.snapshot_id,
-                               run_id=event.run_id, job=event.type, error=str(exc))  # fmt: skip
-            await self.publisher.publish(failed)
+            await self.publisher.publish(run_failed(event, str(exc)))
             return "failed"
         finally:
             heartbeat.cancel()
@@ -134,14 +142,8 @@ class Worker:
             return
         await handler(event)
 
-    def _instance(self, name: str) -> InstanceConfig:
-        if name not in self.settings.instances:
-            known = ", ".join(sorted(self.settings.instances)) or "none"
-            raise KeyError(f"instance {name!r} is not in the config (known: {known})")
-        return self.settings.instances[name]
-
     def _pool(self, name: str):  # type: ignore[no-untyped-def]
-        inst, s = self._instance(name), self.settings
+        inst, s = self.settings.instances[name], self.settings
         return client_pool(
             inst.url, self.tokens(inst), rate_limit=inst.rate_limit or s.rate_limit, period=s.rate_period, burst=s.rate_burst,
             retry=s.retry_policy(), timeout=s.timeout, observer=self.metrics.observer(name),

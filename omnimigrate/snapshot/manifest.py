@@ -57,6 +57,9 @@ class ObjectEntry(BaseModel):
     blob: str | None = None
     updated_at: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    # Source ids the blob points at, copied out so that restore plans without reading it;
+    # None in entries written before they were recorded (restore then reads the blob).
+    refs: dict[str, str | None] | None = None
 
 
 class Failure(BaseModel):

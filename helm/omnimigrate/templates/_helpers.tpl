@@ -52,20 +52,30 @@ capabilities:
   drop: ["ALL"]
 {{- end -}}
 
-{{/* The container body shared by the CronJob, the restore Job and the serve Deployment. */}}
+{{/* The container body shared by the CronJob, the restore Job and the serve Deployment:
+     include "omnimigrate.container" (dict "root" $ "events" true) adds the events token,
+     which only serve needs. */}}
 {{- define "omnimigrate.container" -}}
-image: {{ include "omnimigrate.image" . }}
-imagePullPolicy: {{ .Values.image.pullPolicy }}
+{{- $root := .root -}}
+image: {{ include "omnimigrate.image" $root }}
+imagePullPolicy: {{ $root.Values.image.pullPolicy }}
 securityContext:
-  {{- include "omnimigrate.containerSecurity" . | nindent 2 }}
+  {{- include "omnimigrate.containerSecurity" $root | nindent 2 }}
 env:
   - name: OMNIMIGRATE_CONFIG
     value: /etc/omnimigrate/config.yaml
+  {{- if and .events (include "omnimigrate.eventsSecretName" $root) }}
+  - name: OMNIMIGRATE_EVENTS_TOKEN
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "omnimigrate.eventsSecretName" $root }}
+        key: {{ $root.Values.serve.events.existingSecretKey }}
+  {{- end }}
 envFrom:
   - secretRef:
-      name: {{ include "omnimigrate.secretName" . }}
+      name: {{ include "omnimigrate.secretName" $root }}
 resources:
-  {{- toYaml .Values.resources | nindent 2 }}
+  {{- toYaml $root.Values.resources | nindent 2 }}
 volumeMounts:
   - name: config
     mountPath: /etc/omnimigrate
@@ -74,6 +84,15 @@ volumeMounts:
     mountPath: /var/cache/omnimigrate
   - name: tmp
     mountPath: /tmp
+{{- end -}}
+
+{{/* The Secret holding the bearer token of POST /events; empty when events are off. */}}
+{{- define "omnimigrate.eventsSecretName" -}}
+{{- if .Values.serve.events.existingSecret -}}
+{{- .Values.serve.events.existingSecret -}}
+{{- else if .Values.serve.events.token -}}
+{{- include "omnimigrate.fullname" . }}-events
+{{- end -}}
 {{- end -}}
 
 {{- define "omnimigrate.volumes" -}}

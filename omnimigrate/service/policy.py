@@ -1,0 +1,91 @@
+"""Which events a worker acts on. Whoever sent an event (over HTTP, SQS or SNS), the
+configuration decides what it may do: back up only configured instances, restore only into
+the targets the config lists, with only the options the config allows there. A refused event
+never touches an instance; it is reported as `run.failed` with the reason and not retried.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from omnimigrate.config import Settings
+from omnimigrate.restore.plan import RestoreOptions
+from omnimigrate.service.events import (
+    BackupRequested,
+    Event,
+    RestoreRequested,
+    StoreBucket,
+    parse_event,
+)
+from omnimigrate.snapshot.store import S3Store, Store
+
+# Options an event may set. Creating users or groups and remapping models change the target's
+# people and semantics: they belong in a replication rule of the config, never in a message.
+EVENT_OPTIONS = frozenset(
+    {"on_conflict", "include_deleted", "include", "exclude", "models", "pause_schedules"}
+)
+
+
+class Refused(Exception):
+    """An event the configuration does not allow, with the reason and the setting to change."""
+
+
+class EventGate:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store_bucket = (
+            StoreBucket(store.bucket, store.prefix) if isinstance(store, S3Store) else None
+        )
+
+    def parse(self, body: str) -> list[Event]:
+        return parse_event(body, self.store_bucket)
+
+    def check(self, event: Event) -> None:
+        """Raise Refused unless the configuration allows this event."""
+        if isinstance(event, BackupRequested):
+            self._configured(event.instance, "backup.requested")
+        elif isinstance(event, RestoreRequested):
+            self._restore(event)
+
+    def _configured(self, name: str, what: str) -> None:
+        if name not in self.settings.instances:
+            known = ", ".join(sorted(self.settings.instances)) or "none"
+            raise Refused(f"{what} for {name!r}: not an instance in the config (known: {known})")
+
+    def _restore(self, event: RestoreRequested) -> None:
+        target = event.target
+        allowed = self.settings.service.restore_target(target)
+        if allowed is None:
+            raise Refused(
+                f"restore.requested into {target!r}: not a restore target of this config; "
+                f"list it under service.restore_targets"
+            )
+        extra = sorted(set(event.options) - EVENT_OPTIONS)
+        if extra:
+            raise Refused(
+                f"restore.requested option {', '.join(extra)} cannot come from an event "
+                f"(allowed: {', '.join(sorted(EVENT_OPTIONS))}); put it in a replication rule"
+            )
+        options = _options(event.options)
+        setting = f"service.restore_targets.{target}"
+        if options.on_conflict == "overwrite" and not allowed.allow_overwrite:
+            raise Refused(
+                f"on_conflict: overwrite into {target!r} is not allowed; set "
+                f"{setting}.allow_overwrite: true to permit it"
+            )
+        if options.include_deleted and not allowed.allow_include_deleted:
+            raise Refused(
+                f"include_deleted into {target!r} is not allowed; set "
+                f"{setting}.allow_include_deleted: true to permit it"
+            )
+
+
+def _options(raw: dict[str, Any]) -> RestoreOptions:
+    try:
+        return RestoreOptions(**raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise Refused(f"restore.requested option {where}: {first['msg']}") from None
