@@ -272,8 +272,10 @@ def _documents(r: _Reader, org: SourceOrg) -> None:
 def _base_model_id(r: _Reader, export: ObjectEntry | None) -> str | None:
     """From the entry's refs; only a snapshot that predates them has its export read here
     (otherwise each export is read once, when its import runs)."""
-    if export is None or export.refs is not None:
-        return (export.refs or {}).get("base_model_id") if export else None
+    if export is None:
+        return None
+    if export.refs is not None:
+        return export.refs.get("base_model_id")
     return workbook_base_model((r.blob(export) or {}).get("workbookModel"))
 
 

@@ -45,14 +45,17 @@ class EventGate:
     def check(self, event: Event) -> None:
         """Raise Refused unless the configuration allows this event."""
         if isinstance(event, BackupRequested):
-            self._configured(event.instance, "backup.requested")
+            self._backup(event)
         elif isinstance(event, RestoreRequested):
             self._restore(event)
 
-    def _configured(self, name: str, what: str) -> None:
-        if name not in self.settings.instances:
+    def _backup(self, event: BackupRequested) -> None:
+        if event.instance not in self.settings.instances:
             known = ", ".join(sorted(self.settings.instances)) or "none"
-            raise Refused(f"{what} for {name!r}: not an instance in the config (known: {known})")
+            raise Refused(
+                f"backup.requested for {event.instance!r}: not an instance in the config "
+                f"(known: {known})"
+            )
 
     def _restore(self, event: RestoreRequested) -> None:
         target = event.target
