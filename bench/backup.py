@@ -24,10 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from omnimigrate.backup.engine import BackupOptions, BackupOutcome, run_backup
-from omnimigrate.fake.process import start_fake
+from omnimigrate.engine.backup import BackupOptions, BackupOutcome, run_backup
 from omnimigrate.logging import configure_logging
-from omnimigrate.omni.pool import client_pool
+from omnimigrate.platforms.omni.fake.process import start_fake
+from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.snapshot.store import LocalStore
 
 

@@ -24,9 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from omnimigrate.fake.process import start_fake
-from omnimigrate.fake.state import Token
 from omnimigrate.logging import configure_logging
+from omnimigrate.platforms.omni.fake.process import start_fake
+from omnimigrate.platforms.omni.fake.state import Token
 
 sys.path.insert(0, str(Path(__file__).parent))
 from backup import bench_parser, timed_backup  # the other benches' helpers

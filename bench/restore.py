@@ -20,14 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from omnimigrate.backup.engine import BackupOptions, run_backup
-from omnimigrate.fake.process import start_fake
-from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
-from omnimigrate.fake.server import FakeOmni, FakeSettings
+from omnimigrate.engine.backup import BackupOptions, run_backup
+from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.logging import configure_logging
-from omnimigrate.omni.pool import client_pool
-from omnimigrate.restore.engine import apply_plan, open_snapshot, plan_restore
-from omnimigrate.restore.plan import RestoreOptions
+from omnimigrate.platforms.omni.fake.process import start_fake
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.snapshot.store import LocalStore
 
 sys.path.insert(0, str(Path(__file__).parent))

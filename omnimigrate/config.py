@@ -28,8 +28,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from omnimigrate.omni.retry import RetryPolicy
-from omnimigrate.omni.transport import normalize_base_url
+from omnimigrate.http.retry import RetryPolicy
+from omnimigrate.http.transport import normalize_base_url
 from omnimigrate.snapshot.retention import RetentionRules
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from omnimigrate.backup.engine import BackupOptions, BackupOutcome, run_backup
-from omnimigrate.fake.server import FakeOmni
+from omnimigrate.engine.backup import BackupOptions, BackupOutcome, run_backup
+from omnimigrate.platforms.omni.fake.server import FakeOmni
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
 from omnimigrate.snapshot.store import Store

@@ -22,12 +22,12 @@ import pytest
 from aiohttp import web
 from moto.server import ThreadedMotoServer
 
-from omnimigrate.fake.scenario import Scenario, ScenarioSpec, generate
-from omnimigrate.fake.server import FakeOmni, FakeSettings
+from omnimigrate.http.ratelimit import RateLimiter
+from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.logging import configure_logging
-from omnimigrate.omni.client import OmniClient
-from omnimigrate.omni.ratelimit import RateLimiter
-from omnimigrate.omni.retry import RetryPolicy
+from omnimigrate.platforms.omni.client import OmniClient
+from omnimigrate.platforms.omni.fake.scenario import Scenario, ScenarioSpec, generate
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.snapshot.store import Encryption, S3Store, open_store
 
 FAST_RETRY = RetryPolicy(attempts=8, max_elapsed=120, base_delay=0.01, max_delay=0.2)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from omnimigrate.fake.policies import FaultPlan
-from omnimigrate.fake.scenario import ScenarioSpec, generate
-from omnimigrate.fake.server import FakeSettings
+from omnimigrate.platforms.omni.fake.policies import FaultPlan
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
+from omnimigrate.platforms.omni.fake.server import FakeSettings
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup, blob_of, exported, inventory

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from omnimigrate.fake.scenario import ScenarioSpec, generate
-from omnimigrate.fake.server import FakeOmni, FakeSettings
-from omnimigrate.jobs.ledger import StoreLedger
+from omnimigrate.engine.checkpoints import StoreLedger
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.manifest import instance_slug
 from omnimigrate.snapshot.store import LocalStore, Store, open_store

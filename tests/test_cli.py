@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from omnimigrate.fake.scenario import generate
-from omnimigrate.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.fake.scenario import generate
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 
 
 def run(

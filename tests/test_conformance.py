@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from omnimigrate.fake.conformance import Exchange, load_spec_dict
-from omnimigrate.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.fake.conformance import Exchange, load_spec_dict
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from tests.conftest import client_for
 
 SHARED_SPEC = Path(__file__).resolve().parents[2] / "shared" / "omni-api" / "openapi.json"
@@ -220,7 +220,14 @@ def test_fake_routes_exist_in_the_spec():
 
 
 def test_packaged_spec_is_the_shared_one():
-    packaged = Path(__file__).resolve().parents[1] / "omnimigrate" / "fake" / "openapi.json"
+    packaged = (
+        Path(__file__).resolve().parents[1]
+        / "omnimigrate"
+        / "platforms"
+        / "omni"
+        / "fake"
+        / "openapi.json"
+    )
     assert SHARED_SPEC.is_file(), (
         f"expected Omni's spec at {SHARED_SPEC} (the shared/ folder beside the repo)"
     )

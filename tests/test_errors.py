@@ -9,10 +9,10 @@ import socket
 import pytest
 from aiohttp import web
 
+from omnimigrate.http.errors import OmniAuthError, OmniNotFound, OmniTransportError
+from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.logging import configure_logging
-from omnimigrate.omni.client import OmniClient
-from omnimigrate.omni.errors import OmniAuthError, OmniNotFound, OmniTransportError
-from omnimigrate.omni.retry import RetryPolicy
+from omnimigrate.platforms.omni.client import OmniClient
 from tests.conftest import FAST_RETRY, client_for, local_server
 
 ONE_TRY = RetryPolicy(attempts=1)

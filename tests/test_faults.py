@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from omnimigrate.fake.policies import FaultPlan
-from omnimigrate.fake.server import FakeSettings
-from omnimigrate.omni.errors import OmniAPIError, OmniError
-from omnimigrate.omni.retry import RetryPolicy
+from omnimigrate.http.errors import OmniAPIError, OmniError
+from omnimigrate.http.retry import RetryPolicy
+from omnimigrate.platforms.omni.fake.policies import FaultPlan
+from omnimigrate.platforms.omni.fake.server import FakeSettings
 from tests.conftest import client_for
 
 

@@ -14,15 +14,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from omnimigrate.fake import state as st
-from omnimigrate.fake.scenario import Scenario, ScenarioSpec, generate, standby
-from omnimigrate.fake.server import FakeOmni, FakeSettings
-from omnimigrate.restore.applier import Applier, ApplyResult
-from omnimigrate.restore.engine import OpenSnapshot, apply_plan, open_snapshot, plan_restore
-from omnimigrate.restore.inventory import read_inventory
-from omnimigrate.restore.ledger import RestoreLedger
-from omnimigrate.restore.plan import Plan, RestoreOptions
-from omnimigrate.restore.verify import verify
+from omnimigrate.engine.apply import ApplyResult
+from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
+from omnimigrate.engine.restore_ledger import RestoreLedger
+from omnimigrate.platforms.omni.applying import ApplyContext
+from omnimigrate.platforms.omni.fake import state as st
+from omnimigrate.platforms.omni.fake.scenario import Scenario, ScenarioSpec, generate, standby
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.handlers.folders import force_path
+from omnimigrate.platforms.omni.inventory import read_inventory
+from omnimigrate.platforms.omni.planning import OmniPlan
+from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
@@ -164,13 +167,14 @@ async def test_a_path_held_by_a_sibling_of_this_restore_is_swapped_in_two_steps(
         x = await client.create_folder("Q4 Reviews", scope="organization")
         assert (y.path, x.path) == ("q4-reviews-1", "q4-reviews")  # each at the other's
         inventory = await read_inventory([client])
-        plan = Plan(snapshot_id="-", source_instance="-", target_url=target.url, actions=[],
-                    created_at=datetime.now(UTC), options=RestoreOptions(), inventory=inventory)  # fmt: skip
+        plan = OmniPlan(platform="omni", snapshot_id="-", source_instance="-", target_url=target.url,
+                        actions=[], created_at=datetime.now(UTC), options=RestoreOptions(),
+                        inventory=inventory)  # fmt: skip
         store = LocalStore(tmp_path / "target-ledger")
-        applier = Applier(plan, [client], BlobStore(store), RestoreLedger(store, "t"))
-        applier.ids.folders |= {"q4-reviews": y.id, "q4-reviews-1": x.id}
-        await applier._force_path(client, y.id, "q4-reviews")
-        await applier._force_path(client, x.id, "q4-reviews-1")
+        ctx = ApplyContext(plan, BlobStore(store), RestoreLedger(store, "t"))
+        ctx.ids.folders |= {"q4-reviews": y.id, "q4-reviews-1": x.id}
+        await force_path(ctx, client, y.id, "q4-reviews")
+        await force_path(ctx, client, x.id, "q4-reviews-1")
     paths = {f.name: f.path for f in target.state.folders.values()}
     assert paths == {"Q4-Reviews-1": "q4-reviews", "Q4 Reviews": "q4-reviews-1"}
     statuses = [r.status for r in target.log.records if r.method == "PATCH"]

@@ -15,8 +15,8 @@ import time
 import pytest
 import yaml
 
-from omnimigrate.fake.scenario import ScenarioSpec, generate
-from omnimigrate.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.service.events import BackupRequested, RestoreRequested, parse_event
 from omnimigrate.snapshot.catalog import Catalog
 from tests.conftest import s3_client

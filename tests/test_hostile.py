@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omnimigrate.restore.engine import open_snapshot
+from omnimigrate.engine.restore import open_snapshot
 from omnimigrate.snapshot.blobs import BlobError, BlobStore, blob_key
 from omnimigrate.snapshot.catalog import SnapshotNotFound
 from omnimigrate.snapshot.manifest import Manifest, SnapshotFormatError, load_manifest, manifest_key

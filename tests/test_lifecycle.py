@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from omnimigrate.fake.scenario import ScenarioSpec, generate
-from omnimigrate.fake.server import FakeSettings
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
+from omnimigrate.platforms.omni.fake.server import FakeSettings
 from omnimigrate.snapshot.blobs import BlobError, BlobStore, blob_key
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.check import check

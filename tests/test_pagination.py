@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from omnimigrate.fake import state as st
-from omnimigrate.fake.scenario import ScenarioSpec, generate
+from omnimigrate.platforms.omni.fake import state as st
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
 from tests.conftest import client_for
 
 

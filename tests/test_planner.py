@@ -10,37 +10,34 @@ from click.testing import CliRunner
 
 import omnimigrate.cli.restore  # noqa: F401  (registers plan)
 from omnimigrate.cli import cli
-from omnimigrate.omni.delivery import Delivery
-from omnimigrate.restore.applier import RestoreError, _check_order
-from omnimigrate.restore.inventory import TargetDocument, TargetFolder, TargetInventory, TargetModel
-from omnimigrate.restore.ledger import LedgerRecord
-from omnimigrate.restore.plan import RestoreOptions
-from omnimigrate.restore.planner import (
+from omnimigrate.engine.apply import RestoreError, check_order
+from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.restore_ledger import LedgerRecord
+from omnimigrate.platforms.omni.delivery import Delivery
+from omnimigrate.platforms.omni.handlers.documents import (
     DOCUMENT_STEPS,
-    RESTORE_ORDER,
-    after,
-    explain_order,
-    make_plan,
-)
-from omnimigrate.restore.source import (
-    Grant,
-    Principal,
     SourceDocument,
-    SourceFolder,
-    SourceLabel,
-    SourceModel,
-    SourceOrg,
-    SourceSchedule,
-    SourceUser,
+    TargetDocument,
+    after,
 )
+from omnimigrate.platforms.omni.handlers.folders import SourceFolder, TargetFolder
+from omnimigrate.platforms.omni.handlers.identities import SourceUser
+from omnimigrate.platforms.omni.handlers.labels import SourceLabel
+from omnimigrate.platforms.omni.handlers.models import SourceModel, TargetModel
+from omnimigrate.platforms.omni.handlers.schedules import SourceSchedule
+from omnimigrate.platforms.omni.inventory import TargetInventory
+from omnimigrate.platforms.omni.planning import make_plan
+from omnimigrate.platforms.omni.principals import Grant, Principal
+from omnimigrate.platforms.omni.registry import RESTORE_ORDER, explain_order
+from omnimigrate.platforms.omni.snapshot_view import SnapshotView
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 MODEL = "wh/SHARED/Sales"
 
 
-def source() -> SourceOrg:
+def source() -> SnapshotView:
     ann = Principal(kind="user", key="ann@acme.example")
-    org = SourceOrg(snapshot_id="s1", instance="src", export_flavour="official")
+    org = SnapshotView(snapshot_id="s1", instance="src", export_flavour="official")
     org.users = {u: SourceUser(email=u) for u in ("ann@acme.example", "bob@acme.example")}
     org.labels = {"Finance": SourceLabel(name="Finance", verified=True)}
     org.models = {
@@ -212,6 +209,6 @@ def test_every_action_comes_after_what_it_depends_on_and_a_reordered_plan_is_ref
     assert all(
         position[d] < position[a.id] for a in p.actions for d in a.depends_on if d in position
     )
-    _check_order(p.actions)
+    check_order(p.actions)
     with pytest.raises(RestoreError, match=r"before .* which it depends on"):
-        _check_order(list(reversed(p.actions)))
+        check_order(list(reversed(p.actions)))

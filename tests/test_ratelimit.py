@@ -11,12 +11,17 @@ import itertools
 
 import pytest
 
-from omnimigrate.backup.engine import BackupOptions, run_backup
-from omnimigrate.fake.policies import FaultPlan, FixedWindow, SlidingWindow, TokenBucket
-from omnimigrate.fake.process import start_fake
-from omnimigrate.fake.server import FakeSettings
-from omnimigrate.omni.client import OmniClient
-from omnimigrate.omni.ratelimit import LimiterRegistry, RateLimiter
+from omnimigrate.engine.backup import BackupOptions, run_backup
+from omnimigrate.http.ratelimit import LimiterRegistry, RateLimiter
+from omnimigrate.platforms.omni.client import OmniClient
+from omnimigrate.platforms.omni.fake.policies import (
+    FaultPlan,
+    FixedWindow,
+    SlidingWindow,
+    TokenBucket,
+)
+from omnimigrate.platforms.omni.fake.process import start_fake
+from omnimigrate.platforms.omni.fake.server import FakeSettings
 from omnimigrate.snapshot.store import LocalStore
 from tests.conftest import FAST_RETRY, client_for
 

@@ -6,12 +6,12 @@ from collections import Counter
 
 import pytest
 
-from omnimigrate.fake import state as st
-from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
-from omnimigrate.fake.server import FakeSettings
-from omnimigrate.restore.engine import apply_plan, open_snapshot, plan_restore
-from omnimigrate.restore.plan import RestoreOptions
-from omnimigrate.restore.verify import verify
+from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
+from omnimigrate.platforms.omni.fake import state as st
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.platforms.omni.fake.server import FakeSettings
+from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
 from tests.conftest import client_for

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
-from omnimigrate.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.snapshot.store import LocalStore
 from tests.test_cli import run
 from tests.test_restore import no_duplicates

@@ -6,9 +6,9 @@ import email.utils
 
 import pytest
 
-from omnimigrate.omni.errors import OmniAPIError, OmniTransportError, api_error
-from omnimigrate.omni.retry import RetryPolicy, call_with_retries
-from omnimigrate.omni.transport import normalize_base_url, parse_retry_after
+from omnimigrate.http.errors import OmniAPIError, OmniTransportError, api_error
+from omnimigrate.http.retry import RetryPolicy, call_with_retries
+from omnimigrate.http.transport import normalize_base_url, parse_retry_after
 
 POLICY = RetryPolicy(attempts=5, max_elapsed=1000, base_delay=1.0, max_delay=8.0)
 

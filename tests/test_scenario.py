@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from omnimigrate.fake.scenario import ScenarioSpec, generate
-from omnimigrate.fake.state import OrgState
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
+from omnimigrate.platforms.omni.fake.state import OrgState
 
 
 def test_generated_org_is_realistic():

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
-from omnimigrate.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.service.events import BackupRequested, RestoreRequested
 from tests.conftest import s3_client
 

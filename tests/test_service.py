@@ -11,9 +11,10 @@ import pytest
 from pydantic import SecretStr
 
 from omnimigrate.config import InstanceConfig, ReplicationRule, ServiceConfig, Settings
-from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
-from omnimigrate.restore.engine import open_snapshot
-from omnimigrate.restore.verify import verify
+from omnimigrate.engine.restore import open_snapshot
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.platforms.omni.verifying import verify
+from omnimigrate.service.event_queue import SqsQueue
 from omnimigrate.service.events import (
     BackupRequested,
     BadEvent,
@@ -24,7 +25,6 @@ from omnimigrate.service.events import (
 )
 from omnimigrate.service.http import service_app
 from omnimigrate.service.metrics import Metrics
-from omnimigrate.service.queue import SqsQueue
 from omnimigrate.service.sinks import Publisher
 from omnimigrate.service.worker import Worker
 from tests.conftest import client_for, local_server

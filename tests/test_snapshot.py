@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from omnimigrate.backup.scope import PathFilter
+from omnimigrate.engine.scope import PathFilter
 from omnimigrate.snapshot.blobs import BlobError, BlobStore, blob_key, canonical_json
 from omnimigrate.snapshot.catalog import Catalog, SnapshotNotFound
 from omnimigrate.snapshot.manifest import (

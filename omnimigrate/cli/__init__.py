@@ -14,8 +14,8 @@ import click
 
 from omnimigrate import __version__
 from omnimigrate.config import ConfigError, Settings, load_settings
+from omnimigrate.http.errors import OmniError
 from omnimigrate.logging import Redactor, configure_logging
-from omnimigrate.omni.errors import OmniError
 from omnimigrate.snapshot.blobs import BlobError
 from omnimigrate.snapshot.catalog import SnapshotNotFound
 from omnimigrate.snapshot.crypto import EncryptionError

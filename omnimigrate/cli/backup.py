@@ -12,12 +12,12 @@ import structlog
 from rich.console import Console
 from rich.table import Table
 
-from omnimigrate.backup.engine import BackupFailed, BackupOptions, BackupOutcome, run_backup
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_keys
 from omnimigrate.cli.progress import job_progress
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import instance_for, resolve_tokens
-from omnimigrate.omni.pool import client_pool
+from omnimigrate.engine.backup import BackupFailed, BackupOptions, BackupOutcome, run_backup
+from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.service.events import new_run_id
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.snapshot.manifest import instance_slug

@@ -18,17 +18,17 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from omnimigrate.backup.engine import BackupOptions, BackupOutcome, run_backup
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.backup import counts_table
 from omnimigrate.cli.restore import print_verify
-from omnimigrate.fake.scenario import ScenarioSpec, generate, standby
-from omnimigrate.fake.server import FakeOmni, FakeSettings
-from omnimigrate.omni.pool import client_pool
-from omnimigrate.restore.applier import ApplyResult
-from omnimigrate.restore.engine import apply_plan, open_snapshot, plan_restore
-from omnimigrate.restore.plan import RestoreOptions
-from omnimigrate.restore.verify import VerifyReport, verify
+from omnimigrate.engine.apply import ApplyResult
+from omnimigrate.engine.backup import BackupOptions, BackupOutcome, run_backup
+from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
+from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.snapshot.store import LocalStore
 
 
@@ -64,7 +64,7 @@ async def run_demo(documents: int, rate_limit: int, store_dir: Path) -> DemoResu
             writes = len(target.log.writes())
             await apply_plan(snap, await plan_restore(snap, cs, options), cs)
             rerun_writes = len(target.log.writes()) - writes
-            report = await verify(snap.source, cs, models=True)
+            report = await snap.platform.verify(snap.source, cs, models=True)
     finally:
         await source.stop()
         await target.stop()

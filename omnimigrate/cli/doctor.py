@@ -14,9 +14,9 @@ from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.config import InstanceConfig, instance_for, resolve_tokens
-from omnimigrate.omni.errors import OmniAPIError, OmniAuthError, OmniTransportError
-from omnimigrate.omni.ratelimit import RateLimiter
-from omnimigrate.omni.transport import Transport
+from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
+from omnimigrate.http.ratelimit import RateLimiter
+from omnimigrate.http.transport import Transport
 
 
 @dataclass

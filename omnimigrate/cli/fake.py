@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from omnimigrate.cli import AppContext, cli
-from omnimigrate.fake.scenario import ScenarioSpec, generate
-from omnimigrate.fake.server import FakeOmni, FakeSettings
-from omnimigrate.fake.state import OrgState
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.fake.state import OrgState
 
 
 def write_tokens(path: Path, tokens: dict[str, str]) -> None:

@@ -16,14 +16,14 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from omnimigrate.backup.engine import BackupOptions, run_backup
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_keys
 from omnimigrate.cli.progress import job_progress
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import ConfigError, InstanceConfig, instance_for, resolve_tokens
-from omnimigrate.omni.pool import client_pool
-from omnimigrate.restore.applier import ApplyResult
-from omnimigrate.restore.engine import (
+from omnimigrate.engine.apply import ApplyResult
+from omnimigrate.engine.backup import BackupOptions, run_backup
+from omnimigrate.engine.plan import Plan, PlanFileError, RestoreOptions, plan_platform
+from omnimigrate.engine.restore import (
     OpenSnapshot,
     PlanDrift,
     apply_plan,
@@ -31,10 +31,10 @@ from omnimigrate.restore.engine import (
     open_snapshot,
     plan_restore,
 )
-from omnimigrate.restore.inventory import read_inventory
-from omnimigrate.restore.plan import Plan, RestoreOptions
-from omnimigrate.restore.planner import explain_order
-from omnimigrate.restore.verify import VerifyReport, verify
+from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.platforms import UnknownPlatform, platform_named
+from omnimigrate.platforms.omni.pool import client_pool
+from omnimigrate.platforms.omni.registry import explain_order
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.snapshot.manifest import instance_slug
 
@@ -253,7 +253,7 @@ async def restore_into(
 ) -> tuple[Plan, ApplyResult]:
     async with tgt.pool() as clients:
         if saved is not None:
-            check_drift(saved, await read_inventory(clients))
+            check_drift(saved, await snap.platform.read_inventory(clients))
             plan = saved
         else:
             plan = await plan_restore(snap, clients, options)
@@ -282,8 +282,12 @@ def restore_command(app: AppContext, target: str, target_token_env: tuple[str, .
     """Restore a snapshot into an instance (idempotent: a re-run writes only what is missing)."""
     saved = None
     if plan_file:
+        text = plan_file.read_text()
         try:
-            saved = Plan.model_validate_json(plan_file.read_text())
+            platform = platform_named(plan_platform(text, str(plan_file)))
+            saved = platform.plan_type.model_validate_json(text)
+        except (PlanFileError, UnknownPlatform) as exc:
+            raise ConfigError(str(exc)) from None
         except ValidationError as exc:
             raise ConfigError(
                 f"{plan_file} is not a saved plan: {exc.errors()[0]['msg']}"
@@ -390,7 +394,7 @@ def verify_command(app: AppContext, against: str, target_token_env: tuple[str, .
 
     async def run() -> VerifyReport:
         async with tgt.pool() as clients:
-            return await verify(
+            return await snap.platform.verify(
                 snap.source,
                 clients,
                 models=models,

@@ -14,9 +14,9 @@ from pydantic import SecretStr
 from omnimigrate.cli import AppContext, cli
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import ConfigError, ServiceConfig
+from omnimigrate.service.event_queue import MemoryQueue, Queue, SqsQueue
 from omnimigrate.service.http import events_app, service_app
 from omnimigrate.service.metrics import Metrics
-from omnimigrate.service.queue import MemoryQueue, Queue, SqsQueue
 from omnimigrate.service.sinks import Publisher, Sink, SnsSink, SqsSink, WebhookSink
 from omnimigrate.service.worker import Worker
 

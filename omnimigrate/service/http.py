@@ -16,10 +16,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import SecretStr
 
+from omnimigrate.service.event_queue import Queue
 from omnimigrate.service.events import BadEvent, run_failed
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.service.policy import EventGate, Refused
-from omnimigrate.service.queue import Queue
 from omnimigrate.service.sinks import Publisher
 
 # An event is a few hundred bytes and an S3 notification a few kilobytes.

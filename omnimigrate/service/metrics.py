@@ -7,9 +7,9 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, push_to_gateway
 
-from omnimigrate.backup.engine import BackupOutcome
-from omnimigrate.omni.transport import Observer
-from omnimigrate.restore.applier import ApplyResult
+from omnimigrate.engine.apply import ApplyResult
+from omnimigrate.engine.backup import BackupOutcome
+from omnimigrate.http.transport import Observer
 
 
 class Metrics:

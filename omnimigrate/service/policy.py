@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from omnimigrate.config import Settings
-from omnimigrate.restore.plan import RestoreOptions
+from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.service.events import (
     BackupRequested,
     Event,

@@ -20,11 +20,12 @@ from typing import Any
 import structlog
 from pydantic import SecretStr
 
-from omnimigrate.backup.engine import BackupOptions, run_backup
 from omnimigrate.config import InstanceConfig, Settings, resolve_tokens
-from omnimigrate.omni.pool import client_pool
-from omnimigrate.restore.engine import apply_plan, open_snapshot, plan_restore
-from omnimigrate.restore.plan import RestoreOptions
+from omnimigrate.engine.backup import BackupOptions, run_backup
+from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
+from omnimigrate.platforms.omni.pool import client_pool
+from omnimigrate.service.event_queue import Message, Queue
 from omnimigrate.service.events import (
     BackupRequested,
     BadEvent,
@@ -36,7 +37,6 @@ from omnimigrate.service.events import (
 )
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.service.policy import EventGate, Refused
-from omnimigrate.service.queue import Message, Queue
 from omnimigrate.service.sinks import Publisher
 from omnimigrate.snapshot.crypto import Cipher
 from omnimigrate.snapshot.lock import InstanceLock, Locked

@@ -11,33 +11,19 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from omnimigrate import __version__
 
 FORMAT_VERSION = 1
 SUPPORTED_FORMATS = (1,)
 
-ObjectType = Literal[
-    "label",
-    "connection",
-    "model",
-    "model_yaml",
-    "user",
-    "group",
-    "email_only_user",
-    "user_model_roles",
-    "group_model_roles",
-    "folder",
-    "folder_permissions",
-    "document",
-    "document_export",
-    "document_permissions",
-    "schedule",
-]
+# An object's type is its platform's (Omni's: `folder`, `document_export`, ...): a lower-case
+# name, checked here only for its form.
+ObjectType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 
 class SnapshotFormatError(Exception):
@@ -78,6 +64,8 @@ class Manifest(BaseModel):
 
     format_version: int = FORMAT_VERSION
     tool_version: str = __version__
+    # whose snapshot this is; manifests written before platforms existed are all Omni's
+    platform: str = "omni"
     snapshot_id: str
     instance: str
     source_url: str

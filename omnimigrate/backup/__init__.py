@@ -1,1 +1,0 @@
-"""Backup: walk an instance with typed jobs and commit a snapshot."""

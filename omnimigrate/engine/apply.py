@@ -1,0 +1,124 @@
+"""The apply loop: runs a Plan's writes in dependency order and contains failures (an action
+whose dependency failed is reported as blocked by it; every other action proceeds). What an
+action writes is the platform's (`ActionRunner`); the ledger records it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from omnimigrate.engine.plan import Action, Plan
+from omnimigrate.engine.platform import ActionRunner
+from omnimigrate.engine.restore_ledger import RestoreLedger
+from omnimigrate.http.errors import OmniError
+from omnimigrate.http.transport import key_stats
+from omnimigrate.snapshot.manifest import KeyStats
+
+
+class RestoreError(Exception):
+    """An action cannot be done as planned; the message says why."""
+
+
+@dataclass
+class Outcome:
+    status: str  # done, skipped, failed, blocked
+    detail: str = ""
+
+
+@dataclass
+class ApplyResult:
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    keys: dict[str, KeyStats] = field(default_factory=dict)  # per key fingerprint
+
+    def by_status(self, status: str) -> list[str]:
+        return [k for k, v in self.outcomes.items() if v.status == status]
+
+    @property
+    def complete(self) -> bool:
+        return not self.by_status("failed") and not self.by_status("blocked")
+
+
+def check_order(actions: list[Action]) -> None:
+    """Each action after every action of the plan it depends on, as planners emit them."""
+    position = {a.id: i for i, a in enumerate(actions)}
+    for i, action in enumerate(actions):
+        late = [d for d in action.depends_on if position.get(d, -1) > i]
+        if late:
+            raise RestoreError(
+                f"the plan lists {action.id} before {late[0]}, which it depends on: "
+                "make the plan again with `omnimigrate plan`"
+            )
+
+
+class Applier:
+    def __init__(
+        self,
+        plan: Plan[Any],
+        clients: Sequence[Any],
+        runner: ActionRunner,
+        ledger: RestoreLedger,
+        *,
+        concurrency: int = 4,
+        on_progress: Callable[[int, int], None] = lambda done, total: None,
+    ) -> None:
+        self.plan = plan
+        self.clients = clients
+        self.runner = runner
+        self.ledger = ledger
+        self._workers = concurrency * len(clients)
+        self._turn = 0
+        self._progress = on_progress
+        self._log = structlog.get_logger("omnimigrate.restore")
+        self.result = ApplyResult()
+
+    async def run(self) -> ApplyResult:
+        """A fixed pool of workers takes the actions in plan order. Every action comes after
+        the ones it depends on (checked first), so a worker waiting for a dependency waits
+        for one that another worker holds, and memory stays flat however long the plan."""
+        actions = {a.id: a for a in self.plan.actions}
+        check_order(self.plan.actions)
+        waiters: dict[str, asyncio.Event] = {}
+        queue = iter(self.plan.actions)  # shared: each action goes to exactly one worker
+
+        async def settled(dep: str) -> None:
+            if dep in actions and dep not in self.result.outcomes:
+                await waiters.setdefault(dep, asyncio.Event()).wait()
+
+        async def worker() -> None:
+            for action in queue:
+                for dep in action.depends_on:
+                    await settled(dep)
+                self.result.outcomes[action.id] = await self._settle(action)
+                if event := waiters.pop(action.id, None):
+                    event.set()
+                self._progress(len(self.result.outcomes), len(actions))
+
+        await asyncio.gather(*(worker() for _ in range(self._workers)))
+        await asyncio.to_thread(self.ledger.compact)
+        self.result.keys = key_stats(self.clients)
+        return self.result
+
+    async def _settle(self, action: Action) -> Outcome:
+        for dep in action.depends_on:
+            outcome = self.result.outcomes.get(dep)
+            if outcome and outcome.status in ("failed", "blocked"):
+                return Outcome("blocked", f"blocked by {dep} ({outcome.status})")
+        if action.op == "blocked":
+            return Outcome("blocked", action.reason)
+        if action.adopt:
+            await self.runner.adopt(action)
+            return Outcome("done", "adopted: " + action.reason)
+        if not action.writes:
+            return Outcome("skipped", action.reason)
+        client = self.clients[self._turn % len(self.clients)]
+        self._turn += 1
+        try:
+            await self.runner.apply(action, client)
+        except (OmniError, RestoreError) as exc:
+            self._log.warning("restore.action_failed", action=action.id, error=str(exc))
+            return Outcome("failed", str(exc))
+        return Outcome("done", action.op)

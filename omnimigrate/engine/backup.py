@@ -1,0 +1,274 @@
+"""Run a backup: open (or resume) a run, drain the job queue over every key, commit the
+manifest last.
+
+Nothing a run writes before its manifest is visible as a snapshot. If the process dies, the
+open-run marker and the ledger let the same command resume the same snapshot; finished jobs
+are not repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from omnimigrate.engine.checkpoints import (
+    Ledger,
+    RunInfo,
+    mark_run_closed,
+    mark_run_open,
+    open_ledger,
+    read_open_run,
+)
+from omnimigrate.engine.job_queue import DeadLetter, JobQueue, ListingFailed
+from omnimigrate.engine.platform import Client, Walker
+from omnimigrate.engine.scope import PathFilter
+from omnimigrate.http.transport import key_stats
+from omnimigrate.platforms import platform_named
+from omnimigrate.snapshot.blobs import BlobStore, blob_key
+from omnimigrate.snapshot.catalog import Catalog
+from omnimigrate.snapshot.crypto import Cipher
+from omnimigrate.snapshot.gc import last_gc
+from omnimigrate.snapshot.lock import InstanceLock
+from omnimigrate.snapshot.manifest import (
+    Failure,
+    Manifest,
+    ObjectEntry,
+    count_objects,
+    dump_manifest,
+    instance_slug,
+    manifest_key,
+    new_snapshot_id,
+)
+from omnimigrate.snapshot.store import Store
+
+Now = Callable[[], datetime]
+
+
+class BackupFailed(Exception):
+    """The run could not complete (a listing failed); it stays open for a re-run to resume."""
+
+
+@dataclass
+class BackupOptions:
+    full: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    concurrency: int = 4
+    instance: str | None = None  # the store's name for the instance; default from the URL
+    max_attempts: int = 3
+    retry_delay: float = 2.0
+    lock_ttl: float = 300.0  # seconds a killed run's lock outlives it
+    takeover_quiet: float = 0.0  # after taking a dead run's lock: its requests may still count
+    force_unlock: bool = False
+
+
+@dataclass
+class BackupOutcome:
+    manifest: Manifest
+    resumed: bool
+    exports: int
+    reused_exports: int
+    jobs_done: int
+    jobs_skipped: int
+    dead: list[DeadLetter] = field(default_factory=list)
+    bytes_written: int = 0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def run_backup(
+    clients: list[Client],
+    store: Store,
+    options: BackupOptions,
+    *,
+    cache_dir: Path,
+    now: Now = _now,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+    cipher: Cipher | None = None,
+) -> BackupOutcome:
+    """Back up the instance `clients` reach (one client per API key) into `store`."""
+    instance = options.instance or instance_slug(clients[0].base_url)
+    lock = InstanceLock(store, instance, ttl=options.lock_ttl)
+    if options.force_unlock:
+        await asyncio.to_thread(lock.force_unlock)
+    async with lock.held() as took_over:
+        if took_over and options.takeover_quiet:
+            # the dead holder's last requests still count in Omni's window for this key
+            await asyncio.sleep(options.takeover_quiet)
+        return await _locked_backup(
+            clients, store, options, instance, cache_dir, now, on_progress, cipher
+        )
+
+
+async def _locked_backup(
+    clients: list[Client],
+    store: Store,
+    options: BackupOptions,
+    instance: str,
+    cache_dir: Path,
+    now: Now,
+    on_progress: Callable[[int, int], None],
+    cipher: Cipher | None,
+) -> BackupOutcome:
+    source_url = clients[0].base_url
+    log = structlog.get_logger("omnimigrate.backup").bind(instance=instance)
+    run, resumed = await asyncio.to_thread(_open_run, store, instance, options, now)
+    log = log.bind(snapshot=run.snapshot_id)
+    log.info("backup.resume" if resumed else "backup.start")
+    ledger = await asyncio.to_thread(open_ledger, store, instance, run.snapshot_id, cache_dir)
+    previous = None if options.full else await asyncio.to_thread(Catalog(store).latest, instance)
+    walker = platform_named(clients[0].platform).walker(
+        BlobStore(
+            store,
+            known={o.blob for o in previous.objects if o.blob} if previous else None,
+            cipher=cipher,
+        ),
+        PathFilter(options.include, options.exclude),
+        previous,
+    )
+    queue = JobQueue(
+        on_result=lambda job, result: ledger.record(job.key, result),
+        on_progress=on_progress,
+        max_attempts=options.max_attempts,
+        retry_delay=options.retry_delay,
+    )
+    gone = await asyncio.to_thread(_blobs_gone, store, ledger, run) if resumed else set()
+    skipped = _replay(ledger, queue, walker, gone)
+    try:
+        stats = await queue.run(
+            [lambda job, c=c: walker.run(job, c) for c in clients], options.concurrency
+        )
+    except ListingFailed as exc:
+        await asyncio.to_thread(ledger.flush)
+        raise BackupFailed(
+            f"backup of {instance} stopped: {exc}; the snapshot {run.snapshot_id} stays open "
+            "and the same command resumes it"
+        ) from exc
+    finally:
+        await asyncio.to_thread(ledger.flush)
+    manifest = await asyncio.to_thread(
+        _commit,
+        store,
+        ledger,
+        run,
+        instance,
+        source_url,
+        clients,
+        stats.dead,
+        previous,
+        now,
+        cipher,
+    )
+    log.info("backup.committed", status=manifest.status, objects=len(manifest.objects))
+    return BackupOutcome(
+        manifest=manifest,
+        resumed=resumed,
+        exports=walker.exports,
+        reused_exports=walker.reused,
+        jobs_done=stats.done,
+        jobs_skipped=skipped,
+        dead=stats.dead,
+        bytes_written=walker.blobs.bytes_written,
+    )
+
+
+def _open_run(
+    store: Store, instance: str, options: BackupOptions, now: Now
+) -> tuple[RunInfo, bool]:
+    """Resume the open run of this instance, or start one. A run whose manifest is already
+    committed (killed between commit and cleanup) is closed first."""
+    run = read_open_run(store, instance)
+    if run is not None and store.exists(manifest_key(instance, run.snapshot_id)):
+        mark_run_closed(store, instance)
+        run = None
+    if run is not None:
+        return run, True
+    started = now()
+    run = RunInfo(
+        snapshot_id=new_snapshot_id(started),
+        started_at=started,
+        options={
+            "full": options.full,
+            "include": list(options.include),
+            "exclude": list(options.exclude),
+        },
+    )
+    mark_run_open(store, instance, run)
+    return run, False
+
+
+def _blobs_gone(store: Store, ledger: Ledger, run: RunInfo) -> set[str]:
+    """Blobs of this run that a GC since its start deleted (rare: GC keeps recent blobs)."""
+    if last_gc(store) < run.started_at.timestamp():
+        return set()
+    refs = {e.blob for _, r in ledger.results() for e in r.entries if e.blob}
+    return {ref for ref in refs if not store.exists(blob_key(ref))}
+
+
+def _replay(ledger: Ledger, queue: JobQueue, walker: Walker, gone: set[str]) -> int:
+    """Queue what an earlier attempt of this run did not finish (or whose blobs a GC has
+    since deleted); returns the jobs skipped."""
+    done: set[str] = set()
+    pending = list(walker.roots())
+    for key, result in ledger.results():
+        if any(e.blob in gone for e in result.entries):
+            continue
+        done.add(key)
+        pending += result.children
+    queue.add(pending, skip=done)
+    return len(done)
+
+
+def _commit(
+    store: Store,
+    ledger: Ledger,
+    run: RunInfo,
+    instance: str,
+    source_url: str,
+    clients: list[Client],
+    dead: list[DeadLetter],
+    previous: Manifest | None,
+    now: Now,
+    cipher: Cipher | None,
+) -> Manifest:
+    objects: dict[tuple[str, str], ObjectEntry] = {}
+    facts: dict[str, str] = {}
+    lost: list[Failure] = []
+    for key, result in ledger.results():
+        facts.update(result.facts)
+        lost += [Failure(job=key.split("|")[0], object=key, error=why) for why in result.lost]
+        for entry in result.entries:
+            objects[(entry.type, entry.key)] = entry
+    ordered = [objects[k] for k in sorted(objects)]
+    flavour = facts.get("export_flavour") or (previous.export_flavour if previous else "none")
+    manifest = Manifest(
+        platform=clients[0].platform,
+        snapshot_id=run.snapshot_id,
+        instance=instance,
+        source_url=source_url,
+        status="partial" if dead or lost else "complete",
+        started_at=run.started_at,
+        finished_at=now(),
+        export_flavour=flavour,  # type: ignore[arg-type]
+        encryption=f"aes-256-gcm key {cipher.fingerprint}" if cipher else None,
+        options=run.options,
+        counts=count_objects(ordered),
+        keys=key_stats(clients),
+        failures=[
+            Failure(job=d.job.kind, object=d.job.args.get("key", d.job.key), error=d.error)
+            for d in dead
+        ]
+        + lost,
+    )
+    manifest.objects = ordered  # already validated entries: no second copy of the inventory
+    store.put(manifest_key(instance, run.snapshot_id), dump_manifest(manifest))
+    mark_run_closed(store, instance)
+    ledger.discard()
+    return manifest

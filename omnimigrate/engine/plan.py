@@ -1,0 +1,142 @@
+"""A Plan is an ordered list of Actions, computed without I/O and applied later.
+
+Every action has a stable id (the same object gives the same id in every run) and a digest
+of what it would write, so the restore ledger can tell "already done, unchanged" from "the
+snapshot changed since". The plan keeps the target inventory it was computed from, typed by
+the platform (`Plan[TargetInventory]`), so `restore --plan` can tell whether the target drifted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field, computed_field
+
+from omnimigrate.snapshot.blobs import canonical_json
+
+Op = Literal["create", "update", "skip", "conflict", "blocked"]
+PLAN_FORMAT = 1
+
+
+class Inventory(BaseModel):
+    """What a target instance holds, by natural key: each platform's inventory extends this
+    with one field per object type (a mapping from natural key to what restore compares)."""
+
+    url: str
+
+    def digest(self) -> str:
+        return hashlib.sha256(canonical_json(self.model_dump(mode="json"))).hexdigest()
+
+    def differences(self, other: Inventory) -> list[str]:
+        """What changed between two inventories, per object type (for drift messages)."""
+        changes = []
+        mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
+        for field, value in mine.items():
+            if isinstance(value, dict) and value != theirs.get(field):
+                new = sorted(set(theirs[field]) - set(value))
+                gone = sorted(set(value) - set(theirs[field]))
+                changed = sorted(
+                    k for k in set(value) & set(theirs[field]) if value[k] != theirs[field][k]
+                )
+                parts = (
+                    [f"+{k}" for k in new[:3]]
+                    + [f"-{k}" for k in gone[:3]]
+                    + [f"~{k}" for k in changed[:3]]
+                )
+                changes.append(f"{field}: {', '.join(parts)}")
+        return changes
+
+
+InventoryT = TypeVar("InventoryT", bound=Inventory)
+
+
+class Action(BaseModel):
+    id: str
+    kind: str
+    object: str
+    op: Op
+    reason: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    adopt: bool = False  # an interrupted run created it: record it as done, write nothing
+    warning: str = ""  # applied, but something could not be carried over
+    requests: int = 0  # about how many requests applying it costs (the planner fills it in)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(canonical_json([self.kind, self.params])).hexdigest()[:16]
+
+    @property
+    def writes(self) -> bool:
+        return self.op in ("create", "update") and not self.adopt
+
+
+class RestoreOptions(BaseModel):
+    on_conflict: Literal["skip", "overwrite", "rename"] = "skip"
+    include_deleted: bool = False
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    models: bool = False
+    pause_schedules: bool = False
+    create_missing_users: bool = False
+    create_missing_groups: bool = False
+    model_map: dict[str, str] = Field(default_factory=dict)  # source model id -> target id
+
+
+class Plan(BaseModel, Generic[InventoryT]):
+    format: int = PLAN_FORMAT
+    platform: str
+    snapshot_id: str
+    source_instance: str
+    target_url: str
+    created_at: datetime
+    options: RestoreOptions
+    inventory: InventoryT
+    actions: list[Action]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def inventory_digest(self) -> str:
+        return self.inventory.digest()
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(a.op for a in self.actions))
+
+    def estimate(self, rate: int, period: float, keys: int) -> str:
+        """The restore time this plan implies: writes are paced by the rate limit."""
+        requests = sum(a.requests for a in self.actions if a.writes)
+        minutes = requests * period / (rate * keys) / 60
+        return (
+            f"about {requests} requests, about {minutes:.0f} minutes at "
+            f"{rate * 60 / period:g}/min with {keys} key{'s' if keys != 1 else ''}"
+        )
+
+    def blocked(self) -> list[Action]:
+        return [a for a in self.actions if a.op == "blocked"]
+
+
+class PlanFileError(Exception):
+    """A saved plan that cannot be applied; the message says why and what to do."""
+
+
+def plan_platform(text: str, name: str) -> str:
+    """The platform a saved plan was made for, read before the plan itself (its inventory
+    is the platform's own type)."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise PlanFileError(
+            f"{name} is not JSON: save a plan with `omnimigrate plan --out`"
+        ) from None
+    platform = raw.get("platform") if isinstance(raw, dict) else None
+    if not isinstance(platform, str):
+        raise PlanFileError(
+            f"{name} does not say which platform it is for (made by an older omnimigrate?): "
+            "make it again with `omnimigrate plan --out`"
+        )
+    return platform

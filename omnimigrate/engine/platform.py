@@ -1,0 +1,84 @@
+"""What the engine asks of a platform (Omni, Lightdash, ...): the seam between the two.
+
+The engine runs jobs, checkpoints them, writes snapshots, applies plans with a ledger and
+reports verify results; a platform says what its object types are and how each is read,
+planned, written and compared. `omnimigrate.platforms.platform_named` finds one by the name
+an instance's configuration, a manifest or a saved plan gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from omnimigrate.engine.jobs import Job, JobResult
+from omnimigrate.engine.plan import Action, Inventory, Plan, RestoreOptions
+from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
+from omnimigrate.engine.scope import PathFilter
+from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.http.transport import Transport
+from omnimigrate.snapshot.blobs import BlobStore
+from omnimigrate.snapshot.manifest import Manifest
+
+
+class Client(Protocol):
+    """One API key's client of an instance."""
+
+    platform: str
+    transport: Transport
+
+    @property
+    def base_url(self) -> str: ...
+
+
+class Walker(Protocol):
+    """Backup's side of a platform: the listing jobs a run starts with, and each job's work."""
+
+    blobs: BlobStore
+    exports: int  # content exports requested this run
+    reused: int  # exports an incremental run kept from the last snapshot
+
+    def roots(self) -> list[Job]: ...
+
+    async def run(self, job: Job, client: Any) -> JobResult: ...
+
+
+class ActionRunner(Protocol):
+    """Restore's side: how one action of a plan is written, or adopted after a kill."""
+
+    async def apply(self, action: Action, client: Any) -> None: ...
+
+    async def adopt(self, action: Action) -> None: ...
+
+
+class Platform(Protocol):
+    name: str
+    plan_type: type[Plan[Any]]
+
+    def walker(self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None) -> Walker: ...
+
+    def snapshot_view(self, manifest: Manifest, blobs: BlobStore) -> Any: ...
+
+    def read_inventory(self, clients: Sequence[Any]) -> Awaitable[Inventory]: ...
+
+    def plan(
+        self,
+        view: Any,
+        inventory: Any,
+        ledger: dict[str, LedgerRecord],
+        options: RestoreOptions,
+        now: datetime,
+    ) -> Plan[Any]: ...
+
+    def runner(self, plan: Plan[Any], blobs: BlobStore, ledger: RestoreLedger) -> ActionRunner: ...
+
+    def verify(
+        self,
+        view: Any,
+        clients: Sequence[Any],
+        *,
+        models: bool = False,
+        documents: list[str] | None = None,
+        concurrency: int = 4,
+    ) -> Awaitable[VerifyReport]: ...

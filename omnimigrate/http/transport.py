@@ -1,0 +1,231 @@
+"""One HTTP exchange with Omni: rate-limit slot, request, classified outcome, one log event.
+
+`Transport.send` makes exactly one attempt; retry policy lives in `retry.py` and the
+typed API in `client.py`. Keeping the attempt here means the log line, the limiter and the
+error classification are in one place for every endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+import structlog
+from pydantic import SecretStr
+
+from omnimigrate.http.errors import OmniAPIError, OmniTransportError, api_error, detail_of
+from omnimigrate.http.ratelimit import Clock, RateLimiter, key_fingerprint
+from omnimigrate.snapshot.manifest import KeyStats
+
+
+def normalize_base_url(url: str) -> str:
+    """`https://acme.omniapp.co`, `…/`, `…/api` and `…/api/` all name the same instance."""
+    raw = url.strip()
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"instance URL {raw!r} is not an http(s) URL: give the instance origin, "
+            "for example https://acme.omniapp.co"
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith("/api"):
+        path = path[: -len("/api")]
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(value))
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def render_path(route: str, path_params: dict[str, str]) -> str:
+    """Fill a route template; every value is percent-encoded (label names have spaces)."""
+    return route.format(**{k: quote(str(v), safe="") for k, v in path_params.items()})
+
+
+def query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+Observer = Callable[[str, "int | str", float], None]  # (route, status, rate-limit wait)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class Transport:
+    """Sends single requests to one instance with one key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | SecretStr,
+        *,
+        session: aiohttp.ClientSession,
+        limiter: RateLimiter,
+        timeout: float = 120.0,
+        clock: Clock = time.monotonic,
+        observer: Observer | None = None,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self._observer = observer
+        self._token = token if isinstance(token, SecretStr) else SecretStr(token)
+        self.key_id = key_fingerprint(self._token.get_secret_value())
+        self._session = session
+        self.limiter = limiter
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._clock = clock
+        self.requests = 0  # sent by this key, for per-key reports
+        self.throttled = 0  # of which answered 429
+        self._log = structlog.get_logger("omnimigrate.omni").bind(
+            instance=self.base_url, key=self.key_id
+        )
+
+    def __repr__(self) -> str:
+        return f"Transport({self.base_url!r}, key={self.key_id})"
+
+    async def send(
+        self,
+        method: str,
+        route: str,
+        *,
+        path_params: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        attempt: int = 1,
+    ) -> Reply:
+        url = self.base_url + render_path(route, path_params or {})
+        query = {k: query_value(v) for k, v in (params or {}).items() if v is not None}
+        # encoded before the slot is taken: a large body (an import) encoded after it would
+        # leave late and land next to the request paced after it
+        body = None if json_body is None else json.dumps(json_body).encode()
+        async with self.limiter.slot() as waited:
+            start = self._clock()
+            status: int | str = "error"
+            self.requests += 1
+            try:
+                reply = await self._exchange(method, url, route, query, body)
+                status = reply.status
+                return reply
+            except OmniAPIError as err:
+                status = err.status
+                if err.status == 429:
+                    self.throttled += 1
+                    self.limiter.backoff(err.retry_after if err.retry_after is not None else 1.0)
+                raise
+            finally:
+                if self._observer:
+                    self._observer(route, status, waited)
+                # successes at debug (one per request is a lot at info); a 404 is often an
+                # expected probe (does it exist? is git configured?), so info; failures warn
+                level = (
+                    self._log.debug
+                    if isinstance(status, int) and status < 400
+                    else self._log.info
+                    if status == 404
+                    else self._log.warning
+                )
+                level(
+                    "omni.request",
+                    method=method,
+                    route=route,
+                    status=status,
+                    latency_ms=round((self._clock() - start) * 1000, 1),
+                    attempt=attempt,
+                    rate_limit_wait_ms=round(waited * 1000, 1),
+                )
+
+    async def _exchange(
+        self, method: str, url: str, route: str, query: dict[str, str], body: bytes | None
+    ) -> Reply:
+        headers = {
+            "Authorization": f"Bearer {self._token.get_secret_value()}",
+            "Accept": "application/json",
+            **({"Content-Type": "application/json"} if body is not None else {}),
+        }
+        try:
+            async with self._session.request(
+                method, url, params=query, data=body, headers=headers, timeout=self._timeout
+            ) as resp:
+                text = await resp.text()
+                reply_headers = {k.lower(): v for k, v in resp.headers.items()}
+                return self._classify(method, route, resp.status, text, reply_headers)
+        except aiohttp.ClientConnectorError as exc:
+            raise OmniTransportError(
+                f"cannot connect to {self.base_url}: {exc.os_error.strerror or exc}",
+                method=method,
+                route=route,
+                hint="check the instance URL, DNS and that this machine can reach it",
+            ) from exc
+        except TimeoutError as exc:
+            raise OmniTransportError(
+                f"no answer within {self._timeout.total:.0f}s",
+                maybe_applied=True,
+                method=method,
+                route=route,
+                hint="the instance is slow or unreachable; retry later or raise the timeout",
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise OmniTransportError(
+                f"connection lost: {type(exc).__name__}",
+                maybe_applied=True,
+                method=method,
+                route=route,
+                hint="the connection dropped mid-request",
+            ) from exc
+
+    def _classify(
+        self, method: str, route: str, status: int, text: str, headers: dict[str, str]
+    ) -> Reply:
+        body: Any = None
+        if text:
+            try:
+                body = json.loads(text)
+            except ValueError:
+                if status < 500:
+                    kind = headers.get("content-type", "unknown content type").split(";")[0]
+                    raise OmniAPIError(
+                        status,
+                        f"response is not JSON ({kind}): {text[:60].strip()!r}",
+                        method=method,
+                        route=route,
+                        hint="the URL may not be an Omni instance, or a proxy or login page answered",
+                    ) from None
+        if status >= 400:
+            retry_after = parse_retry_after(headers.get("retry-after"))
+            detail = detail_of(body) or " ".join(text.split())[:120] or "no error detail"
+            raise api_error(status, detail, method=method, route=route, retry_after=retry_after)
+        return Reply(status, body, headers)
+
+
+class _HasTransport(Protocol):
+    transport: Transport
+
+
+def key_stats(clients: Iterable[_HasTransport]) -> dict[str, KeyStats]:
+    """Requests and 429s so far, per key fingerprint."""
+    return {
+        c.transport.key_id: KeyStats(requests=c.transport.requests, throttled=c.transport.throttled)
+        for c in clients
+    }

@@ -1,0 +1,1 @@
+"""Omni Analytics: its API client, object-type handlers, and fake."""

@@ -1,0 +1,124 @@
+"""Restore's writes to an Omni target: what every handler's apply shares (target ids by
+natural key, the ledger, the acting user), and the runner the engine's apply loop calls,
+which dispatches each action to its handler by kind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.plan import Action
+from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
+from omnimigrate.platforms.omni.action_ids import document_of
+from omnimigrate.platforms.omni.client import OmniClient
+from omnimigrate.platforms.omni.handler import ActionKind
+from omnimigrate.platforms.omni.inventory import TargetInventory
+from omnimigrate.platforms.omni.planning import OmniPlan
+from omnimigrate.platforms.omni.principals import Principal
+from omnimigrate.platforms.omni.registry import ACTION_KINDS
+from omnimigrate.snapshot.blobs import BlobStore
+
+ACTING_USER = "meta:acting-user"  # ledger key: the user the restoring key imports as
+
+
+class TargetIds:
+    """Target ids by natural key: the inventory's, plus whatever this run creates."""
+
+    def __init__(self, inv: TargetInventory) -> None:
+        self.users = {**inv.email_only, **inv.users}
+        self.groups = dict(inv.groups)
+        self.folders = {p: f.id for p, f in inv.folders.items()}
+        self.connections = dict(inv.connections)
+        self.schedules = {k: s.id for k, s in inv.schedules.items()}
+        self.documents: dict[str, str] = {}  # source identifier -> target (after rename)
+
+    def user(self, email: str) -> str:
+        if email not in self.users:
+            raise RestoreError(f"user {email} is not on the target")
+        return self.users[email]
+
+    def principal(self, p: Principal) -> tuple[str, str]:
+        if p.kind == "user":
+            return "user", self.user(p.key)
+        if p.key not in self.groups:
+            raise RestoreError(f"group {p.key} is not on the target")
+        return "group", self.groups[p.key]
+
+    def document(self, identifier: str) -> str:
+        return self.documents.get(identifier, identifier)
+
+
+class ApplyContext:
+    def __init__(self, plan: OmniPlan, blobs: BlobStore, ledger: RestoreLedger) -> None:
+        self.inventory = plan.inventory
+        self.blobs = blobs
+        self.ledger = ledger
+        self.ids = TargetIds(plan.inventory)
+        for key, rec in ledger.records.items():
+            identifier = document_of(key, "import")
+            if identifier and rec.target:
+                self.ids.documents[identifier] = rec.target
+        acting = ledger.records.get(ACTING_USER)
+        self.acting: str | None = acting.target if acting else None
+        self._acting_lock = asyncio.Lock()
+        self.renames = asyncio.Lock()  # one folder path change at a time (swaps, G7)
+        self.log = structlog.get_logger("omnimigrate.restore")
+
+    async def write(self, key: str, record: LedgerRecord) -> None:
+        await asyncio.to_thread(self.ledger.write, key, record)
+
+    async def record(self, action: Action, status: str, target: str | None = None) -> None:
+        record = LedgerRecord(status=status, digest=action.digest, target=target)  # type: ignore[arg-type]
+        await self.write(action.id, record)
+
+    def by_role(
+        self, grants: list[dict[str, Any]]
+    ) -> list[tuple[tuple[str, bool], list[str], list[str]]]:
+        """One permit call per (role, access boost): the API grants one role per call."""
+        buckets: dict[tuple[str, bool], tuple[list[str], list[str]]] = {}
+        for g in grants:
+            kind, pid = self.ids.principal(Principal.model_validate(g["principal"]))
+            users, groups = buckets.setdefault((g["role"], g["access_boost"]), ([], []))
+            (users if kind == "user" else groups).append(pid)
+        return [(k, u, g) for k, (u, g) in sorted(buckets.items())]
+
+    async def acting_user(self, learn: Callable[[], Awaitable[str | None]]) -> str | None:
+        """Imports are owned by the key's user: learn who that is once, from the access list
+        of a document nobody has transferred yet, and keep it in the ledger for re-runs."""
+        async with self._acting_lock:
+            if self.acting is None:
+                self.acting = await learn()
+                await self.write(
+                    ACTING_USER, LedgerRecord(status="done", digest="-", target=self.acting)
+                )
+        return self.acting
+
+
+class OmniRunner:
+    """The engine's `ActionRunner` for Omni: each action goes to its kind's handler."""
+
+    def __init__(self, plan: OmniPlan, blobs: BlobStore, ledger: RestoreLedger) -> None:
+        self.context = ApplyContext(plan, blobs, ledger)
+
+    async def apply(self, action: Action, client: OmniClient) -> None:
+        await _kind(action).apply(self.context, client, action)
+
+    async def adopt(self, action: Action) -> None:
+        adopt = _kind(action).adopt
+        if adopt is None:
+            raise RestoreError(f"{action.id}: a {action.kind} action cannot be adopted")
+        await adopt(self.context, action)
+
+
+def _kind(action: Action) -> ActionKind:
+    kind = ACTION_KINDS.get(action.kind)
+    if kind is None:
+        raise RestoreError(
+            f"{action.id}: {action.kind} is not an action this omnimigrate applies: "
+            "make the plan again with `omnimigrate plan`"
+        )
+    return kind

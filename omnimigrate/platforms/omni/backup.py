@@ -1,0 +1,102 @@
+"""Backup's walk of an Omni instance. Each job is done by the handler that owns its kind; a
+listing job records the objects it lists and queues one job per object that needs its own
+request (an export, a permission list, a model's YAML).
+
+Org-scope content comes from one listing; restricted (personal) content only from a walk per
+owner (DIGEST G19), so the user listing queues each handler's `per_user` jobs for each user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from omnimigrate.engine.jobs import LISTING, Job, JobResult
+from omnimigrate.engine.scope import PathFilter
+from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.http.retry import permanent
+from omnimigrate.platforms.omni.client import OmniClient
+from omnimigrate.platforms.omni.handler import BackupJob, Handler, JobTemplate
+from omnimigrate.snapshot.blobs import BlobStore
+from omnimigrate.snapshot.manifest import ObjectEntry
+from omnimigrate.snapshot.secrets import find_secrets
+
+
+class UnknownJob(Exception):
+    """A checkpoint names a job kind this omnimigrate does not have."""
+
+
+@dataclass
+class BackupContext:
+    """What every backup job shares: the blob store, the folder scope, and (incremental) the
+    last snapshot's export entries by document identifier."""
+
+    blobs: BlobStore
+    scope: PathFilter = field(default_factory=PathFilter)
+    previous: dict[str, ObjectEntry] = field(default_factory=dict)
+    per_user: tuple[JobTemplate, ...] = ()
+    per_group: tuple[JobTemplate, ...] = ()
+    exports: int = 0
+    reused: int = 0
+
+    async def entry(self, type_: str, key: str, obj: Any, **fields: Any) -> ObjectEntry:
+        ref = await asyncio.to_thread(self.blobs.put, obj)
+        flags = [
+            f"holds a secret at {where}: kept for restore, masked in output; encrypt the store"
+            for where in find_secrets(obj)
+        ]
+        return ObjectEntry(type=type_, key=key, blob=ref, warnings=flags, **fields)
+
+    async def refusable(
+        self, type_: str, args: Mapping[str, str], read: Callable[[], Awaitable[Any]]
+    ) -> JobResult:
+        """Read one object; a refusal (403, 404: gone since the listing) becomes a warning."""
+        try:
+            obj = await read()
+        except OmniAPIError as err:
+            if not permanent(err):
+                raise
+            warning = f"not readable ({err.status}): {err.detail}"
+            entry = ObjectEntry(
+                type=type_, key=args["key"], source_id=args["id"], warnings=[warning]
+            )
+            return JobResult(entries=[entry])
+        return JobResult(entries=[await self.entry(type_, args["key"], obj, source_id=args["id"])])
+
+
+class OmniWalker:
+    """The engine's walker for Omni: roots and job dispatch, from the handlers."""
+
+    def __init__(self, context: BackupContext, handlers: Sequence[Handler]) -> None:
+        self.context = context
+        self.blobs = context.blobs
+        self._jobs: dict[str, BackupJob] = {}
+        for h in handlers:
+            self._jobs |= h.jobs
+        self._roots = [kind for h in handlers for kind in h.roots]
+
+    @property
+    def exports(self) -> int:
+        return self.context.exports
+
+    @property
+    def reused(self) -> int:
+        return self.context.reused
+
+    def roots(self) -> list[Job]:
+        return [Job(kind=kind, priority=LISTING) for kind in self._roots]
+
+    async def run(self, job: Job, client: OmniClient) -> JobResult:
+        do = self._jobs.get(job.kind)
+        if do is None:
+            raise UnknownJob(
+                f"job {job.key} is not one this omnimigrate knows (a run started by another "
+                "version?): finish it with that version, or start over with `--full`"
+            )
+        return await do(self.context, client, job.args)
+
+
+async def dump_all(items: Any) -> list[dict[str, Any]]:
+    return [item.dump() async for item in items]

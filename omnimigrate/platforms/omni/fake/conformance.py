@@ -1,0 +1,266 @@
+"""Checks every request the fake receives, and every response it sends, against openapi.json.
+
+The spec (a verbatim copy of Omni's, shipped in this package) fails strict validation on
+seven string query parameters whose defaults are numbers (`cursor`, `count`, `startIndex`);
+those defaults are turned into strings in memory at load time. Parameters typed as a list
+that includes "null" (`pageSize` of folders, `force`, `includeChecksums`) lose the "null" in
+memory too: a query parameter is present or absent, never null, and openapi-core reads such
+a type list as an array. Last, schedule recipient bodies type `userGroupIds` as UUIDs while
+the same spec names groups by miniUuid everywhere a group id is defined (SCIM `id`, model
+roles); no endpoint exposes any other group id, so the `uuid` format is dropped there
+(DIGEST G5). The create-schedule body's `recipients` is typed as `[{email}]` while its own
+description says Slack destinations put a channel id string or user ids (a string or an
+array) there: the schema gets those two shapes as alternatives. The file itself is never
+edited.
+
+Routes only the older spec has are checked too: the YAML alias against the official YAML
+operation, `update-model` and the PUT `move` against their seed schemas written out below.
+Error statuses the spec does not document (429, 5xx, and most 4xx bodies) must have Omni's
+error shape `{detail, status}`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_core.templating.responses.exceptions import ResponseNotFound
+
+ERROR_SHAPE = {
+    "type": "object",
+    "required": ["detail", "status"],
+    "properties": {"detail": {"type": "string"}, "status": {"type": "integer"}},
+}
+SEED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("put", "/api/unstable/documents/{identifier}/update-model"): {
+        "type": "object",
+        "required": ["newModelId"],
+        "properties": {"newModelId": {"type": "string", "format": "uuid"}},
+    },
+    ("put", "/api/v1/documents/{identifier}/move"): {
+        "type": "object",
+        "required": ["folderPath"],
+        "properties": {
+            "folderPath": {"type": ["string", "null"]},
+            "scope": {"enum": ["restricted", "organization"]},
+        },
+    },
+}
+SEED_ALIASES = {"/api/unstable/models/": "/api/v1/models/"}
+
+
+@dataclass(frozen=True)
+class Violation:
+    direction: str  # "request" or "response"
+    method: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.method.upper()} {self.path}: {self.message}"
+
+
+def _patch_numeric_defaults(node: Any) -> None:
+    if isinstance(node, dict):
+        default = node.get("default")
+        if (
+            node.get("type") == "string"
+            and isinstance(default, int)
+            and not isinstance(default, bool)
+        ):
+            node["default"] = str(default)
+        for value in node.values():
+            _patch_numeric_defaults(value)
+    elif isinstance(node, list):
+        for value in node:
+            _patch_numeric_defaults(value)
+
+
+def _patch_nullable_parameters(spec: dict[str, Any]) -> None:
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            for param in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = param.get("schema", {})
+                if isinstance(schema.get("type"), list):
+                    schema["type"] = next(t for t in schema["type"] if t != "null")
+
+
+def _patch_group_id_format(spec: dict[str, Any]) -> None:
+    for name in ("SchedulesAddRecipientsBody", "SchedulesRemoveRecipientsBody"):
+        spec["components"]["schemas"][name]["properties"]["userGroupIds"]["items"].pop(
+            "format", None
+        )
+
+
+def _patch_slack_recipients(spec: dict[str, Any]) -> None:
+    body = spec["paths"]["/api/v1/schedules"]["post"]["requestBody"]["content"]
+    recipients = body["application/json"]["schema"]["properties"]["recipients"]
+    email_list = {"type": "array", "items": recipients.pop("items")}
+    recipients.pop("type")
+    recipients["anyOf"] = [
+        email_list,
+        {"type": "string"},
+        {"type": "array", "items": {"type": "string"}},
+    ]
+
+
+def load_spec_dict() -> dict[str, Any]:
+    text = resources.files("omnimigrate.platforms.omni.fake").joinpath("openapi.json").read_text()
+    spec = json.loads(text)
+    _patch_numeric_defaults(spec)
+    _patch_nullable_parameters(spec)
+    _patch_group_id_format(spec)
+    _patch_slack_recipients(spec)
+    return spec
+
+
+@cache
+def load_openapi() -> tuple[OpenAPI, dict[str, Any]]:
+    """Parsing the 600 kB spec takes about a second: do it once per process."""
+    spec = load_spec_dict()
+    return OpenAPI.from_dict(spec), spec
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """The parts of a request both checks need."""
+
+    method: str
+    path: str  # as requested
+    route: str  # the route template it matched
+    query: Any
+    headers: Any
+
+    @property
+    def spec_path(self) -> str:
+        return _unalias(self.path)
+
+    @property
+    def spec_route(self) -> str:
+        return _unalias(self.route)
+
+    @property
+    def seed_body(self) -> dict[str, Any] | None:
+        return SEED_BODIES.get((self.method.lower(), self.route))
+
+
+class _Req:
+    """The request protocol openapi-core reads, over an already-read aiohttp request."""
+
+    def __init__(self, ex: Exchange, body: bytes | None, ctype: str) -> None:
+        self.host_url = "http://fake.omni"
+        self.path = ex.spec_path
+        self.method = ex.method.lower()
+        self.parameters = RequestParameters(query=ex.query, header=ex.headers, cookie={})
+        self.body = body or None
+        self.content_type = ctype or "application/json"
+
+
+class _Resp:
+    def __init__(self, status: int, data: bytes, ctype: str, headers: Any) -> None:
+        self.status_code = status
+        self.data = data
+        self.content_type = ctype or "application/json"
+        self.headers = headers
+
+
+class Conformance:
+    """Validates exchanges; collects violations instead of raising, so tests can assert."""
+
+    def __init__(self) -> None:
+        self.api, self._spec = load_openapi()
+        self.violations: list[Violation] = []
+
+    def check_request(self, ex: Exchange, body: bytes | None, ctype: str) -> str | None:
+        """Returns a message naming what is wrong, or None when the request conforms."""
+        if ex.seed_body is not None:
+            problem = _schema_problem(ex.seed_body, _json_or_none(body))
+        else:
+            try:
+                self.api.validate_request(_Req(ex, body, ctype))
+                problem = None
+            except Exception as exc:  # openapi-core raises a family of errors
+                problem = _describe(exc)
+        if problem:
+            self.violations.append(Violation("request", ex.method, ex.path, problem))
+        return problem
+
+    def check_response(
+        self,
+        ex: Exchange,
+        status: int,
+        data: bytes,
+        ctype: str,
+        headers: Any,
+        seed_schema: dict[str, Any] | None = None,
+    ) -> None:
+        """`seed_schema`: the older spec's shape this response follows instead (strict.py)."""
+        problem: str | None = None
+        if seed_schema is not None and status < 300:
+            problem = _schema_problem(seed_schema, _json_or_none(data))
+        elif ex.seed_body is not None or (
+            status >= 400 and not self._documents_error_body(ex, status)
+        ):
+            problem = None if status < 400 else _schema_problem(ERROR_SHAPE, _json_or_none(data))
+            if status == 429 and "Retry-After" not in headers:
+                problem = "429 without a Retry-After header"
+        else:
+            try:
+                self.api.validate_response(_Req(ex, None, ""), _Resp(status, data, ctype, headers))
+            except ResponseNotFound:
+                problem = f"status {status} is not documented for this operation"
+            except Exception as exc:
+                problem = _describe(exc)
+        if problem:
+            self.violations.append(
+                Violation("response", ex.method, ex.path, f"{status}: {problem}")
+            )
+
+    def _documents_error_body(self, ex: Exchange, status: int) -> bool:
+        op = self._spec["paths"].get(ex.spec_route, {}).get(ex.method.lower(), {})
+        return "content" in op.get("responses", {}).get(str(status), {})
+
+
+def _unalias(path: str) -> str:
+    """The older spec's YAML alias is checked as the official YAML operation."""
+    for old, new in SEED_ALIASES.items():
+        if path.startswith(old):
+            return new + path[len(old) :]
+    return path
+
+
+def _json_or_none(data: bytes | None) -> Any:
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return "<not JSON>"
+
+
+def _schema_problem(schema: dict[str, Any], value: Any) -> str | None:
+    errors = sorted(
+        jsonschema.Draft202012Validator(
+            schema, format_checker=jsonschema.FormatChecker()
+        ).iter_errors(value),
+        key=str,
+    )
+    return "; ".join(e.message for e in errors) or None
+
+
+def _describe(exc: BaseException) -> str:
+    parts = [str(exc)]
+    for inner in (
+        exc.__cause__,
+        *getattr(exc, "schema_errors", ()),
+        *getattr(exc.__cause__, "schema_errors", ()),
+    ):
+        if inner is not None:
+            parts.append(getattr(inner, "message", None) or str(inner))
+    return " | ".join(dict.fromkeys(p for p in parts if p))[:600]

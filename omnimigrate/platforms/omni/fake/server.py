@@ -1,0 +1,282 @@
+"""A fake Omni instance over real HTTP (aiohttp), for tests, benchmarks and `omnimigrate demo`.
+
+Each request goes through, in order: fault injection, bearer auth, the per-key rate limit
+(429 + Retry-After), the openapi.json conformance check (a violation is recorded and
+answered 400, as Omni answers malformed requests), the handler, after-the-fact faults (the
+change is made, the answer is lost), the response conformance check, and the request log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from aiohttp import web
+
+from omnimigrate.http.ratelimit import key_fingerprint
+from omnimigrate.platforms.omni.fake import state as st
+from omnimigrate.platforms.omni.fake.api import Api
+from omnimigrate.platforms.omni.fake.base import TOKEN_KEY, ApiError, error_response
+from omnimigrate.platforms.omni.fake.conformance import Conformance, Exchange, load_openapi
+from omnimigrate.platforms.omni.fake.policies import (
+    Algorithm,
+    Clock,
+    FaultPlan,
+    RequestLog,
+    RequestRecord,
+    make_limiter,
+)
+from omnimigrate.platforms.omni.fake.strict import Pruner, Shape
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class FakeSettings:
+    rate_limit: int | None = 60  # requests per `period` per key; None disables the limit
+    period: float = 60.0
+    # how the limit is enforced (Omni does not say): a sliding or fixed window, or a token
+    # bucket holding `burst` tokens
+    limiter: Algorithm = "sliding"
+    burst: int = 1
+    faults: FaultPlan | None = None
+    validate: bool = True
+    # "both": official routes and the older spec's aliases; "official": a current instance
+    # (no update-model); "seed": an older instance (no /api/v1 YAML, PUT move only).
+    routes: Literal["both", "official", "seed"] = "both"
+    export_flavour: Literal["official", "seed"] = "official"
+    # Responses carry only declared fields; where the spec is open, "seed" answers with the
+    # older spec's documented shape and "official" with the official one (fake/strict.py).
+    shape: Shape = "seed"
+    # route template -> (status, detail): Omni refuses that route for good (a test's knob,
+    # e.g. an admin-only list read with a key that may not)
+    refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
+    max_page_size: int = 100
+    clock: Clock = field(default=time.monotonic)
+
+
+class FakeOmni:
+    def __init__(
+        self, state: st.OrgState | None = None, settings: FakeSettings | None = None
+    ) -> None:
+        self.state = state or st.OrgState()
+        self.settings = settings or FakeSettings()
+        self.log = RequestLog()
+        self.conformance = Conformance() if self.settings.validate else None
+        self.pruner = Pruner(load_openapi()[1], self.settings.shape)
+        self.window = (
+            make_limiter(
+                self.settings.limiter,
+                self.settings.rate_limit,
+                self.settings.period,
+                self.settings.burst,
+                self.settings.clock,
+            )
+            if self.settings.rate_limit
+            else None
+        )
+        self.api = Api(
+            self.state,
+            max_page_size=self.settings.max_page_size,
+            export_flavour=self.settings.export_flavour,
+            shape=self.settings.shape,
+        )
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    @property
+    def violations(self) -> list:
+        return self.conformance.violations if self.conformance else []
+
+    # ------------------------------------------------------------------ app
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._pipeline], client_max_size=256 * 1024 * 1024)
+        for method, path, handler in self._routes():
+            app.router.add_route(method, path, handler)
+        return app
+
+    def _routes(self) -> list[tuple[str, str, Handler]]:
+        """The API's routes this instance serves: "official" is today's Omni, "seed" an older
+        one, "both" every route either document gives."""
+        skip = {"official": "seed", "seed": "current", "both": None}[self.settings.routes]
+        return [(r.method, r.path, r.handler) for r in self.api.routes() if r.generation != skip]
+
+    # ------------------------------------------------------------------ pipeline
+
+    @web.middleware
+    async def _pipeline(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else request.path
+        body = await request.read() if request.can_read_body else None
+        token = _bearer(request)
+        key = key_fingerprint(token) if token else "-"
+        fault = None
+        if resource is None:
+            response = error_response(404, f"Not Found: {request.method} {request.path}")
+        else:
+            response, fault = await self._answer(request, handler, route, body, token, key)
+        if response is None:  # dropped connection
+            self._record(key, request, route, 0, fault)
+            raise _dropped(request)
+        if resource is not None:
+            exchange = _exchange(request, route)
+            self._prune(exchange, response)
+            if self.conformance:
+                data = response.body if isinstance(response.body, bytes) else b""
+                self.conformance.check_response(
+                    exchange,
+                    response.status,
+                    data,
+                    response.content_type,
+                    response.headers,
+                    self.pruner.seed_schema(exchange.method.lower(), exchange.spec_route),
+                )
+        self._record(key, request, route, response.status, fault)
+        return response
+
+    async def _answer(
+        self,
+        request: web.Request,
+        handler: Handler,
+        route: str,
+        body: bytes | None,
+        token: str | None,
+        key: str,
+    ) -> tuple[web.Response | None, str | None]:
+        fault, after = self.settings.faults.draw() if self.settings.faults else (None, False)
+        if fault == "429":
+            return self._too_many(self.settings.faults.storm_retry_after, key), fault  # type: ignore[union-attr]
+        if fault == "slow":
+            await asyncio.sleep(self.settings.faults.slow_seconds)  # type: ignore[union-attr]
+        elif fault and not after:
+            return (
+                None if fault == "drop" else error_response(int(fault), "Internal server error")
+            ), fault
+        known = self.state.tokens.get(token or "")
+        if known is None:
+            return error_response(401, "Unauthorized: Missing or invalid API key"), fault
+        # counted at the door, before the (first time per route, slow) conformance check
+        if self.window is not None and (wait := self.window.admit(key)) is not None:
+            return self._too_many(wait, key), fault
+        problem = None
+        if self.conformance:
+            problem = self.conformance.check_request(
+                _exchange(request, route), body, request.content_type
+            )
+        if problem:
+            return error_response(400, f"Bad Request: {problem}"), fault
+        if route in self.settings.refuse:
+            return error_response(*self.settings.refuse[route]), fault
+        request[TOKEN_KEY] = known
+        try:
+            response = await handler(request)
+        except ApiError as err:
+            response = error_response(err.status, err.detail)
+        if fault and after:
+            return (
+                None if fault == "drop" else error_response(int(fault), "Bad gateway")
+            ), f"{fault}+after"
+        self._rate_headers(response, key)
+        return response, fault if fault == "slow" else None
+
+    def _prune(self, ex: Exchange, response: web.Response) -> None:
+        """Only declared fields leave the fake (fake/strict.py)."""
+        if response.status >= 300 or response.content_type != "application/json":
+            return
+        if not isinstance(response.body, bytes) or not response.body:
+            return
+        body = self.pruner.prune(
+            ex.method.lower(), ex.spec_route, response.status, json.loads(response.body)
+        )
+        response.body = json.dumps(body).encode()
+
+    def _too_many(self, wait: float, key: str) -> web.Response:
+        limit = self.settings.rate_limit or 0
+        per = "minute" if self.settings.period == 60 else f"{self.settings.period:g}s"
+        response = error_response(
+            429,
+            f"Rate limit exceeded ({limit} requests/{per})",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+        self._rate_headers(response, key)
+        return response
+
+    def _rate_headers(self, response: web.Response, key: str) -> None:
+        if self.window is not None:
+            response.headers["X-RateLimit-Limit"] = str(self.window.limit)
+            response.headers["X-RateLimit-Remaining"] = str(self.window.remaining(key))
+
+    def _record(
+        self, key: str, request: web.Request, route: str, status: int, fault: str | None
+    ) -> None:
+        self.log.records.append(
+            RequestRecord(
+                self.settings.clock(), key, request.method, route, status, fault, request.path
+            )
+        )
+
+    # ------------------------------------------------------------------ serving
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sock = site._server.sockets[0]  # type: ignore[union-attr]
+        self.url = f"http://{host}:{sock.getsockname()[1]}"
+        self.api.base_url = self.url
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve from a background thread with its own loop (for callers that block, like
+        a CLI run with `asyncio.run` or a subprocess under test). Stop with `stop_thread`."""
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.start(host, port))
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-omni", daemon=True)
+        self._thread_loop = loop
+        self._thread.start()
+        if not started.wait(30):
+            raise RuntimeError("the fake Omni did not start within 30 s")
+        return self.url
+
+    def stop_thread(self) -> None:
+        self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
+        self._thread.join(30)
+
+
+def _exchange(request: web.Request, route: str) -> Exchange:
+    return Exchange(request.method, request.path, route, request.query, request.headers)
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _dropped(request: web.Request) -> Exception:
+    """Close the socket without answering: the client sees a disconnect."""
+    if request.transport is not None:
+        request.transport.abort()
+    return asyncio.CancelledError()

@@ -1,0 +1,561 @@
+"""Documents (dashboards and workbooks), by identifier: the export, then what an import does
+not carry (DIGEST §5), each as its own step: description, labels, owner, direct permits, and
+the scope of a document outside any folder.
+
+Exports are the bulk of a snapshot: backup reuses an unchanged document's last export
+(incremental by `updatedAt`), and restore reads each export once, when its import runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.jobs import EXPORT, LISTING, JobResult
+from omnimigrate.engine.plan import Action
+from omnimigrate.engine.restore_ledger import LedgerRecord
+from omnimigrate.http.errors import OmniAPIError, OmniNotFound
+from omnimigrate.http.retry import permanent
+from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni.action_ids import action_id
+from omnimigrate.platforms.omni.backup import dump_all
+from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handlers.folders import folder_action_id
+from omnimigrate.platforms.omni.handlers.labels import label_action_id
+from omnimigrate.platforms.omni.handlers.models import YAML_KINDS, yaml_action_id
+from omnimigrate.platforms.omni.principals import (
+    Grant,
+    Principal,
+    by_principal,
+    grant_keys,
+    permit_calls,
+)
+from omnimigrate.snapshot.blobs import canonical_json
+from omnimigrate.snapshot.manifest import ObjectEntry
+
+if TYPE_CHECKING:
+    from omnimigrate.platforms.omni.applying import ApplyContext
+    from omnimigrate.platforms.omni.backup import BackupContext
+    from omnimigrate.platforms.omni.client import OmniClient
+    from omnimigrate.platforms.omni.inventory import TargetInventory
+    from omnimigrate.platforms.omni.planning import PlanContext
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.verifying import VerifyContext
+
+IMPORT = "document.import"
+IMPORT_FIELDS = ("document", "exportVersion", "queryModels", "dashboard", "workbookModel",
+                 "fileUploads")  # fmt: skip
+EXPORT_JOB = JobTemplate("export", EXPORT)
+PERMISSIONS_JOB = JobTemplate("document_permissions")
+
+# A document's own writes: (step, the steps it waits for, why).
+DOCUMENT_STEPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("import", (), "its folder and model's YAML first; identifier, name, model and folder path"),
+    ("description", ("import",), "an import carries no description"),
+    ("labels", ("import",), "and each label itself"),
+    ("owner", ("import",), "and the owner's user; a transfer resets the previous owner's role"),
+    ("permissions", ("import", "owner"), "after the owner, whose transfer would reset them"),
+    ("scope", ("import",), "only outside any folder: Omni gives an import its own scope"),
+)  # fmt: skip
+_AFTER = {step: waits for step, waits, _ in DOCUMENT_STEPS}
+
+
+def document_step(identifier: str, step: str) -> str:
+    """The action id of one of a document's writes."""
+    if step not in _AFTER:
+        raise ValueError(f"{step!r} is not one of DOCUMENT_STEPS")
+    return action_id("document", identifier, step)
+
+
+def after(identifier: str, step: str) -> list[str]:
+    """The action ids a document's `step` waits for."""
+    return [document_step(identifier, s) for s in _AFTER[step]]
+
+
+class SourceDocument(BaseModel):
+    identifier: str
+    name: str
+    description: str | None = None
+    folder_path: str | None = None
+    scope: str | None = None  # as listed; None: the snapshot does not say
+    owner: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    deleted: bool = False
+    has_dashboard: bool = True
+    model: str | None = None  # model key: connection/kind/name
+    export_blob: str | None = None
+    export_warning: str | None = None
+    grants: list[Grant] = Field(default_factory=list)
+
+
+class TargetDocument(BaseModel):
+    identifier: str
+    name: str | None = None
+    description: str | None = None
+    folder_path: str | None = None
+    scope: str | None = None
+    owner_id: str | None = None
+    labels: list[str] = Field(default_factory=list)
+
+
+def label_names(labels: list[Any]) -> list[str]:
+    """Labels as names: the official list gives strings, the older spec `{name, verified}`."""
+    return sorted(x if isinstance(x, str) else x["name"] for x in labels)
+
+
+# ---------------------------------------------------------------------- backup
+
+
+async def list_documents(
+    ctx: BackupContext, client: OmniClient, args: Mapping[str, str]
+) -> JobResult:
+    return await _records(ctx, client.list_documents(include_deleted=True))
+
+
+async def list_user_documents(
+    ctx: BackupContext, client: OmniClient, args: Mapping[str, str]
+) -> JobResult:
+    """One owner's restricted documents (organization ones come from the listing above)."""
+    return await _records(
+        ctx, client.list_documents(include_deleted=True, creatorId=args["id"]), "restricted"
+    )
+
+
+async def _records(ctx: BackupContext, docs: Any, only_scope: str | None = None) -> JobResult:
+    result = JobResult()
+    async for doc in docs:
+        if only_scope and doc.scope != only_scope:
+            continue
+        if not ctx.scope(doc.folder.path if doc.folder else ""):
+            continue
+        result.entries.append(
+            await ctx.entry("document", doc.identifier, doc.dump(), updated_at=doc.updated_at)
+        )
+        reused = _reused_export(ctx, doc)
+        result.entries += reused
+        if not reused:
+            export = EXPORT_JOB.job(doc.identifier, doc.identifier)
+            export.args["updated_at"] = doc.updated_at or ""
+            result.children.append(export)
+        if not doc.deleted:  # the trash has no permissions to read
+            result.children.append(PERMISSIONS_JOB.job(doc.identifier, doc.identifier))
+    return result
+
+
+def _reused_export(ctx: BackupContext, doc: m.Document) -> list[ObjectEntry]:
+    """Incremental: an unchanged document keeps its last export (or Omni's refusal to export
+    it) with no request; `--full` asks again."""
+    last = ctx.previous.get(doc.identifier)
+    if last is None or not doc.updated_at or last.updated_at != doc.updated_at:
+        return []
+    ctx.reused += 1
+    return [last]
+
+
+async def export(ctx: BackupContext, client: OmniClient, args: Mapping[str, str]) -> JobResult:
+    key, updated = args["key"], args["updated_at"] or None
+    ctx.exports += 1
+    try:
+        exported = await client.export_document(args["id"])
+    except OmniAPIError as err:
+        if not permanent(err):
+            raise
+        warning = f"export refused by Omni ({err.status}): {err.detail}"
+        entry = ObjectEntry(type="document_export", key=key, updated_at=updated, warnings=[warning])
+        return JobResult(entries=[entry])
+    refs = {"base_model_id": exported.base_model_id}
+    entry = await ctx.entry("document_export", key, exported.dump(), updated_at=updated, refs=refs)
+    return JobResult(entries=[entry], facts={"export_flavour": exported.flavour})
+
+
+async def read_permissions(
+    ctx: BackupContext, client: OmniClient, args: Mapping[str, str]
+) -> JobResult:
+    return await ctx.refusable(
+        "document_permissions", args, lambda: dump_all(client.access_list(args["id"]))
+    )
+
+
+# ---------------------------------------------------------------------- snapshot view
+
+
+def load(r: SnapshotReader, view: SnapshotView) -> None:
+    shared_by_connection: dict[str, list[str]] = {}
+    for key, model in view.models.items():
+        if model.kind in YAML_KINDS and model.connection:
+            shared_by_connection.setdefault(model.connection, []).append(key)
+    for o in r.entries("document"):
+        raw = r.blob(o) or {}
+        exported = r.entry("document_export", o.key)
+        model = r.model(_base_model_id(r, exported))
+        if model is None:  # fall back on the connection's only shared model
+            candidates = shared_by_connection.get(r.connection(raw.get("connectionId")) or "", [])
+            model = candidates[0] if len(candidates) == 1 else None
+        view.documents[o.key] = SourceDocument(
+            identifier=o.key,
+            name=raw.get("name", o.key),
+            description=raw.get("description"),
+            folder_path=(raw.get("folder") or {}).get("path"),
+            scope=raw.get("scope"),
+            owner=r.user((raw.get("owner") or {}).get("id")),
+            labels=label_names(raw.get("labels", [])),
+            deleted=bool(raw.get("deleted")),
+            has_dashboard=bool(raw.get("hasDashboard", True)),
+            model=model,
+            export_blob=exported.blob if exported else None,
+            export_warning=(exported.warnings or [None])[0]
+            if exported
+            else "no export in the snapshot",
+            grants=_grants(r, r.blob_of("document_permissions", o.key) or []),
+        )
+
+
+def _grants(r: SnapshotReader, access: list[dict[str, Any]]) -> list[Grant]:
+    grants = []
+    for p in access:
+        if p.get("accessSource") != "direct" or p.get("isOwner"):
+            continue  # inherited access is not replayed (DIGEST G9)
+        principal = r.principal(p["type"], p["id"], p.get("email"))
+        if principal:
+            grants.append(
+                Grant(principal=principal, role=p["role"], access_boost=bool(p.get("accessBoost")))
+            )
+    return by_principal(grants)
+
+
+def _base_model_id(r: SnapshotReader, exported: ObjectEntry | None) -> str | None:
+    """From the entry's refs; only a snapshot that predates them has its export read here
+    (otherwise each export is read once, when its import runs)."""
+    if exported is None:
+        return None
+    if exported.refs is not None:
+        return exported.refs.get("base_model_id")
+    return m.workbook_base_model((r.blob(exported) or {}).get("workbookModel"))
+
+
+# ---------------------------------------------------------------------- inventory
+
+
+async def read_target(client: OmniClient, inv: TargetInventory) -> None:
+    async for doc in client.list_documents():
+        inv.documents[doc.identifier] = _target(doc)
+
+
+async def read_target_of_user(client: OmniClient, inv: TargetInventory, user_id: str) -> None:
+    async for doc in client.list_documents(creatorId=user_id):
+        inv.documents.setdefault(doc.identifier, _target(doc))
+
+
+def _target(doc: m.Document) -> TargetDocument:
+    return TargetDocument(
+        identifier=doc.identifier,
+        name=doc.name,
+        description=doc.description,
+        folder_path=doc.folder.path if doc.folder else None,
+        scope=doc.scope,
+        owner_id=doc.owner.id if doc.owner else None,
+        labels=label_names(doc.labels),
+    )
+
+
+# ---------------------------------------------------------------------- plan
+
+
+def plan(ctx: PlanContext) -> None:
+    """Each document's import, then its own writes in DOCUMENT_STEPS order."""
+    for doc in ctx.docs:
+        _plan_import(ctx, doc)
+        ident = doc.identifier
+        if doc.description:  # import carries no description (DIGEST §5)
+            ctx.decide(
+                Action(id=document_step(ident, "description"), kind="document.description",
+                       object=ident, op="create",
+                       params={"identifier": ident, "description": doc.description}),
+                after(ident, "description"),
+            )  # fmt: skip
+        if doc.labels:
+            labels = sorted(doc.labels)
+            ctx.decide(
+                Action(id=document_step(ident, "labels"), kind="document.labels", object=ident,
+                       op="create", params={"identifier": ident, "labels": labels}),
+                [*after(ident, "labels"), *(label_action_id(x) for x in labels)],
+            )  # fmt: skip
+        if doc.owner:
+            _plan_owner(ctx, doc)
+        ctx.permissions(
+            document_step(ident, "permissions"), "document.permissions", ident,
+            {"identifier": ident}, doc.grants, after(ident, "permissions"),
+        )  # fmt: skip
+        if not doc.folder_path:  # in a folder it takes the folder's scope
+            _plan_scope(ctx, doc)
+
+
+def _plan_owner(ctx: PlanContext, doc: SourceDocument) -> None:
+    ident, owner = doc.identifier, doc.owner or ""
+    grantees = sorted(g.principal.key for g in doc.grants if g.principal.kind == "user")
+    action = Action(id=document_step(ident, "owner"), kind="document.owner", object=ident,
+                    op="create", params={"identifier": ident, "owner": owner, "grantees": grantees})  # fmt: skip
+    if not ctx.user_ok(owner):
+        ctx.mark(action, "blocked", ctx.missing_reason(Principal(kind="user", key=owner)))
+    else:
+        ctx.decide(action, [*after(ident, "owner"), action_id("user", owner)])
+
+
+def _plan_scope(ctx: PlanContext, doc: SourceDocument) -> None:
+    """A document outside any folder gets whatever scope Omni gives an import: set it."""
+    ident = doc.identifier
+    action = Action(id=document_step(ident, "scope"), kind="document.scope", object=ident,
+                    op="create", params={"identifier": ident, "scope": doc.scope},
+                    depends_on=after(ident, "scope"))  # fmt: skip
+    if doc.scope is None:
+        ctx.mark(action, "blocked", "the snapshot does not say this document's scope")
+    else:
+        ctx.decide(action)
+
+
+def core_digest(action: Action) -> str:
+    """The digest of an import without its model: an import whose core is unchanged and
+    whose model changed needs only update-model."""
+    core = {k: v for k, v in action.params.items() if k not in ("base_model_id", "model")}
+    return hashlib.sha256(canonical_json([IMPORT, core])).hexdigest()[:16]
+
+
+def _plan_import(ctx: PlanContext, doc: SourceDocument) -> Action:
+    ident = doc.identifier
+    target_model = ctx.target_model(doc.model)
+    folder_id = folder_action_id(doc.folder_path) if doc.folder_path else None
+    yaml_id = yaml_action_id(doc.model)  # waited for only when this restore writes it
+    parents = [folder_id] if folder_id else []
+    parents += [yaml_id] if yaml_id in ctx.actions and ctx.actions[yaml_id].writes else []
+    action = Action(
+        id=document_step(ident, "import"), kind=IMPORT, object=ident, op="create",
+        depends_on=parents,
+        params={"identifier": ident, "name": doc.name,
+                "folder_path": doc.folder_path, "export_blob": doc.export_blob,
+                "model": doc.model, "base_model_id": target_model[0] if target_model else None},
+    )  # fmt: skip
+    if doc.export_blob is None:
+        return ctx.mark(action, "blocked", f"no export in the snapshot ({doc.export_warning})")
+    if target_model is None:
+        return ctx.mark(action, "blocked", f"model {doc.model} is not on the target (--model-map)")
+    if ctx.op_of(folder_id) == "blocked":
+        return ctx.mark(action, "blocked", f"blocked by {folder_id}")
+    rec = ctx.ledger.get(action.id)
+    if ident not in ctx.inv.documents:
+        gone = action.model_copy(update={"reason": "gone from the target" if rec else ""})
+        return ctx.decide(gone, absent=True)
+    if rec and rec.digest == action.digest:
+        if rec.status == "done":
+            return ctx.mark(action, "skip", "unchanged since the last restore")
+        return ctx.add(action.model_copy(
+            update={"op": "skip", "adopt": True, "reason": "created by an interrupted run"}
+        ))  # fmt: skip
+    if rec and rec.detail.get("core") == core_digest(action):
+        return ctx.add(action.model_copy(
+            update={"kind": "document.update_model", "op": "update",
+                    "reason": f"now on model {doc.model} (update-model)"}
+        ))  # fmt: skip
+    if rec:
+        return ctx.mark(action, "update", "the snapshot changed since the last restore")
+    if ctx.opt.on_conflict == "overwrite":
+        return ctx.mark(action, "update", "exists on the target (--on-conflict overwrite)")
+    if ctx.opt.on_conflict == "rename":
+        return ctx.decide(action.model_copy(update={
+            "params": {**action.params, "rename": True},
+            "reason": "exists on the target: imported under a new identifier",
+        }))  # fmt: skip
+    return ctx.mark(action, "conflict", "exists on the target and was not restored by omnimigrate")
+
+
+# ---------------------------------------------------------------------- apply
+
+
+async def import_document(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    p = a.params
+    exported = await asyncio.to_thread(ctx.blobs.get, p["export_blob"])
+    if "queryModels" not in exported:
+        raise RestoreError(
+            "the snapshot's export has no queryModels (older export format); Omni's import "
+            "requires them: take a new backup and restore from it"
+        )
+    body = {k: exported[k] for k in IMPORT_FIELDS if k in exported}
+    body |= {
+        "baseModelId": p["base_model_id"],
+        "document": {**exported["document"], "name": p["name"]},
+    }
+    if p["folder_path"]:
+        body["folderPath"] = p["folder_path"]
+    if not p.get("rename"):
+        body["identifier"] = p["identifier"]
+    if a.op == "update" and not p.get("rename"):
+        with contextlib.suppress(OmniNotFound):  # replaced: the trash gives the id up
+            await c.delete_document(p["identifier"])
+    await ctx.record(a, "started", p["identifier"])
+    result = await c.import_document(body)
+    target = result.identifier or p["identifier"]
+    ctx.ids.documents[p["identifier"]] = target
+    await _record_import(ctx, a, target)
+
+
+async def adopt_import(ctx: ApplyContext, a: Action) -> None:
+    await _record_import(ctx, a, a.params["identifier"])
+
+
+async def _record_import(ctx: ApplyContext, a: Action, target: str) -> None:
+    a = a.model_copy(update={"kind": IMPORT})  # what the next plan compares
+    detail = {"core": core_digest(a), "model": a.params["base_model_id"]}
+    record = LedgerRecord(status="done", digest=a.digest, target=target, detail=detail)
+    await ctx.write(a.id, record)
+
+
+async def update_model(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    """Point a restored document at another model (the older spec's update-model); an
+    instance without that route gets the document re-imported on the new model."""
+    ident = ctx.ids.document(a.params["identifier"])
+    try:
+        await c.update_document_model(ident, a.params["base_model_id"])
+    except OmniNotFound:
+        ctx.log.info("restore.update_model_unavailable", document=ident)
+        await import_document(ctx, c, a.model_copy(update={"op": "update"}))
+        return
+    await _record_import(ctx, a, ident)
+
+
+async def set_description(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    ident = ctx.ids.document(a.params["identifier"])
+    await c.update_document(ident, description=a.params["description"])
+    await ctx.record(a, "done")
+
+
+async def set_scope(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    """Outside any folder: Omni's move takes the scope with `folderPath: null`."""
+    ident = ctx.ids.document(a.params["identifier"])
+    await c.move_document(ident, None, scope=a.params["scope"])
+    await ctx.record(a, "done")
+
+
+async def add_labels(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    await c.update_document_labels(ctx.ids.document(a.params["identifier"]), add=a.params["labels"])
+    await ctx.record(a, "done")
+
+
+async def add_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    ident = ctx.ids.document(a.params["identifier"])
+    for (role, boost), users, groups in ctx.by_role(a.params["grants"]):
+        await c.add_document_permits(
+            ident, role, user_ids=users, group_ids=groups, access_boost=boost
+        )
+    await ctx.record(a, "done")
+
+
+async def transfer_owner(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    """Transfer needs an explicit permit for the new owner first; Omni then grants the
+    previous owner (the restoring key's user) MANAGER: revoked here, unless that user is a
+    grantee in the snapshot, whose role the permissions action then sets (DIGEST G10). A
+    first attempt knows the current owner (the importing user); a resumed one asks."""
+    ident = ctx.ids.document(a.params["identifier"])
+    owner = ctx.ids.user(a.params["owner"])
+    if a.op == "create":
+        acting = current = await ctx.acting_user(lambda: owner_of(c, ident))
+    else:
+        acting, current = ctx.acting, await owner_of(c, ident)
+    await ctx.record(a, "started")
+    if current != owner:
+        await c.add_document_permits(ident, "MANAGER", user_ids=[owner])
+        await c.transfer_document_ownership(ident, owner)
+    grantees = {ctx.ids.users.get(k) for k in a.params["grantees"]}
+    if acting and acting != owner and acting not in grantees:
+        await c.revoke_document_permits(ident, user_ids=[acting])
+    await ctx.record(a, "done", owner)
+
+
+def import_requests(a: Action) -> int:
+    """The import; a replace deletes the old document first."""
+    return 2 if a.op == "update" else 1
+
+
+def transfer_requests(a: Action) -> int:
+    """Owner read, permit, transfer, revoke."""
+    return 4
+
+
+async def owner_of(c: OmniClient, ident: str) -> str | None:
+    async for p in c.access_list(ident, access_source="direct"):
+        if p.is_owner:
+            return p.id
+    return None
+
+
+# ---------------------------------------------------------------------- verify
+
+
+async def verify(ctx: VerifyContext) -> None:
+    t = ctx.report("documents")
+
+    async def one(ident: str, c: OmniClient) -> None:
+        want = ctx.src.documents[ident]
+        t.checked += 1
+        target = ctx.inv.documents.get(ident)
+        if target is None:
+            return t.missing(ident)
+        access = [p.dump() async for p in c.access_list(ident, access_source="direct")]
+        owner = next((ctx.names.users.get(p["id"]) for p in access if p.get("isOwner")), None)
+        expected = {
+            "name": want.name, "description": want.description, "scope": want.scope,
+            "folder": want.folder_path, "labels": sorted(want.labels),
+            "permissions": grant_keys(want.grants), "owner": want.owner, "model": want.model,
+        }  # fmt: skip
+        have = {
+            "name": target.name, "description": target.description, "scope": target.scope,
+            "folder": target.folder_path, "labels": target.labels,
+            "permissions": ctx.names.grant_set(p for p in access if not p.get("isOwner")),
+            "owner": owner, "model": await _model_of(ctx, c, want),
+        }  # fmt: skip
+        t.check_all(ident, expected, have)
+
+    await ctx.reads.each(ctx.documents, one)
+
+
+async def _model_of(ctx: VerifyContext, c: OmniClient, want: SourceDocument) -> str | None:
+    """Dashboards name their model; Omni's API has no read of a workbook's model."""
+    if not want.has_dashboard:
+        return want.model
+    config = await c.get_document(want.identifier)
+    return ctx.names.models.get(config.model_id, config.model_id)
+
+
+HANDLER = Handler(
+    name="documents",
+    jobs={
+        "documents": list_documents,
+        "user_documents": list_user_documents,
+        "export": export,
+        "document_permissions": read_permissions,
+    },
+    roots=("documents",),
+    per_user=(JobTemplate("user_documents", LISTING),),
+    load=load,
+    read_target=(read_target,),
+    read_target_per_user=read_target_of_user,
+    plan=plan,
+    actions={
+        IMPORT: ActionKind(import_document, adopt=adopt_import, requests=import_requests),
+        "document.update_model": ActionKind(update_model),
+        "document.description": ActionKind(set_description),
+        "document.scope": ActionKind(set_scope),
+        "document.labels": ActionKind(add_labels),
+        "document.permissions": ActionKind(add_permissions, requests=permit_calls),
+        "document.owner": ActionKind(transfer_owner, requests=transfer_requests),
+    },
+    verify=verify,
+    explain=tuple(
+        f"{step} ({'after ' + ' and '.join(waits) if waits else 'first'}): {why}"
+        for step, waits, why in DOCUMENT_STEPS
+    ),
+)

@@ -1,0 +1,113 @@
+"""Document favorites, per user: (user email, document identifier).
+
+Omni lists a user's favorites with `GET /documents?userId=…&include=onlyFavorites` (a walk per
+user) and favorites a document for a user with `PUT /documents/{identifier}/favorite?userId=…`
+(204, idempotent). Folders have favorites too, but the API has no route to read one user's or
+to write them (DIGEST §7.5), so they are not carried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from omnimigrate.engine.jobs import JobResult
+from omnimigrate.engine.plan import Action
+from omnimigrate.platforms.omni.action_ids import action_id
+from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handlers.documents import after, document_step
+from omnimigrate.platforms.omni.principals import Principal
+
+if TYPE_CHECKING:
+    from omnimigrate.platforms.omni.applying import ApplyContext
+    from omnimigrate.platforms.omni.backup import BackupContext
+    from omnimigrate.platforms.omni.client import OmniClient
+    from omnimigrate.platforms.omni.inventory import TargetInventory
+    from omnimigrate.platforms.omni.planning import PlanContext
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.verifying import VerifyContext
+
+
+async def list_user_favorites(
+    ctx: BackupContext, client: OmniClient, args: Mapping[str, str]
+) -> JobResult:
+    """One user's favorite documents (within the backup's folder scope), as identifiers."""
+
+    async def identifiers() -> list[str]:
+        return sorted(
+            doc.identifier
+            async for doc in client.list_favorites(args["id"])
+            if ctx.scope(doc.folder.path if doc.folder else "")
+        )
+
+    return await ctx.refusable("favorites", args, identifiers)
+
+
+def load(r: SnapshotReader, view: SnapshotView) -> None:
+    for o in r.entries("favorites"):
+        view.favorites[o.key] = sorted(r.blob(o) or [])
+
+
+async def read_target_of_user(client: OmniClient, inv: TargetInventory, user_id: str) -> None:
+    email = next(e for e, uid in inv.users.items() if uid == user_id)
+    found = sorted([doc.identifier async for doc in client.list_favorites(user_id)])
+    if found:
+        inv.favorites[email] = found
+
+
+def plan(ctx: PlanContext) -> None:
+    """A favorite after its document's import, owner and permissions: Omni favorites only a
+    document the user can see."""
+    chosen = {d.identifier for d in ctx.docs}
+    for email, identifiers in sorted(ctx.src.favorites.items()):
+        have = set(ctx.inv.favorites.get(email, []))
+        for ident in identifiers:
+            if ident not in chosen:
+                continue
+            action = Action(id=action_id("favorite", email, ident), kind="favorite.add",
+                            object=f"{email} -> {ident}", op="create",
+                            params={"user": email, "identifier": ident})  # fmt: skip
+            imported = document_step(ident, "import")
+            parents = [*after(ident, "permissions"), document_step(ident, "permissions")]
+            if not ctx.user_ok(email):
+                ctx.mark(action, "blocked", ctx.missing_reason(Principal(kind="user", key=email)))
+            elif ident in have and not ctx.reimported([imported]):
+                ctx.mark(action, "skip", "exists on the target")
+            else:
+                ctx.decide(action, [*parents, action_id("user", email)], absent=ident not in have)
+
+
+async def add(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    ident = ctx.ids.document(a.params["identifier"])
+    await c.add_favorite(ident, ctx.ids.user(a.params["user"]))
+    await ctx.record(a, "done")
+
+
+async def verify(ctx: VerifyContext) -> None:
+    """Each user's favorites among the documents verified: extra favorites of other documents
+    on the target are theirs, not a difference."""
+    t = ctx.report("favorites")
+    chosen = set(ctx.documents)
+    for email, identifiers in sorted(ctx.src.favorites.items()):
+        want = sorted(set(identifiers) & chosen)
+        if not want:
+            continue
+        t.checked += 1
+        if email not in ctx.inv.users:
+            t.missing(f"user {email}")
+            continue
+        have = sorted(set(ctx.inv.favorites.get(email, [])) & chosen)
+        if t.check(email, want, have, "favorites"):
+            t.matching += 1
+
+
+HANDLER = Handler(
+    name="favorites",
+    jobs={"user_favorites": list_user_favorites},
+    per_user=(JobTemplate("user_favorites"),),
+    load=load,
+    read_target_per_user=read_target_of_user,
+    plan=plan,
+    actions={"favorite.add": ActionKind(add)},
+    verify=verify,
+)

@@ -1,0 +1,298 @@
+"""Folders, by path, with their scope, owner and direct permits.
+
+Omni takes a folder's scope and owner only at create (G7), and derives its path from its name:
+restore creates parents first with `scope` and `userId`, then forces the path. The official
+folder record has no `scope`: backup reads it from the listing it came from (organization, or
+the walk per owner for restricted ones), and a snapshot that does not say is never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.jobs import LISTING, JobResult
+from omnimigrate.engine.plan import Action
+from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.platforms.omni.action_ids import action_id
+from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.models import Folder
+from omnimigrate.platforms.omni.principals import (
+    Grant,
+    Principal,
+    by_principal,
+    grant_keys,
+    permit_calls,
+)
+
+if TYPE_CHECKING:
+    from omnimigrate.platforms.omni.applying import ApplyContext
+    from omnimigrate.platforms.omni.backup import BackupContext
+    from omnimigrate.platforms.omni.client import OmniClient
+    from omnimigrate.platforms.omni.inventory import TargetInventory
+    from omnimigrate.platforms.omni.planning import PlanContext
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.verifying import VerifyContext
+
+
+class SourceFolder(BaseModel):
+    path: str
+    name: str
+    scope: str | None = None  # None: the snapshot does not say (never guessed)
+    owner: str | None = None  # email
+    grants: list[Grant] = Field(default_factory=list)
+
+
+class TargetFolder(BaseModel):
+    id: str
+    path: str
+    name: str | None = None
+    scope: str
+    owner_id: str | None = None
+
+
+PERMISSIONS_JOB = JobTemplate("folder_permissions")
+
+
+def folder_action_id(path: str) -> str:
+    return action_id("folder", path)
+
+
+# ---------------------------------------------------------------------- backup
+
+
+async def list_folders(
+    ctx: BackupContext, client: OmniClient, args: Mapping[str, str]
+) -> JobResult:
+    """Organization folders: asked for by scope, since the official folder record has no
+    `scope` of its own (restricted ones come from the walk per owner)."""
+    return await _records(ctx, client.list_folders(scope="organization"), "organization")
+
+
+async def list_user_folders(
+    ctx: BackupContext, client: OmniClient, args: Mapping[str, str]
+) -> JobResult:
+    """One owner's restricted folders."""
+    return await _records(
+        ctx, client.list_folders(scope="restricted", ownerId=args["id"]), "restricted"
+    )
+
+
+async def _records(ctx: BackupContext, folders: Any, listed_as: str) -> JobResult:
+    """A folder's scope is the one it was listed under, unless its record names one (the
+    older spec's shape); its owner is `ownerId` (official) or `owner.id` (older)."""
+    result = JobResult()
+    async for folder in folders:
+        if not ctx.scope(folder.path):
+            continue
+        raw = {**folder.dump(), "scope": folder.scope or listed_as}
+        entry = await ctx.entry("folder", folder.path, raw, source_id=folder.id)
+        if not folder.owner_ref:
+            entry.warnings.append("no ownerId or owner.id in the folder record")
+        result.entries.append(entry)
+        result.children.append(PERMISSIONS_JOB.job(folder.id, folder.path))
+    return result
+
+
+async def read_permissions(
+    ctx: BackupContext, client: OmniClient, args: Mapping[str, str]
+) -> JobResult:
+    async def permits() -> list[dict[str, Any]]:
+        return [p.dump() for p in await client.folder_permits(args["id"])]
+
+    return await ctx.refusable("folder_permissions", args, permits)
+
+
+# ---------------------------------------------------------------------- snapshot view
+
+
+def load(r: SnapshotReader, view: SnapshotView) -> None:
+    for o in r.entries("folder"):
+        raw = r.blob(o) or {}
+        view.folders[o.key] = SourceFolder(
+            path=o.key,
+            name=raw.get("name") or o.key.rsplit("/", 1)[-1],
+            scope=raw.get("scope"),
+            owner=r.user(Folder.model_validate(raw).owner_ref),
+            grants=_grants(r, r.blob_of("folder_permissions", o.key) or []),
+        )
+
+
+def _grants(r: SnapshotReader, permits: list[dict[str, Any]]) -> list[Grant]:
+    grants = []
+    for p in permits:
+        principal = r.principal("user", p["userId"]) if p.get("userId") else (
+            r.principal("group", p.get("userGroupId") or "")
+        )  # fmt: skip
+        if principal:
+            grants.append(
+                Grant(principal=principal, role=p["role"], access_boost=bool(p.get("accessBoost")))
+            )
+    return by_principal(grants)
+
+
+# ---------------------------------------------------------------------- inventory
+
+
+async def read_target(client: OmniClient, inv: TargetInventory) -> None:
+    async for folder in client.list_folders(scope="organization"):
+        inv.folders[folder.path] = _target(folder, "organization")
+
+
+async def read_target_of_user(client: OmniClient, inv: TargetInventory, user_id: str) -> None:
+    """One user's restricted folders: they come only from a walk per owner."""
+    async for folder in client.list_folders(scope="restricted", ownerId=user_id):
+        inv.folders[folder.path] = _target(folder, "restricted")
+
+
+def _target(folder: Folder, listed_as: str) -> TargetFolder:
+    """A folder's scope is the one it was listed under (the official record has none)."""
+    return TargetFolder(
+        id=folder.id,
+        path=folder.path,
+        name=folder.name,
+        scope=folder.scope or listed_as,
+        owner_id=folder.owner_ref,
+    )
+
+
+# ---------------------------------------------------------------------- plan
+
+
+def plan(ctx: PlanContext) -> None:
+    """Each folder with its scope and owner, which Omni takes only at create (G7)."""
+    for path in ctx.folders:
+        folder = ctx.src.folders[path]
+        parent = path.rpartition("/")[0] or None
+        owner_ok = bool(folder.owner) and ctx.user_ok(folder.owner or "")
+        action = Action(
+            id=folder_action_id(path), kind="folder.create", object=path, op="create",
+            depends_on=[folder_action_id(parent)] if parent else [],
+            params={"path": path, "name": folder.name, "parent": parent, "scope": folder.scope,
+                    "owner": folder.owner if owner_ok else None},
+        )  # fmt: skip
+        if path in ctx.inv.folders:
+            ctx.mark(action, "skip", "exists on the target")
+        elif folder.scope is None:
+            ctx.mark(action, "blocked", "the snapshot does not say this folder's scope")
+        elif folder.scope == "restricted" and not owner_ok:
+            ctx.mark(action, "blocked", f"its owner {folder.owner} is not on the target")
+        else:
+            owner = [Principal(kind="user", key=folder.owner)] if owner_ok else []
+            created = ctx.decide(action, ctx.identity_deps(owner), absent=True)
+            if not owner_ok and created.writes:  # made, but owned by the restoring key
+                ctx.add(Action(id=action_id("folder", path, "owner"), kind="folder.owner",
+                               object=path, op="blocked", depends_on=[created.id],
+                               reason=f"its owner {folder.owner} is not on the target: "
+                               "the restoring key's user owns it"))  # fmt: skip
+        ctx.permissions(
+            action_id("folder", path, "permissions"), "folder.permissions", path,
+            {"path": path}, folder.grants, [action.id],
+        )  # fmt: skip
+
+
+# ---------------------------------------------------------------------- apply
+
+
+async def create_folder(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    p = a.params
+    parent_id = ctx.ids.folders.get(p["parent"]) if p["parent"] else None
+    if p["parent"] and parent_id is None:
+        raise RestoreError(f"parent folder {p['parent']} is not on the target")
+    owner = ctx.ids.user(p["owner"]) if p["owner"] else None
+    await ctx.record(a, "started")
+    created = await c.create_folder(
+        p["name"], parent_id=parent_id, parent_path=p["parent"], scope=p["scope"], owner_id=owner
+    )
+    ctx.ids.folders[p["path"]] = created.id
+    if created.path.strip("/") != p["path"]:  # Omni derives the path from the name (G7)
+        await force_path(ctx, c, created.id, p["path"])
+    await ctx.record(a, "done", created.id)
+
+
+async def force_path(ctx: ApplyContext, c: OmniClient, folder_id: str, path: str) -> None:
+    """Give a folder its source path. Siblings whose names slug alike ("Q4 Reviews",
+    "Q4-Reviews") can each be created at the other's path: on 409 the holder, when it is a
+    folder of this restore still waiting for its own path, steps aside to a temporary one
+    first, and takes its right path when its own turn comes."""
+    segment = path.rsplit("/", 1)[-1]
+    async with ctx.renames:
+        try:
+            await c.update_folder(folder_id, path=segment)
+            return
+        except OmniAPIError as err:
+            if err.status != 409:
+                raise
+        holder = await _folder_at(c, path)
+        ours = {fid: src for src, fid in ctx.ids.folders.items()}
+        if holder is None or holder == folder_id or ours.get(holder, path) == path:
+            raise RestoreError(
+                f"folder path {path} is taken on the target by a folder this snapshot "
+                "does not hold there: rename or move it, then run again"
+            )
+        await c.update_folder(holder, path=f"{segment}-omnimigrate-{holder[:8]}")
+        await c.update_folder(folder_id, path=segment)
+
+
+async def _folder_at(c: OmniClient, path: str) -> str | None:
+    async for folder in c.list_folders(path=path):
+        if folder.path.strip("/") == path:
+            return folder.id
+    return None
+
+
+async def add_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    folder_id = ctx.ids.folders[a.params["path"]]
+    for (role, boost), users, groups in ctx.by_role(a.params["grants"]):
+        await c.add_folder_permits(
+            folder_id, role, user_ids=users, group_ids=groups, access_boost=boost
+        )
+    await ctx.record(a, "done")
+
+
+# ---------------------------------------------------------------------- verify
+
+
+async def verify(ctx: VerifyContext) -> None:
+    if not ctx.whole:
+        return
+    t = ctx.report("folders")
+
+    async def one(path: str, c: OmniClient) -> None:
+        folder = ctx.src.folders[path]
+        t.checked += 1
+        target = ctx.inv.folders.get(path)
+        if target is None:
+            return t.missing(path)
+        permits = ctx.names.grant_set(p.dump() for p in await c.folder_permits(target.id))
+        want = {"name": folder.name, "scope": folder.scope, "owner": folder.owner,
+                "permissions": grant_keys(folder.grants)}  # fmt: skip
+        have = {"name": target.name, "scope": target.scope,
+                "owner": ctx.names.users.get(target.owner_id or ""), "permissions": permits}  # fmt: skip
+        t.check_all(path, want, have)
+
+    await ctx.reads.each(sorted(ctx.src.folders), one)
+
+
+HANDLER = Handler(
+    name="folders",
+    jobs={
+        "folders": list_folders,
+        "user_folders": list_user_folders,
+        "folder_permissions": read_permissions,
+    },
+    roots=("folders",),
+    per_user=(JobTemplate("user_folders", LISTING),),
+    load=load,
+    read_target=(read_target,),
+    read_target_per_user=read_target_of_user,
+    plan=plan,
+    actions={
+        "folder.create": ActionKind(create_folder),
+        "folder.permissions": ActionKind(add_permissions, requests=permit_calls),
+    },
+    verify=verify,
+)

@@ -1,0 +1,226 @@
+"""The planner: (snapshot view, target inventory, ledger, options) -> Plan. Pure: no I/O.
+
+Object types are planned in registry order (`registry.py`), each by its handler through the
+`PlanContext` here: what this restore selects, what the target has, and the rules every write
+follows (`decide`). Every action names the actions it waits for in `depends_on`, so the
+applier writes in that order too. Params hold natural keys (emails, group names, paths), never
+target ids: the applier resolves them when it runs, so a plan stays readable and valid across
+id changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
+from omnimigrate.engine.restore_ledger import LedgerRecord
+from omnimigrate.engine.scope import PathFilter, ancestors
+from omnimigrate.platforms.omni.action_ids import action_id, step_of
+from omnimigrate.platforms.omni.handlers.documents import IMPORT, SourceDocument
+from omnimigrate.platforms.omni.inventory import TargetInventory
+from omnimigrate.platforms.omni.principals import Grant, Principal
+from omnimigrate.platforms.omni.registry import ACTION_KINDS, HANDLERS
+from omnimigrate.platforms.omni.snapshot_view import SnapshotView
+
+LEFT_ALONE: Op = "skip"
+OmniPlan = Plan[TargetInventory]
+
+
+class PlanContext:
+    def __init__(
+        self,
+        source: SnapshotView,
+        inv: TargetInventory,
+        ledger: dict[str, LedgerRecord],
+        options: RestoreOptions,
+    ) -> None:
+        self.src = source
+        self.inv = inv
+        self.ledger = ledger
+        self.opt = options
+        self.actions: dict[str, Action] = {}
+        self.filtered = bool(options.include or options.exclude)
+        self.docs = self._selected_documents()
+        self.folders = self._selected_folders()
+
+    # ------------------------------------------------------------------ writes
+
+    def add(self, action: Action) -> Action:
+        self.actions[action.id] = action
+        return action
+
+    def mark(self, action: Action, op: Op, reason: str) -> Action:
+        return self.add(action.model_copy(update={"op": op, "reason": reason}))
+
+    def op_of(self, action: str | None) -> Op | None:
+        return self.actions[action].op if action in self.actions else None
+
+    def decide(
+        self,
+        action: Action,
+        parents: Iterable[str] = (),
+        op: Op | None = None,
+        *,
+        absent: bool = False,
+    ) -> Action:
+        """A write that follows its parents: left alone with them, blocked with them,
+        skipped when the ledger shows the same write done and no parent was re-created
+        (unless the object is `absent` from the target: then it is written again).
+        Every parent in the plan becomes a dependency the applier waits for."""
+        parents = [p for p in dict.fromkeys([*action.depends_on, *parents]) if p in self.actions]
+        action = action.model_copy(update={"depends_on": parents})
+        for p in parents:
+            parent = self.actions[p]
+            if parent.op == "blocked":
+                return self.mark(action, "blocked", f"blocked by {p}")
+            if parent.op == "conflict":
+                return self.mark(action, LEFT_ALONE, f"{p} is left alone (--on-conflict skip)")
+        rec = self.ledger.get(action.id)
+        if (
+            rec
+            and rec.status == "done"
+            and rec.digest == action.digest
+            and not (self.reimported(parents) or absent)
+        ):
+            return self.mark(action, "skip", "unchanged since the last restore")
+        return self.add(
+            action.model_copy(update={"op": op or ("update" if rec and not absent else "create")})
+        )
+
+    def reimported(self, parents: Iterable[str]) -> bool:
+        """Whether a parent document is (re)imported in this plan: its children start over."""
+        return any(
+            self.actions[p].writes and self.actions[p].kind == IMPORT
+            for p in parents
+            if p in self.actions
+        )
+
+    def permissions(
+        self,
+        id_: str,
+        kind: str,
+        key: str,
+        params: dict[str, Any],
+        grants: list[Grant],
+        parents: list[str],
+    ) -> None:
+        """Direct grants on a folder or document: one action for the principals the target
+        has, and a blocked action for each one it lacks."""
+        ok = []
+        for g in grants:
+            if self.principal_ok(g.principal):
+                ok.append(g.model_dump())
+            else:
+                self.add(Action(id=step_of(id_, g.principal.kind, g.principal.key), kind="grant",
+                                object=f"{key} -> {g.principal.key}", op="blocked",
+                                reason=self.missing_reason(g.principal)))  # fmt: skip
+        if ok:
+            action = Action(id=id_, kind=kind, object=key, op="create",
+                            params={**params, "grants": ok})  # fmt: skip
+            self.decide(action, [*parents, *self.identity_deps(g.principal for g in grants)])
+
+    # ------------------------------------------------------------------ the target
+
+    def user_ok(self, email: str) -> bool:
+        return email in self.inv.users or action_id("user", email) in self.actions
+
+    def group_ok(self, name: str) -> bool:
+        return name in self.inv.groups or action_id("group", name) in self.actions
+
+    def principal_ok(self, p: Principal) -> bool:
+        return self.user_ok(p.key) if p.kind == "user" else self.group_ok(p.key)
+
+    def missing_reason(self, p: Principal) -> str:
+        flag = "--create-missing-users" if p.kind == "user" else "--create-missing-groups"
+        return f"{p.kind} {p.key} is not on the target (create it there, or use {flag})"
+
+    def identity_deps(self, principals: Iterable[Principal]) -> list[str]:
+        ids = (action_id(p.kind, p.key) for p in principals)
+        return [i for i in ids if i in self.actions]
+
+    def target_model(self, key: str | None) -> tuple[str, str | None] | None:
+        """(target id, kind) of the model `key` maps to: the override file first."""
+        if key is None:
+            return None
+        src = self.src.models.get(key)
+        if src and src.source_id and src.source_id in self.opt.model_map:
+            target_id = self.opt.model_map[src.source_id]
+            kind = next((m.kind for m in self.inv.models.values() if m.id == target_id), None)
+            return target_id, kind
+        have = self.inv.models.get(key)
+        return (have.id, have.kind) if have else None
+
+    # ------------------------------------------------------------------ what is selected
+
+    def _in(self, doc: SourceDocument, patterns: list[str]) -> bool:
+        folder_globs = tuple(p for p in patterns if ":" not in p)
+        for p in patterns:
+            kind, _, value = p.partition(":")
+            if kind == "label" and value.lower() in {x.lower() for x in doc.labels}:
+                return True
+            if kind in ("document", "doc") and value == doc.identifier:
+                return True
+        return bool(folder_globs) and PathFilter(include=folder_globs)(doc.folder_path)
+
+    def _selected_documents(self) -> list[SourceDocument]:
+        chosen = []
+        for doc in sorted(self.src.documents.values(), key=lambda d: d.identifier):
+            if doc.deleted and not self.opt.include_deleted:
+                continue
+            if self.opt.include and not self._in(doc, self.opt.include):
+                continue
+            if self.opt.exclude and self._in(doc, self.opt.exclude):
+                continue
+            chosen.append(doc)
+        return chosen
+
+    def _selected_folders(self) -> list[str]:
+        if not self.filtered:
+            return sorted(self.src.folders)
+        paths = {a for d in self.docs if d.folder_path for a in ancestors(d.folder_path)}
+        globs = tuple(p for p in self.opt.include if ":" not in p)
+        if globs:
+            paths |= {
+                a for f in self.src.folders if PathFilter(include=globs)(f) for a in ancestors(f)
+            }
+        return sorted(p for p in paths if p in self.src.folders)
+
+    def referenced_principals(self) -> set[Principal]:
+        """Who the selected documents and folders name: with a filter, only they are created."""
+        refs: set[Principal] = set()
+        for d in self.docs:
+            refs |= {g.principal for g in d.grants}
+            if d.owner:
+                refs.add(Principal(kind="user", key=d.owner))
+        for path in self.folders:
+            refs |= {g.principal for g in self.src.folders[path].grants}
+        return refs
+
+
+def make_plan(
+    source: SnapshotView,
+    inventory: TargetInventory,
+    ledger: dict[str, LedgerRecord],
+    options: RestoreOptions,
+    now: datetime,
+) -> OmniPlan:
+    ctx = PlanContext(source, inventory, ledger, options)
+    for handler in HANDLERS:
+        if handler.plan:
+            handler.plan(ctx)
+    actions = list(ctx.actions.values())
+    for a in actions:
+        kind = ACTION_KINDS.get(a.kind)
+        a.requests = kind.requests(a) if kind and a.writes else 0
+    return OmniPlan(
+        platform="omni",
+        snapshot_id=source.snapshot_id,
+        source_instance=source.instance,
+        target_url=inventory.url,
+        created_at=now,
+        options=options,
+        inventory=inventory,
+        actions=actions,
+    )

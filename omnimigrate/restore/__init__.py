@@ -1,1 +1,0 @@
-"""Restore: read the target, map ids by natural keys, plan, then apply with a ledger."""
