@@ -34,11 +34,8 @@ async def list_user_favorites(
     """One user's favorite documents (within the backup's folder scope), as identifiers."""
 
     async def identifiers() -> list[str]:
-        return sorted(
-            doc.identifier
-            async for doc in client.list_favorites(args["id"])
-            if ctx.scope(doc.folder.path if doc.folder else "")
-        )
+        found = [doc async for doc in client.list_favorites(args["id"])]
+        return sorted(d.identifier for d in found if ctx.scope(d.folder.path if d.folder else ""))
 
     return await ctx.refusable("favorites", args, identifiers)
 
