@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import omnimigrate.cli.restore  # noqa: F401  (registers plan)
+import omnimigrate.cli.plan  # noqa: F401  (registers plan)
 from omnimigrate.cli import cli
 from omnimigrate.engine.apply import RestoreError, check_order
 from omnimigrate.engine.plan import RestoreOptions

@@ -74,9 +74,12 @@ def main() -> None:
         demo,
         doctor,
         fake,
+        migrate,
+        plan,
         restore,
         serve,
         snapshots,
+        verify,
     )
 
     try:

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.backup import counts_table
-from omnimigrate.cli.restore import print_verify
+from omnimigrate.cli.verify import print_verify
 from omnimigrate.engine.apply import ApplyResult
 from omnimigrate.engine.backup import BackupOptions, BackupOutcome, run_backup
 from omnimigrate.engine.plan import RestoreOptions

@@ -1,0 +1,77 @@
+"""`omnimigrate migrate`: back up one instance, then restore that snapshot into another."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from omnimigrate.cli import AppContext, cli
+from omnimigrate.cli.progress import job_progress
+from omnimigrate.cli.stores import cipher_for, store_for
+from omnimigrate.cli.target import (
+    Target,
+    build_options,
+    exit_code,
+    print_result,
+    restore_into,
+    restore_options,
+    write_report,
+)
+from omnimigrate.config import instance_for, resolve_tokens
+from omnimigrate.engine.apply import ApplyResult
+from omnimigrate.engine.backup import BackupOptions, run_backup
+from omnimigrate.engine.plan import Plan
+from omnimigrate.engine.restore import (
+    open_snapshot,
+)
+from omnimigrate.platforms.omni.pool import client_pool
+
+
+@cli.command("migrate")
+@click.option("--source", required=True, help="Source instance URL or config name.")
+@click.option(
+    "--source-token-env",
+    multiple=True,
+    help="Env var with a source org key (default OMNI_SOURCE_TOKEN).",
+)
+@restore_options
+@click.option("--report", type=click.Path(path_type=Path), default=None)
+@click.pass_obj
+def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, ...], target: str,
+                    target_token_env: tuple[str, ...], report: Path | None, **kw: Any) -> None:  # fmt: skip
+    """Back up SOURCE, then restore that snapshot into TARGET."""
+    src = instance_for(app.settings, source, list(source_token_env), "OMNI_SOURCE_TOKEN")
+    src_tokens = resolve_tokens(src.token_env)
+    for t in src_tokens:
+        app.redactor.add(t.get_secret_value())
+    store = store_for(app, kw["store"])
+    cipher = cipher_for(app, store, create=True)
+    tgt = Target(app, target, target_token_env, kw)
+    settings = app.settings
+
+    async def run() -> tuple[Plan, ApplyResult]:
+        async with client_pool(
+            src.url,
+            src_tokens,
+            rate_limit=tgt.rate,
+            period=settings.rate_period,
+            burst=settings.rate_burst,
+            retry=settings.retry_policy(),
+        ) as clients:
+            with job_progress("backup") as progress:
+                outcome = await run_backup(
+                    clients, store, BackupOptions(concurrency=tgt.concurrency),
+                    cache_dir=settings.cache_dir, on_progress=progress, cipher=cipher,
+                )  # fmt: skip
+        m = outcome.manifest
+        snap = await asyncio.to_thread(open_snapshot, store, m.snapshot_id, m.instance, cipher)
+        return await restore_into(tgt, snap, build_options(kw), None)
+
+    plan, result = asyncio.run(run())
+    write_report(report, plan, result)
+    print_result(result, Console())
+    raise SystemExit(exit_code(result))

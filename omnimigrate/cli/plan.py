@@ -1,0 +1,110 @@
+"""`omnimigrate plan`: what a restore would do, like `terraform plan`; writes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from omnimigrate.cli import EXIT_OK, AppContext, cli
+from omnimigrate.cli.target import (
+    SYMBOLS,
+    Target,
+    build_options,
+    open_for,
+    restore_options,
+)
+from omnimigrate.engine.plan import Plan
+from omnimigrate.engine.restore import (
+    plan_restore,
+)
+from omnimigrate.platforms.omni.registry import explain_order
+
+
+def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> None:
+    by_type: dict[str, list] = defaultdict(list)
+    for a in plan.actions:
+        by_type[a.kind].append(a)
+    table = Table(
+        title=f"plan: snapshot {plan.snapshot_id} of {plan.source_instance} -> {plan.target_url}"
+    )
+    table.add_column("action")
+    for op in SYMBOLS:
+        table.add_column(op, justify="right")
+    for kind, actions in by_type.items():
+        counts = defaultdict(int)
+        for a in actions:
+            counts[a.op] += 1
+        table.add_row(kind, *(str(counts[op] or "") for op in SYMBOLS))
+    console.print(table)
+    for kind, actions in by_type.items():
+        shown = [
+            a for a in actions if details or a.warning or a.op in ("conflict", "blocked", "update")
+        ]
+        if shown:
+            console.print(f"[bold]{kind}[/bold]")
+        for a in shown:
+            note = "; ".join(filter(None, [a.reason, a.warning]))
+            console.print(f"  {SYMBOLS[a.op]} {a.object}" + (f"  ({note})" if note else ""))
+    counts = plan.counts()
+    console.print(
+        "Plan: " + ", ".join(f"{counts.get(op, 0)} to {op}" for op in ("create", "update"))
+        + f", {counts.get('skip', 0)} unchanged, {counts.get('conflict', 0)} in conflict, "
+        f"{counts.get('blocked', 0)} blocked."
+    )  # fmt: skip
+    console.print(f"Restore: {estimate}.")
+
+
+def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        click.echo("\n".join(explain_order()))
+        ctx.exit(EXIT_OK)
+
+
+@cli.command("plan")
+@click.option(
+    "--explain-order",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_explain_order,
+    help="Print the order restore writes object types in, with the reason for each, and exit.",
+)
+@restore_options
+@click.option("--json", "as_json", is_flag=True, help="The plan as JSON on stdout.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Save the plan for `restore --plan`.",
+)
+@click.option("--details", is_flag=True, help="List every action, unchanged ones too.")
+@click.pass_obj
+def plan_command(app: AppContext, target: str, target_token_env: tuple[str, ...], as_json: bool,
+                 out: Path | None, details: bool, **kw: Any) -> None:  # fmt: skip
+    """Show what a restore would do; writes nothing to the target."""
+    snap = open_for(app, kw)
+    tgt = Target(app, target, target_token_env, kw)
+
+    async def run() -> Plan:
+        async with tgt.pool() as clients:
+            return await plan_restore(snap, clients, build_options(kw))
+
+    plan = asyncio.run(run())
+    if out:
+        out.write_text(plan.model_dump_json(indent=1))
+    if as_json:
+        click.echo(plan.model_dump_json(indent=1))
+    else:
+        estimate = plan.estimate(tgt.rate, app.settings.rate_period, len(tgt.tokens))
+        print_plan(plan, details, Console(), estimate)
+        if out:
+            Console().print(
+                f"saved to {out}; apply exactly this plan with `omnimigrate restore --plan {out}`"
+            )
+    raise SystemExit(EXIT_OK)

@@ -1,0 +1,172 @@
+"""What every command that restores into an instance shares: its options, the target (config,
+tokens, limits), opening the snapshot, applying a plan, and the result's report."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from rich.console import Console
+
+from omnimigrate.cli import EXIT_OK, EXIT_PARTIAL, AppContext, describe_keys
+from omnimigrate.cli.progress import job_progress
+from omnimigrate.cli.stores import cipher_for, store_for
+from omnimigrate.config import ConfigError, InstanceConfig, instance_for, resolve_tokens
+from omnimigrate.engine.apply import ApplyResult
+from omnimigrate.engine.plan import Plan, RestoreOptions
+from omnimigrate.engine.restore import (
+    OpenSnapshot,
+    apply_plan,
+    check_drift,
+    open_snapshot,
+    plan_restore,
+)
+from omnimigrate.platforms.omni.pool import client_pool
+from omnimigrate.service.metrics import Metrics
+from omnimigrate.snapshot.manifest import instance_slug
+
+SYMBOLS = {"create": "+", "update": "~", "skip": "=", "conflict": "!", "blocked": "x"}
+
+
+def load_model_map(path: Path | None) -> dict[str, str]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read --model-map {path}: {exc}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise ConfigError(
+            f"--model-map {path} must be a YAML mapping of source model id to target model id, "
+            "for example `3f1c…: 9a2b…`"
+        )
+    return data
+
+
+def restore_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command that plans a restore shares."""
+    options = [
+        click.option("--store", default=None, help="Folder or s3://bucket/prefix."),
+        click.option("--snapshot", default="latest", show_default=True, help="Snapshot id or latest."),
+        click.option("--source-instance", default=None, help="With latest: whose latest snapshot."),
+        click.option("--target", required=True, help="Target instance URL or config name."),
+        click.option("--target-token-env", multiple=True, help="Env var with a target org key (repeatable; default OMNI_TARGET_TOKEN)."),
+        click.option("--on-conflict", type=click.Choice(["skip", "overwrite", "rename"]), default="skip", show_default=True),
+        click.option("--include", multiple=True, help="Folder-path glob, label:NAME or document:IDENTIFIER (repeatable)."),
+        click.option("--exclude", multiple=True, help="Same forms as --include."),
+        click.option("--include-deleted", is_flag=True, help="Also restore documents that were in the source's trash."),
+        click.option("--models", is_flag=True, help="Push model YAML to the mapped shared models."),
+        click.option("--pause-schedules", is_flag=True, help="Create every schedule paused (DR drill)."),
+        click.option("--create-missing-users", is_flag=True),
+        click.option("--create-missing-groups", is_flag=True),
+        click.option("--model-map", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+                     help="YAML: source-model-id: target-model-id."),
+        click.option("--rate-limit", type=click.IntRange(min=1), default=None, help="Requests/minute per key."),
+        click.option("--concurrency", type=click.IntRange(1, 64), default=None, help="Workers per key."),
+    ]  # fmt: skip
+    return functools.reduce(lambda f, opt: opt(f), reversed(options), func)
+
+
+def build_options(kw: dict[str, Any]) -> RestoreOptions:
+    return RestoreOptions(
+        on_conflict=kw["on_conflict"],
+        include=list(kw["include"]),
+        exclude=list(kw["exclude"]),
+        include_deleted=kw["include_deleted"],
+        models=kw["models"],
+        pause_schedules=kw["pause_schedules"],
+        create_missing_users=kw["create_missing_users"],
+        create_missing_groups=kw["create_missing_groups"],
+        model_map=load_model_map(kw["model_map"]),
+    )
+
+
+class Target:
+    """The target instance: its config, tokens (registered for redaction) and limits."""
+
+    def __init__(
+        self, app: AppContext, name: str, token_env: tuple[str, ...], kw: dict[str, Any]
+    ) -> None:
+        self.inst: InstanceConfig = instance_for(
+            app.settings, name, list(token_env), "OMNI_TARGET_TOKEN"
+        )
+        self.tokens = resolve_tokens(self.inst.token_env)
+        for t in self.tokens:
+            app.redactor.add(t.get_secret_value())
+        self.rate = kw.get("rate_limit") or self.inst.rate_limit or app.settings.rate_limit
+        self.concurrency = kw.get("concurrency") or app.settings.concurrency
+        self.app = app
+        self.name = name if name in app.settings.instances else instance_slug(self.inst.url)
+        self.metrics = Metrics()
+
+    def pool(self):  # type: ignore[no-untyped-def]
+        s = self.app.settings
+        return client_pool(
+            self.inst.url,
+            self.tokens,
+            rate_limit=self.rate,
+            period=s.rate_period,
+            burst=s.rate_burst,
+            retry=s.retry_policy(),
+            timeout=s.timeout,
+            observer=self.metrics.observer(self.name),
+        )
+
+    def push_metrics(self, result: ApplyResult) -> None:
+        """A one-shot restore's metrics go to the Pushgateway, when one is configured."""
+        gateway = self.app.settings.service.pushgateway
+        if gateway:
+            self.metrics.restore(self.name, result)
+            self.metrics.push(gateway, job="omnimigrate-restore")
+
+
+def open_for(app: AppContext, kw: dict[str, Any]) -> OpenSnapshot:
+    store = store_for(app, kw["store"])
+    cipher = cipher_for(app, store)
+    return open_snapshot(store, kw["snapshot"], kw["source_instance"], cipher)
+
+
+def exit_code(result: ApplyResult) -> int:
+    return EXIT_OK if result.complete else EXIT_PARTIAL
+
+
+def print_result(result: ApplyResult, console: Console) -> None:
+    counts = {s: len(result.by_status(s)) for s in ("done", "skipped", "failed", "blocked")}
+    console.print("restore: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    console.print(describe_keys(result.keys))
+    for status in ("failed", "blocked"):
+        for key in result.by_status(status):
+            console.print(f"  {status.upper()} {key}: {result.outcomes[key].detail}")
+
+
+def write_report(path: Path | None, plan: Plan, result: ApplyResult) -> None:
+    if path:
+        path.write_text(json.dumps({
+            "snapshot": plan.snapshot_id, "target": plan.target_url, "complete": result.complete,
+            "counts": {s: len(result.by_status(s)) for s in ("done", "skipped", "failed", "blocked")},
+            "keys": {k: v.model_dump() for k, v in result.keys.items()},
+            "actions": {k: {"status": v.status, "detail": v.detail} for k, v in result.outcomes.items()},
+        }, indent=1))  # fmt: skip
+
+
+async def restore_into(
+    tgt: Target, snap: OpenSnapshot, options: RestoreOptions, saved: Plan | None
+) -> tuple[Plan, ApplyResult]:
+    async with tgt.pool() as clients:
+        if saved is not None:
+            check_drift(saved, await snap.platform.read_inventory(clients))
+            plan = saved
+        else:
+            plan = await plan_restore(snap, clients, options)
+        with job_progress("restore") as progress:
+            result = await apply_plan(
+                snap, plan, clients, concurrency=tgt.concurrency, on_progress=progress
+            )
+    return plan, result

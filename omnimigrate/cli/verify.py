@@ -1,0 +1,76 @@
+"""`omnimigrate verify`: compare a live instance with a snapshot, per object type and field."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli, describe_keys
+from omnimigrate.cli.target import (
+    Target,
+    open_for,
+)
+from omnimigrate.engine.verify import VerifyReport
+
+
+def print_verify(report: VerifyReport, console: Console) -> None:
+    table = Table(title="verify: snapshot vs live instance")
+    for col in ("object type", "checked", "matching", "fidelity"):
+        table.add_column(col, justify="right" if col != "object type" else "left")
+    for kind, t in report.types.items():
+        table.add_row(kind, str(t.checked), str(t.matching), f"{t.percent:.1f} %")
+    console.print(table)
+    for kind, t in report.types.items():
+        for diff in t.differences[:20]:
+            console.print(f"  {kind}: {diff}")
+    console.print(describe_keys(report.keys))
+
+
+@cli.command("verify")
+@click.option("--store", default=None)
+@click.option("--snapshot", default="latest", show_default=True)
+@click.option("--source-instance", default=None, help="With latest: whose latest snapshot.")
+@click.option("--against", required=True, help="Instance URL or config name to compare.")
+@click.option(
+    "--target-token-env",
+    multiple=True,
+    help="Env var with its org key (default OMNI_TARGET_TOKEN).",
+)
+@click.option("--models", is_flag=True, help="Compare model YAML too.")
+@click.option(
+    "--document", "documents", multiple=True, help="Only these documents (and their schedules)."
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--rate-limit", type=click.IntRange(min=1), default=None, help="Requests/minute per key."
+)
+@click.pass_obj
+def verify_command(app: AppContext, against: str, target_token_env: tuple[str, ...], models: bool,
+                   documents: tuple[str, ...], as_json: bool, rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
+    """Compare a live instance with a snapshot: a fidelity table; exit 1 on any difference."""
+    snap = open_for(app, kw)
+    tgt = Target(app, against, target_token_env, {"rate_limit": rate_limit})
+
+    async def run() -> VerifyReport:
+        async with tgt.pool() as clients:
+            return await snap.platform.verify(
+                snap.source,
+                clients,
+                models=models,
+                documents=list(documents) or None,
+                concurrency=tgt.concurrency,
+            )
+
+    report = asyncio.run(run())
+    if as_json:
+        click.echo(json.dumps({k: {"checked": t.checked, "matching": t.matching, "differences": t.differences}
+                               for k, t in report.types.items()}
+                              | {"keys": {k: v.model_dump() for k, v in report.keys.items()}}, indent=1))  # fmt: skip
+    else:
+        print_verify(report, Console())
+    raise SystemExit(EXIT_OK if report.ok else EXIT_FAILED)

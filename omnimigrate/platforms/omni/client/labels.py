@@ -1,0 +1,47 @@
+"""Omni's labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omnimigrate.http.errors import OmniNotFound
+from omnimigrate.http.transport import Reply
+from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni.client.base import (
+    ClientBase,
+    camel,
+)
+
+
+class LabelsEndpoints(ClientBase):
+    async def list_labels(self) -> list[m.Label]:
+        reply = await self._call("GET", "/api/v1/labels")
+        return [m.Label.model_validate(x) for x in reply.body.get("labels", [])]
+
+    async def create_label(
+        self,
+        name: str,
+        *,
+        verified: bool = False,
+        homepage: bool = False,
+        color: str | None = None,
+        description: str | None = None,
+    ) -> m.Label:
+        """POST /labels. Raises OmniConflict when a label of that name (any case) exists."""
+        body = {"name": name, "verified": verified, "homepage": homepage}
+        body.update({k: v for k, v in {"color": color, "description": description}.items() if v})
+
+        async def recover() -> Reply | None:
+            try:
+                label = await self.get_label(name)
+            except OmniNotFound:
+                return None
+            return Reply(201, label.dump(), {})
+
+        return await self._write("POST", "/api/v1/labels", m.Label, json=body, recover=recover)
+
+    async def update_label(self, name: str, **fields: Any) -> m.Label:
+        body = {camel(k): v for k, v in fields.items()}
+        return await self._write(
+            "PUT", "/api/v1/labels/{name}", m.Label, path={"name": name}, json=body
+        )
