@@ -30,6 +30,7 @@ from pydantic_settings import (
 
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.http.transport import normalize_base_url
+from omnimigrate.platforms import PLATFORMS, platform_named
 from omnimigrate.snapshot.retention import RetentionRules
 
 
@@ -43,6 +44,9 @@ class InstanceConfig(BaseModel):
     url: str
     token_env: list[str] = Field(default_factory=list, min_length=1)
     rate_limit: int | None = Field(default=None, ge=1)
+    # which platform the instance runs: omnimigrate started with Omni, so an instance that
+    # does not say is Omni (documented in the README's configuration section)
+    platform: str = "omni"
 
     @model_validator(mode="before")
     @classmethod
@@ -60,6 +64,17 @@ class InstanceConfig(BaseModel):
     @classmethod
     def _url(cls, value: str) -> str:
         return normalize_base_url(value)
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, value: str) -> str:
+        if value not in PLATFORMS:
+            raise ValueError(f"platform {value!r} is not one of {', '.join(PLATFORMS)}")
+        return value
+
+    def client_pool(self, tokens: list[SecretStr], **limits: Any) -> Any:
+        """Clients of this instance, one per key, from its platform."""
+        return platform_named(self.platform).client_pool(self.url, tokens, **limits)
 
 
 class ReplicationRule(BaseModel):

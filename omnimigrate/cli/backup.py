@@ -17,7 +17,6 @@ from omnimigrate.cli.progress import job_progress
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import instance_for, resolve_tokens
 from omnimigrate.engine.backup import BackupFailed, BackupOptions, BackupOutcome, run_backup
-from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.service.events import new_run_id
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.snapshot.manifest import instance_slug
@@ -134,8 +133,7 @@ def backup(
     structlog.contextvars.bind_contextvars(run=new_run_id(), job="backup", instance=name)
 
     async def run() -> BackupOutcome:
-        async with client_pool(
-            inst.url,
+        async with inst.client_pool(
             tokens,
             rate_limit=rate_limit or inst.rate_limit or settings.rate_limit,
             period=settings.rate_period,

@@ -28,7 +28,6 @@ from omnimigrate.engine.plan import Plan
 from omnimigrate.engine.restore import (
     open_snapshot,
 )
-from omnimigrate.platforms.omni.pool import client_pool
 
 
 @cli.command("migrate")
@@ -54,8 +53,7 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
     settings = app.settings
 
     async def run() -> tuple[Plan, ApplyResult]:
-        async with client_pool(
-            src.url,
+        async with src.client_pool(
             src_tokens,
             rate_limit=tgt.rate,
             period=settings.rate_period,

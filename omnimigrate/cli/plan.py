@@ -92,7 +92,7 @@ def plan_command(app: AppContext, target: str, target_token_env: tuple[str, ...]
     tgt = Target(app, target, target_token_env, kw)
 
     async def run() -> Plan:
-        async with tgt.pool() as clients:
+        async with tgt.pool(snap) as clients:
             return await plan_restore(snap, clients, build_options(kw))
 
     plan = asyncio.run(run())

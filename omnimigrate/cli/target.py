@@ -26,7 +26,6 @@ from omnimigrate.engine.restore import (
     open_snapshot,
     plan_restore,
 )
-from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.snapshot.manifest import instance_slug
 
@@ -106,10 +105,15 @@ class Target:
         self.name = name if name in app.settings.instances else instance_slug(self.inst.url)
         self.metrics = Metrics()
 
-    def pool(self):  # type: ignore[no-untyped-def]
+    def pool(self, snap: OpenSnapshot):  # type: ignore[no-untyped-def]
+        """Clients of the target, which must run the platform the snapshot is of."""
+        if snap.platform.name != self.inst.platform:
+            raise ConfigError(
+                f"the snapshot is of a {snap.platform.name} instance and the target "
+                f"{self.inst.url} is {self.inst.platform}: restore into a {snap.platform.name} instance"
+            )
         s = self.app.settings
-        return client_pool(
-            self.inst.url,
+        return self.inst.client_pool(
             self.tokens,
             rate_limit=self.rate,
             period=s.rate_period,
@@ -159,7 +163,7 @@ def write_report(path: Path | None, plan: Plan, result: ApplyResult) -> None:
 async def restore_into(
     tgt: Target, snap: OpenSnapshot, options: RestoreOptions, saved: Plan | None
 ) -> tuple[Plan, ApplyResult]:
-    async with tgt.pool() as clients:
+    async with tgt.pool(snap) as clients:
         if saved is not None:
             check_drift(saved, await snap.platform.read_inventory(clients))
             plan = saved

@@ -57,7 +57,7 @@ def verify_command(app: AppContext, against: str, target_token_env: tuple[str, .
     tgt = Target(app, against, target_token_env, {"rate_limit": rate_limit})
 
     async def run() -> VerifyReport:
-        async with tgt.pool() as clients:
+        async with tgt.pool(snap) as clients:
             return await snap.platform.verify(
                 snap.source,
                 clients,

@@ -9,8 +9,11 @@ an instance's configuration, a manifest or a saved plan gives.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
+
+from pydantic import SecretStr
 
 from omnimigrate.engine.jobs import Job, JobResult
 from omnimigrate.engine.plan import Action, Inventory, Plan, RestoreOptions
@@ -55,6 +58,13 @@ class ActionRunner(Protocol):
 class Platform(Protocol):
     name: str
     plan_type: type[Plan[Any]]
+
+    def client_pool(
+        self, url: str, tokens: list[SecretStr], **limits: Any
+    ) -> AbstractAsyncContextManager[list[Any]]:
+        """One client per key of an instance (`limits`: rate_limit, period, burst, retry,
+        timeout, observer)."""
+        ...
 
     def walker(self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None) -> Walker: ...
 

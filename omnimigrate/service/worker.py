@@ -24,7 +24,6 @@ from omnimigrate.config import InstanceConfig, Settings, resolve_tokens
 from omnimigrate.engine.backup import BackupOptions, run_backup
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
-from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.service.event_queue import Message, Queue
 from omnimigrate.service.events import (
     BackupRequested,
@@ -144,8 +143,8 @@ class Worker:
 
     def _pool(self, name: str):  # type: ignore[no-untyped-def]
         inst, s = self.settings.instances[name], self.settings
-        return client_pool(
-            inst.url, self.tokens(inst), rate_limit=inst.rate_limit or s.rate_limit, period=s.rate_period, burst=s.rate_burst,
+        return inst.client_pool(
+            self.tokens(inst), rate_limit=inst.rate_limit or s.rate_limit, period=s.rate_period, burst=s.rate_burst,
             retry=s.retry_policy(), timeout=s.timeout, observer=self.metrics.observer(name),
         )  # fmt: skip
 

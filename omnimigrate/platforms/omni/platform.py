@@ -14,6 +14,7 @@ from omnimigrate.platforms.omni.backup import BackupContext, OmniWalker
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.inventory import TargetInventory, read_inventory
 from omnimigrate.platforms.omni.planning import OmniPlan, make_plan
+from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.platforms.omni.registry import HANDLERS
 from omnimigrate.platforms.omni.snapshot_view import SnapshotView, load_snapshot_view
 from omnimigrate.platforms.omni.verifying import verify
@@ -24,6 +25,7 @@ from omnimigrate.snapshot.manifest import Manifest
 class OmniPlatform:
     name = "omni"
     plan_type = OmniPlan
+    client_pool = staticmethod(client_pool)
 
     def walker(self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None) -> OmniWalker:
         """`previous`: the instance's last snapshot, whose unchanged exports are kept."""

@@ -182,6 +182,13 @@ class ClientBase:
                 return
             cursor = info.next_cursor
 
+    async def _permits(
+        self, method: str, owner: str, path: dict[str, str], body: dict[str, Any]
+    ) -> m.Success:
+        """Permit writes are idempotent: a grant repeated or a revoke repeated ends the same."""
+        route = owner + "/permissions"
+        return await self._write(method, route, m.Success, path=path, json=body, idempotent=True)
+
     async def _scim(self, route: str, model: type[M], **params: Any) -> AsyncIterator[M]:
         """Walk a SCIM list: 1-based startIndex, count per page, totalResults overall."""
         start = 1

@@ -76,10 +76,3 @@ class FoldersEndpoints(ClientBase):
     ) -> m.Success:
         body = permit_body(role, user_ids, group_ids, access_boost)
         return await self._permits("POST", FOLDER, {"folderId": folder_id}, body)
-
-    async def _permits(
-        self, method: str, owner: str, path: dict[str, str], body: dict[str, Any]
-    ) -> m.Success:
-        """Permit writes are idempotent: a grant repeated or a revoke repeated ends the same."""
-        route = owner + "/permissions"
-        return await self._write(method, route, m.Success, path=path, json=body, idempotent=True)
