@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from omnimigrate.engine.checkpoints import StoreLedger
+from omnimigrate.engine.checkpoints import StoreCheckpoints
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.snapshot.catalog import Catalog
@@ -64,7 +64,7 @@ def finished_exports(store: Store, cache: Path) -> set[str]:
                 keys += [k for (k,) in conn.execute("SELECT key FROM done")]
         return export_ids(keys)
     prefixes = {k.rsplit("/", 1)[0] for k in store.list("runs/") if "/ledger/" in k}
-    return export_ids([k for p in prefixes for k, _ in StoreLedger(store, p).results()])
+    return export_ids([k for p in prefixes for k, _ in StoreCheckpoints(store, p).results()])
 
 
 @pytest.mark.parametrize("kind", ["local", "s3"])

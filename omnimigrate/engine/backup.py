@@ -2,7 +2,7 @@
 manifest last.
 
 Nothing a run writes before its manifest is visible as a snapshot. If the process dies, the
-open-run marker and the ledger let the same command resume the same snapshot; finished jobs
+open-run marker and the checkpoints let the same command resume the same snapshot; finished jobs
 are not repeated.
 """
 
@@ -17,11 +17,11 @@ from pathlib import Path
 import structlog
 
 from omnimigrate.engine.checkpoints import (
-    Ledger,
+    Checkpoints,
     RunInfo,
     mark_run_closed,
     mark_run_open,
-    open_ledger,
+    open_checkpoints,
     read_open_run,
 )
 from omnimigrate.engine.job_queue import DeadLetter, JobQueue, ListingFailed
@@ -122,7 +122,9 @@ async def _locked_backup(
     run, resumed = await asyncio.to_thread(_open_run, store, instance, options, now)
     log = log.bind(snapshot=run.snapshot_id)
     log.info("backup.resume" if resumed else "backup.start")
-    ledger = await asyncio.to_thread(open_ledger, store, instance, run.snapshot_id, cache_dir)
+    checkpoints = await asyncio.to_thread(
+        open_checkpoints, store, instance, run.snapshot_id, cache_dir
+    )
     previous = None if options.full else await asyncio.to_thread(Catalog(store).latest, instance)
     walker = platform_named(clients[0].platform).walker(
         BlobStore(
@@ -134,29 +136,29 @@ async def _locked_backup(
         previous,
     )
     queue = JobQueue(
-        on_result=lambda job, result: ledger.record(job.key, result),
+        on_result=lambda job, result: checkpoints.record(job.key, result),
         on_progress=on_progress,
         max_attempts=options.max_attempts,
         retry_delay=options.retry_delay,
     )
-    gone = await asyncio.to_thread(_blobs_gone, store, ledger, run) if resumed else set()
-    skipped = _replay(ledger, queue, walker, gone)
+    gone = await asyncio.to_thread(_blobs_gone, store, checkpoints, run) if resumed else set()
+    skipped = _replay(checkpoints, queue, walker, gone)
     try:
         stats = await queue.run(
             [lambda job, c=c: walker.run(job, c) for c in clients], options.concurrency
         )
     except ListingFailed as exc:
-        await asyncio.to_thread(ledger.flush)
+        await asyncio.to_thread(checkpoints.flush)
         raise BackupFailed(
             f"backup of {instance} stopped: {exc}; the snapshot {run.snapshot_id} stays open "
             "and the same command resumes it"
         ) from exc
     finally:
-        await asyncio.to_thread(ledger.flush)
+        await asyncio.to_thread(checkpoints.flush)
     manifest = await asyncio.to_thread(
         _commit,
         store,
-        ledger,
+        checkpoints,
         run,
         instance,
         source_url,
@@ -204,20 +206,20 @@ def _open_run(
     return run, False
 
 
-def _blobs_gone(store: Store, ledger: Ledger, run: RunInfo) -> set[str]:
+def _blobs_gone(store: Store, checkpoints: Checkpoints, run: RunInfo) -> set[str]:
     """Blobs of this run that a GC since its start deleted (rare: GC keeps recent blobs)."""
     if last_gc(store) < run.started_at.timestamp():
         return set()
-    refs = {e.blob for _, r in ledger.results() for e in r.entries if e.blob}
+    refs = {e.blob for _, r in checkpoints.results() for e in r.entries if e.blob}
     return {ref for ref in refs if not store.exists(blob_key(ref))}
 
 
-def _replay(ledger: Ledger, queue: JobQueue, walker: Walker, gone: set[str]) -> int:
+def _replay(checkpoints: Checkpoints, queue: JobQueue, walker: Walker, gone: set[str]) -> int:
     """Queue what an earlier attempt of this run did not finish (or whose blobs a GC has
     since deleted); returns the jobs skipped."""
     done: set[str] = set()
     pending = list(walker.roots())
-    for key, result in ledger.results():
+    for key, result in checkpoints.results():
         if any(e.blob in gone for e in result.entries):
             continue
         done.add(key)
@@ -228,7 +230,7 @@ def _replay(ledger: Ledger, queue: JobQueue, walker: Walker, gone: set[str]) -> 
 
 def _commit(
     store: Store,
-    ledger: Ledger,
+    checkpoints: Checkpoints,
     run: RunInfo,
     instance: str,
     source_url: str,
@@ -241,7 +243,7 @@ def _commit(
     objects: dict[tuple[str, str], ObjectEntry] = {}
     facts: dict[str, str] = {}
     lost: list[Failure] = []
-    for key, result in ledger.results():
+    for key, result in checkpoints.results():
         facts.update(result.facts)
         lost += [Failure(job=key.split("|")[0], object=key, error=why) for why in result.lost]
         for entry in result.entries:
@@ -270,5 +272,5 @@ def _commit(
     manifest.objects = ordered  # already validated entries: no second copy of the inventory
     store.put(manifest_key(instance, run.snapshot_id), dump_manifest(manifest))
     mark_run_closed(store, instance)
-    ledger.discard()
+    checkpoints.discard()
     return manifest

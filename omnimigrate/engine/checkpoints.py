@@ -1,9 +1,10 @@
-"""Checkpoint ledgers: which jobs of a run are finished, and what they produced.
+"""Backup checkpoints: which jobs of a run are finished, and what they produced.
 
 A run is open while `runs/<instance>/open.json` exists in the store; running the same command
-again finds it and resumes that snapshot. The ledger itself is SQLite in the local cache for a
+again finds it and resumes that snapshot. The checkpoints are SQLite in the local cache for a
 local store (one transaction per finished job), or append-only segments in the store's own
-space for S3 (so a pod with no persistent disk resumes too).
+space for S3 (so a pod with no persistent disk resumes too). (Restore's record of what it
+wrote is another thing: `restore_ledger.py`.)
 """
 
 from __future__ import annotations
@@ -49,14 +50,14 @@ def mark_run_closed(store: Store, instance: str) -> None:
     store.delete(run_marker_key(instance))
 
 
-class Ledger(Protocol):
+class Checkpoints(Protocol):
     def results(self) -> Iterator[tuple[str, JobResult]]: ...
     def record(self, job_key: str, result: JobResult) -> None: ...
     def flush(self) -> None: ...
     def discard(self) -> None: ...
 
 
-class SqliteLedger:
+class SqliteCheckpoints:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
@@ -83,7 +84,7 @@ class SqliteLedger:
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
 
-class StoreLedger:
+class StoreCheckpoints:
     """Finished jobs buffered and written as numbered, compressed JSON-lines segments."""
 
     def __init__(
@@ -134,8 +135,8 @@ class StoreLedger:
         self._segments = []
 
 
-def open_ledger(store: Store, instance: str, snapshot_id: str, cache_dir: Path) -> Ledger:
+def open_checkpoints(store: Store, instance: str, snapshot_id: str, cache_dir: Path) -> Checkpoints:
     if isinstance(store, LocalStore):
         where = hashlib.sha256(store.url.encode()).hexdigest()[:12]
-        return SqliteLedger(cache_dir / "ledgers" / where / instance / f"{snapshot_id}.sqlite")
-    return StoreLedger(store, f"runs/{instance}/{snapshot_id}/ledger")
+        return SqliteCheckpoints(cache_dir / "ledgers" / where / instance / f"{snapshot_id}.sqlite")
+    return StoreCheckpoints(store, f"runs/{instance}/{snapshot_id}/ledger")

@@ -47,8 +47,10 @@ def select(snapshots: list[Candidate], rules: RetentionRules) -> dict[str, list[
     keep: dict[str, list[str]] = {}
     for s in newest_first[: rules.keep_last]:
         keep.setdefault(s.snapshot_id, []).append("last")
+    limits = {"hourly": rules.keep_hourly, "daily": rules.keep_daily,
+              "weekly": rules.keep_weekly, "monthly": rules.keep_monthly}  # fmt: skip
     for name, bucket in PERIODS.items():
-        limit = getattr(rules, f"keep_{name}")
+        limit = limits[name]
         seen: set[tuple[int, ...]] = set()
         for s in newest_first:
             if len(seen) >= limit:
