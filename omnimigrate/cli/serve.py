@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from omnimigrate.cli import AppContext, cli
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import ConfigError, ServiceConfig
-from omnimigrate.service.event_queue import MemoryQueue, Queue, SqsQueue
+from omnimigrate.service.event_queue import EventQueue, MemoryQueue, SqsQueue
 from omnimigrate.service.http import events_app, service_app
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.service.sinks import Publisher, Sink, SnsSink, SqsSink, WebhookSink
@@ -39,7 +39,7 @@ def build_sinks(specs: list[str]) -> list[Sink]:
     return sinks
 
 
-def build_queue(url: str) -> Queue:
+def build_queue(url: str) -> EventQueue:
     if url == "memory":
         return MemoryQueue()
     if url.startswith("https://") or url.startswith("http://"):

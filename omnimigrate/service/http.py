@@ -16,7 +16,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import SecretStr
 
-from omnimigrate.service.event_queue import Queue
+from omnimigrate.service.event_queue import EventQueue
 from omnimigrate.service.events import BadEvent, run_failed
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.service.policy import EventGate, Refused
@@ -55,7 +55,7 @@ def service_app(
 
 
 def events_app(
-    gate: EventGate, queue: Queue, publisher: Publisher, token: SecretStr
+    gate: EventGate, queue: EventQueue, publisher: Publisher, token: SecretStr
 ) -> web.Application:
     """The events port: authenticated, size-limited, and authorized event by event."""
     expected = f"Bearer {token.get_secret_value()}".encode()

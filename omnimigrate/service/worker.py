@@ -24,7 +24,7 @@ from omnimigrate.config import InstanceConfig, Settings, resolve_tokens
 from omnimigrate.engine.backup import BackupOptions, run_backup
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
-from omnimigrate.service.event_queue import Message, Queue
+from omnimigrate.service.event_queue import EventQueue, Message
 from omnimigrate.service.events import (
     BackupRequested,
     BadEvent,
@@ -49,7 +49,7 @@ class Worker:
         self,
         settings: Settings,
         store: Store,
-        queue: Queue,
+        queue: EventQueue,
         publisher: Publisher,
         metrics: Metrics,
         *,
