@@ -28,7 +28,7 @@ from omnimigrate.platforms.omni.handlers.schedules import SourceSchedule
 from omnimigrate.platforms.omni.inventory import TargetInventory
 from omnimigrate.platforms.omni.planning import make_plan
 from omnimigrate.platforms.omni.principals import Grant, Principal
-from omnimigrate.platforms.omni.registry import RESTORE_ORDER, explain_order
+from omnimigrate.platforms.omni.registry import ACTION_KINDS, HANDLERS, RESTORE_ORDER, explain_order
 from omnimigrate.platforms.omni.snapshot_view import SnapshotView
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -212,3 +212,13 @@ def test_every_action_comes_after_what_it_depends_on_and_a_reordered_plan_is_ref
     check_order(p.actions)
     with pytest.raises(RestoreError, match=r"before .* which it depends on"):
         check_order(list(reversed(p.actions)))
+
+
+def test_every_write_a_plan_can_hold_and_every_job_backup_queues_has_its_handler():
+    p = plan(models=True, create_missing_users=True, create_missing_groups=True)
+    writes = {a.kind for a in p.actions if a.writes or a.adopt}
+    assert writes and writes <= ACTION_KINDS.keys()
+    assert {a.kind for a in p.actions if a.kind not in ACTION_KINDS} <= {"grant", "folder.owner"}
+    jobs = {kind for h in HANDLERS for kind in h.jobs}
+    queued = {t.kind for h in HANDLERS for t in (*h.per_user, *h.per_group)}
+    assert {kind for h in HANDLERS for kind in h.roots} | queued <= jobs

@@ -214,6 +214,14 @@ async def test_a_failed_import_blocks_only_its_dependents(start_fake, snapshot_o
     assert len(result.by_status("done")) > 100  # everything else proceeded
 
 
+def restored_fields(state: st.OrgState, identifier: str) -> tuple:
+    """What restore writes of a document besides its import: description, labels, owner,
+    direct permits and favorites."""
+    doc = state.document(identifier)
+    permits = sorted((p.user_id or "", p.group_id or "", p.role) for p in doc.permits)
+    return doc.description, sorted(doc.labels), doc.owner_id, permits, sorted(doc.favorited_by)
+
+
 @pytest.mark.parametrize("routes", ["both", "official"])
 async def test_a_changed_model_mapping_repoints_documents(start_fake, snapshot_of, routes):
     scenario = generate(ScenarioSpec(documents=30, seed=47))
@@ -238,7 +246,10 @@ async def test_a_changed_model_mapping_repoints_documents(start_fake, snapshot_o
     other = next(m for m in target.state.models.values() if m.kind == "SHARED" and m.id != old.id
                  and target.state.connections[m.connection_id].dialect == target.state.connections[old.connection_id].dialect)  # fmt: skip
     writes = len(target.log.writes())
+    before = {i: restored_fields(target.state, i) for i in moved}
     plan, result = await restore(snap, target, spare.org_token, model_map={src.source_id: other.id})
+    # a re-import (no update-model route) writes again what an import resets
+    assert {i: restored_fields(target.state, i) for i in moved} == before
     kinds = {a.kind for a in plan.actions if a.writes}
     assert kinds == {"document.update_model", "role.assign"}  # roles follow the model too
     assert result.by_status("failed") == []

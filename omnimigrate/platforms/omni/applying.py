@@ -54,6 +54,7 @@ class TargetIds:
 
 class ApplyContext:
     def __init__(self, plan: OmniPlan, blobs: BlobStore, ledger: RestoreLedger) -> None:
+        self.plan = plan
         self.inventory = plan.inventory
         self.blobs = blobs
         self.ledger = ledger
@@ -85,6 +86,20 @@ class ApplyContext:
             users, groups = buckets.setdefault((g["role"], g["access_boost"]), ([], []))
             (users if kind == "user" else groups).append(pid)
         return [(k, u, g) for k, (u, g) in sorted(buckets.items())]
+
+    async def rewrite_after_import(self, client: OmniClient, identifier: str) -> None:
+        """A document this run re-imported in place of an update-model: what an import
+        resets (its description, labels, owner, permits, favorites) is written again now, in
+        plan order, whatever the plan had decided for it."""
+        for action in self.plan.actions:
+            kind = ACTION_KINDS.get(action.kind)
+            if (
+                kind
+                and kind.reset_by_import
+                and action.op != "blocked"
+                and action.params.get("identifier") == identifier
+            ):
+                await kind.apply(self, client, action.model_copy(update={"op": "create"}))
 
     async def acting_user(self, learn: Callable[[], Awaitable[str | None]]) -> str | None:
         """Imports are owned by the key's user: learn who that is once, from the access list

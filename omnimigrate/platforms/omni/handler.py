@@ -13,7 +13,9 @@ A handler says, side by side:
 - **apply**: `actions` maps each action kind it plans to how it is written (`ActionKind`);
 - **verify**: `verify` compares the target with the snapshot and fills in its report rows.
 
-Every part is optional: a type restore does not write has no `plan`. The registry
+Every part is optional: a type restore does not write has no `plan`. An action that is only
+ever planned blocked (a grant to someone the target lacks, a folder owner that cannot be set)
+has no `ActionKind`: the applier never writes it. The registry
 (`registry.py`) lists the handlers in restore order, each with the reason for its place.
 Dispatch goes through these references: no method is looked up by a built name.
 """
@@ -54,6 +56,9 @@ class ActionKind:
     apply: Apply
     requests: Callable[[Action], int] = one_request
     adopt: Adopt | None = None
+    # a document's re-import resets what this kind wrote (an owner, a permit, a favorite):
+    # when an update-model falls back to re-importing, it is written again at once
+    reset_by_import: bool = False
 
 
 @dataclass(frozen=True)

@@ -423,6 +423,7 @@ async def update_model(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     except OmniNotFound:
         ctx.log.info("restore.update_model_unavailable", document=ident)
         await import_document(ctx, c, a.model_copy(update={"op": "update"}))
+        await ctx.rewrite_after_import(c, a.params["identifier"])
         return
     await _record_import(ctx, a, ident)
 
@@ -547,11 +548,15 @@ HANDLER = Handler(
     actions={
         IMPORT: ActionKind(import_document, adopt=adopt_import, requests=import_requests),
         "document.update_model": ActionKind(update_model),
-        "document.description": ActionKind(set_description),
-        "document.scope": ActionKind(set_scope),
-        "document.labels": ActionKind(add_labels),
-        "document.permissions": ActionKind(add_permissions, requests=permit_calls),
-        "document.owner": ActionKind(transfer_owner, requests=transfer_requests),
+        "document.description": ActionKind(set_description, reset_by_import=True),
+        "document.scope": ActionKind(set_scope, reset_by_import=True),
+        "document.labels": ActionKind(add_labels, reset_by_import=True),
+        "document.permissions": ActionKind(
+            add_permissions, requests=permit_calls, reset_by_import=True
+        ),
+        "document.owner": ActionKind(
+            transfer_owner, requests=transfer_requests, reset_by_import=True
+        ),
     },
     verify=verify,
     explain=tuple(

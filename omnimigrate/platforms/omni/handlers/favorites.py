@@ -105,6 +105,6 @@ HANDLER = Handler(
     load=load,
     read_target_per_user=read_target_of_user,
     plan=plan,
-    actions={"favorite.add": ActionKind(add)},
+    actions={"favorite.add": ActionKind(add, reset_by_import=True)},
     verify=verify,
 )
