@@ -7,11 +7,13 @@ its tokens (`token_env`), and several names mean several keys for the same insta
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -75,6 +77,11 @@ class InstanceConfig(BaseModel):
     def client_pool(self, tokens: list[SecretStr], **limits: Any) -> Any:
         """Clients of this instance, one per key, from its platform."""
         return platform_named(self.platform).client_pool(self.url, tokens, **limits)
+
+    def preflight(self, tokens: list[SecretStr], timeout: float = 10.0) -> None:
+        """One request per key before anything is opened (raises InstanceUnusable)."""
+        check = platform_named(self.platform).preflight(self.url, tokens, self.token_env, timeout)
+        asyncio.run(check)
 
 
 class ReplicationRule(BaseModel):
@@ -204,8 +211,8 @@ class Settings(BaseSettings):
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
     """Settings from `config_file` (YAML), the environment and `flags` (None means unset)."""
-    if config_file is not None and not config_file.is_file():
-        raise ConfigError(f"config file {config_file} does not exist: check the --config path")
+    if config_file is not None:
+        _check_yaml(config_file)
 
     class _FromFile(Settings):
         model_config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": config_file})
@@ -219,6 +226,28 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
             for e in exc.errors()
         )
         raise ConfigError(f"invalid configuration{where}: {problems}") from None
+
+
+def _check_yaml(path: Path) -> None:
+    """The file is YAML holding a mapping, or the error names the file, the line and the fix."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist: check the --config path")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(
+            f"config file {path} is not valid YAML{where}: fix it (see "
+            "deploy/config.example.yaml for the shape)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(
+            f"config file {path} holds a YAML {type(data).__name__}, not a mapping of settings "
+            "(store:, instances:, ...): see deploy/config.example.yaml"
+        )
 
 
 def resolve_tokens(names: list[str], environ: Mapping[str, str] | None = None) -> list[SecretStr]:

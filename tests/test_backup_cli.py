@@ -162,5 +162,6 @@ def test_usage_errors_exit_2_and_name_the_fix(served, tmp_path):
     assert missing.returncode == 2 and "OMNI_SOURCE_TOKEN" in missing.stderr
     bad = run("backup", "--source", fake.url, "--rate-limit", "0", env=env_for(scenario, tmp_path))
     assert bad.returncode == 2 and "--rate-limit" in bad.stderr
+    (tmp_path / "s").mkdir()
     unknown = run("snapshots", "show", "nope", "--store", str(tmp_path / "s"))
     assert unknown.returncode == 1 and "no committed snapshot 'nope'" in unknown.stderr

@@ -13,7 +13,7 @@ from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 
 
 def run(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: object = None
 ) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run(
@@ -22,6 +22,7 @@ def run(
         text=True,
         env=full_env,
         timeout=timeout,
+        cwd=cwd,
     )
 
 

@@ -24,8 +24,11 @@ def pair(tmp_path):
     """A source fake with a snapshot of it in a local store, and an empty standby fake."""
     started: list[FakeOmni] = []
 
-    def make(documents: int, seed: int = 31, **standby_kw):
+    def make(documents: int, seed: int = 31, *, exportable: bool = False, **standby_kw):
         scenario = generate(ScenarioSpec(documents=documents, seed=seed))
+        if exportable:  # no document Omni refuses to export: nothing blocked
+            for doc in scenario.state.documents.values():
+                doc.settings.pop("exportRefusal", None)
         spare = standby(scenario.state, **standby_kw)
         for state in (scenario.state, spare.state):
             fake = FakeOmni(state, FakeSettings(rate_limit=None))
@@ -80,6 +83,66 @@ def test_sigkill_midway_then_rerun_reaches_the_same_end_state(pair, tmp_path):
     writes = len(target.log.writes())
     again = run(*args, env=env)
     assert again.returncode == 3 and len(target.log.writes()) == writes  # zero writes
+
+
+def kill_after(args: list[str], env: dict[str, str], segments, count: int) -> None:
+    """Run omnimigrate, SIGKILL it once its restore ledger holds `count` records."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omnimigrate", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while len(list(segments.rglob("segments/*.json"))) < count:
+        assert proc.poll() is None, "the restore ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_a_killed_restore_of_a_saved_plan_resumes_with_the_same_command(pair, tmp_path):
+    _, target, env = pair(120, seed=43, exportable=True)
+    env = {**env, "OMNIMIGRATE_RATE_LIMIT": "3000"}
+    plan_file = tmp_path / "plan.json"
+    assert run("plan", "--target", target.url, "--out", str(plan_file), env=env).returncode == 0
+    args = ["restore", "--target", target.url, "--plan", str(plan_file)]
+    kill_after(args, env, tmp_path / "store" / "restores", 120)
+    assert 0 < len(target.state.documents) < 115
+
+    resumed = run(*args, env=env)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert "0 failed, 0 blocked" in resumed.stdout
+    no_duplicates(target.state)
+    verify = run("verify", "--against", target.url, env=env)
+    assert verify.returncode == 0 and "100.0 %" in verify.stdout, verify.stdout[-3000:]
+
+    # someone else's change is still drift, named
+    target.state.labels["drift"] = type(next(iter(target.state.labels.values())))(name="Drift")
+    refused = run(*args, env=env)
+    assert refused.returncode == 1 and "labels: +drift" in refused.stderr
+
+
+def test_acknowledged_blocked_actions_stop_turning_exit_0_into_3(pair, tmp_path):
+    _, target, env = pair(12, seed=53)
+    env = {**env, "OMNIMIGRATE_RATE_LIMIT": "100000"}
+    first = run("restore", "--target", target.url, env=env)
+    assert first.returncode == 3
+    blocked = re.findall(r"^  BLOCKED (.+?): ", first.stdout, flags=re.M)
+    assert blocked, first.stdout
+    accepted = tmp_path / "accepted.txt"
+    accepted.write_text("# the export Omni refuses; we know\n" + "\n".join(blocked) + "\n")
+    again = run("restore", "--target", target.url, "--accept-blocked", str(accepted), env=env)
+    assert again.returncode == 0, again.stdout[-2000:]
+    assert f"({len(blocked)} blocked acknowledged in {accepted})" in again.stdout
+    assert "(acknowledged)" in again.stdout
+    partly = tmp_path / "partly.txt"
+    partly.write_text("nothing:matches\n")
+    assert (
+        run("restore", "--target", target.url, "--accept-blocked", str(partly), env=env).returncode
+        == 3
+    )
 
 
 def test_plan_out_then_restore_plan_refuses_drift(pair, tmp_path):

@@ -11,9 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+import structlog
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ProfileNotFound,
+)
 
 from omnimigrate import __version__
 from omnimigrate.config import ConfigError, Settings, load_settings
+from omnimigrate.engine.backup import NothingSelected
+from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.http.errors import OmniError
 from omnimigrate.logging import Redactor, configure_logging
 from omnimigrate.snapshot.blobs import BlobError
@@ -21,9 +30,19 @@ from omnimigrate.snapshot.catalog import SnapshotNotFound
 from omnimigrate.snapshot.crypto import EncryptionError
 from omnimigrate.snapshot.lock import Locked
 from omnimigrate.snapshot.manifest import KeyStats, SnapshotFormatError
-from omnimigrate.snapshot.store import StoreError
+from omnimigrate.snapshot.store import StoreError, StoreMissing
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+# failures with a message of their own, each naming what is wrong and what to do
+EXPECTED = (
+    OmniError,
+    StoreError,
+    SnapshotNotFound,
+    SnapshotFormatError,
+    BlobError,
+    Locked,
+    EncryptionError,
+)
 
 
 def describe_keys(keys: dict[str, KeyStats]) -> str:
@@ -67,6 +86,40 @@ def cli(
     ctx.obj = AppContext(settings, redactor, config_file)
 
 
+def failure_of(exc: Exception) -> tuple[str, int | None]:
+    """The one-line message and exit code of a failure; code None: one nobody expected."""
+    if isinstance(exc, ConfigError | NothingSelected | StoreMissing):
+        return str(exc), EXIT_USAGE
+    if isinstance(exc, InstanceUnusable):
+        return str(exc), EXIT_USAGE if exc.configuration else EXIT_FAILED
+    if isinstance(exc, EXPECTED):
+        return str(exc), EXIT_FAILED
+    if isinstance(exc, NoCredentialsError):
+        return (
+            "no AWS credentials for the S3 store: set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or give the pod an IAM role",
+            EXIT_USAGE,
+        )
+    if isinstance(exc, ProfileNotFound):
+        return f"{exc}: set AWS_PROFILE to a profile of ~/.aws/config, or unset it", EXIT_USAGE
+    if isinstance(exc, EndpointConnectionError):
+        return (
+            f"cannot reach the S3 endpoint {exc.kwargs.get('endpoint_url', '')}: check "
+            "AWS_ENDPOINT_URL, AWS_REGION and the network",
+            EXIT_FAILED,
+        )
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"S3 refused: {error.get('Code')}: {error.get('Message')}", EXIT_FAILED
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}", EXIT_FAILED
+    return (
+        f"unexpected {type(exc).__name__}: {exc} (run with --log-level debug for the traceback)",
+        None,
+    )
+
+
 def main() -> None:
     """Entry point: turns every expected failure into a one-line message and an exit code."""
     from omnimigrate.cli import (  # noqa: F401  (registers the commands)
@@ -85,23 +138,20 @@ def main() -> None:
     try:
         code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        click.echo(
+            "interrupted: nothing finished is lost; run the same command again to resume "
+            "(a backup resumes its open snapshot, a restore skips what its ledger has done)",
+            err=True,
+        )
         sys.exit(EXIT_FAILED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    except (
-        OmniError,
-        StoreError,
-        SnapshotNotFound,
-        SnapshotFormatError,
-        BlobError,
-        Locked,
-        EncryptionError,
-    ) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+    except Exception as exc:  # every failure ends as one line and an exit code
+        message, code = failure_of(exc)
+        click.echo(f"error: {message}", err=True)
+        if code is None:
+            structlog.get_logger("omnimigrate").debug("unexpected", exc_info=exc)
+            code = EXIT_FAILED
+        sys.exit(code)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_keys
 from omnimigrate.cli.progress import job_progress
-from omnimigrate.cli.stores import cipher_for, store_for
+from omnimigrate.cli.stores import cipher_for, store_for, writable_cache
 from omnimigrate.config import instance_for, resolve_tokens
 from omnimigrate.engine.backup import BackupFailed, BackupOptions, BackupOutcome, run_backup
 from omnimigrate.service.events import new_run_id
@@ -77,6 +77,11 @@ def print_outcome(outcome: BackupOutcome) -> None:
 @click.option("--include", multiple=True, help="Folder-path glob to back up (repeatable).")
 @click.option("--exclude", multiple=True, help="Folder-path glob to leave out (repeatable).")
 @click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Commit a snapshot even when --include/--exclude match no folder or document.",
+)
+@click.option(
     "--rate-limit",
     type=click.IntRange(min=1),
     default=None,
@@ -101,6 +106,7 @@ def backup(
     store: str | None,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
+    allow_empty: bool,
     rate_limit: int | None,
     concurrency: int | None,
     full: bool,
@@ -118,6 +124,7 @@ def backup(
         full=full,
         include=include,
         exclude=exclude,
+        allow_empty=allow_empty,
         concurrency=concurrency or settings.concurrency,
         instance=instance_name or (source if source in settings.instances else None),
         retry_delay=settings.retry_base_delay * 2,
@@ -125,7 +132,9 @@ def backup(
         takeover_quiet=settings.rate_period,
         force_unlock=force_unlock,
     )
-    target = store_for(app, store)
+    inst.preflight(tokens, timeout=min(settings.timeout, 10.0))
+    cache = writable_cache(app)
+    target = store_for(app, store, create=True)
     cipher = cipher_for(app, target, create=True)
 
     metrics = Metrics()
@@ -147,7 +156,7 @@ def backup(
                     clients,
                     target,
                     options,
-                    cache_dir=settings.cache_dir,
+                    cache_dir=cache,
                     on_progress=progress,
                     cipher=cipher,
                 )

@@ -93,7 +93,12 @@ async def _diagnose_key(t: Transport, rate_limit: int) -> list[Check]:
 @click.option(
     "--source-token-env", "token_env", multiple=True, help="Env var holding a token (repeatable)."
 )
-@click.option("--rate-limit", type=int, default=None, help="Requests per minute per key.")
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Requests per minute per key (default: the instance's, else 60).",
+)
 @click.pass_obj
 def doctor(
     app: AppContext, instance: str, token_env: tuple[str, ...], rate_limit: int | None

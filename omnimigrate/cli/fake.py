@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from pathlib import Path
 
 import click
 
 from omnimigrate.cli import AppContext, cli
+from omnimigrate.config import ConfigError
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.platforms.omni.fake.state import OrgState
@@ -19,6 +21,17 @@ def write_tokens(path: Path, tokens: dict[str, str]) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.writelines(f"export {name}={value}\n" for name, value in tokens.items())
+
+
+def fresh_tokens(state: OrgState) -> None:
+    """Random keys in place of the scenario's seeded ones, for the same users."""
+    state.tokens = {
+        token.token: token
+        for token in (
+            t.model_copy(update={"token": f"omni_{t.kind}_{secrets.token_hex(12)}"})
+            for t in state.tokens.values()
+        )
+    }
 
 
 @cli.group()
@@ -68,6 +81,14 @@ def fake() -> None:
     type=click.Path(path_type=Path),
     default=Path("fake-omni.env"),
     show_default=True,
+    help="Where the tokens go (0600, `source` it); written once the port is open.",
+)
+@click.option(
+    "--token-var",
+    default="OMNI_SOURCE_TOKEN",
+    show_default=True,
+    help="The variable the tokens file sets to the org API key (OMNI_TARGET_TOKEN for a "
+    "second fake as the target).",
 )
 @click.pass_obj
 def serve(
@@ -83,19 +104,16 @@ def serve(
     burst: int,
     validate: bool,
     tokens_file: Path,
+    token_var: str,
 ) -> None:
     """Serve a generated (or loaded) org until interrupted."""
     if state_file:
         state = OrgState.load_json(state_file)
-        tokens = {f"OMNI_{t.kind.upper()}_TOKEN": t.token for t in state.tokens.values()}
     else:
-        scenario = generate(ScenarioSpec(documents=documents, seed=seed))
-        state = scenario.state
-        tokens = {
-            "OMNI_SOURCE_TOKEN": scenario.org_token,
-            "OMNI_PERSONAL_TOKEN": scenario.personal_token,
-        }
-    write_tokens(tokens_file, tokens)
+        state = generate(ScenarioSpec(documents=documents, seed=seed)).state
+        fresh_tokens(state)  # two fakes of one seed never share a key
+    names = {"org": token_var, "personal": "OMNI_PERSONAL_TOKEN"}
+    tokens = {names[t.kind]: t.token for t in state.tokens.values()}
 
     async def run() -> None:
         settings = FakeSettings(
@@ -106,7 +124,14 @@ def serve(
             validate=validate,
         )
         server = FakeOmni(state, settings)
-        url = await server.start(host, port)
+        try:
+            url = await server.start(host, port)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({exc.strerror}): port {port} is in use or "
+                "not ours; stop what listens there or pick another --port"
+            ) from None
+        write_tokens(tokens_file, tokens)
         click.echo(
             f"fake Omni at {url} ({len(state.documents)} documents); tokens in {tokens_file} "
             f"(`source {tokens_file}`); Ctrl-C to stop"

@@ -11,9 +11,11 @@ from rich.console import Console
 
 from omnimigrate.cli import AppContext, cli
 from omnimigrate.cli.progress import job_progress
-from omnimigrate.cli.stores import cipher_for, store_for
+from omnimigrate.cli.stores import cipher_for, store_for, writable_cache
 from omnimigrate.cli.target import (
+    Acknowledged,
     Target,
+    accept_blocked_option,
     build_options,
     exit_code,
     print_result,
@@ -39,18 +41,23 @@ from omnimigrate.engine.restore import (
 )
 @restore_options
 @click.option("--report", type=click.Path(path_type=Path), default=None)
+@accept_blocked_option
 @click.pass_obj
 def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, ...], target: str,
-                    target_token_env: tuple[str, ...], report: Path | None, **kw: Any) -> None:  # fmt: skip
+                    target_token_env: tuple[str, ...], report: Path | None, accept_blocked: Path | None, **kw: Any) -> None:  # fmt: skip
     """Back up SOURCE, then restore that snapshot into TARGET."""
+    accepted = Acknowledged(accept_blocked)
     src = instance_for(app.settings, source, list(source_token_env), "OMNI_SOURCE_TOKEN")
     src_tokens = resolve_tokens(src.token_env)
     for t in src_tokens:
         app.redactor.add(t.get_secret_value())
-    store = store_for(app, kw["store"])
-    cipher = cipher_for(app, store, create=True)
     tgt = Target(app, target, target_token_env, kw)
     settings = app.settings
+    src.preflight(src_tokens, timeout=min(settings.timeout, 10.0))
+    tgt.preflight()
+    cache = writable_cache(app)
+    store = store_for(app, kw["store"], create=True)
+    cipher = cipher_for(app, store, create=True)
 
     async def run() -> tuple[Plan, ApplyResult]:
         async with src.client_pool(
@@ -63,7 +70,7 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
             with job_progress("backup") as progress:
                 outcome = await run_backup(
                     clients, store, BackupOptions(concurrency=tgt.concurrency),
-                    cache_dir=settings.cache_dir, on_progress=progress, cipher=cipher,
+                    cache_dir=cache, on_progress=progress, cipher=cipher,
                 )  # fmt: skip
         m = outcome.manifest
         snap = await asyncio.to_thread(open_snapshot, store, m.snapshot_id, m.instance, cipher)
@@ -71,5 +78,5 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
 
     plan, result = asyncio.run(run())
     write_report(report, plan, result)
-    print_result(result, Console())
-    raise SystemExit(exit_code(result))
+    print_result(result, Console(), accepted)
+    raise SystemExit(exit_code(result, accepted))

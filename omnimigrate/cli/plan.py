@@ -88,8 +88,9 @@ def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 def plan_command(app: AppContext, target: str, target_token_env: tuple[str, ...], as_json: bool,
                  out: Path | None, details: bool, **kw: Any) -> None:  # fmt: skip
     """Show what a restore would do; writes nothing to the target."""
-    snap = open_for(app, kw)
     tgt = Target(app, target, target_token_env, kw)
+    tgt.preflight()
+    snap = open_for(app, kw)
 
     async def run() -> Plan:
         async with tgt.pool(snap) as clients:

@@ -12,7 +12,9 @@ from rich.console import Console
 
 from omnimigrate.cli import EXIT_FAILED, AppContext, cli
 from omnimigrate.cli.target import (
+    Acknowledged,
     Target,
+    accept_blocked_option,
     build_options,
     exit_code,
     open_for,
@@ -42,10 +44,12 @@ from omnimigrate.snapshot.manifest import instance_slug
 @click.option(
     "--report", type=click.Path(path_type=Path), default=None, help="Write a JSON summary here."
 )
+@accept_blocked_option
 @click.pass_obj
 def restore_command(app: AppContext, target: str, target_token_env: tuple[str, ...], plan_file: Path | None,
-                    report: Path | None, **kw: Any) -> None:  # fmt: skip
+                    report: Path | None, accept_blocked: Path | None, **kw: Any) -> None:  # fmt: skip
     """Restore a snapshot into an instance (idempotent: a re-run writes only what is missing)."""
+    accepted = Acknowledged(accept_blocked)
     saved = None
     if plan_file:
         text = plan_file.read_text()
@@ -59,10 +63,11 @@ def restore_command(app: AppContext, target: str, target_token_env: tuple[str, .
                 f"{plan_file} is not a saved plan: {exc.errors()[0]['msg']}"
             ) from None
         kw |= {"snapshot": saved.snapshot_id, "source_instance": saved.source_instance}
-    snap = open_for(app, kw)
     tgt = Target(app, target, target_token_env, kw)
     if saved and instance_slug(saved.target_url) != instance_slug(tgt.inst.url):
         raise ConfigError(f"{plan_file} was made for {saved.target_url}, not {tgt.inst.url}")
+    tgt.preflight()
+    snap = open_for(app, kw)
     try:
         plan, result = asyncio.run(restore_into(tgt, snap, build_options(kw), saved))
     except PlanDrift as exc:
@@ -70,5 +75,5 @@ def restore_command(app: AppContext, target: str, target_token_env: tuple[str, .
         raise SystemExit(EXIT_FAILED) from None
     write_report(report, plan, result)
     tgt.push_metrics(result)
-    print_result(result, Console())
-    raise SystemExit(exit_code(result))
+    print_result(result, Console(), accepted)
+    raise SystemExit(exit_code(result, accepted))

@@ -93,7 +93,7 @@ def serve(
     """
     s = app.settings
     svc = s.service
-    target = store_for(app, store)
+    target = store_for(app, store, create=True)
     queue = build_queue(queue_url or svc.queue)
     metrics = Metrics()
     publisher = Publisher(build_sinks(svc.sinks))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from omnimigrate.cli import AppContext
@@ -19,8 +21,25 @@ from omnimigrate.snapshot.crypto import (
 from omnimigrate.snapshot.store import Store, open_store
 
 
-def store_for(app: AppContext, url: str | None) -> Store:
-    return open_store(url or app.settings.store)
+def store_for(app: AppContext, url: str | None, *, create: bool = False) -> Store:
+    """The store a command names; only a command that writes snapshots (`create`) makes a
+    missing local folder."""
+    return open_store(url or app.settings.store, create=create)
+
+
+def writable_cache(app: AppContext) -> Path:
+    """The cache folder backup keeps its checkpoints in, checked writable before a run opens."""
+    path = app.settings.cache_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"cache folder {path} is not writable ({exc.strerror}): set cache_dir in the config "
+            "or OMNIMIGRATE_CACHE_DIR to a writable folder"
+        ) from None
+    return path
 
 
 def cipher_for(app: AppContext, store: Store, *, create: bool = False) -> Cipher | None:

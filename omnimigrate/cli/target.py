@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,9 @@ from omnimigrate.engine.plan import Plan, RestoreOptions
 from omnimigrate.engine.restore import (
     OpenSnapshot,
     apply_plan,
-    check_drift,
     open_snapshot,
     plan_restore,
+    resume_saved,
 )
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.snapshot.manifest import instance_slug
@@ -123,6 +124,10 @@ class Target:
             observer=self.metrics.observer(self.name),
         )
 
+    def preflight(self) -> None:
+        """One request per key before a snapshot or lock is opened: fail in seconds."""
+        self.inst.preflight(self.tokens, timeout=min(self.app.settings.timeout, 10.0))
+
     def push_metrics(self, result: ApplyResult) -> None:
         """A one-shot restore's metrics go to the Pushgateway, when one is configured."""
         gateway = self.app.settings.service.pushgateway
@@ -137,17 +142,58 @@ def open_for(app: AppContext, kw: dict[str, Any]) -> OpenSnapshot:
     return open_snapshot(store, kw["snapshot"], kw["source_instance"], cipher)
 
 
-def exit_code(result: ApplyResult) -> int:
-    return EXIT_OK if result.complete else EXIT_PARTIAL
+class Acknowledged:
+    """Blocked actions the operator has accepted (`--accept-blocked FILE`: one action id or
+    glob a line, `#` comments): they are still reported, and no longer make the exit code 3,
+    so a nightly restore whose blocked items nobody can fix is not failing forever."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.patterns: list[str] = []
+        if path is not None:
+            try:
+                lines = path.read_text().splitlines()
+            except OSError as exc:
+                raise ConfigError(f"cannot read --accept-blocked {path}: {exc.strerror}") from None
+            self.patterns = [x.strip() for x in lines if x.strip() and not x.startswith("#")]
+
+    def __contains__(self, action_id: str) -> bool:
+        return any(fnmatchcase(action_id, p) for p in self.patterns)
+
+    def unaccepted(self, result: ApplyResult) -> list[str]:
+        return [k for k in result.by_status("blocked") if k not in self]
 
 
-def print_result(result: ApplyResult, console: Console) -> None:
+def exit_code(result: ApplyResult, accepted: Acknowledged) -> int:
+    return (
+        EXIT_OK
+        if not result.by_status("failed") and not accepted.unaccepted(result)
+        else EXIT_PARTIAL
+    )
+
+
+def print_result(result: ApplyResult, console: Console, accepted: Acknowledged) -> None:
     counts = {s: len(result.by_status(s)) for s in ("done", "skipped", "failed", "blocked")}
-    console.print("restore: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    line = "restore: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+    known = counts["blocked"] - len(accepted.unaccepted(result))
+    if known:
+        line += f" ({known} blocked acknowledged in {accepted.path})"
+    console.print(line)
     console.print(describe_keys(result.keys))
     for status in ("failed", "blocked"):
         for key in result.by_status(status):
-            console.print(f"  {status.upper()} {key}: {result.outcomes[key].detail}")
+            seen = " (acknowledged)" if status == "blocked" and key in accepted else ""
+            console.print(f"  {status.upper()} {key}{seen}: {result.outcomes[key].detail}")
+
+
+def accept_blocked_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--accept-blocked",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="A file of blocked action ids (or globs, one a line) you accept: they no longer "
+        "make the exit code 3.",
+    )(func)
 
 
 def write_report(path: Path | None, plan: Plan, result: ApplyResult) -> None:
@@ -165,8 +211,7 @@ async def restore_into(
 ) -> tuple[Plan, ApplyResult]:
     async with tgt.pool(snap) as clients:
         if saved is not None:
-            check_drift(saved, await snap.platform.read_inventory(clients))
-            plan = saved
+            plan = await resume_saved(snap, saved, clients)
         else:
             plan = await plan_restore(snap, clients, options)
         with job_progress("restore") as progress:

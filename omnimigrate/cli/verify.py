@@ -53,8 +53,9 @@ def print_verify(report: VerifyReport, console: Console) -> None:
 def verify_command(app: AppContext, against: str, target_token_env: tuple[str, ...], models: bool,
                    documents: tuple[str, ...], as_json: bool, rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
     """Compare a live instance with a snapshot: a fidelity table; exit 1 on any difference."""
-    snap = open_for(app, kw)
     tgt = Target(app, against, target_token_env, {"rate_limit": rate_limit})
+    tgt.preflight()
+    snap = open_for(app, kw)
 
     async def run() -> VerifyReport:
         async with tgt.pool(snap) as clients:

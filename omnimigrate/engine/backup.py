@@ -53,6 +53,11 @@ class BackupFailed(Exception):
     """The run could not complete (a listing failed); it stays open for a re-run to resume."""
 
 
+class NothingSelected(Exception):
+    """`--include`/`--exclude` matched no content: nothing is committed, the run is closed,
+    and the instance's latest snapshot stays what it was."""
+
+
 @dataclass
 class BackupOptions:
     full: bool = False
@@ -65,6 +70,7 @@ class BackupOptions:
     lock_ttl: float = 300.0  # seconds a killed run's lock outlives it
     takeover_quiet: float = 0.0  # after taking a dead run's lock: its requests may still count
     force_unlock: bool = False
+    allow_empty: bool = False  # a filter that matches nothing still commits a snapshot
 
 
 @dataclass
@@ -167,6 +173,7 @@ async def _locked_backup(
         previous,
         now,
         cipher,
+        _empty_selection(options, walker),
     )
     log.info("backup.committed", status=manifest.status, objects=len(manifest.objects))
     return BackupOutcome(
@@ -179,6 +186,28 @@ async def _locked_backup(
         dead=stats.dead,
         bytes_written=walker.blobs.bytes_written,
     )
+
+
+def _empty_selection(
+    options: BackupOptions, walker: Walker
+) -> Callable[[list[ObjectEntry]], str | None]:
+    """What is wrong with a run whose folder filter selected no content, if that is so."""
+
+    def problem(entries: list[ObjectEntry]) -> str | None:
+        filtered = options.include or options.exclude
+        if not filtered or options.allow_empty:
+            return None
+        if any(e.type in walker.content_types for e in entries):
+            return None
+        given = " ".join([*(f"--include {p!r}" for p in options.include),
+                          *(f"--exclude {p!r}" for p in options.exclude)])  # fmt: skip
+        return (
+            f"{given} matched no folder and no document, so no snapshot was made (the latest "
+            "stays as it was): check the folder paths (`omnimigrate snapshots show latest "
+            "--objects` lists them), or pass --allow-empty"
+        )
+
+    return problem
 
 
 def _open_run(
@@ -239,6 +268,7 @@ def _commit(
     previous: Manifest | None,
     now: Now,
     cipher: Cipher | None,
+    empty: Callable[[list[ObjectEntry]], str | None],
 ) -> Manifest:
     objects: dict[tuple[str, str], ObjectEntry] = {}
     facts: dict[str, str] = {}
@@ -249,6 +279,10 @@ def _commit(
         for entry in result.entries:
             objects[(entry.type, entry.key)] = entry
     ordered = [objects[k] for k in sorted(objects)]
+    if problem := empty(ordered):
+        mark_run_closed(store, instance)
+        checkpoints.discard()
+        raise NothingSelected(problem)
     flavour = facts.get("export_flavour") or (previous.export_flavour if previous else "none")
     manifest = Manifest(
         platform=clients[0].platform,

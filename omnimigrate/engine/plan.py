@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections import Counter
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -24,24 +24,38 @@ PLAN_FORMAT = 1
 
 class Inventory(BaseModel):
     """What a target instance holds, by natural key: each platform's inventory extends this
-    with one field per object type (a mapping from natural key to what restore compares)."""
+    with one field per object type (a mapping from natural key to what restore compares).
+    `WRITTEN_BY` names, per field, the kind of action id a restore writes its keys with
+    (`folders` -> `folder`: `folder:PATH…`), so a resumed plan can tell its own writes from
+    someone else's."""
+
+    WRITTEN_BY: ClassVar[dict[str, str]] = {}
 
     url: str
 
     def digest(self) -> str:
         return hashlib.sha256(canonical_json(self.model_dump(mode="json"))).hexdigest()
 
-    def differences(self, other: Inventory) -> list[str]:
-        """What changed between two inventories, per object type (for drift messages)."""
+    def differences(self, other: Inventory, written: set[str] = frozenset()) -> list[str]:
+        """What changed between two inventories, per object type (for drift messages),
+        leaving out the keys whose action ids (or a step of them) are in `written`."""
         changes = []
         mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
         for field, value in mine.items():
             if isinstance(value, dict) and value != theirs.get(field):
-                new = sorted(set(theirs[field]) - set(value))
-                gone = sorted(set(value) - set(theirs[field]))
+                kind = self.WRITTEN_BY.get(field)
+                ours = {
+                    k for k in set(value) | set(theirs[field]) if kind and f"{kind}:{k}" in written
+                }
+                new = sorted(set(theirs[field]) - set(value) - ours)
+                gone = sorted(set(value) - set(theirs[field]) - ours)
                 changed = sorted(
-                    k for k in set(value) & set(theirs[field]) if value[k] != theirs[field][k]
+                    k
+                    for k in set(value) & set(theirs[field]) - ours
+                    if value[k] != theirs[field][k]
                 )
+                if not (new or gone or changed):
+                    continue
                 parts = (
                     [f"+{k}" for k in new[:3]]
                     + [f"-{k}" for k in gone[:3]]

@@ -25,6 +25,15 @@ from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
 
 
+class InstanceUnusable(Exception):
+    """A pre-flight check found an instance this run cannot use; the message says how to fix
+    it. `configuration`: the fix is in the configuration (a token, a key), not the network."""
+
+    def __init__(self, message: str, *, configuration: bool = True) -> None:
+        super().__init__(message)
+        self.configuration = configuration
+
+
 class Client(Protocol):
     """One API key's client of an instance."""
 
@@ -41,6 +50,7 @@ class Walker(Protocol):
     blobs: BlobStore
     exports: int  # content exports requested this run
     reused: int  # exports an incremental run kept from the last snapshot
+    content_types: tuple[str, ...]  # the entry types a folder filter selects
 
     def roots(self) -> list[Job]: ...
 
@@ -58,6 +68,13 @@ class ActionRunner(Protocol):
 class Platform(Protocol):
     name: str
     plan_type: type[Plan[Any]]
+
+    def preflight(
+        self, url: str, tokens: list[SecretStr], names: list[str], timeout: float
+    ) -> Awaitable[None]:
+        """One request per key: raises InstanceUnusable when the instance or a key cannot
+        serve a run (`names`: the environment variables the tokens came from)."""
+        ...
 
     def client_pool(
         self, url: str, tokens: list[SecretStr], **limits: Any

@@ -4,13 +4,13 @@ The platform (whose snapshot, whose target) comes from the snapshot's manifest."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from omnimigrate.engine.apply import Applier, ApplyResult
-from omnimigrate.engine.plan import Inventory, Plan, RestoreOptions
+from omnimigrate.engine.plan import Plan, RestoreOptions
 from omnimigrate.engine.platform import Client, Platform
 from omnimigrate.engine.restore_ledger import RestoreLedger
 from omnimigrate.platforms import platform_named
@@ -60,13 +60,45 @@ async def plan_restore(
     return snap.platform.plan(snap.source, inventory, ledger.records, options, now())
 
 
-def check_drift(saved: Plan[Any], current: Inventory) -> None:
-    if saved.inventory.digest() != current.digest():
-        changes = "; ".join(saved.inventory.differences(current)) or "contents differ"
+async def resume_saved(
+    snap: OpenSnapshot,
+    saved: Plan[Any],
+    clients: Sequence[Client],
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Plan[Any]:
+    """The plan that applies a saved plan now. An untouched target: the saved plan itself.
+    A target that changed only where the saved plan writes and its ledger says it wrote (a
+    killed `restore --plan`): the plan again from here, which may write nothing the saved
+    plan does not. Anything else is drift, named."""
+    current = await snap.platform.read_inventory(clients)
+    if saved.inventory.digest() == current.digest():
+        return saved
+    ledger = await asyncio.to_thread(RestoreLedger, snap.store, instance_slug(saved.target_url))
+    written = _prefixes(a.id for a in saved.actions if a.writes and a.id in ledger.records)
+    changes = saved.inventory.differences(current, written)
+    if changes:
         raise PlanDrift(
-            f"the target changed since this plan was made ({changes}); run `omnimigrate plan` "
-            "again, review it, and apply the new plan"
+            f"the target changed since this plan was made ({'; '.join(changes)}); run "
+            "`omnimigrate plan` again, review it, and apply the new plan"
         )
+    plan = snap.platform.plan(snap.source, current, ledger.records, saved.options, now())
+    reviewed = {a.id: a.digest for a in saved.actions if a.writes}
+    unreviewed = [a.id for a in plan.actions if a.writes and reviewed.get(a.id) != a.digest]
+    if unreviewed:
+        raise PlanDrift(
+            f"resuming this plan would write what it does not hold ({', '.join(unreviewed[:3])}): "
+            "run `omnimigrate plan` again, review it, and apply the new plan"
+        )
+    return plan
+
+
+def _prefixes(action_ids: Iterable[str]) -> set[str]:
+    """Each action id and every id it is a step of (`document:x:owner` -> `document:x`)."""
+    out: set[str] = set()
+    for action in action_ids:
+        parts = action.split(":")
+        out |= {":".join(parts[:n]) for n in range(2, len(parts) + 1)}
+    return out
 
 
 async def apply_plan(

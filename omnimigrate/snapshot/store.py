@@ -25,6 +25,10 @@ class StoreError(Exception):
     """A store operation failed; the message names the store and the key."""
 
 
+class StoreMissing(StoreError):
+    """The store a command names is not there (or is not a folder): a usage error."""
+
+
 class KeyNotFound(StoreError):
     """The key names no object in the store."""
 
@@ -56,10 +60,24 @@ class LocalStore:
     """A folder. Files are written to a temporary name, fsynced and renamed into place;
     files are 0600 and folders 0700, since snapshots hold an org's content."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, *, create: bool = True) -> None:
+        """`create`: make the folder when it is missing (a command that writes a snapshot);
+        otherwise a missing folder is an error, so a mistyped path is never "no snapshots"."""
         self.root = Path(root).expanduser().resolve()
         self.url = str(self.root)
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreMissing(f"store {self.root} is a file, not a folder: give a folder path")
+        if not create and not self.root.is_dir():
+            raise StoreMissing(
+                f"no store at {self.root}: check --store (or `store` in the config); a command "
+                "that only reads creates none"
+            )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create store folder {self.root}: {exc.strerror}; give a writable path"
+            ) from None
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*check_key(key).split("/"))
@@ -84,10 +102,14 @@ class LocalStore:
             tmp.unlink(missing_ok=True)
         return True
 
-    @staticmethod
-    def _temp(path: Path, data: bytes) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    def _temp(self, path: Path, data: bytes) -> Path:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        except OSError as exc:  # read-only, full, or not ours
+            raise StoreError(
+                f"cannot write to store {self.url}: {exc.strerror}; give a writable --store"
+            ) from None
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -231,8 +253,10 @@ class S3Store:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
 
-def open_store(url: str, *, s3_client: Any = None, encryption: Encryption | None = None) -> Store:
-    """`s3://bucket/prefix` or a folder path."""
+def open_store(
+    url: str, *, s3_client: Any = None, encryption: Encryption | None = None, create: bool = False
+) -> Store:
+    """`s3://bucket/prefix` or a folder path (made when missing only with `create`)."""
     if url.startswith("s3://"):
         bucket, _, prefix = url[len("s3://") :].partition("/")
         if not bucket:
@@ -245,4 +269,4 @@ def open_store(url: str, *, s3_client: Any = None, encryption: Encryption | None
                 "s3", config=Config(retries={"max_attempts": 10, "mode": "adaptive"})
             )
         return S3Store(bucket, prefix, s3_client, encryption)
-    return LocalStore(url)
+    return LocalStore(url, create=create)

@@ -69,6 +69,8 @@ class BackupContext:
 class OmniWalker:
     """The engine's walker for Omni: roots and job dispatch, from the handlers."""
 
+    content_types = ("folder", "document")
+
     def __init__(self, context: BackupContext, handlers: Sequence[Handler]) -> None:
         self.context = context
         self.blobs = context.blobs

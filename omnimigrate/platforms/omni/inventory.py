@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -22,6 +23,12 @@ from omnimigrate.platforms.omni.registry import HANDLERS
 
 
 class TargetInventory(Inventory):
+    WRITTEN_BY: ClassVar[dict[str, str]] = {
+        "labels": "label", "users": "user", "groups": "group", "email_only": "email_only",
+        "folders": "folder", "documents": "document", "favorites": "favorite",
+        "schedules": "schedule",
+    }  # fmt: skip
+
     labels: dict[str, dict[str, object]] = Field(default_factory=dict)  # lower name -> settings
     connections: dict[str, str] = Field(default_factory=dict)  # name -> id
     models: dict[str, TargetModel] = Field(default_factory=dict)

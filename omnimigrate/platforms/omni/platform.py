@@ -15,6 +15,7 @@ from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.inventory import TargetInventory, read_inventory
 from omnimigrate.platforms.omni.planning import OmniPlan, make_plan
 from omnimigrate.platforms.omni.pool import client_pool
+from omnimigrate.platforms.omni.preflight import preflight
 from omnimigrate.platforms.omni.registry import HANDLERS
 from omnimigrate.platforms.omni.snapshot_view import SnapshotView, load_snapshot_view
 from omnimigrate.platforms.omni.verifying import verify
@@ -26,6 +27,7 @@ class OmniPlatform:
     name = "omni"
     plan_type = OmniPlan
     client_pool = staticmethod(client_pool)
+    preflight = staticmethod(preflight)
 
     def walker(self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None) -> OmniWalker:
         """`previous`: the instance's last snapshot, whose unchanged exports are kept."""

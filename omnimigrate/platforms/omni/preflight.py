@@ -1,0 +1,55 @@
+"""One request per key before a run opens anything: is the instance there, and does it take
+this key as an organization API key? `GET /api/scim/v2/Users?count=1` answers all three
+(SCIM refuses a personal token with 403), so a wrong URL, a wrong token or the wrong kind
+of key fails in seconds, with nothing left open. Retries are for an instance that answered.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+from pydantic import SecretStr
+
+from omnimigrate.engine.platform import InstanceUnusable
+from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
+from omnimigrate.http.ratelimit import RateLimiter
+from omnimigrate.http.transport import Transport
+
+PROBE = "/api/scim/v2/Users"
+
+
+async def preflight(url: str, tokens: list[SecretStr], names: list[str], timeout: float) -> None:
+    """`names`: the environment variables the tokens came from, for the messages."""
+    async with aiohttp.ClientSession() as session:
+        for token, name in zip(tokens, names, strict=True):
+            transport = Transport(
+                url, token, session=session, limiter=RateLimiter(60), timeout=timeout
+            )
+            await _probe(transport, url, name)
+
+
+async def _probe(t: Transport, url: str, name: str) -> None:
+    try:
+        await t.send("GET", PROBE, params={"count": "1"})
+    except OmniTransportError as err:
+        raise InstanceUnusable(
+            f"{url} did not answer ({err.message}): check the URL, http or https, and the "
+            "network (`omnimigrate doctor` tells more)",
+            configuration=False,
+        ) from None
+    except OmniAuthError as err:
+        if err.status == 401:
+            raise InstanceUnusable(
+                f"{url} refused the token in ${name} (401: {err.detail}): put an organization "
+                "API key of that instance in it"
+            ) from None
+        raise InstanceUnusable(
+            f"the token in ${name} is not an organization API key of {url} (403 on SCIM: "
+            f"{err.detail}): backup and restore need one; create it in Omni > Settings > API "
+            "keys as an Organization Admin"
+        ) from None
+    except OmniAPIError as err:
+        raise InstanceUnusable(
+            f"{url} answered {err.status} ({err.detail}) where Omni's API should be: check "
+            "that the URL is the instance's origin, for example https://acme.omniapp.co",
+            configuration=False,
+        ) from None
