@@ -41,6 +41,7 @@ async def exercise_every_method(client, org) -> set[str]:
     )
     await call("list_documents", include_deleted=True)
     await call("get_document", doc.identifier)
+    await call("document_exists", doc.identifier)
     await call("access_list", doc.identifier, access_source="direct")
     await call("add_favorite", doc.identifier, users[1].id)
     assert doc.identifier in [d.identifier for d in await call("list_favorites", users[1].id)]
@@ -70,6 +71,7 @@ async def exercise_every_method(client, org) -> set[str]:
     await call("folder_permits", folder.id)
     await call("list_labels")
     await call("create_label", "Conformance", verified=True, color="#112233", description="d")
+    await call("get_label", "Conformance")
     await call("update_label", "Conformance", homepage=True)
     await call("update_document_labels", "conform1", add=["Conformance"])
     await call("list_models", modelKind="SHARED")
@@ -99,6 +101,8 @@ async def exercise_every_method(client, org) -> set[str]:
     await call("schedule_recipients", sched.id)
     await call("pause_schedule", sched.id)
     await call("delete_schedule", sched.id)
+    await call("find_user", users[0].user_name)
+    await call("find_group", groups[0].display_name)
     new_user = await call(
         "create_user", "new.person@acme.example", "New Person", {"region": "emea"}
     )

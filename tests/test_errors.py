@@ -83,7 +83,7 @@ async def test_logs_one_json_event_per_request_and_never_the_token(start_fake, s
         async with client_for(fake, scenario.org_token, retry=FAST_RETRY) as client:
             await client.list_labels()
             with pytest.raises(OmniNotFound):
-                await client.get_label("missing label")
+                await client.get_label("missing label")  # a 404: logged at debug, as a probe
             assert scenario.org_token not in repr(client) + repr(client.transport)
     finally:
         configure_logging(level="warning", fmt="json")

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import click
 import structlog
-from rich.console import Console
 from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_keys
-from omnimigrate.cli.progress import job_progress
+from omnimigrate.cli.progress import job_progress, make_console
 from omnimigrate.cli.stores import cipher_for, store_for, writable_cache
 from omnimigrate.config import instance_for, resolve_tokens
 from omnimigrate.engine.backup import BackupFailed, BackupOptions, BackupOutcome, run_backup
@@ -52,7 +51,7 @@ def counts_table(title: str | None, counts: dict[str, int], column: str = "count
 
 def print_outcome(outcome: BackupOutcome) -> None:
     m = outcome.manifest
-    console = Console()
+    console = make_console()
     console.print(counts_table(f"snapshot {m.snapshot_id} of {m.instance}: {m.status}", m.counts))
     console.print(
         f"exports: {outcome.exports} requested, {outcome.reused_exports} unchanged and reused; "
@@ -141,17 +140,19 @@ def backup(
     name = options.instance or instance_slug(inst.url)
     structlog.contextvars.bind_contextvars(run=new_run_id(), job="backup", instance=name)
 
+    rate = rate_limit or inst.rate_limit or settings.rate_limit
+
     async def run() -> BackupOutcome:
         async with inst.client_pool(
             tokens,
-            rate_limit=rate_limit or inst.rate_limit or settings.rate_limit,
+            rate_limit=rate,
             period=settings.rate_period,
             burst=settings.rate_burst,
             observer=metrics.observer(name),
             retry=settings.retry_policy(),
             timeout=settings.timeout,
         ) as clients:
-            with job_progress("backup") as progress:
+            with job_progress("backup", rate * len(tokens) / settings.rate_period) as progress:
                 return await run_backup(
                     clients,
                     target,

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.backup import counts_table
+from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.verify import print_verify
 from omnimigrate.engine.apply import ApplyResult
 from omnimigrate.engine.backup import BackupOptions, BackupOutcome, run_backup
@@ -97,7 +97,7 @@ def demo(app: AppContext, documents: int, rate_limit: int, store_dir: Path | Non
     with keep or tempfile.TemporaryDirectory(prefix="omnimigrate-demo-") as folder:
         where = Path(folder)
         result = asyncio.run(run_demo(documents, rate_limit, where))
-    console = Console()
+    console = make_console()
     full, incremental = result.full.manifest, result.incremental.manifest
     title = f"omnimigrate demo: backup of a generated org into {where / 'store'}"
     console.print(counts_table(title, full.counts, "captured"))

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import aiohttp
 import click
 from pydantic import SecretStr
-from rich.console import Console
 from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
+from omnimigrate.cli.progress import make_console
 from omnimigrate.config import InstanceConfig, instance_for, resolve_tokens
 from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
 from omnimigrate.http.ratelimit import RateLimiter
@@ -115,5 +115,5 @@ def doctor(
         table.add_column(column)
     for c in checks:
         table.add_row(c.key, c.name, "ok" if c.ok else "FAIL", c.detail)
-    Console().print(table)
+    make_console().print(table)
     raise SystemExit(EXIT_OK if all(c.ok for c in checks) else EXIT_FAILED)

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from omnimigrate.cli import AppContext, cli
-from omnimigrate.cli.progress import job_progress
+from omnimigrate.cli.progress import job_progress, make_console
 from omnimigrate.cli.stores import cipher_for, store_for, writable_cache
 from omnimigrate.cli.target import (
     Acknowledged,
@@ -67,7 +66,8 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
             burst=settings.rate_burst,
             retry=settings.retry_policy(),
         ) as clients:
-            with job_progress("backup") as progress:
+            per_second = tgt.rate * len(src_tokens) / settings.rate_period
+            with job_progress("backup", per_second) as progress:
                 outcome = await run_backup(
                     clients, store, BackupOptions(concurrency=tgt.concurrency),
                     cache_dir=cache, on_progress=progress, cipher=cipher,
@@ -78,5 +78,5 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
 
     plan, result = asyncio.run(run())
     write_report(report, plan, result)
-    print_result(result, Console(), accepted)
+    print_result(result, make_console(), accepted)
     raise SystemExit(exit_code(result, accepted))

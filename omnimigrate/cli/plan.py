@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from omnimigrate.cli import EXIT_OK, AppContext, cli
+from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.target import (
     SYMBOLS,
     Target,
@@ -103,9 +104,9 @@ def plan_command(app: AppContext, target: str, target_token_env: tuple[str, ...]
         click.echo(plan.model_dump_json(indent=1))
     else:
         estimate = plan.estimate(tgt.rate, app.settings.rate_period, len(tgt.tokens))
-        print_plan(plan, details, Console(), estimate)
+        print_plan(plan, details, make_console(), estimate)
         if out:
-            Console().print(
+            make_console().print(
                 f"saved to {out}; apply exactly this plan with `omnimigrate restore --plan {out}`"
             )
     raise SystemExit(EXIT_OK)

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 from pydantic import ValidationError
-from rich.console import Console
 
 from omnimigrate.cli import EXIT_FAILED, AppContext, cli
+from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.target import (
     Acknowledged,
     Target,
@@ -75,5 +75,5 @@ def restore_command(app: AppContext, target: str, target_token_env: tuple[str, .
         raise SystemExit(EXIT_FAILED) from None
     write_report(report, plan, result)
     tgt.push_metrics(result)
-    print_result(result, Console(), accepted)
+    print_result(result, make_console(), accepted)
     raise SystemExit(exit_code(result, accepted))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.backup import counts_table
+from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.stores import blobs_for, store_for
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.check import check
@@ -72,7 +72,7 @@ def list_snapshots(app: AppContext, store: str | None, as_json: bool, instance: 
             str(r["warnings"]),
             str(r["failures"]),
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 @snapshots.command("show")
@@ -103,7 +103,7 @@ def show_snapshot(
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return
-    console = Console()
+    console = make_console()
     for field in (
         "snapshot",
         "instance",
@@ -156,7 +156,7 @@ def verify_snapshots(
         click.echo(json.dumps({"snapshots": report.snapshots, "blobs_checked": report.blobs_checked,
                                "faults": [f.__dict__ for f in report.faults]}, indent=1))  # fmt: skip
     else:
-        console = Console()
+        console = make_console()
         console.print(
             f"checked {report.snapshots} snapshot(s), {report.blobs_checked} blobs: "
             + (f"{len(report.faults)} fault(s)" if report.faults else "no faults")
@@ -203,7 +203,7 @@ def diff_snapshots(
     if as_json:
         click.echo(json.dumps({k: v.__dict__ for k, v in result.items()}, indent=1))
         return
-    console = Console()
+    console = make_console()
     console.print(f"{a.snapshot_id} -> {b.snapshot_id}")
     for kind, d in result.items():
         console.print(f"[bold]{kind}[/bold]: +{len(d.added)} -{len(d.removed)} ~{len(d.changed)}")
@@ -249,7 +249,7 @@ def prune_snapshots(
             "blobs_deleted": report.blobs_deleted, "blobs_kept": report.blobs_kept,
         }, indent=1))  # fmt: skip
         return
-    console = Console()
+    console = make_console()
     for inst, kept in report.kept.items():
         console.print(f"[bold]{inst}[/bold]: keep {len(kept)}")
         for sid, why in sorted(kept.items()):

@@ -214,7 +214,8 @@ async def restore_into(
             plan = await resume_saved(snap, saved, clients)
         else:
             plan = await plan_restore(snap, clients, options)
-        with job_progress("restore") as progress:
+        per_second = tgt.rate * len(tgt.tokens) / tgt.app.settings.rate_period
+        with job_progress("restore", per_second, unit="requests") as progress:
             result = await apply_plan(
                 snap, plan, clients, concurrency=tgt.concurrency, on_progress=progress
             )

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli, describe_keys
+from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.target import (
     Target,
     open_for,
@@ -73,5 +74,5 @@ def verify_command(app: AppContext, against: str, target_token_env: tuple[str, .
                                for k, t in report.types.items()}
                               | {"keys": {k: v.model_dump() for k, v in report.keys.items()}}, indent=1))  # fmt: skip
     else:
-        print_verify(report, Console())
+        print_verify(report, make_console())
     raise SystemExit(EXIT_OK if report.ok else EXIT_FAILED)

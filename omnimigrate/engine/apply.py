@@ -63,7 +63,7 @@ class Applier:
         ledger: RestoreLedger,
         *,
         concurrency: int = 4,
-        on_progress: Callable[[int, int], None] = lambda done, total: None,
+        on_progress: Callable[[int, int | None], None] = lambda done, total: None,
     ) -> None:
         self.plan = plan
         self.clients = clients
@@ -81,6 +81,9 @@ class Applier:
         for one that another worker holds, and memory stays flat however long the plan."""
         actions = {a.id: a for a in self.plan.actions}
         check_order(self.plan.actions)
+        # progress counts requests, the rate limit's unit: writes are all that take time
+        total = sum(a.requests for a in self.plan.actions if a.writes)
+        sent = 0
         waiters: dict[str, asyncio.Event] = {}
         queue = iter(self.plan.actions)  # shared: each action goes to exactly one worker
 
@@ -89,13 +92,15 @@ class Applier:
                 await waiters.setdefault(dep, asyncio.Event()).wait()
 
         async def worker() -> None:
+            nonlocal sent
             for action in queue:
                 for dep in action.depends_on:
                     await settled(dep)
                 self.result.outcomes[action.id] = await self._settle(action)
                 if event := waiters.pop(action.id, None):
                     event.set()
-                self._progress(len(self.result.outcomes), len(actions))
+                sent += action.requests if action.writes else 0
+                self._progress(sent, total)
 
         await asyncio.gather(*(worker() for _ in range(self._workers)))
         await asyncio.to_thread(self.ledger.compact)

@@ -96,7 +96,7 @@ async def run_backup(
     *,
     cache_dir: Path,
     now: Now = _now,
-    on_progress: Callable[[int, int], None] = lambda done, total: None,
+    on_progress: Callable[[int, int | None], None] = lambda done, total: None,
     cipher: Cipher | None = None,
 ) -> BackupOutcome:
     """Back up the instance `clients` reach (one client per API key) into `store`."""
@@ -120,7 +120,7 @@ async def _locked_backup(
     instance: str,
     cache_dir: Path,
     now: Now,
-    on_progress: Callable[[int, int], None],
+    on_progress: Callable[[int, int | None], None],
     cipher: Cipher | None,
 ) -> BackupOutcome:
     source_url = clients[0].base_url

@@ -46,7 +46,7 @@ class JobQueue:
         self,
         *,
         on_result: Callable[[Job, JobResult], None],
-        on_progress: Callable[[int, int], None] = lambda done, total: None,
+        on_progress: Callable[[int, int | None], None] = lambda done, total: None,
         max_attempts: int = 3,
         retry_delay: float = 2.0,
         sleep: Sleep = asyncio.sleep,
@@ -60,6 +60,7 @@ class JobQueue:
         self._order = itertools.count()
         self._seen: set[str] = set()
         self._total = 0
+        self._listings = 0  # queued and not done: until none is left, the total is not known
         self.stats = QueueStats()
         self._log = structlog.get_logger("omnimigrate.jobs")
 
@@ -70,6 +71,7 @@ class JobQueue:
                 continue
             self._seen.add(job.key)
             self._total += 1
+            self._listings += job.is_listing
             self._queue.put_nowait((job.priority, next(self._order), job))
 
     async def run(self, runners: list[Runner], concurrency: int) -> QueueStats:
@@ -100,7 +102,8 @@ class JobQueue:
                     self._on_result(job, result)
                     self.add(result.children)
                 self.stats.done += 1
-                self._on_progress(self.stats.done, self._total)
+                self._listings -= job.is_listing
+                self._on_progress(self.stats.done, None if self._listings else self._total)
             finally:
                 self._queue.task_done()
 

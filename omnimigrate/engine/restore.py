@@ -107,7 +107,7 @@ async def apply_plan(
     clients: Sequence[Client],
     *,
     concurrency: int = 4,
-    on_progress: Callable[[int, int], None] = lambda done, total: None,
+    on_progress: Callable[[int, int | None], None] = lambda done, total: None,
 ) -> ApplyResult:
     ledger = await asyncio.to_thread(RestoreLedger, snap.store, instance_slug(plan.target_url))
     runner = snap.platform.runner(plan, snap.blobs, ledger)

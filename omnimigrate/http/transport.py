@@ -122,39 +122,53 @@ class Transport:
         body = None if json_body is None else json.dumps(json_body).encode()
         async with self.limiter.slot() as waited:
             start = self._clock()
-            status: int | str = "error"
+            status: int | str = "cancelled"  # until something else is known
+            error = ""
             self.requests += 1
             try:
                 reply = await self._exchange(method, url, route, query, body)
                 status = reply.status
                 return reply
             except OmniAPIError as err:
-                status = err.status
+                status, error = err.status, err.detail
                 if err.status == 429:
                     self.throttled += 1
                     self.limiter.backoff(err.retry_after if err.retry_after is not None else 1.0)
                 raise
+            except OmniTransportError as err:
+                status, error = "error", err.message
+                raise
             finally:
                 if self._observer:
                     self._observer(route, status, waited)
-                # successes at debug (one per request is a lot at info); a 404 is often an
-                # expected probe (does it exist? is git configured?), so info; failures warn
-                level = (
-                    self._log.debug
-                    if isinstance(status, int) and status < 400
-                    else self._log.info
-                    if status == 404
-                    else self._log.warning
-                )
-                level(
-                    "omni.request",
-                    method=method,
-                    route=route,
-                    status=status,
-                    latency_ms=round((self._clock() - start) * 1000, 1),
-                    attempt=attempt,
-                    rate_limit_wait_ms=round(waited * 1000, 1),
-                )
+                self._log_request(method, route, status, error, start, attempt, waited)
+
+    def _log_request(
+        self,
+        method: str,
+        route: str,
+        status: int | str,
+        error: str,
+        start: float,
+        attempt: int,
+        waited: float,
+    ) -> None:
+        """Successes, expected 404 probes (does it exist? is git configured?) and requests
+        cancelled because another failed are at debug: one line per request is a lot.
+        Failures warn, with Omni's reason."""
+        quiet = status == "cancelled" or (
+            isinstance(status, int) and (status < 400 or status == 404)
+        )
+        (self._log.debug if quiet else self._log.warning)(
+            "omni.request",
+            method=method,
+            route=route,
+            status=status,
+            **({"error": error} if error else {}),
+            latency_ms=round((self._clock() - start) * 1000, 1),
+            attempt=attempt,
+            rate_limit_wait_ms=round(waited * 1000, 1),
+        )
 
     async def _exchange(
         self, method: str, url: str, route: str, query: dict[str, str], body: bytes | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from omnimigrate.http.errors import OmniAPIError, OmniNotFound
 from omnimigrate.http.transport import Reply
 from omnimigrate.platforms.omni import models as m
 from omnimigrate.platforms.omni.client.base import (
@@ -46,6 +47,18 @@ class DocumentsEndpoints(ClientBase):
 
     async def get_document(self, identifier: str) -> m.DocumentConfig:
         return await self._get(DOC, m.DocumentConfig, path={"identifier": identifier})
+
+    async def document_exists(self, identifier: str) -> bool:
+        """GET /documents/{id}: 404 absent; 200, or 400 for non-dashboard documents, present
+        (how an import that may have been applied is looked up before it is resent)."""
+        try:
+            await self.get_document(identifier)
+        except OmniNotFound:
+            return False
+        except OmniAPIError as err:
+            if err.status != 400:
+                raise
+        return True
 
     async def update_document(
         self,

@@ -18,6 +18,9 @@ class LabelsEndpoints(ClientBase):
         reply = await self._call("GET", "/api/v1/labels")
         return [m.Label.model_validate(x) for x in reply.body.get("labels", [])]
 
+    async def get_label(self, name: str) -> m.Label:
+        return await self._get("/api/v1/labels/{name}", m.Label, path={"name": name})
+
     async def create_label(
         self,
         name: str,

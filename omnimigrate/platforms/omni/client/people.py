@@ -21,6 +21,12 @@ class PeopleEndpoints(ClientBase):
         """SCIM users (organization key)."""
         return self._scim("/api/scim/v2/Users", m.ScimUser, filter=filter)
 
+    async def find_user(self, email: str) -> m.ScimUser | None:
+        async for user in self.list_users(filter=f'userName eq "{email}"'):
+            if user.user_name.lower() == email.lower():
+                return user
+        return None
+
     async def create_user(
         self, email: str, display_name: str, attributes: dict[str, Any] | None = None
     ) -> m.ScimUser:
@@ -45,6 +51,12 @@ class PeopleEndpoints(ClientBase):
 
     def list_groups(self, *, filter: str | None = None) -> AsyncIterator[m.ScimGroup]:
         return self._scim("/api/scim/v2/Groups", m.ScimGroup, filter=filter)
+
+    async def find_group(self, name: str) -> m.ScimGroup | None:
+        async for group in self.list_groups(filter=f'displayName eq "{name}"'):
+            if group.display_name == name:
+                return group
+        return None
 
     async def create_group(self, name: str, member_ids: Ids = ()) -> m.ScimGroup:
         """SCIM create. An existing group (409) is looked up and returned."""
