@@ -91,3 +91,29 @@ def test_demo_runs_end_to_end():
     assert result.returncode == 0, result.stderr
     assert "document_export" in result.stdout and "0 openapi.json violations" in result.stdout
     assert ": complete, 0 exports, 20 unchanged exports reused" in result.stdout
+
+
+def test_progress_without_a_terminal_logs_every_few_seconds_with_an_eta_from_the_rate():
+    import io
+    import json
+
+    from omnimigrate.cli.progress import eta, job_progress
+    from omnimigrate.logging import configure_logging
+
+    stream = io.StringIO()
+    configure_logging(level="info", fmt="json", stream=stream)
+    now = [0.0]
+    try:
+        with job_progress("backup", 2.0, clock=lambda: now[0]) as update:
+            update(1, None)  # listings still running: no total, no eta
+            for done in range(2, 100):
+                now[0] += 0.5
+                update(done, 100)
+            update(100, 100)
+    finally:
+        configure_logging(level="warning", fmt="json")
+    logs = [json.loads(line) for line in stream.getvalue().splitlines()]
+    lines = [e for e in logs if e["event"] == "progress"]
+    assert [e["done"] for e in lines] == [11, 21, 31, 41, 51, 61, 71, 81, 91, 100]
+    assert lines[0]["eta"] == "0:00:44" and lines[-1]["eta"] == "0:00:00"
+    assert eta(1, None, 2.0) == "eta ?"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -232,3 +234,67 @@ def test_fake_serve_on_a_busy_port_writes_no_token_file(tmp_path):
     assert result.returncode == 2 and f"port {port} is in use" in one_line_error(result)
     assert "Traceback" not in result.stderr
     assert not tokens.exists()
+
+
+# ---------------------------------------------------------------------- output
+
+
+def test_two_fakes_get_their_own_random_tokens_under_the_names_asked_for(tmp_path):
+    files = {}
+    procs = []
+    try:
+        for var in ("OMNI_SOURCE_TOKEN", "OMNI_TARGET_TOKEN"):
+            files[var] = tmp_path / f"{var}.env"
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "omnimigrate", "fake", "serve", "--port", str(free_port()),
+                 "--documents", "3", "--token-var", var, "--tokens-file", str(files[var])],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not all(f.exists() and f.read_text() for f in files.values()):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+    tokens = {var: dict(line.removeprefix("export ").split("=", 1) for line in f.read_text().splitlines())
+              for var, f in files.items()}  # fmt: skip
+    assert set(tokens["OMNI_SOURCE_TOKEN"]) == {"OMNI_SOURCE_TOKEN", "OMNI_PERSONAL_TOKEN"}
+    assert set(tokens["OMNI_TARGET_TOKEN"]) == {"OMNI_TARGET_TOKEN", "OMNI_PERSONAL_TOKEN"}
+    assert (
+        tokens["OMNI_SOURCE_TOKEN"]["OMNI_SOURCE_TOKEN"]
+        != tokens["OMNI_TARGET_TOKEN"]["OMNI_TARGET_TOKEN"]
+    )
+
+
+def test_without_a_terminal_tables_are_whole_however_narrow_columns_says(served, tmp_path):
+    fake, scenario = served
+    store = tmp_path / "store"
+    assert (
+        run(
+            "backup", "--source", fake.url, "--store", str(store), env=env(scenario, tmp_path)
+        ).returncode
+        == 0
+    )
+    listed = run("snapshots", "list", "--store", str(store), env={"COLUMNS": "40"})
+    snapshot_id = Catalog(LocalStore(store)).refs()[0].snapshot_id
+    assert listed.returncode == 0 and snapshot_id in listed.stdout, listed.stdout
+
+
+def test_an_interrupted_backup_says_how_to_resume(served, tmp_path):
+    fake, scenario = served
+    slow = env(scenario, tmp_path, OMNIMIGRATE_RATE_LIMIT="30")  # a request every 2 s
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omnimigrate", "backup", "--source", fake.url, "--store",
+         str(tmp_path / "store")],
+        env={**os.environ, **slow}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "store").glob("runs/*/open.json")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "interrupted" in stderr and "run the same command again to resume" in stderr

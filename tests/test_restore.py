@@ -294,3 +294,42 @@ async def test_three_target_keys_share_a_restore_and_its_verify(start_fake, snap
             await c.close()
     assert [r for r in target.log.records if r.status == 429] == []
     assert all(target.log.max_in_window(1.0, k) <= limit for k in before)
+
+
+async def test_a_role_only_the_target_has_is_an_extra_in_plan_and_verify_alike(
+    start_fake, snapshot_of
+):
+    scenario = generate(ScenarioSpec(documents=10, seed=61))
+    snap, _ = await snapshot_of(scenario)
+    spare = standby(scenario.state)
+    target = await start_fake(spare.state)
+    await restore(snap, target, spare.org_token)
+    granted = {(r.principal_type, r.principal_id) for r in spare.state.model_roles}
+    user_id = next(k for kind, k in granted if kind == "user")
+    email = spare.state.users[user_id].email.lower()
+    taken = {r.model_id for r in spare.state.model_roles if r.principal_id == user_id}
+    other = next(m for m in spare.state.models.values() if m.kind == "SHARED" and m.id not in taken)
+    spare.state.model_roles.append(
+        st.ModelRole(principal_type="user", principal_id=user_id, model_id=other.id,
+                     connection_id=other.connection_id, role_name="VIEWER")
+    )  # fmt: skip
+
+    plan, _ = await restore(snap, target, spare.org_token)
+    extras = [a for a in plan.actions if a.op == "extra"]
+    assert [a.object for a in extras] == [f"{email} VIEWER on {_key(spare.state, other)}"]
+    assert "restore leaves it" in extras[0].reason
+    report = await report_of(snap, target, spare.org_token)
+    roles = report.types["model roles"]
+    assert roles.matching == roles.checked and report.ok  # restore promised nothing about it
+    assert roles.extras == [
+        f"user {email}: VIEWER on {_key(spare.state, other)}: {extras[0].reason}"
+    ]
+    # a role the snapshot has and the target lost is still a difference
+    spare.state.model_roles = [
+        r for r in spare.state.model_roles if r.model_id != next(iter(taken))
+    ]
+    assert not (await report_of(snap, target, spare.org_token)).ok
+
+
+def _key(state: st.OrgState, model: st.Model) -> str:
+    return f"{state.connections[model.connection_id].name}/{model.kind}/{model.name}"

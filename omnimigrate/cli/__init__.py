@@ -59,7 +59,7 @@ class AppContext:
     config_file: Path | None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="omnimigrate")
 @click.option(
     "--config",
@@ -67,14 +67,20 @@ class AppContext:
     type=click.Path(path_type=Path),
     default=None,
     envvar="OMNIMIGRATE_CONFIG",
-    help="YAML config file (env OMNIMIGRATE_CONFIG).",
+    help="YAML config file (env OMNIMIGRATE_CONFIG; default: none, settings from the "
+    "environment and flags).",
 )
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="How much to log to stderr; debug also shows tracebacks (default: the config's, info).",
+)
 @click.option(
     "--log-format",
     type=click.Choice(["auto", "json", "console"]),
     default=None,
-    help="auto: JSON lines unless stderr is a terminal.",
+    help="auto: JSON lines unless stderr is a terminal (default: the config's, auto).",
 )
 @click.pass_context
 def cli(

@@ -12,6 +12,13 @@ import structlog
 from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_keys
+from omnimigrate.cli.options import (
+    concurrency_option,
+    instance_option,
+    rate_limit_option,
+    report_option,
+    store_option,
+)
 from omnimigrate.cli.progress import job_progress, make_console
 from omnimigrate.cli.stores import cipher_for, store_for, writable_cache
 from omnimigrate.config import instance_for, resolve_tokens
@@ -72,7 +79,7 @@ def print_outcome(outcome: BackupOutcome) -> None:
     help="Env var holding an org API key (repeatable: jobs spread over the keys). "
     "Default OMNI_SOURCE_TOKEN.",
 )
-@click.option("--store", default=None, help="Folder or s3://bucket/prefix (default from config).")
+@store_option
 @click.option("--include", multiple=True, help="Folder-path glob to back up (repeatable).")
 @click.option("--exclude", multiple=True, help="Folder-path glob to leave out (repeatable).")
 @click.option(
@@ -80,20 +87,11 @@ def print_outcome(outcome: BackupOutcome) -> None:
     is_flag=True,
     help="Commit a snapshot even when --include/--exclude match no folder or document.",
 )
-@click.option(
-    "--rate-limit",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Requests/minute per key (default 60).",
-)
-@click.option("--concurrency", type=click.IntRange(1, 64), default=None, help="Workers per key.")
+@rate_limit_option
+@concurrency_option
 @click.option("--full", is_flag=True, help="Export every document, even unchanged ones.")
-@click.option(
-    "--instance-name", default=None, help="The store's name for the instance (default: its host)."
-)
-@click.option(
-    "--report", type=click.Path(path_type=Path), default=None, help="Write a JSON summary here."
-)
+@instance_option("instance_name", "The store's name for the instance", "--instance-name")
+@report_option
 @click.option(
     "--force-unlock", is_flag=True, help="Remove this instance's lock first (its run is gone)."
 )

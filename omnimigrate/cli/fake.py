@@ -40,16 +40,16 @@ def fake() -> None:
 
 
 @fake.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", default=8080, help="Port to listen on.")
 @click.option("--seed", default=7, show_default=True, help="Scenario seed.")
-@click.option("--documents", default=60, show_default=True)
+@click.option("--documents", default=60, help="Documents in the generated org.")
 @click.option(
     "--state",
     "state_file",
     type=click.Path(path_type=Path),
     default=None,
-    help="Load the org from this JSON file instead of generating one.",
+    help="Load the org from this JSON file (default: generate one from --seed).",
 )
 @click.option(
     "--rate-limit", default=60, show_default=True, help="Requests per minute per key (0: off)."

@@ -9,6 +9,9 @@ from typing import Any
 import click
 
 from omnimigrate.cli import AppContext, cli
+from omnimigrate.cli.options import (
+    report_option,
+)
 from omnimigrate.cli.progress import job_progress, make_console
 from omnimigrate.cli.stores import cipher_for, store_for, writable_cache
 from omnimigrate.cli.target import (
@@ -39,7 +42,7 @@ from omnimigrate.engine.restore import (
     help="Env var with a source org key (default OMNI_SOURCE_TOKEN).",
 )
 @restore_options
-@click.option("--report", type=click.Path(path_type=Path), default=None)
+@report_option
 @accept_blocked_option
 @click.pass_obj
 def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, ...], target: str,

@@ -12,6 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from omnimigrate.cli import EXIT_OK, AppContext, cli
+from omnimigrate.cli.options import (
+    json_option,
+)
 from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.target import (
     SYMBOLS,
@@ -45,7 +48,9 @@ def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> No
     console.print(table)
     for kind, actions in by_type.items():
         shown = [
-            a for a in actions if details or a.warning or a.op in ("conflict", "blocked", "update")
+            a
+            for a in actions
+            if details or a.warning or a.op in ("conflict", "blocked", "update", "extra")
         ]
         if shown:
             console.print(f"[bold]{kind}[/bold]")
@@ -56,7 +61,7 @@ def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> No
     console.print(
         "Plan: " + ", ".join(f"{counts.get(op, 0)} to {op}" for op in ("create", "update"))
         + f", {counts.get('skip', 0)} unchanged, {counts.get('conflict', 0)} in conflict, "
-        f"{counts.get('blocked', 0)} blocked."
+        f"{counts.get('blocked', 0)} blocked, {counts.get('extra', 0)} extra on the target (left there)."
     )  # fmt: skip
     console.print(f"Restore: {estimate}.")
 
@@ -77,12 +82,12 @@ def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     help="Print the order restore writes object types in, with the reason for each, and exit.",
 )
 @restore_options
-@click.option("--json", "as_json", is_flag=True, help="The plan as JSON on stdout.")
+@json_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=None,
-    help="Save the plan for `restore --plan`.",
+    help="Save the plan for `restore --plan` (default: not saved).",
 )
 @click.option("--details", is_flag=True, help="List every action, unchanged ones too.")
 @click.pass_obj

@@ -10,6 +10,9 @@ import click
 from pydantic import ValidationError
 
 from omnimigrate.cli import EXIT_FAILED, AppContext, cli
+from omnimigrate.cli.options import (
+    report_option,
+)
 from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.target import (
     Acknowledged,
@@ -39,11 +42,10 @@ from omnimigrate.snapshot.manifest import instance_slug
     "plan_file",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     default=None,
-    help="Apply exactly this saved plan (refused if the target drifted).",
+    help="Apply exactly this saved plan; refused if the target drifted, resumed if it was "
+    "killed (default: plan now and apply that).",
 )
-@click.option(
-    "--report", type=click.Path(path_type=Path), default=None, help="Write a JSON summary here."
-)
+@report_option
 @accept_blocked_option
 @click.pass_obj
 def restore_command(app: AppContext, target: str, target_token_env: tuple[str, ...], plan_file: Path | None,

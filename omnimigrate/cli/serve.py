@@ -12,6 +12,9 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from omnimigrate.cli import AppContext, cli
+from omnimigrate.cli.options import (
+    store_option,
+)
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import ConfigError, ServiceConfig
 from omnimigrate.service.event_queue import EventQueue, MemoryQueue, SqsQueue
@@ -56,7 +59,7 @@ def build_queue(url: str) -> EventQueue:
     default=None,
     help="memory, or an SQS queue URL.  [default: service.queue, memory]",
 )
-@click.option("--store", default=None, help="Folder or s3://bucket/prefix.  [default: store]")
+@store_option
 @click.option(
     "--host",
     default=None,

@@ -9,6 +9,11 @@ from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.backup import counts_table
+from omnimigrate.cli.options import (
+    instance_option,
+    json_option,
+    store_option,
+)
 from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.stores import blobs_for, store_for
 from omnimigrate.snapshot.catalog import Catalog
@@ -43,14 +48,10 @@ def snapshots() -> None:
     """List and inspect the snapshots in a store."""
 
 
-store_option = click.option("--store", default=None, help="Folder or s3://bucket/prefix.")
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-
-
 @snapshots.command("list")
 @store_option
 @json_option
-@click.option("--instance", default=None, help="Only this instance's snapshots.")
+@instance_option("instance", "Only this instance's snapshots")
 @click.pass_obj
 def list_snapshots(app: AppContext, store: str | None, as_json: bool, instance: str | None) -> None:
     """Committed snapshots, oldest first."""
@@ -79,7 +80,7 @@ def list_snapshots(app: AppContext, store: str | None, as_json: bool, instance: 
 @click.argument("snapshot", default="latest")
 @store_option
 @json_option
-@click.option("--instance", default=None, help="With `latest`: the latest of this instance.")
+@instance_option("instance", "With latest: the latest of this instance")
 @click.option("--objects", "with_objects", is_flag=True, help="List every object too.")
 @click.pass_obj
 def show_snapshot(
@@ -128,11 +129,11 @@ def show_snapshot(
 @click.argument("snapshot", required=False)
 @click.option("--all", "every", is_flag=True, help="Every snapshot in the store.")
 @store_option
-@click.option("--instance", default=None, help="With latest: the latest of this instance.")
+@instance_option("instance", "With latest: the latest of this instance")
 @click.option(
     "--read-data-subset",
     default=None,
-    help="Read only a share of the blobs: a percentage (10%) or a fraction (1/5).",
+    help="Read only a share of the blobs: a percentage (10%) or a fraction (1/5) (default: all).",
 )
 @json_option
 @click.pass_obj
@@ -188,7 +189,7 @@ def parse_subset(text: str | None) -> float:
 @click.argument("first")
 @click.argument("second")
 @store_option
-@click.option("--instance", default=None)
+@instance_option("instance", "With latest: the latest of this instance")
 @json_option
 @click.pass_obj
 def diff_snapshots(
@@ -217,12 +218,37 @@ def diff_snapshots(
 
 @snapshots.command("prune")
 @store_option
-@click.option("--instance", default=None, help="Only this instance's snapshots.")
-@click.option("--keep-last", type=click.IntRange(min=0), default=None)
-@click.option("--keep-hourly", type=click.IntRange(min=0), default=None)
-@click.option("--keep-daily", type=click.IntRange(min=0), default=None)
-@click.option("--keep-weekly", type=click.IntRange(min=0), default=None)
-@click.option("--keep-monthly", type=click.IntRange(min=0), default=None)
+@instance_option("instance", "Only this instance's snapshots")
+@click.option(
+    "--keep-last",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep the N newest (default: the config's `retention`, else 0).",
+)
+@click.option(
+    "--keep-hourly",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep the newest of each of the last N hours (default: as --keep-last).",
+)
+@click.option(
+    "--keep-daily",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep the newest of each of the last N days (default: as --keep-last).",
+)
+@click.option(
+    "--keep-weekly",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep the newest of each of the last N ISO weeks (default: as --keep-last).",
+)
+@click.option(
+    "--keep-monthly",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep the newest of each of the last N months (default: as --keep-last).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would go; delete nothing.")
 @json_option
 @click.pass_obj

@@ -15,6 +15,12 @@ import yaml
 from rich.console import Console
 
 from omnimigrate.cli import EXIT_OK, EXIT_PARTIAL, AppContext, describe_keys
+from omnimigrate.cli.options import (
+    concurrency_option,
+    instance_option,
+    rate_limit_option,
+    store_option,
+)
 from omnimigrate.cli.progress import job_progress
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import ConfigError, InstanceConfig, instance_for, resolve_tokens
@@ -30,7 +36,7 @@ from omnimigrate.engine.restore import (
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.snapshot.manifest import instance_slug
 
-SYMBOLS = {"create": "+", "update": "~", "skip": "=", "conflict": "!", "blocked": "x"}
+SYMBOLS = {"create": "+", "update": "~", "skip": "=", "conflict": "!", "blocked": "x", "extra": "*"}
 
 
 def load_model_map(path: Path | None) -> dict[str, str]:
@@ -53,23 +59,24 @@ def load_model_map(path: Path | None) -> dict[str, str]:
 def restore_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every command that plans a restore shares."""
     options = [
-        click.option("--store", default=None, help="Folder or s3://bucket/prefix."),
-        click.option("--snapshot", default="latest", show_default=True, help="Snapshot id or latest."),
-        click.option("--source-instance", default=None, help="With latest: whose latest snapshot."),
+        store_option,
+        click.option("--snapshot", default="latest", help="Snapshot id, or latest."),
+        instance_option("source_instance", "With latest: whose latest snapshot", "--source-instance"),
         click.option("--target", required=True, help="Target instance URL or config name."),
         click.option("--target-token-env", multiple=True, help="Env var with a target org key (repeatable; default OMNI_TARGET_TOKEN)."),
-        click.option("--on-conflict", type=click.Choice(["skip", "overwrite", "rename"]), default="skip", show_default=True),
+        click.option("--on-conflict", type=click.Choice(["skip", "overwrite", "rename"]), default="skip",
+                     help="A document on the target that omnimigrate did not restore: leave it, replace it, or import a copy under a new identifier."),
         click.option("--include", multiple=True, help="Folder-path glob, label:NAME or document:IDENTIFIER (repeatable)."),
         click.option("--exclude", multiple=True, help="Same forms as --include."),
         click.option("--include-deleted", is_flag=True, help="Also restore documents that were in the source's trash."),
         click.option("--models", is_flag=True, help="Push model YAML to the mapped shared models."),
         click.option("--pause-schedules", is_flag=True, help="Create every schedule paused (DR drill)."),
-        click.option("--create-missing-users", is_flag=True),
-        click.option("--create-missing-groups", is_flag=True),
+        click.option("--create-missing-users", is_flag=True, help="Create (SCIM) the users the snapshot names and the target lacks, instead of blocking what needs them."),
+        click.option("--create-missing-groups", is_flag=True, help="Create (SCIM) the groups the snapshot names and the target lacks, instead of blocking what needs them."),
         click.option("--model-map", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
-                     help="YAML: source-model-id: target-model-id."),
-        click.option("--rate-limit", type=click.IntRange(min=1), default=None, help="Requests/minute per key."),
-        click.option("--concurrency", type=click.IntRange(1, 64), default=None, help="Workers per key."),
+                     help="YAML: source-model-id: target-model-id (default: models map by connection, kind and name)."),
+        rate_limit_option,
+        concurrency_option,
     ]  # fmt: skip
     return functools.reduce(lambda f, opt: opt(f), reversed(options), func)
 
@@ -192,7 +199,7 @@ def accept_blocked_option(func: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(path_type=Path, dir_okay=False),
         default=None,
         help="A file of blocked action ids (or globs, one a line) you accept: they no longer "
-        "make the exit code 3.",
+        "make the exit code 3 (default: none).",
     )(func)
 
 

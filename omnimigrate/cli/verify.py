@@ -11,6 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli, describe_keys
+from omnimigrate.cli.options import (
+    instance_option,
+    json_option,
+    rate_limit_option,
+    store_option,
+)
 from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.target import (
     Target,
@@ -29,13 +35,15 @@ def print_verify(report: VerifyReport, console: Console) -> None:
     for kind, t in report.types.items():
         for diff in t.differences[:20]:
             console.print(f"  {kind}: {diff}")
+        for extra in t.extras[:20]:
+            console.print(f"  {kind}: extra: {extra}")
     console.print(describe_keys(report.keys))
 
 
 @cli.command("verify")
-@click.option("--store", default=None)
-@click.option("--snapshot", default="latest", show_default=True)
-@click.option("--source-instance", default=None, help="With latest: whose latest snapshot.")
+@store_option
+@click.option("--snapshot", default="latest", help="Snapshot id, or latest.")
+@instance_option("source_instance", "With latest: whose latest snapshot", "--source-instance")
 @click.option("--against", required=True, help="Instance URL or config name to compare.")
 @click.option(
     "--target-token-env",
@@ -46,10 +54,8 @@ def print_verify(report: VerifyReport, console: Console) -> None:
 @click.option(
     "--document", "documents", multiple=True, help="Only these documents (and their schedules)."
 )
-@click.option("--json", "as_json", is_flag=True)
-@click.option(
-    "--rate-limit", type=click.IntRange(min=1), default=None, help="Requests/minute per key."
-)
+@json_option
+@rate_limit_option
 @click.pass_obj
 def verify_command(app: AppContext, against: str, target_token_env: tuple[str, ...], models: bool,
                    documents: tuple[str, ...], as_json: bool, rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
@@ -70,7 +76,7 @@ def verify_command(app: AppContext, against: str, target_token_env: tuple[str, .
 
     report = asyncio.run(run())
     if as_json:
-        click.echo(json.dumps({k: {"checked": t.checked, "matching": t.matching, "differences": t.differences}
+        click.echo(json.dumps({k: {"checked": t.checked, "matching": t.matching, "differences": t.differences, "extras": t.extras}
                                for k, t in report.types.items()}
                               | {"keys": {k: v.model_dump() for k, v in report.keys.items()}}, indent=1))  # fmt: skip
     else:

@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field, computed_field
 
 from omnimigrate.snapshot.blobs import canonical_json
 
-Op = Literal["create", "update", "skip", "conflict", "blocked"]
+# `extra`: on the target only, and restore leaves it there (reported, never written)
+Op = Literal["create", "update", "skip", "conflict", "blocked", "extra"]
 PLAN_FORMAT = 1
 
 

@@ -87,7 +87,9 @@ class Platform(Protocol):
 
     def snapshot_view(self, manifest: Manifest, blobs: BlobStore) -> Any: ...
 
-    def read_inventory(self, clients: Sequence[Any]) -> Awaitable[Inventory]: ...
+    def read_inventory(self, clients: Sequence[Any], view: Any) -> Awaitable[Inventory]:
+        """What the target holds; `view`, the snapshot's, says what else is worth a read."""
+        ...
 
     def plan(
         self,

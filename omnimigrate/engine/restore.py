@@ -54,7 +54,7 @@ async def plan_restore(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Plan[Any]:
     """Read the target (over all its keys) and plan the restore; writes nothing."""
-    inventory = await snap.platform.read_inventory(clients)
+    inventory = await snap.platform.read_inventory(clients, snap.source)
     target = instance_slug(clients[0].base_url)
     ledger = await asyncio.to_thread(RestoreLedger, snap.store, target)
     return snap.platform.plan(snap.source, inventory, ledger.records, options, now())
@@ -70,7 +70,7 @@ async def resume_saved(
     A target that changed only where the saved plan writes and its ledger says it wrote (a
     killed `restore --plan`): the plan again from here, which may write nothing the saved
     plan does not. Anything else is drift, named."""
-    current = await snap.platform.read_inventory(clients)
+    current = await snap.platform.read_inventory(clients, snap.source)
     if saved.inventory.digest() == current.digest():
         return saved
     ledger = await asyncio.to_thread(RestoreLedger, snap.store, instance_slug(saved.target_url))

@@ -20,6 +20,8 @@ class TypeReport:
     checked: int = 0
     matching: int = 0
     differences: list[str] = field(default_factory=list)
+    # on the target only, which restore leaves there: named, not counted as differences
+    extras: list[str] = field(default_factory=list)
 
     def check(self, key: str, want: Any, have: Any, what: str) -> bool:
         if want == have:

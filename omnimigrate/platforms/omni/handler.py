@@ -8,7 +8,8 @@ A handler says, side by side:
 - **snapshot view**: `load` turns its snapshot entries into typed objects on the
   `SnapshotView` (natural keys only, never source ids);
 - **inventory**: `read_target` are the listings that read what the target holds of it (each
-  may go to another key), `read_target_per_user` what only a walk per user shows;
+  may go to another key), `read_target_per_user` what only a walk per user shows, and
+  `read_target_for` the reads that only what the snapshot holds calls for;
 - **plan**: `plan` adds its actions to the plan, through the `PlanContext`;
 - **apply**: `actions` maps each action kind it plans to how it is written (`ActionKind`);
 - **verify**: `verify` compares the target with the snapshot and fills in its report rows.
@@ -84,6 +85,12 @@ class Handler:
     read_target_per_user: Callable[[OmniClient, TargetInventory, str], Awaitable[None]] | None = (
         None
     )
+    # reads of the target that only what the snapshot holds calls for (one per principal
+    # with model roles, not one per user of the org): each takes the key it goes to
+    read_target_for: (
+        Callable[[TargetInventory, SnapshotView], list[Callable[[OmniClient], Awaitable[None]]]]
+        | None
+    ) = None
     plan: Callable[[PlanContext], None] | None = None
     actions: Mapping[str, ActionKind] = field(default_factory=dict)
     verify: Callable[[VerifyContext], Awaitable[None]] | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
@@ -21,12 +21,15 @@ from omnimigrate.platforms.omni.handlers.models import TargetModel
 from omnimigrate.platforms.omni.handlers.schedules import TargetSchedule
 from omnimigrate.platforms.omni.registry import HANDLERS
 
+if TYPE_CHECKING:
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotView
+
 
 class TargetInventory(Inventory):
     WRITTEN_BY: ClassVar[dict[str, str]] = {
         "labels": "label", "users": "user", "groups": "group", "email_only": "email_only",
         "folders": "folder", "documents": "document", "favorites": "favorite",
-        "schedules": "schedule",
+        "schedules": "schedule", "roles": "role",
     }  # fmt: skip
 
     labels: dict[str, dict[str, object]] = Field(default_factory=dict)  # lower name -> settings
@@ -39,12 +42,17 @@ class TargetInventory(Inventory):
     documents: dict[str, TargetDocument] = Field(default_factory=dict)
     favorites: dict[str, list[str]] = Field(default_factory=dict)  # email -> identifiers
     schedules: dict[str, TargetSchedule] = Field(default_factory=dict)
+    # "user:EMAIL" / "group:NAME" -> its direct model roles, [scope, role] (read only for the
+    # principals the snapshot has roles for)
+    roles: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
 
 
-async def read_inventory(clients: Sequence[OmniClient]) -> TargetInventory:
+async def read_inventory(
+    clients: Sequence[OmniClient], view: SnapshotView | None = None
+) -> TargetInventory:
     """Every handler's listings at once, each on the next of the target's keys, then the
-    walks per user (restricted content, favorites) likewise: with three keys, a third of the
-    time."""
+    walks per user (restricted content, favorites) and the reads the snapshot `view` calls
+    for (model roles) likewise: with three keys, a third of the time."""
     keys = itertools.cycle(clients)
     inv = TargetInventory(url=clients[0].base_url)
     await asyncio.gather(*(read(next(keys), inv) for h in HANDLERS for read in h.read_target))
@@ -52,4 +60,9 @@ async def read_inventory(clients: Sequence[OmniClient]) -> TargetInventory:
     await asyncio.gather(
         *(read(next(keys), inv, user) for user in list(inv.users.values()) for read in per_user)
     )
+    if view is not None:
+        reads = [
+            read for h in HANDLERS if h.read_target_for for read in h.read_target_for(inv, view)
+        ]
+        await asyncio.gather(*(read(next(keys)) for read in reads))
     return inv

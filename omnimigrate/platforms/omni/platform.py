@@ -43,8 +43,10 @@ class OmniPlatform:
     def snapshot_view(self, manifest: Manifest, blobs: BlobStore) -> SnapshotView:
         return load_snapshot_view(manifest, blobs)
 
-    async def read_inventory(self, clients: Sequence[OmniClient]) -> TargetInventory:
-        return await read_inventory(clients)
+    async def read_inventory(
+        self, clients: Sequence[OmniClient], view: SnapshotView
+    ) -> TargetInventory:
+        return await read_inventory(clients, view)
 
     def plan(
         self,

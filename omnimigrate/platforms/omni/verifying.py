@@ -79,7 +79,7 @@ async def verify(
     documents: list[str] | None = None,
     concurrency: int = 4,
 ) -> VerifyReport:
-    inv = await read_inventory(clients)
+    inv = await read_inventory(clients, source)
     ctx = VerifyContext(source, inv, SpreadReads(clients, concurrency), documents, models)
     for handler in HANDLERS:
         if handler.verify:

@@ -3,11 +3,15 @@
 Only direct roles are carried: one inherited through a group, the organization or the base
 role is not frozen into an explicit grant (DIGEST G9). Restored last: a role names a model
 and a user or group, which exist by then.
+
+A role the target gives a principal on a model (or connection) the snapshot gives it none
+on is an extra: Omni's API has no way to remove a model role (only to assign one), so restore
+leaves it, and plan and verify both name it, in the same words, as its own category.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -22,11 +26,30 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
+    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
     from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 ENTRY_TYPES = {"user": "user_model_roles", "group": "group_model_roles"}
+# where a role comes from, as the official spec (`USER`, `GROUP`) and the older one
+# (`User Role`, `Group Role`) name a direct one (DIGEST §4)
+DIRECT = {"user": ("USER", "User Role"), "group": ("GROUP", "Group Role")}
+EXTRA = "on the target only: restore leaves it (Omni's API cannot remove a model role)"
+
+
+def is_direct(kind: str, origin: dict[str, Any] | None) -> bool:
+    """A role given to this principal itself, not inherited; a group's only at depth 0."""
+    origin = origin or {}
+    return origin.get("type") in DIRECT[kind] and not origin.get("depth")
+
+
+def scope_of(model: str | None, connection: str | None) -> str:
+    return model or f"connection {connection}"
+
+
+def principal_key(kind: str, key: str) -> str:
+    return f"{kind}:{key}"
 
 
 class SourceRole(BaseModel, frozen=True):
@@ -58,7 +81,7 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
     for kind, type_ in ENTRY_TYPES.items():
         for o in r.entries(type_):
             for a in (r.blob(o) or {}).get("results", []):
-                if (a.get("from") or {}).get("type") != kind.upper():
+                if not is_direct(kind, a.get("from")):
                     continue  # inherited through a group, the org or the base role
                 view.roles.append(SourceRole(
                     principal=Principal(kind=kind, key=o.key),  # type: ignore[arg-type]
@@ -68,13 +91,43 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
                 ))  # fmt: skip
 
 
+def read_target_for(
+    inv: TargetInventory, view: SnapshotView
+) -> list[Callable[[OmniClient], Awaitable[None]]]:
+    """The direct roles the target gives each principal the snapshot gives roles to."""
+    wanted = sorted({(r.principal.kind, r.principal.key) for r in view.roles})
+    models = {m.id: m.key for m in inv.models.values()}
+    connections = {v: k for k, v in inv.connections.items()}
+
+    def reader(kind: str, key: str, pid: str) -> Callable[[OmniClient], Awaitable[None]]:
+        async def read(client: OmniClient) -> None:
+            get = client.user_model_roles if kind == "user" else client.group_model_roles
+            result = await get(pid)
+            inv.roles[principal_key(kind, key)] = sorted(
+                (scope_of(models.get(a.model_id or ""), connections.get(a.connection_id or "")),
+                 a.role_name)
+                for a in result.results
+                if is_direct(kind, a.from_)
+            )  # fmt: skip
+
+        return read
+
+    ids = {"user": inv.users, "group": inv.groups}
+    return [reader(kind, key, ids[kind][key]) for kind, key in wanted if key in ids[kind]]
+
+
 def plan(ctx: PlanContext) -> None:
     if ctx.filtered:
         return
+    wanted: dict[str, dict[str, str]] = {}
+    for r in ctx.src.roles:
+        wanted.setdefault(principal_key(r.principal.kind, r.principal.key), {})[
+            scope_of(r.model, r.connection)
+        ] = r.role
     for r in sorted(
         ctx.src.roles, key=lambda r: (r.principal.kind, r.principal.key, r.model or "", r.role)
     ):
-        scope = r.model or f"connection {r.connection}"
+        scope = scope_of(r.model, r.connection)
         model_id = (ctx.target_model(r.model) or (None,))[0] if r.model else None
         action = Action(
             id=action_id("role", r.principal.kind, r.principal.key, scope, r.role),
@@ -88,8 +141,20 @@ def plan(ctx: PlanContext) -> None:
             ctx.mark(action, "blocked", f"model {r.model} is not on the target")
         elif not r.model and (r.connection or "") not in ctx.inv.connections:
             ctx.mark(action, "blocked", f"connection {r.connection} is not on the target")
+        elif [scope, r.role] in _have(ctx, r.principal):
+            ctx.mark(action, "skip", "exists on the target")
         else:
             ctx.decide(action, ctx.identity_deps([r.principal]))
+    for principal, have in sorted(ctx.inv.roles.items()):
+        kind, _, key = principal.partition(":")
+        for scope, role in have:
+            if scope not in wanted.get(principal, {}):
+                ctx.add(Action(id=action_id("role", kind, key, scope, role), kind="role.extra",
+                               object=f"{key} {role} on {scope}", op="extra", reason=EXTRA))  # fmt: skip
+
+
+def _have(ctx: PlanContext, p: Principal) -> list[list[str]]:
+    return [list(x) for x in ctx.inv.roles.get(principal_key(p.kind, p.key), [])]
 
 
 async def assign(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
@@ -103,30 +168,28 @@ async def assign(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
 
 
 async def verify(ctx: VerifyContext) -> None:
+    """Each principal's direct roles on the scopes the snapshot gives it roles on; a role on
+    another scope is an extra, named as plan names it, and not a difference."""
     if not ctx.whole:
         return
     t = ctx.report("model roles")
-    wanted: dict[tuple[str, str], set[tuple[str | None, str]]] = {}
+    wanted: dict[tuple[str, str], dict[str, str]] = {}
     for r in ctx.src.roles:
-        wanted.setdefault((r.principal.kind, r.principal.key), set()).add((r.model, r.role))
-
-    async def one(principal: tuple[str, str], c: OmniClient) -> None:
-        (kind, key), roles = principal, wanted[principal]
+        wanted.setdefault((r.principal.kind, r.principal.key), {})[
+            scope_of(r.model, r.connection)
+        ] = r.role
+    for (kind, key), roles in sorted(wanted.items()):
         t.checked += 1
         ids = ctx.inv.users if kind == "user" else ctx.inv.groups
         if key not in ids:
-            return t.missing(f"{kind} {key}")
-        read = c.user_model_roles if kind == "user" else c.group_model_roles
-        result = await read(ids[key])
-        have = {
-            (ctx.names.models.get(a.model_id or "", a.model_id), a.role_name)
-            for a in result.results
-            if (a.from_ or {}).get("type") == kind.upper()
-        }
-        if t.check(f"{kind} {key}", roles, have, "model roles"):
+            t.missing(f"{kind} {key}")
+            continue
+        have = dict(ctx.inv.roles.get(principal_key(kind, key), []))
+        t.extras += [f"{kind} {key}: {role} on {scope}: {EXTRA}"
+                     for scope, role in sorted(have.items()) if scope not in roles]  # fmt: skip
+        shared = {scope: role for scope, role in have.items() if scope in roles}
+        if t.check(f"{kind} {key}", roles, shared, "model roles"):
             t.matching += 1
-
-    await ctx.reads.each(sorted(wanted), one)
 
 
 HANDLER = Handler(
@@ -135,6 +198,7 @@ HANDLER = Handler(
     per_user=(JobTemplate("user_model_roles"),),
     per_group=(JobTemplate("group_model_roles"),),
     load=load,
+    read_target_for=read_target_for,
     plan=plan,
     actions={"role.assign": ActionKind(assign)},
     verify=verify,
