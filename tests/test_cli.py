@@ -117,3 +117,11 @@ def test_progress_without_a_terminal_logs_every_few_seconds_with_an_eta_from_the
     assert [e["done"] for e in lines] == [11, 21, 31, 41, 51, 61, 71, 81, 91, 100]
     assert lines[0]["eta"] == "0:00:44" and lines[-1]["eta"] == "0:00:00"
     assert eta(1, None, 2.0) == "eta ?"
+
+
+def test_an_unexpected_failure_is_one_line_that_points_at_the_traceback():
+    from omnimigrate.cli import failure_of
+
+    message, code = failure_of(RuntimeError("boom"))
+    assert code is None and "\n" not in message
+    assert message == "unexpected RuntimeError: boom (run with --log-level debug for the traceback)"

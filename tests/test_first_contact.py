@@ -199,8 +199,17 @@ def test_s3_without_credentials_and_without_an_endpoint(tmp_path):
         **nothing, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
     }  # fmt: skip
-    result = run("snapshots", "list", "--store", "s3://bucket/dr", env=unreachable)
+    result, seconds = timed("snapshots", "list", "--store", "s3://bucket/dr", env=unreachable)
     assert result.returncode == 1 and "cannot reach the S3 endpoint" in one_line_error(result)
+    assert seconds < 10
+
+
+def test_a_bucket_that_does_not_exist_is_no_store(moto_endpoint, tmp_path):
+    creds = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
+             "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto_endpoint}  # fmt: skip
+    result = run("snapshots", "list", "--store", "s3://no-such-bucket-here/dr", env=creds)
+    assert result.returncode == 2
+    assert "no store at s3://no-such-bucket-here/dr" in one_line_error(result)
 
 
 # ---------------------------------------------------------------------- configuration

@@ -265,8 +265,32 @@ def open_store(
             import boto3
             from botocore.config import Config
 
+            _reach(boto3, Config, bucket, url)
             s3_client = boto3.client(
                 "s3", config=Config(retries={"max_attempts": 10, "mode": "adaptive"})
             )
         return S3Store(bucket, prefix, s3_client, encryption)
     return LocalStore(url, create=create)
+
+
+def _reach(boto3: Any, config: Any, bucket: str, url: str) -> None:
+    """One quick look at the bucket before a command relies on it: the store's own client
+    retries for long (throttling is worth waiting out), which an unreachable endpoint, a
+    missing bucket or a denied one are not."""
+    from botocore.exceptions import ClientError
+
+    probe = boto3.client(
+        "s3", config=config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=15)
+    )
+    try:
+        probe.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code"))
+        if code in ("404", "NoSuchBucket"):
+            raise StoreMissing(f"no store at {url}: bucket {bucket} does not exist") from None
+        if code in ("403", "AccessDenied"):
+            raise StoreError(
+                f"access to bucket {bucket} is denied: give these credentials s3:ListBucket, "
+                "GetObject and PutObject on it (deploy/iam-policy.json)"
+            ) from None
+        raise
