@@ -52,39 +52,6 @@ def pair(tmp_path):
         assert [str(v) for v in fake.violations] == []
 
 
-def test_sigkill_midway_then_rerun_reaches_the_same_end_state(pair, tmp_path):
-    _, target, env = pair(150)
-    args = ["restore", "--target", target.url, "--rate-limit", "3000", "--models"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "omnimigrate", *args],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    segments = tmp_path / "store" / "restores"
-    deadline = time.monotonic() + 120
-    while len(list(segments.rglob("segments/*.json"))) < 150:
-        assert proc.poll() is None, "the restore ended before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    imported_before = len([d for d in target.state.documents.values() if not d.deleted])
-    assert 0 < imported_before < 140
-
-    resumed = run(*args, env=env)
-    assert resumed.returncode == 3, resumed.stderr[-2000:]  # 3: the unexportable document
-    assert "BLOCKED document:" in resumed.stdout and "FAILED" not in resumed.stdout
-    no_duplicates(target.state)
-    verify = run("verify", "--against", target.url, "--models", "--rate-limit", "100000", env=env)
-    assert verify.returncode == 0, verify.stdout[-3000:]
-    assert "100.0 %" in verify.stdout and "documents" in verify.stdout
-
-    writes = len(target.log.writes())
-    again = run(*args, env=env)
-    assert again.returncode == 3 and len(target.log.writes()) == writes  # zero writes
-
-
 def kill_after(args: list[str], env: dict[str, str], segments, count: int) -> None:
     """Run omnimigrate, SIGKILL it once its restore ledger holds `count` records."""
     proc = subprocess.Popen(
@@ -100,6 +67,26 @@ def kill_after(args: list[str], env: dict[str, str], segments, count: int) -> No
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+def test_sigkill_midway_then_rerun_reaches_the_same_end_state(pair, tmp_path):
+    _, target, env = pair(150)
+    args = ["restore", "--target", target.url, "--rate-limit", "3000", "--models"]
+    kill_after(args, env, tmp_path / "store" / "restores", 150)
+    imported_before = len([d for d in target.state.documents.values() if not d.deleted])
+    assert 0 < imported_before < 140
+
+    resumed = run(*args, env=env)
+    assert resumed.returncode == 3, resumed.stderr[-2000:]  # 3: the unexportable document
+    assert "BLOCKED document:" in resumed.stdout and "FAILED" not in resumed.stdout
+    no_duplicates(target.state)
+    verify = run("verify", "--against", target.url, "--models", "--rate-limit", "100000", env=env)
+    assert verify.returncode == 0, verify.stdout[-3000:]
+    assert "100.0 %" in verify.stdout and "documents" in verify.stdout
+
+    writes = len(target.log.writes())
+    again = run(*args, env=env)
+    assert again.returncode == 3 and len(target.log.writes()) == writes  # zero writes
 
 
 def test_a_killed_restore_of_a_saved_plan_resumes_with_the_same_command(pair, tmp_path):

@@ -29,9 +29,7 @@ from omnimigrate.config import instance_for, resolve_tokens
 from omnimigrate.engine.apply import ApplyResult
 from omnimigrate.engine.backup import BackupOptions, run_backup
 from omnimigrate.engine.plan import Plan
-from omnimigrate.engine.restore import (
-    open_snapshot,
-)
+from omnimigrate.engine.restore import open_snapshot
 
 
 @cli.command("migrate")

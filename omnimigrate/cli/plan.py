@@ -24,9 +24,7 @@ from omnimigrate.cli.target import (
     restore_options,
 )
 from omnimigrate.engine.plan import Plan
-from omnimigrate.engine.restore import (
-    plan_restore,
-)
+from omnimigrate.engine.restore import plan_restore
 from omnimigrate.platforms.omni.registry import explain_order
 
 

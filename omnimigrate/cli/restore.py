@@ -28,9 +28,7 @@ from omnimigrate.cli.target import (
 )
 from omnimigrate.config import ConfigError
 from omnimigrate.engine.plan import PlanFileError, plan_platform
-from omnimigrate.engine.restore import (
-    PlanDrift,
-)
+from omnimigrate.engine.restore import PlanDrift
 from omnimigrate.platforms import UnknownPlatform, platform_named
 from omnimigrate.snapshot.manifest import instance_slug
 
