@@ -45,5 +45,4 @@ def start_fake(
     if "fake Omni at" not in line:
         raise SystemExit(f"fake did not start: {line!r}")
     token = dict(ln.split("=", 1) for ln in tokens.read_text().split() if "=" in ln)
-    org = token.get("OMNI_SOURCE_TOKEN") or token["OMNI_ORG_TOKEN"]
-    return proc, f"http://127.0.0.1:{port}", org
+    return proc, f"http://127.0.0.1:{port}", token["OMNI_SOURCE_TOKEN"]
