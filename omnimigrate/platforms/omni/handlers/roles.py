@@ -119,42 +119,44 @@ def read_target_for(
 def plan(ctx: PlanContext) -> None:
     if ctx.filtered:
         return
-    wanted: dict[str, dict[str, str]] = {}
-    for r in ctx.src.roles:
-        wanted.setdefault(principal_key(r.principal.kind, r.principal.key), {})[
-            scope_of(r.model, r.connection)
-        ] = r.role
+    wanted: dict[str, set[str]] = {}  # principal -> the target scopes the snapshot gives it
     for r in sorted(
         ctx.src.roles, key=lambda r: (r.principal.kind, r.principal.key, r.model or "", r.role)
     ):
         scope = scope_of(r.model, r.connection)
         model_id = (ctx.target_model(r.model) or (None,))[0] if r.model else None
+        on_target = _target_scope(ctx, model_id, r.connection)
+        wanted.setdefault(principal_key(r.principal.kind, r.principal.key), set()).add(on_target)
         action = Action(
             id=action_id("role", r.principal.kind, r.principal.key, scope, r.role),
             kind="role.assign", object=f"{r.principal.key} {r.role} on {scope}", op="create",
             params={"principal": r.principal.model_dump(), "role": r.role, "model": r.model,
                     "model_id": model_id, "connection": r.connection},
         )  # fmt: skip
+        have = ctx.inv.roles.get(principal_key(r.principal.kind, r.principal.key), [])
         if not ctx.principal_ok(r.principal):
             ctx.mark(action, "blocked", ctx.missing_reason(r.principal))
         elif r.model and model_id is None:
             ctx.mark(action, "blocked", f"model {r.model} is not on the target")
         elif not r.model and (r.connection or "") not in ctx.inv.connections:
             ctx.mark(action, "blocked", f"connection {r.connection} is not on the target")
-        elif [scope, r.role] in _have(ctx, r.principal):
+        elif (on_target, r.role) in {tuple(x) for x in have}:
             ctx.mark(action, "skip", "exists on the target")
         else:
             ctx.decide(action, ctx.identity_deps([r.principal]))
     for principal, have in sorted(ctx.inv.roles.items()):
         kind, _, key = principal.partition(":")
         for scope, role in have:
-            if scope not in wanted.get(principal, {}):
-                ctx.add(Action(id=action_id("role", kind, key, scope, role), kind="role.extra",
+            if scope not in wanted.get(principal, set()):
+                ctx.add(Action(id=action_id("role", kind, key, scope, role, "extra"), kind="role.extra",
                                object=f"{key} {role} on {scope}", op="extra", reason=EXTRA))  # fmt: skip
 
 
-def _have(ctx: PlanContext, p: Principal) -> list[list[str]]:
-    return [list(x) for x in ctx.inv.roles.get(principal_key(p.kind, p.key), [])]
+def _target_scope(ctx: PlanContext, model_id: str | None, connection: str | None) -> str:
+    """The scope a role lands on, named as the target names it (a `--model-map` moves it)."""
+    if model_id is None:
+        return scope_of(None, connection)
+    return next((m.key for m in ctx.inv.models.values() if m.id == model_id), model_id)
 
 
 async def assign(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
