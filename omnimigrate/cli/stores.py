@@ -32,8 +32,7 @@ def writable_cache(app: AppContext) -> Path:
     path = app.settings.cache_dir
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with tempfile.TemporaryFile(dir=path):
-            pass
+        tempfile.TemporaryFile(dir=path).close()  # a file made and gone: the folder takes writes
     except OSError as exc:
         raise ConfigError(
             f"cache folder {path} is not writable ({exc.strerror}): set cache_dir in the config "
