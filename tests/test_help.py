@@ -6,19 +6,9 @@ from __future__ import annotations
 import click
 from click.testing import CliRunner
 
-from omnimigrate.cli import (  # noqa: F401  (registers the commands)
-    backup,
-    cli,
-    demo,
-    doctor,
-    fake,
-    migrate,
-    plan,
-    restore,
-    serve,
-    snapshots,
-    verify,
-)
+from omnimigrate.cli import with_commands
+
+cli = with_commands()
 
 
 def commands(group: click.Group = cli, path: tuple[str, ...] = ()):

@@ -126,8 +126,8 @@ def failure_of(exc: Exception) -> tuple[str, int | None]:
     )
 
 
-def main() -> None:
-    """Entry point: turns every expected failure into a one-line message and an exit code."""
+def with_commands() -> click.Group:
+    """The command group with every command registered (each module adds its own)."""
     from omnimigrate.cli import (  # noqa: F401  (registers the commands)
         backup,
         demo,
@@ -141,6 +141,12 @@ def main() -> None:
         verify,
     )
 
+    return cli
+
+
+def main() -> None:
+    """Entry point: turns every expected failure into a one-line message and an exit code."""
+    with_commands()
     try:
         code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:

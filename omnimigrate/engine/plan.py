@@ -52,7 +52,7 @@ class Inventory(BaseModel):
                 gone = sorted(set(value) - set(theirs[field]) - ours)
                 changed = sorted(
                     k
-                    for k in set(value) & set(theirs[field]) - ours
+                    for k in (set(value) & set(theirs[field])) - ours
                     if value[k] != theirs[field][k]
                 )
                 if not (new or gone or changed):

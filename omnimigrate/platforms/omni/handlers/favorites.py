@@ -8,7 +8,7 @@ to write them (DIGEST §7.5), so they are not carried.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from omnimigrate.engine.jobs import JobResult
@@ -45,11 +45,21 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
         view.favorites[o.key] = sorted(r.blob(o) or [])
 
 
-async def read_target_of_user(client: OmniClient, inv: TargetInventory, user_id: str) -> None:
-    email = next(e for e, uid in inv.users.items() if uid == user_id)
-    found = sorted([doc.identifier async for doc in client.list_favorites(user_id)])
-    if found:
-        inv.favorites[email] = found
+def read_target_for(
+    inv: TargetInventory, view: SnapshotView
+) -> list[Callable[[OmniClient], Awaitable[None]]]:
+    """The target's favorites of the users the snapshot has favorites of: one walk each, not
+    one per user of the target."""
+
+    def reader(email: str, user_id: str) -> Callable[[OmniClient], Awaitable[None]]:
+        async def read(client: OmniClient) -> None:
+            found = sorted([doc.identifier async for doc in client.list_favorites(user_id)])
+            if found:
+                inv.favorites[email] = found
+
+        return read
+
+    return [reader(e, inv.users[e]) for e in sorted(view.favorites) if e in inv.users]
 
 
 def plan(ctx: PlanContext) -> None:
@@ -103,7 +113,7 @@ HANDLER = Handler(
     jobs={"user_favorites": list_user_favorites},
     per_user=(JobTemplate("user_favorites"),),
     load=load,
-    read_target_per_user=read_target_of_user,
+    read_target_for=read_target_for,
     plan=plan,
     actions={"favorite.add": ActionKind(add, reset_by_import=True)},
     verify=verify,
