@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +34,7 @@ from pydantic_settings import (
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.http.transport import normalize_base_url
 from omnimigrate.platforms import PLATFORMS, platform_named
+from omnimigrate.snapshot.manifest import instance_slug
 from omnimigrate.snapshot.retention import RetentionRules
 
 
@@ -49,6 +51,18 @@ class InstanceConfig(BaseModel):
     # which platform the instance runs: omnimigrate started with Omni, so an instance that
     # does not say is Omni (documented in the README's configuration section)
     platform: str = "omni"
+    # Lightdash: the project to back up or restore into, by uuid or name (default: every
+    # project, each restored into the target's project of the same name)
+    project: str | None = None
+
+    @model_validator(mode="after")
+    def _project_is_lightdash(self) -> InstanceConfig:
+        if self.project is not None and self.platform != "lightdash":
+            raise ValueError(
+                f"project {self.project!r} is a Lightdash setting and this instance's platform "
+                f"is {self.platform}: add `platform: lightdash`, or remove `project`"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -76,11 +90,20 @@ class InstanceConfig(BaseModel):
 
     def client_pool(self, tokens: list[SecretStr], **limits: Any) -> Any:
         """Clients of this instance, one per key, from its platform."""
-        return platform_named(self.platform).client_pool(self.url, tokens, **limits)
+        scope = {"project": self.project} if self.platform == "lightdash" else {}
+        return platform_named(self.platform).client_pool(self.url, tokens, **scope, **limits)
+
+    def store_name(self) -> str:
+        """The store's default name for it: its host, and a Lightdash project's name."""
+        host = instance_slug(self.url)
+        return f"{host}-{slug_of(self.project)}" if self.project else host
 
     def preflight(self, tokens: list[SecretStr], timeout: float = 10.0) -> None:
         """One request per key before anything is opened (raises InstanceUnusable)."""
-        check = platform_named(self.platform).preflight(self.url, tokens, self.token_env, timeout)
+        scope = {"project": self.project} if self.platform == "lightdash" else {}
+        check = platform_named(self.platform).preflight(
+            self.url, tokens, self.token_env, timeout, **scope
+        )
         asyncio.run(check)
 
 
@@ -262,16 +285,35 @@ def resolve_tokens(names: list[str], environ: Mapping[str, str] | None = None) -
     return [SecretStr(environ[n]) for n in names]
 
 
+def slug_of(name: str) -> str:
+    """A name as a store key segment."""
+    return re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-.") or "project"
+
+
 def instance_for(
-    settings: Settings, url_or_name: str, token_env: list[str], default_env: str
+    settings: Settings,
+    url_or_name: str,
+    token_env: list[str],
+    default_env: str,
+    *,
+    platform: str | None = None,
+    project: str | None = None,
 ) -> InstanceConfig:
-    """An instance given on the command line, by URL or by its name in the config file."""
+    """An instance given on the command line, by URL or by its name in the config file;
+    `platform` and `project` (from --platform and --project) override the file's."""
+    flags = {k: v for k, v in {"platform": platform, "project": project}.items() if v}
     if url_or_name in settings.instances:
         inst = settings.instances[url_or_name]
-        return inst.model_copy(update={"token_env": token_env}) if token_env else inst
+        changes = {**({"token_env": token_env} if token_env else {}), **flags}
+        try:
+            return InstanceConfig.model_validate({**inst.model_dump(), **changes})
+        except ValidationError as exc:
+            raise ConfigError(f"instance {url_or_name}: {exc.errors()[0]['msg']}") from None
     try:
-        return InstanceConfig(url=url_or_name, token_env=token_env or [default_env])
+        return InstanceConfig(url=url_or_name, token_env=token_env or [default_env], **flags)
     except ValidationError as exc:
+        if url_or_name.startswith(("http://", "https://")):
+            raise ConfigError(f"{url_or_name}: {exc.errors()[0]['msg']}") from None
         known = ", ".join(sorted(settings.instances)) or "none configured"
         raise ConfigError(
             f"{url_or_name!r} is neither an http(s) instance URL nor an instance in the config "

@@ -15,17 +15,18 @@ from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli,
 from omnimigrate.cli.options import (
     concurrency_option,
     instance_option,
+    platform_option,
+    project_option,
     rate_limit_option,
     report_option,
     store_option,
 )
 from omnimigrate.cli.progress import job_progress, make_console
 from omnimigrate.cli.stores import cipher_for, store_for, writable_cache
-from omnimigrate.config import instance_for, resolve_tokens
+from omnimigrate.config import ConfigError, instance_for, resolve_tokens
 from omnimigrate.engine.backup import BackupFailed, BackupOptions, BackupOutcome, run_backup
 from omnimigrate.service.events import new_run_id
 from omnimigrate.service.metrics import Metrics
-from omnimigrate.snapshot.manifest import instance_slug
 
 
 def backup_report(outcome: BackupOutcome) -> dict[str, object]:
@@ -79,6 +80,8 @@ def print_outcome(outcome: BackupOutcome) -> None:
     help="Env var holding an org API key (repeatable: jobs spread over the keys). "
     "Default OMNI_SOURCE_TOKEN.",
 )
+@platform_option
+@project_option("project", "--project", "The project to back up")
 @store_option
 @click.option("--include", multiple=True, help="Folder-path glob to back up (repeatable).")
 @click.option("--exclude", multiple=True, help="Folder-path glob to leave out (repeatable).")
@@ -100,6 +103,8 @@ def backup(
     app: AppContext,
     source: str,
     token_env: tuple[str, ...],
+    platform: str | None,
+    project: str | None,
     store: str | None,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
@@ -113,7 +118,13 @@ def backup(
 ) -> None:
     """Back up an instance into a snapshot (incremental; re-running resumes a killed run)."""
     settings = app.settings
-    inst = instance_for(settings, source, list(token_env), "OMNI_SOURCE_TOKEN")
+    inst = instance_for(settings, source, list(token_env), "OMNI_SOURCE_TOKEN",
+                        platform=platform, project=project)  # fmt: skip
+    if inst.platform == "lightdash" and (include or exclude):
+        raise ConfigError(
+            "a Lightdash backup takes no --include/--exclude (it backs up whole projects): "
+            "choose the project with --project instead"
+        )
     tokens = resolve_tokens(inst.token_env)
     for token in tokens:
         app.redactor.add(token.get_secret_value())
@@ -123,7 +134,7 @@ def backup(
         exclude=exclude,
         allow_empty=allow_empty,
         concurrency=concurrency or settings.concurrency,
-        instance=instance_name or (source if source in settings.instances else None),
+        instance=instance_name or (source if source in settings.instances else inst.store_name()),
         retry_delay=settings.retry_base_delay * 2,
         lock_ttl=settings.lock_ttl,
         takeover_quiet=settings.rate_period,
@@ -135,7 +146,7 @@ def backup(
     cipher = cipher_for(app, target, create=True)
 
     metrics = Metrics()
-    name = options.instance or instance_slug(inst.url)
+    name = options.instance
     structlog.contextvars.bind_contextvars(run=new_run_id(), job="backup", instance=name)
 
     rate = rate_limit or inst.rate_limit or settings.rate_limit

@@ -1,19 +1,22 @@
 """`omnimigrate demo`: the main job end to end on embedded defaults.
 
-Starts two fake Omni instances on loopback: a source with a generated org, and a standby
-with the same users, groups, connections and models under other ids and no content. Backs
+Starts two fake instances on loopback (Omni's, or with `--platform lightdash` Lightdash's): a
+source with a generated org, and a standby with the same users and groups (for Omni also
+connections and models) under other ids and no content. Backs
 the source up into a local store (full, then incremental), restores the snapshot into the
 standby, restores again (which must write nothing), and verifies the standby against the
-snapshot. Both fakes check every request against Omni's openapi.json.
+snapshot. Both fakes check every request against the platform's openapi.json.
 """
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,6 +29,9 @@ from omnimigrate.engine.backup import BackupOptions, BackupOutcome, run_backup
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.platforms.lightdash.fake import scenario as ld_scenario
+from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
+from omnimigrate.platforms.lightdash.platform import client_pool as ld_client_pool
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.platforms.omni.pool import client_pool
@@ -43,26 +49,64 @@ class DemoResult:
     violations: list[str]
 
 
-async def run_demo(documents: int, rate_limit: int, store_dir: Path) -> DemoResult:
+@dataclass
+class DemoFakes:
+    """A platform's two fakes (a source with a generated org, a standby with the same people
+    under other ids) and how to reach them."""
+
+    source: Any
+    target: Any
+    source_token: str
+    target_token: str
+    pool: Callable[..., Any]  # the platform's client_pool
+    scope: dict[str, str]  # what the clients select (Lightdash: the project)
+    options: RestoreOptions
+
+
+def omni_fakes(documents: int, rate_limit: int) -> DemoFakes:
     scenario = generate(ScenarioSpec(documents=documents))
     spare = standby(scenario.state)
-    source = FakeOmni(scenario.state, FakeSettings(rate_limit=rate_limit))
-    target = FakeOmni(spare.state, FakeSettings(rate_limit=rate_limit))
+    return DemoFakes(
+        FakeOmni(scenario.state, FakeSettings(rate_limit=rate_limit)),
+        FakeOmni(spare.state, FakeSettings(rate_limit=rate_limit)),
+        scenario.org_token, spare.org_token, client_pool, {}, RestoreOptions(models=True),
+    )  # fmt: skip
+
+
+def lightdash_fakes(documents: int, rate_limit: int) -> DemoFakes:
+    """`documents`: charts in the staging project (with a dashboard per four charts)."""
+    spec = ld_scenario.ScenarioSpec(charts=documents, dashboards=max(1, documents // 4),
+                                    spaces=max(3, documents // 10), schedulers=max(2, documents // 12))  # fmt: skip
+    scenario = ld_scenario.generate(spec)
+    spare = ld_scenario.standby(scenario.state)
+    settings = LightdashSettings(rate_limit=rate_limit, nested_spaces=True)
+    return DemoFakes(
+        FakeLightdash(scenario.state, settings), FakeLightdash(spare.state, settings),
+        scenario.token, spare.token, ld_client_pool, {"project": "Staging"}, RestoreOptions(),
+    )  # fmt: skip
+
+
+async def run_demo(
+    documents: int, rate_limit: int, store_dir: Path, platform: str = "omni"
+) -> DemoResult:
+    fakes = (lightdash_fakes if platform == "lightdash" else omni_fakes)(documents, rate_limit)
+    source, target = fakes.source, fakes.target
     await source.start()
     await target.start()
     store = LocalStore(store_dir / "store")
     try:
         backups = []
         for _ in range(2):
-            async with client_pool(source.url, [scenario.org_token], rate_limit=rate_limit) as cs:
+            async with fakes.pool(
+                source.url, [fakes.source_token], rate_limit=rate_limit, **fakes.scope
+            ) as cs:
                 opts = BackupOptions()
                 backups.append(await run_backup(cs, store, opts, cache_dir=store_dir / "cache"))
         snap = open_snapshot(store, "latest")
-        async with client_pool(target.url, [spare.org_token], rate_limit=rate_limit) as cs:
-            options = RestoreOptions(models=True)
-            restored = await apply_plan(snap, await plan_restore(snap, cs, options), cs)
+        async with fakes.pool(target.url, [fakes.target_token], rate_limit=rate_limit) as cs:
+            restored = await apply_plan(snap, await plan_restore(snap, cs, fakes.options), cs)
             writes = len(target.log.writes())
-            await apply_plan(snap, await plan_restore(snap, cs, options), cs)
+            await apply_plan(snap, await plan_restore(snap, cs, fakes.options), cs)
             rerun_writes = len(target.log.writes()) - writes
             report = await snap.platform.verify(snap.source, cs, models=True)
     finally:
@@ -89,21 +133,29 @@ async def run_demo(documents: int, rate_limit: int, store_dir: Path) -> DemoResu
     help="Keep the store and checkpoints here (default: a temporary folder in $TMPDIR, removed "
     "afterwards). Nothing else is written.",
 )
+@click.option(
+    "--platform",
+    type=click.Choice(["omni", "lightdash"]),
+    default="omni",
+    help="Which platform's fakes: with lightdash, --documents counts the staging project's charts.",
+)
 @click.pass_obj
-def demo(app: AppContext, documents: int, rate_limit: int, store_dir: Path | None) -> None:
-    """Back up a fake Omni, restore it into a fake standby, and verify (no account needed)."""
+def demo(
+    app: AppContext, documents: int, rate_limit: int, store_dir: Path | None, platform: str
+) -> None:
+    """Back up a fake instance, restore it into a fake standby, and verify (no account needed)."""
     # with --store, no temporary folder at all: a read-only container needs no writable $TMPDIR
     keep = nullcontext(str(store_dir)) if store_dir else None
     with keep or tempfile.TemporaryDirectory(prefix="omnimigrate-demo-") as folder:
         where = Path(folder)
-        result = asyncio.run(run_demo(documents, rate_limit, where))
+        result = asyncio.run(run_demo(documents, rate_limit, where, platform))
     console = make_console()
     full, incremental = result.full.manifest, result.incremental.manifest
     title = f"omnimigrate demo: backup of a generated org into {where / 'store'}"
     console.print(counts_table(title, full.counts, "captured"))
     console.print(
         f"full backup {full.snapshot_id}: {full.status}, {result.full.exports} exports, "
-        f"{sum(1 for o, _ in full.warnings if not o.blob)} documents Omni refuses to export, "
+        f"{sum(1 for o, _ in full.warnings if not o.blob)} objects the source refuses to export, "
         f"{sum(1 for o, _ in full.warnings if o.blob)} objects flagged as holding secrets"
     )
     console.print(

@@ -10,6 +10,7 @@ import click
 
 from omnimigrate.cli import AppContext, cli
 from omnimigrate.cli.options import (
+    project_option,
     report_option,
 )
 from omnimigrate.cli.progress import job_progress, make_console
@@ -39,15 +40,17 @@ from omnimigrate.engine.restore import open_snapshot
     multiple=True,
     help="Env var with a source org key (default OMNI_SOURCE_TOKEN).",
 )
+@project_option("source_project", "--source-project", "The project to back up")
 @restore_options
 @report_option
 @accept_blocked_option
 @click.pass_obj
-def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, ...], target: str,
+def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, ...], source_project: str | None, target: str,
                     target_token_env: tuple[str, ...], report: Path | None, accept_blocked: Path | None, **kw: Any) -> None:  # fmt: skip
     """Back up SOURCE, then restore that snapshot into TARGET."""
     accepted = Acknowledged(accept_blocked)
-    src = instance_for(app.settings, source, list(source_token_env), "OMNI_SOURCE_TOKEN")
+    src = instance_for(app.settings, source, list(source_token_env), "OMNI_SOURCE_TOKEN",
+                       platform=kw["platform"], project=source_project)  # fmt: skip
     src_tokens = resolve_tokens(src.token_env)
     for t in src_tokens:
         app.redactor.add(t.get_secret_value())

@@ -81,3 +81,22 @@ def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print JSON instead of a table (for scripts)."
     )(func)
+
+
+def platform_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--platform",
+        type=click.Choice(["omni", "lightdash"]),
+        default=None,
+        help="The instance's platform (default: the config's `platform`, else omni).",
+    )(func)
+
+
+def project_option(dest: str, name: str, help: str) -> Decorator:
+    """A Lightdash project, by uuid or name."""
+    return click.option(
+        name,
+        dest,
+        default=None,
+        help=f"{help} (Lightdash; default: the config's `project`, else every project).",
+    )

@@ -18,6 +18,8 @@ from omnimigrate.cli import EXIT_OK, EXIT_PARTIAL, AppContext, describe_keys
 from omnimigrate.cli.options import (
     concurrency_option,
     instance_option,
+    platform_option,
+    project_option,
     rate_limit_option,
     store_option,
 )
@@ -63,6 +65,8 @@ def restore_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--snapshot", default="latest", help="Snapshot id, or latest."),
         instance_option("source_instance", "With latest: whose latest snapshot", "--source-instance"),
         click.option("--target", required=True, help="Target instance URL or config name."),
+        platform_option,
+        project_option("project", "--project", "The target project, by uuid or name"),
         click.option("--target-token-env", multiple=True, help="Env var with a target org key (repeatable; default OMNI_TARGET_TOKEN)."),
         click.option("--on-conflict", type=click.Choice(["skip", "overwrite", "rename"]), default="skip",
                      help="A document on the target that omnimigrate did not restore: leave it, replace it, or import a copy under a new identifier."),
@@ -102,8 +106,9 @@ class Target:
         self, app: AppContext, name: str, token_env: tuple[str, ...], kw: dict[str, Any]
     ) -> None:
         self.inst: InstanceConfig = instance_for(
-            app.settings, name, list(token_env), "OMNI_TARGET_TOKEN"
-        )
+            app.settings, name, list(token_env), "OMNI_TARGET_TOKEN",
+            platform=kw.get("platform"), project=kw.get("project"),
+        )  # fmt: skip
         self.tokens = resolve_tokens(self.inst.token_env)
         for t in self.tokens:
             app.redactor.add(t.get_secret_value())

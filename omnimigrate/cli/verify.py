@@ -14,6 +14,8 @@ from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli, describe_keys
 from omnimigrate.cli.options import (
     instance_option,
     json_option,
+    platform_option,
+    project_option,
     rate_limit_option,
     store_option,
 )
@@ -50,6 +52,8 @@ def print_verify(report: VerifyReport, console: Console) -> None:
     multiple=True,
     help="Env var with its org key (default OMNI_TARGET_TOKEN).",
 )
+@platform_option
+@project_option("project", "--project", "The project to compare")
 @click.option("--models", is_flag=True, help="Compare model YAML too.")
 @click.option(
     "--document", "documents", multiple=True, help="Only these documents (and their schedules)."
@@ -60,7 +64,7 @@ def print_verify(report: VerifyReport, console: Console) -> None:
 def verify_command(app: AppContext, against: str, target_token_env: tuple[str, ...], models: bool,
                    documents: tuple[str, ...], as_json: bool, rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
     """Compare a live instance with a snapshot: a fidelity table; exit 1 on any difference."""
-    tgt = Target(app, against, target_token_env, {"rate_limit": rate_limit})
+    tgt = Target(app, against, target_token_env, {"rate_limit": rate_limit, **kw})
     tgt.preflight()
     snap = open_for(app, kw)
 

@@ -70,10 +70,11 @@ class Platform(Protocol):
     plan_type: type[Plan[Any]]
 
     def preflight(
-        self, url: str, tokens: list[SecretStr], names: list[str], timeout: float
+        self, url: str, tokens: list[SecretStr], names: list[str], timeout: float, **scope: Any
     ) -> Awaitable[None]:
         """One request per key: raises InstanceUnusable when the instance or a key cannot
-        serve a run (`names`: the environment variables the tokens came from)."""
+        serve a run (`names`: the environment variables the tokens came from; `scope`: what
+        the platform's instances select, such as Lightdash's `project`)."""
         ...
 
     def client_pool(

@@ -113,7 +113,13 @@ def hint_for(status: int, route: str) -> str:
 
 
 def api_error(
-    status: int, detail: str, *, method: str, route: str, retry_after: float | None = None
+    status: int,
+    detail: str,
+    *,
+    method: str,
+    route: str,
+    retry_after: float | None = None,
+    hint: str | None = None,
 ) -> OmniAPIError:
     cls = _BY_STATUS.get(status, OmniAPIError)
     return cls(
@@ -121,13 +127,18 @@ def api_error(
         detail,
         method=method,
         route=route,
-        hint=hint_for(status, route),
+        hint=hint_for(status, route) if hint is None else hint,
         retry_after=retry_after,
     )
 
 
 def detail_of(body: object) -> str:
-    """Omni's error text lives in `detail`, `error` or `message` depending on the endpoint."""
+    """Omni's error text lives in `detail`, `error` or `message` depending on the endpoint;
+    Lightdash's in `{"error": {"name", "message"}}`."""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        name, message = error.get("name"), error.get("message")
+        return ": ".join(str(p) for p in (name, message) if p)
     if isinstance(body, dict):
         for key in ("detail", "error", "message"):
             value = body.get(key)

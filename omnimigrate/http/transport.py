@@ -20,7 +20,13 @@ import aiohttp
 import structlog
 from pydantic import SecretStr
 
-from omnimigrate.http.errors import OmniAPIError, OmniTransportError, api_error, detail_of
+from omnimigrate.http.errors import (
+    OmniAPIError,
+    OmniTransportError,
+    api_error,
+    detail_of,
+    hint_for,
+)
 from omnimigrate.http.ratelimit import Clock, RateLimiter, key_fingerprint
 from omnimigrate.snapshot.manifest import KeyStats
 
@@ -65,6 +71,7 @@ def query_value(value: Any) -> str:
 
 
 Observer = Callable[[str, "int | str", float], None]  # (route, status, rate-limit wait)
+Hints = Callable[[int, str], str]  # (status, route) -> what the operator should do
 
 
 @dataclass
@@ -87,8 +94,12 @@ class Transport:
         timeout: float = 120.0,
         clock: Clock = time.monotonic,
         observer: Observer | None = None,
+        scheme: str = "Bearer",
+        hints: Hints = hint_for,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
+        self._scheme = scheme  # Omni: `Bearer <key>`; Lightdash: `ApiKey <token>`
+        self._hints = hints
         self._observer = observer
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         self.key_id = key_fingerprint(self._token.get_secret_value())
@@ -116,7 +127,13 @@ class Transport:
         attempt: int = 1,
     ) -> Reply:
         url = self.base_url + render_path(route, path_params or {})
-        query = {k: query_value(v) for k, v in (params or {}).items() if v is not None}
+        # a list repeats its key (`ids=a&ids=b`: OpenAPI's form style, exploded)
+        query = [
+            (k, query_value(item))
+            for k, v in (params or {}).items()
+            if v is not None
+            for item in (v if isinstance(v, list) else [v])
+        ]
         # encoded before the slot is taken: a large body (an import) encoded after it would
         # leave late and land next to the request paced after it
         body = None if json_body is None else json.dumps(json_body).encode()
@@ -171,10 +188,10 @@ class Transport:
         )
 
     async def _exchange(
-        self, method: str, url: str, route: str, query: dict[str, str], body: bytes | None
+        self, method: str, url: str, route: str, query: list[tuple[str, str]], body: bytes | None
     ) -> Reply:
         headers = {
-            "Authorization": f"Bearer {self._token.get_secret_value()}",
+            "Authorization": f"{self._scheme} {self._token.get_secret_value()}",
             "Accept": "application/json",
             **({"Content-Type": "application/json"} if body is not None else {}),
         }
@@ -229,7 +246,14 @@ class Transport:
         if status >= 400:
             retry_after = parse_retry_after(headers.get("retry-after"))
             detail = detail_of(body) or " ".join(text.split())[:120] or "no error detail"
-            raise api_error(status, detail, method=method, route=route, retry_after=retry_after)
+            raise api_error(
+                status,
+                detail,
+                method=method,
+                route=route,
+                retry_after=retry_after,
+                hint=self._hints(status, route),
+            )
         return Reply(status, body, headers)
 
 

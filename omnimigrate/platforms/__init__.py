@@ -1,12 +1,12 @@
-"""Platforms omnimigrate backs up and restores, each a package on the engine: `omni` today.
+"""Platforms omnimigrate backs up and restores, each a package on the engine: `omni` and `lightdash`.
 A platform is found by the name an instance's configuration, a manifest or a saved plan
-gives; a second one is a sibling package, added to `platform_named`."""
+gives; each is a sibling package, added to `platform_named`."""
 
 from __future__ import annotations
 
 from omnimigrate.engine.platform import Platform
 
-PLATFORMS = ("omni",)
+PLATFORMS = ("omni", "lightdash")
 
 
 class UnknownPlatform(Exception):
@@ -19,6 +19,10 @@ def platform_named(name: str) -> Platform:
         from omnimigrate.platforms.omni.platform import OMNI
 
         return OMNI
+    if name == "lightdash":
+        from omnimigrate.platforms.lightdash.platform import LIGHTDASH
+
+        return LIGHTDASH
     raise UnknownPlatform(
         f"platform {name!r} is not one this omnimigrate knows ({', '.join(PLATFORMS)}): "
         "upgrade omnimigrate, or correct the name"

@@ -27,10 +27,17 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import jsonschema
 from openapi_core import OpenAPI
-from openapi_core.datatypes import RequestParameters
 from openapi_core.templating.responses.exceptions import ResponseNotFound
+
+from omnimigrate.fakes.openapi_check import (
+    SpecRequest,
+    SpecResponse,
+    Violation,
+    describe,
+    json_or_none,
+    schema_problem,
+)
 
 ERROR_SHAPE = {
     "type": "object",
@@ -53,17 +60,6 @@ SEED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 SEED_ALIASES = {"/api/unstable/models/": "/api/v1/models/"}
-
-
-@dataclass(frozen=True)
-class Violation:
-    direction: str  # "request" or "response"
-    method: str
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.direction} {self.method.upper()} {self.path}: {self.message}"
 
 
 def _patch_numeric_defaults(node: Any) -> None:
@@ -150,26 +146,6 @@ class Exchange:
         return SEED_BODIES.get((self.method.lower(), self.route))
 
 
-class _Req:
-    """The request protocol openapi-core reads, over an already-read aiohttp request."""
-
-    def __init__(self, ex: Exchange, body: bytes | None, ctype: str) -> None:
-        self.host_url = "http://fake.omni"
-        self.path = ex.spec_path
-        self.method = ex.method.lower()
-        self.parameters = RequestParameters(query=ex.query, header=ex.headers, cookie={})
-        self.body = body or None
-        self.content_type = ctype or "application/json"
-
-
-class _Resp:
-    def __init__(self, status: int, data: bytes, ctype: str, headers: Any) -> None:
-        self.status_code = status
-        self.data = data
-        self.content_type = ctype or "application/json"
-        self.headers = headers
-
-
 class Conformance:
     """Validates exchanges; collects violations instead of raising, so tests can assert."""
 
@@ -180,13 +156,15 @@ class Conformance:
     def check_request(self, ex: Exchange, body: bytes | None, ctype: str) -> str | None:
         """Returns a message naming what is wrong, or None when the request conforms."""
         if ex.seed_body is not None:
-            problem = _schema_problem(ex.seed_body, _json_or_none(body))
+            problem = schema_problem(ex.seed_body, json_or_none(body))
         else:
             try:
-                self.api.validate_request(_Req(ex, body, ctype))
+                self.api.validate_request(
+                    SpecRequest(ex.method, ex.spec_path, ex.query, ex.headers, body, ctype)
+                )
                 problem = None
             except Exception as exc:  # openapi-core raises a family of errors
-                problem = _describe(exc)
+                problem = describe(exc)
         if problem:
             self.violations.append(Violation("request", ex.method, ex.path, problem))
         return problem
@@ -203,20 +181,23 @@ class Conformance:
         """`seed_schema`: the older spec's shape this response follows instead (strict.py)."""
         problem: str | None = None
         if seed_schema is not None and status < 300:
-            problem = _schema_problem(seed_schema, _json_or_none(data))
+            problem = schema_problem(seed_schema, json_or_none(data))
         elif ex.seed_body is not None or (
             status >= 400 and not self._documents_error_body(ex, status)
         ):
-            problem = None if status < 400 else _schema_problem(ERROR_SHAPE, _json_or_none(data))
+            problem = None if status < 400 else schema_problem(ERROR_SHAPE, json_or_none(data))
             if status == 429 and "Retry-After" not in headers:
                 problem = "429 without a Retry-After header"
         else:
             try:
-                self.api.validate_response(_Req(ex, None, ""), _Resp(status, data, ctype, headers))
+                self.api.validate_response(
+                    SpecRequest(ex.method, ex.spec_path, ex.query, ex.headers, None, ""),
+                    SpecResponse(status, data, ctype, headers),
+                )
             except ResponseNotFound:
                 problem = f"status {status} is not documented for this operation"
             except Exception as exc:
-                problem = _describe(exc)
+                problem = describe(exc)
         if problem:
             self.violations.append(
                 Violation("response", ex.method, ex.path, f"{status}: {problem}")
@@ -233,34 +214,3 @@ def _unalias(path: str) -> str:
         if path.startswith(old):
             return new + path[len(old) :]
     return path
-
-
-def _json_or_none(data: bytes | None) -> Any:
-    if not data:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:
-        return "<not JSON>"
-
-
-def _schema_problem(schema: dict[str, Any], value: Any) -> str | None:
-    errors = sorted(
-        jsonschema.Draft202012Validator(
-            schema, format_checker=jsonschema.FormatChecker()
-        ).iter_errors(value),
-        key=str,
-    )
-    return "; ".join(e.message for e in errors) or None
-
-
-def _describe(exc: BaseException) -> str:
-    parts = [str(exc)]
-    for inner in (
-        exc.__cause__,
-        *getattr(exc, "schema_errors", ()),
-        *getattr(exc.__cause__, "schema_errors", ()),
-    ):
-        if inner is not None:
-            parts.append(getattr(inner, "message", None) or str(inner))
-    return " | ".join(dict.fromkeys(p for p in parts if p))[:600]

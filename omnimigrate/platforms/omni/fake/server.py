@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Literal
 
 from aiohttp import web
 
+from omnimigrate.fakes.serving import Served
 from omnimigrate.http.ratelimit import key_fingerprint
 from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.api import Api
@@ -61,7 +61,9 @@ class FakeSettings:
     clock: Clock = field(default=time.monotonic)
 
 
-class FakeOmni:
+class FakeOmni(Served):
+    _label = "fake Omni"
+
     def __init__(
         self, state: st.OrgState | None = None, settings: FakeSettings | None = None
     ) -> None:
@@ -87,8 +89,6 @@ class FakeOmni:
             export_flavour=self.settings.export_flavour,
             shape=self.settings.shape,
         )
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     @property
     def violations(self) -> list:
@@ -222,47 +222,8 @@ class FakeOmni:
             )
         )
 
-    # ------------------------------------------------------------------ serving
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sock = site._server.sockets[0]  # type: ignore[union-attr]
-        self.url = f"http://{host}:{sock.getsockname()[1]}"
+    def _started(self) -> None:
         self.api.base_url = self.url
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve from a background thread with its own loop (for callers that block, like
-        a CLI run with `asyncio.run` or a subprocess under test). Stop with `stop_thread`."""
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(self.start(host, port))
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(self.stop())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-omni", daemon=True)
-        self._thread_loop = loop
-        self._thread.start()
-        if not started.wait(30):
-            raise RuntimeError("the fake Omni did not start within 30 s")
-        return self.url
-
-    def stop_thread(self) -> None:
-        self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
-        self._thread.join(30)
 
 
 def _exchange(request: web.Request, route: str) -> Exchange:

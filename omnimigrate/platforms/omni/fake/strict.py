@@ -124,7 +124,9 @@ class Pruner:
                 ):
                     return value  # a map, or an object open by declaration
                 for name, sub in b.get("properties", {}).items():
-                    declared.setdefault(name, sub)
+                    # a name several branches declare keeps what any of them declares
+                    seen = declared.get(name)
+                    declared[name] = sub if seen is None else {"anyOf": [seen, sub]}
             if not declared:
                 return value  # the spec leaves this object's shape open
             return {k: self._value(declared[k], v) for k, v in value.items() if k in declared}

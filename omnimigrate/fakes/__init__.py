@@ -1,0 +1,1 @@
+"""What the fake instances of every platform share: checking exchanges against a spec."""

@@ -1,0 +1,62 @@
+"""Serving a fake instance's aiohttp application on loopback: on the caller's event loop, or
+from a thread with its own loop for callers that block (a CLI run under test)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from aiohttp import web
+
+
+class Served:
+    """A base for fakes: subclasses build `app()`; `url` is set once serving."""
+
+    url = ""
+    _runner: web.AppRunner | None = None
+    _label = "fake"
+
+    def app(self) -> web.Application:
+        raise NotImplementedError
+
+    def _started(self) -> None:
+        """Called once `url` is known."""
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sock = site._server.sockets[0]  # type: ignore[union-attr]
+        self.url = f"http://{host}:{sock.getsockname()[1]}"
+        self._started()
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve from a background thread with its own loop. Stop with `stop_thread`."""
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.start(host, port))
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name=self._label, daemon=True)
+        self._thread_loop = loop
+        self._thread.start()
+        if not started.wait(30):
+            raise RuntimeError(f"the {self._label} did not start within 30 s")
+        return self.url
+
+    def stop_thread(self) -> None:
+        self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
+        self._thread.join(30)

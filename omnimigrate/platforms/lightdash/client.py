@@ -1,0 +1,436 @@
+"""The Lightdash client: one instance, one personal access token (`Authorization: ApiKey`).
+
+Every answer is `{"status": "ok", "results": ...}`; errors come in Lightdash's envelope and
+become the same error types as Omni's (`omnimigrate.http.errors`) with Lightdash's hints.
+The limiter and retry rules are Omni's; Lightdash documents no rate limit, so the limit is
+the configured one.
+
+Reads are defensive: the models below declare only what the spec (0.1471.0) declares and
+restore relies on; a list that comes either paginated (`{data, pagination}`) or bare is
+read in both shapes, and a space's `parentSpaceUuid` (newer Lightdash) is read when served.
+A create that may have reached Lightdash before its answer was lost is looked up by its
+natural key before it is sent again, so a retry never makes a duplicate (lightdash#11675).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Self
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from omnimigrate.http.errors import hint_for
+from omnimigrate.http.ratelimit import Clock, RateLimiter, Sleep
+from omnimigrate.http.retry import RetryPolicy, call_with_retries
+from omnimigrate.http.transport import Observer, Reply, Transport
+
+PAGE_SIZE = 100
+PROJECT = "/api/v1/projects/{projectUuid}"
+SPACE = PROJECT + "/spaces/{spaceUuid}"
+CHART_SCHEDULERS = "/api/v1/saved/{chartUuid}/schedulers"  # not in the public spec
+DASHBOARD_SCHEDULERS = "/api/v1/dashboards/{dashboardUuid}/schedulers"  # nor this
+
+
+class Read(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class ProjectRef(Read):
+    uuid: str = Field(alias="projectUuid")
+    name: str
+
+
+class OrgUser(Read):
+    uuid: str = Field(alias="userUuid")
+    email: str
+
+
+class GroupRef(Read):
+    uuid: str
+    name: str
+
+
+class ProjectMember(Read):
+    user: str = Field(alias="userUuid")
+    email: str
+    role: str
+
+
+class GroupAccess(Read):
+    group: str = Field(alias="groupUuid")
+    role: str
+
+
+class SpaceShare(Read):
+    user: str = Field(alias="userUuid")
+    email: str
+    role: str
+    direct: bool = Field(alias="hasDirectAccess")
+
+
+class SpaceGroup(Read):
+    group: str = Field(alias="groupUuid")
+    name: str = Field(alias="groupName")
+    role: str = Field(alias="spaceRole")
+
+
+class SpaceRef(Read):
+    uuid: str
+    name: str
+    slug: str
+    is_private: bool = Field(alias="isPrivate")
+    parent: str | None = Field(default=None, alias="parentSpaceUuid")
+
+
+class SpaceDetail(SpaceRef):
+    access: list[SpaceShare] = Field(default_factory=list)
+    groups: list[SpaceGroup] = Field(default_factory=list, alias="groupsAccess")
+
+
+class ContentRef(Read):
+    """A chart or dashboard in a project's list: what incremental backup compares."""
+
+    uuid: str
+    name: str
+    updated_at: str = Field(alias="updatedAt")
+    slug: str | None = None  # charts' lists have it; dashboards' do not
+
+
+class Upserted(BaseModel):
+    action: str  # create, update, no changes
+    uuid: str | None  # the chart's or dashboard's uuid on this instance, when answered
+
+
+class ApiErrorHints:
+    """Lightdash's hints for an error status (its own settings, not Omni's)."""
+
+    @staticmethod
+    def __call__(status: int, route: str) -> str:
+        if status == 401:
+            return "the personal access token is missing, expired or revoked: create one in Lightdash > Settings > Personal access tokens"
+        if status == 403:
+            return "the token's user lacks permission here: use a token of an organization admin"
+        if status == 404 and route in (CHART_SCHEDULERS, DASHBOARD_SCHEDULERS):
+            return (
+                "this Lightdash does not serve the web app's scheduler routes (they are not in "
+                "its public API): recreate the schedulers in the UI, or upgrade Lightdash"
+            )
+        if status == 404:
+            return "the object does not exist on this instance (check the project uuid and the URL)"
+        if status >= 500:
+            return "Lightdash had a server error; retry later"
+        return hint_for(status, route) if status == 429 else ""
+
+
+class LightdashClient:
+    platform = "lightdash"
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | SecretStr,
+        *,
+        project: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 120.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        observer: Observer | None = None,
+    ) -> None:
+        self._own_session = session is None
+        self._session = session or aiohttp.ClientSession()
+        self.transport = Transport(
+            base_url,
+            token,
+            session=self._session,
+            limiter=limiter or RateLimiter(600),
+            timeout=timeout,
+            clock=clock,
+            observer=observer,
+            scheme="ApiKey",
+            hints=ApiErrorHints(),
+        )
+        self.project = project  # the selected project's uuid or name; None: every project
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    @property
+    def base_url(self) -> str:
+        return self.transport.base_url
+
+    def __repr__(self) -> str:
+        return f"LightdashClient({self.base_url!r}, key={self.transport.key_id})"
+
+    async def close(self) -> None:
+        if self._own_session:
+            await self._session.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _call(
+        self,
+        method: str,
+        route: str,
+        *,
+        path: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        recover: Callable[[], Awaitable[Reply | None]] | None = None,
+    ) -> Any:
+        """The `results` of one call, with retries (a POST only when `recover` can tell
+        whether a lost attempt happened)."""
+
+        async def attempt(number: int) -> Reply:
+            return await self.transport.send(
+                method, route, path_params=path, params=params, json_body=json, attempt=number
+            )
+
+        reply = await call_with_retries(
+            attempt, self.retry, idempotent=method != "POST", recover=recover, sleep=self._sleep
+        )
+        return reply.body.get("results") if isinstance(reply.body, dict) else None
+
+    async def _paged(self, route: str, **params: Any) -> list[dict[str, Any]]:
+        """A Knex-paginated list (`{data, pagination}`), or a bare list from a server that
+        does not paginate it."""
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            results = await self._call(
+                "GET", route, params={**params, "page": page, "pageSize": PAGE_SIZE}
+            )
+            if isinstance(results, list):
+                return results
+            out += results.get("data") or []
+            pages = (results.get("pagination") or {}).get("totalPageCount") or 1
+            if page >= pages or not results.get("data"):
+                return out
+            page += 1
+
+    @staticmethod
+    def _found(results: Any) -> Reply:
+        return Reply(200, {"status": "ok", "results": results}, {})
+
+    # ------------------------------------------------------------------ org and people
+
+    async def me(self) -> dict[str, Any]:
+        return await self._call("GET", "/api/v1/user")
+
+    async def projects(self) -> list[ProjectRef]:
+        return [
+            ProjectRef.model_validate(p) for p in await self._call("GET", "/api/v1/org/projects")
+        ]
+
+    async def users(self) -> list[OrgUser]:
+        return [OrgUser.model_validate(u) for u in await self._paged("/api/v1/org/users")]
+
+    async def groups(self) -> list[GroupRef]:
+        return [GroupRef.model_validate(g) for g in await self._paged("/api/v1/org/groups")]
+
+    async def group_members(self, group: str) -> list[OrgUser]:
+        results = await self._call("GET", "/api/v1/groups/{groupUuid}/members",
+                                   path={"groupUuid": group})  # fmt: skip
+        return [OrgUser.model_validate(u) for u in results]
+
+    async def create_group(self, name: str, members: list[str]) -> str:
+        async def recover() -> Reply | None:
+            found = next((g for g in await self.groups() if g.name == name), None)
+            return self._found({"uuid": found.uuid}) if found else None
+
+        body = {"name": name, "members": [{"userUuid": u} for u in members]}
+        results = await self._call("POST", "/api/v1/org/groups", json=body, recover=recover)
+        return str(results["uuid"])
+
+    async def add_group_member(self, group: str, user: str) -> None:
+        await self._call("PUT", "/api/v1/groups/{groupUuid}/members/{userUuid}",
+                         path={"groupUuid": group, "userUuid": user})  # fmt: skip
+
+    # ------------------------------------------------------------------ project access
+
+    async def project_access(self, project: str) -> list[ProjectMember]:
+        results = await self._call("GET", PROJECT + "/access", path={"projectUuid": project})
+        return [ProjectMember.model_validate(m) for m in results]
+
+    async def grant_project_access(self, project: str, email: str, role: str) -> None:
+        async def recover() -> Reply | None:
+            members = await self.project_access(project)
+            done = any(m.email.lower() == email.lower() for m in members)
+            return self._found(None) if done else None
+
+        body = {"email": email, "role": role, "sendEmail": False}
+        await self._call("POST", PROJECT + "/access", path={"projectUuid": project}, json=body,
+                         recover=recover)  # fmt: skip
+
+    async def update_project_access(self, project: str, user: str, role: str) -> None:
+        await self._call("PATCH", PROJECT + "/access/{userUuid}",
+                         path={"projectUuid": project, "userUuid": user}, json={"role": role})  # fmt: skip
+
+    async def group_accesses(self, project: str) -> list[GroupAccess]:
+        results = await self._call("GET", PROJECT + "/groupAccesses", path={"projectUuid": project})
+        return [GroupAccess.model_validate(a) for a in results]
+
+    async def grant_group_access(
+        self, group: str, project: str, role: str, *, update: bool
+    ) -> None:
+        path = {"groupUuid": group, "projectUuid": project}
+
+        async def recover() -> Reply | None:
+            done = any(a.group == group for a in await self.group_accesses(project))
+            return self._found(None) if done else None
+
+        await self._call("PATCH" if update else "POST", "/api/v1/groups/{groupUuid}/projects/{projectUuid}",
+                         path=path, json={"role": role}, recover=recover)  # fmt: skip
+
+    # ------------------------------------------------------------------ spaces
+
+    async def spaces(self, project: str) -> list[SpaceRef]:
+        results = await self._call("GET", PROJECT + "/spaces", path={"projectUuid": project})
+        return [SpaceRef.model_validate(s) for s in results]
+
+    async def space(self, project: str, space: str) -> SpaceDetail:
+        results = await self._call("GET", SPACE, path={"projectUuid": project, "spaceUuid": space})
+        return SpaceDetail.model_validate(results)
+
+    async def create_space(
+        self, project: str, name: str, private: bool, parent: str | None
+    ) -> SpaceRef:
+        async def recover() -> Reply | None:
+            found = next(
+                (s for s in await self.spaces(project) if s.name == name and s.parent == parent),
+                None,
+            )
+            return self._found(found.model_dump(by_alias=True)) if found else None
+
+        body: dict[str, Any] = {"name": name, "isPrivate": private}
+        if parent:  # newer Lightdash nests spaces; 0.1471.0 ignores what it does not declare
+            body["parentSpaceUuid"] = parent
+        results = await self._call("POST", PROJECT + "/spaces", path={"projectUuid": project},
+                                   json=body, recover=recover)  # fmt: skip
+        return SpaceRef.model_validate(results)
+
+    async def update_space(self, project: str, space: str, name: str, private: bool) -> None:
+        await self._call("PATCH", SPACE, path={"projectUuid": project, "spaceUuid": space},
+                         json={"name": name, "isPrivate": private})  # fmt: skip
+
+    async def share_space(self, project: str, space: str, user: str, role: str) -> None:
+        """Idempotent by nature: sharing again sets the same role."""
+        await self._call("POST", SPACE + "/share", path={"projectUuid": project, "spaceUuid": space},
+                         json={"userUuid": user, "spaceRole": role}, recover=self._no_lookup)  # fmt: skip
+
+    async def unshare_space(self, project: str, space: str, user: str) -> None:
+        await self._call("DELETE", SPACE + "/share/{userUuid}",
+                         path={"projectUuid": project, "spaceUuid": space, "userUuid": user})  # fmt: skip
+
+    async def share_space_group(self, project: str, space: str, group: str, role: str) -> None:
+        await self._call("POST", SPACE + "/group/share",
+                         path={"projectUuid": project, "spaceUuid": space},
+                         json={"groupUuid": group, "spaceRole": role}, recover=self._no_lookup)  # fmt: skip
+
+    async def unshare_space_group(self, project: str, space: str, group: str) -> None:
+        await self._call("DELETE", SPACE + "/group/share/{groupUuid}",
+                         path={"projectUuid": project, "spaceUuid": space, "groupUuid": group})  # fmt: skip
+
+    @staticmethod
+    async def _no_lookup() -> Reply | None:
+        """A POST that sets a value (a share): sending it again does no harm."""
+        return None
+
+    # ------------------------------------------------------------------ charts, dashboards
+
+    async def chart_list(self, project: str) -> list[ContentRef]:
+        results = await self._call("GET", PROJECT + "/charts", path={"projectUuid": project})
+        return [ContentRef.model_validate(c) for c in results]
+
+    async def dashboard_list(self, project: str) -> list[ContentRef]:
+        results = await self._call("GET", PROJECT + "/dashboards", path={"projectUuid": project})
+        return [ContentRef.model_validate(d) for d in results]
+
+    async def charts_code(self, project: str, ids: list[str] | None = None) -> list[dict[str, Any]]:
+        return await self._code(PROJECT + "/charts/code", "charts", project, ids)
+
+    async def dashboards_code(
+        self, project: str, ids: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        return await self._code(PROJECT + "/dashboards/code", "dashboards", project, ids)
+
+    async def _code(
+        self, route: str, items: str, project: str, ids: list[str] | None
+    ) -> list[dict[str, Any]]:
+        """The content-as-code download, paged by `offset` until `total` is reached."""
+        out: list[dict[str, Any]] = []
+        while True:
+            params: dict[str, Any] = {"offset": len(out)}
+            if ids:
+                params["ids"] = ids
+            results = await self._call("GET", route, path={"projectUuid": project}, params=params)
+            page = results.get(items) or []
+            out += page
+            if not page or len(out) >= int(results.get("total") or 0):
+                return out
+
+    async def upsert_chart(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
+        """An upsert by slug: sending it again after a lost answer writes the same."""
+        results = await self._call("POST", PROJECT + "/charts/{slug}/code",
+                                   path={"projectUuid": project, "slug": slug}, json=body,
+                                   recover=self._no_lookup)  # fmt: skip
+        return _upserted(results, "charts")
+
+    async def upsert_dashboard(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
+        results = await self._call("POST", PROJECT + "/dashboards/{slug}/code",
+                                   path={"projectUuid": project, "slug": slug}, json=body,
+                                   recover=self._no_lookup)  # fmt: skip
+        return _upserted(results, "dashboards")
+
+    # ------------------------------------------------------------------ schedulers
+
+    async def schedulers(self, project: str) -> list[dict[str, Any]]:
+        """Every scheduler of a project with its targets, from the (documented) logs route."""
+        results = await self._call("GET", "/api/v1/schedulers/{projectUuid}/logs",
+                                   path={"projectUuid": project})  # fmt: skip
+        return list(results.get("schedulers") or [])
+
+    async def create_scheduler(
+        self, project: str, resource: tuple[str, str], body: dict[str, Any]
+    ) -> str:
+        """`resource`: ("chart" or "dashboard", its uuid). Through the web app's routes."""
+        kind, uuid = resource
+
+        async def recover() -> Reply | None:
+            for s in await self.schedulers(project):
+                if s.get("name") == body["name"] and uuid in (
+                    s.get("savedChartUuid"),
+                    s.get("dashboardUuid"),
+                ):
+                    return self._found(s)
+            return None
+
+        route, name = (
+            (CHART_SCHEDULERS, "chartUuid")
+            if kind == "chart"
+            else (DASHBOARD_SCHEDULERS, "dashboardUuid")
+        )
+        results = await self._call("POST", route, path={name: uuid}, json=body, recover=recover)
+        return str(results["schedulerUuid"])
+
+    async def update_scheduler(self, scheduler: str, body: dict[str, Any]) -> None:
+        await self._call("PATCH", "/api/v1/schedulers/{schedulerUuid}",
+                         path={"schedulerUuid": scheduler}, json=body)  # fmt: skip
+
+
+def _upserted(results: Any, items: str) -> Upserted:
+    changes = (results or {}).get(items) or []
+    if not changes:
+        return Upserted(action="no changes", uuid=None)
+    first = changes[0]
+    return Upserted(action=str(first.get("action")), uuid=(first.get("data") or {}).get("uuid"))

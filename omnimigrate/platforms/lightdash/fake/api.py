@@ -1,0 +1,705 @@
+"""The fake Lightdash's routes: what each documented operation does to the state, and the
+JSON it answers with (`{"status": "ok", "results": ...}`).
+
+Lightdash's own checks are modelled where backup and restore meet them: content-as-code
+upserts find a chart or dashboard by slug within the project, answer "no changes" to an
+identical upload, resolve a tile's `chartSlug` (NotFoundError when missing) and create a
+missing space unless `skipSpaceCreate`; a space is private or not, with user and group
+access. The README lists every choice the documents leave open.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from omnimigrate.platforms.lightdash.fake import state as st
+
+USER_KEY = web.RequestKey("user", str)
+CONTENT_FIELDS = ("name", "description", "tableName", "metricQuery", "chartConfig", "tableConfig")
+DASHBOARD_FIELDS = ("name", "description", "tabs", "filters", "tiles")
+SCHEDULER_FIELDS = (
+    "name", "message", "format", "cron", "timezone", "enabled", "options", "thresholds",
+    "notificationFrequency", "includeLinks", "filters", "selectedTabs", "customViewportWidth",
+)  # fmt: skip
+# Not in the public spec: the routes Lightdash's web app creates schedulers through.
+UNOFFICIAL_SCHEDULER_ROUTES = (
+    "/api/v1/saved/{chartUuid}/schedulers",
+    "/api/v1/dashboards/{dashboardUuid}/schedulers",
+)
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+class LightdashError(Exception):
+    """Answered in Lightdash's error envelope."""
+
+    def __init__(self, status: int, name: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.name, self.message = status, name, message
+
+
+def error_response(
+    status: int, name: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {"status": "error", "error": {"name": name, "statusCode": status, "message": message}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def ok(results: Any = None) -> web.Response:
+    return web.json_response(
+        {"status": "ok", "results": results} if results is not None else {"status": "ok"}
+    )
+
+
+def not_found(what: str) -> LightdashError:
+    return LightdashError(404, "NotFoundError", f"{what} not found")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+
+
+class Api:
+    def __init__(self, state: st.LightdashState, *, code_page_size: int, nested: bool) -> None:
+        self.state = state
+        self.code_page_size = code_page_size
+        self.nested = nested  # serve spaces' parents (a newer Lightdash than the spec)
+
+    # ------------------------------------------------------------------ lookups
+
+    def project(self, request: web.Request) -> st.Project:
+        project = self.state.projects.get(request.match_info["projectUuid"])
+        if project is None:
+            raise not_found("Project")
+        return project
+
+    def space(self, project: st.Project, request: web.Request) -> st.Space:
+        space = project.spaces.get(request.match_info["spaceUuid"])
+        if space is None:
+            raise not_found("Space")
+        return space
+
+    def user(self, user_uuid: str) -> st.User:
+        user = self.state.users.get(user_uuid)
+        if user is None:
+            raise not_found(f"User {user_uuid}")
+        return user
+
+    def group(self, group_uuid: str) -> st.Group:
+        group = self.state.groups.get(group_uuid)
+        if group is None:
+            raise not_found(f"Group {group_uuid}")
+        return group
+
+    def scheduler(self, request: web.Request) -> tuple[st.Project, st.Scheduler]:
+        for project in self.state.projects.values():
+            found = project.schedulers.get(request.match_info["schedulerUuid"])
+            if found:
+                return project, found
+        raise not_found("Scheduler")
+
+    def chart_anywhere(self, chart_uuid: str) -> tuple[st.Project, st.Chart]:
+        for project in self.state.projects.values():
+            if chart_uuid in project.charts:
+                return project, project.charts[chart_uuid]
+        raise not_found("Saved chart")
+
+    def dashboard_anywhere(self, dashboard_uuid: str) -> tuple[st.Project, st.Dashboard]:
+        for project in self.state.projects.values():
+            if dashboard_uuid in project.dashboards:
+                return project, project.dashboards[dashboard_uuid]
+        raise not_found("Dashboard")
+
+    # ------------------------------------------------------------------ shapes
+
+    def member(self, user: st.User) -> dict[str, Any]:
+        return {
+            "userUuid": user.uuid,
+            "email": user.email,
+            "firstName": user.first_name,
+            "lastName": user.last_name,
+        }
+
+    def group_json(self, group: st.Group, members: bool) -> dict[str, Any]:
+        out = {
+            "uuid": group.uuid,
+            "name": group.name,
+            "organizationUuid": self.state.org_uuid,
+            "createdAt": group.created_at,
+            "createdByUserUuid": None,
+            "updatedAt": group.created_at,
+            "updatedByUserUuid": None,
+        }
+        if members:
+            out["memberUuids"] = list(group.members)
+            out["members"] = [self.member(self.state.users[u]) for u in group.members]
+        return out
+
+    def space_summary(self, project: st.Project, space: st.Space) -> dict[str, Any]:
+        out = {
+            "uuid": space.uuid,
+            "name": space.name,
+            "slug": space.slug,
+            "projectUuid": project.uuid,
+            "organizationUuid": self.state.org_uuid,
+            "isPrivate": space.is_private,
+            "pinnedListUuid": None,
+            "pinnedListOrder": None,
+            "access": sorted(space.users),
+            "chartCount": sum(1 for c in project.charts.values() if c.space == space.uuid),
+            "dashboardCount": sum(1 for d in project.dashboards.values() if d.space == space.uuid),
+        }
+        if self.nested:
+            out["parentSpaceUuid"] = space.parent
+        return out
+
+    def space_json(self, project: st.Project, space: st.Space) -> dict[str, Any]:
+        summary = self.space_summary(project, space)
+        access = [
+            {**self.member(self.state.users[u]), "role": role, "hasDirectAccess": True}
+            for u, role in sorted(space.users.items())
+        ]
+        groups = [
+            {"groupUuid": g, "groupName": self.state.groups[g].name, "spaceRole": role}
+            for g, role in sorted(space.groups.items())
+        ]
+        charts = [c for c in project.charts.values() if c.space == space.uuid]
+        boards = [d for d in project.dashboards.values() if d.space == space.uuid]
+        return {
+            **{k: v for k, v in summary.items() if k not in ("chartCount", "dashboardCount")},
+            "access": access,
+            "groupsAccess": groups,
+            "queries": [self.chart_summary(project, c) for c in charts],
+            "dashboards": [self.dashboard_summary(project, d) for d in boards],
+        }
+
+    def chart_summary(self, project: st.Project, chart: st.Chart) -> dict[str, Any]:
+        space = project.spaces[chart.space]
+        board = project.dashboards.get(chart.dashboard or "")
+        return {
+            "uuid": chart.uuid,
+            "name": chart.content["name"],
+            "slug": chart.slug,
+            "projectUuid": project.uuid,
+            "organizationUuid": self.state.org_uuid,
+            "spaceUuid": space.uuid,
+            "spaceName": space.name,
+            "dashboardUuid": board.uuid if board else None,
+            "dashboardName": board.content["name"] if board else None,
+            "pinnedListUuid": None,
+            "pinnedListOrder": None,
+            "updatedAt": chart.updated_at,
+            "views": 0,
+            "firstViewedAt": "2026-01-01T00:00:00Z",
+            "chartType": chart.content["chartConfig"]["type"],
+        }
+
+    def dashboard_summary(self, project: st.Project, board: st.Dashboard) -> dict[str, Any]:
+        return {
+            "uuid": board.uuid,
+            "name": board.content["name"],
+            "projectUuid": project.uuid,
+            "organizationUuid": self.state.org_uuid,
+            "spaceUuid": board.space,
+            "pinnedListUuid": None,
+            "pinnedListOrder": None,
+            "updatedAt": board.updated_at,
+            "views": 0,
+            "firstViewedAt": "2026-01-01T00:00:00Z",
+        }
+
+    def chart_code(self, project: st.Project, chart: st.Chart) -> dict[str, Any]:
+        out = {k: chart.content[k] for k in CONTENT_FIELDS if k in chart.content}
+        board = project.dashboards.get(chart.dashboard or "")
+        if board:
+            out["dashboardSlug"] = board.slug
+        return {
+            **out,
+            "slug": chart.slug,
+            "updatedAt": chart.updated_at,
+            "spaceSlug": project.spaces[chart.space].slug,
+            "version": 1,
+            "downloadedAt": self.state.now(),
+        }
+
+    def tile_code(self, project: st.Project, tile: dict[str, Any]) -> dict[str, Any]:
+        props = dict(tile["properties"])
+        if tile["type"] == "saved_chart":
+            chart = project.charts.get(props.pop("savedChartUuid") or "")
+            props = {k: v for k, v in props.items() if k in ("title", "hideTitle")}
+            if chart:
+                props["chartSlug"] = chart.slug
+        return {**tile, "properties": props}
+
+    def dashboard_code(self, project: st.Project, board: st.Dashboard) -> dict[str, Any]:
+        content = board.content
+        out = {k: content[k] for k in ("name", "description", "tabs", "filters") if k in content}
+        return {
+            **out,
+            "tiles": [self.tile_code(project, t) for t in content["tiles"]],
+            "slug": board.slug,
+            "updatedAt": board.updated_at,
+            "spaceSlug": project.spaces[board.space].slug,
+            "version": 1,
+            "downloadedAt": self.state.now(),
+        }
+
+    def chart_dao(self, project: st.Project, chart: st.Chart) -> dict[str, Any]:
+        summary = self.chart_summary(project, chart)
+        keep = ("views", "firstViewedAt", "chartType")
+        return {
+            **{k: v for k, v in summary.items() if k not in keep},
+            **{k: chart.content[k] for k in CONTENT_FIELDS if k in chart.content},
+            "colorPalette": [],
+        }
+
+    def dashboard_dao(self, project: st.Project, board: st.Dashboard) -> dict[str, Any]:
+        content = board.content
+        tiles = [{**t, "properties": dict(t["properties"])} for t in content["tiles"]]
+        return {
+            **self.dashboard_summary(project, board),
+            **{k: content[k] for k in ("description",) if k in content},
+            "slug": board.slug,
+            "spaceName": project.spaces[board.space].name,
+            "dashboardVersionId": 1,
+            "tiles": tiles,
+            "filters": content["filters"],
+            "tabs": content["tabs"],
+        }
+
+    def scheduler_json(self, scheduler: st.Scheduler) -> dict[str, Any]:
+        stamp = scheduler.fields["updatedAt"]
+        targets = []
+        for t in scheduler.targets:
+            common = {"schedulerUuid": scheduler.uuid, "createdAt": stamp, "updatedAt": stamp}
+            if "channel" in t:
+                targets.append({**common, **t, "schedulerSlackTargetUuid": t["uuid"]})
+            else:
+                targets.append({**common, **t, "schedulerEmailTargetUuid": t["uuid"]})
+        for target in targets:
+            target.pop("uuid")
+        return {**scheduler.fields, "schedulerUuid": scheduler.uuid, "targets": targets}
+
+    # ------------------------------------------------------------------ org, users, groups
+
+    async def me(self, request: web.Request) -> web.Response:
+        user = self.state.users[request[USER_KEY]]
+        return ok({
+            **self.member(user),
+            "organizationUuid": self.state.org_uuid,
+            "organizationName": self.state.org_name,
+            "role": user.role,
+            "isTrackingAnonymized": False,
+            "isMarketingOptedIn": False,
+            "isSetupComplete": True,
+            "createdAt": "2025-01-01T00:00:00Z",
+            "updatedAt": "2025-01-01T00:00:00Z",
+            "isActive": True,
+        })  # fmt: skip
+
+    async def org_projects(self, request: web.Request) -> web.Response:
+        return ok([
+            {"projectUuid": p.uuid, "name": p.name, "type": "DEFAULT",
+             "upstreamProjectUuid": p.upstream, "createdByUserUuid": None,
+             "warehouseType": "postgres", "requireUserCredentials": False}
+            for p in self.state.projects.values()
+        ])  # fmt: skip
+
+    async def get_project(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        return ok({
+            "projectUuid": project.uuid, "name": project.name, "type": "DEFAULT",
+            "organizationUuid": self.state.org_uuid,
+            **({"upstreamProjectUuid": project.upstream} if project.upstream else {}),
+            "dbtConnection": {"type": "none"}, "pinnedListUuid": st.new_uuid(),
+            "createdByUserUuid": None, "schedulerTimezone": "UTC", "dbtVersion": "v1.9",
+        })  # fmt: skip
+
+    def paged(self, request: web.Request, items: list[Any]) -> dict[str, Any]:
+        size = int(float(request.query.get("pageSize", 0) or 0)) or len(items) or 1
+        page = max(1, int(float(request.query.get("page", 1))))
+        chunk = items[(page - 1) * size : page * size]
+        pages = math.ceil(len(items) / size) if items else 0
+        pagination = {"page": page, "pageSize": size, "totalResults": len(items),
+                      "totalPageCount": pages}  # fmt: skip
+        return {"data": chunk, "pagination": pagination}
+
+    async def org_users(self, request: web.Request) -> web.Response:
+        users = [
+            {**self.member(u), "organizationUuid": self.state.org_uuid, "role": u.role,
+             "isActive": True, "userCreatedAt": "2025-01-01T00:00:00Z",
+             "userUpdatedAt": "2025-01-01T00:00:00Z"}
+            for u in sorted(self.state.users.values(), key=lambda u: u.email)
+        ]  # fmt: skip
+        return ok(self.paged(request, users))
+
+    async def org_groups(self, request: web.Request) -> web.Response:
+        members = float(request.query.get("includeMembers", 0) or 0) > 0
+        groups = sorted(self.state.groups.values(), key=lambda g: g.name)
+        return ok(self.paged(request, [self.group_json(g, members) for g in groups]))
+
+    async def create_group(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if any(g.name == body["name"] for g in self.state.groups.values()):
+            raise LightdashError(409, "AlreadyExistsError", f"Group {body['name']} already exists")
+        members = [self.user(m["userUuid"]).uuid for m in body.get("members", [])]
+        return ok(self.group_json(self.state.add_group(body["name"], members), True))
+
+    async def group_members(self, request: web.Request) -> web.Response:
+        group = self.group(request.match_info["groupUuid"])
+        return ok([self.member(self.state.users[u]) for u in group.members])
+
+    async def add_member(self, request: web.Request) -> web.Response:
+        group = self.group(request.match_info["groupUuid"])
+        user = self.user(request.match_info["userUuid"])
+        if user.uuid not in group.members:
+            group.members.append(user.uuid)
+        return ok()
+
+    # ------------------------------------------------------------------ project access
+
+    async def project_access(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        return ok([
+            {**self.member(self.state.users[u]), "role": role, "projectUuid": project.uuid}
+            for u, role in sorted(project.access.items())
+        ])  # fmt: skip
+
+    async def grant_project_access(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        body = await request.json()
+        user = self.state.user_by_email(body["email"])
+        if user is None:
+            raise LightdashError(404, "NotExistsError", "There is no user with this email")
+        if user.uuid in project.access:
+            raise LightdashError(409, "AlreadyExistsError", "User already has access")
+        project.access[user.uuid] = body["role"]
+        return ok()
+
+    async def update_project_access(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        user = request.match_info["userUuid"]
+        if user not in project.access:
+            raise not_found("Project member")
+        project.access[user] = (await request.json())["role"]
+        return ok()
+
+    async def group_accesses(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        return ok([
+            {"groupUuid": g, "projectUuid": project.uuid, "role": role}
+            for g, role in sorted(project.group_access.items())
+        ])  # fmt: skip
+
+    async def grant_group_access(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        group = self.group(request.match_info["groupUuid"])
+        if group.uuid in project.group_access and request.method == "POST":
+            raise LightdashError(409, "AlreadyExistsError", "Group already has access")
+        role = (await request.json())["role"]
+        project.group_access[group.uuid] = role
+        return ok({"groupUuid": group.uuid, "projectUuid": project.uuid, "role": role})
+
+    # ------------------------------------------------------------------ spaces
+
+    async def list_spaces(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        return ok([self.space_summary(project, s) for s in project.spaces.values()])
+
+    async def get_space(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        return ok(self.space_json(project, self.space(project, request)))
+
+    async def create_space(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        body = await request.json()
+        parent = body.get("parentSpaceUuid") if self.nested else None
+        if parent is not None and parent not in project.spaces:
+            raise not_found("Parent space")
+        slug = project.unique_slug(
+            st.slugify(body["name"]), {s.slug for s in project.spaces.values()}
+        )
+        space = st.Space(st.new_uuid(), body["name"], slug, bool(body.get("isPrivate")), parent)
+        for share in body.get("access", []):
+            space.users[self.user(share["userUuid"]).uuid] = share["role"]
+        project.spaces[space.uuid] = space
+        return ok(self.space_json(project, space))
+
+    async def update_space(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        space = self.space(project, request)
+        body = await request.json()
+        space.name, space.is_private = body["name"], body["isPrivate"]
+        return ok(self.space_json(project, space))
+
+    async def share_space(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        space = self.space(project, request)
+        body = await request.json()
+        space.users[self.user(body["userUuid"]).uuid] = body["spaceRole"]
+        return ok()
+
+    async def unshare_space(self, request: web.Request) -> web.Response:
+        space = self.space(self.project(request), request)
+        space.users.pop(request.match_info["userUuid"], None)
+        return ok()
+
+    async def share_space_group(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        space = self.space(project, request)
+        body = await request.json()
+        space.groups[self.group(body["groupUuid"]).uuid] = body["spaceRole"]
+        return ok()
+
+    async def unshare_space_group(self, request: web.Request) -> web.Response:
+        space = self.space(self.project(request), request)
+        space.groups.pop(request.match_info["groupUuid"], None)
+        return ok()
+
+    # ------------------------------------------------------------------ charts, dashboards
+
+    async def list_charts(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        return ok([self.chart_summary(project, c) for c in project.charts.values()])
+
+    async def list_dashboards(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        return ok([
+            {**self.dashboard_summary(project, d),
+             "tileTypes": sorted({t["type"] for t in d.content["tiles"]})}
+            for d in project.dashboards.values()
+        ])  # fmt: skip
+
+    def code_page(
+        self, request: web.Request, items: list[Any], ids_of: Callable[[Any], set[str]]
+    ) -> tuple[list[Any], int, int, list[str]]:
+        wanted = request.query.getall("ids", [])
+        missing = [i for i in wanted if not any(i in ids_of(x) for x in items)]
+        if wanted:
+            items = [x for x in items if ids_of(x) & set(wanted)]
+        offset = int(float(request.query.get("offset", 0)))
+        return items[offset : offset + self.code_page_size], offset, len(items), missing
+
+    async def charts_code(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        charts = sorted(project.charts.values(), key=lambda c: c.slug)
+        page, offset, total, missing = self.code_page(request, charts, lambda c: {c.uuid, c.slug})
+        return ok({"charts": [self.chart_code(project, c) for c in page], "offset": offset,
+                   "total": total, "missingIds": missing})  # fmt: skip
+
+    async def dashboards_code(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        boards = sorted(project.dashboards.values(), key=lambda d: d.slug)
+        page, offset, total, missing = self.code_page(request, boards, lambda d: {d.uuid, d.slug})
+        return ok({"dashboards": [self.dashboard_code(project, d) for d in page],
+                   "offset": offset, "total": total, "missingIds": missing})  # fmt: skip
+
+    def space_for_upload(self, project: st.Project, body: dict[str, Any]) -> tuple[st.Space, bool]:
+        space = project.space_by_slug(body["spaceSlug"])
+        if space is not None:
+            return space, False
+        if body.get("skipSpaceCreate"):
+            raise LightdashError(
+                404, "NotFoundError", f"Space with slug {body['spaceSlug']} not found"
+            )
+        space = st.Space(st.new_uuid(), body["spaceSlug"], body["spaceSlug"], False)
+        project.spaces[space.uuid] = space
+        return space, True
+
+    def changes(
+        self, project: st.Project, space: st.Space | None, created_space: bool, **items: Any
+    ) -> dict[str, Any]:
+        spaces = []
+        if space is not None and created_space:
+            summary = self.space_summary(project, space)
+            spaces = [{"action": "create", "data": summary}]
+        return {"charts": [], "dashboards": [], "spaces": spaces, **items}
+
+    async def upsert_chart(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        slug = request.match_info["slug"]
+        body = await request.json()
+        board = None
+        if body.get("dashboardSlug"):
+            board = project.dashboard_by_slug(body["dashboardSlug"])
+            if board is None:
+                raise not_found(f"Dashboard with slug {body['dashboardSlug']}")
+        space, created = self.space_for_upload(project, body)
+        content = {k: body[k] for k in CONTENT_FIELDS if k in body and body[k] is not None}
+        chart = project.chart_by_slug(slug)
+        old_uuid = chart.uuid if chart else ""
+        where = (space.uuid, board.uuid if board else None)
+        if chart and chart.content == content and (chart.space, chart.dashboard) == where:
+            action = "no changes"
+        elif chart:
+            chart.content, chart.space, chart.dashboard = content, *where
+            chart.updated_at, action = self.state.now(), "update"
+        else:
+            chart = st.Chart(st.new_uuid(), slug, space.uuid, where[1], content, self.state.now())
+            project.charts[chart.uuid] = chart
+            action = "create"
+        data = {**self.chart_dao(project, chart), "oldUuid": old_uuid, "spaceSlug": space.slug}
+        return ok(self.changes(project, space, created, charts=[{"action": action, "data": data}]))
+
+    async def upsert_dashboard(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        slug = request.match_info["slug"]
+        body = await request.json()
+        tiles = [self.stored_tile(project, t) for t in body["tiles"]]
+        space, created = self.space_for_upload(project, body)
+        content = {
+            **{k: body[k] for k in ("name", "description") if body.get(k) is not None},
+            "tabs": body.get("tabs", []),
+            "filters": body["filters"],
+            "tiles": tiles,
+        }
+        board = project.dashboard_by_slug(slug)
+        if board and board.content == content and board.space == space.uuid:
+            action = "no changes"
+        elif board:
+            board.content, board.space = content, space.uuid
+            board.updated_at, action = self.state.now(), "update"
+        else:
+            board = st.Dashboard(st.new_uuid(), slug, space.uuid, content, self.state.now())
+            project.dashboards[board.uuid] = board
+            action = "create"
+        data = {**self.dashboard_dao(project, board), "spaceSlug": space.slug}
+        item = {"action": action, "data": data}
+        return ok(self.changes(project, space, created, dashboards=[item]))
+
+    def stored_tile(self, project: st.Project, tile: dict[str, Any]) -> dict[str, Any]:
+        """A tile as the dashboard keeps it: a chart tile's slug resolved to the chart."""
+        props = dict(tile["properties"])
+        if tile["type"] == "saved_chart":
+            chart = project.chart_by_slug(props.pop("chartSlug", "") or "")
+            if chart is None:
+                raise LightdashError(
+                    404,
+                    "NotFoundError",
+                    f"Chart with slug {tile['properties'].get('chartSlug')} not found",
+                )
+            props["savedChartUuid"] = chart.uuid
+        return {**tile, "uuid": tile.get("uuid") or st.new_uuid(), "properties": props}
+
+    # ------------------------------------------------------------------ schedulers
+
+    async def scheduler_logs(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        schedulers = list(project.schedulers.values())
+        return ok({
+            "schedulers": [self.scheduler_json(s) for s in schedulers],
+            "charts": [{"savedChartUuid": c.uuid, "name": c.content["name"]}
+                       for c in project.charts.values()],
+            "dashboards": [{"dashboardUuid": d.uuid, "name": d.content["name"]}
+                           for d in project.dashboards.values()],
+            "users": [{"userUuid": u.uuid, "firstName": u.first_name, "lastName": u.last_name}
+                      for u in self.state.users.values()],
+            "logs": [],
+        })  # fmt: skip
+
+    async def get_scheduler(self, request: web.Request) -> web.Response:
+        return ok(self.scheduler_json(self.scheduler(request)[1]))
+
+    def scheduler_fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        fields = {k: body[k] for k in SCHEDULER_FIELDS if k in body}
+        fields.setdefault("enabled", True)
+        fields.setdefault("includeLinks", True)
+        return fields
+
+    def targets(self, body: dict[str, Any]) -> list[dict[str, str]]:
+        return [{**t, "uuid": st.new_uuid()} for t in body.get("targets", [])]
+
+    async def create_chart_scheduler(self, request: web.Request) -> web.Response:
+        project, chart = self.chart_anywhere(request.match_info["chartUuid"])
+        body = await request.json()
+        return ok(self.new_scheduler(request, project, body, savedChartUuid=chart.uuid,
+                                     dashboardUuid=None))  # fmt: skip
+
+    async def create_dashboard_scheduler(self, request: web.Request) -> web.Response:
+        project, board = self.dashboard_anywhere(request.match_info["dashboardUuid"])
+        body = await request.json()
+        return ok(self.new_scheduler(request, project, body, savedChartUuid=None,
+                                     dashboardUuid=board.uuid))  # fmt: skip
+
+    def new_scheduler(
+        self, request: web.Request, project: st.Project, body: dict[str, Any], **resource: Any
+    ) -> dict[str, Any]:
+        stamp = self.state.now()
+        fields = {**self.scheduler_fields(body), **resource, "createdBy": request[USER_KEY],
+                  "createdAt": stamp, "updatedAt": stamp}  # fmt: skip
+        scheduler = st.Scheduler(st.new_uuid(), fields, self.targets(body))
+        project.schedulers[scheduler.uuid] = scheduler
+        return self.scheduler_json(scheduler)
+
+    async def update_scheduler(self, request: web.Request) -> web.Response:
+        _, scheduler = self.scheduler(request)
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise LightdashError(400, "ParameterError", "Scheduler body must be an object")
+        keep = {k: scheduler.fields[k] for k in
+                ("savedChartUuid", "dashboardUuid", "createdBy", "createdAt")}  # fmt: skip
+        scheduler.fields = {**self.scheduler_fields(body), **keep, "updatedAt": self.state.now()}
+        scheduler.targets = self.targets(body)
+        return ok(self.scheduler_json(scheduler))
+
+    async def set_scheduler_enabled(self, request: web.Request) -> web.Response:
+        _, scheduler = self.scheduler(request)
+        scheduler.fields["enabled"] = (await request.json())["enabled"]
+        scheduler.fields["updatedAt"] = self.state.now()
+        return ok(self.scheduler_json(scheduler))
+
+    async def delete_scheduler(self, request: web.Request) -> web.Response:
+        project, scheduler = self.scheduler(request)
+        del project.schedulers[scheduler.uuid]
+        return ok()
+
+    # ------------------------------------------------------------------ routing
+
+    def routes(self) -> list[Route]:
+        p = "/api/v1/projects/{projectUuid}"
+        s = p + "/spaces/{spaceUuid}"
+        return [
+            Route("GET", "/api/v1/user", self.me),
+            Route("GET", "/api/v1/org/projects", self.org_projects),
+            Route("GET", "/api/v1/org/users", self.org_users),
+            Route("GET", "/api/v1/org/groups", self.org_groups),
+            Route("POST", "/api/v1/org/groups", self.create_group),
+            Route("GET", "/api/v1/groups/{groupUuid}/members", self.group_members),
+            Route("PUT", "/api/v1/groups/{groupUuid}/members/{userUuid}", self.add_member),
+            Route("POST", "/api/v1/groups/{groupUuid}/projects/{projectUuid}", self.grant_group_access),
+            Route("PATCH", "/api/v1/groups/{groupUuid}/projects/{projectUuid}", self.grant_group_access),
+            Route("GET", p, self.get_project),
+            Route("GET", p + "/access", self.project_access),
+            Route("POST", p + "/access", self.grant_project_access),
+            Route("PATCH", p + "/access/{userUuid}", self.update_project_access),
+            Route("GET", p + "/groupAccesses", self.group_accesses),
+            Route("GET", p + "/spaces", self.list_spaces),
+            Route("POST", p + "/spaces", self.create_space),
+            Route("GET", s, self.get_space),
+            Route("PATCH", s, self.update_space),
+            Route("POST", s + "/share", self.share_space),
+            Route("DELETE", s + "/share/{userUuid}", self.unshare_space),
+            Route("POST", s + "/group/share", self.share_space_group),
+            Route("DELETE", s + "/group/share/{groupUuid}", self.unshare_space_group),
+            Route("GET", p + "/charts", self.list_charts),
+            Route("GET", p + "/dashboards", self.list_dashboards),
+            Route("GET", p + "/charts/code", self.charts_code),
+            Route("GET", p + "/dashboards/code", self.dashboards_code),
+            Route("POST", p + "/charts/{slug}/code", self.upsert_chart),
+            Route("POST", p + "/dashboards/{slug}/code", self.upsert_dashboard),
+            Route("GET", "/api/v1/schedulers/{projectUuid}/logs", self.scheduler_logs),
+            Route("GET", "/api/v1/schedulers/{schedulerUuid}", self.get_scheduler),
+            Route("PATCH", "/api/v1/schedulers/{schedulerUuid}", self.update_scheduler),
+            Route("DELETE", "/api/v1/schedulers/{schedulerUuid}", self.delete_scheduler),
+            Route("PATCH", "/api/v1/schedulers/{schedulerUuid}/enabled", self.set_scheduler_enabled),
+            Route("POST", UNOFFICIAL_SCHEDULER_ROUTES[0], self.create_chart_scheduler),
+            Route("POST", UNOFFICIAL_SCHEDULER_ROUTES[1], self.create_dashboard_scheduler),
+        ]  # fmt: skip

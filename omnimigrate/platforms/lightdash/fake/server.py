@@ -1,0 +1,204 @@
+"""A fake Lightdash instance over real HTTP (aiohttp), for tests, benchmarks and
+`omnimigrate demo --platform lightdash`.
+
+Each request goes through, in order: fault injection, `ApiKey` auth, an optional per-key
+rate limit (Lightdash documents none; 429 + Retry-After when set), the openapi.json check (a
+violation is recorded and answered 400 in Lightdash's error envelope), the handler,
+after-the-fact faults (the change is made, the answer is lost), pruning to the declared
+response schema (fake/strict.py's Pruner), the response check, and the request log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from omnimigrate.fakes.serving import Served
+from omnimigrate.http.ratelimit import key_fingerprint
+from omnimigrate.platforms.lightdash.fake import state as st
+from omnimigrate.platforms.lightdash.fake.api import (
+    USER_KEY,
+    Api,
+    Handler,
+    LightdashError,
+    error_response,
+)
+from omnimigrate.platforms.lightdash.fake.conformance import Conformance, load_openapi
+from omnimigrate.platforms.omni.fake.policies import (
+    Clock,
+    FaultPlan,
+    RequestLog,
+    RequestRecord,
+    make_limiter,
+)
+from omnimigrate.platforms.omni.fake.strict import Pruner
+
+
+@dataclass
+class LightdashSettings:
+    rate_limit: int | None = None  # requests per `period` per key; Lightdash documents none
+    period: float = 60.0
+    faults: FaultPlan | None = None
+    validate: bool = True
+    # content-as-code downloads per page (Lightdash does not document its page size)
+    code_page_size: int = 100
+    # serve `parentSpaceUuid` (a Lightdash newer than the 0.1471.0 spec, which has no nesting)
+    nested_spaces: bool = False
+    # route template -> (status, error name, message): refused for good (a test's knob, e.g.
+    # a server without the web app's scheduler routes)
+    refuse: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    clock: Clock = field(default=time.monotonic)
+
+
+class FakeLightdash(Served):
+    _label = "fake Lightdash"
+
+    def __init__(
+        self, state: st.LightdashState | None = None, settings: LightdashSettings | None = None
+    ) -> None:
+        self.state = state or st.LightdashState()
+        self.settings = settings or LightdashSettings()
+        self.log = RequestLog()
+        self.conformance = Conformance() if self.settings.validate else None
+        self.pruner = Pruner(load_openapi()[1], "official")
+        self.window = (
+            make_limiter("sliding", self.settings.rate_limit, self.settings.period, 1,
+                         self.settings.clock)
+            if self.settings.rate_limit
+            else None
+        )  # fmt: skip
+        self.api = Api(
+            self.state,
+            code_page_size=self.settings.code_page_size,
+            nested=self.settings.nested_spaces,
+        )
+
+    @property
+    def violations(self) -> list:
+        return self.conformance.violations if self.conformance else []
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._pipeline], client_max_size=64 * 1024 * 1024)
+        for route in self.api.routes():
+            app.router.add_route(route.method, route.path, route.handler)
+        return app
+
+    @web.middleware
+    async def _pipeline(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else request.path
+        body = await request.read() if request.can_read_body else None
+        token = _api_key(request)
+        key = key_fingerprint(token) if token else "-"
+        fault = None
+        if resource is None:
+            response = error_response(
+                404, "NotFoundError", f"Cannot {request.method} {request.path}"
+            )
+        else:
+            response, fault = await self._answer(request, handler, route, body, token, key)
+        if response is None:  # dropped connection
+            self._record(key, request, route, 0, fault)
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError()
+        if resource is not None:
+            self._prune(request, route, response)
+            if self.conformance:
+                data = response.body if isinstance(response.body, bytes) else b""
+                self.conformance.check_response(
+                    request.method, request.path, route, response.status, data, response.headers
+                )
+        self._record(key, request, route, response.status, fault)
+        return response
+
+    async def _answer(
+        self,
+        request: web.Request,
+        handler: Handler,
+        route: str,
+        body: bytes | None,
+        token: str | None,
+        key: str,
+    ) -> tuple[web.Response | None, str | None]:
+        fault, after = self.settings.faults.draw() if self.settings.faults else (None, False)
+        if fault == "429":
+            return self._too_many(self.settings.faults.storm_retry_after), fault  # type: ignore[union-attr]
+        if fault == "slow":
+            await asyncio.sleep(self.settings.faults.slow_seconds)  # type: ignore[union-attr]
+        elif fault and not after:
+            return None if fault == "drop" else self._server_error(int(fault)), fault
+        user = self.state.tokens.get(token or "")
+        if user is None:
+            return error_response(401, "AuthorizationError", "Invalid personal access token"), fault
+        if self.window is not None and (wait := self.window.admit(key)) is not None:
+            return self._too_many(wait), fault
+        if self.conformance:
+            problem = self.conformance.check_request(
+                request.method, request.path, route, request.query, request.headers, body
+            )
+            if problem:
+                return error_response(400, "ParameterError", problem), fault
+        if route in self.settings.refuse:
+            return error_response(*self.settings.refuse[route]), fault
+        request[USER_KEY] = user
+        try:
+            response = await handler(request)
+        except LightdashError as err:
+            response = error_response(err.status, err.name, err.message)
+        if fault and after:
+            return None if fault == "drop" else self._server_error(int(fault)), f"{fault}+after"
+        return response, fault if fault == "slow" else None
+
+    def _server_error(self, status: int) -> web.Response:
+        return error_response(status, "UnexpectedServerError", "Something went wrong")
+
+    def _prune(self, request: web.Request, route: str, response: web.Response) -> None:
+        """Only declared fields leave the fake."""
+        if response.status >= 300 or not isinstance(response.body, bytes) or not response.body:
+            return
+        raw = json.loads(response.body)
+        body = self.pruner.prune(request.method.lower(), route, response.status, raw)
+        if self.settings.nested_spaces and "/spaces" in route:
+            _keep_parents(raw, body)
+        response.body = json.dumps(body).encode()
+
+    def _too_many(self, wait: float) -> web.Response:
+        return error_response(
+            429,
+            "TooManyRequestsError",
+            "Too many requests",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+
+    def _record(
+        self, key: str, request: web.Request, route: str, status: int, fault: str | None
+    ) -> None:
+        self.log.records.append(
+            RequestRecord(
+                self.settings.clock(), key, request.method, route, status, fault, request.path
+            )
+        )
+
+
+def _api_key(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "apikey" and value.strip() else None
+
+
+def _keep_parents(raw: dict, pruned: dict) -> None:
+    """A newer Lightdash's `parentSpaceUuid`, which the 0.1471.0 spec does not declare."""
+    results = raw.get("results")
+    if results is None:
+        return
+    items = results if isinstance(results, list) else [results]
+    kept = pruned["results"] if isinstance(results, list) else [pruned["results"]]
+    for source, out in zip(items, kept, strict=True):
+        if isinstance(source, dict) and "parentSpaceUuid" in source:
+            out["parentSpaceUuid"] = source["parentSpaceUuid"]

@@ -1,0 +1,141 @@
+"""The fake Lightdash's data: an organization with users, groups and projects, each project
+with its access, spaces, charts, dashboards and schedulers. Plain dataclasses; the routes
+(`api.py`) turn them into the documented JSON shapes."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def slugify(text: str) -> str:
+    """Lightdash's slug of a name: ASCII, lower case, words joined by '-'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "untitled"
+
+
+@dataclass
+class User:
+    uuid: str
+    email: str
+    first_name: str
+    last_name: str
+    role: str = "member"  # organization role
+
+
+@dataclass
+class Group:
+    uuid: str
+    name: str
+    members: list[str] = field(default_factory=list)  # user uuids
+    created_at: str = ""
+
+
+@dataclass
+class Space:
+    uuid: str
+    name: str
+    slug: str
+    is_private: bool
+    parent: str | None = None  # space uuid (served only with `nested_spaces`)
+    users: dict[str, str] = field(default_factory=dict)  # user uuid -> space role
+    groups: dict[str, str] = field(default_factory=dict)  # group uuid -> space role
+
+
+@dataclass
+class Chart:
+    uuid: str
+    slug: str
+    space: str
+    dashboard: str | None
+    content: dict[str, Any]  # name, description, tableName, metricQuery, chartConfig, tableConfig
+    updated_at: str
+
+
+@dataclass
+class Dashboard:
+    uuid: str
+    slug: str
+    space: str
+    # name, description, tabs, filters; tiles keep `savedChartUuid`, shown as a chartSlug
+    content: dict[str, Any]
+    updated_at: str
+
+
+@dataclass
+class Scheduler:
+    uuid: str
+    fields: dict[str, Any]  # SchedulerBase's fields and the chart or dashboard uuid
+    targets: list[dict[str, str]]  # {"channel": ...} or {"recipient": ...}
+
+
+@dataclass
+class Project:
+    uuid: str
+    name: str
+    upstream: str | None = None
+    access: dict[str, str] = field(default_factory=dict)  # user uuid -> project role
+    group_access: dict[str, str] = field(default_factory=dict)  # group uuid -> project role
+    spaces: dict[str, Space] = field(default_factory=dict)
+    charts: dict[str, Chart] = field(default_factory=dict)
+    dashboards: dict[str, Dashboard] = field(default_factory=dict)
+    schedulers: dict[str, Scheduler] = field(default_factory=dict)
+
+    def unique_slug(self, wanted: str, taken: set[str]) -> str:
+        slug, n = wanted, 1
+        while slug in taken:
+            n += 1
+            slug = f"{wanted}-{n}"
+        return slug
+
+    def space_by_slug(self, slug: str) -> Space | None:
+        return next((s for s in self.spaces.values() if s.slug == slug), None)
+
+    def chart_by_slug(self, slug: str) -> Chart | None:
+        return next((c for c in self.charts.values() if c.slug == slug), None)
+
+    def dashboard_by_slug(self, slug: str) -> Dashboard | None:
+        return next((d for d in self.dashboards.values() if d.slug == slug), None)
+
+
+@dataclass
+class LightdashState:
+    org_uuid: str = field(default_factory=new_uuid)
+    org_name: str = "Acme"
+    users: dict[str, User] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    projects: dict[str, Project] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # personal access token -> user uuid
+    _tick: int = 0
+
+    def now(self) -> str:
+        """A strictly increasing timestamp: an update is always later than what it changes."""
+        self._tick += 1
+        stamp = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self._tick)
+        return stamp.isoformat().replace("+00:00", "Z")
+
+    def user_by_email(self, email: str) -> User | None:
+        return next((u for u in self.users.values() if u.email.lower() == email.lower()), None)
+
+    def add_user(self, email: str, first: str, last: str, role: str = "member") -> User:
+        user = User(new_uuid(), email, first, last, role)
+        self.users[user.uuid] = user
+        return user
+
+    def add_group(self, name: str, members: list[str]) -> Group:
+        group = Group(new_uuid(), name, list(members), self.now())
+        self.groups[group.uuid] = group
+        return group
+
+    def add_project(self, name: str, upstream: str | None = None) -> Project:
+        project = Project(new_uuid(), name, upstream)
+        self.projects[project.uuid] = project
+        return project

@@ -1,0 +1,164 @@
+"""Lightdash objects as restore and verify compare them: natural keys only (emails, group
+names, space paths, slugs), never uuids, so the same project on two instances compares
+equal. Both sides, the snapshot (`SnapshotView`) and the target (`TargetState`), are read
+into these shapes; `TargetInventory` is the target's part a plan keeps."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+from omnimigrate.engine.plan import Inventory
+from omnimigrate.snapshot.blobs import canonical_json
+
+# what a download adds that is not content (and changes on every download or instance)
+VOLATILE = ("updatedAt", "downloadedAt", "version", "spaceSlug", "dashboardSlug", "slug")
+SCHEDULER_VOLATILE = (
+    "schedulerUuid", "createdBy", "createdAt", "updatedAt", "savedChartUuid", "dashboardUuid",
+    "targets",
+)  # fmt: skip
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value)).hexdigest()[:16]
+
+
+def space_key(project: str, path: tuple[str, ...] | list[str]) -> str:
+    return f"{project}:{'/'.join(path)}"
+
+
+def space_grants(users: dict[str, str], groups: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {"users": users, "groups": groups}
+
+
+class Space(BaseModel):
+    path: list[str]
+    private: bool
+    users: dict[str, str] = Field(default_factory=dict)  # email -> space role (direct access)
+    groups: dict[str, str] = Field(default_factory=dict)  # group name -> space role
+
+
+class Chart(BaseModel):
+    slug: str
+    space: list[str]  # the space's path
+    dashboard: str | None = None  # the slug of the dashboard it is saved in
+    body: dict[str, Any]  # the content as code, less what VOLATILE names
+
+    def compared(self) -> dict[str, Any]:
+        return {**self.body, "space": self.space, "dashboard": self.dashboard}
+
+
+class Dashboard(BaseModel):
+    slug: str
+    space: list[str]
+    body: dict[str, Any]
+
+    def compared(self) -> dict[str, Any]:
+        return {**self.body, "space": self.space}
+
+    def chart_slugs(self) -> list[str]:
+        return [
+            t["properties"]["chartSlug"]
+            for t in self.body.get("tiles", [])
+            if t.get("type") == "saved_chart" and t.get("properties", {}).get("chartSlug")
+        ]
+
+
+class Scheduler(BaseModel):
+    """Identified by what it is on (`chart` or `dashboard`, by slug) and its name."""
+
+    on: str
+    resource: str  # slug
+    name: str
+    body: dict[str, Any]  # SchedulerBase's fields, less SCHEDULER_VOLATILE
+    targets: list[str]  # "slack:<channel>" or "email:<address>", sorted
+
+    @property
+    def key(self) -> str:
+        return f"{self.on}:{self.resource}:{self.name}"
+
+    def compared(self) -> dict[str, Any]:
+        return {**self.body, "targets": self.targets}
+
+
+class Project(BaseModel):
+    name: str
+    users: dict[str, str] = Field(default_factory=dict)  # email -> project role
+    groups: dict[str, str] = Field(default_factory=dict)  # group name -> project role
+    spaces: dict[str, Space] = Field(default_factory=dict)  # "/".join(path) -> space
+    charts: dict[str, Chart] = Field(default_factory=dict)  # slug -> chart
+    dashboards: dict[str, Dashboard] = Field(default_factory=dict)
+    schedulers: dict[str, Scheduler] = Field(default_factory=dict)  # Scheduler.key -> it
+
+
+class SnapshotView(BaseModel):
+    snapshot_id: str
+    instance: str
+    users: list[str] = Field(default_factory=list)  # emails, lower case
+    groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
+    projects: dict[str, Project] = Field(default_factory=dict)  # by name
+    blobs: dict[str, str] = Field(default_factory=dict)  # "chart:<project>:<slug>" -> blob ref
+
+
+class TargetIds(BaseModel):
+    """Target uuids by natural key: what the applier writes with."""
+
+    users: dict[str, str] = Field(default_factory=dict)  # email -> uuid
+    groups: dict[str, str] = Field(default_factory=dict)  # name -> uuid
+    projects: dict[str, str] = Field(default_factory=dict)  # snapshot project name -> uuid
+    spaces: dict[str, tuple[str, str]] = Field(default_factory=dict)  # space_key -> (uuid, slug)
+    charts: dict[str, str] = Field(default_factory=dict)  # "<project>:<slug>" -> uuid
+    dashboards: dict[str, str] = Field(default_factory=dict)
+    schedulers: dict[str, str] = Field(default_factory=dict)  # "<project>:<key>" -> uuid
+
+
+class TargetState(BaseModel):
+    """Everything restore compares on the target, for the projects the snapshot maps to."""
+
+    url: str
+    ids: TargetIds = Field(default_factory=TargetIds)
+    members: dict[str, list[str]] = Field(default_factory=dict)  # group name -> emails
+    projects: dict[str, Project] = Field(default_factory=dict)  # by snapshot project name
+
+
+class TargetInventory(Inventory):
+    """The target as a plan saw it: per natural key, a digest of what restore compares."""
+
+    WRITTEN_BY: ClassVar[dict[str, str]] = {
+        "groups": "ld.group",
+        "access": "ld.access",
+        "spaces": "ld.space",
+        "charts": "ld.chart",
+        "dashboards": "ld.dashboard",
+        "schedulers": "ld.scheduler",
+    }
+
+    ids: TargetIds
+    groups: dict[str, str] = Field(default_factory=dict)
+    access: dict[str, str] = Field(default_factory=dict)
+    members: dict[str, list[str]] = Field(default_factory=dict)  # group name -> emails
+    spaces: dict[str, str] = Field(default_factory=dict)  # its private flag
+    space_access: dict[str, str] = Field(default_factory=dict)  # its user and group access
+    charts: dict[str, str] = Field(default_factory=dict)
+    dashboards: dict[str, str] = Field(default_factory=dict)
+    schedulers: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, state: TargetState) -> TargetInventory:
+        inv = cls(url=state.url, ids=state.ids)
+        inv.groups = {n: digest(sorted(m)) for n, m in state.members.items()}
+        inv.members = dict(state.members)
+        for name, p in state.projects.items():
+            inv.access |= {f"{name}:user:{e}": r for e, r in p.users.items()}
+            inv.access |= {f"{name}:group:{g}": r for g, r in p.groups.items()}
+            for s in p.spaces.values():
+                inv.spaces[space_key(name, s.path)] = digest(s.private)
+                inv.space_access[space_key(name, s.path)] = digest(space_grants(s.users, s.groups))
+            inv.charts |= {f"{name}:{c.slug}": digest(c.compared()) for c in p.charts.values()}
+            inv.dashboards |= {
+                f"{name}:{d.slug}": digest(d.compared()) for d in p.dashboards.values()
+            }
+            inv.schedulers |= {f"{name}:{k}": digest(s.compared()) for k, s in p.schedulers.items()}
+        return inv

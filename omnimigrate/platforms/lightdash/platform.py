@@ -1,0 +1,137 @@
+"""Lightdash as the engine sees it (`omnimigrate.engine.platform.Platform`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from pydantic import SecretStr, ValidationError
+
+from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.platform import InstanceUnusable
+from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
+from omnimigrate.engine.scope import PathFilter
+from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
+from omnimigrate.http.ratelimit import RateLimiter
+from omnimigrate.http.retry import RetryPolicy
+from omnimigrate.http.transport import Observer
+from omnimigrate.platforms.lightdash.applying import LightdashRunner
+from omnimigrate.platforms.lightdash.backup import LightdashWalker
+from omnimigrate.platforms.lightdash.client import LightdashClient
+from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
+from omnimigrate.platforms.lightdash.planning import LightdashPlan, make_plan
+from omnimigrate.platforms.lightdash.reading import load_view, read_target
+from omnimigrate.platforms.lightdash.verifying import verify
+from omnimigrate.snapshot.blobs import BlobStore
+from omnimigrate.snapshot.manifest import Manifest
+
+
+@asynccontextmanager
+async def client_pool(
+    url: str,
+    tokens: list[SecretStr],
+    *,
+    rate_limit: int,
+    period: float = 60.0,
+    burst: int = 1,
+    retry: RetryPolicy | None = None,
+    timeout: float = 120.0,
+    observer: Observer | None = None,
+    project: str | None = None,
+) -> AsyncIterator[list[LightdashClient]]:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
+        yield [
+            LightdashClient(
+                url,
+                token,
+                project=project,
+                session=session,
+                limiter=RateLimiter(rate_limit, period, burst=burst),
+                retry=retry,
+                timeout=timeout,
+                observer=observer,
+            )
+            for token in tokens
+        ]
+
+
+async def preflight(
+    url: str, tokens: list[SecretStr], names: list[str], timeout: float, project: str | None = None
+) -> None:
+    """`GET /api/v1/org/projects` per token: the instance answers, takes the token, and has
+    the project asked for."""
+    async with aiohttp.ClientSession() as session:
+        for token, name in zip(tokens, names, strict=True):
+            client = LightdashClient(url, token, session=session, timeout=timeout,
+                                     retry=RetryPolicy(attempts=1))  # fmt: skip
+            try:
+                found = await client.projects()
+            except OmniTransportError as err:
+                raise InstanceUnusable(
+                    f"{url} did not answer ({err.message}): check the URL and the network",
+                    configuration=False,
+                ) from None
+            except OmniAuthError as err:
+                raise InstanceUnusable(
+                    f"{url} refused the token in ${name} ({err.status}: {err.detail}): put a "
+                    "Lightdash personal access token of an organization admin in it"
+                ) from None
+            except (OmniAPIError, ValidationError, AttributeError, TypeError) as err:
+                raise InstanceUnusable(
+                    f"{url} did not answer as Lightdash's API does ({err}): check that the URL "
+                    "is the instance's origin, for example https://app.lightdash.cloud",
+                    configuration=False,
+                ) from None
+            if project and not any(project in (p.uuid, p.name) for p in found):
+                listed = ", ".join(f"{p.name} ({p.uuid})" for p in found) or "none"
+                raise InstanceUnusable(
+                    f"project {project!r} is not on {url} (its projects: {listed}): set "
+                    "--project or the instance's `project` to a uuid or name from that list"
+                )
+
+
+class LightdashPlatform:
+    name = "lightdash"
+    plan_type = LightdashPlan
+    client_pool = staticmethod(client_pool)
+    preflight = staticmethod(preflight)
+
+    def walker(
+        self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None
+    ) -> LightdashWalker:
+        return LightdashWalker(blobs, scope, previous)
+
+    def snapshot_view(self, manifest: Manifest, blobs: BlobStore) -> SnapshotView:
+        return load_view(manifest, blobs)
+
+    async def read_inventory(
+        self, clients: Sequence[LightdashClient], view: SnapshotView
+    ) -> TargetInventory:
+        return TargetInventory.of(await read_target(clients, view))
+
+    def plan(
+        self,
+        view: SnapshotView,
+        inventory: TargetInventory,
+        ledger: dict[str, LedgerRecord],
+        options: RestoreOptions,
+        now: datetime,
+    ) -> LightdashPlan:
+        return make_plan(view, inventory, ledger, options, now)
+
+    def runner(
+        self, plan: LightdashPlan, blobs: BlobStore, ledger: RestoreLedger
+    ) -> LightdashRunner:
+        return LightdashRunner(plan, blobs, ledger)
+
+    async def verify(
+        self, view: SnapshotView, clients: Sequence[LightdashClient], **_: Any
+    ) -> VerifyReport:
+        return await verify(view, clients)
+
+
+LIGHTDASH = LightdashPlatform()
