@@ -1,0 +1,258 @@
+"""Lightdash end to end, over real HTTP to the strict fake (every request and response is
+checked against Lightdash's openapi.json 0.1471.0): backup of a project of 210 charts, 52
+dashboards, 22 spaces and 18 schedulers, restore into another project of the same instance
+and into another instance whose users and groups have other uuids, re-runs, faults, and
+verify noticing a tampered target."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from omnimigrate.engine.backup import BackupOptions, run_backup
+from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
+from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.http.errors import OmniNotFound
+from omnimigrate.platforms.lightdash.client import LightdashClient
+from omnimigrate.platforms.lightdash.fake import scenario as sc
+from omnimigrate.platforms.lightdash.fake.api import UNOFFICIAL_SCHEDULER_ROUTES
+from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
+from omnimigrate.platforms.lightdash.fake.state import LightdashState, Project
+from omnimigrate.platforms.lightdash.platform import client_pool
+from omnimigrate.platforms.omni.fake.policies import FaultPlan
+from omnimigrate.snapshot.store import LocalStore
+from tests.conftest import FAST_RETRY
+
+CODE_ROUTES = (
+    "/api/v1/projects/{projectUuid}/charts/code",
+    "/api/v1/projects/{projectUuid}/dashboards/code",
+)
+MINIMUM = {"charts": 200, "dashboards": 50, "spaces": 20, "schedulers": 15}
+
+
+async def serve(state: LightdashState, **settings: object) -> FakeLightdash:
+    fake = FakeLightdash(state, LightdashSettings(nested_spaces=True, **settings))  # type: ignore[arg-type]
+    await fake.start()
+    return fake
+
+
+async def backup(fake: FakeLightdash, token: str, store: LocalStore, cache: Path) -> None:
+    async with client_pool(
+        fake.url, [token], rate_limit=100_000, retry=FAST_RETRY, project="Staging"
+    ) as cs:
+        outcome = await run_backup(cs, store, BackupOptions(), cache_dir=cache)
+    assert outcome.manifest.status == "complete", outcome.dead
+
+
+async def restore(
+    snap: OpenSnapshot,
+    fake: FakeLightdash,
+    token: str,
+    options: RestoreOptions,
+    project: str | None = None,
+) -> tuple[int, VerifyReport]:
+    """Plan and apply; the writes it made and a verify afterwards."""
+    async with client_pool(
+        fake.url, [token], rate_limit=100_000, retry=FAST_RETRY, project=project
+    ) as cs:
+        before = len(fake.log.writes())
+        plan = await plan_restore(snap, cs, options)
+        result = await apply_plan(snap, plan, cs)
+        assert not result.by_status("failed"), {
+            k: result.outcomes[k].detail for k in result.by_status("failed")
+        }
+        writes = len(fake.log.writes()) - before
+        return writes, await snap.platform.verify(snap.source, cs)
+
+
+def assert_faithful(report: VerifyReport) -> None:
+    for title, rows in report.types.items():
+        assert rows.differences == [], (title, rows.differences[:5])
+        assert rows.matching == rows.checked, title
+    for title, least in MINIMUM.items():
+        assert report.types[title].checked >= least, title
+
+
+def duplicates(project: Project) -> list[str]:
+    """Objects a natural key names twice: a retry that created again."""
+    spaces = Counter((s.parent, s.name) for s in project.spaces.values())
+    schedulers = Counter(
+        (s.fields["savedChartUuid"] or s.fields["dashboardUuid"], s.fields["name"])
+        for s in project.schedulers.values()
+    )
+    charts = Counter(c.slug for c in project.charts.values())
+    return [str(k) for counter in (spaces, schedulers, charts) for k, n in counter.items() if n > 1]
+
+
+@pytest.fixture
+async def source(tmp_path: Path):
+    scenario = sc.generate()
+    fake = await serve(scenario.state)
+    store = LocalStore(tmp_path / "store", create=True)
+    await backup(fake, scenario.token, store, tmp_path / "cache")
+    yield scenario, fake, store
+    await fake.stop()
+    assert [str(v) for v in fake.violations] == []
+
+
+async def test_a_project_restores_into_another_instance_with_other_uuids(
+    source, tmp_path: Path
+) -> None:
+    scenario, _, store = source
+    spare = sc.standby(scenario.state)
+    assert not set(spare.state.users) & set(scenario.state.users)  # other uuids
+    target = await serve(spare.state)
+    try:
+        snap = open_snapshot(store, "latest")
+        nested = [k for k in snap.source.projects["Staging"].spaces if "/" in k]
+        assert nested, "the scenario nests spaces"
+        writes, report = await restore(snap, target, spare.token, RestoreOptions())
+        assert writes > 300
+        assert_faithful(report)
+        rerun, again = await restore(snap, target, spare.token, RestoreOptions())
+        assert rerun == 0
+        assert_faithful(again)
+        assert duplicates(spare.prod) == []
+    finally:
+        await target.stop()
+    assert [str(v) for v in target.violations] == []
+
+
+async def test_staging_promotes_into_prod_on_the_same_instance(source) -> None:
+    scenario, fake, store = source
+    snap = open_snapshot(store, "latest")
+    writes, report = await restore(
+        snap, fake, scenario.token, RestoreOptions(on_conflict="overwrite"), "Production"
+    )
+    assert writes > 300
+    assert_faithful(report)
+    rerun, _ = await restore(
+        snap, fake, scenario.token, RestoreOptions(on_conflict="overwrite"), "Production"
+    )
+    assert rerun == 0
+    assert duplicates(scenario.prod) == []
+
+
+async def test_prod_content_that_differs_is_left_alone_without_overwrite(source) -> None:
+    scenario, fake, store = source
+    snap = open_snapshot(store, "latest")
+    async with client_pool(
+        fake.url, [scenario.token], rate_limit=100_000, project="Production"
+    ) as cs:
+        plan = await plan_restore(snap, cs, RestoreOptions())
+    conflicts = [a.id for a in plan.actions if a.op == "conflict"]
+    assert conflicts and all(a.startswith(("ld.access:", "ld.space.access:")) for a in conflicts)
+    assert not any(a.writes for a in plan.actions if a.id in conflicts)
+
+
+async def test_a_second_backup_of_an_unchanged_project_downloads_no_content(
+    source, tmp_path: Path
+) -> None:
+    scenario, fake, store = source
+    first = sum(fake.log.count("GET", r) for r in CODE_ROUTES)
+    charts_before = fake.log.count("GET", CODE_ROUTES[0])
+    await backup(fake, scenario.token, store, tmp_path / "cache")
+    assert sum(fake.log.count("GET", r) for r in CODE_ROUTES) == first
+    chart = next(iter(scenario.staging.charts.values()))
+    chart.content["name"] += " (edited)"
+    chart.updated_at = scenario.state.now()
+    await backup(fake, scenario.token, store, tmp_path / "cache")
+    assert fake.log.count("GET", CODE_ROUTES[0]) == charts_before + 1  # the one changed
+    snap = open_snapshot(store, "latest")
+    assert snap.source.projects["Staging"].charts[chart.slug].body["name"].endswith("(edited)")
+
+
+async def test_ten_percent_faults_make_no_duplicates(source) -> None:
+    scenario, _, store = source
+    spare = sc.standby(scenario.state)
+    faults = FaultPlan(seed=3, rate=0.1, kinds=("500", "502", "503", "drop"), after_share=0.5)
+    target = await serve(spare.state, faults=faults)
+    try:
+        snap = open_snapshot(store, "latest")
+        async with client_pool(
+            target.url, [spare.token], rate_limit=100_000, retry=FAST_RETRY
+        ) as cs:
+            for _ in range(3):  # a run whose retries ran out is finished by the next
+                result = await apply_plan(snap, await plan_restore(snap, cs, RestoreOptions()), cs)
+                if result.complete:
+                    break
+        assert sum(1 for r in target.log.records if r.fault) > 30
+        assert duplicates(spare.prod) == []
+        assert sorted(g.name for g in spare.state.groups.values()) == sorted(
+            scenario.state.groups[g].name for g in scenario.state.groups
+        )
+        target.settings.faults = None
+        async with client_pool(
+            target.url, [spare.token], rate_limit=100_000, retry=FAST_RETRY
+        ) as cs:
+            assert_faithful(await snap.platform.verify(snap.source, cs))
+    finally:
+        await target.stop()
+
+
+async def test_missing_users_block_what_needs_them_and_are_listed(source) -> None:
+    scenario, _, store = source
+    spare = sc.standby(scenario.state)
+    gone = sorted(scenario.staging.access)[0]
+    email = scenario.state.users[gone].email
+    missing = next(u for u in spare.state.users.values() if u.email == email)
+    del spare.state.users[missing.uuid]
+    target = await serve(spare.state)
+    try:
+        snap = open_snapshot(store, "latest")
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            plan = await plan_restore(snap, cs, RestoreOptions())
+        blocked = {a.id: a.reason for a in plan.blocked()}
+        assert f"ld.access:Staging:user:{email}" in blocked
+        assert all(email in why and "cannot invite" in why for why in blocked.values())
+    finally:
+        await target.stop()
+
+
+async def test_a_server_without_the_web_apps_scheduler_routes_fails_them_clearly(source) -> None:
+    scenario, _, store = source
+    spare = sc.standby(scenario.state)
+    refuse = {r: (404, "NotFoundError", "Cannot POST") for r in UNOFFICIAL_SCHEDULER_ROUTES}
+    target = await serve(spare.state, refuse=refuse)
+    try:
+        snap = open_snapshot(store, "latest")
+        async with client_pool(
+            target.url, [spare.token], rate_limit=100_000, retry=FAST_RETRY
+        ) as cs:
+            result = await apply_plan(snap, await plan_restore(snap, cs, RestoreOptions()), cs)
+        failed = result.by_status("failed")
+        assert failed and all(k.startswith("ld.scheduler:") for k in failed)
+        assert "not in its public API" in result.outcomes[failed[0]].detail
+        assert len(result.by_status("done")) > 300
+    finally:
+        await target.stop()
+
+
+async def test_errors_come_in_lightdashs_envelope_with_a_hint(source) -> None:
+    scenario, fake, _ = source
+    async with LightdashClient(fake.url, scenario.token, retry=FAST_RETRY) as client:
+        with pytest.raises(OmniNotFound) as err:
+            await client.space(scenario.staging.uuid, "no-such-space")
+    assert "NotFoundError: Space not found" in str(err.value)
+    assert "project uuid" in str(err.value)
+
+
+async def test_the_fake_models_lightdash_upserts(source) -> None:
+    scenario, fake, _ = source
+    project = scenario.staging.uuid
+    async with LightdashClient(fake.url, scenario.token, retry=FAST_RETRY) as client:
+        code = (await client.charts_code(project))[0]
+        assert (await client.upsert_chart(project, code["slug"], code)).action == "no changes"
+        with pytest.raises(OmniNotFound, match="Space with slug nowhere"):
+            await client.upsert_chart(
+                project, "new-chart", {**code, "spaceSlug": "nowhere", "skipSpaceCreate": True}
+            )
+        board = (await client.dashboards_code(project))[0]
+        tiles = [
+            {**board["tiles"][0], "type": "saved_chart", "properties": {"chartSlug": "missing"}}
+        ]
+        with pytest.raises(OmniNotFound, match="Chart with slug missing"):
+            await client.upsert_dashboard(project, "new-board", {**board, "tiles": tiles})

@@ -1,0 +1,151 @@
+"""Lightdash through the CLI, as an operator runs it: backup of one project, restore killed
+with SIGKILL midway and run again, verify noticing a tampered target, and bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from omnimigrate.platforms.lightdash.fake import scenario as sc
+from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
+from tests.test_cli import run
+from tests.test_lightdash import duplicates
+
+LD = ("--platform", "lightdash")
+
+
+@pytest.fixture(scope="module")
+def instances(tmp_path_factory: pytest.TempPathFactory):
+    """A source backed up into a store, and a standby (other uuids) to restore into."""
+    scenario = sc.generate()
+    spare = sc.standby(scenario.state)
+    source = FakeLightdash(scenario.state, LightdashSettings(nested_spaces=True))
+    target = FakeLightdash(spare.state, LightdashSettings(nested_spaces=True))
+    source.start_in_thread()
+    target.start_in_thread()
+    store = tmp_path_factory.mktemp("ld") / "store"
+    env = {"OMNI_SOURCE_TOKEN": scenario.token, "LD_TARGET": spare.token}
+    done = run("backup", "--source", source.url, *LD, "--project", "Staging", "--store", str(store),
+               "--rate-limit", "100000", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    yield scenario, spare, source, target, store, env
+    source.stop_thread()
+    target.stop_thread()
+    assert [str(v) for v in [*source.violations, *target.violations]] == []
+
+
+def restore_args(target: FakeLightdash, store: Path, rate: str = "100000") -> list[str]:
+    return ["restore", "--target", target.url, *LD, "--target-token-env", "LD_TARGET",
+            "--store", str(store), "--rate-limit", rate]  # fmt: skip
+
+
+def verify(
+    target: FakeLightdash, store: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return run("verify", "--against", target.url, *LD, "--target-token-env", "LD_TARGET",
+               "--store", str(store), "--rate-limit", "100000", env=env)  # fmt: skip
+
+
+def test_a_restore_killed_midway_finishes_on_a_rerun_without_duplicates(instances) -> None:
+    scenario, spare, _, target, store, env = instances
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omnimigrate", *restore_args(target, store, rate="3000")],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(target.log.writes()) < 120 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = len(target.log.writes())
+    assert 120 <= written < 300, "killed midway"
+    again = run(*restore_args(target, store), env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert duplicates(spare.prod) == []
+    checked = verify(target, store, env)
+    assert checked.returncode == 0, checked.stdout
+    assert "100.0 %" in checked.stdout and "schedulers" in checked.stdout
+    before = len(target.log.writes())
+    third = run(*restore_args(target, store), env=env)
+    assert third.returncode == 0 and len(target.log.writes()) == before
+
+
+def test_verify_names_a_tampered_space_tile_and_scheduler_target(instances) -> None:
+    scenario, spare, _, target, store, env = instances
+    assert run(*restore_args(target, store), env=env).returncode == 0
+    project = spare.prod
+    space = next(s for s in project.spaces.values() if s.groups)
+    group = next(iter(space.groups))
+    space.groups[group] = "admin" if space.groups[group] != "admin" else "viewer"
+    board = next(d for d in project.dashboards.values() if len(d.content["tiles"]) > 1)
+    board.content["tiles"].pop()
+    scheduler = next(
+        s for s in project.schedulers.values() if any("channel" in t for t in s.targets)
+    )
+    scheduler.targets = [{"channel": "C-TAMPERED", "uuid": "t"}]
+    checked = verify(target, store, env)
+    assert checked.returncode == 1
+    out = " ".join(checked.stdout.split())
+    assert f"Staging:{'/'.join(_path(project, space))}: groups" in out
+    assert f"Staging:{board.slug}: tiles" in out
+    assert "targets is" in out and "C-TAMPERED" in out
+
+
+def _path(project, space) -> list[str]:
+    chain = [space.name]
+    while space.parent:
+        space = project.spaces[space.parent]
+        chain.insert(0, space.name)
+    return chain
+
+
+def test_a_project_the_instance_does_not_have_fails_in_seconds_naming_its_projects(
+    instances, tmp_path: Path
+) -> None:
+    _, _, source, _, _, env = instances
+    done = run(
+        "backup",
+        "--source",
+        source.url,
+        *LD,
+        "--project",
+        "Nope",
+        "--store",
+        str(tmp_path / "s"),
+        env=env,
+    )
+    assert done.returncode != 0
+    assert "project 'Nope' is not on" in done.stderr and "Staging (" in done.stderr
+    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
+
+
+def test_a_project_on_an_omni_instance_is_refused(tmp_path: Path) -> None:
+    done = run("backup", "--source", "https://acme.omniapp.co", "--project", "Staging",
+               "--store", str(tmp_path / "s"), env={"OMNI_SOURCE_TOKEN": "x"})  # fmt: skip
+    assert done.returncode != 0
+    assert "project 'Staging' is a Lightdash setting" in done.stderr
+
+
+def test_include_is_refused_for_a_lightdash_backup(instances, tmp_path: Path) -> None:
+    _, _, source, _, _, env = instances
+    done = run(
+        "backup",
+        "--source",
+        source.url,
+        *LD,
+        "--include",
+        "Finance*",
+        "--store",
+        str(tmp_path / "s"),
+        env=env,
+    )
+    assert done.returncode != 0
+    assert "--project instead" in done.stderr
