@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omnimigrate.platforms.omni.fake.policies import FaultPlan
+from omnimigrate.fakes.policies import FaultPlan
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
 from omnimigrate.platforms.omni.fake.server import FakeSettings
 from omnimigrate.snapshot.catalog import Catalog

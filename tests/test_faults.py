@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
+from omnimigrate.fakes.policies import FaultPlan
 from omnimigrate.http.errors import OmniAPIError, OmniError
 from omnimigrate.http.retry import RetryPolicy
-from omnimigrate.platforms.omni.fake.policies import FaultPlan
 from omnimigrate.platforms.omni.fake.server import FakeSettings
 from tests.conftest import client_for
 

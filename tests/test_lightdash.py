@@ -15,6 +15,7 @@ from omnimigrate.engine.backup import BackupOptions, run_backup
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
 from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.fakes.policies import FaultPlan
 from omnimigrate.http.errors import OmniNotFound
 from omnimigrate.platforms.lightdash.client import LightdashClient
 from omnimigrate.platforms.lightdash.fake import scenario as sc
@@ -22,7 +23,6 @@ from omnimigrate.platforms.lightdash.fake.api import UNOFFICIAL_SCHEDULER_ROUTES
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
 from omnimigrate.platforms.lightdash.fake.state import LightdashState, Project
 from omnimigrate.platforms.lightdash.platform import client_pool
-from omnimigrate.platforms.omni.fake.policies import FaultPlan
 from omnimigrate.snapshot.store import LocalStore
 from tests.conftest import FAST_RETRY
 
@@ -256,3 +256,74 @@ async def test_the_fake_models_lightdash_upserts(source) -> None:
         ]
         with pytest.raises(OmniNotFound, match="Chart with slug missing"):
             await client.upsert_dashboard(project, "new-board", {**board, "tiles": tiles})
+
+
+async def test_every_client_method_conforms_to_the_spec(source) -> None:
+    """Each public method of the client, against the strict fake: the fixture fails the test
+    if any request or answer strays from openapi.json (or the web app's scheduler shape)."""
+    scenario, fake, _ = source
+    public = {
+        n
+        for n in vars(LightdashClient)
+        if not n.startswith("_") and callable(getattr(LightdashClient, n))
+    }
+    called: set[str] = set()
+    p = scenario.prod.uuid
+    async with LightdashClient(fake.url, scenario.token, retry=FAST_RETRY) as c:
+
+        async def call(name: str, *args: object, **kw: object) -> object:
+            called.add(name)
+            return await getattr(c, name)(*args, **kw)
+
+        users = await call("users")
+        group = await call("create_group", "Auditors", [users[1].uuid])
+        await call("add_group_member", group, users[2].uuid)
+        assert {m.uuid for m in await call("group_members", group)} == {
+            users[1].uuid,
+            users[2].uuid,
+        }
+        assert "Auditors" in {g.name for g in await call("groups")}
+        assert "Production" in {x.name for x in await call("projects")}
+        outsider = next(u for u in users if u.uuid not in scenario.prod.access)
+        await call("grant_project_access", p, outsider.email, "viewer")
+        await call("update_project_access", p, outsider.uuid, "editor")
+        assert {m.email: m.role for m in await call("project_access", p)}[
+            outsider.email
+        ] == "editor"
+        await call("grant_group_access", group, p, "viewer", update=False)
+        await call("grant_group_access", group, p, "editor", update=True)
+        assert {a.group: a.role for a in await call("group_accesses", p)}[group] == "editor"
+        space = await call("create_space", p, "Audit Ω", True, None)
+        await call("update_space", p, space.uuid, "Audit Ω", False)
+        await call("share_space", p, space.uuid, outsider.uuid, "editor")
+        await call("share_space_group", p, space.uuid, group, "viewer")
+        detail = await call("space", p, space.uuid)
+        assert (
+            detail.is_private,
+            [a.user for a in detail.access],
+            [g.group for g in detail.groups],
+        ) == (False, [outsider.uuid], [group])
+        await call("unshare_space", p, space.uuid, outsider.uuid)
+        await call("unshare_space_group", p, space.uuid, group)
+        assert not (await call("space", p, space.uuid)).access
+        assert space.uuid in {s.uuid for s in await call("spaces", p)}
+        code = (await call("charts_code", scenario.staging.uuid))[0]
+        made = await call(
+            "upsert_chart",
+            p,
+            "audit-chart",
+            {**code, "spaceSlug": space.slug, "skipSpaceCreate": True},
+        )
+        assert made.action == "create" and made.uuid in {
+            r.uuid for r in await call("chart_list", p)
+        }
+        board = (await call("dashboards_code", p))[0]
+        assert (await call("upsert_dashboard", p, board["slug"], board)).action == "no changes"
+        assert await call("dashboard_list", p)
+        body = {"name": "Audit", "format": "csv", "cron": "0 9 * * 1", "options": {"formatted": True, "limit": "table"},
+                "targets": [{"recipient": "audit@acme.example"}]}  # fmt: skip
+        made_s = await call("create_scheduler", p, ("chart", made.uuid), body)
+        await call("update_scheduler", made_s, {**body, "targets": [{"channel": "C0AUDIT"}]})
+        found = next(s for s in await call("schedulers", p) if s["schedulerUuid"] == made_s)
+        assert [t.get("channel") for t in found["targets"]] == ["C0AUDIT"]
+    assert public - called == set(), "every public client method is exercised against the fake"

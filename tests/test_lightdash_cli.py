@@ -53,7 +53,7 @@ def verify(
 
 
 def test_a_restore_killed_midway_finishes_on_a_rerun_without_duplicates(instances) -> None:
-    scenario, spare, _, target, store, env = instances
+    _, spare, _, target, store, env = instances
     proc = subprocess.Popen(
         [sys.executable, "-m", "omnimigrate", *restore_args(target, store, rate="3000")],
         env={**os.environ, **env},
@@ -79,7 +79,7 @@ def test_a_restore_killed_midway_finishes_on_a_rerun_without_duplicates(instance
 
 
 def test_verify_names_a_tampered_space_tile_and_scheduler_target(instances) -> None:
-    scenario, spare, _, target, store, env = instances
+    _, spare, _, target, store, env = instances
     assert run(*restore_args(target, store), env=env).returncode == 0
     project = spare.prod
     space = next(s for s in project.spaces.values() if s.groups)
@@ -149,3 +149,12 @@ def test_include_is_refused_for_a_lightdash_backup(instances, tmp_path: Path) ->
     )
     assert done.returncode != 0
     assert "--project instead" in done.stderr
+
+
+def test_the_token_never_reaches_the_output_even_at_debug(instances, tmp_path: Path) -> None:
+    scenario, _, source, _, _, env = instances
+    done = run("--log-level", "debug", "backup", "--source", source.url, *LD, "--project", "Staging",
+               "--store", str(tmp_path / "s"), "--rate-limit", "100000", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "ld_chart" in done.stdout and "/api/v1/projects/{projectUuid}/charts/code" in done.stderr
+    assert scenario.token not in done.stdout + done.stderr

@@ -12,14 +12,14 @@ import itertools
 import pytest
 
 from omnimigrate.engine.backup import BackupOptions, run_backup
-from omnimigrate.http.ratelimit import LimiterRegistry, RateLimiter
-from omnimigrate.platforms.omni.client import OmniClient
-from omnimigrate.platforms.omni.fake.policies import (
+from omnimigrate.fakes.policies import (
     FaultPlan,
     FixedWindow,
     SlidingWindow,
     TokenBucket,
 )
+from omnimigrate.http.ratelimit import LimiterRegistry, RateLimiter
+from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.fake.process import start_fake
 from omnimigrate.platforms.omni.fake.server import FakeSettings
 from omnimigrate.snapshot.store import LocalStore

@@ -1,20 +1,42 @@
-"""Serving a fake instance's aiohttp application on loopback: on the caller's event loop, or
-from a thread with its own loop for callers that block (a CLI run under test)."""
+"""What every fake instance shares: serving its aiohttp application on loopback (on the
+caller's event loop, or from a thread with its own loop for callers that block, such as a CLI
+run under test), its request log, and the violations its conformance check found."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 from aiohttp import web
 
+from omnimigrate.fakes.openapi_check import Violation
+from omnimigrate.fakes.policies import RequestLog, RequestRecord
+
 
 class Served:
-    """A base for fakes: subclasses build `app()`; `url` is set once serving."""
+    """A base for fakes: subclasses build `app()` and set `settings` (with its `clock`),
+    `log` and `conformance`; `url` is set once serving."""
 
     url = ""
     _runner: web.AppRunner | None = None
     _label = "fake"
+    settings: Any
+    log: RequestLog
+    conformance: Any
+
+    @property
+    def violations(self) -> list[Violation]:
+        return self.conformance.violations if self.conformance else []
+
+    def _record(
+        self, key: str, request: web.Request, route: str, status: int, fault: str | None
+    ) -> None:
+        self.log.records.append(
+            RequestRecord(
+                self.settings.clock(), key, request.method, route, status, fault, request.path
+            )
+        )
 
     def app(self) -> web.Application:
         raise NotImplementedError

@@ -14,18 +14,14 @@ natural key before it is sent again, so a retry never makes a duplicate (lightda
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Self
+from typing import Any
 
-import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from omnimigrate.http.client import ApiClient
 from omnimigrate.http.errors import hint_for
-from omnimigrate.http.ratelimit import Clock, RateLimiter, Sleep
-from omnimigrate.http.retry import RetryPolicy, call_with_retries
-from omnimigrate.http.transport import Observer, Reply, Transport
+from omnimigrate.http.transport import Reply
 
 PAGE_SIZE = 100
 PROJECT = "/api/v1/projects/{projectUuid}"
@@ -125,60 +121,19 @@ class ApiErrorHints:
         return hint_for(status, route) if status == 429 else ""
 
 
-class LightdashClient:
+class LightdashClient(ApiClient):
     platform = "lightdash"
+    scheme = "ApiKey"
+    _hints = ApiErrorHints()
+    default_rate = 600  # Lightdash documents no limit; a pool passes the configured one
 
     def __init__(
-        self,
-        base_url: str,
-        token: str | SecretStr,
-        *,
-        project: str | None = None,
-        session: aiohttp.ClientSession | None = None,
-        limiter: RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-        timeout: float = 120.0,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        observer: Observer | None = None,
+        self, base_url: str, token: str | SecretStr, *, project: str | None = None, **options: Any
     ) -> None:
-        self._own_session = session is None
-        self._session = session or aiohttp.ClientSession()
-        self.transport = Transport(
-            base_url,
-            token,
-            session=self._session,
-            limiter=limiter or RateLimiter(600),
-            timeout=timeout,
-            clock=clock,
-            observer=observer,
-            scheme="ApiKey",
-            hints=ApiErrorHints(),
-        )
+        super().__init__(base_url, token, **options)
         self.project = project  # the selected project's uuid or name; None: every project
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
 
-    @property
-    def base_url(self) -> str:
-        return self.transport.base_url
-
-    def __repr__(self) -> str:
-        return f"LightdashClient({self.base_url!r}, key={self.transport.key_id})"
-
-    async def close(self) -> None:
-        if self._own_session:
-            await self._session.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    # ------------------------------------------------------------------ plumbing
-
-    async def _call(
+    async def _results(
         self,
         method: str,
         route: str,
@@ -188,16 +143,9 @@ class LightdashClient:
         json: Any = None,
         recover: Callable[[], Awaitable[Reply | None]] | None = None,
     ) -> Any:
-        """The `results` of one call, with retries (a POST only when `recover` can tell
-        whether a lost attempt happened)."""
-
-        async def attempt(number: int) -> Reply:
-            return await self.transport.send(
-                method, route, path_params=path, params=params, json_body=json, attempt=number
-            )
-
-        reply = await call_with_retries(
-            attempt, self.retry, idempotent=method != "POST", recover=recover, sleep=self._sleep
+        """The `results` of one call, with retries."""
+        reply = await self._call(
+            method, route, path=path, params=params, json=json, recover=recover
         )
         return reply.body.get("results") if isinstance(reply.body, dict) else None
 
@@ -207,7 +155,7 @@ class LightdashClient:
         out: list[dict[str, Any]] = []
         page = 1
         while True:
-            results = await self._call(
+            results = await self._results(
                 "GET", route, params={**params, "page": page, "pageSize": PAGE_SIZE}
             )
             if isinstance(results, list):
@@ -224,12 +172,9 @@ class LightdashClient:
 
     # ------------------------------------------------------------------ org and people
 
-    async def me(self) -> dict[str, Any]:
-        return await self._call("GET", "/api/v1/user")
-
     async def projects(self) -> list[ProjectRef]:
         return [
-            ProjectRef.model_validate(p) for p in await self._call("GET", "/api/v1/org/projects")
+            ProjectRef.model_validate(p) for p in await self._results("GET", "/api/v1/org/projects")
         ]
 
     async def users(self) -> list[OrgUser]:
@@ -239,7 +184,7 @@ class LightdashClient:
         return [GroupRef.model_validate(g) for g in await self._paged("/api/v1/org/groups")]
 
     async def group_members(self, group: str) -> list[OrgUser]:
-        results = await self._call("GET", "/api/v1/groups/{groupUuid}/members",
+        results = await self._results("GET", "/api/v1/groups/{groupUuid}/members",
                                    path={"groupUuid": group})  # fmt: skip
         return [OrgUser.model_validate(u) for u in results]
 
@@ -249,17 +194,17 @@ class LightdashClient:
             return self._found({"uuid": found.uuid}) if found else None
 
         body = {"name": name, "members": [{"userUuid": u} for u in members]}
-        results = await self._call("POST", "/api/v1/org/groups", json=body, recover=recover)
+        results = await self._results("POST", "/api/v1/org/groups", json=body, recover=recover)
         return str(results["uuid"])
 
     async def add_group_member(self, group: str, user: str) -> None:
-        await self._call("PUT", "/api/v1/groups/{groupUuid}/members/{userUuid}",
+        await self._results("PUT", "/api/v1/groups/{groupUuid}/members/{userUuid}",
                          path={"groupUuid": group, "userUuid": user})  # fmt: skip
 
     # ------------------------------------------------------------------ project access
 
     async def project_access(self, project: str) -> list[ProjectMember]:
-        results = await self._call("GET", PROJECT + "/access", path={"projectUuid": project})
+        results = await self._results("GET", PROJECT + "/access", path={"projectUuid": project})
         return [ProjectMember.model_validate(m) for m in results]
 
     async def grant_project_access(self, project: str, email: str, role: str) -> None:
@@ -269,15 +214,17 @@ class LightdashClient:
             return self._found(None) if done else None
 
         body = {"email": email, "role": role, "sendEmail": False}
-        await self._call("POST", PROJECT + "/access", path={"projectUuid": project}, json=body,
+        await self._results("POST", PROJECT + "/access", path={"projectUuid": project}, json=body,
                          recover=recover)  # fmt: skip
 
     async def update_project_access(self, project: str, user: str, role: str) -> None:
-        await self._call("PATCH", PROJECT + "/access/{userUuid}",
+        await self._results("PATCH", PROJECT + "/access/{userUuid}",
                          path={"projectUuid": project, "userUuid": user}, json={"role": role})  # fmt: skip
 
     async def group_accesses(self, project: str) -> list[GroupAccess]:
-        results = await self._call("GET", PROJECT + "/groupAccesses", path={"projectUuid": project})
+        results = await self._results(
+            "GET", PROJECT + "/groupAccesses", path={"projectUuid": project}
+        )
         return [GroupAccess.model_validate(a) for a in results]
 
     async def grant_group_access(
@@ -289,17 +236,19 @@ class LightdashClient:
             done = any(a.group == group for a in await self.group_accesses(project))
             return self._found(None) if done else None
 
-        await self._call("PATCH" if update else "POST", "/api/v1/groups/{groupUuid}/projects/{projectUuid}",
+        await self._results("PATCH" if update else "POST", "/api/v1/groups/{groupUuid}/projects/{projectUuid}",
                          path=path, json={"role": role}, recover=recover)  # fmt: skip
 
     # ------------------------------------------------------------------ spaces
 
     async def spaces(self, project: str) -> list[SpaceRef]:
-        results = await self._call("GET", PROJECT + "/spaces", path={"projectUuid": project})
+        results = await self._results("GET", PROJECT + "/spaces", path={"projectUuid": project})
         return [SpaceRef.model_validate(s) for s in results]
 
     async def space(self, project: str, space: str) -> SpaceDetail:
-        results = await self._call("GET", SPACE, path={"projectUuid": project, "spaceUuid": space})
+        results = await self._results(
+            "GET", SPACE, path={"projectUuid": project, "spaceUuid": space}
+        )
         return SpaceDetail.model_validate(results)
 
     async def create_space(
@@ -315,30 +264,30 @@ class LightdashClient:
         body: dict[str, Any] = {"name": name, "isPrivate": private}
         if parent:  # newer Lightdash nests spaces; 0.1471.0 ignores what it does not declare
             body["parentSpaceUuid"] = parent
-        results = await self._call("POST", PROJECT + "/spaces", path={"projectUuid": project},
+        results = await self._results("POST", PROJECT + "/spaces", path={"projectUuid": project},
                                    json=body, recover=recover)  # fmt: skip
         return SpaceRef.model_validate(results)
 
     async def update_space(self, project: str, space: str, name: str, private: bool) -> None:
-        await self._call("PATCH", SPACE, path={"projectUuid": project, "spaceUuid": space},
+        await self._results("PATCH", SPACE, path={"projectUuid": project, "spaceUuid": space},
                          json={"name": name, "isPrivate": private})  # fmt: skip
 
     async def share_space(self, project: str, space: str, user: str, role: str) -> None:
         """Idempotent by nature: sharing again sets the same role."""
-        await self._call("POST", SPACE + "/share", path={"projectUuid": project, "spaceUuid": space},
+        await self._results("POST", SPACE + "/share", path={"projectUuid": project, "spaceUuid": space},
                          json={"userUuid": user, "spaceRole": role}, recover=self._no_lookup)  # fmt: skip
 
     async def unshare_space(self, project: str, space: str, user: str) -> None:
-        await self._call("DELETE", SPACE + "/share/{userUuid}",
+        await self._results("DELETE", SPACE + "/share/{userUuid}",
                          path={"projectUuid": project, "spaceUuid": space, "userUuid": user})  # fmt: skip
 
     async def share_space_group(self, project: str, space: str, group: str, role: str) -> None:
-        await self._call("POST", SPACE + "/group/share",
+        await self._results("POST", SPACE + "/group/share",
                          path={"projectUuid": project, "spaceUuid": space},
                          json={"groupUuid": group, "spaceRole": role}, recover=self._no_lookup)  # fmt: skip
 
     async def unshare_space_group(self, project: str, space: str, group: str) -> None:
-        await self._call("DELETE", SPACE + "/group/share/{groupUuid}",
+        await self._results("DELETE", SPACE + "/group/share/{groupUuid}",
                          path={"projectUuid": project, "spaceUuid": space, "groupUuid": group})  # fmt: skip
 
     @staticmethod
@@ -349,11 +298,11 @@ class LightdashClient:
     # ------------------------------------------------------------------ charts, dashboards
 
     async def chart_list(self, project: str) -> list[ContentRef]:
-        results = await self._call("GET", PROJECT + "/charts", path={"projectUuid": project})
+        results = await self._results("GET", PROJECT + "/charts", path={"projectUuid": project})
         return [ContentRef.model_validate(c) for c in results]
 
     async def dashboard_list(self, project: str) -> list[ContentRef]:
-        results = await self._call("GET", PROJECT + "/dashboards", path={"projectUuid": project})
+        results = await self._results("GET", PROJECT + "/dashboards", path={"projectUuid": project})
         return [ContentRef.model_validate(d) for d in results]
 
     async def charts_code(self, project: str, ids: list[str] | None = None) -> list[dict[str, Any]]:
@@ -373,7 +322,9 @@ class LightdashClient:
             params: dict[str, Any] = {"offset": len(out)}
             if ids:
                 params["ids"] = ids
-            results = await self._call("GET", route, path={"projectUuid": project}, params=params)
+            results = await self._results(
+                "GET", route, path={"projectUuid": project}, params=params
+            )
             page = results.get(items) or []
             out += page
             if not page or len(out) >= int(results.get("total") or 0):
@@ -381,13 +332,13 @@ class LightdashClient:
 
     async def upsert_chart(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
         """An upsert by slug: sending it again after a lost answer writes the same."""
-        results = await self._call("POST", PROJECT + "/charts/{slug}/code",
+        results = await self._results("POST", PROJECT + "/charts/{slug}/code",
                                    path={"projectUuid": project, "slug": slug}, json=body,
                                    recover=self._no_lookup)  # fmt: skip
         return _upserted(results, "charts")
 
     async def upsert_dashboard(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
-        results = await self._call("POST", PROJECT + "/dashboards/{slug}/code",
+        results = await self._results("POST", PROJECT + "/dashboards/{slug}/code",
                                    path={"projectUuid": project, "slug": slug}, json=body,
                                    recover=self._no_lookup)  # fmt: skip
         return _upserted(results, "dashboards")
@@ -396,7 +347,7 @@ class LightdashClient:
 
     async def schedulers(self, project: str) -> list[dict[str, Any]]:
         """Every scheduler of a project with its targets, from the (documented) logs route."""
-        results = await self._call("GET", "/api/v1/schedulers/{projectUuid}/logs",
+        results = await self._results("GET", "/api/v1/schedulers/{projectUuid}/logs",
                                    path={"projectUuid": project})  # fmt: skip
         return list(results.get("schedulers") or [])
 
@@ -420,11 +371,11 @@ class LightdashClient:
             if kind == "chart"
             else (DASHBOARD_SCHEDULERS, "dashboardUuid")
         )
-        results = await self._call("POST", route, path={name: uuid}, json=body, recover=recover)
+        results = await self._results("POST", route, path={name: uuid}, json=body, recover=recover)
         return str(results["schedulerUuid"])
 
     async def update_scheduler(self, scheduler: str, body: dict[str, Any]) -> None:
-        await self._call("PATCH", "/api/v1/schedulers/{schedulerUuid}",
+        await self._results("PATCH", "/api/v1/schedulers/{schedulerUuid}",
                          path={"schedulerUuid": scheduler}, json=body)  # fmt: skip
 
 

@@ -6,6 +6,7 @@ into these shapes; `TargetInventory` is the target's part a plan keeps."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
@@ -29,8 +30,30 @@ def space_key(project: str, path: tuple[str, ...] | list[str]) -> str:
     return f"{project}:{'/'.join(path)}"
 
 
+def content_of(code: Mapping[str, Any]) -> dict[str, Any]:
+    """A content-as-code download, less what is not content (VOLATILE) and unset fields."""
+    return {k: v for k, v in code.items() if k not in VOLATILE and v is not None}
+
+
 def space_grants(users: dict[str, str], groups: dict[str, str]) -> dict[str, dict[str, str]]:
     return {"users": users, "groups": groups}
+
+
+def space_path(uuid: str, spaces: Mapping[str, Any]) -> list[str]:
+    """A space's path of names, from the listed spaces' parents (cycles and unlisted parents
+    end it)."""
+    chain: list[str] = []
+    seen: set[str] = set()
+    while uuid in spaces and uuid not in seen:
+        seen.add(uuid)
+        chain.insert(0, spaces[uuid].name)
+        uuid = spaces[uuid].parent or ""
+    return chain
+
+
+def project_of(key: str) -> str:
+    """The project name an entry's key starts with (`<project>:<rest>`)."""
+    return key.partition(":")[0]
 
 
 class Space(BaseModel):
@@ -119,7 +142,7 @@ class TargetState(BaseModel):
 
     url: str
     ids: TargetIds = Field(default_factory=TargetIds)
-    members: dict[str, list[str]] = Field(default_factory=dict)  # group name -> emails
+    groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
     projects: dict[str, Project] = Field(default_factory=dict)  # by snapshot project name
 
 
@@ -148,8 +171,8 @@ class TargetInventory(Inventory):
     @classmethod
     def of(cls, state: TargetState) -> TargetInventory:
         inv = cls(url=state.url, ids=state.ids)
-        inv.groups = {n: digest(sorted(m)) for n, m in state.members.items()}
-        inv.members = dict(state.members)
+        inv.groups = {n: digest(sorted(m)) for n, m in state.groups.items()}
+        inv.members = dict(state.groups)
         for name, p in state.projects.items():
             inv.access |= {f"{name}:user:{e}": r for e, r in p.users.items()}
             inv.access |= {f"{name}:group:{g}": r for g, r in p.groups.items()}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -15,48 +15,21 @@ from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.http.client import pool_of
 from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
-from omnimigrate.http.ratelimit import RateLimiter
 from omnimigrate.http.retry import RetryPolicy
-from omnimigrate.http.transport import Observer
 from omnimigrate.platforms.lightdash.applying import LightdashRunner
 from omnimigrate.platforms.lightdash.backup import LightdashWalker
 from omnimigrate.platforms.lightdash.client import LightdashClient
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
 from omnimigrate.platforms.lightdash.planning import LightdashPlan, make_plan
 from omnimigrate.platforms.lightdash.reading import load_view, read_target
+from omnimigrate.platforms.lightdash.registry import HANDLERS
 from omnimigrate.platforms.lightdash.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
 
-
-@asynccontextmanager
-async def client_pool(
-    url: str,
-    tokens: list[SecretStr],
-    *,
-    rate_limit: int,
-    period: float = 60.0,
-    burst: int = 1,
-    retry: RetryPolicy | None = None,
-    timeout: float = 120.0,
-    observer: Observer | None = None,
-    project: str | None = None,
-) -> AsyncIterator[list[LightdashClient]]:
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
-        yield [
-            LightdashClient(
-                url,
-                token,
-                project=project,
-                session=session,
-                limiter=RateLimiter(rate_limit, period, burst=burst),
-                retry=retry,
-                timeout=timeout,
-                observer=observer,
-            )
-            for token in tokens
-        ]
+client_pool = partial(pool_of, LightdashClient)
 
 
 async def preflight(
@@ -121,7 +94,7 @@ class LightdashPlatform:
         options: RestoreOptions,
         now: datetime,
     ) -> LightdashPlan:
-        return make_plan(view, inventory, ledger, options, now)
+        return make_plan(view, inventory, ledger, options, now, HANDLERS)
 
     def runner(
         self, plan: LightdashPlan, blobs: BlobStore, ledger: RestoreLedger

@@ -1,8 +1,8 @@
-"""Verify for Lightdash: read the target's projects (as restore would) and compare every
-field restore promises, per type, by natural key: group members; project access of users
-and groups; each space's private flag and user and group access; each chart's and
-dashboard's content as code with its space (tiles, tabs, filters included); each
-scheduler's settings and targets."""
+"""Verify for Lightdash: read the target's projects as restore reads them, then compare, per
+handler and natural key, every field restore writes (each handler's `rows`, the same
+function on both sides): group members; project roles; each space's private flag and user
+and group access; each chart's and dashboard's content as code with its space (every tile,
+tab and filter); each scheduler's settings and targets."""
 
 from __future__ import annotations
 
@@ -12,55 +12,41 @@ from typing import Any
 from omnimigrate.engine.verify import TypeReport, VerifyReport
 from omnimigrate.http.transport import key_stats
 from omnimigrate.platforms.lightdash.client import LightdashClient
+from omnimigrate.platforms.lightdash.handler import Handler
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetState
 from omnimigrate.platforms.lightdash.reading import read_target
+from omnimigrate.platforms.lightdash.registry import HANDLERS
 
 
-def _compare(report: VerifyReport, title: str, want: dict[str, Any], have: dict[str, Any]) -> None:
-    rows = report.types.setdefault(title, TypeReport())
+def compare(rows: TypeReport, want: dict[str, Any], have: dict[str, Any]) -> None:
     for key, value in sorted(want.items()):
         rows.checked += 1
-        if key not in have:
-            rows.missing(key)
-        else:
+        if key in have:
             rows.check_all(key, value, have[key])
+        else:
+            rows.missing(key)
     rows.extras += sorted(set(have) - set(want))
 
 
-async def verify(view: SnapshotView, clients: Sequence[LightdashClient], **_: Any) -> VerifyReport:
+def sides(handler: Handler, view: SnapshotView, target: TargetState) -> tuple[dict, dict]:
+    if handler.org_rows:
+        return handler.org_rows(view), handler.org_rows(target)
+    want: dict[str, Any] = {}
+    have: dict[str, Any] = {}
+    for name, project in view.projects.items():
+        want |= handler.rows(name, project) if handler.rows else {}
+        if name in target.projects and handler.rows:
+            have |= handler.rows(name, target.projects[name])
+    return want, have
+
+
+async def verify(view: SnapshotView, clients: Sequence[LightdashClient]) -> VerifyReport:
     target = await read_target(clients, view)
     report = VerifyReport()
-    for title, want, have in comparisons(view, target):
-        _compare(report, title, want, have)
+    for handler in HANDLERS:
+        if handler.rows or handler.org_rows:
+            compare(
+                report.types.setdefault(handler.name, TypeReport()), *sides(handler, view, target)
+            )
     report.keys = key_stats(clients)
     return report
-
-
-def comparisons(view: SnapshotView, target: TargetState) -> list[tuple[str, dict, dict]]:
-    groups_want = {n: {"members": sorted(m)} for n, m in view.groups.items()}
-    groups_have = {n: {"members": sorted(m)} for n, m in target.members.items()}
-    out: list[tuple[str, dict, dict]] = [("groups", groups_want, groups_have)]
-    rows: dict[str, tuple[dict, dict]] = {t: ({}, {}) for t in
-                                          ("project access", "spaces", "charts", "dashboards", "schedulers")}  # fmt: skip
-    for name in view.projects:
-        src, dst = view.projects[name], target.projects.get(name)
-        for side, project in ((0, src), (1, dst)):
-            if project is None:
-                continue
-            rows["project access"][side].update(
-                {f"{name}:user:{e}": {"role": r} for e, r in project.users.items()}
-                | {f"{name}:group:{g}": {"role": r} for g, r in project.groups.items()}
-            )
-            rows["spaces"][side].update(
-                {f"{name}:{k}": s.model_dump(exclude={"path"}) for k, s in project.spaces.items()}
-            )
-            rows["charts"][side].update(
-                {f"{name}:{k}": c.compared() for k, c in project.charts.items()}
-            )
-            rows["dashboards"][side].update(
-                {f"{name}:{k}": d.compared() for k, d in project.dashboards.items()}
-            )
-            rows["schedulers"][side].update(
-                {f"{name}:{k}": s.compared() for k, s in project.schedulers.items()}
-            )
-    return out + [(title, want, have) for title, (want, have) in rows.items()]

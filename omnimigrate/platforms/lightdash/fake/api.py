@@ -50,10 +50,9 @@ def error_response(
     return web.json_response(body, status=status, headers=headers)
 
 
-def ok(results: Any = None) -> web.Response:
-    return web.json_response(
-        {"status": "ok", "results": results} if results is not None else {"status": "ok"}
-    )
+def ok(results: Any = None, status: int = 200) -> web.Response:
+    body = {"status": "ok", "results": results} if results is not None else {"status": "ok"}
+    return web.json_response(body, status=status)
 
 
 def not_found(what: str) -> LightdashError:
@@ -289,21 +288,6 @@ class Api:
         return {**scheduler.fields, "schedulerUuid": scheduler.uuid, "targets": targets}
 
     # ------------------------------------------------------------------ org, users, groups
-
-    async def me(self, request: web.Request) -> web.Response:
-        user = self.state.users[request[USER_KEY]]
-        return ok({
-            **self.member(user),
-            "organizationUuid": self.state.org_uuid,
-            "organizationName": self.state.org_name,
-            "role": user.role,
-            "isTrackingAnonymized": False,
-            "isMarketingOptedIn": False,
-            "isSetupComplete": True,
-            "createdAt": "2025-01-01T00:00:00Z",
-            "updatedAt": "2025-01-01T00:00:00Z",
-            "isActive": True,
-        })  # fmt: skip
 
     async def org_projects(self, request: web.Request) -> web.Response:
         return ok([
@@ -605,9 +589,6 @@ class Api:
             "logs": [],
         })  # fmt: skip
 
-    async def get_scheduler(self, request: web.Request) -> web.Response:
-        return ok(self.scheduler_json(self.scheduler(request)[1]))
-
     def scheduler_fields(self, body: dict[str, Any]) -> dict[str, Any]:
         fields = {k: body[k] for k in SCHEDULER_FIELDS if k in body}
         fields.setdefault("enabled", True)
@@ -648,18 +629,7 @@ class Api:
                 ("savedChartUuid", "dashboardUuid", "createdBy", "createdAt")}  # fmt: skip
         scheduler.fields = {**self.scheduler_fields(body), **keep, "updatedAt": self.state.now()}
         scheduler.targets = self.targets(body)
-        return ok(self.scheduler_json(scheduler))
-
-    async def set_scheduler_enabled(self, request: web.Request) -> web.Response:
-        _, scheduler = self.scheduler(request)
-        scheduler.fields["enabled"] = (await request.json())["enabled"]
-        scheduler.fields["updatedAt"] = self.state.now()
-        return ok(self.scheduler_json(scheduler))
-
-    async def delete_scheduler(self, request: web.Request) -> web.Response:
-        project, scheduler = self.scheduler(request)
-        del project.schedulers[scheduler.uuid]
-        return ok()
+        return ok(self.scheduler_json(scheduler), status=201)  # as the spec documents
 
     # ------------------------------------------------------------------ routing
 
@@ -667,7 +637,6 @@ class Api:
         p = "/api/v1/projects/{projectUuid}"
         s = p + "/spaces/{spaceUuid}"
         return [
-            Route("GET", "/api/v1/user", self.me),
             Route("GET", "/api/v1/org/projects", self.org_projects),
             Route("GET", "/api/v1/org/users", self.org_users),
             Route("GET", "/api/v1/org/groups", self.org_groups),
@@ -696,10 +665,7 @@ class Api:
             Route("POST", p + "/charts/{slug}/code", self.upsert_chart),
             Route("POST", p + "/dashboards/{slug}/code", self.upsert_dashboard),
             Route("GET", "/api/v1/schedulers/{projectUuid}/logs", self.scheduler_logs),
-            Route("GET", "/api/v1/schedulers/{schedulerUuid}", self.get_scheduler),
             Route("PATCH", "/api/v1/schedulers/{schedulerUuid}", self.update_scheduler),
-            Route("DELETE", "/api/v1/schedulers/{schedulerUuid}", self.delete_scheduler),
-            Route("PATCH", "/api/v1/schedulers/{schedulerUuid}/enabled", self.set_scheduler_enabled),
             Route("POST", UNOFFICIAL_SCHEDULER_ROUTES[0], self.create_chart_scheduler),
             Route("POST", UNOFFICIAL_SCHEDULER_ROUTES[1], self.create_dashboard_scheduler),
         ]  # fmt: skip

@@ -18,6 +18,14 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from omnimigrate.fakes.faults import with_faults
+from omnimigrate.fakes.policies import (
+    Clock,
+    FaultPlan,
+    RequestLog,
+    make_limiter,
+)
+from omnimigrate.fakes.pruning import Pruner
 from omnimigrate.fakes.serving import Served
 from omnimigrate.http.ratelimit import key_fingerprint
 from omnimigrate.platforms.lightdash.fake import state as st
@@ -29,14 +37,6 @@ from omnimigrate.platforms.lightdash.fake.api import (
     error_response,
 )
 from omnimigrate.platforms.lightdash.fake.conformance import Conformance, load_openapi
-from omnimigrate.platforms.omni.fake.policies import (
-    Clock,
-    FaultPlan,
-    RequestLog,
-    RequestRecord,
-    make_limiter,
-)
-from omnimigrate.platforms.omni.fake.strict import Pruner
 
 
 @dataclass
@@ -65,7 +65,7 @@ class FakeLightdash(Served):
         self.settings = settings or LightdashSettings()
         self.log = RequestLog()
         self.conformance = Conformance() if self.settings.validate else None
-        self.pruner = Pruner(load_openapi()[1], "official")
+        self.pruner = Pruner(load_openapi()[1])
         self.window = (
             make_limiter("sliding", self.settings.rate_limit, self.settings.period, 1,
                          self.settings.clock)
@@ -77,10 +77,6 @@ class FakeLightdash(Served):
             code_page_size=self.settings.code_page_size,
             nested=self.settings.nested_spaces,
         )
-
-    @property
-    def violations(self) -> list:
-        return self.conformance.violations if self.conformance else []
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._pipeline], client_max_size=64 * 1024 * 1024)
@@ -126,34 +122,40 @@ class FakeLightdash(Served):
         token: str | None,
         key: str,
     ) -> tuple[web.Response | None, str | None]:
-        fault, after = self.settings.faults.draw() if self.settings.faults else (None, False)
-        if fault == "429":
-            return self._too_many(self.settings.faults.storm_retry_after), fault  # type: ignore[union-attr]
-        if fault == "slow":
-            await asyncio.sleep(self.settings.faults.slow_seconds)  # type: ignore[union-attr]
-        elif fault and not after:
-            return None if fault == "drop" else self._server_error(int(fault)), fault
+        return await with_faults(
+            self.settings.faults,
+            lambda: self._handle(request, handler, route, body, token, key),
+            self._server_error,
+            self._too_many,
+        )
+
+    async def _handle(
+        self,
+        request: web.Request,
+        handler: Handler,
+        route: str,
+        body: bytes | None,
+        token: str | None,
+        key: str,
+    ) -> web.Response:
         user = self.state.tokens.get(token or "")
         if user is None:
-            return error_response(401, "AuthorizationError", "Invalid personal access token"), fault
+            return error_response(401, "AuthorizationError", "Invalid personal access token")
         if self.window is not None and (wait := self.window.admit(key)) is not None:
-            return self._too_many(wait), fault
+            return self._too_many(wait)
         if self.conformance:
             problem = self.conformance.check_request(
                 request.method, request.path, route, request.query, request.headers, body
             )
             if problem:
-                return error_response(400, "ParameterError", problem), fault
+                return error_response(400, "ParameterError", problem)
         if route in self.settings.refuse:
-            return error_response(*self.settings.refuse[route]), fault
+            return error_response(*self.settings.refuse[route])
         request[USER_KEY] = user
         try:
-            response = await handler(request)
+            return await handler(request)
         except LightdashError as err:
-            response = error_response(err.status, err.name, err.message)
-        if fault and after:
-            return None if fault == "drop" else self._server_error(int(fault)), f"{fault}+after"
-        return response, fault if fault == "slow" else None
+            return error_response(err.status, err.name, err.message)
 
     def _server_error(self, status: int) -> web.Response:
         return error_response(status, "UnexpectedServerError", "Something went wrong")
@@ -174,15 +176,6 @@ class FakeLightdash(Served):
             "TooManyRequestsError",
             "Too many requests",
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
-        )
-
-    def _record(
-        self, key: str, request: web.Request, route: str, status: int, fault: str | None
-    ) -> None:
-        self.log.records.append(
-            RequestRecord(
-                self.settings.clock(), key, request.method, route, status, fault, request.path
-            )
         )
 
 

@@ -12,18 +12,13 @@ SCIM (its default; no maximum is documented).
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
-import aiohttp
 from pydantic import BaseModel, SecretStr
 
+from omnimigrate.http.client import ApiClient
 from omnimigrate.http.errors import OmniAPIError
-from omnimigrate.http.ratelimit import Clock, RateLimiter, Sleep
-from omnimigrate.http.retry import RetryPolicy, call_with_retries
-from omnimigrate.http.transport import Observer, Reply, Transport
 from omnimigrate.platforms.omni import models as m
 
 T = TypeVar("T")
@@ -48,82 +43,15 @@ class _Fallback:
         self.use_seed = False
 
 
-class ClientBase:
+class ClientBase(ApiClient):
     """What every endpoint group calls through: one instance, one API key."""
 
     platform = "omni"
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str | SecretStr,
-        *,
-        session: aiohttp.ClientSession | None = None,
-        limiter: RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-        timeout: float = 120.0,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        observer: Observer | None = None,
-    ) -> None:
-        self._own_session = session is None
-        self._session = session or aiohttp.ClientSession()
-        self.transport = Transport(
-            base_url,
-            token,
-            session=self._session,
-            limiter=limiter or RateLimiter(60),
-            timeout=timeout,
-            clock=clock,
-            observer=observer,
-        )
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
+    def __init__(self, base_url: str, token: str | SecretStr, **options: Any) -> None:
+        super().__init__(base_url, token, **options)
         self._yaml_route = _Fallback()
         self._move_route = _Fallback()
-
-    @property
-    def base_url(self) -> str:
-        return self.transport.base_url
-
-    def __repr__(self) -> str:
-        return f"OmniClient({self.base_url!r}, key={self.transport.key_id})"
-
-    async def close(self) -> None:
-        if self._own_session:
-            await self._session.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    # ------------------------------------------------------------------ plumbing
-
-    async def _call(
-        self,
-        method: str,
-        route: str,
-        *,
-        path: dict[str, str] | None = None,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-        idempotent: bool | None = None,
-        recover: Callable[[], Awaitable[Reply | None]] | None = None,
-    ) -> Reply:
-        async def attempt(number: int) -> Reply:
-            return await self.transport.send(
-                method, route, path_params=path, params=params, json_body=json, attempt=number
-            )
-
-        return await call_with_retries(
-            attempt,
-            self.retry,
-            idempotent=method != "POST" if idempotent is None else idempotent,
-            recover=recover,
-            sleep=self._sleep,
-        )
 
     async def _get(self, route: str, model: type[M], **kw: Any) -> M:
         reply = await self._call("GET", route, **kw)

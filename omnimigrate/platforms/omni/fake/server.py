@@ -18,21 +18,21 @@ from typing import Literal
 
 from aiohttp import web
 
+from omnimigrate.fakes.faults import with_faults
+from omnimigrate.fakes.policies import (
+    Algorithm,
+    Clock,
+    FaultPlan,
+    RequestLog,
+    make_limiter,
+)
 from omnimigrate.fakes.serving import Served
 from omnimigrate.http.ratelimit import key_fingerprint
 from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.api import Api
 from omnimigrate.platforms.omni.fake.base import TOKEN_KEY, ApiError, error_response
 from omnimigrate.platforms.omni.fake.conformance import Conformance, Exchange, load_openapi
-from omnimigrate.platforms.omni.fake.policies import (
-    Algorithm,
-    Clock,
-    FaultPlan,
-    RequestLog,
-    RequestRecord,
-    make_limiter,
-)
-from omnimigrate.platforms.omni.fake.strict import Pruner, Shape
+from omnimigrate.platforms.omni.fake.strict import Shape, omni_pruner
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -71,7 +71,7 @@ class FakeOmni(Served):
         self.settings = settings or FakeSettings()
         self.log = RequestLog()
         self.conformance = Conformance() if self.settings.validate else None
-        self.pruner = Pruner(load_openapi()[1], self.settings.shape)
+        self.pruner = omni_pruner(load_openapi()[1], self.settings.shape)
         self.window = (
             make_limiter(
                 self.settings.limiter,
@@ -89,10 +89,6 @@ class FakeOmni(Served):
             export_flavour=self.settings.export_flavour,
             shape=self.settings.shape,
         )
-
-    @property
-    def violations(self) -> list:
-        return self.conformance.violations if self.conformance else []
 
     # ------------------------------------------------------------------ app
 
@@ -150,41 +146,47 @@ class FakeOmni(Served):
         token: str | None,
         key: str,
     ) -> tuple[web.Response | None, str | None]:
-        fault, after = self.settings.faults.draw() if self.settings.faults else (None, False)
-        if fault == "429":
-            return self._too_many(self.settings.faults.storm_retry_after, key), fault  # type: ignore[union-attr]
-        if fault == "slow":
-            await asyncio.sleep(self.settings.faults.slow_seconds)  # type: ignore[union-attr]
-        elif fault and not after:
-            return (
-                None if fault == "drop" else error_response(int(fault), "Internal server error")
-            ), fault
+        async def answer() -> web.Response:
+            response = await self._handle(request, handler, route, body, token, key)
+            self._rate_headers(response, key)
+            return response
+
+        return await with_faults(
+            self.settings.faults,
+            answer,
+            lambda status: error_response(status, "Internal server error"),
+            lambda wait: self._too_many(wait, key),
+        )
+
+    async def _handle(
+        self,
+        request: web.Request,
+        handler: Handler,
+        route: str,
+        body: bytes | None,
+        token: str | None,
+        key: str,
+    ) -> web.Response:
         known = self.state.tokens.get(token or "")
         if known is None:
-            return error_response(401, "Unauthorized: Missing or invalid API key"), fault
+            return error_response(401, "Unauthorized: Missing or invalid API key")
         # counted at the door, before the (first time per route, slow) conformance check
         if self.window is not None and (wait := self.window.admit(key)) is not None:
-            return self._too_many(wait, key), fault
+            return self._too_many(wait, key)
         problem = None
         if self.conformance:
             problem = self.conformance.check_request(
                 _exchange(request, route), body, request.content_type
             )
         if problem:
-            return error_response(400, f"Bad Request: {problem}"), fault
+            return error_response(400, f"Bad Request: {problem}")
         if route in self.settings.refuse:
-            return error_response(*self.settings.refuse[route]), fault
+            return error_response(*self.settings.refuse[route])
         request[TOKEN_KEY] = known
         try:
-            response = await handler(request)
+            return await handler(request)
         except ApiError as err:
-            response = error_response(err.status, err.detail)
-        if fault and after:
-            return (
-                None if fault == "drop" else error_response(int(fault), "Bad gateway")
-            ), f"{fault}+after"
-        self._rate_headers(response, key)
-        return response, fault if fault == "slow" else None
+            return error_response(err.status, err.detail)
 
     def _prune(self, ex: Exchange, response: web.Response) -> None:
         """Only declared fields leave the fake (fake/strict.py)."""
@@ -212,15 +214,6 @@ class FakeOmni(Served):
         if self.window is not None:
             response.headers["X-RateLimit-Limit"] = str(self.window.limit)
             response.headers["X-RateLimit-Remaining"] = str(self.window.remaining(key))
-
-    def _record(
-        self, key: str, request: web.Request, route: str, status: int, fault: str | None
-    ) -> None:
-        self.log.records.append(
-            RequestRecord(
-                self.settings.clock(), key, request.method, route, status, fault, request.path
-            )
-        )
 
     def _started(self) -> None:
         self.api.base_url = self.url

@@ -1,0 +1,132 @@
+"""Charts, by slug, through the content-as-code download and upload. Each is kept with its
+space's path (read from the same snapshot, since the download's `spaceSlug` is lossy) and
+the slug of the dashboard it is saved in. Backup is incremental by `updatedAt`; restore
+uploads into the target space's slug with `skipSpaceCreate` (an upsert by slug: sending it
+again after a lost answer writes the same)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from omnimigrate.engine.jobs import EXPORT, Job, JobResult
+from omnimigrate.engine.plan import Action
+from omnimigrate.platforms.lightdash.handler import Args, Handler
+from omnimigrate.platforms.lightdash.model import Chart, content_of, digest, project_of, space_key
+from omnimigrate.platforms.lightdash.planning import action_id
+
+if TYPE_CHECKING:
+    from omnimigrate.platforms.lightdash.applying import ApplyContext
+    from omnimigrate.platforms.lightdash.backup import Context
+    from omnimigrate.platforms.lightdash.client import LightdashClient
+    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.planning import PlanContext
+    from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
+
+BATCH = 50  # ids per content download (they go in the query string)
+
+
+def chart_of(code: dict[str, Any], space_paths: dict[str, list[str]]) -> Chart:
+    space = space_paths.get(code["spaceSlug"], [code["spaceSlug"]])
+    return Chart(
+        slug=code["slug"], space=space, dashboard=code.get("dashboardSlug"), body=content_of(code)
+    )
+
+
+async def list_charts(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
+    """The list says what changed since the last snapshot; only that is downloaded."""
+    entries, changed = [], []
+    for ref in await client.chart_list(args["project"]):
+        kept = ctx.kept("ld_chart", f"{args['name']}:{ref.slug}", ref)
+        if kept:
+            entries.append(kept)
+        else:
+            changed.append(ref)
+    children = [
+        Job(kind="ld_chart_batch", priority=EXPORT,
+            args={**args, "ids": ",".join(r.uuid for r in batch), "slugs": ",".join(r.slug or "" for r in batch)})
+        for batch in (changed[i : i + BATCH] for i in range(0, len(changed), BATCH))
+    ]  # fmt: skip
+    return JobResult(entries=entries, children=children)
+
+
+async def download(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
+    ids = args["ids"].split(",")
+    codes = await client.charts_code(args["project"], ids)
+    ctx.exports += len(codes)
+    uuids = dict(zip(args["slugs"].split(","), ids, strict=True))  # the code has no uuid
+    entries = [
+        await ctx.entry("ld_chart", f"{args['name']}:{code['slug']}", ctx.kept_content(code),
+                        source_id=uuids.get(code["slug"]), updated_at=code.get("updatedAt"))
+        for code in codes
+    ]  # fmt: skip
+    return JobResult(entries=entries)
+
+
+def load(r: SnapshotReader, view: SnapshotView) -> None:
+    for o in r.entries("ld_chart"):
+        name = project_of(o.key)
+        chart = chart_of(r.blob(o), r.space_paths.get(name, {}))
+        view.projects[name].charts[chart.slug] = chart
+        view.blobs[f"ld_chart:{name}:{chart.slug}"] = o.blob or ""
+        r.slugs.setdefault((name, "chart"), {})[o.source_id or ""] = chart.slug
+
+
+async def read(t: TargetReader) -> None:
+    codes = await t.client.charts_code(t.uuid)
+    uuids = {r.slug: r.uuid for r in await t.client.chart_list(t.uuid) if r.slug}
+    for code in codes:
+        chart = chart_of(code, t.space_paths)
+        t.target.charts[chart.slug] = chart
+        if chart.slug in uuids:
+            t.state.ids.charts[t.key(chart.slug)] = uuids[chart.slug]
+
+
+def plan(ctx: PlanContext) -> None:
+    """A chart saved in a dashboard the target lacks goes into its space first: the
+    dashboard's tiles need it, and the dashboards handler links it afterwards."""
+    for project in sorted(ctx.inv.ids.projects):
+        for slug, chart in sorted(ctx.view.projects[project].charts.items()):
+            key = f"{project}:{slug}"
+            board_there = (
+                chart.dashboard is not None and f"{project}:{chart.dashboard}" in ctx.inv.dashboards
+            )
+            params = {"project": project, "slug": slug, "space": chart.space,
+                      "blob": ctx.view.blobs[f"ld_chart:{key}"],
+                      "dashboard": chart.dashboard if board_there else None}  # fmt: skip
+            action = Action(
+                id=action_id("ld.chart", key),
+                kind="ld.chart",
+                object=key,
+                op="create",
+                params=params,
+            )
+            ctx.decide(action, ctx.inv.charts.get(key), digest(chart.compared()),
+                       [action_id("ld.space", space_key(project, chart.space))])  # fmt: skip
+
+
+async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
+    name, slug = a.params["project"], a.params["slug"]
+    body = await ctx.upload_body(a)
+    body.pop("dashboardSlug", None)
+    if a.params["dashboard"]:
+        body["dashboardSlug"] = a.params["dashboard"]
+    result = await client.upsert_chart(ctx.project(name), slug, body)
+    if result.uuid:
+        ctx.ids.charts[f"{name}:{slug}"] = result.uuid
+    await ctx.done(a, result.uuid)
+
+
+def rows(name: str, project: Project) -> dict[str, Any]:
+    return {f"{name}:{k}": c.compared() for k, c in project.charts.items()}
+
+
+HANDLER = Handler(
+    name="charts",
+    jobs={"ld_charts": list_charts, "ld_chart_batch": download},
+    per_project=("ld_charts",),
+    load=load,
+    read=read,
+    plan=plan,
+    actions={"ld.chart": upload},
+    rows=rows,
+)

@@ -1,0 +1,159 @@
+"""Dashboards, by slug, through the content-as-code download and upload: tiles (a chart
+tile names its chart by `chartSlug`), tabs, and filters with their tile targets. Uploaded
+after the charts their tiles name (Lightdash answers NotFoundError for a missing one, and
+lightdash#28119 made a dashboard with `chartSlug: null` when a chart had failed: here the
+dashboard waits, and is blocked, when a chart's upload failed). A chart saved in a dashboard
+that was not on the target is linked to it once the dashboard exists."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from omnimigrate.engine.jobs import EXPORT, Job, JobResult
+from omnimigrate.engine.plan import Action
+from omnimigrate.platforms.lightdash.client import ContentRef
+from omnimigrate.platforms.lightdash.handler import Args, Handler
+from omnimigrate.platforms.lightdash.handlers.charts import BATCH
+from omnimigrate.platforms.lightdash.model import (
+    Dashboard,
+    content_of,
+    digest,
+    project_of,
+    space_key,
+)
+from omnimigrate.platforms.lightdash.planning import action_id
+
+if TYPE_CHECKING:
+    from omnimigrate.platforms.lightdash.applying import ApplyContext
+    from omnimigrate.platforms.lightdash.backup import Context
+    from omnimigrate.platforms.lightdash.client import LightdashClient
+    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.planning import PlanContext
+    from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
+
+
+def dashboard_of(code: dict[str, Any], space_paths: dict[str, list[str]]) -> Dashboard:
+    space = space_paths.get(code["spaceSlug"], [code["spaceSlug"]])
+    return Dashboard(slug=code["slug"], space=space, body=content_of(code))
+
+
+def pair(codes: list[dict[str, Any]], listed: list[ContentRef]) -> dict[str, str]:
+    """A dashboard's code has its slug, not its uuid: the list's (name, updatedAt) pairs
+    them where that is unambiguous (slug -> uuid)."""
+    by_stamp: dict[tuple[str, str], list[str]] = {}
+    for ref in listed:
+        by_stamp.setdefault((ref.name, ref.updated_at), []).append(ref.uuid)
+    out = {}
+    for code in codes:
+        found = by_stamp.get((code.get("name", ""), code.get("updatedAt", "")), [])
+        if len(found) == 1:
+            out[code["slug"]] = found[0]
+    return out
+
+
+async def list_dashboards(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
+    by_uuid = {e.source_id: e for (t, _), e in ctx.previous.items() if t == "ld_dashboard"}
+    entries, changed = [], []
+    for ref in await client.dashboard_list(args["project"]):
+        old = by_uuid.get(ref.uuid)
+        kept = ctx.kept("ld_dashboard", old.key, ref) if old else None
+        if kept:
+            entries.append(kept)
+        else:
+            changed.append(ref)
+    children = [
+        Job(kind="ld_dashboard_batch", priority=EXPORT, args={**args, "ids": ",".join(r.uuid for r in batch)})
+        for batch in (changed[i : i + BATCH] for i in range(0, len(changed), BATCH))
+    ]  # fmt: skip
+    return JobResult(entries=entries, children=children)
+
+
+async def download(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
+    """One that stays ambiguous after pairing is downloaded alone, by its uuid."""
+    ids = args["ids"].split(",")
+    listed = [r for r in await client.dashboard_list(args["project"]) if r.uuid in ids]
+    codes = await client.dashboards_code(args["project"], ids)
+    uuids = pair(codes, listed)
+    for uuid in sorted(set(ids) - set(uuids.values())):
+        alone = await client.dashboards_code(args["project"], [uuid])
+        codes += alone
+        uuids |= {c["slug"]: uuid for c in alone}
+    ctx.exports += len(codes)
+    entries = [
+        await ctx.entry("ld_dashboard", f"{args['name']}:{code['slug']}", ctx.kept_content(code),
+                        source_id=uuids.get(code["slug"]), updated_at=code.get("updatedAt"))
+        for code in {c["slug"]: c for c in codes}.values()
+    ]  # fmt: skip
+    return JobResult(entries=entries)
+
+
+def load(r: SnapshotReader, view: SnapshotView) -> None:
+    for o in r.entries("ld_dashboard"):
+        name = project_of(o.key)
+        board = dashboard_of(r.blob(o), r.space_paths.get(name, {}))
+        view.projects[name].dashboards[board.slug] = board
+        view.blobs[f"ld_dashboard:{name}:{board.slug}"] = o.blob or ""
+        r.slugs.setdefault((name, "dashboard"), {})[o.source_id or ""] = board.slug
+
+
+async def read(t: TargetReader) -> None:
+    codes = await t.client.dashboards_code(t.uuid)
+    uuids = pair(codes, await t.client.dashboard_list(t.uuid))
+    for code in codes:
+        board = dashboard_of(code, t.space_paths)
+        t.target.dashboards[board.slug] = board
+        if board.slug in uuids:
+            t.state.ids.dashboards[t.key(board.slug)] = uuids[board.slug]
+
+
+def plan(ctx: PlanContext) -> None:
+    for project in sorted(ctx.inv.ids.projects):
+        src = ctx.view.projects[project]
+        for slug, board in sorted(src.dashboards.items()):
+            key = f"{project}:{slug}"
+            params = {"project": project, "slug": slug, "space": board.space,
+                      "blob": ctx.view.blobs[f"ld_dashboard:{key}"]}  # fmt: skip
+            action = Action(id=action_id("ld.dashboard", key), kind="ld.dashboard", object=key,
+                            op="create", params=params)  # fmt: skip
+            parents = [action_id("ld.space", space_key(project, board.space)),
+                       *(action_id("ld.chart", f"{project}:{c}") for c in board.chart_slugs())]  # fmt: skip
+            ctx.decide(action, ctx.inv.dashboards.get(key), digest(board.compared()), parents)
+        for slug, chart in sorted(src.charts.items()):
+            plan_link(ctx, project, slug, chart.dashboard)
+
+
+def plan_link(ctx: PlanContext, project: str, slug: str, dashboard: str | None) -> None:
+    """The chart's second upload, with its `dashboardSlug`, once the dashboard exists."""
+    upload = ctx.actions[action_id("ld.chart", f"{project}:{slug}")]
+    if dashboard is None or upload.params["dashboard"] or not upload.writes:
+        return
+    ctx.add(upload.model_copy(update={
+        "id": action_id("ld.chart", f"{project}:{slug}", "link"),
+        "params": {**upload.params, "dashboard": dashboard},
+        "reason": "saved in its dashboard",
+        "depends_on": [upload.id, action_id("ld.dashboard", f"{project}:{dashboard}")],
+    }))  # fmt: skip
+
+
+async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
+    name, slug = a.params["project"], a.params["slug"]
+    result = await client.upsert_dashboard(ctx.project(name), slug, await ctx.upload_body(a))
+    if result.uuid:
+        ctx.ids.dashboards[f"{name}:{slug}"] = result.uuid
+    await ctx.done(a, result.uuid)
+
+
+def rows(name: str, project: Project) -> dict[str, Any]:
+    return {f"{name}:{k}": d.compared() for k, d in project.dashboards.items()}
+
+
+HANDLER = Handler(
+    name="dashboards",
+    jobs={"ld_dashboards": list_dashboards, "ld_dashboard_batch": download},
+    per_project=("ld_dashboards",),
+    load=load,
+    read=read,
+    plan=plan,
+    actions={"ld.dashboard": upload},
+    rows=rows,
+)

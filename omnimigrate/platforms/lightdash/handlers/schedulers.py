@@ -1,0 +1,147 @@
+"""Schedulers (scheduled deliveries, and alerts: those with thresholds), identified by what
+they are on (a chart's or dashboard's slug) and their name. Backup reads them through the
+documented `GET /schedulers/{projectUuid}/logs`; restore creates them through the routes
+Lightdash's web app uses, which its public spec does not declare (the client's hint says so
+when a server refuses them), and updates them through the documented PATCH."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.jobs import JobResult
+from omnimigrate.engine.plan import Action
+from omnimigrate.platforms.lightdash.handler import Args, Handler
+from omnimigrate.platforms.lightdash.model import SCHEDULER_VOLATILE, Scheduler, digest, project_of
+from omnimigrate.platforms.lightdash.planning import action_id
+
+if TYPE_CHECKING:
+    from omnimigrate.platforms.lightdash.applying import ApplyContext
+    from omnimigrate.platforms.lightdash.backup import Context
+    from omnimigrate.platforms.lightdash.client import LightdashClient
+    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.planning import PlanContext
+    from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
+
+
+def targets_of(raw: list[dict[str, Any]]) -> list[str]:
+    """A scheduler's targets in either shape: Slack channels and email recipients."""
+    out = []
+    for t in raw:
+        if t.get("channel"):
+            out.append(f"slack:{t['channel']}")
+        elif t.get("recipient"):
+            out.append(f"email:{t['recipient'].lower()}")
+        else:
+            raise ValueError(f"a scheduler target with neither `channel` nor `recipient`: {t}")
+    return sorted(out)
+
+
+def scheduler_of(
+    raw: dict[str, Any], charts: dict[str, str], boards: dict[str, str]
+) -> Scheduler | None:
+    """`charts`/`boards`: uuid -> slug. None when what it is on is not known."""
+    if raw.get("savedChartUuid"):
+        on, slug = "chart", charts.get(raw["savedChartUuid"])
+    elif raw.get("dashboardUuid"):
+        on, slug = "dashboard", boards.get(raw["dashboardUuid"])
+    else:
+        raise ValueError(
+            f"scheduler {raw.get('name')!r} names neither savedChartUuid nor dashboardUuid"
+        )
+    if slug is None:
+        return None
+    body = {k: v for k, v in raw.items() if k not in SCHEDULER_VOLATILE and v is not None}
+    return Scheduler(
+        on=on,
+        resource=slug,
+        name=raw["name"],
+        body=body,
+        targets=targets_of(raw.get("targets") or []),
+    )
+
+
+async def list_schedulers(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
+    entries = []
+    for s in await client.schedulers(args["project"]):
+        refs = {"chart": s.get("savedChartUuid"), "dashboard": s.get("dashboardUuid")}
+        key = f"{args['name']}:{s['schedulerUuid']}"
+        entries.append(
+            await ctx.entry("ld_scheduler", key, s, source_id=s["schedulerUuid"], refs=refs)
+        )
+    return JobResult(entries=entries)
+
+
+def load(r: SnapshotReader, view: SnapshotView) -> None:
+    for o in r.entries("ld_scheduler"):
+        name = project_of(o.key)
+        found = scheduler_of(
+            r.blob(o), r.slugs.get((name, "chart"), {}), r.slugs.get((name, "dashboard"), {})
+        )
+        if found:
+            view.projects[name].schedulers[found.key] = found
+
+
+async def read(t: TargetReader) -> None:
+    def slugs(ids: dict[str, str]) -> dict[str, str]:
+        prefix = t.key("")
+        return {v: k[len(prefix) :] for k, v in ids.items() if k.startswith(prefix)}
+
+    charts, boards = slugs(t.state.ids.charts), slugs(t.state.ids.dashboards)
+    for raw in await t.client.schedulers(t.uuid):
+        found = scheduler_of(raw, charts, boards)
+        if found:
+            t.target.schedulers[found.key] = found
+            t.state.ids.schedulers[t.key(found.key)] = raw["schedulerUuid"]
+
+
+def plan(ctx: PlanContext) -> None:
+    for project in sorted(ctx.inv.ids.projects):
+        for key, s in sorted(ctx.view.projects[project].schedulers.items()):
+            full = f"{project}:{key}"
+            on = action_id(
+                "ld.chart" if s.on == "chart" else "ld.dashboard", f"{project}:{s.resource}"
+            )
+            params = {"project": project, "key": key, "on": s.on, "resource": s.resource,
+                      "body": s.body, "targets": s.targets}  # fmt: skip
+            action = Action(id=action_id("ld.scheduler", full), kind="ld.scheduler", object=full,
+                            op="create", params=params)  # fmt: skip
+            ctx.decide(action, ctx.inv.schedulers.get(full), digest(s.compared()), [on])
+
+
+async def write(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
+    p = a.params
+    ids = ctx.ids.charts if p["on"] == "chart" else ctx.ids.dashboards
+    resource = ids.get(f"{p['project']}:{p['resource']}")
+    if resource is None:
+        raise RestoreError(
+            f"the {p['on']} {p['resource']} of scheduler {p['key']} is not on the target"
+        )
+    targets = [
+        {"channel": t[6:]} if t.startswith("slack:") else {"recipient": t[6:]} for t in p["targets"]
+    ]
+    body = {**p["body"], "targets": targets}
+    existing = ctx.ids.schedulers.get(f"{p['project']}:{p['key']}")
+    if a.op == "update" and existing:
+        await client.update_scheduler(existing, body)
+    else:
+        existing = await client.create_scheduler(
+            ctx.project(p["project"]), (p["on"], resource), body
+        )
+    await ctx.done(a, existing)
+
+
+def rows(name: str, project: Project) -> dict[str, Any]:
+    return {f"{name}:{k}": s.compared() for k, s in project.schedulers.items()}
+
+
+HANDLER = Handler(
+    name="schedulers",
+    jobs={"ld_schedulers": list_schedulers},
+    per_project=("ld_schedulers",),
+    load=load,
+    read=read,
+    plan=plan,
+    actions={"ld.scheduler": write},
+    rows=rows,
+)
