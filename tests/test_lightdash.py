@@ -23,6 +23,7 @@ from omnimigrate.platforms.lightdash.fake.api import UNOFFICIAL_SCHEDULER_ROUTES
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
 from omnimigrate.platforms.lightdash.fake.state import LightdashState, Project
 from omnimigrate.platforms.lightdash.platform import client_pool
+from omnimigrate.platforms.lightdash.registry import RESTORE_ORDER, explain_order
 from omnimigrate.snapshot.store import LocalStore
 from tests.conftest import FAST_RETRY
 
@@ -327,3 +328,18 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         found = next(s for s in await call("schedulers", p) if s["schedulerUuid"] == made_s)
         assert [t.get("channel") for t in found["targets"]] == ["C0AUDIT"]
     assert public - called == set(), "every public client method is exercised against the fake"
+
+
+def test_the_restore_order_is_what_the_readme_documents() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("platforms/lightdash/registry.py`; a test keeps this copy in step):", 1)[1]
+    documented = block.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+    assert documented == explain_order()
+    assert [s.handler.name for s in RESTORE_ORDER] == [
+        "groups",
+        "project access",
+        "spaces",
+        "charts",
+        "dashboards",
+        "schedulers",
+    ]
