@@ -19,6 +19,7 @@ from omnimigrate.fakes.policies import FaultPlan
 from omnimigrate.http.errors import OmniNotFound
 from omnimigrate.platforms.lightdash.client import LightdashClient
 from omnimigrate.platforms.lightdash.fake import scenario as sc
+from omnimigrate.platforms.lightdash.fake import state as State
 from omnimigrate.platforms.lightdash.fake.api import UNOFFICIAL_SCHEDULER_ROUTES
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
 from omnimigrate.platforms.lightdash.fake.state import LightdashState, Project
@@ -343,3 +344,28 @@ def test_the_restore_order_is_what_the_readme_documents() -> None:
         "dashboards",
         "schedulers",
     ]
+
+
+async def test_restores_into_two_projects_of_one_instance_keep_separate_ledgers(source) -> None:
+    """What a restore into prod recorded never makes a restore into QA overwrite QA's own."""
+    scenario, fake, store = source
+    snap = open_snapshot(store, "latest")
+    prod_names = {s.name for s in scenario.prod.spaces.values()}
+    await restore(snap, fake, scenario.token, RestoreOptions(), "Production")
+    qa = scenario.state.add_project("QA")
+    path, space = next(
+        (k, s)
+        for k, s in snap.source.projects["Staging"].spaces.items()
+        if "/" not in k and k not in prod_names
+    )
+    qa.spaces["s"] = State.Space("s", space.path[0], "qa-space", not space.private)
+    async with client_pool(fake.url, [scenario.token], rate_limit=100_000, project="QA") as cs:
+        plan = await plan_restore(snap, cs, RestoreOptions())
+    ops = {a.id: a.op for a in plan.actions}
+    print(
+        "DBG",
+        path,
+        ops[f"ld.space:Staging:{path}"],
+        [a.reason for a in plan.actions if a.id == f"ld.space:Staging:{path}"],
+    )
+    assert ops[f"ld.space:Staging:{path}"] == "conflict"

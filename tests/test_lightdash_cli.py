@@ -158,3 +158,25 @@ def test_the_token_never_reaches_the_output_even_at_debug(instances, tmp_path: P
     assert done.returncode == 0, done.stderr
     assert "ld_chart" in done.stdout and "/api/v1/projects/{projectUuid}/charts/code" in done.stderr
     assert scenario.token not in done.stdout + done.stderr
+
+
+def test_omni_only_restore_options_are_refused_naming_why(instances) -> None:
+    _, _, _, target, store, env = instances
+    for flag, why in ((["--on-conflict", "rename"], "skip or overwrite"), (["--models"], "dbt"),
+                      (["--include", "Finance*"], "whole projects")):  # fmt: skip
+        done = run("plan", "--target", target.url, *LD, "--target-token-env", "LD_TARGET",
+                   "--store", str(store), *flag, env=env)  # fmt: skip
+        assert done.returncode == 2 and why in done.stderr, (flag, done.stderr)
+
+
+def test_the_demo_runs_lightdash_end_to_end(tmp_path: Path) -> None:
+    done = run("demo", "--platform", "lightdash", "--documents", "40", "--store", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    for row in ("groups", "project access", "spaces", "charts", "dashboards", "schedulers"):
+        assert any(
+            line.split("│")[1].strip() == row and "100.0 %" in line
+            for line in done.stdout.splitlines()
+            if "│" in line
+        ), row
+    assert "second restore: 0 write requests" in done.stdout
+    assert "0 openapi.json violations" in done.stdout

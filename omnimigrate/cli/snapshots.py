@@ -28,6 +28,7 @@ from omnimigrate.snapshot.retention import RetentionRules
 def summary(m: Manifest) -> dict[str, object]:
     return {
         "snapshot": m.snapshot_id,
+        "platform": m.platform,
         "instance": m.instance,
         "source_url": m.source_url,
         "status": m.status,
@@ -107,6 +108,7 @@ def show_snapshot(
     console = make_console()
     for field in (
         "snapshot",
+        "platform",
         "instance",
         "source_url",
         "status",

@@ -37,6 +37,12 @@ class Inventory(BaseModel):
     def digest(self) -> str:
         return hashlib.sha256(canonical_json(self.model_dump(mode="json"))).hexdigest()
 
+    def ledger_scope(self) -> str:
+        """Which part of the instance restores into it share a ledger: "" for the whole
+        instance; a platform whose restores go into parts of one (Lightdash's projects)
+        names the part, so two of them never read each other's ledger."""
+        return ""
+
     def differences(self, other: Inventory, written: set[str] = frozenset()) -> list[str]:
         """What changed between two inventories, per object type (for drift messages),
         leaving out the keys whose action ids (or a step of them) are in `written`."""

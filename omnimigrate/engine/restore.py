@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from omnimigrate.engine.apply import Applier, ApplyResult
-from omnimigrate.engine.plan import Plan, RestoreOptions
+from omnimigrate.engine.plan import Inventory, Plan, RestoreOptions
 from omnimigrate.engine.platform import Client, Platform
 from omnimigrate.engine.restore_ledger import RestoreLedger
 from omnimigrate.platforms import platform_named
@@ -54,9 +54,9 @@ async def plan_restore(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Plan[Any]:
     """Read the target (over all its keys) and plan the restore; writes nothing."""
+    snap.platform.check_options(options)  # before the reads: a refused option fails at once
     inventory = await snap.platform.read_inventory(clients, snap.source)
-    target = instance_slug(clients[0].base_url)
-    ledger = await asyncio.to_thread(RestoreLedger, snap.store, target)
+    ledger = await asyncio.to_thread(RestoreLedger, snap.store, ledger_name(inventory))
     return snap.platform.plan(snap.source, inventory, ledger.records, options, now())
 
 
@@ -73,7 +73,7 @@ async def resume_saved(
     current = await snap.platform.read_inventory(clients, snap.source)
     if saved.inventory.digest() == current.digest():
         return saved
-    ledger = await asyncio.to_thread(RestoreLedger, snap.store, instance_slug(saved.target_url))
+    ledger = await asyncio.to_thread(RestoreLedger, snap.store, ledger_name(saved.inventory))
     written = _prefixes(a.id for a in saved.actions if a.writes and a.id in ledger.records)
     changes = saved.inventory.differences(current, written)
     if changes:
@@ -90,6 +90,12 @@ async def resume_saved(
             "run `omnimigrate plan` again, review it, and apply the new plan"
         )
     return plan
+
+
+def ledger_name(inventory: Inventory) -> str:
+    """The restore ledger of a target: its host, and the part of it restored into."""
+    scope = inventory.ledger_scope()
+    return instance_slug(inventory.url) + (f"-{scope}" if scope else "")
 
 
 def _prefixes(action_ids: Iterable[str]) -> set[str]:
@@ -109,7 +115,7 @@ async def apply_plan(
     concurrency: int = 4,
     on_progress: Callable[[int, int | None], None] = lambda done, total: None,
 ) -> ApplyResult:
-    ledger = await asyncio.to_thread(RestoreLedger, snap.store, instance_slug(plan.target_url))
+    ledger = await asyncio.to_thread(RestoreLedger, snap.store, ledger_name(plan.inventory))
     runner = snap.platform.runner(plan, snap.blobs, ledger)
     applier = Applier(
         plan, clients, runner, ledger, concurrency=concurrency, on_progress=on_progress

@@ -168,6 +168,10 @@ class TargetInventory(Inventory):
     dashboards: dict[str, str] = Field(default_factory=dict)
     schedulers: dict[str, str] = Field(default_factory=dict)
 
+    def ledger_scope(self) -> str:
+        """The target projects: a restore into prod never reads one into another project."""
+        return digest(sorted(self.ids.projects.values()))[:12]
+
     @classmethod
     def of(cls, state: TargetState) -> TargetInventory:
         inv = cls(url=state.url, ids=state.ids)

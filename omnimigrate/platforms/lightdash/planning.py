@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from omnimigrate.config import ConfigError
 from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.platforms.lightdash.handler import Handler
@@ -69,6 +70,30 @@ class PlanContext:
 
     def mark(self, action: Action, op: Op, reason: str) -> Action:
         return self.add(action.model_copy(update={"op": op, "reason": reason}))
+
+
+# Omni's restore options that mean nothing to a Lightdash restore, with why
+# (--create-missing-groups is accepted: a Lightdash restore always creates missing groups)
+UNSUPPORTED = {
+    "include": "--include/--exclude select Omni folders: a Lightdash restore takes whole projects",
+    "exclude": "--include/--exclude select Omni folders: a Lightdash restore takes whole projects",
+    "include_deleted": "--include-deleted is for Omni's trash: Lightdash downloads have none",
+    "models": "--models pushes Omni model YAML: Lightdash's models come from dbt",
+    "pause_schedules": "--pause-schedules is not supported for Lightdash yet",
+    "create_missing_users": "Lightdash's API cannot create users: invite them in Lightdash",
+    "model_map": "--model-map maps Omni models: Lightdash has none to map",
+}
+
+
+def check_options(options: RestoreOptions) -> None:
+    """Refuse, naming it, an option a Lightdash restore would otherwise ignore."""
+    given = [name for name in UNSUPPORTED if getattr(options, name)]
+    if options.on_conflict == "rename":
+        raise ConfigError(
+            "--on-conflict rename is Omni's: a Lightdash restore takes skip or overwrite"
+        )
+    if given:
+        raise ConfigError(f"{UNSUPPORTED[given[0]]} (remove the option)")
 
 
 def make_plan(

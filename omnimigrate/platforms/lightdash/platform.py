@@ -22,7 +22,7 @@ from omnimigrate.platforms.lightdash.applying import LightdashRunner
 from omnimigrate.platforms.lightdash.backup import LightdashWalker
 from omnimigrate.platforms.lightdash.client import LightdashClient
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
-from omnimigrate.platforms.lightdash.planning import LightdashPlan, make_plan
+from omnimigrate.platforms.lightdash.planning import LightdashPlan, check_options, make_plan
 from omnimigrate.platforms.lightdash.reading import load_view, read_target
 from omnimigrate.platforms.lightdash.registry import HANDLERS
 from omnimigrate.platforms.lightdash.verifying import verify
@@ -72,6 +72,7 @@ class LightdashPlatform:
     plan_type = LightdashPlan
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
+    check_options = staticmethod(check_options)
 
     def walker(
         self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None

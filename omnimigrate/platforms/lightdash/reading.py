@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from omnimigrate.engine.apply import RestoreError
+from omnimigrate.config import ConfigError
 from omnimigrate.platforms.lightdash.client import LightdashClient
 from omnimigrate.platforms.lightdash.model import Project, SnapshotView, TargetState
 from omnimigrate.platforms.lightdash.registry import HANDLERS
@@ -86,9 +86,9 @@ async def project_map(client: LightdashClient, view: SnapshotView) -> dict[str, 
     if client.project:
         chosen = [p for p in found if client.project in (p.uuid, p.name)]
         if not chosen:
-            raise RestoreError(f"project {client.project!r} is not on {client.base_url}")
+            raise ConfigError(f"project {client.project!r} is not on {client.base_url}")
         if len(view.projects) != 1:
-            raise RestoreError(
+            raise ConfigError(
                 f"the snapshot holds {len(view.projects)} projects ({', '.join(view.projects)}) "
                 "and --project names one target: back up one project with --project, or leave "
                 "--project out to restore each into the target project of the same name"

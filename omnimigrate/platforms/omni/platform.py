@@ -29,6 +29,9 @@ class OmniPlatform:
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
 
+    def check_options(self, options: RestoreOptions) -> None:
+        """Every restore option is Omni's."""
+
     def walker(self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None) -> OmniWalker:
         """`previous`: the instance's last snapshot, whose unchanged exports are kept."""
         context = BackupContext(
