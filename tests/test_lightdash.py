@@ -369,3 +369,36 @@ async def test_restores_into_two_projects_of_one_instance_keep_separate_ledgers(
         [a.reason for a in plan.actions if a.id == f"ld.space:Staging:{path}"],
     )
     assert ops[f"ld.space:Staging:{path}"] == "conflict"
+
+
+async def test_every_project_backs_up_and_each_restores_into_its_namesake(tmp_path: Path) -> None:
+    scenario = sc.generate(sc.ScenarioSpec(charts=30, dashboards=8, spaces=5, schedulers=4))
+    fake = await serve(scenario.state)
+    store = LocalStore(tmp_path / "store", create=True)
+    async with client_pool(fake.url, [scenario.token], rate_limit=100_000, retry=FAST_RETRY) as cs:
+        await run_backup(
+            cs, store, BackupOptions(), cache_dir=tmp_path / "cache"
+        )  # no project: all
+    await fake.stop()
+    snap = open_snapshot(store, "latest")
+    assert sorted(snap.source.projects) == ["Production", "Staging"]
+    both = sc.standby(scenario.state, projects=("Staging", "Production"))
+    target = await serve(both.state)
+    try:
+        _, report = await restore(snap, target, both.token, RestoreOptions())
+        assert report.ok and report.types["charts"].checked == 33  # staging's 30, prod's 3
+    finally:
+        await target.stop()
+    one = sc.standby(scenario.state, projects=("Staging",))
+    target = await serve(one.state)
+    try:
+        async with client_pool(target.url, [one.token], rate_limit=100_000) as cs:
+            plan = await plan_restore(snap, cs, RestoreOptions())
+    finally:
+        await target.stop()
+    blocked = {a.id: a.reason for a in plan.blocked()}
+    assert (
+        list(blocked) == ["ld.project:Production"]
+        and "no project 'Production'" in blocked["ld.project:Production"]
+    )
+    assert any(a.id.startswith("ld.chart:Staging:") and a.op == "create" for a in plan.actions)

@@ -52,6 +52,7 @@ class ApiClient:
             observer=observer,
             scheme=self.scheme,
             hints=self._hints,
+            platform=self.platform,
         )
         self.retry = retry or RetryPolicy()
         self._sleep = sleep

@@ -96,6 +96,7 @@ class Transport:
         observer: Observer | None = None,
         scheme: str = "Bearer",
         hints: Hints = hint_for,
+        platform: str = "omni",
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self._scheme = scheme  # Omni: `Bearer <key>`; Lightdash: `ApiKey <token>`
@@ -109,7 +110,8 @@ class Transport:
         self._clock = clock
         self.requests = 0  # sent by this key, for per-key reports
         self.throttled = 0  # of which answered 429
-        self._log = structlog.get_logger("omnimigrate.omni").bind(
+        self._event = f"{platform}.request"  # one log event per attempt: omni.request, …
+        self._log = structlog.get_logger(f"omnimigrate.{platform}").bind(
             instance=self.base_url, key=self.key_id
         )
 
@@ -177,7 +179,7 @@ class Transport:
             isinstance(status, int) and (status < 400 or status == 404)
         )
         (self._log.debug if quiet else self._log.warning)(
-            "omni.request",
+            self._event,
             method=method,
             route=route,
             status=status,
