@@ -10,6 +10,16 @@ from omnimigrate.snapshot.manifest import ObjectEntry
 LISTING, READ, EXPORT = 0, 1, 2  # priorities: lower runs first
 
 
+class UnknownJob(Exception):
+    """A checkpoint names a job kind this omnimigrate does not have."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(
+            f"job {job.key} is not one this omnimigrate knows (a run started by another "
+            "version?): finish it with that version, or start over with `--full`"
+        )
+
+
 class Job(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from omnimigrate.engine.jobs import LISTING, Job, JobResult
+from omnimigrate.engine.jobs import LISTING, Job, JobResult, UnknownJob
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.platforms.lightdash.client import ContentRef, LightdashClient
 from omnimigrate.platforms.lightdash.handler import Args, BackupJob
@@ -110,8 +110,5 @@ class LightdashWalker:
     async def run(self, job: Job, client: LightdashClient) -> JobResult:
         do = self._jobs.get(job.kind)
         if do is None:
-            raise ValueError(
-                f"job {job.key} is not one this omnimigrate knows: finish the run with the "
-                "version that started it, or start over with `--full`"
-            )
+            raise UnknownJob(job)
         return await do(self.context, client, job.args)

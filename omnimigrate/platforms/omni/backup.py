@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from omnimigrate.engine.jobs import LISTING, Job, JobResult
+from omnimigrate.engine.jobs import LISTING, Job, JobResult, UnknownJob
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.http.errors import OmniAPIError
 from omnimigrate.http.retry import permanent
@@ -22,10 +22,6 @@ from omnimigrate.platforms.omni.handler import BackupJob, Handler, JobTemplate
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import ObjectEntry
 from omnimigrate.snapshot.secrets import find_secrets
-
-
-class UnknownJob(Exception):
-    """A checkpoint names a job kind this omnimigrate does not have."""
 
 
 @dataclass
@@ -93,10 +89,7 @@ class OmniWalker:
     async def run(self, job: Job, client: OmniClient) -> JobResult:
         do = self._jobs.get(job.kind)
         if do is None:
-            raise UnknownJob(
-                f"job {job.key} is not one this omnimigrate knows (a run started by another "
-                "version?): finish it with that version, or start over with `--full`"
-            )
+            raise UnknownJob(job)
         return await do(self.context, client, job.args)
 
 

@@ -97,7 +97,12 @@ class FakeLightdash(Served):
                 404, "NotFoundError", f"Cannot {request.method} {request.path}"
             )
         else:
-            response, fault = await self._answer(request, handler, route, body, token, key)
+            response, fault = await with_faults(
+                self.settings.faults,
+                lambda: self._handle(request, handler, route, body, token, key),
+                self._server_error,
+                self._too_many,
+            )
         if response is None:  # dropped connection
             self._record(key, request, route, 0, fault)
             if request.transport is not None:
@@ -112,22 +117,6 @@ class FakeLightdash(Served):
                 )
         self._record(key, request, route, response.status, fault)
         return response
-
-    async def _answer(
-        self,
-        request: web.Request,
-        handler: Handler,
-        route: str,
-        body: bytes | None,
-        token: str | None,
-        key: str,
-    ) -> tuple[web.Response | None, str | None]:
-        return await with_faults(
-            self.settings.faults,
-            lambda: self._handle(request, handler, route, body, token, key),
-            self._server_error,
-            self._too_many,
-        )
 
     async def _handle(
         self,
