@@ -373,6 +373,7 @@ async def test_restores_into_two_projects_of_one_instance_keep_separate_ledgers(
 
 async def test_every_project_backs_up_and_each_restores_into_its_namesake(tmp_path: Path) -> None:
     scenario = sc.generate(sc.ScenarioSpec(charts=30, dashboards=8, spaces=5, schedulers=4))
+    scenario.prod.name = "Prod: EU"  # keys join a project's name with ':'
     fake = await serve(scenario.state)
     store = LocalStore(tmp_path / "store", create=True)
     async with client_pool(fake.url, [scenario.token], rate_limit=100_000, retry=FAST_RETRY) as cs:
@@ -381,8 +382,9 @@ async def test_every_project_backs_up_and_each_restores_into_its_namesake(tmp_pa
         )  # no project: all
     await fake.stop()
     snap = open_snapshot(store, "latest")
-    assert sorted(snap.source.projects) == ["Production", "Staging"]
-    both = sc.standby(scenario.state, projects=("Staging", "Production"))
+    assert sorted(snap.source.projects) == ["Prod: EU", "Staging"]
+    assert any("/" in name for s in snap.source.projects["Staging"].spaces.values() for name in s.path)
+    both = sc.standby(scenario.state, projects=("Staging", "Prod: EU"))
     target = await serve(both.state)
     try:
         _, report = await restore(snap, target, both.token, RestoreOptions())
@@ -398,7 +400,7 @@ async def test_every_project_backs_up_and_each_restores_into_its_namesake(tmp_pa
         await target.stop()
     blocked = {a.id: a.reason for a in plan.blocked()}
     assert (
-        list(blocked) == ["ld.project:Production"]
-        and "no project 'Production'" in blocked["ld.project:Production"]
+        list(blocked) == ["ld.project:Prod: EU"]
+        and "no project 'Prod: EU'" in blocked["ld.project:Prod: EU"]
     )
     assert any(a.id.startswith("ld.chart:Staging:") and a.op == "create" for a in plan.actions)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from omnimigrate.engine.plan import Inventory
 from omnimigrate.snapshot.blobs import canonical_json
+from omnimigrate.snapshot.manifest import ObjectEntry
 
 # what a download adds that is not content (and changes on every download or instance)
 VOLATILE = ("updatedAt", "downloadedAt", "version", "spaceSlug", "dashboardSlug", "slug")
@@ -51,9 +52,10 @@ def space_path(uuid: str, spaces: Mapping[str, Any]) -> list[str]:
     return chain
 
 
-def project_of(key: str) -> str:
-    """The project name an entry's key starts with (`<project>:<rest>`)."""
-    return key.partition(":")[0]
+def project_of(entry: ObjectEntry) -> str:
+    """The project an entry lives in, as its `refs` name it (a project's name may hold the
+    `:` its key joins with)."""
+    return (entry.refs or {}).get("project") or ""
 
 
 class Space(BaseModel):

@@ -17,7 +17,7 @@ from omnimigrate.platforms.lightdash.fake import state as st
 
 FIRST = ["Ada", "Björn", "Chloé", "Dmitri", "Eun-ji", "Farah", "Gustav", "Hana", "Iñigo", "Jun"]
 LAST = ["Lovelace", "Åström", "Durand", "Ivanov", "Kim", "Haddad", "Nyström", "Sato", "Ortiz"]
-SPACE_WORDS = ["Finance", "Ventes", "Marketing", "Produit", "Opérations", "データ", "Growth",
+SPACE_WORDS = ["Finance", "Ventes", "Marketing / Brand", "Produit", "Opérations", "データ", "Growth",
                "Support", "Équipe", "Roadmap", "Ρυθμίσεις", "People", "Forecasts", "Métricas"]  # fmt: skip
 CHART_TYPES = ("table", "big_number", "cartesian", "pie", "funnel")
 ROLES = ("viewer", "interactive_viewer", "editor", "developer", "admin")

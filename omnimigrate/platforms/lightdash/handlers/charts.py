@@ -56,7 +56,8 @@ async def download(ctx: Context, client: LightdashClient, args: Args) -> JobResu
     uuids = dict(zip(args["slugs"].split(","), ids, strict=True))  # the code has no uuid
     entries = [
         await ctx.entry("ld_chart", f"{args['name']}:{code['slug']}", ctx.kept_content(code),
-                        source_id=uuids.get(code["slug"]), updated_at=code.get("updatedAt"))
+                        source_id=uuids.get(code["slug"]), updated_at=code.get("updatedAt"),
+                        refs={"project": args["name"]})
         for code in codes
     ]  # fmt: skip
     return JobResult(entries=entries)
@@ -64,7 +65,7 @@ async def download(ctx: Context, client: LightdashClient, args: Args) -> JobResu
 
 def load(r: SnapshotReader, view: SnapshotView) -> None:
     for o in r.entries("ld_chart"):
-        name = project_of(o.key)
+        name = project_of(o)
         chart = chart_of(r.blob(o), r.space_paths.get(name, {}))
         view.projects[name].charts[chart.slug] = chart
         view.blobs[f"ld_chart:{name}:{chart.slug}"] = o.blob or ""

@@ -81,7 +81,8 @@ async def download(ctx: Context, client: LightdashClient, args: Args) -> JobResu
     ctx.exports += len(codes)
     entries = [
         await ctx.entry("ld_dashboard", f"{args['name']}:{code['slug']}", ctx.kept_content(code),
-                        source_id=uuids.get(code["slug"]), updated_at=code.get("updatedAt"))
+                        source_id=uuids.get(code["slug"]), updated_at=code.get("updatedAt"),
+                        refs={"project": args["name"]})
         for code in {c["slug"]: c for c in codes}.values()
     ]  # fmt: skip
     return JobResult(entries=entries)
@@ -89,7 +90,7 @@ async def download(ctx: Context, client: LightdashClient, args: Args) -> JobResu
 
 def load(r: SnapshotReader, view: SnapshotView) -> None:
     for o in r.entries("ld_dashboard"):
-        name = project_of(o.key)
+        name = project_of(o)
         board = dashboard_of(r.blob(o), r.space_paths.get(name, {}))
         view.projects[name].dashboards[board.slug] = board
         view.blobs[f"ld_dashboard:{name}:{board.slug}"] = o.blob or ""

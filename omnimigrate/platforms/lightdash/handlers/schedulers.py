@@ -64,7 +64,8 @@ def scheduler_of(
 async def list_schedulers(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
     entries = []
     for s in await client.schedulers(args["project"]):
-        refs = {"chart": s.get("savedChartUuid"), "dashboard": s.get("dashboardUuid")}
+        refs = {"project": args["name"], "chart": s.get("savedChartUuid"),
+                "dashboard": s.get("dashboardUuid")}  # fmt: skip
         key = f"{args['name']}:{s['schedulerUuid']}"
         entries.append(
             await ctx.entry("ld_scheduler", key, s, source_id=s["schedulerUuid"], refs=refs)
@@ -74,7 +75,7 @@ async def list_schedulers(ctx: Context, client: LightdashClient, args: Args) -> 
 
 def load(r: SnapshotReader, view: SnapshotView) -> None:
     for o in r.entries("ld_scheduler"):
-        name = project_of(o.key)
+        name = project_of(o)
         found = scheduler_of(
             r.blob(o), r.slugs.get((name, "chart"), {}), r.slugs.get((name, "dashboard"), {})
         )

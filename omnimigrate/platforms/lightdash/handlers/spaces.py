@@ -6,6 +6,7 @@ with `skipSpaceCreate`, so no upload ever makes a space without its access (#133
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import TYPE_CHECKING, Any
 
 from omnimigrate.engine.jobs import READ, Job, JobResult
@@ -34,7 +35,7 @@ async def list_spaces(ctx: Context, client: LightdashClient, args: Args) -> JobR
     listed = {s.uuid: s for s in await client.spaces(args["project"])}
     children = [
         Job(kind="ld_space", priority=READ,
-            args={**args, "id": s.uuid, "key": "/".join(space_path(s.uuid, listed))})
+            args={**args, "id": s.uuid, "path": json.dumps(space_path(s.uuid, listed))})
         for s in listed.values()
     ]  # fmt: skip
     return JobResult(children=children)
@@ -42,20 +43,24 @@ async def list_spaces(ctx: Context, client: LightdashClient, args: Args) -> JobR
 
 async def read_space(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
     detail = await client.space(args["project"], args["id"])
+    path = json.loads(args["path"])  # a name may hold a "/"
     body = {
-        "path": args["key"].split("/"),
+        "path": path,
         "slug": detail.slug,
         "private": detail.is_private,
         "users": {a.email.lower(): a.role for a in detail.access if a.direct},
         "groups": {g.group: g.role for g in detail.groups},  # uuids: named on load
     }
-    key = f"{args['name']}:{args['key']}"
-    return JobResult(entries=[await ctx.entry("ld_space", key, body, source_id=detail.uuid)])
+    key = space_key(args["name"], path)
+    entry = await ctx.entry(
+        "ld_space", key, body, source_id=detail.uuid, refs={"project": args["name"]}
+    )
+    return JobResult(entries=[entry])
 
 
 def load(r: SnapshotReader, view: SnapshotView) -> None:
     for o in r.entries("ld_space"):
-        name, body = project_of(o.key), r.blob(o)
+        name, body = project_of(o), r.blob(o)
         space = Space(path=body["path"], private=body["private"], users=body["users"],
                       groups=r.named_groups(body["groups"]))  # fmt: skip
         view.projects[name].spaces["/".join(space.path)] = space
