@@ -383,7 +383,9 @@ async def test_every_project_backs_up_and_each_restores_into_its_namesake(tmp_pa
     await fake.stop()
     snap = open_snapshot(store, "latest")
     assert sorted(snap.source.projects) == ["Prod: EU", "Staging"]
-    assert any("/" in name for s in snap.source.projects["Staging"].spaces.values() for name in s.path)
+    assert any(
+        "/" in name for s in snap.source.projects["Staging"].spaces.values() for name in s.path
+    )
     both = sc.standby(scenario.state, projects=("Staging", "Prod: EU"))
     target = await serve(both.state)
     try:
@@ -404,3 +406,27 @@ async def test_every_project_backs_up_and_each_restores_into_its_namesake(tmp_pa
         and "no project 'Prod: EU'" in blocked["ld.project:Prod: EU"]
     )
     assert any(a.id.startswith("ld.chart:Staging:") and a.op == "create" for a in plan.actions)
+
+
+async def test_content_whose_space_the_snapshot_lacks_is_blocked_naming_it(source) -> None:
+    scenario, _, store = source
+    snap = open_snapshot(store, "latest")
+    project = snap.source.projects["Staging"]
+    path = next(
+        k
+        for k, s in project.spaces.items()
+        if any(c.space == s.path for c in project.charts.values())
+    )
+    del project.spaces[path]  # as if the backup's token could not read it
+    spare = sc.standby(scenario.state)
+    target = await serve(spare.state)
+    try:
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            plan = await plan_restore(snap, cs, RestoreOptions())
+    finally:
+        await target.stop()
+    blocked = [a for a in plan.blocked() if a.kind == "ld.chart"]
+    assert blocked and all(
+        f"its space {path!r} is not in the snapshot" in a.reason for a in blocked
+    )
+    assert len(blocked) == sum(1 for c in project.charts.values() if "/".join(c.space) == path)

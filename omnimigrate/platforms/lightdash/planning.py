@@ -48,6 +48,16 @@ class PlanContext:
     def user_ok(self, email: str) -> bool:
         return email in self.inv.ids.users
 
+    def space_missing(self, project: str, path: list[str], action: Action) -> bool:
+        """Content whose space the snapshot lacks (the backup's token could not read it) is
+        blocked, named, instead of failing when it is written."""
+        if "/".join(path) in self.view.projects[project].spaces:
+            return False
+        self.blocked(action.id, action.kind, action.object,
+                     f"its space {'/'.join(path)!r} is not in the snapshot: the backup's token "
+                     "could not read it; back up with a token that can")  # fmt: skip
+        return True
+
     def decide(
         self, action: Action, have: str | None, want: str, parents: Iterable[str] = ()
     ) -> Action:

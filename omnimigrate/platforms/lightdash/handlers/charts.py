@@ -101,6 +101,8 @@ def plan(ctx: PlanContext) -> None:
                 op="create",
                 params=params,
             )
+            if ctx.space_missing(project, chart.space, action):
+                continue
             ctx.decide(action, ctx.inv.charts.get(key), digest(chart.compared()),
                        [action_id("ld.space", space_key(project, chart.space))])  # fmt: skip
 

@@ -118,7 +118,8 @@ def plan(ctx: PlanContext) -> None:
                             op="create", params=params)  # fmt: skip
             parents = [action_id("ld.space", space_key(project, board.space)),
                        *(action_id("ld.chart", f"{project}:{c}") for c in board.chart_slugs())]  # fmt: skip
-            ctx.decide(action, ctx.inv.dashboards.get(key), digest(board.compared()), parents)
+            if not ctx.space_missing(project, board.space, action):
+                ctx.decide(action, ctx.inv.dashboards.get(key), digest(board.compared()), parents)
         for slug, chart in sorted(src.charts.items()):
             plan_link(ctx, project, slug, chart.dashboard)
 
@@ -126,7 +127,7 @@ def plan(ctx: PlanContext) -> None:
 def plan_link(ctx: PlanContext, project: str, slug: str, dashboard: str | None) -> None:
     """The chart's second upload, with its `dashboardSlug`, once the dashboard exists."""
     upload = ctx.actions[action_id("ld.chart", f"{project}:{slug}")]
-    if dashboard is None or upload.params["dashboard"] or not upload.writes:
+    if dashboard is None or not upload.writes or upload.params["dashboard"]:
         return
     ctx.add(upload.model_copy(update={
         "id": action_id("ld.chart", f"{project}:{slug}", "link"),
