@@ -218,3 +218,6 @@ def test_yaml_files_pass_yamllint(path):
 def test_example_config_loads():
     settings = load_settings(ROOT / "deploy" / "config.example.yaml")
     assert settings.service.replication[0].source == "prod" and settings.retention.keep_weekly == 4
+    lightdash = settings.instances["ld-staging"]
+    assert (lightdash.platform, lightdash.project) == ("lightdash", "Staging")
+    assert lightdash.store_name() == "acme.lightdash.cloud-staging"

@@ -21,6 +21,7 @@ from omnimigrate.platforms.lightdash.client import LightdashClient
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as State
 from omnimigrate.platforms.lightdash.fake.api import UNOFFICIAL_SCHEDULER_ROUTES
+from omnimigrate.platforms.lightdash.fake.conformance import load_openapi
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
 from omnimigrate.platforms.lightdash.fake.state import LightdashState, Project
 from omnimigrate.platforms.lightdash.platform import client_pool
@@ -430,3 +431,18 @@ async def test_content_whose_space_the_snapshot_lacks_is_blocked_naming_it(sourc
         f"its space {path!r} is not in the snapshot" in a.reason for a in blocked
     )
     assert len(blocked) == sum(1 for c in project.charts.values() if "/".join(c.space) == path)
+
+
+def test_the_packaged_spec_is_lightdashs_and_the_fake_serves_only_its_routes() -> None:
+    shared = Path(__file__).resolve().parents[2] / "shared" / "lightdash-api" / "openapi.json"
+    packaged = (
+        Path(__file__).resolve().parents[1] / "omnimigrate/platforms/lightdash/fake/openapi.json"
+    )
+    assert shared.is_file(), (
+        f"expected Lightdash's spec at {shared} (the shared/ folder beside the repo)"
+    )
+    assert packaged.read_bytes() == shared.read_bytes()
+    paths = load_openapi()[1]["paths"]
+    served = {(r.method.lower(), r.path) for r in FakeLightdash().api.routes()}
+    outside = {(m, p) for m, p in served if m not in paths.get(p, {})}
+    assert outside == {("post", r) for r in UNOFFICIAL_SCHEDULER_ROUTES}

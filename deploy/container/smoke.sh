@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the omnimigrate image on a machine that reaches no container registry, then run it as
 # production does: read-only root filesystem, uid 10001, no capabilities, and only the
-# documented writable mounts. Exits 0 only when `--help` and `demo` both work in it.
+# documented writable mounts. Exits 0 only when `--help` and `demo` (Omni's and Lightdash's)
+# all work in it.
 #
 #   bash deploy/container/smoke.sh
 #
@@ -123,6 +124,9 @@ check_demo() {
         --store /var/cache/omnimigrate/demo
     # Without --store, the documented second mount: $TMPDIR (/tmp) for the throwaway store.
     demo "demo" -v "$cache" --tmpfs /tmp:rw,mode=1777 "$IMAGE" demo --documents 20
+    # Lightdash's fake needs its spec from the installed package, not the source tree.
+    demo "demo --platform lightdash" -v "$cache" --tmpfs /tmp:rw,mode=1777 "$IMAGE" demo \
+        --platform lightdash --documents 20
 }
 
 install_tools
