@@ -278,6 +278,7 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
             called.add(name)
             return await getattr(c, name)(*args, **kw)
 
+        assert (await call("me")).role == "admin"
         users = await call("users")
         group = await call("create_group", "Auditors", [users[1].uuid])
         await call("add_group_member", group, users[2].uuid)

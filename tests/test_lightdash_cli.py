@@ -180,3 +180,13 @@ def test_the_demo_runs_lightdash_end_to_end(tmp_path: Path) -> None:
         ), row
     assert "second restore: 0 write requests" in done.stdout
     assert "0 openapi.json violations" in done.stdout
+
+
+def test_doctor_checks_a_lightdash_token_and_project(instances) -> None:
+    _, _, source, _, _, env = instances
+    done = run("doctor", "--source", source.url, *LD, "--project", "Staging", env=env)
+    assert done.returncode == 0, done.stdout
+    out = " ".join(done.stdout.split())
+    assert "organization admin" in out and "Staging" in out and "Lightdash documents none" in out
+    missing = run("doctor", "--source", source.url, *LD, "--project", "Nope", env=env)
+    assert missing.returncode == 1 and "no project 'Nope'" in " ".join(missing.stdout.split())

@@ -12,11 +12,13 @@ from pydantic import SecretStr
 from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
+from omnimigrate.cli.options import platform_option, project_option
 from omnimigrate.cli.progress import make_console
 from omnimigrate.config import InstanceConfig, instance_for, resolve_tokens
 from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
-from omnimigrate.http.ratelimit import RateLimiter
+from omnimigrate.http.ratelimit import RateLimiter, key_fingerprint
 from omnimigrate.http.transport import Transport
+from omnimigrate.platforms.lightdash.doctor import diagnose_token
 
 
 @dataclass
@@ -32,6 +34,12 @@ async def diagnose(
 ) -> list[Check]:
     """Reachability, authentication, key type and rate-limit headroom, per key (3 requests each)."""
     checks: list[Check] = []
+    if inst.platform == "lightdash":
+        for token in tokens:
+            key = key_fingerprint(token.get_secret_value())
+            found = await diagnose_token(inst.url, token, inst.project, rate_limit, timeout)
+            checks += [Check(key, name, ok, detail) for name, ok, detail in found]
+        return checks
     async with aiohttp.ClientSession() as session:
         for token in tokens:
             transport = Transport(
@@ -99,12 +107,20 @@ async def _diagnose_key(t: Transport, rate_limit: int) -> list[Check]:
     default=None,
     help="Requests per minute per key (default: the instance's, else 60).",
 )
+@platform_option
+@project_option("project", "--project", "The project to look for")
 @click.pass_obj
 def doctor(
-    app: AppContext, instance: str, token_env: tuple[str, ...], rate_limit: int | None
+    app: AppContext,
+    instance: str,
+    token_env: tuple[str, ...],
+    rate_limit: int | None,
+    platform: str | None,
+    project: str | None,
 ) -> None:
     """Check reachability, auth, key type and rate-limit headroom of an instance."""
-    inst = instance_for(app.settings, instance, list(token_env), "OMNI_SOURCE_TOKEN")
+    inst = instance_for(app.settings, instance, list(token_env), "OMNI_SOURCE_TOKEN",
+                        platform=platform, project=project)  # fmt: skip
     tokens = resolve_tokens(inst.token_env)
     for token in tokens:
         app.redactor.add(token.get_secret_value())

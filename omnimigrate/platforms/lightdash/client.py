@@ -39,6 +39,13 @@ class ProjectRef(Read):
     name: str
 
 
+class Me(Read):
+    """The token's user: `email` and `role` are optional in the spec."""
+
+    email: str | None = None
+    role: str | None = None
+
+
 class OrgUser(Read):
     uuid: str = Field(alias="userUuid")
     email: str
@@ -171,6 +178,9 @@ class LightdashClient(ApiClient):
         return Reply(200, {"status": "ok", "results": results}, {})
 
     # ------------------------------------------------------------------ org and people
+
+    async def me(self) -> Me:
+        return Me.model_validate(await self._results("GET", "/api/v1/user"))
 
     async def projects(self) -> list[ProjectRef]:
         return [

@@ -289,6 +289,21 @@ class Api:
 
     # ------------------------------------------------------------------ org, users, groups
 
+    async def me(self, request: web.Request) -> web.Response:
+        user = self.state.users[request[USER_KEY]]
+        return ok({
+            **self.member(user),
+            "organizationUuid": self.state.org_uuid,
+            "organizationName": self.state.org_name,
+            "role": user.role,
+            "isTrackingAnonymized": False,
+            "isMarketingOptedIn": False,
+            "isSetupComplete": True,
+            "createdAt": "2025-01-01T00:00:00Z",
+            "updatedAt": "2025-01-01T00:00:00Z",
+            "isActive": True,
+        })  # fmt: skip
+
     async def org_projects(self, request: web.Request) -> web.Response:
         return ok([
             {"projectUuid": p.uuid, "name": p.name, "type": "DEFAULT",
@@ -637,6 +652,7 @@ class Api:
         p = "/api/v1/projects/{projectUuid}"
         s = p + "/spaces/{spaceUuid}"
         return [
+            Route("GET", "/api/v1/user", self.me),
             Route("GET", "/api/v1/org/projects", self.org_projects),
             Route("GET", "/api/v1/org/users", self.org_users),
             Route("GET", "/api/v1/org/groups", self.org_groups),
