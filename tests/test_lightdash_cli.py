@@ -3,6 +3,7 @@ with SIGKILL midway and run again, verify noticing a tampered target, and bad in
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,8 @@ import pytest
 
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
+from omnimigrate.snapshot.catalog import Catalog
+from omnimigrate.snapshot.store import LocalStore
 from tests.test_cli import run
 from tests.test_lightdash import duplicates
 
@@ -190,3 +193,38 @@ def test_doctor_checks_a_lightdash_token_and_project(instances) -> None:
     assert "organization admin" in out and "Staging" in out and "Lightdash documents none" in out
     missing = run("doctor", "--source", source.url, *LD, "--project", "Nope", env=env)
     assert missing.returncode == 1 and "no project 'Nope'" in " ".join(missing.stdout.split())
+
+
+def test_a_backup_killed_midway_resumes_the_same_snapshot(tmp_path: Path) -> None:
+    scenario = sc.generate(sc.ScenarioSpec(charts=600, dashboards=150, spaces=30, schedulers=10))
+    fake = FakeLightdash(scenario.state, LightdashSettings(nested_spaces=True, validate=False))
+    fake.start_in_thread()
+    code = "/api/v1/projects/{projectUuid}/charts/code"
+    env = {"OMNI_SOURCE_TOKEN": scenario.token, "OMNIMIGRATE_RATE_PERIOD": "1",
+           "OMNIMIGRATE_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
+    args = ["backup", "--source", fake.url, *LD, "--project", "Staging", "--store", str(tmp_path / "s"),
+            "--rate-limit", "15", "--concurrency", "1"]  # fmt: skip
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "omnimigrate", *args], env={**os.environ, **env},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while fake.log.count("GET", code) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        before = fake.log.count("GET", code)
+        assert 4 <= before < 12, "killed midway through the 12 chart batches"
+        store = LocalStore(tmp_path / "s")
+        marker = json.loads(
+            store.get("runs/127.0.0.1-" + fake.url.rsplit(":", 1)[1] + "-staging/open.json")
+        )
+        resumed = run(*args, env=env)
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        assert (
+            fake.log.count("GET", code) - before <= 12 - before + 1
+        )  # finished batches are not fetched again
+        refs = Catalog(store).refs()
+        assert [r.snapshot_id for r in refs] == [marker["snapshot_id"]]
+        assert Catalog(store).load(refs[0]).counts["ld_chart"] == 600
+    finally:
+        fake.stop_thread()
