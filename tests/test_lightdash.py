@@ -447,3 +447,22 @@ def test_the_packaged_spec_is_lightdashs_and_the_fake_serves_only_its_routes() -
     served = {(r.method.lower(), r.path) for r in FakeLightdash().api.routes()}
     outside = {(m, p) for m, p in served if m not in paths.get(p, {})}
     assert outside == {("post", r) for r in UNOFFICIAL_SCHEDULER_ROUTES}
+
+
+async def test_a_grant_to_a_group_the_snapshot_could_not_list_is_blocked_naming_it(source) -> None:
+    scenario, _, store = source
+    snap = open_snapshot(store, "latest")
+    name = next(iter(snap.source.projects["Staging"].groups))
+    del snap.source.groups[name]  # as if the backup's token could not list it
+    spare = sc.standby(scenario.state)
+    spare.state.groups = {k: g for k, g in spare.state.groups.items() if g.name != name}
+    target = await serve(spare.state)
+    try:
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            plan = await plan_restore(snap, cs, RestoreOptions())
+    finally:
+        await target.stop()
+    blocked = {a.id: a.reason for a in plan.blocked() if name in a.object}
+    assert f"ld.access:Staging:group:{name}" in blocked
+    assert all(f"group {name} is not in the snapshot's groups" in why for why in blocked.values())
+    assert not [a for a in plan.actions if a.writes and name in str(a.params.get("groups", {}))]

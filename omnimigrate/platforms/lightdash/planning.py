@@ -48,6 +48,14 @@ class PlanContext:
     def user_ok(self, email: str) -> bool:
         return email in self.inv.ids.users
 
+    def group_missing(self, name: str, id_: str, kind: str, obj: str) -> bool:
+        """A grant to a group the snapshot's group list lacks is blocked, named."""
+        if name in self.view.groups or name in self.inv.ids.groups:
+            return False
+        self.blocked(id_, kind, obj, f"group {name} is not in the snapshot's groups: the "
+                     "backup's token could not list it; back up with an organization admin's token")  # fmt: skip
+        return True
+
     def space_missing(self, project: str, path: list[str], action: Action) -> bool:
         """Content whose space the snapshot lacks (the backup's token could not read it) is
         blocked, named, instead of failing when it is written."""

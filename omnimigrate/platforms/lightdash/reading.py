@@ -34,8 +34,9 @@ class SnapshotReader:
         return self.blobs.get(entry.blob) if entry.blob else None
 
     def named_groups(self, roles: dict[str, str]) -> dict[str, str]:
-        """Roles by group uuid -> by group name (a group the snapshot lacks is dropped)."""
-        return {self.group_names[g]: r for g, r in roles.items() if g in self.group_names}
+        """Roles by group uuid -> by group name; a group the snapshot's list lacks keeps its
+        uuid (`uuid:…`), and the plan blocks what names it."""
+        return {self.group_names.get(g, f"uuid:{g}"): r for g, r in roles.items()}
 
 
 def load_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:

@@ -65,6 +65,8 @@ def plan(ctx: PlanContext) -> None:
             action = Action(id=action_id("ld.access", project, "group", group), kind="ld.access.group",
                             object=f"{project} <- {group}", op="create",
                             params={"project": project, "group": group, "role": role})  # fmt: skip
+            if ctx.group_missing(group, action.id, action.kind, action.object):
+                continue
             ctx.decide(action, ctx.inv.access.get(f"{project}:group:{group}"), role,
                        [action_id("ld.group", group)])  # fmt: skip
 

@@ -102,11 +102,15 @@ def plan_space(ctx: PlanContext, project: str, space: Space) -> None:
                     f"{full} <- {email}", f"user {email} is not on the target: {NO_INVITE}")  # fmt: skip
     if not users and not space.groups and full not in ctx.inv.space_access:
         return
+    groups = {
+        g: r for g, r in space.groups.items()
+        if not ctx.group_missing(g, action_id("ld.space.share", full, g), "ld.space.share", f"{full} <- {g}")
+    }  # fmt: skip
     grants = Action(id=action_id("ld.space.access", full), kind="ld.space.access", object=full,
                     op="create", params={"project": project, "path": space.path,
-                                         "users": users, "groups": space.groups})  # fmt: skip
-    ctx.decide(grants, ctx.inv.space_access.get(full), digest(space_grants(users, space.groups)),
-               [action.id, *(action_id("ld.group", g) for g in space.groups)])  # fmt: skip
+                                         "users": users, "groups": groups})  # fmt: skip
+    ctx.decide(grants, ctx.inv.space_access.get(full), digest(space_grants(users, groups)),
+               [action.id, *(action_id("ld.group", g) for g in groups)])  # fmt: skip
 
 
 async def write_space(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
