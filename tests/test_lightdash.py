@@ -24,6 +24,7 @@ from omnimigrate.platforms.lightdash.fake.api import UNOFFICIAL_SCHEDULER_ROUTES
 from omnimigrate.platforms.lightdash.fake.conformance import load_openapi
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
 from omnimigrate.platforms.lightdash.fake.state import LightdashState, Project
+from omnimigrate.platforms.lightdash.planning import LightdashPlan
 from omnimigrate.platforms.lightdash.platform import client_pool
 from omnimigrate.platforms.lightdash.registry import RESTORE_ORDER, explain_order
 from omnimigrate.snapshot.store import LocalStore
@@ -69,6 +70,16 @@ async def restore(
         }
         writes = len(fake.log.writes()) - before
         return writes, await snap.platform.verify(snap.source, cs)
+
+
+async def plan_into(snap: OpenSnapshot, target: sc.Scenario) -> LightdashPlan:
+    """A plan into a fresh fake of `target`'s state (stopped afterwards)."""
+    fake = await serve(target.state)
+    try:
+        async with client_pool(fake.url, [target.token], rate_limit=100_000) as cs:
+            return await plan_restore(snap, cs, RestoreOptions())
+    finally:
+        await fake.stop()
 
 
 def assert_faithful(report: VerifyReport) -> None:
@@ -203,16 +214,10 @@ async def test_missing_users_block_what_needs_them_and_are_listed(source) -> Non
     email = scenario.state.users[gone].email
     missing = next(u for u in spare.state.users.values() if u.email == email)
     del spare.state.users[missing.uuid]
-    target = await serve(spare.state)
-    try:
-        snap = open_snapshot(store, "latest")
-        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
-            plan = await plan_restore(snap, cs, RestoreOptions())
-        blocked = {a.id: a.reason for a in plan.blocked()}
-        assert f"ld.access:Staging:user:{email}" in blocked
-        assert all(email in why and "cannot invite" in why for why in blocked.values())
-    finally:
-        await target.stop()
+    plan = await plan_into(open_snapshot(store, "latest"), spare)
+    blocked = {a.id: a.reason for a in plan.blocked()}
+    assert f"ld.access:Staging:user:{email}" in blocked
+    assert all(email in why and "cannot invite" in why for why in blocked.values())
 
 
 async def test_a_server_without_the_web_apps_scheduler_routes_fails_them_clearly(source) -> None:
@@ -396,12 +401,7 @@ async def test_every_project_backs_up_and_each_restores_into_its_namesake(tmp_pa
     finally:
         await target.stop()
     one = sc.standby(scenario.state, projects=("Staging",))
-    target = await serve(one.state)
-    try:
-        async with client_pool(target.url, [one.token], rate_limit=100_000) as cs:
-            plan = await plan_restore(snap, cs, RestoreOptions())
-    finally:
-        await target.stop()
+    plan = await plan_into(snap, one)
     blocked = {a.id: a.reason for a in plan.blocked()}
     assert (
         list(blocked) == ["ld.project:Prod: EU"]
@@ -421,12 +421,7 @@ async def test_content_whose_space_the_snapshot_lacks_is_blocked_naming_it(sourc
     )
     del project.spaces[path]  # as if the backup's token could not read it
     spare = sc.standby(scenario.state)
-    target = await serve(spare.state)
-    try:
-        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
-            plan = await plan_restore(snap, cs, RestoreOptions())
-    finally:
-        await target.stop()
+    plan = await plan_into(snap, spare)
     blocked = [a for a in plan.blocked() if a.kind == "ld.chart"]
     assert blocked and all(
         f"its space {path!r} is not in the snapshot" in a.reason for a in blocked
@@ -456,12 +451,7 @@ async def test_a_grant_to_a_group_the_snapshot_could_not_list_is_blocked_naming_
     del snap.source.groups[name]  # as if the backup's token could not list it
     spare = sc.standby(scenario.state)
     spare.state.groups = {k: g for k, g in spare.state.groups.items() if g.name != name}
-    target = await serve(spare.state)
-    try:
-        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
-            plan = await plan_restore(snap, cs, RestoreOptions())
-    finally:
-        await target.stop()
+    plan = await plan_into(snap, spare)
     blocked = {a.id: a.reason for a in plan.blocked() if name in a.object}
     assert f"ld.access:Staging:group:{name}" in blocked
     assert all(f"group {name} is not in the snapshot's groups" in why for why in blocked.values())
