@@ -43,6 +43,12 @@ def instances(tmp_path_factory: pytest.TempPathFactory):
     assert [str(v) for v in [*source.violations, *target.violations]] == []
 
 
+def backup(
+    source: FakeLightdash, store: Path, env: dict[str, str], *flags: str
+) -> subprocess.CompletedProcess[str]:
+    return run("backup", "--source", source.url, *LD, "--store", str(store), *flags, env=env)
+
+
 def restore_args(target: FakeLightdash, store: Path, rate: str = "100000") -> list[str]:
     return ["restore", "--target", target.url, *LD, "--target-token-env", "LD_TARGET",
             "--store", str(store), "--rate-limit", rate]  # fmt: skip
@@ -114,17 +120,7 @@ def test_a_project_the_instance_does_not_have_fails_in_seconds_naming_its_projec
     instances, tmp_path: Path
 ) -> None:
     _, _, source, _, _, env = instances
-    done = run(
-        "backup",
-        "--source",
-        source.url,
-        *LD,
-        "--project",
-        "Nope",
-        "--store",
-        str(tmp_path / "s"),
-        env=env,
-    )
+    done = backup(source, tmp_path / "s", env, "--project", "Nope")
     assert done.returncode != 0
     assert "project 'Nope' is not on" in done.stderr and "Staging (" in done.stderr
     assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
@@ -139,17 +135,7 @@ def test_a_project_on_an_omni_instance_is_refused(tmp_path: Path) -> None:
 
 def test_include_is_refused_for_a_lightdash_backup(instances, tmp_path: Path) -> None:
     _, _, source, _, _, env = instances
-    done = run(
-        "backup",
-        "--source",
-        source.url,
-        *LD,
-        "--include",
-        "Finance*",
-        "--store",
-        str(tmp_path / "s"),
-        env=env,
-    )
+    done = backup(source, tmp_path / "s", env, "--include", "Finance*")
     assert done.returncode != 0
     assert "--project instead" in done.stderr
 
