@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +33,7 @@ from pydantic_settings import (
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.http.transport import normalize_base_url
 from omnimigrate.platforms import PLATFORMS, platform_named
-from omnimigrate.snapshot.manifest import instance_slug
+from omnimigrate.snapshot.manifest import instance_slug, key_segment
 from omnimigrate.snapshot.retention import RetentionRules
 
 
@@ -96,7 +95,7 @@ class InstanceConfig(BaseModel):
     def store_name(self) -> str:
         """The store's default name for it: its host, and a Lightdash project's name."""
         host = instance_slug(self.url)
-        return f"{host}-{slug_of(self.project)}" if self.project else host
+        return f"{host}-{key_segment(self.project, 'project')}" if self.project else host
 
     def preflight(self, tokens: list[SecretStr], timeout: float = 10.0) -> None:
         """One request per key before anything is opened (raises InstanceUnusable)."""
@@ -283,11 +282,6 @@ def resolve_tokens(names: list[str], environ: Mapping[str, str] | None = None) -
             f"in it (for example `export {missing[0]}=...`) or name another with --*-token-env"
         )
     return [SecretStr(environ[n]) for n in names]
-
-
-def slug_of(name: str) -> str:
-    """A name as a store key segment."""
-    return re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-.") or "project"
 
 
 def instance_for(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from abc import ABC, abstractmethod
 from typing import Any
 
 from aiohttp import web
@@ -14,7 +15,7 @@ from omnimigrate.fakes.openapi_check import Violation
 from omnimigrate.fakes.policies import RequestLog, RequestRecord
 
 
-class Served:
+class Served(ABC):
     """A base for fakes: subclasses build `app()` and set `settings` (with its `clock`),
     `log` and `conformance`; `url` is set once serving."""
 
@@ -38,11 +39,9 @@ class Served:
             )
         )
 
+    @abstractmethod
     def app(self) -> web.Application:
-        raise NotImplementedError
-
-    def _started(self) -> None:
-        """Called once `url` is known."""
+        """The fake's application: its routes behind its pipeline."""
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         self._runner = web.AppRunner(self.app(), access_log=None)
@@ -51,7 +50,6 @@ class Served:
         await site.start()
         sock = site._server.sockets[0]  # type: ignore[union-attr]
         self.url = f"http://{host}:{sock.getsockname()[1]}"
-        self._started()
         return self.url
 
     async def stop(self) -> None:

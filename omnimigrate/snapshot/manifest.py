@@ -92,10 +92,14 @@ def count_objects(objects: Iterable[ObjectEntry]) -> dict[str, int]:
     return dict(sorted(Counter(o.type for o in objects if o.blob).items()))
 
 
+def key_segment(text: str, fallback: str) -> str:
+    """Text made safe as one segment of a store key (`fallback` when nothing is left)."""
+    return re.sub(r"[^a-z0-9.-]+", "-", text.lower()).strip("-.") or fallback
+
+
 def instance_slug(url: str) -> str:
     """The store's name for an instance: its host (and port), safe as a key segment."""
-    netloc = urlsplit(url).netloc.lower()
-    return re.sub(r"[^a-z0-9.-]+", "-", netloc).strip("-.") or "instance"
+    return key_segment(urlsplit(url).netloc, "instance")
 
 
 def new_snapshot_id(now: datetime) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from omnimigrate.engine.jobs import LISTING, Job, JobResult, UnknownJob
 from omnimigrate.engine.scope import PathFilter
-from omnimigrate.platforms.lightdash.client import ContentRef, LightdashClient
+from omnimigrate.platforms.lightdash.client import ContentRef, LightdashClient, select_project
 from omnimigrate.platforms.lightdash.handler import Args, BackupJob
 from omnimigrate.platforms.lightdash.registry import HANDLERS
 from omnimigrate.snapshot.blobs import BlobStore
@@ -23,10 +23,6 @@ from omnimigrate.snapshot.manifest import Manifest, ObjectEntry
 
 class FilterUnsupported(Exception):
     """--include/--exclude given for a Lightdash backup."""
-
-
-class ProjectNotFound(Exception):
-    """The selected project is not on the instance."""
 
 
 @dataclass
@@ -56,15 +52,7 @@ class Context:
 
 async def projects(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
     found = await client.projects()
-    chosen = found
-    if client.project:
-        chosen = [p for p in found if client.project in (p.uuid, p.name)]
-        if not chosen:
-            names = ", ".join(f"{p.name} ({p.uuid})" for p in found) or "none"
-            raise ProjectNotFound(
-                f"project {client.project!r} is not on {client.base_url} (its projects: "
-                f"{names}): give --project a uuid or a name from that list"
-            )
+    chosen = [select_project(found, client.project, client.base_url)] if client.project else found
     entries, children = [], []
     for p in chosen:
         entries.append(ObjectEntry(type="ld_project", key=p.name, source_id=p.uuid))

@@ -14,13 +14,13 @@ natural key before it is sent again, so a retry never makes a duplicate (lightda
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from omnimigrate.config import ConfigError
 from omnimigrate.http.client import ApiClient
-from omnimigrate.http.errors import hint_for
+from omnimigrate.http.errors import OmniAPIError, hint_for
 from omnimigrate.http.transport import Reply
 
 PAGE_SIZE = 100
@@ -103,35 +103,57 @@ class ContentRef(Read):
 
 
 class Upserted(BaseModel):
-    action: str  # create, update, no changes
+    action: str | None  # create, update, no changes; None when the answer lists nothing
     uuid: str | None  # the chart's or dashboard's uuid on this instance, when answered
 
 
-class ApiErrorHints:
-    """Lightdash's hints for an error status (its own settings, not Omni's)."""
+def lightdash_hint(status: int, route: str) -> str:
+    """What the operator should do about an error status (Lightdash's settings, not Omni's)."""
+    if status == 401:
+        return "the personal access token is missing, expired or revoked: create one in Lightdash > Settings > Personal access tokens"
+    if status == 403:
+        return "the token's user lacks permission here: use a token of an organization admin"
+    if status == 404 and route in (CHART_SCHEDULERS, DASHBOARD_SCHEDULERS):
+        return (
+            "this Lightdash does not serve the web app's scheduler routes (they are not in "
+            "its public API): recreate the schedulers in the UI, or upgrade Lightdash"
+        )
+    if status == 404:
+        return "the object does not exist on this instance (check the project uuid and the URL)"
+    if status >= 500:
+        return "Lightdash had a server error; retry later"
+    return hint_for(status, route) if status == 429 else ""
 
-    @staticmethod
-    def __call__(status: int, route: str) -> str:
-        if status == 401:
-            return "the personal access token is missing, expired or revoked: create one in Lightdash > Settings > Personal access tokens"
-        if status == 403:
-            return "the token's user lacks permission here: use a token of an organization admin"
-        if status == 404 and route in (CHART_SCHEDULERS, DASHBOARD_SCHEDULERS):
-            return (
-                "this Lightdash does not serve the web app's scheduler routes (they are not in "
-                "its public API): recreate the schedulers in the UI, or upgrade Lightdash"
-            )
-        if status == 404:
-            return "the object does not exist on this instance (check the project uuid and the URL)"
-        if status >= 500:
-            return "Lightdash had a server error; retry later"
-        return hint_for(status, route) if status == 429 else ""
+
+class ProjectNotFound(ConfigError):
+    """The project `--project` (or an instance's `project`) names is not on the instance."""
+
+
+def select_project(projects: list[ProjectRef], selector: str, url: str) -> ProjectRef:
+    """The project a `--project` (a uuid or a name) selects."""
+    found = next((p for p in projects if selector in (p.uuid, p.name)), None)
+    if found is None:
+        listed = ", ".join(f"{p.name} ({p.uuid})" for p in projects) or "none"
+        raise ProjectNotFound(
+            f"project {selector!r} is not on {url} (its projects: {listed}): set --project or "
+            "the instance's `project` to a uuid or a name from that list"
+        )
+    return found
+
+
+def required(results: dict[str, Any], name: str, route: str, method: str = "GET") -> Any:
+    """A field the spec requires in an answer: its absence is named, never defaulted."""
+    if not isinstance(results, dict) or name not in results:
+        raise OmniAPIError(200, f"the answer has no `{name}`, which openapi.json requires",
+                           method=method, route=route,
+                           hint="the URL may not be a Lightdash of 0.1471.0 or later")  # fmt: skip
+    return results[name]
 
 
 class LightdashClient(ApiClient):
     platform = "lightdash"
     scheme = "ApiKey"
-    _hints = ApiErrorHints()
+    _hints = staticmethod(lightdash_hint)
     default_rate = 600  # Lightdash documents no limit; a pool passes the configured one
 
     def __init__(
@@ -140,25 +162,19 @@ class LightdashClient(ApiClient):
         super().__init__(base_url, token, **options)
         self.project = project  # the selected project's uuid or name; None: every project
 
-    async def _results(
-        self,
-        method: str,
-        route: str,
-        *,
-        path: dict[str, str] | None = None,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-        recover: Callable[[], Awaitable[Reply | None]] | None = None,
-    ) -> Any:
-        """The `results` of one call, with retries."""
-        reply = await self._call(
-            method, route, path=path, params=params, json=json, recover=recover
-        )
-        return reply.body.get("results") if isinstance(reply.body, dict) else None
+    async def _results(self, method: str, route: str, **call: Any) -> Any:
+        """The `results` of one call (`call`: `ApiClient._call`'s), with retries."""
+        reply = await self._call(method, route, **call)
+        if not isinstance(reply.body, dict) or (reply.body and "status" not in reply.body):
+            raise OmniAPIError(reply.status, "the answer is not Lightdash's `{status, results}`",
+                               method=method, route=route,
+                               hint="check that the URL is the Lightdash instance's origin")  # fmt: skip
+        return reply.body.get("results")  # optional: ApiSuccessEmpty has none
 
     async def _paged(self, route: str, **params: Any) -> list[dict[str, Any]]:
         """A Knex-paginated list (`{data, pagination}`), or a bare list from a server that
-        does not paginate it."""
+        does not paginate it. `pagination` is optional: without it, a full page asks for
+        the next one."""
         out: list[dict[str, Any]] = []
         page = 1
         while True:
@@ -167,9 +183,11 @@ class LightdashClient(ApiClient):
             )
             if isinstance(results, list):
                 return results
-            out += results.get("data") or []
-            pages = (results.get("pagination") or {}).get("totalPageCount") or 1
-            if page >= pages or not results.get("data"):
+            data = required(results, "data", route)
+            out += data
+            pagination = results.get("pagination")
+            more = page < pagination["totalPageCount"] if pagination else len(data) == PAGE_SIZE
+            if not data or not more:
                 return out
             page += 1
 
@@ -335,9 +353,9 @@ class LightdashClient(ApiClient):
             results = await self._results(
                 "GET", route, path={"projectUuid": project}, params=params
             )
-            page = results.get(items) or []
+            page = required(results, items, route)
             out += page
-            if not page or len(out) >= int(results.get("total") or 0):
+            if not page or len(out) >= int(required(results, "total", route)):
                 return out
 
     async def upsert_chart(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
@@ -359,7 +377,7 @@ class LightdashClient(ApiClient):
         """Every scheduler of a project with its targets, from the (documented) logs route."""
         results = await self._results("GET", "/api/v1/schedulers/{projectUuid}/logs",
                                    path={"projectUuid": project})  # fmt: skip
-        return list(results.get("schedulers") or [])
+        return list(required(results, "schedulers", "/api/v1/schedulers/{projectUuid}/logs"))
 
     async def create_scheduler(
         self, project: str, resource: tuple[str, str], body: dict[str, Any]
@@ -390,8 +408,12 @@ class LightdashClient(ApiClient):
 
 
 def _upserted(results: Any, items: str) -> Upserted:
-    changes = (results or {}).get(items) or []
+    route = PROJECT + f"/{items}/{{slug}}/code"
+    changes = required(results, items, route, "POST")
     if not changes:
-        return Upserted(action="no changes", uuid=None)
+        return Upserted(action=None, uuid=None)
     first = changes[0]
-    return Upserted(action=str(first.get("action")), uuid=(first.get("data") or {}).get("uuid"))
+    data = required(first, "data", route, "POST")
+    return Upserted(
+        action=required(first, "action", route, "POST"), uuid=required(data, "uuid", route, "POST")
+    )

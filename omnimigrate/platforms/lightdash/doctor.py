@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
 from omnimigrate.http.retry import RetryPolicy
-from omnimigrate.platforms.lightdash.client import LightdashClient
+from omnimigrate.platforms.lightdash.client import LightdashClient, ProjectNotFound, select_project
 
 Finding = tuple[str, bool, str]  # (check, ok, detail)
 
@@ -38,10 +38,12 @@ async def diagnose_token(
                          "spaces it may; use an organization admin's token"))  # fmt: skip
         projects = await c.projects()
         names = ", ".join(p.name for p in projects) or "none"
-        if project and not any(project in (p.uuid, p.name) for p in projects):
-            findings.append(("projects", False, f"no project {project!r} (it sees: {names})"))
-        else:
+        try:
+            if project:
+                select_project(projects, project, url)
             findings.append(("projects", True, names))
+        except ProjectNotFound:
+            findings.append(("projects", False, f"no project {project!r} (it sees: {names})"))
         findings.append(
             ("rate limit", True, f"Lightdash documents none; client limit {rate_limit}/min per key")
         )

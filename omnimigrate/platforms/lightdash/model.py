@@ -161,9 +161,8 @@ class TargetInventory(Inventory):
     }
 
     ids: TargetIds
-    groups: dict[str, str] = Field(default_factory=dict)
+    groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
     access: dict[str, str] = Field(default_factory=dict)
-    members: dict[str, list[str]] = Field(default_factory=dict)  # group name -> emails
     spaces: dict[str, str] = Field(default_factory=dict)  # its private flag
     space_access: dict[str, str] = Field(default_factory=dict)  # its user and group access
     charts: dict[str, str] = Field(default_factory=dict)
@@ -177,8 +176,7 @@ class TargetInventory(Inventory):
     @classmethod
     def of(cls, state: TargetState) -> TargetInventory:
         inv = cls(url=state.url, ids=state.ids)
-        inv.groups = {n: digest(sorted(m)) for n, m in state.groups.items()}
-        inv.members = dict(state.groups)
+        inv.groups = {n: sorted(m) for n, m in state.groups.items()}
         for name, p in state.projects.items():
             inv.access |= {f"{name}:user:{e}": r for e, r in p.users.items()}
             inv.access |= {f"{name}:group:{g}": r for g, r in p.groups.items()}

@@ -20,7 +20,7 @@ from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportEr
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.platforms.lightdash.applying import LightdashRunner
 from omnimigrate.platforms.lightdash.backup import LightdashWalker
-from omnimigrate.platforms.lightdash.client import LightdashClient
+from omnimigrate.platforms.lightdash.client import LightdashClient, ProjectNotFound, select_project
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
 from omnimigrate.platforms.lightdash.planning import LightdashPlan, check_options, make_plan
 from omnimigrate.platforms.lightdash.reading import load_view, read_target
@@ -59,12 +59,11 @@ async def preflight(
                     "is the instance's origin, for example https://app.lightdash.cloud",
                     configuration=False,
                 ) from None
-            if project and not any(project in (p.uuid, p.name) for p in found):
-                listed = ", ".join(f"{p.name} ({p.uuid})" for p in found) or "none"
-                raise InstanceUnusable(
-                    f"project {project!r} is not on {url} (its projects: {listed}): set "
-                    "--project or the instance's `project` to a uuid or name from that list"
-                )
+            if project:
+                try:
+                    select_project(found, project, url)
+                except ProjectNotFound as err:
+                    raise InstanceUnusable(str(err)) from None
 
 
 class LightdashPlatform:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from omnimigrate.config import ConfigError
-from omnimigrate.platforms.lightdash.client import LightdashClient
+from omnimigrate.platforms.lightdash.client import LightdashClient, select_project
 from omnimigrate.platforms.lightdash.model import Project, SnapshotView, TargetState
 from omnimigrate.platforms.lightdash.registry import HANDLERS
 from omnimigrate.snapshot.blobs import BlobStore
@@ -51,12 +51,18 @@ def load_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
 
 class TargetReader:
     """What the target's handlers share while reading one project (or, with `project` None,
-    the organization): the clients, the state filled so far, and the project's space slugs."""
+    the organization): the clients, the snapshot (what is worth a read), the state filled so
+    far, and the project's space slugs."""
 
     def __init__(
-        self, clients: Sequence[LightdashClient], state: TargetState, project: str | None = None
+        self,
+        clients: Sequence[LightdashClient],
+        view: SnapshotView,
+        state: TargetState,
+        project: str | None = None,
     ) -> None:
         self.clients = clients
+        self.view = view
         self.state = state
         self.project = project or ""  # the snapshot's name for it
         self.uuid = state.ids.projects.get(self.project, "")
@@ -85,16 +91,14 @@ async def project_map(client: LightdashClient, view: SnapshotView) -> dict[str, 
     (then the snapshot must hold one project), else the project of the same name."""
     found = await client.projects()
     if client.project:
-        chosen = [p for p in found if client.project in (p.uuid, p.name)]
-        if not chosen:
-            raise ConfigError(f"project {client.project!r} is not on {client.base_url}")
+        chosen = select_project(found, client.project, client.base_url)
         if len(view.projects) != 1:
             raise ConfigError(
                 f"the snapshot holds {len(view.projects)} projects ({', '.join(view.projects)}) "
                 "and --project names one target: back up one project with --project, or leave "
                 "--project out to restore each into the target project of the same name"
             )
-        return {next(iter(view.projects)): chosen[0].uuid}
+        return {next(iter(view.projects)): chosen.uuid}
     by_name = {p.name: p.uuid for p in found}
     return {name: by_name[name] for name in view.projects if name in by_name}
 
@@ -102,13 +106,13 @@ async def project_map(client: LightdashClient, view: SnapshotView) -> dict[str, 
 async def read_target(clients: Sequence[LightdashClient], view: SnapshotView) -> TargetState:
     state = TargetState(url=clients[0].base_url)
     state.ids.projects = await project_map(clients[0], view)
-    org = TargetReader(clients, state)
+    org = TargetReader(clients, view, state)
     for handler in HANDLERS:
         if handler.read and handler.org_wide:
             await handler.read(org)
     for name in state.ids.projects:
         state.projects[name] = Project(name=name)
-        reader = TargetReader(clients, state, name)
+        reader = TargetReader(clients, view, state, name)
         for handler in HANDLERS:
             if handler.read and not handler.org_wide:
                 await handler.read(reader)

@@ -29,14 +29,16 @@ def compare(rows: TypeReport, want: dict[str, Any], have: dict[str, Any]) -> Non
 
 
 def sides(handler: Handler, view: SnapshotView, target: TargetState) -> tuple[dict, dict]:
+    """(the snapshot's rows, the target's) for one handler."""
     if handler.org_rows:
         return handler.org_rows(view), handler.org_rows(target)
     want: dict[str, Any] = {}
     have: dict[str, Any] = {}
+    rows = handler.rows or (lambda _name, _project: {})
     for name, project in view.projects.items():
-        want |= handler.rows(name, project) if handler.rows else {}
-        if name in target.projects and handler.rows:
-            have |= handler.rows(name, target.projects[name])
+        want |= rows(name, project)
+        if name in target.projects:
+            have |= rows(name, target.projects[name])
     return want, have
 
 
@@ -44,7 +46,7 @@ async def verify(view: SnapshotView, clients: Sequence[LightdashClient]) -> Veri
     target = await read_target(clients, view)
     report = VerifyReport()
     for handler in HANDLERS:
-        if handler.rows or handler.org_rows:
+        if handler.rows or handler.org_rows:  # a type restore writes is a type verify compares
             compare(
                 report.types.setdefault(handler.name, TypeReport()), *sides(handler, view, target)
             )

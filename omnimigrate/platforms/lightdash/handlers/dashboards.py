@@ -7,6 +7,7 @@ that was not on the target is linked to it once the dashboard exists."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from omnimigrate.engine.jobs import EXPORT, Job, JobResult
@@ -62,16 +63,18 @@ async def list_dashboards(ctx: Context, client: LightdashClient, args: Args) -> 
         else:
             changed.append(ref)
     children = [
-        Job(kind="ld_dashboard_batch", priority=EXPORT, args={**args, "ids": ",".join(r.uuid for r in batch)})
+        Job(kind="ld_dashboard_batch", priority=EXPORT,
+            args={**args, "refs": json.dumps([r.model_dump(by_alias=True) for r in batch])})
         for batch in (changed[i : i + BATCH] for i in range(0, len(changed), BATCH))
     ]  # fmt: skip
     return JobResult(entries=entries, children=children)
 
 
 async def download(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
-    """One that stays ambiguous after pairing is downloaded alone, by its uuid."""
-    ids = args["ids"].split(",")
-    listed = [r for r in await client.dashboard_list(args["project"]) if r.uuid in ids]
+    """The list's refs came with the job; one that stays ambiguous after pairing is
+    downloaded alone, by its uuid."""
+    listed = [ContentRef.model_validate(r) for r in json.loads(args["refs"])]
+    ids = [r.uuid for r in listed]
     codes = await client.dashboards_code(args["project"], ids)
     uuids = pair(codes, listed)
     for uuid in sorted(set(ids) - set(uuids.values())):

@@ -49,9 +49,11 @@ async def read(t: TargetReader) -> None:
     users, groups = await asyncio.gather(t.client.users(), t.client.groups())
     t.state.ids.users = {u.email.lower(): u.uuid for u in users}
     t.state.ids.groups = {g.name: g.uuid for g in groups}
-    members = await asyncio.gather(*(t.next_client().group_members(g.uuid) for g in groups))
+    # members only of the groups the snapshot has: a target's other groups cost a request each
+    wanted = [g for g in groups if g.name in t.view.groups]
+    members = await asyncio.gather(*(t.next_client().group_members(g.uuid) for g in wanted))
     t.state.groups = {
-        g.name: sorted(m.email.lower() for m in ms) for g, ms in zip(groups, members, strict=True)
+        g.name: sorted(m.email.lower() for m in ms) for g, ms in zip(wanted, members, strict=True)
     }
 
 
@@ -67,7 +69,7 @@ def plan(ctx: PlanContext) -> None:
             ctx.decide(action, None, "")
             continue
         # members are only ever added (never removed), so adding the missing ones is safe
-        missing = sorted(set(present) - set(ctx.inv.members.get(name, [])))
+        missing = sorted(set(present) - set(ctx.inv.groups.get(name, [])))
         update = action.model_copy(update={"kind": "ld.group.members",
                                            "params": {"name": name, "add": missing}})  # fmt: skip
         if missing:

@@ -215,8 +215,9 @@ class FakeOmni(Served):
             response.headers["X-RateLimit-Limit"] = str(self.window.limit)
             response.headers["X-RateLimit-Remaining"] = str(self.window.remaining(key))
 
-    def _started(self) -> None:
-        self.api.base_url = self.url
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self.api.base_url = await super().start(host, port)  # document and folder URLs name it
+        return self.url
 
 
 def _exchange(request: web.Request, route: str) -> Exchange:
