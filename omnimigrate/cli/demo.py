@@ -73,11 +73,15 @@ def omni_fakes(documents: int, rate_limit: int) -> DemoFakes:
     )  # fmt: skip
 
 
+def lightdash_spec(charts: int, seed: int = 7) -> ld_scenario.ScenarioSpec:
+    """`charts` in the staging project, with a dashboard per four charts (also `fake serve`'s)."""
+    return ld_scenario.ScenarioSpec(charts=charts, dashboards=max(1, charts // 4), seed=seed,
+                                    spaces=max(3, charts // 10), schedulers=max(2, charts // 12))  # fmt: skip
+
+
 def lightdash_fakes(documents: int, rate_limit: int) -> DemoFakes:
     """`documents`: charts in the staging project (with a dashboard per four charts)."""
-    spec = ld_scenario.ScenarioSpec(charts=documents, dashboards=max(1, documents // 4),
-                                    spaces=max(3, documents // 10), schedulers=max(2, documents // 12))  # fmt: skip
-    scenario = ld_scenario.generate(spec)
+    scenario = ld_scenario.generate(lightdash_spec(documents))
     spare = ld_scenario.standby(scenario.state)
     settings = LightdashSettings(rate_limit=rate_limit, nested_spaces=True)
     return DemoFakes(

@@ -1,26 +1,42 @@
-"""`omnimigrate fake serve`: run the fake Omni on this machine, for trying things out."""
+"""`omnimigrate fake serve`: run a fake Omni or Lightdash on this machine, for trying things
+out: a generated org, or (`--standby`) the demo's empty standby with the same people."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import re
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from omnimigrate.cli import AppContext, cli
 from omnimigrate.config import ConfigError
-from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
+from omnimigrate.platforms.lightdash.fake import scenario as ld_scenario
+from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.platforms.omni.fake.state import OrgState
 
+EXPORT = re.compile(r"^export (\w+)=")
 
-def write_tokens(path: Path, tokens: dict[str, str]) -> None:
-    """Tokens go to a 0600 file the user sources, never to the terminal or the logs."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.writelines(f"export {name}={value}\n" for name, value in tokens.items())
+
+def write_tokens(path: Path, variables: dict[str, str]) -> None:
+    """Set `variables` in a 0600 file the user sources, keeping the other lines: a second
+    fake adds its own variables beside the first one's. Never the terminal or the logs."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "r+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # two fakes started at once both keep their lines
+        kept = [line for line in fh.read().splitlines()
+                if not ((m := EXPORT.match(line)) and m.group(1) in variables)]  # fmt: skip
+        fh.seek(0)
+        fh.truncate()
+        fh.writelines(f"{line}\n" for line in kept)
+        fh.writelines(f"export {name}={value}\n" for name, value in variables.items())
 
 
 def fresh_tokens(state: OrgState) -> None:
@@ -34,112 +50,163 @@ def fresh_tokens(state: OrgState) -> None:
     }
 
 
+@dataclass
+class Served:
+    """A fake ready to start, what it holds (for the ready line) and its tokens by kind."""
+
+    fake: Any
+    what: str
+    tokens: dict[str, str]  # "org" or "personal" -> token
+
+
+def omni_fake(
+    seed: int, documents: int, state_file: Path | None, spare: bool, settings: FakeSettings
+) -> Served:
+    if state_file:
+        state = OrgState.load_json(state_file)
+    else:
+        state = generate(ScenarioSpec(documents=documents, seed=seed)).state
+        if spare:
+            state = standby(state).state
+        fresh_tokens(state)  # two fakes of one seed never share a key
+    what = f"{len(state.documents)} documents" if state.documents else "no content"
+    return Served(FakeOmni(state, settings), what, {t.kind: t.token for t in state.tokens.values()})
+
+
+def lightdash_fake(seed: int, charts: int, spare: bool, settings: LightdashSettings) -> Served:
+    from omnimigrate.cli.demo import lightdash_spec  # the demo's shape of a project
+
+    scenario = ld_scenario.generate(lightdash_spec(charts, seed))
+    state = (ld_scenario.standby(scenario.state) if spare else scenario).state
+    admin = next(iter(state.tokens.values()))
+    token = f"ldpat_{secrets.token_hex(12)}"  # two fakes of one seed never share a key
+    state.tokens = {token: admin}
+    what = ", ".join(f"project {p.name}: {len(p.charts)} charts" for p in state.projects.values())
+    return Served(FakeLightdash(state, settings), what, {"org": token})
+
+
+def variables(served: Served, url: str, token_var: str) -> dict[str, str]:
+    """What the tokens file sets: the URL and the key under names taken from --token-var
+    (OMNI_TARGET_TOKEN: OMNI_TARGET_URL, OMNI_TARGET_PERSONAL_TOKEN)."""
+    prefix = token_var.removesuffix("_TOKEN")
+    names = {"org": token_var, "personal": f"{prefix}_PERSONAL_TOKEN"}
+    return {f"{prefix}_URL": url} | {names[k]: v for k, v in served.tokens.items()}
+
+
+def sourced(path: Path) -> str:
+    """How a shell sources the file: `.` looks a bare name up in $PATH, not here."""
+    return str(path) if "/" in str(path) else f"./{path}"
+
+
 @cli.group()
 def fake() -> None:
-    """A fake Omni instance (the one the tests and the demo use)."""
+    """A fake Omni or Lightdash instance (the ones the tests and the demo use)."""
 
 
 @fake.command("serve")
+@click.option(
+    "--platform",
+    type=click.Choice(["omni", "lightdash"]),
+    default="omni",
+    help="Which fake: Omni's, or Lightdash's (projects Staging and Production).",
+)
+@click.option(
+    "--standby",
+    "spare",
+    is_flag=True,
+    help="Serve the demo's empty standby instead: the same people (and for Omni, connections "
+    "and models) under other ids, no content; restore into it (default: a generated org).",
+)
 @click.option("--host", default="127.0.0.1", help="Address to listen on.")
-@click.option("--port", default=8080, help="Port to listen on.")
-@click.option("--seed", default=7, show_default=True, help="Scenario seed.")
-@click.option("--documents", default=60, help="Documents in the generated org.")
+@click.option("--port", default=8080, help="Port to listen on (0: any free port).")
+@click.option("--seed", default=7, help="Scenario seed (a standby takes its people from it).")
+@click.option(
+    "--documents",
+    default=60,
+    help="Documents in the generated org (Lightdash: charts in the Staging project).",
+)
 @click.option(
     "--state",
     "state_file",
     type=click.Path(path_type=Path),
     default=None,
-    help="Load the org from this JSON file (default: generate one from --seed).",
+    help="Omni only: load the org from this JSON file (default: generate one from --seed).",
 )
 @click.option(
-    "--rate-limit", default=60, show_default=True, help="Requests per minute per key (0: off)."
+    "--rate-limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Requests per minute per key, 0 for none (default: 60 for Omni, as Omni's; none for "
+    "Lightdash, which documents none).",
 )
 @click.option(
     "--rate-period",
     default=60.0,
-    show_default=True,
     help="The limit's window in seconds (benchmarks scale time down with it).",
 )
 @click.option(
     "--limiter",
     type=click.Choice(["sliding", "fixed", "bucket"]),
     default="sliding",
-    show_default=True,
-    help="How the limit is counted: a sliding or fixed window, or a token bucket.",
+    help="Omni only: how the limit is counted: a sliding or fixed window, or a token bucket.",
 )
-@click.option(
-    "--burst", default=1, show_default=True, help="The token bucket's size (with --limiter bucket)."
-)
+@click.option("--burst", default=1, help="Omni only: the token bucket's size (--limiter bucket).")
 @click.option(
     "--validate/--no-validate",
     default=True,
-    show_default=True,
     help="Check every request and response against openapi.json (benchmarks turn it off).",
 )
 @click.option(
     "--tokens-file",
     type=click.Path(path_type=Path),
-    default=Path("fake-omni.env"),
-    show_default=True,
-    help="Where the tokens go (0600, `source` it); written once the port is open.",
+    default=None,
+    help="Where the URL and tokens go (0600, `source` it; a second fake adds its variables "
+    "beside the first's); written once the port is open (default: fake-omni.env, "
+    "fake-lightdash.env for Lightdash).",
 )
 @click.option(
     "--token-var",
     default="OMNI_SOURCE_TOKEN",
-    show_default=True,
-    help="The variable the tokens file sets to the org API key (OMNI_TARGET_TOKEN for a "
-    "second fake as the target).",
+    help="The variable the tokens file sets to the API key; the URL goes to the same name "
+    "ending _URL (OMNI_TARGET_TOKEN for a second fake as the target).",
 )
 @click.pass_obj
-def serve(
-    app: AppContext,
-    host: str,
-    port: int,
-    seed: int,
-    documents: int,
-    state_file: Path | None,
-    rate_limit: int,
-    rate_period: float,
-    limiter: str,
-    burst: int,
-    validate: bool,
-    tokens_file: Path,
-    token_var: str,
-) -> None:
-    """Serve a generated (or loaded) org until interrupted."""
-    if state_file:
-        state = OrgState.load_json(state_file)
+def serve(app: AppContext, platform: str, spare: bool, host: str, port: int, seed: int, documents: int,
+          state_file: Path | None, rate_limit: int | None, rate_period: float, limiter: str, burst: int,
+          validate: bool, tokens_file: Path | None, token_var: str) -> None:  # fmt: skip
+    """Serve a generated (or loaded, or empty standby) instance until interrupted."""
+    if platform == "lightdash":
+        if state_file:
+            raise ConfigError("--state loads an Omni org: the Lightdash fake takes --seed only")
+        settings = LightdashSettings(rate_limit=rate_limit or None, period=rate_period,
+                                     validate=validate, nested_spaces=True)  # fmt: skip
+        served = lightdash_fake(seed, documents, spare, settings)
     else:
-        state = generate(ScenarioSpec(documents=documents, seed=seed)).state
-        fresh_tokens(state)  # two fakes of one seed never share a key
-    names = {"org": token_var, "personal": "OMNI_PERSONAL_TOKEN"}
-    tokens = {names[t.kind]: t.token for t in state.tokens.values()}
+        limit = 60 if rate_limit is None else rate_limit
+        omni = FakeSettings(rate_limit=limit or None, period=rate_period, validate=validate,
+                            limiter=limiter, burst=burst)  # type: ignore[arg-type]  # fmt: skip
+        served = omni_fake(seed, documents, state_file, spare, omni)
+    tokens_file = tokens_file or Path(f"fake-{platform}.env")
+    label = "Lightdash" if platform == "lightdash" else "Omni"
 
     async def run() -> None:
-        settings = FakeSettings(
-            rate_limit=rate_limit or None,
-            period=rate_period,
-            limiter=limiter,  # type: ignore[arg-type]
-            burst=burst,
-            validate=validate,
-        )
-        server = FakeOmni(state, settings)
         try:
-            url = await server.start(host, port)
+            url = await served.fake.start(host, port)
         except OSError as exc:
             raise ConfigError(
                 f"cannot listen on {host}:{port} ({exc.strerror}): port {port} is in use or "
-                "not ours; stop what listens there or pick another --port"
+                "not ours; stop what listens there or pick another --port (0: any free port)"
             ) from None
-        write_tokens(tokens_file, tokens)
+        names = variables(served, url, token_var)
+        write_tokens(tokens_file, names)
         click.echo(
-            f"fake Omni at {url} ({len(state.documents)} documents); tokens in {tokens_file} "
-            f"(`source {tokens_file}`); Ctrl-C to stop"
+            f"fake {label}{' standby' if spare else ''} at {url} ({served.what}); "
+            f"{', '.join(names)} in {tokens_file} (`. {sourced(tokens_file)}`); Ctrl-C to stop"
         )
         try:
             await asyncio.Event().wait()
         finally:
-            await server.stop()
+            await served.fake.stop()
 
     try:
         asyncio.run(run())

@@ -12,9 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from omnimigrate.cli import EXIT_OK, AppContext, cli
-from omnimigrate.cli.options import (
-    json_option,
-)
+from omnimigrate.cli.options import command_line, json_option
 from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.target import (
     SYMBOLS,
@@ -64,6 +62,16 @@ def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> No
     console.print(f"Restore: {estimate}.")
 
 
+def apply_hint(
+    app: AppContext, target: str, token_env: tuple[str, ...], out: Path, kw: dict[str, Any]
+) -> str:
+    """`restore --plan` with this run's store, target, platform, project and keys (the saved
+    plan holds the snapshot and every restore option)."""
+    return command_line(app.config_file, "restore", store=kw["store"], target=target,
+                        platform=kw["platform"], project=kw["project"],
+                        target_token_env=token_env, plan=str(out))  # fmt: skip
+
+
 def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         click.echo("\n".join(explain_order()))
@@ -109,7 +117,6 @@ def plan_command(app: AppContext, target: str, target_token_env: tuple[str, ...]
         estimate = plan.estimate(tgt.rate, app.settings.rate_period, len(tgt.tokens))
         print_plan(plan, details, make_console(), estimate)
         if out:
-            make_console().print(
-                f"saved to {out}; apply exactly this plan with `omnimigrate restore --plan {out}`"
-            )
+            hint = apply_hint(app, target, target_token_env, out, kw)
+            click.echo(f"saved to {out}; apply exactly this plan with `{hint}`")  # never wrapped
     raise SystemExit(EXIT_OK)

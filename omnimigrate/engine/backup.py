@@ -9,6 +9,7 @@ are not repeated.
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from omnimigrate.engine.checkpoints import (
     open_checkpoints,
     read_open_run,
 )
-from omnimigrate.engine.job_queue import DeadLetter, JobQueue, ListingFailed
+from omnimigrate.engine.job_queue import DeadLetter, JobQueue, ListingFailed, QueueStats
 from omnimigrate.engine.platform import Client, Walker
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.http.transport import key_stats
@@ -141,26 +142,21 @@ async def _locked_backup(
         PathFilter(options.include, options.exclude),
         previous,
     )
+    empty = _empty_selection(options, walker, store.url, instance)
     queue = JobQueue(
         on_result=lambda job, result: checkpoints.record(job.key, result),
-        on_progress=on_progress,
+        on_progress=_refusing_nothing(on_progress, checkpoints, empty),
         max_attempts=options.max_attempts,
         retry_delay=options.retry_delay,
     )
     gone = await asyncio.to_thread(_blobs_gone, store, checkpoints, run) if resumed else set()
     skipped = _replay(checkpoints, queue, walker, gone)
     try:
-        stats = await queue.run(
-            [lambda job, c=c: walker.run(job, c) for c in clients], options.concurrency
-        )
-    except ListingFailed as exc:
-        await asyncio.to_thread(checkpoints.flush)
-        raise BackupFailed(
-            f"backup of {instance} stopped: {exc}; the snapshot {run.snapshot_id} stays open "
-            "and the same command resumes it"
-        ) from exc
-    finally:
-        await asyncio.to_thread(checkpoints.flush)
+        stats = await _drain(queue, walker, clients, options, checkpoints, instance, run)
+    except NothingSelected:  # known once the listings are in, not after every read
+        await asyncio.to_thread(mark_run_closed, store, instance)
+        await asyncio.to_thread(checkpoints.discard)
+        raise
     manifest = await asyncio.to_thread(
         _commit,
         store,
@@ -173,7 +169,7 @@ async def _locked_backup(
         previous,
         now,
         cipher,
-        _empty_selection(options, walker),
+        empty,
     )
     log.info("backup.committed", status=manifest.status, objects=len(manifest.objects))
     return BackupOutcome(
@@ -188,8 +184,46 @@ async def _locked_backup(
     )
 
 
+async def _drain(queue: JobQueue, walker: Walker, clients: list[Client], options: BackupOptions,
+                 checkpoints: Checkpoints, instance: str, run: RunInfo) -> QueueStats:  # fmt: skip
+    try:
+        return await queue.run(
+            [lambda job, c=c: walker.run(job, c) for c in clients], options.concurrency
+        )
+    except ListingFailed as exc:
+        await asyncio.to_thread(checkpoints.flush)
+        raise BackupFailed(
+            f"backup of {instance} stopped: {exc}; the snapshot {run.snapshot_id} stays open "
+            "and the same command resumes it"
+        ) from exc
+    finally:
+        await asyncio.to_thread(checkpoints.flush)
+
+
+def _refusing_nothing(
+    on_progress: Callable[[int, int | None], None],
+    checkpoints: Checkpoints,
+    empty: Callable[[list[ObjectEntry]], str | None],
+) -> Callable[[int, int | None], None]:
+    """Progress that, when the listings are all in (the total is known), raises
+    NothingSelected if the filters selected no content: folders and documents come from the
+    listings, so every read job after them would be wasted."""
+    decided = False
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal decided
+        on_progress(done, total)
+        if total is not None and not decided:
+            decided = True
+            entries = [e for _, result in checkpoints.results() for e in result.entries]
+            if problem := empty(entries):
+                raise NothingSelected(problem)
+
+    return progress
+
+
 def _empty_selection(
-    options: BackupOptions, walker: Walker
+    options: BackupOptions, walker: Walker, store_url: str, instance: str
 ) -> Callable[[list[ObjectEntry]], str | None]:
     """What is wrong with a run whose folder filter selected no content, if that is so."""
 
@@ -204,7 +238,8 @@ def _empty_selection(
         return (
             f"{given} matched no folder and no document, so no snapshot was made (the latest "
             "stays as it was): check the folder paths (`omnimigrate snapshots show latest "
-            "--objects` lists them), or pass --allow-empty"
+            f"--objects --store {shlex.quote(store_url)} --instance {shlex.quote(instance)}` lists "
+            "them), or pass --allow-empty"
         )
 
     return problem

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import socket
 import time
 import uuid
@@ -54,7 +55,9 @@ class InstanceLock:
         self.instance = instance
         self.ttl = ttl
         self.clock = clock
-        self.me = f"run-{uuid.uuid4().hex[:12]}"
+        # the run's own id (its log lines carry it), so the lock names the run people see
+        run = structlog.contextvars.get_contextvars().get("run")
+        self.me = str(run) if run else f"run-{uuid.uuid4().hex[:12]}"
         self._log = structlog.get_logger("omnimigrate.lock").bind(instance=instance)
 
     def _info(self) -> LockInfo:
@@ -79,8 +82,8 @@ class InstanceLock:
         if held is not None and held.expires_at > self.clock() and not _dead_here(held):
             raise Locked(
                 f"{self.instance} in {self.store.url} is locked by {held.describe()}; wait for "
-                "it to finish, or if that run is gone, `omnimigrate snapshots unlock "
-                f"{self.instance}` (or --force-unlock)"
+                "it to finish, or if that run is gone, `omnimigrate snapshots unlock --instance "
+                f"{shlex.quote(self.instance)} --store {shlex.quote(self.store.url)}` (or --force-unlock)"
             )
         self._log.warning("lock.takeover", stale=held.describe() if held else "vanished")
         self.store.delete(key)
