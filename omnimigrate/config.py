@@ -8,6 +8,7 @@ its tokens (`token_env`), and several names mean several keys for the same insta
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -243,11 +244,22 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
         return _FromFile(**{k: v for k, v in flags.items() if v is not None})
     except ValidationError as exc:
         where = f" in {config_file}" if config_file else ""
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors())
         raise ConfigError(f"invalid configuration{where}: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    """One setting's problem, naming the environment variable it came from, if one did, and
+    the setting meant when the key is unknown."""
+    loc = [str(part) for part in error["loc"]]
+    text = f"{'.'.join(loc) or 'config'}: {error['msg'].removeprefix('Value error, ')}"
+    var = "OMNIMIGRATE_" + "__".join(loc).upper()
+    if loc and var in os.environ:
+        text += f" (from ${var}={os.environ[var]!r})"
+    if error["type"] == "extra_forbidden" and len(loc) == 1:
+        close = difflib.get_close_matches(loc[0], list(Settings.model_fields), n=1)
+        text += f" (did you mean `{close[0]}`?)" if close else ""
+    return text
 
 
 def _check_yaml(path: Path) -> None:
@@ -272,14 +284,18 @@ def _check_yaml(path: Path) -> None:
         )
 
 
-def resolve_tokens(names: list[str], environ: Mapping[str, str] | None = None) -> list[SecretStr]:
-    """Read the tokens from the named environment variables; name what is missing."""
+def resolve_tokens(
+    names: list[str], environ: Mapping[str, str] | None = None, flag: str = "--source-token-env"
+) -> list[SecretStr]:
+    """Read the tokens from the named environment variables; name what is missing, and the
+    flag (`flag`) that names another."""
     environ = os.environ if environ is None else environ
     missing = [n for n in names if not environ.get(n)]
     if missing:
+        state = "is set but empty" if missing[0] in environ else "is not set"
         raise ConfigError(
-            f"environment variable {', '.join(missing)} is not set: export the Omni API token "
-            f"in it (for example `export {missing[0]}=...`) or name another with --*-token-env"
+            f"environment variable {', '.join(missing)} {state}: export the API token "
+            f"in it (for example `export {missing[0]}=...`) or name another with {flag}"
         )
     return [SecretStr(environ[n]) for n in names]
 

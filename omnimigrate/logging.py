@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -53,6 +53,34 @@ class Redactor:
         return self.scrub(event)
 
 
+FOLDED = "folded"  # a context var: what is logged under it, an expected failure's line tells
+
+
+def folding(level: str) -> Any:
+    """Drops records logged while `FOLDED` is bound (a pre-flight's failed request), unless
+    at debug: the one `error:` line that follows says what they would."""
+    keep = level == "debug"
+
+    def processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+        if event.pop(FOLDED, False) and not keep:
+            raise structlog.DropEvent
+        return event
+
+    return processor
+
+
+class CurrentStderr:
+    """Whatever sys.stderr is when a record is written, not when logging was set up: while a
+    progress bar is live, rich puts its console there, which prints the record above the bar
+    instead of over it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(
     *,
     level: str = "info",
@@ -61,9 +89,8 @@ def configure_logging(
     stream: TextIO | None = None,
 ) -> Redactor:
     """Configure structlog for this process; returns the redactor so tokens can be added."""
-    stream = stream or sys.stderr
     redactor = redactor or Redactor()
-    as_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
+    as_json = fmt == "json" or (fmt == "auto" and not (stream or sys.stderr).isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if as_json
@@ -72,6 +99,7 @@ def configure_logging(
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            folding(level),
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -81,7 +109,7 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or cast(TextIO, CurrentStderr())),
         cache_logger_on_first_use=False,
     )
     return redactor

@@ -211,7 +211,7 @@ def test_plan_estimates_the_restore_it_describes(pair, tmp_path):
                 "--target-token-env", "OMNI_TARGET_TOKEN_2", "--rate-limit", "120", env=keys)  # fmt: skip
     assert shown.returncode == 0, shown.stderr[-2000:]
     found = re.search(
-        r"Restore: about (\d+) requests, about (\d+) minutes at 120/min with 2 keys", shown.stdout
+        r"Restore: about (\d+) requests, about (\d+) minutes? at 120/min with 2 keys", shown.stdout
     )
     assert found, shown.stdout[-1500:]
     estimate, minutes = int(found[1]), int(found[2])

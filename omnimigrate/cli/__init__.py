@@ -1,7 +1,7 @@
 """The `omnimigrate` command. Commands are thin: parse, wire up, call, print.
 
-Exit codes (one place): 0 complete, 1 failed, 2 usage or configuration error, 3 completed
-with per-object failures.
+Exit codes (one place): 0 complete, 1 failed, 2 usage or configuration error (an unknown
+snapshot too), 3 completed with per-object failures, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from botocore.exceptions import (
     NoCredentialsError,
     ProfileNotFound,
 )
+from pydantic import SecretStr
 
 from omnimigrate import __version__
-from omnimigrate.config import ConfigError, Settings, load_settings
+from omnimigrate.config import ConfigError, InstanceConfig, Settings, load_settings
 from omnimigrate.engine.backup import NothingSelected
 from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.http.errors import OmniError
-from omnimigrate.logging import Redactor, configure_logging
+from omnimigrate.logging import FOLDED, Redactor, configure_logging
 from omnimigrate.snapshot.blobs import BlobError
 from omnimigrate.snapshot.catalog import SnapshotNotFound
 from omnimigrate.snapshot.crypto import EncryptionError
@@ -33,6 +34,7 @@ from omnimigrate.snapshot.manifest import KeyStats, SnapshotFormatError
 from omnimigrate.snapshot.store import StoreError, StoreMissing
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a process ended by SIGINT
 # failures with a message of their own, each naming what is wrong and what to do
 EXPECTED = (
     OmniError,
@@ -50,6 +52,13 @@ def describe_keys(keys: dict[str, KeyStats]) -> str:
     return ", ".join(
         f"key {k}: {v.requests} requests ({v.throttled} answered 429)" for k, v in keys.items()
     )
+
+
+def preflight(inst: InstanceConfig, tokens: list[SecretStr], timeout: float) -> None:
+    """One request per key before anything is opened; a failed request's warning is folded
+    into the one `error:` line the failure ends as."""
+    with structlog.contextvars.bound_contextvars(**{FOLDED: True}):
+        inst.preflight(tokens, timeout=min(timeout, 10.0))
 
 
 @dataclass
@@ -94,7 +103,7 @@ def cli(
 
 def failure_of(exc: Exception) -> tuple[str, int | None]:
     """The one-line message and exit code of a failure; code None: one nobody expected."""
-    if isinstance(exc, ConfigError | NothingSelected | StoreMissing):
+    if isinstance(exc, ConfigError | NothingSelected | StoreMissing | SnapshotNotFound):
         return str(exc), EXIT_USAGE
     if isinstance(exc, InstanceUnusable):
         return str(exc), EXIT_USAGE if exc.configuration else EXIT_FAILED
@@ -126,6 +135,13 @@ def failure_of(exc: Exception) -> tuple[str, int | None]:
     )
 
 
+def usage_line(exc: click.ClickException) -> str:
+    """Click's message as the one line every other error is, pointing at the command's help."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    return f"{message} (see `{ctx.command_path} --help`)" if ctx is not None else message
+
+
 def with_commands() -> click.Group:
     """The command group with every command registered (each module adds its own)."""
     from omnimigrate.cli import (  # noqa: F401  (registers the commands)
@@ -155,9 +171,9 @@ def main() -> None:
             "(a backup resumes its open snapshot, a restore skips what its ledger has done)",
             err=True,
         )
-        sys.exit(EXIT_FAILED)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {usage_line(exc)}", err=True)
         sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
     except Exception as exc:  # every failure ends as one line and an exit code
         message, code = failure_of(exc)

@@ -11,7 +11,15 @@ import click
 import structlog
 from rich.table import Table
 
-from omnimigrate.cli import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_keys
+from omnimigrate.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    AppContext,
+    cli,
+    describe_keys,
+    preflight,
+)
 from omnimigrate.cli.options import (
     concurrency_option,
     instance_option,
@@ -21,7 +29,7 @@ from omnimigrate.cli.options import (
     report_option,
     store_option,
 )
-from omnimigrate.cli.progress import job_progress, make_console
+from omnimigrate.cli.progress import job_progress, make_console, titled
 from omnimigrate.cli.stores import cipher_for, store_for, writable_cache
 from omnimigrate.config import ConfigError, instance_for, resolve_tokens
 from omnimigrate.engine.backup import BackupFailed, BackupOptions, BackupOutcome, run_backup
@@ -49,7 +57,7 @@ def backup_report(outcome: BackupOutcome) -> dict[str, object]:
 
 
 def counts_table(title: str | None, counts: dict[str, int], column: str = "count") -> Table:
-    table = Table(title=title)
+    table = titled(title)
     table.add_column("object type")
     table.add_column(column, justify="right")
     for kind, count in counts.items():
@@ -77,23 +85,31 @@ def print_outcome(outcome: BackupOutcome) -> None:
     "--source-token-env",
     "token_env",
     multiple=True,
-    help="Env var holding an org API key (repeatable: jobs spread over the keys). "
-    "Default OMNI_SOURCE_TOKEN.",
+    help="Env var holding an API key (repeatable: jobs spread over the keys, each with its own "
+    "rate limit; default OMNI_SOURCE_TOKEN, or the config's `token_env`).",
 )
 @platform_option
 @project_option("project", "--project", "The project to back up")
 @store_option
-@click.option("--include", multiple=True, help="Folder-path glob to back up (repeatable).")
-@click.option("--exclude", multiple=True, help="Folder-path glob to leave out (repeatable).")
+@click.option(
+    "--include",
+    multiple=True,
+    help="Omni only: folder-path glob to back up (repeatable; default: every folder).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    help="Omni only: folder-path glob to leave out (repeatable; default: none).",
+)
 @click.option(
     "--allow-empty",
     is_flag=True,
-    help="Commit a snapshot even when --include/--exclude match no folder or document.",
+    help="Omni only: commit a snapshot even when --include/--exclude match no folder or document.",
 )
 @rate_limit_option
 @concurrency_option
 @click.option("--full", is_flag=True, help="Export every document, even unchanged ones.")
-@instance_option("instance_name", "The store's name for the instance", "--instance-name")
+@instance_option("instance_name", "The store's name for the instance")
 @report_option
 @click.option(
     "--force-unlock", is_flag=True, help="Remove this instance's lock first (its run is gone)."
@@ -140,7 +156,7 @@ def backup(
         takeover_quiet=settings.rate_period,
         force_unlock=force_unlock,
     )
-    inst.preflight(tokens, timeout=min(settings.timeout, 10.0))
+    preflight(inst, tokens, settings.timeout)
     cache = writable_cache(app)
     target = store_for(app, store, create=True)
     cipher = cipher_for(app, target, create=True)

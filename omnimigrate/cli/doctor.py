@@ -9,11 +9,10 @@ from dataclasses import dataclass
 import aiohttp
 import click
 from pydantic import SecretStr
-from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.options import platform_option, project_option
-from omnimigrate.cli.progress import make_console
+from omnimigrate.cli.progress import make_console, titled
 from omnimigrate.config import InstanceConfig, instance_for, resolve_tokens
 from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
 from omnimigrate.http.ratelimit import RateLimiter, key_fingerprint
@@ -99,7 +98,11 @@ async def _diagnose_key(t: Transport, rate_limit: int) -> list[Check]:
     "--source", "instance", required=True, help="Instance URL or name in the config file."
 )
 @click.option(
-    "--source-token-env", "token_env", multiple=True, help="Env var holding a token (repeatable)."
+    "--source-token-env",
+    "token_env",
+    multiple=True,
+    help="Env var holding a token (repeatable: each key is checked; default OMNI_SOURCE_TOKEN, "
+    "or the config's `token_env`).",
 )
 @click.option(
     "--rate-limit",
@@ -126,7 +129,7 @@ def doctor(
         app.redactor.add(token.get_secret_value())
     limit = rate_limit or inst.rate_limit or app.settings.rate_limit
     checks = asyncio.run(diagnose(inst, tokens, limit, app.settings.timeout))
-    table = Table(title=f"omnimigrate doctor: {inst.url}")
+    table = titled(f"omnimigrate doctor: {inst.url}")
     for column in ("key", "check", "result", "detail"):
         table.add_column(column)
     for c in checks:

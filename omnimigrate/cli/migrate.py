@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from omnimigrate.cli import AppContext, cli
+from omnimigrate.cli import AppContext, cli, preflight
 from omnimigrate.cli.options import (
     project_option,
     report_option,
@@ -23,7 +25,7 @@ from omnimigrate.cli.target import (
     exit_code,
     print_result,
     restore_into,
-    restore_options,
+    restore_option_list,
     write_report,
 )
 from omnimigrate.config import instance_for, resolve_tokens
@@ -33,15 +35,23 @@ from omnimigrate.engine.plan import Plan
 from omnimigrate.engine.restore import open_snapshot
 
 
+def without_snapshot(func: Callable[..., Any]) -> Callable[..., Any]:
+    """restore's options but --snapshot and --instance: migrate restores its own backup."""
+    return functools.reduce(
+        lambda f, opt: opt(f), reversed(restore_option_list(snapshot=False)), func
+    )
+
+
 @cli.command("migrate")
 @click.option("--source", required=True, help="Source instance URL or config name.")
 @click.option(
     "--source-token-env",
     multiple=True,
-    help="Env var with a source org key (default OMNI_SOURCE_TOKEN).",
+    help="Env var with a source API key (repeatable: each key gets its own rate limit; "
+    "default OMNI_SOURCE_TOKEN, or the config's `token_env`).",
 )
 @project_option("source_project", "--source-project", "The project to back up")
-@restore_options
+@without_snapshot
 @report_option
 @accept_blocked_option
 @click.pass_obj
@@ -56,7 +66,7 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
         app.redactor.add(t.get_secret_value())
     tgt = Target(app, target, target_token_env, kw)
     settings = app.settings
-    src.preflight(src_tokens, timeout=min(settings.timeout, 10.0))
+    preflight(src, src_tokens, settings.timeout)
     tgt.preflight()
     cache = writable_cache(app)
     store = store_for(app, kw["store"], create=True)
@@ -82,5 +92,5 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
 
     plan, result = asyncio.run(run())
     write_report(report, plan, result)
-    print_result(result, make_console(), accepted)
+    print_result(plan, result, make_console(), accepted)
     raise SystemExit(exit_code(result, accepted))

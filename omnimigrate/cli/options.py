@@ -37,14 +37,18 @@ def store_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def instance_option(dest: str, help: str, *aliases: str) -> Decorator:
-    """The store's name for an instance (its host unless given), under one name."""
+OLD_INSTANCE_NAMES = ("--instance-name", "--source-instance")
+
+
+def instance_option(dest: str, help: str) -> Decorator:
+    """The store's name for an instance (its host unless given), under one name; the older
+    names work wherever it does."""
     return click.option(
         "--instance",
-        *aliases,
+        *OLD_INSTANCE_NAMES,
         dest,
         cls=AliasedOption,
-        hidden_names=aliases,
+        hidden_names=OLD_INSTANCE_NAMES,
         default=None,
         help=f"{help} (default: its host, for example acme.omniapp.co).",
     )
@@ -80,7 +84,10 @@ def report_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--json", "as_json", is_flag=True, help="Print JSON instead of a table (for scripts)."
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print JSON instead of a table (for scripts; default: a table).",
     )(func)
 
 
@@ -99,7 +106,7 @@ def project_option(dest: str, name: str, help: str) -> Decorator:
         name,
         dest,
         default=None,
-        help=f"{help} (Lightdash; default: the config's `project`, else every project).",
+        help=f"Lightdash only: {help} (default: the config's `project`, else every project).",
     )
 
 

@@ -9,17 +9,17 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from omnimigrate.cli import EXIT_OK, AppContext, cli
 from omnimigrate.cli.options import command_line, json_option
-from omnimigrate.cli.progress import make_console
+from omnimigrate.cli.progress import make_console, reading, requests_of, titled
 from omnimigrate.cli.target import (
     SYMBOLS,
     Target,
     build_options,
     open_for,
     restore_options,
+    unchanged,
 )
 from omnimigrate.engine.plan import Plan
 from omnimigrate.engine.restore import plan_restore
@@ -30,8 +30,8 @@ def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> No
     by_type: dict[str, list] = defaultdict(list)
     for a in plan.actions:
         by_type[a.kind].append(a)
-    table = Table(
-        title=f"plan: snapshot {plan.snapshot_id} of {plan.source_instance} -> {plan.target_url}"
+    table = titled(
+        f"plan: snapshot {plan.snapshot_id} of {plan.source_instance} -> {plan.target_url}"
     )
     table.add_column("action")
     for op in SYMBOLS:
@@ -56,7 +56,7 @@ def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> No
     counts = plan.counts()
     console.print(
         "Plan: " + ", ".join(f"{counts.get(op, 0)} to {op}" for op in ("create", "update"))
-        + f", {counts.get('skip', 0)} unchanged, {counts.get('conflict', 0)} in conflict, "
+        + f", {unchanged(plan)} unchanged, {counts.get('conflict', 0)} in conflict, "
         f"{counts.get('blocked', 0)} blocked, {counts.get('extra', 0)} extra on the target (left there)."
     )  # fmt: skip
     console.print(f"Restore: {estimate}.")
@@ -105,7 +105,10 @@ def plan_command(app: AppContext, target: str, target_token_env: tuple[str, ...]
     snap = open_for(app, kw)
 
     async def run() -> Plan:
-        async with tgt.pool(snap) as clients:
+        async with (
+            tgt.pool(snap) as clients,
+            reading("plan: reading the target", requests_of(clients)),
+        ):
             return await plan_restore(snap, clients, build_options(kw))
 
     plan = asyncio.run(run())

@@ -75,5 +75,5 @@ def restore_command(app: AppContext, target: str, target_token_env: tuple[str, .
         raise SystemExit(EXIT_FAILED) from None
     write_report(report, plan, result)
     tgt.push_metrics(result)
-    print_result(result, make_console(), accepted)
+    print_result(plan, result, make_console(), accepted)
     raise SystemExit(exit_code(result, accepted))

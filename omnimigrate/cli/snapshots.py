@@ -5,23 +5,24 @@ from __future__ import annotations
 import json
 
 import click
-from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.backup import counts_table
 from omnimigrate.cli.options import (
+    OLD_INSTANCE_NAMES,
+    AliasedOption,
     instance_option,
     json_option,
     store_option,
 )
-from omnimigrate.cli.progress import make_console
+from omnimigrate.cli.progress import make_console, titled
 from omnimigrate.cli.stores import blobs_for, store_for
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.check import check
 from omnimigrate.snapshot.diff import diff
 from omnimigrate.snapshot.gc import prune
 from omnimigrate.snapshot.lock import InstanceLock
-from omnimigrate.snapshot.manifest import Manifest
+from omnimigrate.snapshot.manifest import Manifest, object_count
 from omnimigrate.snapshot.retention import RetentionRules
 
 
@@ -37,7 +38,7 @@ def summary(m: Manifest) -> dict[str, object]:
         "started_at": m.started_at.isoformat(),
         "finished_at": m.finished_at.isoformat(),
         "export_flavour": m.export_flavour,
-        "objects": sum(m.counts.values()),
+        "objects": object_count(m),
         "counts": m.counts,
         "warnings": len(m.warnings),
         "failures": len(m.failures),
@@ -61,7 +62,7 @@ def list_snapshots(app: AppContext, store: str | None, as_json: bool, instance: 
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"snapshots in {catalog.store.url}")
+    table = titled(f"snapshots in {catalog.store.url}")
     for column in ("snapshot", "instance", "status", "finished", "objects", "warnings", "failures"):
         table.add_column(column)
     for r in rows:
@@ -208,6 +209,8 @@ def diff_snapshots(
         return
     console = make_console()
     console.print(f"{a.snapshot_id} -> {b.snapshot_id}")
+    if not any(d.added or d.removed or d.changed for d in result.values()):
+        console.print("no changes")
     for kind, d in result.items():
         console.print(f"[bold]{kind}[/bold]: +{len(d.added)} -{len(d.removed)} ~{len(d.changed)}")
         for key in d.added:
@@ -291,12 +294,26 @@ def prune_snapshots(
 
 
 @snapshots.command("unlock")
-@click.argument("instance")
+@click.option(
+    "--instance",
+    *OLD_INSTANCE_NAMES,
+    "instance",
+    cls=AliasedOption,
+    hidden_names=OLD_INSTANCE_NAMES,
+    required=True,
+    help="The instance whose lock to remove (its name in the store, as `snapshots list` shows).",
+)
 @store_option
 @click.pass_obj
 def unlock(app: AppContext, instance: str, store: str | None) -> None:
-    """Remove an instance's backup lock (only when the run holding it is gone)."""
-    held = InstanceLock(store_for(app, store), instance).force_unlock()
-    click.echo(
-        f"removed the lock held by {held.describe()}" if held else f"{instance} was not locked"
-    )
+    """Remove an instance's backup lock (only when the run holding it is gone); exit 1 when
+    there is no lock to remove."""
+    target = store_for(app, store)
+    held = InstanceLock(target, instance).force_unlock()
+    if held is None:
+        known = sorted({r.instance for r in Catalog(target).refs()})
+        raise click.ClickException(
+            f"nothing to unlock: {instance} holds no lock in {target.url} (instances there: "
+            f"{', '.join(known) or 'none'})"
+        )
+    click.echo(f"removed the lock held by {held.describe()}")

@@ -14,7 +14,7 @@ import click
 import yaml
 from rich.console import Console
 
-from omnimigrate.cli import EXIT_OK, EXIT_PARTIAL, AppContext, describe_keys
+from omnimigrate.cli import EXIT_OK, EXIT_PARTIAL, AppContext, describe_keys, preflight
 from omnimigrate.cli.options import (
     concurrency_option,
     instance_option,
@@ -23,7 +23,7 @@ from omnimigrate.cli.options import (
     rate_limit_option,
     store_option,
 )
-from omnimigrate.cli.progress import job_progress
+from omnimigrate.cli.progress import job_progress, reading, requests_of
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import ConfigError, InstanceConfig, instance_for, resolve_tokens
 from omnimigrate.engine.apply import ApplyResult
@@ -58,31 +58,42 @@ def load_model_map(path: Path | None) -> dict[str, str]:
     return data
 
 
-def restore_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every command that plans a restore shares."""
-    options = [
+def restore_option_list(*, snapshot: bool = True) -> list[Callable[..., Any]]:
+    """The options every command that plans a restore shares (`migrate` backs up its own
+    snapshot, so it takes no --snapshot or --instance)."""
+    chosen = (
+        [
+            click.option("--snapshot", default="latest", help="Snapshot id, or latest."),
+            instance_option("source_instance", "With latest: whose latest snapshot"),
+        ]
+        if snapshot
+        else []
+    )
+    return [
         store_option,
-        click.option("--snapshot", default="latest", help="Snapshot id, or latest."),
-        instance_option("source_instance", "With latest: whose latest snapshot", "--source-instance"),
+        *chosen,
         click.option("--target", required=True, help="Target instance URL or config name."),
         platform_option,
         project_option("project", "--project", "The target project, by uuid or name"),
-        click.option("--target-token-env", multiple=True, help="Env var with a target org key (repeatable; default OMNI_TARGET_TOKEN)."),
+        click.option("--target-token-env", multiple=True, help="Env var with a target API key (repeatable: each key gets its own rate limit; default OMNI_TARGET_TOKEN, or the config's `token_env`)."),
         click.option("--on-conflict", type=click.Choice(["skip", "overwrite", "rename"]), default="skip",
-                     help="A document on the target that omnimigrate did not restore: leave it, replace it, or import a copy under a new identifier."),
-        click.option("--include", multiple=True, help="Folder-path glob, label:NAME or document:IDENTIFIER (repeatable)."),
-        click.option("--exclude", multiple=True, help="Same forms as --include."),
-        click.option("--include-deleted", is_flag=True, help="Also restore documents that were in the source's trash."),
-        click.option("--models", is_flag=True, help="Push model YAML to the mapped shared models."),
-        click.option("--pause-schedules", is_flag=True, help="Create every schedule paused (DR drill)."),
-        click.option("--create-missing-users", is_flag=True, help="Create (SCIM) the users the snapshot names and the target lacks, instead of blocking what needs them."),
-        click.option("--create-missing-groups", is_flag=True, help="Create (SCIM) the groups the snapshot names and the target lacks, instead of blocking what needs them."),
+                     help="A document on the target that omnimigrate did not restore: leave it, replace it, or (Omni only) import a copy under a new identifier."),
+        click.option("--include", multiple=True, help="Omni only: folder-path glob, label:NAME or document:IDENTIFIER (repeatable; default: everything)."),
+        click.option("--exclude", multiple=True, help="Omni only: same forms as --include (repeatable; default: nothing)."),
+        click.option("--include-deleted", is_flag=True, help="Omni only: also restore documents that were in the source's trash."),
+        click.option("--models", is_flag=True, help="Omni only: push model YAML to the mapped shared models."),
+        click.option("--pause-schedules", is_flag=True, help="Omni only: create every schedule paused (DR drill)."),
+        click.option("--create-missing-users", is_flag=True, help="Omni only: create (SCIM) the users the snapshot names and the target lacks, instead of blocking what needs them."),
+        click.option("--create-missing-groups", is_flag=True, help="Omni only: create (SCIM) the groups the snapshot names and the target lacks, instead of blocking what needs them."),
         click.option("--model-map", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
-                     help="YAML: source-model-id: target-model-id (default: models map by connection, kind and name)."),
+                     help="Omni only: YAML of source-model-id: target-model-id (default: models map by connection, kind and name)."),
         rate_limit_option,
         concurrency_option,
     ]  # fmt: skip
-    return functools.reduce(lambda f, opt: opt(f), reversed(options), func)
+
+
+def restore_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    return functools.reduce(lambda f, opt: opt(f), reversed(restore_option_list()), func)
 
 
 def build_options(kw: dict[str, Any]) -> RestoreOptions:
@@ -109,7 +120,7 @@ class Target:
             app.settings, name, list(token_env), "OMNI_TARGET_TOKEN",
             platform=kw.get("platform"), project=kw.get("project"),
         )  # fmt: skip
-        self.tokens = resolve_tokens(self.inst.token_env)
+        self.tokens = resolve_tokens(self.inst.token_env, flag="--target-token-env")
         for t in self.tokens:
             app.redactor.add(t.get_secret_value())
         self.rate = kw.get("rate_limit") or self.inst.rate_limit or app.settings.rate_limit
@@ -138,7 +149,7 @@ class Target:
 
     def preflight(self) -> None:
         """One request per key before a snapshot or lock is opened: fail in seconds."""
-        self.inst.preflight(self.tokens, timeout=min(self.app.settings.timeout, 10.0))
+        preflight(self.inst, self.tokens, self.app.settings.timeout)
 
     def push_metrics(self, result: ApplyResult) -> None:
         """A one-shot restore's metrics go to the Pushgateway, when one is configured."""
@@ -184,9 +195,28 @@ def exit_code(result: ApplyResult, accepted: Acknowledged) -> int:
     )
 
 
-def print_result(result: ApplyResult, console: Console, accepted: Acknowledged) -> None:
-    counts = {s: len(result.by_status(s)) for s in ("done", "skipped", "failed", "blocked")}
-    line = "restore: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+def unchanged(plan: Plan) -> int:
+    """What a plan leaves as it is because the target already matches: `plan`'s "unchanged"."""
+    return plan.counts().get("skip", 0)
+
+
+def outcome_counts(plan: Plan, result: ApplyResult) -> dict[str, int]:
+    """A restore's outcomes, in the plan's words: what it skipped is "unchanged" where the plan
+    said so (the same count as `unchanged`), and "left" where it was a conflict or an extra."""
+    ops = {a.id: a.op for a in plan.actions}
+    counts = dict.fromkeys(("done", "unchanged", "left", "failed", "blocked"), 0)
+    for key, outcome in result.outcomes.items():
+        status = outcome.status
+        if status == "skipped":
+            status = "unchanged" if ops.get(key) == "skip" else "left"
+        counts[status] += 1
+    return counts
+
+
+def print_result(plan: Plan, result: ApplyResult, console: Console, accepted: Acknowledged) -> None:
+    counts = outcome_counts(plan, result)
+    words = {"left": "left as they are (conflict or extra)"}
+    line = "restore: " + ", ".join(f"{n} {words.get(s, s)}" for s, n in counts.items())
     known = counts["blocked"] - len(accepted.unaccepted(result))
     if known:
         line += f" ({known} blocked acknowledged in {accepted.path})"
@@ -212,7 +242,7 @@ def write_report(path: Path | None, plan: Plan, result: ApplyResult) -> None:
     if path:
         path.write_text(json.dumps({
             "snapshot": plan.snapshot_id, "target": plan.target_url, "complete": result.complete,
-            "counts": {s: len(result.by_status(s)) for s in ("done", "skipped", "failed", "blocked")},
+            "counts": outcome_counts(plan, result),
             "keys": {k: v.model_dump() for k, v in result.keys.items()},
             "actions": {k: {"status": v.status, "detail": v.detail} for k, v in result.outcomes.items()},
         }, indent=1))  # fmt: skip
@@ -222,10 +252,11 @@ async def restore_into(
     tgt: Target, snap: OpenSnapshot, options: RestoreOptions, saved: Plan | None
 ) -> tuple[Plan, ApplyResult]:
     async with tgt.pool(snap) as clients:
-        if saved is not None:
-            plan = await resume_saved(snap, saved, clients)
-        else:
-            plan = await plan_restore(snap, clients, options)
+        async with reading("restore: reading the target", requests_of(clients)):
+            if saved is not None:
+                plan = await resume_saved(snap, saved, clients)
+            else:
+                plan = await plan_restore(snap, clients, options)
         per_second = tgt.rate * len(tgt.tokens) / tgt.app.settings.rate_period
         with job_progress("restore", per_second, unit="requests") as progress:
             result = await apply_plan(

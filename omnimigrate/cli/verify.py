@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli, describe_keys
 from omnimigrate.cli.options import (
+    AliasedOption,
     instance_option,
     json_option,
     platform_option,
@@ -19,7 +19,7 @@ from omnimigrate.cli.options import (
     rate_limit_option,
     store_option,
 )
-from omnimigrate.cli.progress import make_console
+from omnimigrate.cli.progress import make_console, reading, requests_of, titled
 from omnimigrate.cli.target import (
     Target,
     open_for,
@@ -28,7 +28,7 @@ from omnimigrate.engine.verify import VerifyReport
 
 
 def print_verify(report: VerifyReport, console: Console) -> None:
-    table = Table(title="verify: snapshot vs live instance")
+    table = titled("verify: snapshot vs live instance")
     for col in ("object type", "checked", "matching", "fidelity"):
         table.add_column(col, justify="right" if col != "object type" else "left")
     for kind, t in report.types.items():
@@ -45,31 +45,46 @@ def print_verify(report: VerifyReport, console: Console) -> None:
 @cli.command("verify")
 @store_option
 @click.option("--snapshot", default="latest", help="Snapshot id, or latest.")
-@instance_option("source_instance", "With latest: whose latest snapshot", "--source-instance")
-@click.option("--against", required=True, help="Instance URL or config name to compare.")
+@instance_option("source_instance", "With latest: whose latest snapshot")
+@click.option(
+    "--target",
+    "--against",
+    "target",
+    cls=AliasedOption,
+    hidden_names=("--against",),
+    required=True,
+    help="Instance URL or config name to compare, as restore's --target.",
+)
 @click.option(
     "--target-token-env",
     multiple=True,
-    help="Env var with its org key (default OMNI_TARGET_TOKEN).",
+    help="Env var with a target API key (repeatable: each key gets its own rate limit; "
+    "default OMNI_TARGET_TOKEN, or the config's `token_env`).",
 )
 @platform_option
 @project_option("project", "--project", "The project to compare")
-@click.option("--models", is_flag=True, help="Compare model YAML too.")
+@click.option("--models", is_flag=True, help="Omni only: compare model YAML too.")
 @click.option(
-    "--document", "documents", multiple=True, help="Only these documents (and their schedules)."
+    "--document",
+    "documents",
+    multiple=True,
+    help="Omni only: only these documents and their schedules (repeatable; default: all).",
 )
 @json_option
 @rate_limit_option
 @click.pass_obj
-def verify_command(app: AppContext, against: str, target_token_env: tuple[str, ...], models: bool,
+def verify_command(app: AppContext, target: str, target_token_env: tuple[str, ...], models: bool,
                    documents: tuple[str, ...], as_json: bool, rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
     """Compare a live instance with a snapshot: a fidelity table; exit 1 on any difference."""
-    tgt = Target(app, against, target_token_env, {"rate_limit": rate_limit, **kw})
+    tgt = Target(app, target, target_token_env, {"rate_limit": rate_limit, **kw})
     tgt.preflight()
     snap = open_for(app, kw)
 
     async def run() -> VerifyReport:
-        async with tgt.pool(snap) as clients:
+        async with (
+            tgt.pool(snap) as clients,
+            reading("verify: reading the target", requests_of(clients)),
+        ):
             return await snap.platform.verify(
                 snap.source,
                 clients,

@@ -44,6 +44,7 @@ from omnimigrate.snapshot.manifest import (
     instance_slug,
     manifest_key,
     new_snapshot_id,
+    object_count,
 )
 from omnimigrate.snapshot.store import Store
 
@@ -171,7 +172,7 @@ async def _locked_backup(
         cipher,
         empty,
     )
-    log.info("backup.committed", status=manifest.status, objects=len(manifest.objects))
+    log.info("backup.committed", status=manifest.status, objects=object_count(manifest))
     return BackupOutcome(
         manifest=manifest,
         resumed=resumed,

@@ -131,9 +131,10 @@ class Plan(BaseModel, Generic[InventoryT]):
     def estimate(self, rate: int, period: float, keys: int) -> str:
         """The restore time this plan implies: writes are paced by the rate limit."""
         requests = sum(a.requests for a in self.actions if a.writes)
-        minutes = requests * period / (rate * keys) / 60
+        minutes = round(requests * period / (rate * keys) / 60)
+        took = "under a minute" if minutes < 1 else f"about {minutes} minute{'s' * (minutes != 1)}"
         return (
-            f"about {requests} requests, about {minutes:.0f} minutes at "
+            f"about {requests} requests, {took} at "
             f"{rate * 60 / period:g}/min with {keys} key{'s' if keys != 1 else ''}"
         )
 

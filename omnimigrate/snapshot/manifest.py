@@ -92,6 +92,12 @@ def count_objects(objects: Iterable[ObjectEntry]) -> dict[str, int]:
     return dict(sorted(Counter(o.type for o in objects if o.blob).items()))
 
 
+def object_count(manifest: Manifest) -> int:
+    """The objects a snapshot holds (those with a blob; a refusal is a warning, not an
+    object): the one number the backup's log, its summary and `snapshots list` give."""
+    return sum(manifest.counts.values())
+
+
 def key_segment(text: str, fallback: str) -> str:
     """Text made safe as one segment of a store key (`fallback` when nothing is left)."""
     return re.sub(r"[^a-z0-9.-]+", "-", text.lower()).strip("-.") or fallback
