@@ -1,0 +1,453 @@
+"""A new user's first afternoon with the README (issue 25), one section per thing that went
+wrong: the fakes served by hand, hints that run as printed, calm progress, one-line errors,
+numbers that agree, exit codes, whole tables, help and names, and small untruths."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pty
+import re
+import select
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import pytest
+import structlog
+from click.testing import CliRunner
+
+from omnimigrate.cli import usage_line, with_commands
+from omnimigrate.cli.progress import job_progress, reading
+from omnimigrate.config import ConfigError, load_settings, resolve_tokens
+from omnimigrate.engine.plan import Plan
+from omnimigrate.logging import configure_logging
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
+from omnimigrate.snapshot.catalog import Catalog
+from omnimigrate.snapshot.lock import InstanceLock
+from omnimigrate.snapshot.manifest import instance_slug
+from omnimigrate.snapshot.store import LocalStore
+from tests.test_cli import run
+from tests.test_first_contact import one_line_error
+
+cli = with_commands()
+
+
+@pytest.fixture(scope="module")
+def fakes():
+    """A source with a small org and the demo's empty standby of it, unthrottled."""
+    scenario = generate(ScenarioSpec(documents=8, seed=53))
+    spare = standby(scenario.state)
+    started = []
+    for state in (scenario.state, spare.state):
+        fake = FakeOmni(state, FakeSettings(rate_limit=None))
+        fake.start_in_thread()
+        started.append(fake)
+    yield started[0], started[1], scenario.org_token, spare.org_token
+    for fake in started:
+        fake.stop_thread()
+        assert [str(v) for v in fake.violations] == []
+
+
+@pytest.fixture
+def user(fakes, tmp_path):
+    source, target, source_token, target_token = fakes
+    env = {
+        "OMNI_SOURCE_TOKEN": source_token,
+        "OMNI_TARGET_TOKEN": target_token,
+        "OMNIMIGRATE_CACHE_DIR": str(tmp_path / "cache"),
+        "OMNIMIGRATE_RATE_LIMIT": "100000",
+        "OMNIMIGRATE_RETRY_BASE_DELAY": "0.01",
+    }
+    return source, target, env, tmp_path / "store"
+
+
+def backed_up(source, env, store, *extra: str) -> subprocess.CompletedProcess[str]:
+    done = run("backup", "--source", source.url, "--store", str(store), *extra, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def run_hint(hint: str, env: dict[str, str], cwd: Path | None = None):
+    """A printed hint, run exactly as printed (`omnimigrate` is this interpreter's)."""
+    words = shlex.split(hint)
+    assert words[0] == "omnimigrate", hint
+    return run(*words[1:], env=env, cwd=cwd)
+
+
+def hint_in(text: str) -> str:
+    found = re.findall(r"`(omnimigrate [^`]+)`", text)
+    assert len(found) == 1, text
+    return found[0]
+
+
+# ---------------------------------------------------------------------- 1. the fakes by hand
+
+
+def serve_once(tmp_path: Path, *args: str) -> tuple[str, dict[str, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omnimigrate", "fake", "serve", "--port", "0", *args],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        ready = proc.stdout.readline()  # type: ignore[union-attr]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    env_file = tmp_path / re.search(r" in (\S+) \(", ready)[1]  # type: ignore[index]
+    values = dict(line.removeprefix("export ").split("=", 1)
+                  for line in env_file.read_text().splitlines())  # fmt: skip
+    return ready, values
+
+
+def test_fake_serve_standby_is_empty_and_lightdash_is_served(tmp_path):
+    ready, values = serve_once(tmp_path, "--standby", "--token-var", "OMNI_TARGET_TOKEN")
+    assert "fake Omni standby at http://127.0.0.1:" in ready and "(no content)" in ready
+    assert set(values) == {"OMNI_TARGET_URL", "OMNI_TARGET_TOKEN"}  # a standby has no personal key
+    assert values["OMNI_TARGET_TOKEN"] not in ready
+    ready, values = serve_once(tmp_path, "--platform", "lightdash", "--documents", "8")
+    assert "fake Lightdash at http://127.0.0.1:" in ready and "project Staging: 8 charts" in ready
+    assert (tmp_path / "fake-lightdash.env").stat().st_mode & 0o777 == 0o600
+    assert values["OMNI_SOURCE_TOKEN"].startswith("ldpat_")
+
+
+def test_the_fakes_rate_limit_0_and_the_readme_names_the_client_setting():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "omnimigrate fake serve --port 0 --rate-limit 0" in readme
+    assert "export OMNIMIGRATE_RATE_LIMIT=6000" in readme
+    parsed = cli.commands["fake"].commands["serve"].make_context("serve", ["--rate-limit", "0"])  # type: ignore[attr-defined]
+    assert parsed.params["rate_limit"] == 0
+
+
+# ---------------------------------------------------------------------- 2. hints run as printed
+
+
+def test_every_printed_hint_runs_as_printed(user, tmp_path):
+    source, target, env, store = user
+    backed_up(source, env, store)
+    # plan --out: restore --plan with this run's --store and --target
+    planned = run("plan", "--store", str(store), "--target", target.url, "--out",
+                  str(tmp_path / "p.json"), "--platform", "omni", env=env)  # fmt: skip
+    assert planned.returncode == 0, planned.stderr[-2000:]
+    hint = hint_in(planned.stdout.splitlines()[-1])
+    assert f"--store {store}" in hint and f"--target {target.url}" in hint
+    assert "--platform omni" in hint
+    applied = run_hint(hint, env)
+    assert applied.returncode in (0, 3) and "restore: " in applied.stdout, applied.stderr[-2000:]
+    # an --include that matches nothing: snapshots show with this store and instance
+    empty = run("backup", "--source", source.url, "--store", str(store), "--include",
+                "NoSuchFolder/**", env=env)  # fmt: skip
+    assert empty.returncode == 2
+    shown = run_hint(hint_in(one_line_error(empty)), env, cwd=tmp_path)
+    assert shown.returncode == 0 and "folder" in shown.stdout, shown.stderr
+    # a lock held by a live run elsewhere in this machine: unlock with this store
+    instance = instance_slug(source.url)
+    now = time.time()
+    (store / "locks").mkdir(exist_ok=True)
+    (store / "locks" / f"{instance}.json").write_text(json.dumps({
+        "holder": "run-elsewhere", "host": socket.gethostname(), "pid": os.getpid(),
+        "acquired_at": now, "expires_at": now + 600}))  # fmt: skip
+    locked = run("backup", "--source", source.url, "--store", str(store), env=env)
+    assert locked.returncode == 1
+    unlocked = run_hint(hint_in(one_line_error(locked)), env, cwd=tmp_path)
+    assert unlocked.returncode == 0 and "removed the lock held by run-elsewhere" in unlocked.stdout
+
+
+# ---------------------------------------------------------------------- 3. calm progress
+
+
+def progress_lines(body) -> list[dict]:
+    stream = io.StringIO()
+    configure_logging(level="info", fmt="json", stream=stream)
+    try:
+        body()
+    finally:
+        configure_logging(level="warning", fmt="json")
+    return [e for e in map(json.loads, stream.getvalue().splitlines()) if e["event"] == "progress"]
+
+
+def test_off_a_terminal_a_re_run_of_skips_writes_one_line_not_one_per_action():
+    now = [100.0]
+
+    def rerun():
+        with job_progress("restore", 1.0, unit="requests", clock=lambda: now[0],
+                          terminal=False) as update:  # fmt: skip
+            for _ in range(303):  # every action skipped in the same instant
+                update(0, 0)
+
+    assert len(progress_lines(rerun)) == 1
+
+    def slow():
+        with job_progress("backup", 1.0, clock=lambda: now[0], terminal=False) as update:
+            for done in range(1, 61):
+                now[0] += 1.0
+                update(done, 60)
+
+    lines = progress_lines(slow)
+    assert [e["done"] for e in lines] == [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60]
+
+
+async def test_reading_the_target_is_never_silent_off_a_terminal():
+    now = [0.0]
+    sent = [0]
+
+    def requests() -> int:
+        now[0] += 1.0  # each tick: a second of the clock, and two more requests
+        sent[0] += 2
+        return sent[0]
+
+    stream = io.StringIO()
+    configure_logging(level="info", fmt="json", stream=stream)
+    try:
+        async with reading("plan: reading the target", requests, clock=lambda: now[0],
+                           terminal=False, tick=0):  # fmt: skip
+            while now[0] < 21:
+                await __import__("asyncio").sleep(0)
+    finally:
+        configure_logging(level="warning", fmt="json")
+    lines = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert [e["task"] for e in lines] == ["plan: reading the target"] * len(lines)
+    assert 4 <= len(lines) <= 6  # one per 5 s of the clock, and the last
+    assert lines[-1]["requests"] == sent[0]
+
+
+def on_a_terminal(args: list[str], env: dict[str, str], timeout: float = 120) -> str:
+    """Run the CLI with stderr and stdout on a pseudo-terminal; what the terminal got."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "omnimigrate", *args], stdin=subprocess.DEVNULL,
+                            stdout=follower, stderr=follower, env={**os.environ, **env, "COLUMNS": "160"})  # fmt: skip
+    os.close(follower)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        if ready:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    proc.wait(30)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_on_a_terminal_log_lines_never_land_on_the_bar_and_reading_shows_a_spinner(user):
+    source, target, env, store = user
+    backed_up(source, env, store)
+    shown = on_a_terminal(["--log-level", "info", "plan", "--store", str(store), "--target",
+                           target.url], env)  # fmt: skip
+    assert "plan: reading the target" in shown and "requests" in shown
+    out = on_a_terminal(["--log-level", "info", "backup", "--source", source.url, "--store",
+                         str(store)], env)  # fmt: skip
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out)
+    for line in re.split(r"[\r\n]", plain):
+        if "backup.start" in line or "backup.committed" in line:
+            assert "eta" not in line and "jobs" not in line.split("backup.")[0], line
+
+
+# ---------------------------------------------------------------------- 4. logs and the bar
+
+
+def test_log_records_go_to_whatever_stderr_is_when_written(monkeypatch):
+    configure_logging(level="info", fmt="json")
+    try:
+        swapped = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", swapped)  # as rich does while a bar is live
+        structlog.get_logger("t").info("after.the.swap")
+    finally:
+        monkeypatch.undo()
+        configure_logging(level="warning", fmt="json")
+    assert "after.the.swap" in swapped.getvalue()
+
+
+# ---------------------------------------------------------------------- 5. one line
+
+
+def test_a_refused_token_and_a_usage_error_are_each_one_line(user):
+    source, _, env, store = user
+    refused = run("backup", "--source", source.url, "--store", str(store),
+                  env={**env, "OMNI_SOURCE_TOKEN": "omni_org_wrong"})  # fmt: skip
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [one_line_error(refused)]  # no warning before it
+    usage = run("plan", "--store", str(store))
+    assert usage.returncode == 2
+    assert usage.stderr.splitlines() == [
+        "error: Missing option '--target'. (see `python -m omnimigrate plan --help`)"
+    ]
+    err = click.UsageError("No such option: --bogus\n  more")
+    assert usage_line(err) == "No such option: --bogus more"
+
+
+# ---------------------------------------------------------------------- 6. one count
+
+
+def test_the_numbers_agree(user, tmp_path):
+    source, target, env, store = user
+    made = run("--log-format", "json", "backup", "--source", source.url, "--store", str(store),
+               env=env)  # fmt: skip
+    logs = [json.loads(x) for x in made.stderr.splitlines()]
+    committed = next(e for e in logs if e["event"] == "backup.committed")
+    listed = json.loads(run("snapshots", "list", "--store", str(store), "--json").stdout)
+    assert committed["objects"] == listed[-1]["objects"]
+    # the lock's holder is the run's id, the one its log lines carry
+    runs = {e["run"] for e in logs if "run" in e}
+    assert len(runs) == 1
+    # plan's unchanged and the restore's unchanged are the same count
+    first = run("restore", "--store", str(store), "--target", target.url, env=env)
+    assert first.returncode in (0, 3), first.stderr[-2000:]
+    out = tmp_path / "again.json"
+    planned = run("plan", "--store", str(store), "--target", target.url, "--out", str(out),
+                  env=env)  # fmt: skip
+    unchanged = int(re.search(r"(\d+) unchanged", planned.stdout)[1])  # type: ignore[index]
+    assert unchanged == Plan.model_validate_json(out.read_text()).counts()["skip"] > 0
+    again = run("restore", "--store", str(store), "--target", target.url, "--plan", str(out),
+                env=env)  # fmt: skip
+    assert f" {unchanged} unchanged," in again.stdout, again.stdout
+
+
+def test_the_lock_holds_the_runs_id(tmp_path):
+    with structlog.contextvars.bound_contextvars(run="run-0123456789ab"):
+        lock = InstanceLock(LocalStore(tmp_path / "s"), "acme")
+    assert lock.me == "run-0123456789ab"
+    lock.acquire()
+    assert InstanceLock(LocalStore(tmp_path / "s"), "acme").current().holder == "run-0123456789ab"  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------- 7. exit codes
+
+
+def test_an_unknown_snapshot_is_2_and_unlocking_nothing_is_1(user):
+    source, target, env, store = user
+    backed_up(source, env, store)
+    unknown = run("snapshots", "show", "nosuch", "--store", str(store))
+    assert unknown.returncode == 2 and "nosuch" in one_line_error(unknown)
+    planned = run("plan", "--store", str(store), "--snapshot", "nosuch", "--target", target.url,
+                  env=env)  # fmt: skip
+    assert planned.returncode == 2
+    nothing = run("snapshots", "unlock", "--instance", "nosuch", "--store", str(store))
+    assert nothing.returncode == 1
+    line = one_line_error(nothing)
+    assert "nothing to unlock: nosuch holds no lock" in line and instance_slug(source.url) in line
+
+
+# ---------------------------------------------------------------------- 8. whole tables
+
+
+def test_piped_titles_are_never_wrapped(user, tmp_path):
+    source, _, env, _ = user
+    store = tmp_path / ("a-rather-long-folder-name-for-a-store-" * 3)
+    backed_up(source, env, store)
+    listed = run("snapshots", "list", "--store", str(store), env={"COLUMNS": "40"})
+    assert f"snapshots in {store}" in listed.stdout
+    snapshot_id = Catalog(LocalStore(store)).refs()[0].snapshot_id
+    made = run(
+        "backup", "--source", source.url, "--store", str(store), env={**env, "COLUMNS": "40"}
+    )
+    assert f"snapshot {snapshot_id}" not in made.stdout  # a new one, whose title is whole:
+    assert re.search(r"snapshot \S+ of \S+: complete", made.stdout), made.stdout
+
+
+# ---------------------------------------------------------------------- 9. help and names
+
+
+def options_of(path: tuple[str, ...]) -> list[click.Option]:
+    command: click.Command = cli
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    return [p for p in command.params if isinstance(p, click.Option)]
+
+
+def test_repeatable_and_platform_only_options_say_so():
+    from tests.test_help import commands
+
+    for path, command in commands():
+        for option in command.params:
+            if isinstance(option, click.Option) and option.multiple:
+                assert "repeatable" in (option.help or ""), (path, option.opts)
+    omni_only = {("backup", "--include"), ("backup", "--allow-empty"), ("plan", "--models"),
+                 ("restore", "--create-missing-users"), ("verify", "--document"),
+                 ("restore", "--model-map"), ("fake", "serve", "--limiter")}  # fmt: skip
+    for *path, name in omni_only:
+        option = next(o for o in options_of(tuple(path)) if name in o.opts)
+        assert option.help.startswith("Omni only:"), (path, name)  # type: ignore[union-attr]
+    for path in (("backup",), ("plan",), ("verify",)):
+        option = next(o for o in options_of(path) if "--project" in o.opts)
+        assert option.help.startswith("Lightdash only:")  # type: ignore[union-attr]
+    doctor = next(o for o in options_of(("doctor",)) if "--source-token-env" in o.opts)
+    assert "default OMNI_SOURCE_TOKEN" in doctor.help  # type: ignore[operator]
+
+
+def test_one_name_per_concept_and_old_names_everywhere():
+    runner = CliRunner()
+    with_instance = [p for p, c in __import__("tests.test_help").test_help.commands()
+                     if any("--instance" in getattr(o, "opts", []) for o in c.params)]  # fmt: skip
+    assert ("snapshots", "unlock") in with_instance and ("backup",) in with_instance
+    for path in with_instance:
+        command: click.Command = cli
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        option = next(o for o in command.params if "--instance" in getattr(o, "opts", []))
+        assert {"--instance-name", "--source-instance"} <= set(option.opts), path
+    verify = cli.commands["verify"]
+    for flag in ("--target", "--against"):
+        assert verify.make_context("verify", [flag, "https://dr.omniapp.co"]).params["target"]
+    assert "--against" not in runner.invoke(cli, ["verify", "--help"]).output
+    migrate = {o for p in cli.commands["migrate"].params for o in getattr(p, "opts", [])}
+    assert "--snapshot" not in migrate and "--instance" not in migrate
+    assert (
+        "INSTANCE"
+        not in runner.invoke(cli, ["snapshots", "unlock", "--help"]).output.split("\n")[0]
+    )
+
+
+# ---------------------------------------------------------------------- 10. small untruths
+
+
+def test_small_untruths(user, tmp_path, monkeypatch):
+    source, _, env, store = user
+    with pytest.raises(
+        ConfigError, match=r"OMNI_TARGET_TOKEN is set but empty.*--target-token-env"
+    ):
+        resolve_tokens(["OMNI_TARGET_TOKEN"], {"OMNI_TARGET_TOKEN": ""}, flag="--target-token-env")
+    with pytest.raises(ConfigError, match=r"OMNI_X is not set"):
+        resolve_tokens(["OMNI_X"], {})
+    plan = Plan.model_construct(actions=[])
+    assert "under a minute" in plan.estimate(60, 60.0, 1)
+    config = tmp_path / "c.yaml"
+    config.write_text("rate_limt: 30\n")
+    with pytest.raises(ConfigError, match=r"rate_limt: .*did you mean `rate_limit`\?"):
+        load_settings(config)
+    monkeypatch.setenv("OMNIMIGRATE_RATE_LIMIT", "abc")
+    with pytest.raises(ConfigError, match=r"\$OMNIMIGRATE_RATE_LIMIT='abc'"):
+        load_settings(None)
+    monkeypatch.delenv("OMNIMIGRATE_RATE_LIMIT")
+    backed_up(source, env, store)
+    backed_up(source, env, store)
+    same = run("snapshots", "diff", *[r.snapshot_id for r in Catalog(LocalStore(store)).refs()],
+               "--store", str(store))  # fmt: skip
+    assert same.returncode == 0 and "no changes" in same.stdout.splitlines()[1]
+
+
+def test_an_include_that_matches_nothing_is_refused_once_the_listings_are_in(user):
+    source, _, env, store = user
+    before = len(source.log.records)
+    backed_up(source, env, store, "--full")
+    full = len(source.log.records) - before
+    before = len(source.log.records)
+    empty = run("backup", "--source", source.url, "--store", str(store), "--full", "--include",
+                "NoSuchFolder/**", env=env)  # fmt: skip
+    assert empty.returncode == 2 and "matched no folder and no document" in one_line_error(empty)
+    reads = {r.route for r in source.log.records[before:]}
+    assert len(source.log.records) - before < full / 2, (len(source.log.records) - before, full)
+    assert not any("export" in route for route in reads)  # no document was read
