@@ -30,15 +30,27 @@ from omnimigrate.platforms.lightdash.registry import RESTORE_ORDER, explain_orde
 from omnimigrate.snapshot.store import LocalStore
 from tests.conftest import FAST_RETRY
 
-CODE_ROUTES = (
+CODE_ROUTES = (  # 0.1471's, then 1.219's
     "/api/v1/projects/{projectUuid}/charts/code",
     "/api/v1/projects/{projectUuid}/dashboards/code",
+    "/api/v1/projects/{projectUuid}/code/charts",
+    "/api/v1/projects/{projectUuid}/code/dashboards",
 )
 MINIMUM = {"charts": 200, "dashboards": 50, "spaces": 20, "schedulers": 15}
 
 
-async def serve(state: LightdashState, **settings: object) -> FakeLightdash:
-    fake = FakeLightdash(state, LightdashSettings(nested_spaces=True, **settings))  # type: ignore[arg-type]
+VERSIONS = ("0.1471.0", "1.219.0")  # the fake's two variants: each API generation
+
+
+@pytest.fixture(params=VERSIONS)
+def version(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+async def serve(
+    state: LightdashState, version: str = "0.1471.0", **settings: object
+) -> FakeLightdash:
+    fake = FakeLightdash(state, LightdashSettings(nested_spaces=True, version=version, **settings))  # type: ignore[arg-type]
     await fake.start()
     return fake
 
@@ -102,9 +114,9 @@ def duplicates(project: Project) -> list[str]:
 
 
 @pytest.fixture
-async def source(tmp_path: Path):
+async def source(tmp_path: Path, version: str):
     scenario = sc.generate()
-    fake = await serve(scenario.state)
+    fake = await serve(scenario.state, version)
     store = LocalStore(tmp_path / "store", create=True)
     await backup(fake, scenario.token, store, tmp_path / "cache")
     yield scenario, fake, store
@@ -115,14 +127,17 @@ async def source(tmp_path: Path):
 async def test_a_project_restores_into_another_instance_with_other_uuids(
     source, tmp_path: Path
 ) -> None:
-    scenario, _, store = source
+    scenario, fake, store = source
     spare = sc.standby(scenario.state)
     assert not set(spare.state.users) & set(scenario.state.users)  # other uuids
-    target = await serve(spare.state)
+    target = await serve(spare.state, fake.settings.version)
     try:
         snap = open_snapshot(store, "latest")
         nested = [k for k in snap.source.projects["Staging"].spaces if "/" in k]
         assert nested, "the scenario nests spaces"
+        saved = {c.slug for c in snap.source.projects["Staging"].charts.values() if c.dashboard}
+        # the charts list leaves them out; the dashboards' tiles bring them
+        assert saved == {c.slug for c in scenario.staging.charts.values() if c.dashboard} != set()
         writes, report = await restore(snap, target, spare.token, RestoreOptions())
         assert writes > 300
         assert_faithful(report)
@@ -167,23 +182,24 @@ async def test_a_second_backup_of_an_unchanged_project_downloads_no_content(
 ) -> None:
     scenario, fake, store = source
     first = sum(fake.log.count("GET", r) for r in CODE_ROUTES)
-    charts_before = fake.log.count("GET", CODE_ROUTES[0])
+    charts_route = CODE_ROUTES[2 if fake.modern else 0]
+    charts_before = fake.log.count("GET", charts_route)
     await backup(fake, scenario.token, store, tmp_path / "cache")
     assert sum(fake.log.count("GET", r) for r in CODE_ROUTES) == first
     chart = next(iter(scenario.staging.charts.values()))
     chart.content["name"] += " (edited)"
     chart.updated_at = scenario.state.now()
     await backup(fake, scenario.token, store, tmp_path / "cache")
-    assert fake.log.count("GET", CODE_ROUTES[0]) == charts_before + 1  # the one changed
+    assert fake.log.count("GET", charts_route) == charts_before + 1  # the one changed
     snap = open_snapshot(store, "latest")
     assert snap.source.projects["Staging"].charts[chart.slug].body["name"].endswith("(edited)")
 
 
 async def test_ten_percent_faults_make_no_duplicates(source) -> None:
-    scenario, _, store = source
+    scenario, fake, store = source
     spare = sc.standby(scenario.state)
     faults = FaultPlan(seed=3, rate=0.1, kinds=("500", "502", "503", "drop"), after_share=0.5)
-    target = await serve(spare.state, faults=faults)
+    target = await serve(spare.state, fake.settings.version, faults=faults)
     try:
         snap = open_snapshot(store, "latest")
         async with client_pool(
@@ -284,6 +300,11 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
             return await getattr(c, name)(*args, **kw)
 
         assert (await call("me")).role == "admin"
+        assert await call("version") == fake.settings.version
+        assert await call("modern") == (await call("generation") == "1.219")
+        assert (await call("code_route", "charts")).endswith(
+            "code" if not await c.modern() else "code/charts"
+        )
         users = await call("users")
         group = await call("create_group", "Auditors", [users[1].uuid])
         await call("add_group_member", group, users[2].uuid)
@@ -307,21 +328,22 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         await call("share_space", p, space.uuid, outsider.uuid, "editor")
         await call("share_space_group", p, space.uuid, group, "viewer")
         detail = await call("space", p, space.uuid)
-        assert (
-            detail.is_private,
-            [a.user for a in detail.access],
-            [g.group for g in detail.groups],
-        ) == (False, [outsider.uuid], [group])
+        direct = [a.user for a in await call("space_users", p, space.uuid)]
+        assert (detail.restricted, outsider.uuid in direct, [g.group for g in detail.groups]) == (
+            False,
+            True,
+            [group],
+        )
         await call("unshare_space", p, space.uuid, outsider.uuid)
         await call("unshare_space_group", p, space.uuid, group)
-        assert not (await call("space", p, space.uuid)).access
+        assert outsider.uuid not in {a.user for a in await call("space_users", p, space.uuid)}
         assert space.uuid in {s.uuid for s in await call("spaces", p)}
         code = (await call("charts_code", scenario.staging.uuid))[0]
         made = await call(
             "upsert_chart",
             p,
             "audit-chart",
-            {**code, "spaceSlug": space.slug, "skipSpaceCreate": True},
+            {**code, "spaceSlug": space.code_slug, "skipSpaceCreate": True},
         )
         assert made.action == "create" and made.uuid in {
             r.uuid for r in await call("chart_list", p)
@@ -329,7 +351,7 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         board = (await call("dashboards_code", p))[0]
         assert (await call("upsert_dashboard", p, board["slug"], board)).action == "no changes"
         assert await call("dashboard_list", p)
-        body = {"name": "Audit", "format": "csv", "cron": "0 9 * * 1", "options": {"formatted": True, "limit": "table"},
+        body = {"name": "Audit", "format": "csv", "cron": "0 9 * * 1", "enabled": True, "includeLinks": True, "options": {"formatted": True, "limit": "table"},
                 "targets": [{"recipient": "audit@acme.example"}]}  # fmt: skip
         made_s = await call("create_scheduler", p, ("chart", made.uuid), body)
         await call("update_scheduler", made_s, {**body, "targets": [{"channel": "C0AUDIT"}]})
@@ -365,16 +387,11 @@ async def test_restores_into_two_projects_of_one_instance_keep_separate_ledgers(
         for k, s in snap.source.projects["Staging"].spaces.items()
         if "/" not in k and k not in prod_names
     )
-    qa.spaces["s"] = State.Space("s", space.path[0], "qa-space", not space.private)
+    uuid = State.new_uuid()
+    qa.spaces[uuid] = State.Space(uuid, space.path[0], "qa-space", not space.private)
     async with client_pool(fake.url, [scenario.token], rate_limit=100_000, project="QA") as cs:
         plan = await plan_restore(snap, cs, RestoreOptions())
     ops = {a.id: a.op for a in plan.actions}
-    print(
-        "DBG",
-        path,
-        ops[f"ld.space:Staging:{path}"],
-        [a.reason for a in plan.actions if a.id == f"ld.space:Staging:{path}"],
-    )
     assert ops[f"ld.space:Staging:{path}"] == "conflict"
 
 
@@ -429,19 +446,28 @@ async def test_content_whose_space_the_snapshot_lacks_is_blocked_naming_it(sourc
     assert len(blocked) == sum(1 for c in project.charts.values() if "/".join(c.space) == path)
 
 
-def test_the_packaged_spec_is_lightdashs_and_the_fake_serves_only_its_routes() -> None:
-    shared = Path(__file__).resolve().parents[2] / "shared" / "lightdash-api" / "openapi.json"
-    packaged = (
-        Path(__file__).resolve().parents[1] / "omnimigrate/platforms/lightdash/fake/openapi.json"
+@pytest.mark.parametrize(
+    ("name", "version"), [("openapi.json", "0.1471.0"), ("openapi-1.219.0.json", "1.219.0")]
+)
+def test_the_packaged_spec_is_lightdashs_and_the_fake_serves_only_its_routes(
+    name: str, version: str
+) -> None:
+    """Each variant ships its release's spec byte for byte and serves only its routes (0.1471:
+    and the web app's scheduler creates; both: `/api/v1/health`, which no spec declares)."""
+    here = Path(__file__).resolve()
+    shared = next(
+        (p / "shared" / "lightdash-api" / name for p in here.parents if (p / "shared").is_dir()),
+        here.parents[2] / "shared" / "lightdash-api" / name,
     )
-    assert shared.is_file(), (
-        f"expected Lightdash's spec at {shared} (the shared/ folder beside the repo)"
-    )
+    packaged = here.parents[1] / "omnimigrate/platforms/lightdash/fake" / name
+    assert shared.is_file(), f"expected Lightdash's spec at {shared} (the shared/ folder)"
     assert packaged.read_bytes() == shared.read_bytes()
-    paths = load_openapi()[1]["paths"]
-    served = {(r.method.lower(), r.path) for r in FakeLightdash().api.routes()}
+    fake = FakeLightdash(settings=LightdashSettings(version=version))
+    paths = load_openapi("1.219" if fake.modern else "0.1471")[1]["paths"]
+    served = {(r.method.lower(), r.path) for r in fake.api.routes()}
     outside = {(m, p) for m, p in served if m not in paths.get(p, {})}
-    assert outside == {("post", r) for r in UNOFFICIAL_SCHEDULER_ROUTES}
+    unofficial = set() if fake.modern else {("post", r) for r in UNOFFICIAL_SCHEDULER_ROUTES}
+    assert outside == unofficial | {("get", "/api/v1/health")}
 
 
 async def test_a_grant_to_a_group_the_snapshot_could_not_list_is_blocked_naming_it(source) -> None:

@@ -60,7 +60,11 @@ def project_of(entry: ObjectEntry) -> str:
 
 class Space(BaseModel):
     path: list[str]
-    private: bool
+    private: bool  # 0.1471's isPrivate; 1.219's not inheritParentPermissions
+    model: str = (
+        "isPrivate"  # the permission model it was read in (isPrivate or inheritParentPermissions)
+    )
+    member_role: str | None = None  # 1.219's projectMemberAccessRole (0.1471 has none)
     users: dict[str, str] = Field(default_factory=dict)  # email -> space role (direct access)
     groups: dict[str, str] = Field(default_factory=dict)  # group name -> space role
 
@@ -81,7 +85,12 @@ class Dashboard(BaseModel):
     body: dict[str, Any]
 
     def compared(self) -> dict[str, Any]:
-        return {**self.body, "space": self.space}
+        """Less the filters' ids: each server makes its own (1.219's code leaves them out)."""
+        filters = {
+            k: [{x: y for x, y in f.items() if x != "id"} for f in v] if isinstance(v, list) else v
+            for k, v in (self.body.get("filters") or {}).items()
+        }
+        return {**self.body, "filters": filters, "space": self.space}
 
     def chart_slugs(self) -> list[str]:
         return [
@@ -121,6 +130,10 @@ class Project(BaseModel):
 class SnapshotView(BaseModel):
     snapshot_id: str
     instance: str
+    # the source server's release and space permission model (snapshots before they were
+    # recorded are 0.1471's)
+    source_version: str = "0.1471.0"
+    space_model: str = "isPrivate"
     users: list[str] = Field(default_factory=list)  # emails, lower case
     groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
     projects: dict[str, Project] = Field(default_factory=dict)  # by name
@@ -144,6 +157,7 @@ class TargetState(BaseModel):
 
     url: str
     ids: TargetIds = Field(default_factory=TargetIds)
+    space_model: str = "isPrivate"  # the target's permission model (its spaces' answers)
     groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
     projects: dict[str, Project] = Field(default_factory=dict)  # by snapshot project name
 
@@ -161,6 +175,7 @@ class TargetInventory(Inventory):
     }
 
     ids: TargetIds
+    space_model: str = "isPrivate"  # isPrivate (0.1471, flat) or inheritParentPermissions
     groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
     access: dict[str, str] = Field(default_factory=dict)
     spaces: dict[str, str] = Field(default_factory=dict)  # its private flag
@@ -175,7 +190,7 @@ class TargetInventory(Inventory):
 
     @classmethod
     def of(cls, state: TargetState) -> TargetInventory:
-        inv = cls(url=state.url, ids=state.ids)
+        inv = cls(url=state.url, ids=state.ids, space_model=state.space_model)
         inv.groups = {n: sorted(m) for n, m in state.groups.items()}
         for name, p in state.projects.items():
             inv.access |= {f"{name}:user:{e}": r for e, r in p.users.items()}

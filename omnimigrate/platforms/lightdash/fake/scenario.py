@@ -233,7 +233,9 @@ class Builder:
             [{"recipient": f"user{1 + n % 5}@acme.example", "uuid": st.new_uuid()},
              {"recipient": "ops@acme.example", "uuid": st.new_uuid()}]
         )  # fmt: skip
-        scheduler = st.Scheduler(st.new_uuid(), fields, targets)
+        scheduler = st.Scheduler(
+            st.new_uuid(), fields, targets, self.project.scheduler_slug(fields["name"])
+        )
         self.project.schedulers[scheduler.uuid] = scheduler
 
 

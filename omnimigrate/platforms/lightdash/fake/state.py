@@ -75,6 +75,7 @@ class Scheduler:
     uuid: str
     fields: dict[str, Any]  # SchedulerBase's fields and the chart or dashboard uuid
     targets: list[dict[str, str]]  # {"channel": ...} or {"recipient": ...}
+    slug: str = ""  # 1.219's: the name's slug, `-1`, `-2`… when taken in the project
 
 
 @dataclass
@@ -94,6 +95,15 @@ class Project:
         while slug in taken:
             n += 1
             slug = f"{wanted}-{n}"
+        return slug
+
+    def scheduler_slug(self, name: str) -> str:
+        """1.219's scheduler slugs auto-increment: `x`, then `x-1`, `x-2`…"""
+        base, taken = slugify(name), {s.slug for s in self.schedulers.values()}
+        slug, n = base, 0
+        while slug in taken:
+            n += 1
+            slug = f"{base}-{n}"
         return slug
 
     def space_by_slug(self, slug: str) -> Space | None:
