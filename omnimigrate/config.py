@@ -272,13 +272,19 @@ def _check_yaml(path: Path) -> None:
         )
 
 
-def resolve_tokens(names: list[str], environ: Mapping[str, str] | None = None) -> list[SecretStr]:
+LIGHTDASH_TOKEN_ENV = "LIGHTDASH_API_KEY"  # what Lightdash's own CLI reads
+
+
+def resolve_tokens(
+    names: list[str], environ: Mapping[str, str] | None = None, platform: str = "omni"
+) -> list[SecretStr]:
     """Read the tokens from the named environment variables; name what is missing."""
     environ = os.environ if environ is None else environ
     missing = [n for n in names if not environ.get(n)]
     if missing:
+        what = "Lightdash token" if platform == "lightdash" else "Omni API token"
         raise ConfigError(
-            f"environment variable {', '.join(missing)} is not set: export the Omni API token "
+            f"environment variable {', '.join(missing)} is not set: export the {what} "
             f"in it (for example `export {missing[0]}=...`) or name another with --*-token-env"
         )
     return [SecretStr(environ[n]) for n in names]
@@ -303,6 +309,8 @@ def instance_for(
             return InstanceConfig.model_validate({**inst.model_dump(), **changes})
         except ValidationError as exc:
             raise ConfigError(f"instance {url_or_name}: {exc.errors()[0]['msg']}") from None
+    if not token_env and flags.get("platform") == "lightdash":
+        default_env = LIGHTDASH_TOKEN_ENV  # Lightdash's convention, as its CLI
     try:
         return InstanceConfig(url=url_or_name, token_env=token_env or [default_env], **flags)
     except ValidationError as exc:

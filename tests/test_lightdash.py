@@ -482,3 +482,47 @@ async def test_a_grant_to_a_group_the_snapshot_could_not_list_is_blocked_naming_
     assert f"ld.access:Staging:group:{name}" in blocked
     assert all(f"group {name} is not in the snapshot's groups" in why for why in blocked.values())
     assert not [a for a in plan.actions if a.writes and name in str(a.params.get("groups", {}))]
+
+
+async def test_schedulers_of_one_name_on_one_chart_each_keep_their_own_key(
+    tmp_path: Path, version: str
+) -> None:
+    """(resource, name) is not unique: three namesakes on one chart back up, restore and
+    verify as three (`…#2`, `…#3`), and a re-run writes nothing."""
+    scenario = sc.generate(sc.ScenarioSpec(charts=6, dashboards=2, spaces=3, schedulers=2))
+    chart = next(iter(scenario.staging.charts.values()))
+    for n in range(3):
+        fields = {"name": "Weekly", "format": "csv", "cron": f"0 {n} * * 1", "timezone": "UTC",
+                  "enabled": True, "options": {}, "includeLinks": True,
+                  "savedChartUuid": chart.uuid, "dashboardUuid": None,
+                  "createdBy": None, "createdAt": scenario.state.now(), "updatedAt": ""}  # fmt: skip
+        s = State.Scheduler(State.new_uuid(), fields, [], scenario.staging.scheduler_slug("Weekly"))
+        scenario.staging.schedulers[s.uuid] = s
+    fake = await serve(scenario.state, version)
+    store = LocalStore(tmp_path / "store", create=True)
+    await backup(fake, scenario.token, store, tmp_path / "cache")
+    await fake.stop()
+    snap = open_snapshot(store, "latest")
+    weekly = sorted(k for k in snap.source.projects["Staging"].schedulers if ":Weekly" in k)
+    assert weekly == [f"chart:{chart.slug}:Weekly", f"chart:{chart.slug}:Weekly#2",
+                      f"chart:{chart.slug}:Weekly#3"]  # fmt: skip
+    spare = sc.standby(scenario.state)
+    target = await serve(spare.state, version)
+    try:
+        _, report = await restore(snap, target, spare.token, RestoreOptions())
+        assert report.types["schedulers"].matching == report.types["schedulers"].checked == 5
+        crons = sorted(
+            s.fields["cron"]
+            for s in spare.staging.schedulers.values()
+            if s.fields["name"] == "Weekly"
+        )
+        assert crons == ["0 0 * * 1", "0 1 * * 1", "0 2 * * 1"]
+        if target.modern:  # 1.219's slugs come along
+            assert {s.slug for s in spare.staging.schedulers.values()} == {
+                s.slug for s in scenario.staging.schedulers.values()
+            }
+        rerun, _ = await restore(snap, target, spare.token, RestoreOptions())
+        assert rerun == 0
+    finally:
+        await target.stop()
+    assert target.violations == []

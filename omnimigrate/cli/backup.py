@@ -78,7 +78,7 @@ def print_outcome(outcome: BackupOutcome) -> None:
     "token_env",
     multiple=True,
     help="Env var holding an org API key (repeatable: jobs spread over the keys). "
-    "Default OMNI_SOURCE_TOKEN.",
+    "Default OMNI_SOURCE_TOKEN (Lightdash: LIGHTDASH_API_KEY).",
 )
 @platform_option
 @project_option("project", "--project", "The project to back up")
@@ -125,7 +125,7 @@ def backup(
             "a Lightdash backup takes no --include/--exclude (it backs up whole projects): "
             "choose the project with --project instead"
         )
-    tokens = resolve_tokens(inst.token_env)
+    tokens = resolve_tokens(inst.token_env, platform=inst.platform)
     for token in tokens:
         app.redactor.add(token.get_secret_value())
     options = BackupOptions(

@@ -121,7 +121,7 @@ def doctor(
     """Check reachability, auth, key type and rate-limit headroom of an instance."""
     inst = instance_for(app.settings, instance, list(token_env), "OMNI_SOURCE_TOKEN",
                         platform=platform, project=project)  # fmt: skip
-    tokens = resolve_tokens(inst.token_env)
+    tokens = resolve_tokens(inst.token_env, platform=inst.platform)
     for token in tokens:
         app.redactor.add(token.get_secret_value())
     limit = rate_limit or inst.rate_limit or app.settings.rate_limit

@@ -67,7 +67,7 @@ def restore_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--target", required=True, help="Target instance URL or config name."),
         platform_option,
         project_option("project", "--project", "The target project, by uuid or name"),
-        click.option("--target-token-env", multiple=True, help="Env var with a target org key (repeatable; default OMNI_TARGET_TOKEN)."),
+        click.option("--target-token-env", multiple=True, help="Env var with a target org key (repeatable; default OMNI_TARGET_TOKEN; Lightdash: LIGHTDASH_API_KEY)."),
         click.option("--on-conflict", type=click.Choice(["skip", "overwrite", "rename"]), default="skip",
                      help="A document on the target that omnimigrate did not restore: leave it, replace it, or import a copy under a new identifier."),
         click.option("--include", multiple=True, help="Folder-path glob, label:NAME or document:IDENTIFIER (repeatable)."),
@@ -109,7 +109,7 @@ class Target:
             app.settings, name, list(token_env), "OMNI_TARGET_TOKEN",
             platform=kw.get("platform"), project=kw.get("project"),
         )  # fmt: skip
-        self.tokens = resolve_tokens(self.inst.token_env)
+        self.tokens = resolve_tokens(self.inst.token_env, platform=self.inst.platform)
         for t in self.tokens:
             app.redactor.add(t.get_secret_value())
         self.rate = kw.get("rate_limit") or self.inst.rate_limit or app.settings.rate_limit
@@ -152,6 +152,13 @@ def open_for(app: AppContext, kw: dict[str, Any]) -> OpenSnapshot:
     store = store_for(app, kw["store"])
     cipher = cipher_for(app, store)
     return open_snapshot(store, kw["snapshot"], kw["source_instance"], cipher)
+
+
+def platform_from(snap: OpenSnapshot, target: str, app: AppContext, kw: dict[str, Any]) -> None:
+    """A target given by URL without --platform runs the platform the snapshot's manifest
+    names (a Lightdash snapshot is never planned with Omni's API, nor its token variable)."""
+    if not kw.get("platform") and target not in app.settings.instances:
+        kw["platform"] = snap.platform.name
 
 
 class Acknowledged:

@@ -50,7 +50,7 @@ def print_verify(report: VerifyReport, console: Console) -> None:
 @click.option(
     "--target-token-env",
     multiple=True,
-    help="Env var with its org key (default OMNI_TARGET_TOKEN).",
+    help="Env var with its org key (default OMNI_TARGET_TOKEN; Lightdash: LIGHTDASH_API_KEY).",
 )
 @platform_option
 @project_option("project", "--project", "The project to compare")

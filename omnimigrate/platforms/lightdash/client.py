@@ -467,19 +467,27 @@ class LightdashClient(ApiClient):
         return list(required(results, "schedulers", route))
 
     async def create_scheduler(
-        self, project: str, resource: tuple[str, str], body: dict[str, Any]
+        self,
+        project: str,
+        resource: tuple[str, str],
+        body: dict[str, Any],
+        *,
+        ordinal: int = 1,
+        slug: str | None = None,
     ) -> str:
-        """`resource`: ("chart" or "dashboard", its uuid). Through the web app's routes."""
+        """`resource`: ("chart" or "dashboard", its uuid). Through the web app's routes
+        (1.219 declares them). `ordinal`: this one's place among those of its name on the
+        resource, so a lost answer's lookup finds it and not an earlier namesake; `slug`:
+        1.219's, sent so the copy keeps it."""
         kind, uuid = resource
 
         async def recover() -> Reply | None:
-            for s in await self.schedulers(project):
-                if s.get("name") == body["name"] and uuid in (
-                    s.get("savedChartUuid"),
-                    s.get("dashboardUuid"),
-                ):
-                    return self._found(s)
-            return None
+            same = [
+                s for s in await self.schedulers(project)
+                if s.get("name") == body["name"] and uuid in (s.get("savedChartUuid"), s.get("dashboardUuid"))
+            ]  # fmt: skip
+            same.sort(key=lambda s: (s.get("createdAt") or "", s.get("schedulerUuid") or ""))
+            return self._found(same[ordinal - 1]) if len(same) >= ordinal else None
 
         route, name = (
             (CHART_SCHEDULERS, "chartUuid")
@@ -487,7 +495,7 @@ class LightdashClient(ApiClient):
             else (DASHBOARD_SCHEDULERS, "dashboardUuid")
         )
         if await self.modern():  # required in 1.219 (422 without them); null is accepted
-            body = {"appUuid": None, "appName": None, **body}
+            body = {"appUuid": None, "appName": None, **body, **({"slug": slug} if slug else {})}
         results = await self._results("POST", route, path={name: uuid}, json=body, recover=recover)
         return str(results["schedulerUuid"])
 

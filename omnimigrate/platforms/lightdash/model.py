@@ -19,7 +19,10 @@ from omnimigrate.snapshot.manifest import ObjectEntry
 VOLATILE = ("updatedAt", "downloadedAt", "version", "spaceSlug", "dashboardSlug", "slug")
 SCHEDULER_VOLATILE = (
     "schedulerUuid", "createdBy", "createdAt", "updatedAt", "savedChartUuid", "dashboardUuid",
-    "targets",
+    "targets", "slug",  # 1.219's slug: kept apart (Scheduler.slug), sent on a create
+    # 1.219's read-only names and derived fields (what the scheduler is on says them)
+    "savedChartName", "dashboardName", "savedSqlName", "createdByName", "latestRun",
+    "projectName", "projectUuid", "projectSchedulerTimezone",
 )  # fmt: skip
 
 
@@ -101,17 +104,23 @@ class Dashboard(BaseModel):
 
 
 class Scheduler(BaseModel):
-    """Identified by what it is on (`chart` or `dashboard`, by slug) and its name."""
+    """Identified by what it is on (`chart` or `dashboard`, by slug), its name and, when
+    more than one there has that name, its ordinal among them by creation (`#2`, `#3`):
+    (resource, name) alone is not unique. The same key on every generation, so a restore
+    across them converges; 1.219's slug is kept apart and sent on a create."""
 
     on: str
     resource: str  # slug
     name: str
+    ordinal: int = 1
+    slug: str | None = None  # 1.219's
     body: dict[str, Any]  # SchedulerBase's fields, less SCHEDULER_VOLATILE
     targets: list[str]  # "slack:<channel>" or "email:<address>", sorted
 
     @property
     def key(self) -> str:
-        return f"{self.on}:{self.resource}:{self.name}"
+        tail = f"#{self.ordinal}" if self.ordinal > 1 else ""
+        return f"{self.on}:{self.resource}:{self.name}{tail}"
 
     def compared(self) -> dict[str, Any]:
         return {**self.body, "targets": self.targets}

@@ -762,8 +762,17 @@ class Api:
         stamp = self.state.now()
         fields = {**self.scheduler_fields(body), **resource, "createdBy": request[USER_KEY],
                   "createdAt": stamp, "updatedAt": stamp}  # fmt: skip
+        slug = body.get("slug") if self.modern else None
+        if slug and any(s.slug == slug for s in project.schedulers.values()):
+            # as the real 1.219 did: a duplicate custom slug is a database error
+            raise LightdashError(
+                500, "UnexpectedServerError", "duplicate key value violates unique constraint"
+            )
         scheduler = st.Scheduler(
-            st.new_uuid(), fields, self.targets(body), project.scheduler_slug(fields["name"])
+            st.new_uuid(),
+            fields,
+            self.targets(body),
+            slug or project.scheduler_slug(fields["name"]),
         )
         project.schedulers[scheduler.uuid] = scheduler
         return self.scheduler_json(scheduler)

@@ -90,8 +90,11 @@ async def download(ctx: Context, client: LightdashClient, args: Args) -> JobResu
         for code in {c["slug"]: c for c in codes}.values()
     ]  # fmt: skip
     tiles = sorted({s for c in codes for s in dashboard_of(c, {}).chart_slugs()})
-    saved = [Job(kind="ld_saved_charts", priority=EXPORT, args={**args, "slugs": ",".join(tiles)})]
-    return JobResult(entries=entries, children=saved if tiles else [])
+    saved = [
+        Job(kind="ld_saved_charts", priority=EXPORT, args={**args, "slugs": ",".join(chunk)})
+        for chunk in (tiles[i : i + BATCH] for i in range(0, len(tiles), BATCH))
+    ]  # BATCH slugs a download: they go in the query string
+    return JobResult(entries=entries, children=saved)
 
 
 def saved_in(ctx: Context, project: str, dashboard_key: str) -> list[ObjectEntry]:
