@@ -526,3 +526,49 @@ async def test_schedulers_of_one_name_on_one_chart_each_keep_their_own_key(
     finally:
         await target.stop()
     assert target.violations == []
+
+
+async def test_a_tree_three_deep_round_trips_with_access_at_the_root_and_content_in_a_leaf(
+    tmp_path: Path, version: str
+) -> None:
+    scenario = sc.generate(sc.ScenarioSpec(charts=4, dashboards=1, spaces=2, schedulers=0))
+    p, users = scenario.staging, list(scenario.state.users.values())
+    group = next(iter(scenario.state.groups.values()))
+    root = State.Space(State.new_uuid(), "Finance", "finance", True)
+    root.users[users[1].uuid] = "editor"
+    root.groups[group.uuid] = "viewer"
+    mid = State.Space(State.new_uuid(), "Close", "close", False, root.uuid)
+    leaf = State.Space(State.new_uuid(), "Monthly", "monthly", False, mid.uuid)
+    for s in (root, mid, leaf):
+        p.spaces[s.uuid] = s
+    chart = next(iter(p.charts.values()))
+    chart.space = leaf.uuid
+    fake = await serve(scenario.state, version)
+    store = LocalStore(tmp_path / "store", create=True)
+    await backup(fake, scenario.token, store, tmp_path / "cache")
+    await fake.stop()
+    snap = open_snapshot(store, "latest")
+    spaces = snap.source.projects["Staging"].spaces
+    assert spaces["Finance"].private and not spaces["Finance/Close/Monthly"].private
+    assert snap.source.projects["Staging"].charts[chart.slug].space == [
+        "Finance",
+        "Close",
+        "Monthly",
+    ]
+    spare = sc.standby(scenario.state)
+    target = await serve(spare.state, version)
+    try:
+        _, report = await restore(snap, target, spare.token, RestoreOptions())
+        assert report.types["spaces"].differences == [] and report.ok
+        made = {s.name: s for s in spare.staging.spaces.values()}
+        assert made["Monthly"].parent == made["Close"].uuid
+        assert made["Close"].parent == made["Finance"].uuid and made["Finance"].parent is None
+        assert (made["Finance"].is_private, made["Close"].is_private) == (True, False)
+        assert {spare.state.users[u].email for u in made["Finance"].users} == {users[1].email}
+        restored = spare.staging.chart_by_slug(chart.slug)
+        assert restored is not None and restored.space == made["Monthly"].uuid
+        rerun, _ = await restore(snap, target, spare.token, RestoreOptions())
+        assert rerun == 0
+    finally:
+        await target.stop()
+    assert target.violations == []
