@@ -572,3 +572,84 @@ async def test_a_tree_three_deep_round_trips_with_access_at_the_root_and_content
     finally:
         await target.stop()
     assert target.violations == []
+
+
+async def test_user_attributes_round_trip_and_a_missing_user_blocks_its_value_by_name(
+    source, tmp_path: Path
+) -> None:
+    scenario, fake, store = source
+    snap = open_snapshot(store, "latest")
+    region = snap.source.attributes["region"]
+    expected = ["EU", "US"] if fake.modern else ["EU"]  # 0.1471 serves one value
+    assert region.defaults == ["EU"] and region.description == "row filter 0"
+    assert region.users and all(v == expected for v in region.users.values())
+    assert region.groups and all(v == expected[::-1] or v == ["US"] for v in region.groups.values())
+    spare = sc.standby(scenario.state)
+    gone = sorted(region.users)[0]
+    user = spare.state.user_by_email(gone)
+    assert user is not None
+    del spare.state.users[user.uuid]
+    target = await serve(spare.state, fake.settings.version)
+    try:
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            plan = await plan_restore(snap, cs, RestoreOptions())
+            blocked = {a.id: a.reason for a in plan.blocked()}
+            assert (
+                f"user {gone} is not on the target" in blocked[f"ld.attribute.value:region:{gone}"]
+            )
+            order = [a.kind for a in plan.actions if a.writes]
+            assert order.index("ld.attribute") < order.index("ld.access.group")
+            await apply_plan(snap, plan, cs)
+            report = await snap.platform.verify(snap.source, cs)
+        rows = report.types["user attributes"]
+        assert rows.checked == 2 and rows.matching == 1  # region lacks the missing user's value
+        made = {a.name: a for a in spare.state.attributes.values()}
+        assert sorted(spare.state.users[u].email for u in made["region"].users) == sorted(
+            e for e in region.users if e != gone
+        )
+        assert made["is admin saas"].defaults == ["true"]
+        rerun, _ = await restore(snap, target, spare.token, RestoreOptions())
+        assert rerun == 0
+    finally:
+        await target.stop()
+    assert target.violations == []
+
+
+async def test_one_dashboard_from_an_older_snapshot_into_a_project_that_moved_on(
+    source, tmp_path: Path
+) -> None:
+    """`--include dashboard:SLUG`: only the dashboard and what it needs (its tiles' charts,
+    its space path with access) are written, each dependency named in the plan; the
+    project's other changes since the snapshot are left as they are."""
+    scenario, fake, store = source
+    snap = open_snapshot(store, "latest")
+    staging = snap.source.projects["Staging"]
+    slug, board = next((s, d) for s, d in sorted(staging.dashboards.items()) if d.chart_slugs())
+    live = scenario.staging.dashboard_by_slug(slug)
+    assert live is not None
+    live.content = {**live.content, "name": "Edited since"}
+    live.updated_at = scenario.state.now()
+    other = next(c for c in scenario.staging.charts.values() if c.slug not in board.chart_slugs())
+    other.content = {**other.content, "name": "Also edited since"}
+    tile_chart = scenario.staging.chart_by_slug(board.chart_slugs()[0])
+    assert tile_chart is not None
+    tile_chart.content = {**tile_chart.content, "name": "Tile chart edited"}
+    options = RestoreOptions(include=[f"dashboard:{slug}"], on_conflict="overwrite")
+    async with client_pool(fake.url, [scenario.token], rate_limit=100_000, project="Staging") as cs:
+        plan = await plan_restore(snap, cs, options)
+        written = {a.id for a in plan.actions if a.writes}
+        assert written == {f"ld.dashboard:Staging:{slug}", f"ld.chart:Staging:{tile_chart.slug}"}
+        dep = next(a for a in plan.actions if a.id == f"ld.chart:Staging:{tile_chart.slug}")
+        assert "a dependency of the selection" in dep.reason
+        assert all(
+            a.reason == "not selected (--include/--exclude)"
+            for a in plan.actions
+            if a.op == "skip" and a.kind == "ld.chart" and a.object.endswith(other.slug)
+        )
+        before = len(fake.log.writes())
+        result = await apply_plan(snap, plan, cs)
+        assert not result.by_status("failed")
+        assert len(fake.log.writes()) - before == 2
+    assert live.content["name"] == board.body["name"]
+    assert tile_chart.content["name"] == staging.charts[tile_chart.slug].body["name"]
+    assert other.content["name"] == "Also edited since"  # touched nothing else

@@ -138,6 +138,50 @@ class ContentRef(Read):
     slug: str | None = None  # charts' lists have it; dashboards' do not
 
 
+def _values(raw: dict[str, Any], many: str, one: str) -> list[str]:
+    """1.219's list (`values`, `attributeDefaults`), else 0.1471's single value."""
+    if raw.get(many) is not None:
+        return [str(v) for v in raw[many]]
+    return [str(raw[one])] if raw.get(one) is not None else []
+
+
+class AttributeUser(Read):
+    user: str = Field(alias="userUuid")
+    email: str
+    values: list[str]
+
+
+class AttributeGroup(Read):
+    group: str = Field(alias="groupUuid")
+    values: list[str]
+
+
+class AttributeRef(Read):
+    """A user attribute in either generation, its values read as lists."""
+
+    uuid: str
+    name: str
+    description: str | None = None
+    defaults: list[str] = Field(default_factory=list)
+    users: list[AttributeUser] = Field(default_factory=list)
+    groups: list[AttributeGroup] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or "defaults" in raw:
+            return raw  # already ours (a snapshot's blob)
+        for name in ("users", "groups", "uuid", "name"):
+            if name not in raw:
+                raise ValueError(f"a user attribute without `{name}`, which the spec requires")
+        return {
+            **raw,
+            "defaults": _values(raw, "attributeDefaults", "attributeDefault"),
+            "users": [{**u, "values": _values(u, "values", "value")} for u in raw["users"]],
+            "groups": [{**g, "values": _values(g, "values", "value")} for g in raw["groups"]],
+        }
+
+
 class Upserted(BaseModel):
     action: str | None  # create, update, no changes; None when the answer lists nothing
     uuid: str | None  # the chart's or dashboard's uuid on this instance, when answered
@@ -288,6 +332,48 @@ class LightdashClient(ApiClient):
     async def add_group_member(self, group: str, user: str) -> None:
         await self._results("PUT", "/api/v1/groups/{groupUuid}/members/{userUuid}",
                          path={"groupUuid": group, "userUuid": user})  # fmt: skip
+
+    # ------------------------------------------------------------------ user attributes
+
+    async def attributes(self) -> list[AttributeRef]:
+        return [
+            AttributeRef.model_validate(a)
+            for a in await self._results("GET", "/api/v1/org/attributes")
+        ]
+
+    async def _attribute_body(
+        self, attr: Any, users: dict[str, list[str]], groups: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        """1.219 takes lists; 0.1471 one value (the first: the README names the loss)."""
+        if await self.modern():
+            return {"name": attr.name, "description": attr.description,
+                    "attributeDefaults": attr.defaults or None,
+                    "users": [{"userUuid": u, "values": v} for u, v in users.items()],
+                    "groups": [{"groupUuid": g, "values": v} for g, v in groups.items()]}  # fmt: skip
+        return {"name": attr.name, "description": attr.description,
+                "attributeDefault": attr.defaults[0] if attr.defaults else None,
+                "users": [{"userUuid": u, "value": v[0]} for u, v in users.items() if v],
+                "groups": [{"groupUuid": g, "value": v[0]} for g, v in groups.items() if v]}  # fmt: skip
+
+    async def create_attribute(
+        self, attr: Any, users: dict[str, list[str]], groups: dict[str, list[str]]
+    ) -> str:
+        """`attr`: the model's Attribute; `users`/`groups`: values by uuid. 1.219 answers 201."""
+
+        async def recover() -> Reply | None:
+            found = next((a for a in await self.attributes() if a.name == attr.name), None)
+            return self._found({"uuid": found.uuid}) if found else None
+
+        body = await self._attribute_body(attr, users, groups)
+        results = await self._results("POST", "/api/v1/org/attributes", json=body, recover=recover)
+        return str(required(results, "uuid", "/api/v1/org/attributes", "POST"))
+
+    async def update_attribute(
+        self, uuid: str, attr: Any, users: dict[str, list[str]], groups: dict[str, list[str]]
+    ) -> None:
+        await self._results("PUT", "/api/v1/org/attributes/{userAttributeUuid}",
+                            path={"userAttributeUuid": uuid},
+                            json=await self._attribute_body(attr, users, groups))  # fmt: skip
 
     # ------------------------------------------------------------------ project access
 

@@ -126,6 +126,16 @@ class Scheduler(BaseModel):
         return {**self.body, "targets": self.targets}
 
 
+class Attribute(BaseModel):
+    """A user attribute, values as lists (1.219's; 0.1471's single value is a list of one)."""
+
+    name: str
+    description: str = ""
+    defaults: list[str] = Field(default_factory=list)
+    users: dict[str, list[str]] = Field(default_factory=dict)  # email -> values
+    groups: dict[str, list[str]] = Field(default_factory=dict)  # group name -> values
+
+
 class Project(BaseModel):
     name: str
     users: dict[str, str] = Field(default_factory=dict)  # email -> project role
@@ -145,6 +155,7 @@ class SnapshotView(BaseModel):
     space_model: str = "isPrivate"
     users: list[str] = Field(default_factory=list)  # emails, lower case
     groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
+    attributes: dict[str, Attribute] = Field(default_factory=dict)  # by name
     projects: dict[str, Project] = Field(default_factory=dict)  # by name
     blobs: dict[str, str] = Field(default_factory=dict)  # "chart:<project>:<slug>" -> blob ref
 
@@ -154,6 +165,7 @@ class TargetIds(BaseModel):
 
     users: dict[str, str] = Field(default_factory=dict)  # email -> uuid
     groups: dict[str, str] = Field(default_factory=dict)  # name -> uuid
+    attributes: dict[str, str] = Field(default_factory=dict)  # name -> uuid
     projects: dict[str, str] = Field(default_factory=dict)  # snapshot project name -> uuid
     spaces: dict[str, tuple[str, str]] = Field(default_factory=dict)  # space_key -> (uuid, slug)
     charts: dict[str, str] = Field(default_factory=dict)  # "<project>:<slug>" -> uuid
@@ -168,6 +180,7 @@ class TargetState(BaseModel):
     ids: TargetIds = Field(default_factory=TargetIds)
     space_model: str = "isPrivate"  # the target's permission model (its spaces' answers)
     groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
+    attributes: dict[str, Attribute] = Field(default_factory=dict)  # by name
     projects: dict[str, Project] = Field(default_factory=dict)  # by snapshot project name
 
 
@@ -176,6 +189,7 @@ class TargetInventory(Inventory):
 
     WRITTEN_BY: ClassVar[dict[str, str]] = {
         "groups": "ld.group",
+        "attributes": "ld.attribute",
         "access": "ld.access",
         "spaces": "ld.space",
         "charts": "ld.chart",
@@ -186,6 +200,7 @@ class TargetInventory(Inventory):
     ids: TargetIds
     space_model: str = "isPrivate"  # isPrivate (0.1471, flat) or inheritParentPermissions
     groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
+    attributes: dict[str, str] = Field(default_factory=dict)  # name -> digest of it
     access: dict[str, str] = Field(default_factory=dict)
     spaces: dict[str, str] = Field(default_factory=dict)  # its private flag
     space_access: dict[str, str] = Field(default_factory=dict)  # its user and group access
@@ -201,6 +216,7 @@ class TargetInventory(Inventory):
     def of(cls, state: TargetState) -> TargetInventory:
         inv = cls(url=state.url, ids=state.ids, space_model=state.space_model)
         inv.groups = {n: sorted(m) for n, m in state.groups.items()}
+        inv.attributes = {n: digest(a.model_dump()) for n, a in state.attributes.items()}
         for name, p in state.projects.items():
             inv.access |= {f"{name}:user:{e}": r for e, r in p.users.items()}
             inv.access |= {f"{name}:group:{g}": r for g, r in p.groups.items()}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from fnmatch import fnmatchcase
 
 from omnimigrate.config import ConfigError
 from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
@@ -93,8 +94,6 @@ class PlanContext:
 # Omni's restore options that mean nothing to a Lightdash restore, with why
 # (--create-missing-groups is accepted: a Lightdash restore always creates missing groups)
 UNSUPPORTED = {
-    "include": "--include/--exclude select Omni folders: a Lightdash restore takes whole projects",
-    "exclude": "--include/--exclude select Omni folders: a Lightdash restore takes whole projects",
     "include_deleted": "--include-deleted is for Omni's trash: Lightdash downloads have none",
     "models": "--models pushes Omni model YAML: Lightdash's models come from dbt",
     "pause_schedules": "--pause-schedules is not supported for Lightdash yet",
@@ -114,6 +113,58 @@ def check_options(options: RestoreOptions) -> None:
         raise ConfigError(f"{UNSUPPORTED[given[0]]} (remove the option)")
 
 
+CONTENT_KINDS = {"chart": "ld.chart", "dashboard": "ld.dashboard", "scheduler": "ld.scheduler"}
+
+
+def matches(action: Action, pattern: str) -> bool:
+    """`chart:SLUG`, `dashboard:SLUG`, `scheduler:KEY` (globs), else a space path glob
+    (`Finance/**`): the space and what is in it."""
+    kind, _, rest = pattern.partition(":")
+    natural = action.object.split(":", 1)[-1] if ":" in action.object else action.object
+    if kind in CONTENT_KINDS and rest:
+        return action.kind == CONTENT_KINDS[kind] and fnmatchcase(natural, rest)
+    if action.kind in ("ld.space", "ld.space.access"):
+        return fnmatchcase(natural, pattern) or fnmatchcase(natural + "/", pattern.rstrip("*"))
+    space = action.params.get("space") if action.kind in ("ld.chart", "ld.dashboard") else None
+    return space is not None and fnmatchcase("/".join(space), pattern)
+
+
+def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
+    """Keep what --include names less what --exclude names, with what it needs: the actions
+    it depends on (its space and the parents, the charts a dashboard's tiles name, groups),
+    each space's access, and the link of a chart saved in a selected dashboard. Everything
+    else is left as it is on the target (skip, "not selected"), so nothing else is written."""
+    chosen = {
+        a.id for a in ctx.actions.values()
+        if (not include or any(matches(a, p) for p in include))
+        and not any(matches(a, p) for p in exclude)
+        and a.kind not in ("ld.group", "ld.group.members", "ld.access.user", "ld.access.group", "ld.attribute")
+    }  # fmt: skip
+    direct, todo = set(chosen), list(chosen)
+    while todo:
+        a = ctx.actions[todo.pop()]
+        extra = [*a.depends_on]
+        if a.kind == "ld.space":
+            extra.append(a.id.replace("ld.space:", "ld.space.access:", 1))
+        if a.kind == "ld.chart":
+            extra.append(a.id + ":link")
+        if a.kind == "ld.dashboard":  # the charts saved in it are linked to it
+            extra += [
+                x.id
+                for x in ctx.actions.values()
+                if a.id in x.depends_on and x.id.endswith(":link")
+            ]
+        for dep in extra:
+            if dep in ctx.actions and dep not in chosen:
+                chosen.add(dep)
+                todo.append(dep)
+    for a in list(ctx.actions.values()):
+        if a.id not in chosen and a.op != "blocked":
+            ctx.mark(a, "skip", "not selected (--include/--exclude)")
+        elif a.id not in direct:
+            ctx.mark(a, a.op, f"{a.reason} (a dependency of the selection)")
+
+
 def make_plan(
     view: SnapshotView,
     inv: TargetInventory,
@@ -130,6 +181,8 @@ def make_plan(
     for handler in handlers:
         if handler.plan:
             handler.plan(ctx)
+    if options.include or options.exclude:
+        select(ctx, options.include, options.exclude)
     actions = list(ctx.actions.values())
     for a in actions:  # about what applying it costs: shares are one request each
         a.requests = (

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from omnimigrate.platforms.lightdash.handler import Apply, Handler
 from omnimigrate.platforms.lightdash.handlers import (
     access,
+    attributes,
     charts,
     dashboards,
     groups,
@@ -25,6 +26,7 @@ class Stage:
 
 RESTORE_ORDER: tuple[Stage, ...] = (
     Stage(groups.HANDLER, "members mapped by email; project and space access name groups"),
+    Stage(attributes.HANDLER, "values by user email and group name; before the access and content row filters read them"),
     Stage(access.HANDLER, "users by email and groups by name, before the content they open"),
     Stage(spaces.HANDLER, "parents first, each with its user and group access: content goes into them"),
     Stage(charts.HANDLER, "into their space (by its slug on the target, read after it is made)"),

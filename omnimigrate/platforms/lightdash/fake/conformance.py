@@ -137,6 +137,10 @@ class Conformance:
         self.api, self.spec = load_openapi(generation)
         # 1.219 declares the scheduler creates; 0.1471 does not (SCHEDULER_BODY stands in)
         self.unofficial = UNOFFICIAL_SCHEDULER_ROUTES if generation == "0.1471" else ()
+        # statuses the real 1.219 answered that its spec does not document
+        self.real_status = (
+            {("POST", "/api/v1/org/attributes", 201)} if generation != "0.1471" else set()
+        )
         self.violations: list[Violation] = []
 
     def check_request(
@@ -167,6 +171,8 @@ class Conformance:
         elif route in self.unofficial:
             problem = self._scheduler_problem(json_or_none(data))
         else:
+            if (method, route, status) in self.real_status:
+                status = 200  # what the real server answered where its spec says 200
             request = SpecRequest(method, path, {}, {}, None, "")
             try:
                 self.api.validate_response(

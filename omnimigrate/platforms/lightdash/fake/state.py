@@ -79,6 +79,17 @@ class Scheduler:
 
 
 @dataclass
+class Attribute:
+    uuid: str
+    name: str
+    description: str | None = None
+    defaults: list[str] = field(default_factory=list)
+    users: dict[str, list[str]] = field(default_factory=dict)  # user uuid -> values
+    groups: dict[str, list[str]] = field(default_factory=dict)  # group uuid -> values
+    created_at: str = "2025-01-01T00:00:00Z"
+
+
+@dataclass
 class Project:
     uuid: str
     name: str
@@ -123,6 +134,7 @@ class LightdashState:
     users: dict[str, User] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
     projects: dict[str, Project] = field(default_factory=dict)
+    attributes: dict[str, Attribute] = field(default_factory=dict)  # user attributes by uuid
     tokens: dict[str, str] = field(default_factory=dict)  # personal access token -> user uuid
     _tick: int = 0
 
