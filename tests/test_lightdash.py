@@ -653,3 +653,30 @@ async def test_one_dashboard_from_an_older_snapshot_into_a_project_that_moved_on
     assert live.content["name"] == board.body["name"]
     assert tile_chart.content["name"] == staging.charts[tile_chart.slug].body["name"]
     assert other.content["name"] == "Also edited since"  # touched nothing else
+
+
+async def test_a_rename_restore_uploads_a_copy_and_leaves_the_existing_dashboard_untouched(
+    source,
+) -> None:
+    scenario, fake, store = source
+    snap = open_snapshot(store, "latest")
+    slug = sorted(snap.source.projects["Staging"].dashboards)[0]
+    live = scenario.staging.dashboard_by_slug(slug)
+    assert live is not None
+    live.content = {**live.content, "name": "Edited since"}
+    kept = (live.uuid, dict(live.content), live.updated_at)
+    options = RestoreOptions(include=[f"dashboard:{slug}"], on_conflict="rename")
+    async with client_pool(fake.url, [scenario.token], rate_limit=100_000, project="Staging") as cs:
+        plan = await plan_restore(snap, cs, options)
+        action = next(a for a in plan.actions if a.id == f"ld.dashboard:Staging:{slug}")
+        assert (action.op, action.params["slug"]) == ("create", f"{slug}-restored")
+        assert f"{slug}-restored" in action.reason
+        await apply_plan(snap, plan, cs)
+        again = await plan_restore(snap, cs, options)
+        assert not [a.id for a in again.actions if a.writes]
+    assert (live.uuid, live.content, live.updated_at) == kept
+    copy = scenario.staging.dashboard_by_slug(f"{slug}-restored")
+    assert (
+        copy is not None
+        and copy.content["name"] == snap.source.projects["Staging"].dashboards[slug].body["name"]
+    )

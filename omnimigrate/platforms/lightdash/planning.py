@@ -21,6 +21,7 @@ from omnimigrate.platforms.lightdash.handler import Handler
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
 
 LightdashPlan = Plan[TargetInventory]
+RENAMED = ("ld.chart", "ld.dashboard")  # what --on-conflict rename copies (others: conflicts)
 NO_INVITE = "Lightdash's API cannot invite users: invite them in Lightdash, then plan again"
 
 
@@ -83,9 +84,30 @@ class PlanContext:
         if have == want:
             return self.mark(action, "skip", "the same on the target")
         rec = self.ledger.get(action.id)
+        if self.opt.on_conflict == "rename" and action.kind in RENAMED:
+            return self.renamed(action, want)
         if (rec and rec.status == "done") or self.opt.on_conflict == "overwrite":
             return self.mark(action, "update", "differs on the target")
         return self.mark(action, "conflict", "differs on the target (use --on-conflict overwrite)")
+
+    def renamed(self, action: Action, want: str) -> Action:
+        """`--on-conflict rename`: the snapshot's chart or dashboard goes up as a copy under
+        a new slug (`SLUG-restored`, then `-2`…), named in the plan; the target's stays as it
+        is. A copy already there and the same (a re-run) is skipped."""
+        have = self.inv.charts if action.kind == "ld.chart" else self.inv.dashboards
+        project, slug = action.params["project"], action.params["slug"]
+        n, copy = 1, f"{slug}-restored"
+        while f"{project}:{copy}" in have and have[f"{project}:{copy}"] != want:
+            n += 1
+            copy = f"{slug}-restored-{n}"
+        renamed = action.model_copy(update={"params": {**action.params, "slug": copy}})
+        if have.get(f"{project}:{copy}") == want:
+            return self.mark(renamed, "skip", f"its copy {copy} is the same on the target")
+        return self.mark(
+            renamed,
+            "create",
+            f"differs on the target: uploaded as a copy, {copy} (--on-conflict rename)",
+        )
 
     def mark(self, action: Action, op: Op, reason: str) -> Action:
         return self.add(action.model_copy(update={"op": op, "reason": reason}))
@@ -105,10 +127,6 @@ UNSUPPORTED = {
 def check_options(options: RestoreOptions) -> None:
     """Refuse, naming it, an option a Lightdash restore would otherwise ignore."""
     given = [name for name in UNSUPPORTED if getattr(options, name)]
-    if options.on_conflict == "rename":
-        raise ConfigError(
-            "--on-conflict rename is Omni's: a Lightdash restore takes skip or overwrite"
-        )
     if given:
         raise ConfigError(f"{UNSUPPORTED[given[0]]} (remove the option)")
 
