@@ -367,6 +367,7 @@ def test_the_restore_order_is_what_the_readme_documents() -> None:
     assert documented == explain_order()
     assert [s.handler.name for s in RESTORE_ORDER] == [
         "groups",
+        "user attributes",
         "project access",
         "spaces",
         "charts",
