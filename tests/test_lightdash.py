@@ -314,6 +314,17 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         }
         assert "Auditors" in {g.name for g in await call("groups")}
         assert "Production" in {x.name for x in await call("projects")}
+        from omnimigrate.platforms.lightdash.model import Attribute
+
+        attr = Attribute(name="tier", description="row filter", defaults=["gold"])
+        made_a = await call(
+            "create_attribute", attr, {users[1].uuid: ["gold"]}, {group: ["silver"]}
+        )
+        await call("update_attribute", made_a, attr, {users[2].uuid: ["bronze"]}, {})
+        found_a = next(a for a in await call("attributes") if a.uuid == made_a)
+        assert [(u.email, u.values) for u in found_a.users] == [(users[2].email, ["bronze"])]
+        await call("set_scheduler_timezone", p, "Asia/Tokyo")
+        assert await call("scheduler_timezone", p) == "Asia/Tokyo"
         outsider = next(u for u in users if u.uuid not in scenario.prod.access)
         await call("grant_project_access", p, outsider.email, "viewer")
         await call("update_project_access", p, outsider.uuid, "editor")
@@ -372,6 +383,7 @@ def test_the_restore_order_is_what_the_readme_documents() -> None:
         "spaces",
         "charts",
         "dashboards",
+        "project settings",
         "schedulers",
     ]
 

@@ -333,6 +333,16 @@ class LightdashClient(ApiClient):
         await self._results("PUT", "/api/v1/groups/{groupUuid}/members/{userUuid}",
                          path={"groupUuid": group, "userUuid": user})  # fmt: skip
 
+    # ------------------------------------------------------------------ project settings
+
+    async def scheduler_timezone(self, project: str) -> str:
+        results = await self._results("GET", PROJECT, path={"projectUuid": project})
+        return str(required(results, "schedulerTimezone", PROJECT))
+
+    async def set_scheduler_timezone(self, project: str, zone: str) -> None:
+        await self._results("PATCH", PROJECT + "/schedulerSettings", path={"projectUuid": project},
+                            json={"schedulerTimezone": zone})  # fmt: skip
+
     # ------------------------------------------------------------------ user attributes
 
     async def attributes(self) -> list[AttributeRef]:

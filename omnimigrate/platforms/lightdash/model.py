@@ -140,6 +140,7 @@ class Project(BaseModel):
     name: str
     users: dict[str, str] = Field(default_factory=dict)  # email -> project role
     groups: dict[str, str] = Field(default_factory=dict)  # group name -> project role
+    scheduler_timezone: str | None = None  # the project's default (None: not kept)
     spaces: dict[str, Space] = Field(default_factory=dict)  # "/".join(path) -> space
     charts: dict[str, Chart] = Field(default_factory=dict)  # slug -> chart
     dashboards: dict[str, Dashboard] = Field(default_factory=dict)
@@ -191,6 +192,7 @@ class TargetInventory(Inventory):
         "groups": "ld.group",
         "attributes": "ld.attribute",
         "access": "ld.access",
+        "settings": "ld.settings",
         "spaces": "ld.space",
         "charts": "ld.chart",
         "dashboards": "ld.dashboard",
@@ -202,6 +204,7 @@ class TargetInventory(Inventory):
     groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
     attributes: dict[str, str] = Field(default_factory=dict)  # name -> digest of it
     access: dict[str, str] = Field(default_factory=dict)
+    settings: dict[str, str] = Field(default_factory=dict)  # project -> scheduler time zone
     spaces: dict[str, str] = Field(default_factory=dict)  # its private flag
     space_access: dict[str, str] = Field(default_factory=dict)  # its user and group access
     charts: dict[str, str] = Field(default_factory=dict)
@@ -218,6 +221,8 @@ class TargetInventory(Inventory):
         inv.groups = {n: sorted(m) for n, m in state.groups.items()}
         inv.attributes = {n: digest(a.model_dump()) for n, a in state.attributes.items()}
         for name, p in state.projects.items():
+            if p.scheduler_timezone is not None:
+                inv.settings[name] = p.scheduler_timezone
             inv.access |= {f"{name}:user:{e}": r for e, r in p.users.items()}
             inv.access |= {f"{name}:group:{g}": r for g, r in p.groups.items()}
             for s in p.spaces.values():

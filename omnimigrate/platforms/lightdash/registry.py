@@ -14,6 +14,7 @@ from omnimigrate.platforms.lightdash.handlers import (
     dashboards,
     groups,
     schedulers,
+    settings,
     spaces,
 )
 
@@ -31,6 +32,7 @@ RESTORE_ORDER: tuple[Stage, ...] = (
     Stage(spaces.HANDLER, "parents first, each with its user and group access: content goes into them"),
     Stage(charts.HANDLER, "into their space (by its slug on the target, read after it is made)"),
     Stage(dashboards.HANDLER, "after the charts their tiles name; then the charts saved in them are linked"),
+    Stage(settings.HANDLER, "the project's default time zone, before the schedulers that run in it"),
     Stage(schedulers.HANDLER, "last: each is on a chart or dashboard, which exists by now"),
 )  # fmt: skip
 

@@ -410,8 +410,19 @@ class Api:
             "organizationUuid": self.state.org_uuid,
             **({"upstreamProjectUuid": project.upstream} if project.upstream else {}),
             "dbtConnection": {"type": "none"}, "pinnedListUuid": st.new_uuid(),
-            "createdByUserUuid": None, "schedulerTimezone": "UTC", "dbtVersion": "v1.9",
+            "createdByUserUuid": None, "schedulerTimezone": project.scheduler_timezone,
+            "dbtVersion": "v1.9",
+            # 1.219 requires these
+            "agentSqlScope": None, "expiresAt": None, "colorPaletteUuid": None,
+            "hasDefaultUserSpaces": False, "schedulerFailureContactOverride": None,
+            "schedulerFailureIncludeContact": False, "schedulerFailureNotifyRecipients": False,
+            "useProjectTimezoneInFilters": False, "queryTimezone": None,
         })  # fmt: skip
+
+    async def scheduler_settings(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        project.scheduler_timezone = (await request.json())["schedulerTimezone"]
+        return ok()
 
     def paged(self, request: web.Request, items: list[Any]) -> dict[str, Any]:
         size = int(float(request.query.get("pageSize", 0) or 0)) or len(items) or 1
@@ -874,6 +885,7 @@ class Api:
             Route("POST", "/api/v1/groups/{groupUuid}/projects/{projectUuid}", self.grant_group_access),
             Route("PATCH", "/api/v1/groups/{groupUuid}/projects/{projectUuid}", self.grant_group_access),
             Route("GET", p, self.get_project),
+            Route("PATCH", p + "/schedulerSettings", self.scheduler_settings),
             Route("GET", p + "/access", self.project_access),
             Route("POST", p + "/access", self.grant_project_access),
             Route("PATCH", p + "/access/{userUuid}", self.update_project_access),

@@ -66,6 +66,7 @@ def generate(spec: ScenarioSpec | None = None) -> Scenario:
         attr.groups = {groups[n % len(groups)].uuid: values[::-1]} if groups else {}
         state.attributes[attr.uuid] = attr
     staging = state.add_project("Staging")
+    staging.scheduler_timezone = "Europe/Paris"
     prod = state.add_project("Production", upstream=staging.uuid)
     for project in (staging, prod):
         for u in rng.sample(users[1:], k=min(10, len(users) - 1)):

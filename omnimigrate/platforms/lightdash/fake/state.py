@@ -94,6 +94,7 @@ class Project:
     uuid: str
     name: str
     upstream: str | None = None
+    scheduler_timezone: str = "UTC"
     access: dict[str, str] = field(default_factory=dict)  # user uuid -> project role
     group_access: dict[str, str] = field(default_factory=dict)  # group uuid -> project role
     spaces: dict[str, Space] = field(default_factory=dict)
