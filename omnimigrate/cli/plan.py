@@ -115,10 +115,10 @@ def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 def plan_command(app: AppContext, target: str, target_token_env: tuple[str, ...], as_json: bool,
                  out: Path | None, details: bool, **kw: Any) -> None:  # fmt: skip
     """Show what a restore would do; writes nothing to the target."""
-    snap = open_for(app, kw)
-    platform_from(snap, target, app, kw)
+    early = platform_from(target, app, kw)
     tgt = Target(app, target, target_token_env, kw)
     tgt.preflight()
+    snap = early or open_for(app, kw)
 
     async def run() -> Plan:
         async with tgt.pool(snap) as clients:

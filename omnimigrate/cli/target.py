@@ -36,6 +36,7 @@ from omnimigrate.engine.restore import (
     resume_saved,
 )
 from omnimigrate.service.metrics import Metrics
+from omnimigrate.snapshot.catalog import SnapshotNotFound
 from omnimigrate.snapshot.manifest import instance_slug
 
 SYMBOLS = {"create": "+", "update": "~", "skip": "=", "conflict": "!", "blocked": "x", "extra": "*"}
@@ -154,11 +155,18 @@ def open_for(app: AppContext, kw: dict[str, Any]) -> OpenSnapshot:
     return open_snapshot(store, kw["snapshot"], kw["source_instance"], cipher)
 
 
-def platform_from(snap: OpenSnapshot, target: str, app: AppContext, kw: dict[str, Any]) -> None:
+def platform_from(target: str, app: AppContext, kw: dict[str, Any]) -> OpenSnapshot | None:
     """A target given by URL without --platform runs the platform the snapshot's manifest
-    names (a Lightdash snapshot is never planned with Omni's API, nor its token variable)."""
-    if not kw.get("platform") and target not in app.settings.instances:
-        kw["platform"] = snap.platform.name
+    names (a Lightdash snapshot is never planned with Omni's API, nor its token variable).
+    The snapshot, when it could be read; else None, and the pre-flight comes first."""
+    if kw.get("platform") or target in app.settings.instances:
+        return None
+    try:
+        snap = open_for(app, kw)
+    except SnapshotNotFound:
+        return None
+    kw["platform"] = snap.platform.name
+    return snap
 
 
 class Acknowledged:
