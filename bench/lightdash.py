@@ -1,6 +1,6 @@
 """Lightdash benchmark: requests per chart for backup (full and incremental) and restore.
 
-    python bench/lightdash.py [--charts 210] [--validate]
+    python bench/lightdash.py [--charts 210] [--validate] [--version 1.219.0]
 
 A generated staging project (`--charts` charts, a dashboard per four, a space per ten, a
 scheduler per twelve) is backed up from a fake Lightdash, twice; the snapshot is then
@@ -30,16 +30,16 @@ from omnimigrate.snapshot.store import LocalStore
 UNLIMITED = 1_000_000
 
 
-async def main(charts: int, validate: bool) -> None:
+async def main(charts: int, validate: bool, version: str) -> None:
     spec = sc.ScenarioSpec(charts=charts, dashboards=charts // 4, spaces=max(3, charts // 10),
                            schedulers=max(2, charts // 12))  # fmt: skip
     scenario = sc.generate(spec)
     spare = sc.standby(scenario.state)
-    settings = LightdashSettings(validate=validate, nested_spaces=True)
+    settings = LightdashSettings(validate=validate, nested_spaces=True, version=version)
     source, target = FakeLightdash(scenario.state, settings), FakeLightdash(spare.state, settings)
     await source.start()
     await target.start()
-    print(f"staging: {charts} charts, {spec.dashboards} dashboards, {spec.spaces} spaces, "
+    print(f"Lightdash {version}; staging: {charts} charts, {spec.dashboards} dashboards, {spec.spaces} spaces, "
           f"{spec.schedulers} schedulers; validation {'on' if validate else 'off'}")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         store = LocalStore(Path(folder) / "store", create=True)
@@ -74,6 +74,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--charts", type=int, default=210)
     parser.add_argument("--validate", action="store_true")
+    parser.add_argument(
+        "--version", default="0.1471.0", help="the fake's release: 0.1471.0 or 1.219.0"
+    )
     args = parser.parse_args()
     configure_logging(level="warning", fmt="json")
-    asyncio.run(main(args.charts, args.validate))
+    asyncio.run(main(args.charts, args.validate, args.version))

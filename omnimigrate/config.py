@@ -284,8 +284,14 @@ def _check_yaml(path: Path) -> None:
         )
 
 
+LIGHTDASH_TOKEN_ENV = "LIGHTDASH_API_KEY"  # what Lightdash's own CLI reads
+
+
 def resolve_tokens(
-    names: list[str], environ: Mapping[str, str] | None = None, flag: str = "--source-token-env"
+    names: list[str],
+    environ: Mapping[str, str] | None = None,
+    flag: str = "--source-token-env",
+    platform: str = "omni",
 ) -> list[SecretStr]:
     """Read the tokens from the named environment variables; name what is missing, and the
     flag (`flag`) that names another."""
@@ -293,8 +299,9 @@ def resolve_tokens(
     missing = [n for n in names if not environ.get(n)]
     if missing:
         state = "is set but empty" if missing[0] in environ else "is not set"
+        what = "Lightdash token" if platform == "lightdash" else "Omni API token"
         raise ConfigError(
-            f"environment variable {', '.join(missing)} {state}: export the API token "
+            f"environment variable {', '.join(missing)} {state}: export the {what} "
             f"in it (for example `export {missing[0]}=...`) or name another with {flag}"
         )
     return [SecretStr(environ[n]) for n in names]
@@ -319,6 +326,8 @@ def instance_for(
             return InstanceConfig.model_validate({**inst.model_dump(), **changes})
         except ValidationError as exc:
             raise ConfigError(f"instance {url_or_name}: {exc.errors()[0]['msg']}") from None
+    if not token_env and flags.get("platform") == "lightdash":
+        default_env = LIGHTDASH_TOKEN_ENV  # Lightdash's convention, as its CLI
     try:
         return InstanceConfig(url=url_or_name, token_env=token_env or [default_env], **flags)
     except ValidationError as exc:

@@ -30,15 +30,27 @@ from omnimigrate.platforms.lightdash.registry import RESTORE_ORDER, explain_orde
 from omnimigrate.snapshot.store import LocalStore
 from tests.conftest import FAST_RETRY
 
-CODE_ROUTES = (
+CODE_ROUTES = (  # 0.1471's, then 1.219's
     "/api/v1/projects/{projectUuid}/charts/code",
     "/api/v1/projects/{projectUuid}/dashboards/code",
+    "/api/v1/projects/{projectUuid}/code/charts",
+    "/api/v1/projects/{projectUuid}/code/dashboards",
 )
 MINIMUM = {"charts": 200, "dashboards": 50, "spaces": 20, "schedulers": 15}
 
 
-async def serve(state: LightdashState, **settings: object) -> FakeLightdash:
-    fake = FakeLightdash(state, LightdashSettings(nested_spaces=True, **settings))  # type: ignore[arg-type]
+VERSIONS = ("0.1471.0", "1.219.0")  # the fake's two variants: each API generation
+
+
+@pytest.fixture(params=VERSIONS)
+def version(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+async def serve(
+    state: LightdashState, version: str = "0.1471.0", **settings: object
+) -> FakeLightdash:
+    fake = FakeLightdash(state, LightdashSettings(nested_spaces=True, version=version, **settings))  # type: ignore[arg-type]
     await fake.start()
     return fake
 
@@ -102,9 +114,9 @@ def duplicates(project: Project) -> list[str]:
 
 
 @pytest.fixture
-async def source(tmp_path: Path):
+async def source(tmp_path: Path, version: str):
     scenario = sc.generate()
-    fake = await serve(scenario.state)
+    fake = await serve(scenario.state, version)
     store = LocalStore(tmp_path / "store", create=True)
     await backup(fake, scenario.token, store, tmp_path / "cache")
     yield scenario, fake, store
@@ -115,14 +127,17 @@ async def source(tmp_path: Path):
 async def test_a_project_restores_into_another_instance_with_other_uuids(
     source, tmp_path: Path
 ) -> None:
-    scenario, _, store = source
+    scenario, fake, store = source
     spare = sc.standby(scenario.state)
     assert not set(spare.state.users) & set(scenario.state.users)  # other uuids
-    target = await serve(spare.state)
+    target = await serve(spare.state, fake.settings.version)
     try:
         snap = open_snapshot(store, "latest")
         nested = [k for k in snap.source.projects["Staging"].spaces if "/" in k]
         assert nested, "the scenario nests spaces"
+        saved = {c.slug for c in snap.source.projects["Staging"].charts.values() if c.dashboard}
+        # the charts list leaves them out; the dashboards' tiles bring them
+        assert saved == {c.slug for c in scenario.staging.charts.values() if c.dashboard} != set()
         writes, report = await restore(snap, target, spare.token, RestoreOptions())
         assert writes > 300
         assert_faithful(report)
@@ -167,23 +182,24 @@ async def test_a_second_backup_of_an_unchanged_project_downloads_no_content(
 ) -> None:
     scenario, fake, store = source
     first = sum(fake.log.count("GET", r) for r in CODE_ROUTES)
-    charts_before = fake.log.count("GET", CODE_ROUTES[0])
+    charts_route = CODE_ROUTES[2 if fake.modern else 0]
+    charts_before = fake.log.count("GET", charts_route)
     await backup(fake, scenario.token, store, tmp_path / "cache")
     assert sum(fake.log.count("GET", r) for r in CODE_ROUTES) == first
     chart = next(iter(scenario.staging.charts.values()))
     chart.content["name"] += " (edited)"
     chart.updated_at = scenario.state.now()
     await backup(fake, scenario.token, store, tmp_path / "cache")
-    assert fake.log.count("GET", CODE_ROUTES[0]) == charts_before + 1  # the one changed
+    assert fake.log.count("GET", charts_route) == charts_before + 1  # the one changed
     snap = open_snapshot(store, "latest")
     assert snap.source.projects["Staging"].charts[chart.slug].body["name"].endswith("(edited)")
 
 
 async def test_ten_percent_faults_make_no_duplicates(source) -> None:
-    scenario, _, store = source
+    scenario, fake, store = source
     spare = sc.standby(scenario.state)
     faults = FaultPlan(seed=3, rate=0.1, kinds=("500", "502", "503", "drop"), after_share=0.5)
-    target = await serve(spare.state, faults=faults)
+    target = await serve(spare.state, fake.settings.version, faults=faults)
     try:
         snap = open_snapshot(store, "latest")
         async with client_pool(
@@ -284,6 +300,11 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
             return await getattr(c, name)(*args, **kw)
 
         assert (await call("me")).role == "admin"
+        assert await call("version") == fake.settings.version
+        assert await call("modern") == (await call("generation") == "1.219")
+        assert (await call("code_route", "charts")).endswith(
+            "code" if not await c.modern() else "code/charts"
+        )
         users = await call("users")
         group = await call("create_group", "Auditors", [users[1].uuid])
         await call("add_group_member", group, users[2].uuid)
@@ -293,6 +314,17 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         }
         assert "Auditors" in {g.name for g in await call("groups")}
         assert "Production" in {x.name for x in await call("projects")}
+        from omnimigrate.platforms.lightdash.model import Attribute
+
+        attr = Attribute(name="tier", description="row filter", defaults=["gold"])
+        made_a = await call(
+            "create_attribute", attr, {users[1].uuid: ["gold"]}, {group: ["silver"]}
+        )
+        await call("update_attribute", made_a, attr, {users[2].uuid: ["bronze"]}, {})
+        found_a = next(a for a in await call("attributes") if a.uuid == made_a)
+        assert [(u.email, u.values) for u in found_a.users] == [(users[2].email, ["bronze"])]
+        await call("set_scheduler_timezone", p, "Asia/Tokyo")
+        assert await call("scheduler_timezone", p) == "Asia/Tokyo"
         outsider = next(u for u in users if u.uuid not in scenario.prod.access)
         await call("grant_project_access", p, outsider.email, "viewer")
         await call("update_project_access", p, outsider.uuid, "editor")
@@ -307,21 +339,22 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         await call("share_space", p, space.uuid, outsider.uuid, "editor")
         await call("share_space_group", p, space.uuid, group, "viewer")
         detail = await call("space", p, space.uuid)
-        assert (
-            detail.is_private,
-            [a.user for a in detail.access],
-            [g.group for g in detail.groups],
-        ) == (False, [outsider.uuid], [group])
+        direct = [a.user for a in await call("space_users", p, space.uuid)]
+        assert (detail.restricted, outsider.uuid in direct, [g.group for g in detail.groups]) == (
+            False,
+            True,
+            [group],
+        )
         await call("unshare_space", p, space.uuid, outsider.uuid)
         await call("unshare_space_group", p, space.uuid, group)
-        assert not (await call("space", p, space.uuid)).access
+        assert outsider.uuid not in {a.user for a in await call("space_users", p, space.uuid)}
         assert space.uuid in {s.uuid for s in await call("spaces", p)}
         code = (await call("charts_code", scenario.staging.uuid))[0]
         made = await call(
             "upsert_chart",
             p,
             "audit-chart",
-            {**code, "spaceSlug": space.slug, "skipSpaceCreate": True},
+            {**code, "spaceSlug": space.code_slug, "skipSpaceCreate": True},
         )
         assert made.action == "create" and made.uuid in {
             r.uuid for r in await call("chart_list", p)
@@ -329,7 +362,7 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         board = (await call("dashboards_code", p))[0]
         assert (await call("upsert_dashboard", p, board["slug"], board)).action == "no changes"
         assert await call("dashboard_list", p)
-        body = {"name": "Audit", "format": "csv", "cron": "0 9 * * 1", "options": {"formatted": True, "limit": "table"},
+        body = {"name": "Audit", "format": "csv", "cron": "0 9 * * 1", "enabled": True, "includeLinks": True, "options": {"formatted": True, "limit": "table"},
                 "targets": [{"recipient": "audit@acme.example"}]}  # fmt: skip
         made_s = await call("create_scheduler", p, ("chart", made.uuid), body)
         await call("update_scheduler", made_s, {**body, "targets": [{"channel": "C0AUDIT"}]})
@@ -345,10 +378,12 @@ def test_the_restore_order_is_what_the_readme_documents() -> None:
     assert documented == explain_order()
     assert [s.handler.name for s in RESTORE_ORDER] == [
         "groups",
+        "user attributes",
         "project access",
         "spaces",
         "charts",
         "dashboards",
+        "project settings",
         "schedulers",
     ]
 
@@ -365,16 +400,11 @@ async def test_restores_into_two_projects_of_one_instance_keep_separate_ledgers(
         for k, s in snap.source.projects["Staging"].spaces.items()
         if "/" not in k and k not in prod_names
     )
-    qa.spaces["s"] = State.Space("s", space.path[0], "qa-space", not space.private)
+    uuid = State.new_uuid()
+    qa.spaces[uuid] = State.Space(uuid, space.path[0], "qa-space", not space.private)
     async with client_pool(fake.url, [scenario.token], rate_limit=100_000, project="QA") as cs:
         plan = await plan_restore(snap, cs, RestoreOptions())
     ops = {a.id: a.op for a in plan.actions}
-    print(
-        "DBG",
-        path,
-        ops[f"ld.space:Staging:{path}"],
-        [a.reason for a in plan.actions if a.id == f"ld.space:Staging:{path}"],
-    )
     assert ops[f"ld.space:Staging:{path}"] == "conflict"
 
 
@@ -429,19 +459,28 @@ async def test_content_whose_space_the_snapshot_lacks_is_blocked_naming_it(sourc
     assert len(blocked) == sum(1 for c in project.charts.values() if "/".join(c.space) == path)
 
 
-def test_the_packaged_spec_is_lightdashs_and_the_fake_serves_only_its_routes() -> None:
-    shared = Path(__file__).resolve().parents[2] / "shared" / "lightdash-api" / "openapi.json"
-    packaged = (
-        Path(__file__).resolve().parents[1] / "omnimigrate/platforms/lightdash/fake/openapi.json"
+@pytest.mark.parametrize(
+    ("name", "version"), [("openapi.json", "0.1471.0"), ("openapi-1.219.0.json", "1.219.0")]
+)
+def test_the_packaged_spec_is_lightdashs_and_the_fake_serves_only_its_routes(
+    name: str, version: str
+) -> None:
+    """Each variant ships its release's spec byte for byte and serves only its routes (0.1471:
+    and the web app's scheduler creates; both: `/api/v1/health`, which no spec declares)."""
+    here = Path(__file__).resolve()
+    shared = next(
+        (p / "shared" / "lightdash-api" / name for p in here.parents if (p / "shared").is_dir()),
+        here.parents[2] / "shared" / "lightdash-api" / name,
     )
-    assert shared.is_file(), (
-        f"expected Lightdash's spec at {shared} (the shared/ folder beside the repo)"
-    )
+    packaged = here.parents[1] / "omnimigrate/platforms/lightdash/fake" / name
+    assert shared.is_file(), f"expected Lightdash's spec at {shared} (the shared/ folder)"
     assert packaged.read_bytes() == shared.read_bytes()
-    paths = load_openapi()[1]["paths"]
-    served = {(r.method.lower(), r.path) for r in FakeLightdash().api.routes()}
+    fake = FakeLightdash(settings=LightdashSettings(version=version))
+    paths = load_openapi("1.219" if fake.modern else "0.1471")[1]["paths"]
+    served = {(r.method.lower(), r.path) for r in fake.api.routes()}
     outside = {(m, p) for m, p in served if m not in paths.get(p, {})}
-    assert outside == {("post", r) for r in UNOFFICIAL_SCHEDULER_ROUTES}
+    unofficial = set() if fake.modern else {("post", r) for r in UNOFFICIAL_SCHEDULER_ROUTES}
+    assert outside == unofficial | {("get", "/api/v1/health")}
 
 
 async def test_a_grant_to_a_group_the_snapshot_could_not_list_is_blocked_naming_it(source) -> None:
@@ -456,3 +495,201 @@ async def test_a_grant_to_a_group_the_snapshot_could_not_list_is_blocked_naming_
     assert f"ld.access:Staging:group:{name}" in blocked
     assert all(f"group {name} is not in the snapshot's groups" in why for why in blocked.values())
     assert not [a for a in plan.actions if a.writes and name in str(a.params.get("groups", {}))]
+
+
+async def test_schedulers_of_one_name_on_one_chart_each_keep_their_own_key(
+    tmp_path: Path, version: str
+) -> None:
+    """(resource, name) is not unique: three namesakes on one chart back up, restore and
+    verify as three (`…#2`, `…#3`), and a re-run writes nothing."""
+    scenario = sc.generate(sc.ScenarioSpec(charts=6, dashboards=2, spaces=3, schedulers=2))
+    chart = next(iter(scenario.staging.charts.values()))
+    for n in range(3):
+        fields = {"name": "Weekly", "format": "csv", "cron": f"0 {n} * * 1", "timezone": "UTC",
+                  "enabled": True, "options": {}, "includeLinks": True,
+                  "savedChartUuid": chart.uuid, "dashboardUuid": None,
+                  "createdBy": None, "createdAt": scenario.state.now(), "updatedAt": ""}  # fmt: skip
+        s = State.Scheduler(State.new_uuid(), fields, [], scenario.staging.scheduler_slug("Weekly"))
+        scenario.staging.schedulers[s.uuid] = s
+    fake = await serve(scenario.state, version)
+    store = LocalStore(tmp_path / "store", create=True)
+    await backup(fake, scenario.token, store, tmp_path / "cache")
+    await fake.stop()
+    snap = open_snapshot(store, "latest")
+    weekly = sorted(k for k in snap.source.projects["Staging"].schedulers if ":Weekly" in k)
+    assert weekly == [f"chart:{chart.slug}:Weekly", f"chart:{chart.slug}:Weekly#2",
+                      f"chart:{chart.slug}:Weekly#3"]  # fmt: skip
+    spare = sc.standby(scenario.state)
+    target = await serve(spare.state, version)
+    try:
+        _, report = await restore(snap, target, spare.token, RestoreOptions())
+        assert report.types["schedulers"].matching == report.types["schedulers"].checked == 5
+        crons = sorted(
+            s.fields["cron"]
+            for s in spare.staging.schedulers.values()
+            if s.fields["name"] == "Weekly"
+        )
+        assert crons == ["0 0 * * 1", "0 1 * * 1", "0 2 * * 1"]
+        if target.modern:  # 1.219's slugs come along
+            assert {s.slug for s in spare.staging.schedulers.values()} == {
+                s.slug for s in scenario.staging.schedulers.values()
+            }
+        rerun, _ = await restore(snap, target, spare.token, RestoreOptions())
+        assert rerun == 0
+    finally:
+        await target.stop()
+    assert target.violations == []
+
+
+async def test_a_tree_three_deep_round_trips_with_access_at_the_root_and_content_in_a_leaf(
+    tmp_path: Path, version: str
+) -> None:
+    scenario = sc.generate(sc.ScenarioSpec(charts=4, dashboards=1, spaces=2, schedulers=0))
+    p, users = scenario.staging, list(scenario.state.users.values())
+    group = next(iter(scenario.state.groups.values()))
+    root = State.Space(State.new_uuid(), "Finance", "finance", True)
+    root.users[users[1].uuid] = "editor"
+    root.groups[group.uuid] = "viewer"
+    mid = State.Space(State.new_uuid(), "Close", "close", False, root.uuid)
+    leaf = State.Space(State.new_uuid(), "Monthly", "monthly", False, mid.uuid)
+    for s in (root, mid, leaf):
+        p.spaces[s.uuid] = s
+    chart = next(iter(p.charts.values()))
+    chart.space = leaf.uuid
+    fake = await serve(scenario.state, version)
+    store = LocalStore(tmp_path / "store", create=True)
+    await backup(fake, scenario.token, store, tmp_path / "cache")
+    await fake.stop()
+    snap = open_snapshot(store, "latest")
+    spaces = snap.source.projects["Staging"].spaces
+    assert spaces["Finance"].private and not spaces["Finance/Close/Monthly"].private
+    assert snap.source.projects["Staging"].charts[chart.slug].space == [
+        "Finance",
+        "Close",
+        "Monthly",
+    ]
+    spare = sc.standby(scenario.state)
+    target = await serve(spare.state, version)
+    try:
+        _, report = await restore(snap, target, spare.token, RestoreOptions())
+        assert report.types["spaces"].differences == [] and report.ok
+        made = {s.name: s for s in spare.staging.spaces.values()}
+        assert made["Monthly"].parent == made["Close"].uuid
+        assert made["Close"].parent == made["Finance"].uuid and made["Finance"].parent is None
+        assert (made["Finance"].is_private, made["Close"].is_private) == (True, False)
+        assert {spare.state.users[u].email for u in made["Finance"].users} == {users[1].email}
+        restored = spare.staging.chart_by_slug(chart.slug)
+        assert restored is not None and restored.space == made["Monthly"].uuid
+        rerun, _ = await restore(snap, target, spare.token, RestoreOptions())
+        assert rerun == 0
+    finally:
+        await target.stop()
+    assert target.violations == []
+
+
+async def test_user_attributes_round_trip_and_a_missing_user_blocks_its_value_by_name(
+    source, tmp_path: Path
+) -> None:
+    scenario, fake, store = source
+    snap = open_snapshot(store, "latest")
+    region = snap.source.attributes["region"]
+    expected = ["EU", "US"] if fake.modern else ["EU"]  # 0.1471 serves one value
+    assert region.defaults == ["EU"] and region.description == "row filter 0"
+    assert region.users and all(v == expected for v in region.users.values())
+    assert region.groups and all(v == expected[::-1] or v == ["US"] for v in region.groups.values())
+    spare = sc.standby(scenario.state)
+    gone = sorted(region.users)[0]
+    user = spare.state.user_by_email(gone)
+    assert user is not None
+    del spare.state.users[user.uuid]
+    target = await serve(spare.state, fake.settings.version)
+    try:
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            plan = await plan_restore(snap, cs, RestoreOptions())
+            blocked = {a.id: a.reason for a in plan.blocked()}
+            assert (
+                f"user {gone} is not on the target" in blocked[f"ld.attribute.value:region:{gone}"]
+            )
+            order = [a.kind for a in plan.actions if a.writes]
+            assert order.index("ld.attribute") < order.index("ld.access.group")
+            await apply_plan(snap, plan, cs)
+            report = await snap.platform.verify(snap.source, cs)
+        rows = report.types["user attributes"]
+        assert rows.checked == 2 and rows.matching == 1  # region lacks the missing user's value
+        made = {a.name: a for a in spare.state.attributes.values()}
+        assert sorted(spare.state.users[u].email for u in made["region"].users) == sorted(
+            e for e in region.users if e != gone
+        )
+        assert made["is admin saas"].defaults == ["true"]
+        rerun, _ = await restore(snap, target, spare.token, RestoreOptions())
+        assert rerun == 0
+    finally:
+        await target.stop()
+    assert target.violations == []
+
+
+async def test_one_dashboard_from_an_older_snapshot_into_a_project_that_moved_on(
+    source, tmp_path: Path
+) -> None:
+    """`--include dashboard:SLUG`: only the dashboard and what it needs (its tiles' charts,
+    its space path with access) are written, each dependency named in the plan; the
+    project's other changes since the snapshot are left as they are."""
+    scenario, fake, store = source
+    snap = open_snapshot(store, "latest")
+    staging = snap.source.projects["Staging"]
+    slug, board = next((s, d) for s, d in sorted(staging.dashboards.items()) if d.chart_slugs())
+    live = scenario.staging.dashboard_by_slug(slug)
+    assert live is not None
+    live.content = {**live.content, "name": "Edited since"}
+    live.updated_at = scenario.state.now()
+    other = next(c for c in scenario.staging.charts.values() if c.slug not in board.chart_slugs())
+    other.content = {**other.content, "name": "Also edited since"}
+    tile_chart = scenario.staging.chart_by_slug(board.chart_slugs()[0])
+    assert tile_chart is not None
+    tile_chart.content = {**tile_chart.content, "name": "Tile chart edited"}
+    options = RestoreOptions(include=[f"dashboard:{slug}"], on_conflict="overwrite")
+    async with client_pool(fake.url, [scenario.token], rate_limit=100_000, project="Staging") as cs:
+        plan = await plan_restore(snap, cs, options)
+        written = {a.id for a in plan.actions if a.writes}
+        assert written == {f"ld.dashboard:Staging:{slug}", f"ld.chart:Staging:{tile_chart.slug}"}
+        dep = next(a for a in plan.actions if a.id == f"ld.chart:Staging:{tile_chart.slug}")
+        assert "a dependency of the selection" in dep.reason
+        assert all(
+            a.reason == "not selected (--include/--exclude)"
+            for a in plan.actions
+            if a.op == "skip" and a.kind == "ld.chart" and a.object.endswith(other.slug)
+        )
+        before = len(fake.log.writes())
+        result = await apply_plan(snap, plan, cs)
+        assert not result.by_status("failed")
+        assert len(fake.log.writes()) - before == 2
+    assert live.content["name"] == board.body["name"]
+    assert tile_chart.content["name"] == staging.charts[tile_chart.slug].body["name"]
+    assert other.content["name"] == "Also edited since"  # touched nothing else
+
+
+async def test_a_rename_restore_uploads_a_copy_and_leaves_the_existing_dashboard_untouched(
+    source,
+) -> None:
+    scenario, fake, store = source
+    snap = open_snapshot(store, "latest")
+    slug = sorted(snap.source.projects["Staging"].dashboards)[0]
+    live = scenario.staging.dashboard_by_slug(slug)
+    assert live is not None
+    live.content = {**live.content, "name": "Edited since"}
+    kept = (live.uuid, dict(live.content), live.updated_at)
+    options = RestoreOptions(include=[f"dashboard:{slug}"], on_conflict="rename")
+    async with client_pool(fake.url, [scenario.token], rate_limit=100_000, project="Staging") as cs:
+        plan = await plan_restore(snap, cs, options)
+        action = next(a for a in plan.actions if a.id == f"ld.dashboard:Staging:{slug}")
+        assert (action.op, action.params["slug"]) == ("create", f"{slug}-restored")
+        assert f"{slug}-restored" in action.reason
+        await apply_plan(snap, plan, cs)
+        again = await plan_restore(snap, cs, options)
+        assert not [a.id for a in again.actions if a.writes]
+    assert (live.uuid, live.content, live.updated_at) == kept
+    copy = scenario.staging.dashboard_by_slug(f"{slug}-restored")
+    assert (
+        copy is not None
+        and copy.content["name"] == snap.source.projects["Staging"].dashboards[slug].body["name"]
+    )

@@ -86,7 +86,8 @@ def print_outcome(outcome: BackupOutcome) -> None:
     "token_env",
     multiple=True,
     help="Env var holding an API key (repeatable: jobs spread over the keys, each with its own "
-    "rate limit; default OMNI_SOURCE_TOKEN, or the config's `token_env`).",
+    "rate limit; default OMNI_SOURCE_TOKEN, Lightdash: LIGHTDASH_API_KEY, or the config's "
+    "`token_env`).",
 )
 @platform_option
 @project_option("project", "--project", "The project to back up")
@@ -141,7 +142,7 @@ def backup(
             "a Lightdash backup takes no --include/--exclude (it backs up whole projects): "
             "choose the project with --project instead"
         )
-    tokens = resolve_tokens(inst.token_env)
+    tokens = resolve_tokens(inst.token_env, platform=inst.platform)
     for token in tokens:
         app.redactor.add(token.get_secret_value())
     options = BackupOptions(

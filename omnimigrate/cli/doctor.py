@@ -15,6 +15,7 @@ from omnimigrate.cli.options import platform_option, project_option
 from omnimigrate.cli.progress import make_console, titled
 from omnimigrate.config import InstanceConfig, instance_for, resolve_tokens
 from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
+from omnimigrate.http.identify import NOT_LIGHTDASH, lightdash_hint, lightdash_version
 from omnimigrate.http.ratelimit import RateLimiter, key_fingerprint
 from omnimigrate.http.transport import Transport
 from omnimigrate.platforms.lightdash.doctor import diagnose_token
@@ -38,6 +39,10 @@ async def diagnose(
             key = key_fingerprint(token.get_secret_value())
             found = await diagnose_token(inst.url, token, inst.project, rate_limit, timeout)
             checks += [Check(key, name, ok, detail) for name, ok, detail in found]
+        if not all(c.ok for c in checks):
+            async with aiohttp.ClientSession() as session:
+                if await lightdash_version(session, inst.url, timeout) is None:
+                    checks.append(Check("-", "platform", False, NOT_LIGHTDASH.lstrip("; ")))
         return checks
     async with aiohttp.ClientSession() as session:
         for token in tokens:
@@ -45,6 +50,10 @@ async def diagnose(
                 inst.url, token, session=session, limiter=RateLimiter(rate_limit), timeout=timeout
             )
             checks += await _diagnose_key(transport, rate_limit)
+        if not all(c.ok for c in checks):
+            version = await lightdash_version(session, inst.url, timeout)
+            if version:  # the other platform's server: name the flag
+                checks.append(Check("-", "platform", False, lightdash_hint(version).lstrip("; ")))
     return checks
 
 
@@ -124,7 +133,7 @@ def doctor(
     """Check reachability, auth, key type and rate-limit headroom of an instance."""
     inst = instance_for(app.settings, instance, list(token_env), "OMNI_SOURCE_TOKEN",
                         platform=platform, project=project)  # fmt: skip
-    tokens = resolve_tokens(inst.token_env)
+    tokens = resolve_tokens(inst.token_env, platform=inst.platform)
     for token in tokens:
         app.redactor.add(token.get_secret_value())
     limit = rate_limit or inst.rate_limit or app.settings.rate_limit

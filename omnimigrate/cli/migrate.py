@@ -61,7 +61,7 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
     accepted = Acknowledged(accept_blocked)
     src = instance_for(app.settings, source, list(source_token_env), "OMNI_SOURCE_TOKEN",
                        platform=kw["platform"], project=source_project)  # fmt: skip
-    src_tokens = resolve_tokens(src.token_env)
+    src_tokens = resolve_tokens(src.token_env, platform=src.platform)
     for t in src_tokens:
         app.redactor.add(t.get_secret_value())
     tgt = Target(app, target, target_token_env, kw)

@@ -18,11 +18,13 @@ from omnimigrate.cli.target import (
     Target,
     build_options,
     open_for,
+    platform_from,
     restore_options,
     unchanged,
 )
 from omnimigrate.engine.plan import Plan
 from omnimigrate.engine.restore import plan_restore
+from omnimigrate.platforms.lightdash.registry import explain_order as lightdash_order
 from omnimigrate.platforms.omni.registry import explain_order
 
 
@@ -72,13 +74,34 @@ def apply_hint(
                         target_token_env=token_env, plan=str(out))  # fmt: skip
 
 
+class PlanCommand(click.Command):
+    """Keeps the raw arguments: `--explain-order` is eager (it needs no --target), and the
+    order it prints is the one of the `--platform` given anywhere on the line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["plan_args"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+def _asked_platform(args: list[str]) -> str:
+    for n, arg in enumerate(args):
+        if arg == "--platform" and n + 1 < len(args):
+            return args[n + 1]
+        if arg.startswith("--platform="):
+            return arg.split("=", 1)[1]
+    return "omni"
+
+
 def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        click.echo("\n".join(explain_order()))
+        if _asked_platform(ctx.meta.get("plan_args", [])) == "lightdash":
+            click.echo("\n".join(lightdash_order()))
+        else:
+            click.echo("\n".join(explain_order()))
         ctx.exit(EXIT_OK)
 
 
-@cli.command("plan")
+@cli.command("plan", cls=PlanCommand)
 @click.option(
     "--explain-order",
     is_flag=True,
@@ -100,9 +123,10 @@ def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 def plan_command(app: AppContext, target: str, target_token_env: tuple[str, ...], as_json: bool,
                  out: Path | None, details: bool, **kw: Any) -> None:  # fmt: skip
     """Show what a restore would do; writes nothing to the target."""
+    early = platform_from(target, app, kw)
     tgt = Target(app, target, target_token_env, kw)
     tgt.preflight()
-    snap = open_for(app, kw)
+    snap = early or open_for(app, kw)
 
     async def run() -> Plan:
         async with (

@@ -21,6 +21,7 @@ from omnimigrate.cli.target import (
     build_options,
     exit_code,
     open_for,
+    platform_from,
     print_result,
     restore_into,
     restore_options,
@@ -63,11 +64,12 @@ def restore_command(app: AppContext, target: str, target_token_env: tuple[str, .
                 f"{plan_file} is not a saved plan: {exc.errors()[0]['msg']}"
             ) from None
         kw |= {"snapshot": saved.snapshot_id, "source_instance": saved.source_instance}
+    early = platform_from(target, app, kw)
     tgt = Target(app, target, target_token_env, kw)
     if saved and instance_slug(saved.target_url) != instance_slug(tgt.inst.url):
         raise ConfigError(f"{plan_file} was made for {saved.target_url}, not {tgt.inst.url}")
     tgt.preflight()
-    snap = open_for(app, kw)
+    snap = early or open_for(app, kw)
     try:
         plan, result = asyncio.run(restore_into(tgt, snap, build_options(kw), saved))
     except PlanDrift as exc:

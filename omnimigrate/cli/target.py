@@ -36,6 +36,7 @@ from omnimigrate.engine.restore import (
     resume_saved,
 )
 from omnimigrate.service.metrics import Metrics
+from omnimigrate.snapshot.catalog import SnapshotNotFound
 from omnimigrate.snapshot.manifest import instance_slug
 
 SYMBOLS = {"create": "+", "update": "~", "skip": "=", "conflict": "!", "blocked": "x", "extra": "*"}
@@ -75,7 +76,7 @@ def restore_option_list(*, snapshot: bool = True) -> list[Callable[..., Any]]:
         click.option("--target", required=True, help="Target instance URL or config name."),
         platform_option,
         project_option("project", "--project", "The target project, by uuid or name"),
-        click.option("--target-token-env", multiple=True, help="Env var with a target API key (repeatable: each key gets its own rate limit; default OMNI_TARGET_TOKEN, or the config's `token_env`)."),
+        click.option("--target-token-env", multiple=True, help="Env var with a target API key (repeatable: each key gets its own rate limit; default OMNI_TARGET_TOKEN, Lightdash: LIGHTDASH_API_KEY, or the config's `token_env`)."),
         click.option("--on-conflict", type=click.Choice(["skip", "overwrite", "rename"]), default="skip",
                      help="A document on the target that omnimigrate did not restore: leave it, replace it, or (Omni only) import a copy under a new identifier."),
         click.option("--include", multiple=True, help="Omni only: folder-path glob, label:NAME or document:IDENTIFIER (repeatable; default: everything)."),
@@ -120,7 +121,9 @@ class Target:
             app.settings, name, list(token_env), "OMNI_TARGET_TOKEN",
             platform=kw.get("platform"), project=kw.get("project"),
         )  # fmt: skip
-        self.tokens = resolve_tokens(self.inst.token_env, flag="--target-token-env")
+        self.tokens = resolve_tokens(
+            self.inst.token_env, flag="--target-token-env", platform=self.inst.platform
+        )
         for t in self.tokens:
             app.redactor.add(t.get_secret_value())
         self.rate = kw.get("rate_limit") or self.inst.rate_limit or app.settings.rate_limit
@@ -163,6 +166,20 @@ def open_for(app: AppContext, kw: dict[str, Any]) -> OpenSnapshot:
     store = store_for(app, kw["store"])
     cipher = cipher_for(app, store)
     return open_snapshot(store, kw["snapshot"], kw["source_instance"], cipher)
+
+
+def platform_from(target: str, app: AppContext, kw: dict[str, Any]) -> OpenSnapshot | None:
+    """A target given by URL without --platform runs the platform the snapshot's manifest
+    names (a Lightdash snapshot is never planned with Omni's API, nor its token variable).
+    The snapshot, when it could be read; else None, and the pre-flight comes first."""
+    if kw.get("platform") or target in app.settings.instances:
+        return None
+    try:
+        snap = open_for(app, kw)
+    except SnapshotNotFound:
+        return None
+    kw["platform"] = snap.platform.name
+    return snap
 
 
 class Acknowledged:

@@ -59,7 +59,7 @@ def print_verify(report: VerifyReport, console: Console) -> None:
     "--target-token-env",
     multiple=True,
     help="Env var with a target API key (repeatable: each key gets its own rate limit; "
-    "default OMNI_TARGET_TOKEN, or the config's `token_env`).",
+    "default OMNI_TARGET_TOKEN, Lightdash: LIGHTDASH_API_KEY, or the config's `token_env`).",
 )
 @platform_option
 @project_option("project", "--project", "The project to compare")

@@ -14,7 +14,13 @@ from typing import Any
 
 from omnimigrate.engine.jobs import LISTING, Job, JobResult, UnknownJob
 from omnimigrate.engine.scope import PathFilter
-from omnimigrate.platforms.lightdash.client import ContentRef, LightdashClient, select_project
+from omnimigrate.platforms.lightdash.client import (
+    INHERIT,
+    ISPRIVATE,
+    ContentRef,
+    LightdashClient,
+    select_project,
+)
 from omnimigrate.platforms.lightdash.handler import Args, BackupJob
 from omnimigrate.platforms.lightdash.registry import HANDLERS
 from omnimigrate.snapshot.blobs import BlobStore
@@ -53,7 +59,10 @@ class Context:
 async def projects(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
     found = await client.projects()
     chosen = [select_project(found, client.project, client.base_url)] if client.project else found
-    entries, children = [], []
+    modern = await client.modern()
+    server = {"version": await client.version(), "generation": await client.generation(),
+              "space_model": INHERIT if modern else ISPRIVATE}  # fmt: skip
+    entries, children = [ObjectEntry(type="ld_server", key="server", refs=server)], []
     for p in chosen:
         entries.append(ObjectEntry(type="ld_project", key=p.name, source_id=p.uuid))
         scope = {"project": p.uuid, "name": p.name}

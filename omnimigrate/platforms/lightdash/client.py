@@ -5,25 +5,33 @@ become the same error types as Omni's (`omnimigrate.http.errors`) with Lightdash
 The limiter and retry rules are Omni's; Lightdash documents no rate limit, so the limit is
 the configured one.
 
-Reads are defensive: the models below declare only what the spec (0.1471.0) declares and
-restore relies on; a list that comes either paginated (`{data, pagination}`) or bare is
-read in both shapes, and a space's `parentSpaceUuid` (newer Lightdash) is read when served.
+Two API generations: the client reads the server's version from `GET /api/v1/health` (once)
+and speaks 1.219 where it is served (major version 1 or later: the `code/*` routes with the
+answer's next offset, spaces with `inheritParentPermissions` and their direct shares from
+`access?directOnly=true`, scheduler bodies with `appUuid`/`appName`), else 0.1471.
+
+Reads are defensive: the models below declare only what the specs (0.1471.0, 1.219.0)
+declare and restore relies on; a list that comes either paginated (`{data, pagination}`) or
+bare is read in both shapes, and a space's `parentSpaceUuid` is read when served.
 A create that may have reached Lightdash before its answer was lost is looked up by its
 natural key before it is sent again, so a retry never makes a duplicate (lightdash#11675).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from omnimigrate.config import ConfigError
 from omnimigrate.http.client import ApiClient
-from omnimigrate.http.errors import OmniAPIError, hint_for
+from omnimigrate.http.errors import OmniAPIError, OmniNotFound, hint_for
 from omnimigrate.http.transport import Reply
 
 PAGE_SIZE = 100
+OLD, NEW = "0.1471", "1.219"  # the two API generations spoken
+ISPRIVATE, INHERIT = "isPrivate", "inheritParentPermissions"  # their space permission models
 PROJECT = "/api/v1/projects/{projectUuid}"
 SPACE = PROJECT + "/spaces/{spaceUuid}"
 CHART_SCHEDULERS = "/api/v1/saved/{chartUuid}/schedulers"  # not in the public spec
@@ -81,11 +89,39 @@ class SpaceGroup(Read):
 
 
 class SpaceRef(Read):
+    """A space in either generation: 0.1471 says `isPrivate`, 1.219 `inheritParentPermissions`
+    (a space that does not inherit has only its direct shares). `restricted` is the one
+    meaning both share: isPrivate true <-> inheritParentPermissions false."""
+
     uuid: str
     name: str
     slug: str
-    is_private: bool = Field(alias="isPrivate")
+    is_private: bool | None = Field(default=None, alias="isPrivate")
+    inherit: bool | None = Field(default=None, alias="inheritParentPermissions")
     parent: str | None = Field(default=None, alias="parentSpaceUuid")
+    member_role: str | None = Field(default=None, alias="projectMemberAccessRole")
+    ltree: str | None = Field(default=None, alias="path")  # 1.219: `parent_slug.child_slug`
+
+    @model_validator(mode="after")
+    def _one_model(self) -> SpaceRef:
+        if self.is_private is None and self.inherit is None:
+            raise ValueError(f"space {self.uuid} has neither `{ISPRIVATE}` nor `{INHERIT}`")
+        return self
+
+    @property
+    def model(self) -> str:
+        return INHERIT if self.inherit is not None else ISPRIVATE
+
+    @property
+    def code_slug(self) -> str:
+        """How content as code names the space: 1.219 by its path (`parent-a/child-b`, from
+        the ltree path as Lightdash's getContentAsCodePathFromLtreePath turns it), 0.1471 by
+        its slug."""
+        return self.ltree.replace("_", "-").replace(".", "/") if self.ltree else self.slug
+
+    @property
+    def restricted(self) -> bool:
+        return not self.inherit if self.inherit is not None else bool(self.is_private)
 
 
 class SpaceDetail(SpaceRef):
@@ -100,6 +136,50 @@ class ContentRef(Read):
     name: str
     updated_at: str = Field(alias="updatedAt")
     slug: str | None = None  # charts' lists have it; dashboards' do not
+
+
+def _values(raw: dict[str, Any], many: str, one: str) -> list[str]:
+    """1.219's list (`values`, `attributeDefaults`), else 0.1471's single value."""
+    if raw.get(many) is not None:
+        return [str(v) for v in raw[many]]
+    return [str(raw[one])] if raw.get(one) is not None else []
+
+
+class AttributeUser(Read):
+    user: str = Field(alias="userUuid")
+    email: str
+    values: list[str]
+
+
+class AttributeGroup(Read):
+    group: str = Field(alias="groupUuid")
+    values: list[str]
+
+
+class AttributeRef(Read):
+    """A user attribute in either generation, its values read as lists."""
+
+    uuid: str
+    name: str
+    description: str | None = None
+    defaults: list[str] = Field(default_factory=list)
+    users: list[AttributeUser] = Field(default_factory=list)
+    groups: list[AttributeGroup] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or "defaults" in raw:
+            return raw  # already ours (a snapshot's blob)
+        for name in ("users", "groups", "uuid", "name"):
+            if name not in raw:
+                raise ValueError(f"a user attribute without `{name}`, which the spec requires")
+        return {
+            **raw,
+            "defaults": _values(raw, "attributeDefaults", "attributeDefault"),
+            "users": [{**u, "values": _values(u, "values", "value")} for u in raw["users"]],
+            "groups": [{**g, "values": _values(g, "values", "value")} for g in raw["groups"]],
+        }
 
 
 class Upserted(BaseModel):
@@ -161,6 +241,28 @@ class LightdashClient(ApiClient):
     ) -> None:
         super().__init__(base_url, token, **options)
         self.project = project  # the selected project's uuid or name; None: every project
+        self._version: str | None = None
+        self._version_lock = asyncio.Lock()
+
+    async def version(self) -> str:
+        """The server's release, from `GET /api/v1/health` (read once); a server without the
+        route (it is in neither spec) is taken for 0.1471."""
+        async with self._version_lock:
+            if self._version is None:
+                try:
+                    results = await self._results("GET", "/api/v1/health")
+                except OmniNotFound:
+                    results = {}
+                self._version = str((results or {}).get("version") or OLD + ".0")
+            return self._version
+
+    async def generation(self) -> str:
+        """NEW (1.219) from release 1 on, else OLD (0.1471)."""
+        major = (await self.version()).split(".")[0]
+        return NEW if major.isdigit() and int(major) >= 1 else OLD
+
+    async def modern(self) -> bool:
+        return await self.generation() == NEW
 
     async def _results(self, method: str, route: str, **call: Any) -> Any:
         """The `results` of one call (`call`: `ApiClient._call`'s), with retries."""
@@ -171,7 +273,9 @@ class LightdashClient(ApiClient):
                                hint="check that the URL is the Lightdash instance's origin")  # fmt: skip
         return reply.body.get("results")  # optional: ApiSuccessEmpty has none
 
-    async def _paged(self, route: str, **params: Any) -> list[dict[str, Any]]:
+    async def _paged(
+        self, route: str, path: dict[str, str] | None = None, **params: Any
+    ) -> list[dict[str, Any]]:
         """A Knex-paginated list (`{data, pagination}`), or a bare list from a server that
         does not paginate it. `pagination` is optional: without it, a full page asks for
         the next one."""
@@ -179,7 +283,7 @@ class LightdashClient(ApiClient):
         page = 1
         while True:
             results = await self._results(
-                "GET", route, params={**params, "page": page, "pageSize": PAGE_SIZE}
+                "GET", route, path=path, params={**params, "page": page, "pageSize": PAGE_SIZE}
             )
             if isinstance(results, list):
                 return results
@@ -228,6 +332,58 @@ class LightdashClient(ApiClient):
     async def add_group_member(self, group: str, user: str) -> None:
         await self._results("PUT", "/api/v1/groups/{groupUuid}/members/{userUuid}",
                          path={"groupUuid": group, "userUuid": user})  # fmt: skip
+
+    # ------------------------------------------------------------------ project settings
+
+    async def scheduler_timezone(self, project: str) -> str:
+        results = await self._results("GET", PROJECT, path={"projectUuid": project})
+        return str(required(results, "schedulerTimezone", PROJECT))
+
+    async def set_scheduler_timezone(self, project: str, zone: str) -> None:
+        await self._results("PATCH", PROJECT + "/schedulerSettings", path={"projectUuid": project},
+                            json={"schedulerTimezone": zone})  # fmt: skip
+
+    # ------------------------------------------------------------------ user attributes
+
+    async def attributes(self) -> list[AttributeRef]:
+        return [
+            AttributeRef.model_validate(a)
+            for a in await self._results("GET", "/api/v1/org/attributes")
+        ]
+
+    async def _attribute_body(
+        self, attr: Any, users: dict[str, list[str]], groups: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        """1.219 takes lists; 0.1471 one value (the first: the README names the loss)."""
+        if await self.modern():
+            return {"name": attr.name, "description": attr.description,
+                    "attributeDefaults": attr.defaults or None,
+                    "users": [{"userUuid": u, "values": v} for u, v in users.items()],
+                    "groups": [{"groupUuid": g, "values": v} for g, v in groups.items()]}  # fmt: skip
+        return {"name": attr.name, "description": attr.description,
+                "attributeDefault": attr.defaults[0] if attr.defaults else None,
+                "users": [{"userUuid": u, "value": v[0]} for u, v in users.items() if v],
+                "groups": [{"groupUuid": g, "value": v[0]} for g, v in groups.items() if v]}  # fmt: skip
+
+    async def create_attribute(
+        self, attr: Any, users: dict[str, list[str]], groups: dict[str, list[str]]
+    ) -> str:
+        """`attr`: the model's Attribute; `users`/`groups`: values by uuid. 1.219 answers 201."""
+
+        async def recover() -> Reply | None:
+            found = next((a for a in await self.attributes() if a.name == attr.name), None)
+            return self._found({"uuid": found.uuid}) if found else None
+
+        body = await self._attribute_body(attr, users, groups)
+        results = await self._results("POST", "/api/v1/org/attributes", json=body, recover=recover)
+        return str(required(results, "uuid", "/api/v1/org/attributes", "POST"))
+
+    async def update_attribute(
+        self, uuid: str, attr: Any, users: dict[str, list[str]], groups: dict[str, list[str]]
+    ) -> None:
+        await self._results("PUT", "/api/v1/org/attributes/{userAttributeUuid}",
+                            path={"userAttributeUuid": uuid},
+                            json=await self._attribute_body(attr, users, groups))  # fmt: skip
 
     # ------------------------------------------------------------------ project access
 
@@ -279,6 +435,19 @@ class LightdashClient(ApiClient):
         )
         return SpaceDetail.model_validate(results)
 
+    async def space_users(self, project: str, space: str) -> list[SpaceShare]:
+        """A space's direct user shares. 1.219's space answer lists only the caller and
+        admins, so its paged `access?directOnly=true` is read; 0.1471's lists them all."""
+        if not await self.modern():
+            return [a for a in (await self.space(project, space)).access if a.direct]
+        rows = await self._paged(SPACE + "/access", path={"projectUuid": project, "spaceUuid": space},
+                                 directOnly="true")  # fmt: skip
+        return [a for a in (SpaceShare.model_validate(r) for r in rows) if a.direct]
+
+    async def _space_flag(self, restricted: bool) -> dict[str, bool]:
+        """The body's permission field in this server's model (1.219 ignores `isPrivate`)."""
+        return {INHERIT: not restricted} if await self.modern() else {ISPRIVATE: restricted}
+
     async def create_space(
         self, project: str, name: str, private: bool, parent: str | None
     ) -> SpaceRef:
@@ -289,7 +458,7 @@ class LightdashClient(ApiClient):
             )
             return self._found(found.model_dump(by_alias=True)) if found else None
 
-        body: dict[str, Any] = {"name": name, "isPrivate": private}
+        body: dict[str, Any] = {"name": name, **await self._space_flag(private)}
         if parent:  # newer Lightdash nests spaces; 0.1471.0 ignores what it does not declare
             body["parentSpaceUuid"] = parent
         results = await self._results("POST", PROJECT + "/spaces", path={"projectUuid": project},
@@ -298,7 +467,7 @@ class LightdashClient(ApiClient):
 
     async def update_space(self, project: str, space: str, name: str, private: bool) -> None:
         await self._results("PATCH", SPACE, path={"projectUuid": project, "spaceUuid": space},
-                         json={"name": name, "isPrivate": private})  # fmt: skip
+                         json={"name": name, **await self._space_flag(private)})  # fmt: skip
 
     async def share_space(self, project: str, space: str, user: str, role: str) -> None:
         """Idempotent by nature: sharing again sets the same role."""
@@ -333,21 +502,30 @@ class LightdashClient(ApiClient):
         results = await self._results("GET", PROJECT + "/dashboards", path={"projectUuid": project})
         return [ContentRef.model_validate(d) for d in results]
 
+    async def code_route(self, items: str, slug: bool = False) -> str:
+        """Content as code: 1.219's `code/{items}` (the old routes are marked for removal),
+        else 0.1471's `{items}/code`; with `slug`, the upload's."""
+        if await self.modern():
+            return PROJECT + f"/code/{items}" + ("/{slug}" if slug else "")
+        return PROJECT + f"/{items}" + ("/{slug}" if slug else "") + "/code"
+
     async def charts_code(self, project: str, ids: list[str] | None = None) -> list[dict[str, Any]]:
-        return await self._code(PROJECT + "/charts/code", "charts", project, ids)
+        return await self._code("charts", project, ids)
 
     async def dashboards_code(
         self, project: str, ids: list[str] | None = None
     ) -> list[dict[str, Any]]:
-        return await self._code(PROJECT + "/dashboards/code", "dashboards", project, ids)
+        return await self._code("dashboards", project, ids)
 
-    async def _code(
-        self, route: str, items: str, project: str, ids: list[str] | None
-    ) -> list[dict[str, Any]]:
-        """The content-as-code download, paged by `offset` until `total` is reached."""
+    async def _code(self, items: str, project: str, ids: list[str] | None) -> list[dict[str, Any]]:
+        """The content-as-code download, paged until `total` is reached: 1.219 answers the
+        next page's `offset`; 0.1471's answer echoes the one asked, so the count read is."""
+        route = await self.code_route(items)
+        modern = await self.modern()
         out: list[dict[str, Any]] = []
+        offset = 0
         while True:
-            params: dict[str, Any] = {"offset": len(out)}
+            params: dict[str, Any] = {"offset": offset}
             if ids:
                 params["ids"] = ids
             results = await self._results(
@@ -355,50 +533,65 @@ class LightdashClient(ApiClient):
             )
             page = required(results, items, route)
             out += page
-            if not page or len(out) >= int(required(results, "total", route)):
+            total = int(required(results, "total", route))
+            offset = int(required(results, "offset", route)) if modern else len(out)
+            if not page or offset >= total:
                 return out
 
     async def upsert_chart(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
         """An upsert by slug: sending it again after a lost answer writes the same."""
-        results = await self._results("POST", PROJECT + "/charts/{slug}/code",
-                                   path={"projectUuid": project, "slug": slug}, json=body,
-                                   recover=self._no_lookup)  # fmt: skip
-        return _upserted(results, "charts")
+        route = await self.code_route("charts", slug=True)
+        results = await self._results("POST", route, path={"projectUuid": project, "slug": slug},
+                                      json=body, recover=self._no_lookup)  # fmt: skip
+        return _upserted(results, "charts", route)
 
     async def upsert_dashboard(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
-        results = await self._results("POST", PROJECT + "/dashboards/{slug}/code",
-                                   path={"projectUuid": project, "slug": slug}, json=body,
-                                   recover=self._no_lookup)  # fmt: skip
-        return _upserted(results, "dashboards")
+        route = await self.code_route("dashboards", slug=True)
+        results = await self._results("POST", route, path={"projectUuid": project, "slug": slug},
+                                      json=body, recover=self._no_lookup)  # fmt: skip
+        return _upserted(results, "dashboards", route)
 
     # ------------------------------------------------------------------ schedulers
 
     async def schedulers(self, project: str) -> list[dict[str, Any]]:
-        """Every scheduler of a project with its targets, from the (documented) logs route."""
-        results = await self._results("GET", "/api/v1/schedulers/{projectUuid}/logs",
-                                   path={"projectUuid": project})  # fmt: skip
-        return list(required(results, "schedulers", "/api/v1/schedulers/{projectUuid}/logs"))
+        """Every scheduler of a project with its targets, from the (documented) logs route:
+        at `results.schedulers` in 0.1471, at `results.data.schedulers` in 1.219."""
+        route = "/api/v1/schedulers/{projectUuid}/logs"
+        results = await self._results("GET", route, path={"projectUuid": project})
+        if isinstance(results, dict) and isinstance(results.get("data"), dict):
+            results = results["data"]
+        return list(required(results, "schedulers", route))
 
     async def create_scheduler(
-        self, project: str, resource: tuple[str, str], body: dict[str, Any]
+        self,
+        project: str,
+        resource: tuple[str, str],
+        body: dict[str, Any],
+        *,
+        ordinal: int = 1,
+        slug: str | None = None,
     ) -> str:
-        """`resource`: ("chart" or "dashboard", its uuid). Through the web app's routes."""
+        """`resource`: ("chart" or "dashboard", its uuid). Through the web app's routes
+        (1.219 declares them). `ordinal`: this one's place among those of its name on the
+        resource, so a lost answer's lookup finds it and not an earlier namesake; `slug`:
+        1.219's, sent so the copy keeps it."""
         kind, uuid = resource
 
         async def recover() -> Reply | None:
-            for s in await self.schedulers(project):
-                if s.get("name") == body["name"] and uuid in (
-                    s.get("savedChartUuid"),
-                    s.get("dashboardUuid"),
-                ):
-                    return self._found(s)
-            return None
+            same = [
+                s for s in await self.schedulers(project)
+                if s.get("name") == body["name"] and uuid in (s.get("savedChartUuid"), s.get("dashboardUuid"))
+            ]  # fmt: skip
+            same.sort(key=lambda s: (s.get("createdAt") or "", s.get("schedulerUuid") or ""))
+            return self._found(same[ordinal - 1]) if len(same) >= ordinal else None
 
         route, name = (
             (CHART_SCHEDULERS, "chartUuid")
             if kind == "chart"
             else (DASHBOARD_SCHEDULERS, "dashboardUuid")
         )
+        if await self.modern():  # required in 1.219 (422 without them); null is accepted
+            body = {"appUuid": None, "appName": None, **body, **({"slug": slug} if slug else {})}
         results = await self._results("POST", route, path={name: uuid}, json=body, recover=recover)
         return str(results["schedulerUuid"])
 
@@ -407,8 +600,7 @@ class LightdashClient(ApiClient):
                          path={"schedulerUuid": scheduler}, json=body)  # fmt: skip
 
 
-def _upserted(results: Any, items: str) -> Upserted:
-    route = PROJECT + f"/{items}/{{slug}}/code"
+def _upserted(results: Any, items: str, route: str) -> Upserted:
     changes = required(results, items, route, "POST")
     if not changes:
         return Upserted(action=None, uuid=None)

@@ -19,7 +19,10 @@ from omnimigrate.snapshot.manifest import ObjectEntry
 VOLATILE = ("updatedAt", "downloadedAt", "version", "spaceSlug", "dashboardSlug", "slug")
 SCHEDULER_VOLATILE = (
     "schedulerUuid", "createdBy", "createdAt", "updatedAt", "savedChartUuid", "dashboardUuid",
-    "targets",
+    "targets", "slug",  # 1.219's slug: kept apart (Scheduler.slug), sent on a create
+    # 1.219's read-only names and derived fields (what the scheduler is on says them)
+    "savedChartName", "dashboardName", "savedSqlName", "createdByName", "latestRun",
+    "projectName", "projectUuid", "projectSchedulerTimezone",
 )  # fmt: skip
 
 
@@ -60,7 +63,11 @@ def project_of(entry: ObjectEntry) -> str:
 
 class Space(BaseModel):
     path: list[str]
-    private: bool
+    private: bool  # 0.1471's isPrivate; 1.219's not inheritParentPermissions
+    model: str = (
+        "isPrivate"  # the permission model it was read in (isPrivate or inheritParentPermissions)
+    )
+    member_role: str | None = None  # 1.219's projectMemberAccessRole (0.1471 has none)
     users: dict[str, str] = Field(default_factory=dict)  # email -> space role (direct access)
     groups: dict[str, str] = Field(default_factory=dict)  # group name -> space role
 
@@ -81,7 +88,12 @@ class Dashboard(BaseModel):
     body: dict[str, Any]
 
     def compared(self) -> dict[str, Any]:
-        return {**self.body, "space": self.space}
+        """Less the filters' ids: each server makes its own (1.219's code leaves them out)."""
+        filters = {
+            k: [{x: y for x, y in f.items() if x != "id"} for f in v] if isinstance(v, list) else v
+            for k, v in (self.body.get("filters") or {}).items()
+        }
+        return {**self.body, "filters": filters, "space": self.space}
 
     def chart_slugs(self) -> list[str]:
         return [
@@ -92,26 +104,43 @@ class Dashboard(BaseModel):
 
 
 class Scheduler(BaseModel):
-    """Identified by what it is on (`chart` or `dashboard`, by slug) and its name."""
+    """Identified by what it is on (`chart` or `dashboard`, by slug), its name and, when
+    more than one there has that name, its ordinal among them by creation (`#2`, `#3`):
+    (resource, name) alone is not unique. The same key on every generation, so a restore
+    across them converges; 1.219's slug is kept apart and sent on a create."""
 
     on: str
     resource: str  # slug
     name: str
+    ordinal: int = 1
+    slug: str | None = None  # 1.219's
     body: dict[str, Any]  # SchedulerBase's fields, less SCHEDULER_VOLATILE
     targets: list[str]  # "slack:<channel>" or "email:<address>", sorted
 
     @property
     def key(self) -> str:
-        return f"{self.on}:{self.resource}:{self.name}"
+        tail = f"#{self.ordinal}" if self.ordinal > 1 else ""
+        return f"{self.on}:{self.resource}:{self.name}{tail}"
 
     def compared(self) -> dict[str, Any]:
         return {**self.body, "targets": self.targets}
+
+
+class Attribute(BaseModel):
+    """A user attribute, values as lists (1.219's; 0.1471's single value is a list of one)."""
+
+    name: str
+    description: str = ""
+    defaults: list[str] = Field(default_factory=list)
+    users: dict[str, list[str]] = Field(default_factory=dict)  # email -> values
+    groups: dict[str, list[str]] = Field(default_factory=dict)  # group name -> values
 
 
 class Project(BaseModel):
     name: str
     users: dict[str, str] = Field(default_factory=dict)  # email -> project role
     groups: dict[str, str] = Field(default_factory=dict)  # group name -> project role
+    scheduler_timezone: str | None = None  # the project's default (None: not kept)
     spaces: dict[str, Space] = Field(default_factory=dict)  # "/".join(path) -> space
     charts: dict[str, Chart] = Field(default_factory=dict)  # slug -> chart
     dashboards: dict[str, Dashboard] = Field(default_factory=dict)
@@ -121,8 +150,13 @@ class Project(BaseModel):
 class SnapshotView(BaseModel):
     snapshot_id: str
     instance: str
+    # the source server's release and space permission model (snapshots before they were
+    # recorded are 0.1471's)
+    source_version: str = "0.1471.0"
+    space_model: str = "isPrivate"
     users: list[str] = Field(default_factory=list)  # emails, lower case
     groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
+    attributes: dict[str, Attribute] = Field(default_factory=dict)  # by name
     projects: dict[str, Project] = Field(default_factory=dict)  # by name
     blobs: dict[str, str] = Field(default_factory=dict)  # "chart:<project>:<slug>" -> blob ref
 
@@ -132,6 +166,7 @@ class TargetIds(BaseModel):
 
     users: dict[str, str] = Field(default_factory=dict)  # email -> uuid
     groups: dict[str, str] = Field(default_factory=dict)  # name -> uuid
+    attributes: dict[str, str] = Field(default_factory=dict)  # name -> uuid
     projects: dict[str, str] = Field(default_factory=dict)  # snapshot project name -> uuid
     spaces: dict[str, tuple[str, str]] = Field(default_factory=dict)  # space_key -> (uuid, slug)
     charts: dict[str, str] = Field(default_factory=dict)  # "<project>:<slug>" -> uuid
@@ -144,7 +179,9 @@ class TargetState(BaseModel):
 
     url: str
     ids: TargetIds = Field(default_factory=TargetIds)
+    space_model: str = "isPrivate"  # the target's permission model (its spaces' answers)
     groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
+    attributes: dict[str, Attribute] = Field(default_factory=dict)  # by name
     projects: dict[str, Project] = Field(default_factory=dict)  # by snapshot project name
 
 
@@ -153,7 +190,9 @@ class TargetInventory(Inventory):
 
     WRITTEN_BY: ClassVar[dict[str, str]] = {
         "groups": "ld.group",
+        "attributes": "ld.attribute",
         "access": "ld.access",
+        "settings": "ld.settings",
         "spaces": "ld.space",
         "charts": "ld.chart",
         "dashboards": "ld.dashboard",
@@ -161,8 +200,11 @@ class TargetInventory(Inventory):
     }
 
     ids: TargetIds
+    space_model: str = "isPrivate"  # isPrivate (0.1471, flat) or inheritParentPermissions
     groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
+    attributes: dict[str, str] = Field(default_factory=dict)  # name -> digest of it
     access: dict[str, str] = Field(default_factory=dict)
+    settings: dict[str, str] = Field(default_factory=dict)  # project -> scheduler time zone
     spaces: dict[str, str] = Field(default_factory=dict)  # its private flag
     space_access: dict[str, str] = Field(default_factory=dict)  # its user and group access
     charts: dict[str, str] = Field(default_factory=dict)
@@ -175,9 +217,12 @@ class TargetInventory(Inventory):
 
     @classmethod
     def of(cls, state: TargetState) -> TargetInventory:
-        inv = cls(url=state.url, ids=state.ids)
+        inv = cls(url=state.url, ids=state.ids, space_model=state.space_model)
         inv.groups = {n: sorted(m) for n, m in state.groups.items()}
+        inv.attributes = {n: digest(a.model_dump()) for n, a in state.attributes.items()}
         for name, p in state.projects.items():
+            if p.scheduler_timezone is not None:
+                inv.settings[name] = p.scheduler_timezone
             inv.access |= {f"{name}:user:{e}": r for e, r in p.users.items()}
             inv.access |= {f"{name}:group:{g}": r for g, r in p.groups.items()}
             for s in p.spaces.values():

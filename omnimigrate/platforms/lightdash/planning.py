@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from fnmatch import fnmatchcase
 
 from omnimigrate.config import ConfigError
 from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
@@ -20,6 +21,7 @@ from omnimigrate.platforms.lightdash.handler import Handler
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
 
 LightdashPlan = Plan[TargetInventory]
+RENAMED = ("ld.chart", "ld.dashboard")  # what --on-conflict rename copies (others: conflicts)
 NO_INVITE = "Lightdash's API cannot invite users: invite them in Lightdash, then plan again"
 
 
@@ -82,9 +84,30 @@ class PlanContext:
         if have == want:
             return self.mark(action, "skip", "the same on the target")
         rec = self.ledger.get(action.id)
+        if self.opt.on_conflict == "rename" and action.kind in RENAMED:
+            return self.renamed(action, want)
         if (rec and rec.status == "done") or self.opt.on_conflict == "overwrite":
             return self.mark(action, "update", "differs on the target")
         return self.mark(action, "conflict", "differs on the target (use --on-conflict overwrite)")
+
+    def renamed(self, action: Action, want: str) -> Action:
+        """`--on-conflict rename`: the snapshot's chart or dashboard goes up as a copy under
+        a new slug (`SLUG-restored`, then `-2`…), named in the plan; the target's stays as it
+        is. A copy already there and the same (a re-run) is skipped."""
+        have = self.inv.charts if action.kind == "ld.chart" else self.inv.dashboards
+        project, slug = action.params["project"], action.params["slug"]
+        n, copy = 1, f"{slug}-restored"
+        while f"{project}:{copy}" in have and have[f"{project}:{copy}"] != want:
+            n += 1
+            copy = f"{slug}-restored-{n}"
+        renamed = action.model_copy(update={"params": {**action.params, "slug": copy}})
+        if have.get(f"{project}:{copy}") == want:
+            return self.mark(renamed, "skip", f"its copy {copy} is the same on the target")
+        return self.mark(
+            renamed,
+            "create",
+            f"differs on the target: uploaded as a copy, {copy} (--on-conflict rename)",
+        )
 
     def mark(self, action: Action, op: Op, reason: str) -> Action:
         return self.add(action.model_copy(update={"op": op, "reason": reason}))
@@ -93,8 +116,6 @@ class PlanContext:
 # Omni's restore options that mean nothing to a Lightdash restore, with why
 # (--create-missing-groups is accepted: a Lightdash restore always creates missing groups)
 UNSUPPORTED = {
-    "include": "--include/--exclude select Omni folders: a Lightdash restore takes whole projects",
-    "exclude": "--include/--exclude select Omni folders: a Lightdash restore takes whole projects",
     "include_deleted": "--include-deleted is for Omni's trash: Lightdash downloads have none",
     "models": "--models pushes Omni model YAML: Lightdash's models come from dbt",
     "pause_schedules": "--pause-schedules is not supported for Lightdash yet",
@@ -106,12 +127,60 @@ UNSUPPORTED = {
 def check_options(options: RestoreOptions) -> None:
     """Refuse, naming it, an option a Lightdash restore would otherwise ignore."""
     given = [name for name in UNSUPPORTED if getattr(options, name)]
-    if options.on_conflict == "rename":
-        raise ConfigError(
-            "--on-conflict rename is Omni's: a Lightdash restore takes skip or overwrite"
-        )
     if given:
         raise ConfigError(f"{UNSUPPORTED[given[0]]} (remove the option)")
+
+
+CONTENT_KINDS = {"chart": "ld.chart", "dashboard": "ld.dashboard", "scheduler": "ld.scheduler"}
+
+
+def matches(action: Action, pattern: str) -> bool:
+    """`chart:SLUG`, `dashboard:SLUG`, `scheduler:KEY` (globs), else a space path glob
+    (`Finance/**`): the space and what is in it."""
+    kind, _, rest = pattern.partition(":")
+    natural = action.object.split(":", 1)[-1] if ":" in action.object else action.object
+    if kind in CONTENT_KINDS and rest:
+        return action.kind == CONTENT_KINDS[kind] and fnmatchcase(natural, rest)
+    if action.kind in ("ld.space", "ld.space.access"):
+        return fnmatchcase(natural, pattern) or fnmatchcase(natural + "/", pattern.rstrip("*"))
+    space = action.params.get("space") if action.kind in ("ld.chart", "ld.dashboard") else None
+    return space is not None and fnmatchcase("/".join(space), pattern)
+
+
+def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
+    """Keep what --include names less what --exclude names, with what it needs: the actions
+    it depends on (its space and the parents, the charts a dashboard's tiles name, groups),
+    each space's access, and the link of a chart saved in a selected dashboard. Everything
+    else is left as it is on the target (skip, "not selected"), so nothing else is written."""
+    chosen = {
+        a.id for a in ctx.actions.values()
+        if (not include or any(matches(a, p) for p in include))
+        and not any(matches(a, p) for p in exclude)
+        and a.kind not in ("ld.group", "ld.group.members", "ld.access.user", "ld.access.group", "ld.attribute")
+    }  # fmt: skip
+    direct, todo = set(chosen), list(chosen)
+    while todo:
+        a = ctx.actions[todo.pop()]
+        extra = [*a.depends_on]
+        if a.kind == "ld.space":
+            extra.append(a.id.replace("ld.space:", "ld.space.access:", 1))
+        if a.kind == "ld.chart":
+            extra.append(a.id + ":link")
+        if a.kind == "ld.dashboard":  # the charts saved in it are linked to it
+            extra += [
+                x.id
+                for x in ctx.actions.values()
+                if a.id in x.depends_on and x.id.endswith(":link")
+            ]
+        for dep in extra:
+            if dep in ctx.actions and dep not in chosen:
+                chosen.add(dep)
+                todo.append(dep)
+    for a in list(ctx.actions.values()):
+        if a.id not in chosen and a.op != "blocked":
+            ctx.mark(a, "skip", "not selected (--include/--exclude)")
+        elif a.id not in direct:
+            ctx.mark(a, a.op, f"{a.reason} (a dependency of the selection)")
 
 
 def make_plan(
@@ -130,6 +199,8 @@ def make_plan(
     for handler in handlers:
         if handler.plan:
             handler.plan(ctx)
+    if options.include or options.exclude:
+        select(ctx, options.include, options.exclude)
     actions = list(ctx.actions.values())
     for a in actions:  # about what applying it costs: shares are one request each
         a.requests = (

@@ -17,6 +17,7 @@ from omnimigrate.engine.scope import PathFilter
 from omnimigrate.engine.verify import VerifyReport
 from omnimigrate.http.client import pool_of
 from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
+from omnimigrate.http.identify import NOT_LIGHTDASH, lightdash_version
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.platforms.lightdash.applying import LightdashRunner
 from omnimigrate.platforms.lightdash.backup import LightdashWalker
@@ -49,14 +50,16 @@ async def preflight(
                     configuration=False,
                 ) from None
             except OmniAuthError as err:
+                other = "" if await lightdash_version(session, url, timeout) else NOT_LIGHTDASH
                 raise InstanceUnusable(
                     f"{url} refused the token in ${name} ({err.status}: {err.detail}): put a "
-                    "Lightdash personal access token of an organization admin in it"
+                    f"Lightdash personal access token of an organization admin in it{other}"
                 ) from None
             except (OmniAPIError, ValidationError, AttributeError, TypeError) as err:
+                other = "" if await lightdash_version(session, url, timeout) else NOT_LIGHTDASH
                 raise InstanceUnusable(
                     f"{url} did not answer as Lightdash's API does ({err}): check that the URL "
-                    "is the instance's origin, for example https://app.lightdash.cloud",
+                    f"is the instance's origin, for example https://app.lightdash.cloud{other}",
                     configuration=False,
                 ) from None
             if project:

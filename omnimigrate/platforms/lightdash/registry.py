@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from omnimigrate.platforms.lightdash.handler import Apply, Handler
 from omnimigrate.platforms.lightdash.handlers import (
     access,
+    attributes,
     charts,
     dashboards,
     groups,
     schedulers,
+    settings,
     spaces,
 )
 
@@ -25,10 +27,12 @@ class Stage:
 
 RESTORE_ORDER: tuple[Stage, ...] = (
     Stage(groups.HANDLER, "members mapped by email; project and space access name groups"),
+    Stage(attributes.HANDLER, "values by user email and group name; before the access and content row filters read them"),
     Stage(access.HANDLER, "users by email and groups by name, before the content they open"),
     Stage(spaces.HANDLER, "parents first, each with its user and group access: content goes into them"),
     Stage(charts.HANDLER, "into their space (by its slug on the target, read after it is made)"),
     Stage(dashboards.HANDLER, "after the charts their tiles name; then the charts saved in them are linked"),
+    Stage(settings.HANDLER, "the project's default time zone, before the schedulers that run in it"),
     Stage(schedulers.HANDLER, "last: each is on a chart or dashboard, which exists by now"),
 )  # fmt: skip
 

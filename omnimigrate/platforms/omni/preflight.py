@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
+from omnimigrate.http.identify import lightdash_hint, lightdash_version
 from omnimigrate.http.ratelimit import RateLimiter
 from omnimigrate.http.transport import Transport
 
@@ -24,7 +25,13 @@ async def preflight(url: str, tokens: list[SecretStr], names: list[str], timeout
             transport = Transport(
                 url, token, session=session, limiter=RateLimiter(60), timeout=timeout
             )
-            await _probe(transport, url, name)
+            try:
+                await _probe(transport, url, name)
+            except InstanceUnusable as err:
+                version = await lightdash_version(session, url, timeout)
+                if version is None:
+                    raise
+                raise InstanceUnusable(str(err) + lightdash_hint(version)) from None
 
 
 async def _probe(t: Transport, url: str, name: str) -> None:

@@ -26,11 +26,13 @@ SCHEDULER_FIELDS = (
     "name", "message", "format", "cron", "timezone", "enabled", "options", "thresholds",
     "notificationFrequency", "includeLinks", "filters", "selectedTabs", "customViewportWidth",
 )  # fmt: skip
-# Not in the public spec: the routes Lightdash's web app creates schedulers through.
+# Not in the public spec of 0.1471: the routes Lightdash's web app creates schedulers through
+# (1.219 declares both, the dashboard's as MODERN_DASHBOARD_SCHEDULERS).
 UNOFFICIAL_SCHEDULER_ROUTES = (
     "/api/v1/saved/{chartUuid}/schedulers",
     "/api/v1/dashboards/{dashboardUuid}/schedulers",
 )
+MODERN_DASHBOARD_SCHEDULERS = "/api/v1/dashboards/{dashboardUuidOrSlug}/schedulers"
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -67,10 +69,49 @@ class Route:
 
 
 class Api:
-    def __init__(self, state: st.LightdashState, *, code_page_size: int, nested: bool) -> None:
+    def __init__(
+        self,
+        state: st.LightdashState,
+        *,
+        code_page_size: int,
+        nested: bool,
+        version: str = "0.1471.0",
+    ) -> None:
         self.state = state
         self.code_page_size = code_page_size
         self.nested = nested  # serve spaces' parents (a newer Lightdash than the spec)
+        self.version = version
+        # 1.219: spaces inherit or not (isPrivate ignored), code/* routes, logs under `data`
+        self.modern = int(version.split(".")[0]) >= 1
+
+    def refusal(self, route: str, method: str, body: Any) -> LightdashError | None:
+        """What 1.219 refuses before its spec's check: a scheduler create without `appUuid`,
+        `appName` or `options` answers 422 (tsoa's validation), as the real server did."""
+        creates = (UNOFFICIAL_SCHEDULER_ROUTES[0], MODERN_DASHBOARD_SCHEDULERS)
+        if not self.modern or method != "POST" or route not in creates:
+            return None
+        lacking = [k for k in ("appUuid", "appName", "options") if k not in (body or {})]
+        if lacking:
+            return LightdashError(422, "ValidationError", f"{', '.join(lacking)} is required")
+        return None
+
+    def code_path(self, project: st.Project, space: st.Space) -> str:
+        """How 1.219's content as code names a space: its slugs from the root, joined by
+        `/` (0.1471: its slug)."""
+        if not self.modern:
+            return space.slug
+        chain, seen = [space.slug], {space.uuid}
+        parent = project.spaces.get(space.parent or "")
+        while parent is not None and parent.uuid not in seen:
+            chain.insert(0, parent.slug)
+            seen.add(parent.uuid)
+            parent = project.spaces.get(parent.parent or "")
+        return "/".join(chain)
+
+    def space_by_code_path(self, project: st.Project, path: str) -> st.Space | None:
+        return next(
+            (s for s in project.spaces.values() if self.code_path(project, s) == path), None
+        )
 
     # ------------------------------------------------------------------ lookups
 
@@ -125,6 +166,8 @@ class Api:
             "email": user.email,
             "firstName": user.first_name,
             "lastName": user.last_name,
+            "avatarUrl": None,  # 1.219 requires these two (null when unset)
+            "avatarGradient": None,
         }
 
     def group_json(self, group: st.Group, members: bool) -> dict[str, Any]:
@@ -158,22 +201,43 @@ class Api:
         }
         if self.nested:
             out["parentSpaceUuid"] = space.parent
+        if self.modern:
+            out |= {
+                "inheritParentPermissions": not space.is_private,
+                "inheritsFromOrgOrProject": not space.is_private and space.parent is None,
+                "projectMemberAccessRole": None,
+                "path": self.code_path(project, space).replace("-", "_").replace("/", "."),
+                "appCount": 0,
+                "childSpaceCount": sum(
+                    1 for c in project.spaces.values() if c.parent == space.uuid
+                ),
+            }
         return out
 
-    def space_json(self, project: st.Project, space: st.Space) -> dict[str, Any]:
+    def share(self, user_uuid: str, role: str) -> dict[str, Any]:
+        return {**self.member(self.state.users[user_uuid]), "role": role, "hasDirectAccess": True,
+                "isInternal": False}  # fmt: skip
+
+    def space_json(
+        self, project: st.Project, space: st.Space, caller: str | None = None
+    ) -> dict[str, Any]:
         summary = self.space_summary(project, space)
-        access = [
-            {**self.member(self.state.users[u]), "role": role, "hasDirectAccess": True}
-            for u, role in sorted(space.users.items())
-        ]
+        access = [self.share(u, role) for u, role in sorted(space.users.items())]
+        if self.modern:  # 1.219 lists only the caller and admins here (the rest: …/access)
+            admins = {u for u, x in self.state.users.items() if x.role == "admin"}
+            access = [a for a in access if a["userUuid"] in admins | {caller}]
         groups = [
             {"groupUuid": g, "groupName": self.state.groups[g].name, "spaceRole": role}
             for g, role in sorted(space.groups.items())
         ]
         charts = [c for c in project.charts.values() if c.space == space.uuid]
         boards = [d for d in project.dashboards.values() if d.space == space.uuid]
+        modern = {"colorPaletteUuid": None, "breadcrumbs": [],
+                  "childSpaces": [self.space_summary(project, c) for c in project.spaces.values()
+                                  if c.parent == space.uuid]} if self.modern else {}  # fmt: skip
         return {
             **{k: v for k, v in summary.items() if k not in ("chartCount", "dashboardCount")},
+            **modern,
             "access": access,
             "groupsAccess": groups,
             "queries": [self.chart_summary(project, c) for c in charts],
@@ -199,6 +263,7 @@ class Api:
             "views": 0,
             "firstViewedAt": "2026-01-01T00:00:00Z",
             "chartType": chart.content["chartConfig"]["type"],
+            "verification": None,  # 1.219: content verification (never set here)
         }
 
     def dashboard_summary(self, project: st.Project, board: st.Dashboard) -> dict[str, Any]:
@@ -213,6 +278,8 @@ class Api:
             "updatedAt": board.updated_at,
             "views": 0,
             "firstViewedAt": "2026-01-01T00:00:00Z",
+            "slug": board.slug,
+            "verification": None,
         }
 
     def chart_code(self, project: st.Project, chart: st.Chart) -> dict[str, Any]:
@@ -224,7 +291,7 @@ class Api:
             **out,
             "slug": chart.slug,
             "updatedAt": chart.updated_at,
-            "spaceSlug": project.spaces[chart.space].slug,
+            "spaceSlug": self.code_path(project, project.spaces[chart.space]),
             "version": 1,
             "downloadedAt": self.state.now(),
         }
@@ -246,7 +313,7 @@ class Api:
             "tiles": [self.tile_code(project, t) for t in content["tiles"]],
             "slug": board.slug,
             "updatedAt": board.updated_at,
-            "spaceSlug": project.spaces[board.space].slug,
+            "spaceSlug": self.code_path(project, project.spaces[board.space]),
             "version": 1,
             "downloadedAt": self.state.now(),
         }
@@ -258,6 +325,15 @@ class Api:
             **{k: v for k, v in summary.items() if k not in keep},
             **{k: chart.content[k] for k in CONTENT_FIELDS if k in chart.content},
             "colorPalette": [],
+            "colorPaletteUuid": None,
+            "resolvedColorPalette": {
+                "source": {"type": "default"},
+                "paletteName": None,
+                "paletteUuid": None,
+                "darkColors": None,
+                "colors": [],
+            },
+            "spacePath": self.code_path(project, project.spaces[chart.space]),
         }
 
     def dashboard_dao(self, project: st.Project, board: st.Dashboard) -> dict[str, Any]:
@@ -269,6 +345,9 @@ class Api:
             "slug": board.slug,
             "spaceName": project.spaces[board.space].name,
             "dashboardVersionId": 1,
+            "versionUuid": board.uuid,
+            "colorPaletteUuid": None,
+            "spacePath": self.code_path(project, project.spaces[board.space]),
             "tiles": tiles,
             "filters": content["filters"],
             "tabs": content["tabs"],
@@ -285,9 +364,19 @@ class Api:
                 targets.append({**common, **t, "schedulerEmailTargetUuid": t["uuid"]})
         for target in targets:
             target.pop("uuid")
-        return {**scheduler.fields, "schedulerUuid": scheduler.uuid, "targets": targets}
+        out = {**scheduler.fields, "schedulerUuid": scheduler.uuid, "targets": targets}
+        if self.modern:  # 1.219's SchedulerBase: these are required
+            out = {"appUuid": None, "appName": None, "savedSqlUuid": None, "savedSqlName": None,
+                   "plainTextEmail": False, "selectedTabs": None, "createdByName": None,
+                   "savedChartName": None, "dashboardName": None,
+                   "slug": scheduler.slug, **out}  # fmt: skip
+        return out
 
     # ------------------------------------------------------------------ org, users, groups
+
+    async def health(self, request: web.Request) -> web.Response:
+        return ok({"healthy": True, "version": self.version, "mode": "default",
+                   "isAuthenticated": True, "requiresOrgRegistration": False})  # fmt: skip
 
     async def me(self, request: web.Request) -> web.Response:
         user = self.state.users[request[USER_KEY]]
@@ -302,12 +391,14 @@ class Api:
             "createdAt": "2025-01-01T00:00:00Z",
             "updatedAt": "2025-01-01T00:00:00Z",
             "isActive": True,
+            "userId": 1, "timezone": None, "impersonation": None,  # 1.219 requires them
         })  # fmt: skip
 
     async def org_projects(self, request: web.Request) -> web.Response:
         return ok([
             {"projectUuid": p.uuid, "name": p.name, "type": "DEFAULT",
              "upstreamProjectUuid": p.upstream, "createdByUserUuid": None,
+             "createdByUserName": None, "createdAt": "2025-01-01T00:00:00Z", "expiresAt": None,
              "warehouseType": "postgres", "requireUserCredentials": False}
             for p in self.state.projects.values()
         ])  # fmt: skip
@@ -319,8 +410,19 @@ class Api:
             "organizationUuid": self.state.org_uuid,
             **({"upstreamProjectUuid": project.upstream} if project.upstream else {}),
             "dbtConnection": {"type": "none"}, "pinnedListUuid": st.new_uuid(),
-            "createdByUserUuid": None, "schedulerTimezone": "UTC", "dbtVersion": "v1.9",
+            "createdByUserUuid": None, "schedulerTimezone": project.scheduler_timezone,
+            "dbtVersion": "v1.9",
+            # 1.219 requires these
+            "agentSqlScope": None, "expiresAt": None, "colorPaletteUuid": None,
+            "hasDefaultUserSpaces": False, "schedulerFailureContactOverride": None,
+            "schedulerFailureIncludeContact": False, "schedulerFailureNotifyRecipients": False,
+            "useProjectTimezoneInFilters": False, "queryTimezone": None,
         })  # fmt: skip
+
+    async def scheduler_settings(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        project.scheduler_timezone = (await request.json())["schedulerTimezone"]
+        return ok()
 
     def paged(self, request: web.Request, items: list[Any]) -> dict[str, Any]:
         size = int(float(request.query.get("pageSize", 0) or 0)) or len(items) or 1
@@ -362,6 +464,61 @@ class Api:
         if user.uuid not in group.members:
             group.members.append(user.uuid)
         return ok()
+
+    # ------------------------------------------------------------------ user attributes
+
+    def attribute_json(self, a: st.Attribute) -> dict[str, Any]:
+        def value(values: list[str]) -> dict[str, Any]:
+            # 0.1471 holds one value; 1.219 lists them and mirrors the first in `value`
+            return {"value": values[0] if values else "", "values": values}
+
+        return {
+            "uuid": a.uuid, "name": a.name, "organizationUuid": self.state.org_uuid,
+            "createdAt": a.created_at, **({"description": a.description} if a.description else {}),
+            "attributeDefault": a.defaults[0] if a.defaults else None,
+            "attributeDefaults": a.defaults or None,
+            "users": [{"userUuid": u, "email": self.state.users[u].email, **value(v)}
+                      for u, v in a.users.items()],
+            "groups": [{"groupUuid": g, **value(v)} for g, v in a.groups.items()],
+        }  # fmt: skip
+
+    def attribute_values(self, rows: list[dict[str, Any]], key: str) -> dict[str, list[str]]:
+        out = {}
+        for row in rows:
+            if key == "userUuid" and row[key] not in self.state.users:
+                # as the real 1.219 did: an unknown user is a database error
+                raise LightdashError(500, "UnexpectedServerError", "foreign key violation")
+            values = row.get("values") if self.modern and "values" in row else None
+            out[row[key]] = list(values) if values is not None else [row["value"]]
+        return out
+
+    def fill_attribute(self, a: st.Attribute, body: dict[str, Any]) -> None:
+        a.name, a.description = body["name"], body.get("description")
+        many = body.get("attributeDefaults") if self.modern else None
+        one = body.get("attributeDefault")
+        a.defaults = list(many) if many else ([one] if isinstance(one, str) else list(one or []))
+        a.users = self.attribute_values(body.get("users", []), "userUuid")
+        a.groups = self.attribute_values(body.get("groups", []), "groupUuid")
+
+    async def list_attributes(self, request: web.Request) -> web.Response:
+        return ok([self.attribute_json(a) for a in self.state.attributes.values()])
+
+    async def create_attribute(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if any(a.name == body["name"] for a in self.state.attributes.values()):
+            raise LightdashError(500, "UnexpectedServerError", "duplicate key value")  # as 1.219
+        a = st.Attribute(st.new_uuid(), body["name"], created_at=self.state.now())
+        self.fill_attribute(a, body)
+        self.state.attributes[a.uuid] = a
+        # the real 1.219 answered 201 (its spec documents 200)
+        return ok(self.attribute_json(a), status=201 if self.modern else 200)
+
+    async def update_attribute(self, request: web.Request) -> web.Response:
+        a = self.state.attributes.get(request.match_info["userAttributeUuid"])
+        if a is None:
+            raise not_found("User attribute")
+        self.fill_attribute(a, await request.json())
+        return ok(self.attribute_json(a))
 
     # ------------------------------------------------------------------ project access
 
@@ -415,7 +572,15 @@ class Api:
 
     async def get_space(self, request: web.Request) -> web.Response:
         project = self.project(request)
-        return ok(self.space_json(project, self.space(project, request)))
+        return ok(self.space_json(project, self.space(project, request), request[USER_KEY]))
+
+    async def space_access(self, request: web.Request) -> web.Response:
+        """1.219's paged share list; `directOnly` keeps the direct shares (the fake models
+        only those)."""
+        project = self.project(request)
+        space = self.space(project, request)
+        shares = [self.share(u, role) for u, role in sorted(space.users.items())]
+        return ok(self.paged(request, shares))
 
     async def create_space(self, request: web.Request) -> web.Response:
         project = self.project(request)
@@ -426,18 +591,28 @@ class Api:
         slug = project.unique_slug(
             st.slugify(body["name"]), {s.slug for s in project.spaces.values()}
         )
-        space = st.Space(st.new_uuid(), body["name"], slug, bool(body.get("isPrivate")), parent)
+        # 1.219 ignores isPrivate: a space inherits unless told not to
+        restricted = (
+            not body.get("inheritParentPermissions", True)
+            if self.modern
+            else bool(body.get("isPrivate"))
+        )
+        space = st.Space(st.new_uuid(), body["name"], slug, restricted, parent)
         for share in body.get("access", []):
             space.users[self.user(share["userUuid"]).uuid] = share["role"]
         project.spaces[space.uuid] = space
-        return ok(self.space_json(project, space))
+        return ok(self.space_json(project, space, request[USER_KEY]))
 
     async def update_space(self, request: web.Request) -> web.Response:
         project = self.project(request)
         space = self.space(project, request)
         body = await request.json()
-        space.name, space.is_private = body["name"], body["isPrivate"]
-        return ok(self.space_json(project, space))
+        space.name = body["name"]
+        if self.modern and "inheritParentPermissions" in body:
+            space.is_private = not body["inheritParentPermissions"]
+        elif not self.modern:
+            space.is_private = body["isPrivate"]
+        return ok(self.space_json(project, space, request[USER_KEY]))
 
     async def share_space(self, request: web.Request) -> web.Response:
         project = self.project(request)
@@ -467,7 +642,9 @@ class Api:
 
     async def list_charts(self, request: web.Request) -> web.Response:
         project = self.project(request)
-        return ok([self.chart_summary(project, c) for c in project.charts.values()])
+        # as the real 1.219 did (90 of the demo's 92): charts saved in a dashboard are left out
+        listed = [c for c in project.charts.values() if c.dashboard is None]
+        return ok([self.chart_summary(project, c) for c in listed])
 
     async def list_dashboards(self, request: web.Request) -> web.Response:
         project = self.project(request)
@@ -485,24 +662,36 @@ class Api:
         if wanted:
             items = [x for x in items if ids_of(x) & set(wanted)]
         offset = int(float(request.query.get("offset", 0)))
-        return items[offset : offset + self.code_page_size], offset, len(items), missing
+        if offset < 0:
+            raise LightdashError(400, "ParameterError", "offset must be 0 or more")
+        page = items[offset : offset + self.code_page_size]
+        # 1.219 answers the next page's offset; 0.1471 the one asked (a guess the README lists)
+        answered = min(offset + self.code_page_size, len(items)) if self.modern else offset
+        return page, answered, len(items), missing
+
+    def code_spaces(self, project: st.Project, items: list[Any]) -> list[dict[str, Any]]:
+        spaces = {i.space: project.spaces[i.space] for i in items}
+        return [{"contentType": "space", "spaceName": s.name, "slug": self.code_path(project, s)}
+                for s in spaces.values()]  # fmt: skip
 
     async def charts_code(self, request: web.Request) -> web.Response:
         project = self.project(request)
         charts = sorted(project.charts.values(), key=lambda c: c.slug)
         page, offset, total, missing = self.code_page(request, charts, lambda c: {c.uuid, c.slug})
         return ok({"charts": [self.chart_code(project, c) for c in page], "offset": offset,
-                   "total": total, "missingIds": missing})  # fmt: skip
+                   "total": total, "missingIds": missing,
+                   "spaces": self.code_spaces(project, page)})  # fmt: skip
 
     async def dashboards_code(self, request: web.Request) -> web.Response:
         project = self.project(request)
         boards = sorted(project.dashboards.values(), key=lambda d: d.slug)
         page, offset, total, missing = self.code_page(request, boards, lambda d: {d.uuid, d.slug})
         return ok({"dashboards": [self.dashboard_code(project, d) for d in page],
-                   "offset": offset, "total": total, "missingIds": missing})  # fmt: skip
+                   "offset": offset, "total": total, "missingIds": missing,
+                   "spaces": self.code_spaces(project, page)})  # fmt: skip
 
     def space_for_upload(self, project: st.Project, body: dict[str, Any]) -> tuple[st.Space, bool]:
-        space = project.space_by_slug(body["spaceSlug"])
+        space = self.space_by_code_path(project, body["spaceSlug"])
         if space is not None:
             return space, False
         if body.get("skipSpaceCreate"):
@@ -557,11 +746,11 @@ class Api:
         content = {
             **{k: body[k] for k in ("name", "description") if body.get(k) is not None},
             "tabs": body.get("tabs", []),
-            "filters": body["filters"],
+            "filters": _with_filter_ids(body["filters"]),
             "tiles": tiles,
         }
         board = project.dashboard_by_slug(slug)
-        if board and board.content == content and board.space == space.uuid:
+        if board and _sans_ids(board.content) == _sans_ids(content) and board.space == space.uuid:
             action = "no changes"
         elif board:
             board.content, board.space = content, space.uuid
@@ -593,7 +782,7 @@ class Api:
     async def scheduler_logs(self, request: web.Request) -> web.Response:
         project = self.project(request)
         schedulers = list(project.schedulers.values())
-        return ok({
+        logs = {
             "schedulers": [self.scheduler_json(s) for s in schedulers],
             "charts": [{"savedChartUuid": c.uuid, "name": c.content["name"]}
                        for c in project.charts.values()],
@@ -602,7 +791,12 @@ class Api:
             "users": [{"userUuid": u.uuid, "firstName": u.first_name, "lastName": u.last_name}
                       for u in self.state.users.values()],
             "logs": [],
-        })  # fmt: skip
+        }  # fmt: skip
+        if not self.modern:
+            return ok(logs)
+        # 1.219 nests it under `data`, with a pagination of the logs
+        pagination = {"page": 1, "pageSize": 10, "totalResults": 0, "totalPageCount": 0}
+        return ok({"data": logs, "pagination": pagination})
 
     def scheduler_fields(self, body: dict[str, Any]) -> dict[str, Any]:
         fields = {k: body[k] for k in SCHEDULER_FIELDS if k in body}
@@ -620,7 +814,10 @@ class Api:
                                      dashboardUuid=None))  # fmt: skip
 
     async def create_dashboard_scheduler(self, request: web.Request) -> web.Response:
-        project, board = self.dashboard_anywhere(request.match_info["dashboardUuid"])
+        wanted = (
+            request.match_info.get("dashboardUuidOrSlug") or request.match_info["dashboardUuid"]
+        )
+        project, board = self.dashboard_anywhere(wanted)
         body = await request.json()
         return ok(self.new_scheduler(request, project, body, savedChartUuid=None,
                                      dashboardUuid=board.uuid))  # fmt: skip
@@ -631,7 +828,18 @@ class Api:
         stamp = self.state.now()
         fields = {**self.scheduler_fields(body), **resource, "createdBy": request[USER_KEY],
                   "createdAt": stamp, "updatedAt": stamp}  # fmt: skip
-        scheduler = st.Scheduler(st.new_uuid(), fields, self.targets(body))
+        slug = body.get("slug") if self.modern else None
+        if slug and any(s.slug == slug for s in project.schedulers.values()):
+            # as the real 1.219 did: a duplicate custom slug is a database error
+            raise LightdashError(
+                500, "UnexpectedServerError", "duplicate key value violates unique constraint"
+            )
+        scheduler = st.Scheduler(
+            st.new_uuid(),
+            fields,
+            self.targets(body),
+            slug or project.scheduler_slug(fields["name"]),
+        )
         project.schedulers[scheduler.uuid] = scheduler
         return self.scheduler_json(scheduler)
 
@@ -651,8 +859,23 @@ class Api:
     def routes(self) -> list[Route]:
         p = "/api/v1/projects/{projectUuid}"
         s = p + "/spaces/{spaceUuid}"
+        modern = [
+            Route("GET", s + "/access", self.space_access),
+            Route("GET", p + "/code/charts", self.charts_code),
+            Route("GET", p + "/code/dashboards", self.dashboards_code),
+            Route("POST", p + "/code/charts/{slug}", self.upsert_chart),
+            Route("POST", p + "/code/dashboards/{slug}", self.upsert_dashboard),
+            Route("POST", MODERN_DASHBOARD_SCHEDULERS, self.create_dashboard_scheduler),
+        ] if self.modern else [
+            Route("POST", UNOFFICIAL_SCHEDULER_ROUTES[1], self.create_dashboard_scheduler),
+        ]  # fmt: skip
         return [
+            *modern,
+            Route("GET", "/api/v1/health", self.health),
             Route("GET", "/api/v1/user", self.me),
+            Route("GET", "/api/v1/org/attributes", self.list_attributes),
+            Route("POST", "/api/v1/org/attributes", self.create_attribute),
+            Route("PUT", "/api/v1/org/attributes/{userAttributeUuid}", self.update_attribute),
             Route("GET", "/api/v1/org/projects", self.org_projects),
             Route("GET", "/api/v1/org/users", self.org_users),
             Route("GET", "/api/v1/org/groups", self.org_groups),
@@ -662,6 +885,7 @@ class Api:
             Route("POST", "/api/v1/groups/{groupUuid}/projects/{projectUuid}", self.grant_group_access),
             Route("PATCH", "/api/v1/groups/{groupUuid}/projects/{projectUuid}", self.grant_group_access),
             Route("GET", p, self.get_project),
+            Route("PATCH", p + "/schedulerSettings", self.scheduler_settings),
             Route("GET", p + "/access", self.project_access),
             Route("POST", p + "/access", self.grant_project_access),
             Route("PATCH", p + "/access/{userUuid}", self.update_project_access),
@@ -683,5 +907,23 @@ class Api:
             Route("GET", "/api/v1/schedulers/{projectUuid}/logs", self.scheduler_logs),
             Route("PATCH", "/api/v1/schedulers/{schedulerUuid}", self.update_scheduler),
             Route("POST", UNOFFICIAL_SCHEDULER_ROUTES[0], self.create_chart_scheduler),
-            Route("POST", UNOFFICIAL_SCHEDULER_ROUTES[1], self.create_dashboard_scheduler),
         ]  # fmt: skip
+
+
+def _with_filter_ids(filters: dict[str, Any]) -> dict[str, Any]:
+    """1.219's dashboard as code leaves filter ids out; the dashboard gives each one."""
+    return {
+        k: [{"id": st.new_uuid(), **f} for f in v] if isinstance(v, list) else v
+        for k, v in filters.items()
+    }
+
+
+def _sans_ids(content: dict[str, Any]) -> Any:
+    """A dashboard's content less the ids it makes for tiles and filters: what an upload of
+    the same code compares equal on ("no changes")."""
+    tiles = [{k: v for k, v in t.items() if k != "uuid"} for t in content.get("tiles", [])]
+    filters = {
+        k: [{x: y for x, y in f.items() if x != "id"} for f in v] if isinstance(v, list) else v
+        for k, v in content.get("filters", {}).items()
+    }
+    return {**content, "tiles": tiles, "filters": filters}

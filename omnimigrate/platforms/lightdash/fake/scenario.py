@@ -1,7 +1,7 @@
 """A realistic Lightdash organization for tests, benchmarks and the demo, generated from a seed.
 
-Two projects, staging upstream of prod; users, groups with members, project access for
-both; nested spaces (when the fake serves nesting), private and shared, with user and group
+Two projects, staging upstream of prod; users, groups with members, user attributes with
+values for users and groups, project access for both; nested spaces (when the fake serves nesting), private and shared, with user and group
 access and unicode names; charts of several types, some saved inside dashboards; dashboards
 with chart, markdown and loom tiles, tabs, and filters that target tiles; schedulers on
 charts and dashboards, by email and Slack, some disabled, some with thresholds (alerts).
@@ -60,7 +60,13 @@ def generate(spec: ScenarioSpec | None = None) -> Scenario:
         for name in ["Analysts", "Finance Équipe", "Executives", "データ Team", "Contractors",
                      "Sales Ops", "Support"][: spec.groups]
     ]  # fmt: skip
+    for n, (name, values) in enumerate([("region", ["EU", "US"]), ("is admin saas", ["true"])]):
+        attr = st.Attribute(st.new_uuid(), name, f"row filter {n}", defaults=values[:1])
+        attr.users = {u.uuid: values for u in users[1 + n : 4 + n]}
+        attr.groups = {groups[n % len(groups)].uuid: values[::-1]} if groups else {}
+        state.attributes[attr.uuid] = attr
     staging = state.add_project("Staging")
+    staging.scheduler_timezone = "Europe/Paris"
     prod = state.add_project("Production", upstream=staging.uuid)
     for project in (staging, prod):
         for u in rng.sample(users[1:], k=min(10, len(users) - 1)):
@@ -233,7 +239,9 @@ class Builder:
             [{"recipient": f"user{1 + n % 5}@acme.example", "uuid": st.new_uuid()},
              {"recipient": "ops@acme.example", "uuid": st.new_uuid()}]
         )  # fmt: skip
-        scheduler = st.Scheduler(st.new_uuid(), fields, targets)
+        scheduler = st.Scheduler(
+            st.new_uuid(), fields, targets, self.project.scheduler_slug(fields["name"])
+        )
         self.project.schedulers[scheduler.uuid] = scheduler
 
 

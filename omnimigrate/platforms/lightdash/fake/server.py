@@ -45,6 +45,9 @@ class LightdashSettings:
     period: float = 60.0
     faults: FaultPlan | None = None
     validate: bool = True
+    # the release played: "0.1471.0" (its spec, openapi.json) or "1.219.0" (openapi-1.219.0.json,
+    # and what the real 1.219 server answered: ../shared/real-lightdash/README.md)
+    version: str = "0.1471.0"
     # content-as-code downloads per page (Lightdash does not document its page size)
     code_page_size: int = 100
     # serve `parentSpaceUuid` (a Lightdash newer than the 0.1471.0 spec, which has no nesting)
@@ -64,8 +67,9 @@ class FakeLightdash(Served):
         self.state = state or st.LightdashState()
         self.settings = settings or LightdashSettings()
         self.log = RequestLog()
-        self.conformance = Conformance() if self.settings.validate else None
-        self.pruner = Pruner(load_openapi()[1])
+        generation = "1.219" if self.modern else "0.1471"
+        self.conformance = Conformance(generation) if self.settings.validate else None
+        self.pruner = Pruner(load_openapi(generation)[1])
         self.window = (
             make_limiter("sliding", self.settings.rate_limit, self.settings.period, 1,
                          self.settings.clock)
@@ -75,8 +79,13 @@ class FakeLightdash(Served):
         self.api = Api(
             self.state,
             code_page_size=self.settings.code_page_size,
-            nested=self.settings.nested_spaces,
+            nested=self.settings.nested_spaces or self.modern,
+            version=self.settings.version,
         )
+
+    @property
+    def modern(self) -> bool:
+        return int(self.settings.version.split(".")[0]) >= 1
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._pipeline], client_max_size=64 * 1024 * 1024)
@@ -128,10 +137,15 @@ class FakeLightdash(Served):
         key: str,
     ) -> web.Response:
         user = self.state.tokens.get(token or "")
+        if route == "/api/v1/health":  # public, as Lightdash's
+            return await handler(request)
         if user is None:
             return error_response(401, "AuthorizationError", "Invalid personal access token")
         if self.window is not None and (wait := self.window.admit(key)) is not None:
             return self._too_many(wait)
+        refused = self.api.refusal(route, request.method, _json(body))
+        if refused is not None:
+            return error_response(refused.status, refused.name, refused.message)
         if self.conformance:
             problem = self.conformance.check_request(
                 request.method, request.path, route, request.query, request.headers, body
@@ -153,9 +167,11 @@ class FakeLightdash(Served):
         """Only declared fields leave the fake."""
         if response.status >= 300 or not isinstance(response.body, bytes) or not response.body:
             return
+        if route == "/api/v1/health":  # in neither spec: nothing to prune to
+            return
         raw = json.loads(response.body)
         body = self.pruner.prune(request.method.lower(), route, response.status, raw)
-        if self.settings.nested_spaces and "/spaces" in route:
+        if self.settings.nested_spaces and not self.modern and "/spaces" in route:
             _keep_parents(raw, body)
         response.body = json.dumps(body).encode()
 
@@ -166,6 +182,13 @@ class FakeLightdash(Served):
             "Too many requests",
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
+
+
+def _json(body: bytes | None) -> object:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return None
 
 
 def _api_key(request: web.Request) -> str | None:

@@ -75,6 +75,18 @@ class Scheduler:
     uuid: str
     fields: dict[str, Any]  # SchedulerBase's fields and the chart or dashboard uuid
     targets: list[dict[str, str]]  # {"channel": ...} or {"recipient": ...}
+    slug: str = ""  # 1.219's: the name's slug, `-1`, `-2`… when taken in the project
+
+
+@dataclass
+class Attribute:
+    uuid: str
+    name: str
+    description: str | None = None
+    defaults: list[str] = field(default_factory=list)
+    users: dict[str, list[str]] = field(default_factory=dict)  # user uuid -> values
+    groups: dict[str, list[str]] = field(default_factory=dict)  # group uuid -> values
+    created_at: str = "2025-01-01T00:00:00Z"
 
 
 @dataclass
@@ -82,6 +94,7 @@ class Project:
     uuid: str
     name: str
     upstream: str | None = None
+    scheduler_timezone: str = "UTC"
     access: dict[str, str] = field(default_factory=dict)  # user uuid -> project role
     group_access: dict[str, str] = field(default_factory=dict)  # group uuid -> project role
     spaces: dict[str, Space] = field(default_factory=dict)
@@ -94,6 +107,15 @@ class Project:
         while slug in taken:
             n += 1
             slug = f"{wanted}-{n}"
+        return slug
+
+    def scheduler_slug(self, name: str) -> str:
+        """1.219's scheduler slugs auto-increment: `x`, then `x-1`, `x-2`…"""
+        base, taken = slugify(name), {s.slug for s in self.schedulers.values()}
+        slug, n = base, 0
+        while slug in taken:
+            n += 1
+            slug = f"{base}-{n}"
         return slug
 
     def space_by_slug(self, slug: str) -> Space | None:
@@ -113,6 +135,7 @@ class LightdashState:
     users: dict[str, User] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
     projects: dict[str, Project] = field(default_factory=dict)
+    attributes: dict[str, Attribute] = field(default_factory=dict)  # user attributes by uuid
     tokens: dict[str, str] = field(default_factory=dict)  # personal access token -> user uuid
     _tick: int = 0
 

@@ -63,6 +63,22 @@ async def download(ctx: Context, client: LightdashClient, args: Args) -> JobResu
     return JobResult(entries=entries)
 
 
+async def download_saved(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
+    """The charts saved inside dashboards, which the charts list leaves out: downloaded by the
+    slugs the dashboards' tiles name, keeping those the code says are saved in a dashboard
+    (the others came with the list). Their code has no uuid, and no list gives it."""
+    codes = await client.charts_code(args["project"], args["slugs"].split(","))
+    saved = [c for c in codes if c.get("dashboardSlug")]
+    ctx.exports += len(saved)
+    entries = [
+        await ctx.entry("ld_chart", f"{args['name']}:{code['slug']}", ctx.kept_content(code),
+                        updated_at=code.get("updatedAt"),
+                        refs={"project": args["name"], "dashboard": code["dashboardSlug"]})
+        for code in saved
+    ]  # fmt: skip
+    return JobResult(entries=entries)
+
+
 def load(r: SnapshotReader, view: SnapshotView) -> None:
     for o in r.entries("ld_chart"):
         name = project_of(o)
@@ -125,7 +141,7 @@ def rows(name: str, project: Project) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="charts",
-    jobs={"ld_charts": list_charts, "ld_chart_batch": download},
+    jobs={"ld_charts": list_charts, "ld_chart_batch": download, "ld_saved_charts": download_saved},
     per_project=("ld_charts",),
     load=load,
     read=read,

@@ -23,6 +23,7 @@ from omnimigrate.platforms.lightdash.model import (
     space_key,
 )
 from omnimigrate.platforms.lightdash.planning import action_id
+from omnimigrate.snapshot.manifest import ObjectEntry
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
@@ -59,7 +60,7 @@ async def list_dashboards(ctx: Context, client: LightdashClient, args: Args) -> 
         old = by_uuid.get(ref.uuid)
         kept = ctx.kept("ld_dashboard", old.key, ref) if old else None
         if kept:
-            entries.append(kept)
+            entries += [kept, *saved_in(ctx, args["name"], kept.key)]
         else:
             changed.append(ref)
     children = [
@@ -88,7 +89,22 @@ async def download(ctx: Context, client: LightdashClient, args: Args) -> JobResu
                         refs={"project": args["name"]})
         for code in {c["slug"]: c for c in codes}.values()
     ]  # fmt: skip
-    return JobResult(entries=entries)
+    tiles = sorted({s for c in codes for s in dashboard_of(c, {}).chart_slugs()})
+    saved = [
+        Job(kind="ld_saved_charts", priority=EXPORT, args={**args, "slugs": ",".join(chunk)})
+        for chunk in (tiles[i : i + BATCH] for i in range(0, len(tiles), BATCH))
+    ]  # BATCH slugs a download: they go in the query string
+    return JobResult(entries=entries, children=saved)
+
+
+def saved_in(ctx: Context, project: str, dashboard_key: str) -> list[ObjectEntry]:
+    """An unchanged dashboard's saved charts, from the last snapshot (the charts list, which
+    leaves them out, cannot say whether they changed; their dashboard's stamp does)."""
+    slug = dashboard_key[len(project) + 1 :]
+    return [
+        e for (t, _), e in ctx.previous.items()
+        if t == "ld_chart" and e.refs and e.refs.get("dashboard") == slug and project_of(e) == project
+    ]  # fmt: skip
 
 
 def load(r: SnapshotReader, view: SnapshotView) -> None:

@@ -56,9 +56,26 @@ def scheduler_of(
         on=on,
         resource=slug,
         name=raw["name"],
+        slug=raw.get("slug"),
         body=body,
         targets=targets_of(raw.get("targets") or []),
     )
+
+
+def keyed(
+    raws: list[dict[str, Any]], charts: dict[str, str], boards: dict[str, str]
+) -> list[tuple[Scheduler, dict[str, Any]]]:
+    """Each scheduler with its unique key: those of one name on one resource are numbered
+    by creation (then uuid, for a tie), so the source and the restored target agree."""
+    found = [(s, raw) for raw in raws if (s := scheduler_of(raw, charts, boards))]
+    found.sort(key=lambda p: (p[1].get("createdAt") or "", p[1].get("schedulerUuid") or ""))
+    seen: dict[str, int] = {}
+    out = []
+    for s, raw in found:
+        base = s.key
+        seen[base] = seen.get(base, 0) + 1
+        out.append((s.model_copy(update={"ordinal": seen[base]}), raw))
+    return out
 
 
 async def list_schedulers(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
@@ -74,12 +91,12 @@ async def list_schedulers(ctx: Context, client: LightdashClient, args: Args) -> 
 
 
 def load(r: SnapshotReader, view: SnapshotView) -> None:
+    by_project: dict[str, list[dict[str, Any]]] = {}
     for o in r.entries("ld_scheduler"):
-        name = project_of(o)
-        found = scheduler_of(
-            r.blob(o), r.slugs.get((name, "chart"), {}), r.slugs.get((name, "dashboard"), {})
-        )
-        if found:
+        by_project.setdefault(project_of(o), []).append(r.blob(o))
+    for name, raws in by_project.items():
+        charts, boards = r.slugs.get((name, "chart"), {}), r.slugs.get((name, "dashboard"), {})
+        for found, _ in keyed(raws, charts, boards):
             view.projects[name].schedulers[found.key] = found
 
 
@@ -89,11 +106,9 @@ async def read(t: TargetReader) -> None:
         return {v: k[len(prefix) :] for k, v in ids.items() if k.startswith(prefix)}
 
     charts, boards = slugs(t.state.ids.charts), slugs(t.state.ids.dashboards)
-    for raw in await t.client.schedulers(t.uuid):
-        found = scheduler_of(raw, charts, boards)
-        if found:
-            t.target.schedulers[found.key] = found
-            t.state.ids.schedulers[t.key(found.key)] = raw["schedulerUuid"]
+    for found, raw in keyed(await t.client.schedulers(t.uuid), charts, boards):
+        t.target.schedulers[found.key] = found
+        t.state.ids.schedulers[t.key(found.key)] = raw["schedulerUuid"]
 
 
 def plan(ctx: PlanContext) -> None:
@@ -104,6 +119,7 @@ def plan(ctx: PlanContext) -> None:
                 "ld.chart" if s.on == "chart" else "ld.dashboard", f"{project}:{s.resource}"
             )
             params = {"project": project, "key": key, "on": s.on, "resource": s.resource,
+                      "name": s.name, "ordinal": s.ordinal, "slug": s.slug,
                       "body": s.body, "targets": s.targets}  # fmt: skip
             action = Action(id=action_id("ld.scheduler", full), kind="ld.scheduler", object=full,
                             op="create", params=params)  # fmt: skip
@@ -127,7 +143,11 @@ async def write(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
         await client.update_scheduler(existing, body)
     else:
         existing = await client.create_scheduler(
-            ctx.project(p["project"]), (p["on"], resource), body
+            ctx.project(p["project"]),
+            (p["on"], resource),
+            body,
+            ordinal=p.get("ordinal", 1),
+            slug=p.get("slug"),
         )
     await ctx.done(a, existing)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from omnimigrate.engine.jobs import READ, Job, JobResult
 from omnimigrate.engine.plan import Action
+from omnimigrate.platforms.lightdash.client import INHERIT, ISPRIVATE, SpaceDetail, SpaceShare
 from omnimigrate.platforms.lightdash.handler import Args, Handler
 from omnimigrate.platforms.lightdash.model import (
     Space,
@@ -42,15 +43,20 @@ async def list_spaces(ctx: Context, client: LightdashClient, args: Args) -> JobR
 
 
 async def read_space(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
-    detail = await client.space(args["project"], args["id"])
+    detail, shares = await asyncio.gather(
+        client.space(args["project"], args["id"]), client.space_users(args["project"], args["id"])
+    )
     path = json.loads(args["path"])  # a name may hold a "/"
     body = {
         "path": path,
-        "slug": detail.slug,
-        "private": detail.is_private,
-        "users": {a.email.lower(): a.role for a in detail.access if a.direct},
+        "slug": detail.code_slug,  # what the content's `spaceSlug` names it by
+        "private": detail.restricted,  # isPrivate, or not inheritParentPermissions
+        "model": detail.model,  # the source's permission model, for a cross-generation plan
+        "users": {a.email.lower(): a.role for a in shares},
         "groups": {g.group: g.role for g in detail.groups},  # uuids: named on load
     }
+    if detail.member_role:  # 1.219's role for every project member: 0.1471 has no equivalent
+        body["projectMemberAccessRole"] = detail.member_role
     key = space_key(args["name"], path)
     entry = await ctx.entry(
         "ld_space", key, body, source_id=detail.uuid, refs={"project": args["name"]}
@@ -62,23 +68,32 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
     for o in r.entries("ld_space"):
         name, body = project_of(o), r.blob(o)
         space = Space(path=body["path"], private=body["private"], users=body["users"],
-                      groups=r.named_groups(body["groups"]))  # fmt: skip
+                      groups=r.named_groups(body["groups"]), model=body.get("model", ISPRIVATE),
+                      member_role=body.get("projectMemberAccessRole"))  # fmt: skip
         view.projects[name].spaces["/".join(space.path)] = space
         r.space_paths.setdefault(name, {})[body["slug"]] = space.path
 
 
+async def read_one(t: TargetReader, uuid: str) -> tuple[SpaceDetail, list[SpaceShare]]:
+    client = t.next_client()
+    detail, shares = await asyncio.gather(
+        client.space(t.uuid, uuid), client.space_users(t.uuid, uuid)
+    )
+    return detail, shares
+
+
 async def read(t: TargetReader) -> None:
     listed = {s.uuid: s for s in await t.client.spaces(t.uuid)}
-    details = await asyncio.gather(*(t.next_client().space(t.uuid, u) for u in listed))
-    for detail in details:
+    t.state.space_model = INHERIT if await t.client.modern() else ISPRIVATE
+    for detail, shares in await asyncio.gather(*(read_one(t, u) for u in listed)):
         path = space_path(detail.uuid, listed)
         t.target.spaces["/".join(path)] = Space(
-            path=path, private=detail.is_private,
-            users={a.email.lower(): a.role for a in detail.access if a.direct},
-            groups={g.name: g.role for g in detail.groups},
+            path=path, private=detail.restricted, model=detail.model,
+            users={a.email.lower(): a.role for a in shares},
+            groups={g.name: g.role for g in detail.groups}, member_role=detail.member_role,
         )  # fmt: skip
-        t.state.ids.spaces[space_key(t.project, path)] = (detail.uuid, detail.slug)
-        t.space_paths[detail.slug] = path
+        t.state.ids.spaces[space_key(t.project, path)] = (detail.uuid, detail.code_slug)
+        t.space_paths[detail.code_slug] = path
 
 
 def plan(ctx: PlanContext) -> None:
@@ -93,6 +108,10 @@ def plan_space(ctx: PlanContext, project: str, space: Space) -> None:
     parent = (
         [action_id("ld.space", space_key(project, space.path[:-1]))] if len(space.path) > 1 else []
     )
+    if space.member_role and ctx.inv.space_model == ISPRIVATE:
+        ctx.blocked(action_id("ld.space.member_role", full), "ld.space.member_role", full,
+                    f"projectMemberAccessRole {space.member_role!r} (1.219) has no equivalent in "
+                    "the target's isPrivate model: set the role of each member instead")  # fmt: skip
     action = Action(id=action_id("ld.space", full), kind="ld.space", object=full, op="create",
                     params={"project": project, "path": space.path, "private": space.private})  # fmt: skip
     ctx.decide(action, ctx.inv.spaces.get(full), digest(space.private), parent)
@@ -122,7 +141,7 @@ async def write_space(ctx: ApplyContext, client: LightdashClient, a: Action) -> 
     else:
         parent = ctx.space(name, path[:-1])[0] if len(path) > 1 else None
         made = await client.create_space(project, path[-1], a.params["private"], parent)
-        ctx.ids.spaces[space_key(name, path)] = (made.uuid, made.slug)
+        ctx.ids.spaces[space_key(name, path)] = (made.uuid, made.code_slug)
         uuid = made.uuid
     await ctx.done(a, uuid)
 
@@ -140,8 +159,8 @@ async def write_access(ctx: ApplyContext, client: LightdashClient, a: Action) ->
         await client.share_space_group(project, uuid, group, role)
     if a.op == "update":
         detail = await client.space(project, uuid)
-        for share in detail.access:
-            if share.direct and share.user not in users:
+        for share in await client.space_users(project, uuid):
+            if share.user not in users:
                 await client.unshare_space(project, uuid, share.user)
         for grant in detail.groups:
             if grant.group not in groups:
@@ -154,7 +173,10 @@ def share_requests(a: Action) -> int:
 
 
 def rows(name: str, project: Project) -> dict[str, Any]:
-    return {f"{name}:{k}": s.model_dump(exclude={"path"}) for k, s in project.spaces.items()}
+    """The permission model is how a generation spells `private`, not a field restore writes."""
+    return {
+        f"{name}:{k}": s.model_dump(exclude={"path", "model"}) for k, s in project.spaces.items()
+    }
 
 
 HANDLER = Handler(

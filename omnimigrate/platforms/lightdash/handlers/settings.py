@@ -1,0 +1,76 @@
+"""A project's scheduler settings: its default time zone (`schedulerTimezone`, which a
+scheduler without its own time zone runs in). Read from the project, written through
+`PATCH …/schedulerSettings`, before the schedulers. Every project has one (UTC unless
+set), so a different one on the target is set to the snapshot's, not left as a conflict."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from omnimigrate.engine.jobs import JobResult
+from omnimigrate.engine.plan import Action
+from omnimigrate.platforms.lightdash.handler import Args, Handler
+from omnimigrate.platforms.lightdash.planning import action_id
+
+if TYPE_CHECKING:
+    from omnimigrate.platforms.lightdash.applying import ApplyContext
+    from omnimigrate.platforms.lightdash.backup import Context
+    from omnimigrate.platforms.lightdash.client import LightdashClient
+    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.planning import PlanContext
+    from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
+
+
+async def read_settings(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
+    body = {"schedulerTimezone": await client.scheduler_timezone(args["project"])}
+    return JobResult(entries=[await ctx.entry("ld_settings", args["name"], body)])
+
+
+def load(r: SnapshotReader, view: SnapshotView) -> None:
+    for o in r.entries("ld_settings"):
+        view.projects[o.key].scheduler_timezone = r.blob(o)["schedulerTimezone"]
+
+
+async def read(t: TargetReader) -> None:
+    t.target.scheduler_timezone = await t.client.scheduler_timezone(t.uuid)
+
+
+def plan(ctx: PlanContext) -> None:
+    for project in sorted(ctx.inv.ids.projects):
+        zone = ctx.view.projects[project].scheduler_timezone
+        if zone is None:  # a snapshot made before settings were kept
+            continue
+        action = Action(id=action_id("ld.settings", project), kind="ld.settings",
+                        object=f"{project} scheduler time zone", op="create",
+                        params={"project": project, "schedulerTimezone": zone})  # fmt: skip
+        have = ctx.inv.settings.get(project)
+        if have == zone:
+            ctx.mark(action, "skip", "the same on the target")
+        else:  # every project has one (UTC when unset): not an object of the target's own
+            ctx.mark(action.model_copy(update={"op": "update"}), "update",
+                     f"the target's is {have}, the snapshot's {zone}")  # fmt: skip
+
+
+async def write(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
+    await client.set_scheduler_timezone(
+        ctx.project(a.params["project"]), a.params["schedulerTimezone"]
+    )
+    await ctx.done(a)
+
+
+def rows(name: str, project: Project) -> dict[str, Any]:
+    if project.scheduler_timezone is None:
+        return {}
+    return {f"{name}:settings": {"schedulerTimezone": project.scheduler_timezone}}
+
+
+HANDLER = Handler(
+    name="project settings",
+    jobs={"ld_settings": read_settings},
+    per_project=("ld_settings",),
+    load=load,
+    read=read,
+    plan=plan,
+    actions={"ld.settings": write},
+    rows=rows,
+)
