@@ -79,6 +79,7 @@ async def exercise_every_method(client, org) -> set[str]:
     await call("put_model_yaml", same[0].id, "conformance.view", "dimensions: {}\n")
     follower = next(m for m in org.models.values() if m.git_follower)
     assert (await call("model_git", follower.id)).git_follower
+    assert isinstance((await call("content_validator", same[0].id))["content"], list)
     await call("list_connections")
     sched = await call(
         "create_schedule",

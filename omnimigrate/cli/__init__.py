@@ -148,6 +148,7 @@ def with_commands() -> click.Group:
         backup,
         demo,
         doctor,
+        drill,
         fake,
         migrate,
         plan,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,8 +23,12 @@ from omnimigrate.cli.options import (
 from omnimigrate.cli.progress import make_console, reading, requests_of, titled
 from omnimigrate.cli.target import (
     Target,
+    load_model_map,
     open_for,
 )
+from omnimigrate.config import ConfigError
+from omnimigrate.engine.content import ContentReport
+from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.verify import VerifyReport
 
 
@@ -70,34 +75,71 @@ def print_verify(report: VerifyReport, console: Console) -> None:
     multiple=True,
     help="Omni only: only these documents and their schedules (repeatable; default: all).",
 )
+@click.option(
+    "--content",
+    is_flag=True,
+    help="Also run the instance's content validator and name the content the restore broke "
+    "(new), that was broken at the source too (carried) or that it fixed; exit 1 on any new.",
+)
+@click.option(
+    "--model-map",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="With --content: the --model-map the restore used (default: models by key).",
+)
 @json_option
 @rate_limit_option
 @click.pass_obj
 def verify_command(app: AppContext, target: str, target_token_env: tuple[str, ...], models: bool,
-                   documents: tuple[str, ...], as_json: bool, rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
+                   documents: tuple[str, ...], content: bool, model_map: Path | None, as_json: bool,
+                   rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
     """Compare a live instance with a snapshot: a fidelity table; exit 1 on any difference."""
     tgt = Target(app, target, target_token_env, {"rate_limit": rate_limit, **kw})
     tgt.preflight()
     snap = open_for(app, kw)
+    if content and not snap.platform.content_checks:
+        raise ConfigError(
+            f"--content: {snap.platform.name} has no content checks yet (drop --content)"
+        )
 
-    async def run() -> VerifyReport:
+    async def run() -> tuple[VerifyReport, ContentReport | None]:
         async with (
             tgt.pool(snap) as clients,
             reading("verify: reading the target", requests_of(clients)),
         ):
-            return await snap.platform.verify(
+            report = await snap.platform.verify(
                 snap.source,
                 clients,
                 models=models,
                 documents=list(documents) or None,
                 concurrency=tgt.concurrency,
             )
+            if not content:
+                return report, None
+            options = RestoreOptions(model_map=load_model_map(model_map))
+            return report, await snap.platform.check_content(snap.source, clients, options)
 
-    report = asyncio.run(run())
+    report, checks = asyncio.run(run())
     if as_json:
         click.echo(json.dumps({k: {"checked": t.checked, "matching": t.matching, "differences": t.differences, "extras": t.extras}
                                for k, t in report.types.items()}
-                              | {"keys": {k: v.model_dump() for k, v in report.keys.items()}}, indent=1))  # fmt: skip
+                              | {"keys": {k: v.model_dump() for k, v in report.keys.items()}}
+                              | ({"content": checks.model_dump()} if checks else {}), indent=1))  # fmt: skip
     else:
         print_verify(report, make_console())
-    raise SystemExit(EXIT_OK if report.ok else EXIT_FAILED)
+        if checks:
+            print_content(checks, make_console())
+    ok = report.ok and (checks is None or checks.ok)
+    raise SystemExit(EXIT_OK if ok else EXIT_FAILED)
+
+
+def print_content(checks: ContentReport, console: Console) -> None:
+    console.print(
+        f"content: {checks.checked} checked on {', '.join(checks.scopes) or 'no model'}: "
+        f"{len(checks.new)} new, {len(checks.carried)} carried, {len(checks.fixed)} fixed"
+    )
+    for label, items in (("NEW", checks.new), ("carried", checks.carried), ("fixed", checks.fixed)):
+        for item in items:
+            console.print(f"  {label} {item.key} {item.name}: {'; '.join(item.issues)}")
+    for warning in checks.warnings:
+        console.print(f"  warning: {warning}")

@@ -130,13 +130,16 @@ class Plan(BaseModel, Generic[InventoryT]):
 
     def estimate(self, rate: int, period: float, keys: int) -> str:
         """The restore time this plan implies: writes are paced by the rate limit."""
-        requests = sum(a.requests for a in self.actions if a.writes)
+        requests = self.estimated_requests()
         minutes = round(requests * period / (rate * keys) / 60)
         took = "under a minute" if minutes < 1 else f"about {minutes} minute{'s' * (minutes != 1)}"
         return (
             f"about {requests} requests, {took} at "
             f"{rate * 60 / period:g}/min with {keys} key{'s' if keys != 1 else ''}"
         )
+
+    def estimated_requests(self) -> int:
+        return sum(a.requests for a in self.actions if a.writes)
 
     def blocked(self) -> list[Action]:
         return [a for a in self.actions if a.op == "blocked"]

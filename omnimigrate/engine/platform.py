@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
+from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.jobs import Job, JobResult
 from omnimigrate.engine.plan import Action, Inventory, Plan, RestoreOptions
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
@@ -67,6 +68,7 @@ class ActionRunner(Protocol):
 
 class Platform(Protocol):
     name: str
+    content_checks: bool  # whether check_content reads a validator on this platform
     plan_type: type[Plan[Any]]
 
     def preflight(
@@ -116,3 +118,10 @@ class Platform(Protocol):
         documents: list[str] | None = None,
         concurrency: int = 4,
     ) -> Awaitable[VerifyReport]: ...
+
+    def check_content(
+        self, view: Any, clients: Sequence[Any], options: RestoreOptions
+    ) -> Awaitable[ContentReport]:
+        """The target's content validator for what a restore of `view` writes, compared with
+        the source's answers the snapshot holds (`engine/content.py`)."""
+        ...

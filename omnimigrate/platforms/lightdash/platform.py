@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr, ValidationError
 
+from omnimigrate.config import ConfigError
+from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
@@ -31,6 +33,10 @@ from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
 
 client_pool = partial(pool_of, LightdashClient)
+NO_CONTENT_CHECKS = (
+    "content checks are Omni-only so far: Lightdash's project validator is not read yet "
+    "(drop --content; a Lightdash drill is not available yet)"
+)
 
 
 async def preflight(
@@ -71,6 +77,7 @@ async def preflight(
 
 class LightdashPlatform:
     name = "lightdash"
+    content_checks = False
     plan_type = LightdashPlan
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
@@ -108,6 +115,11 @@ class LightdashPlatform:
         self, view: SnapshotView, clients: Sequence[LightdashClient], **_: Any
     ) -> VerifyReport:
         return await verify(view, clients)
+
+    async def check_content(
+        self, view: SnapshotView, clients: Sequence[LightdashClient], options: RestoreOptions
+    ) -> ContentReport:
+        raise ConfigError(NO_CONTENT_CHECKS)
 
 
 LIGHTDASH = LightdashPlatform()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.engine.scope import PathFilter
@@ -12,6 +13,7 @@ from omnimigrate.engine.verify import VerifyReport
 from omnimigrate.platforms.omni.applying import OmniRunner
 from omnimigrate.platforms.omni.backup import BackupContext, OmniWalker
 from omnimigrate.platforms.omni.client import OmniClient
+from omnimigrate.platforms.omni.handlers import content
 from omnimigrate.platforms.omni.inventory import TargetInventory, read_inventory
 from omnimigrate.platforms.omni.planning import OmniPlan, make_plan
 from omnimigrate.platforms.omni.pool import client_pool
@@ -25,6 +27,7 @@ from omnimigrate.snapshot.manifest import Manifest
 
 class OmniPlatform:
     name = "omni"
+    content_checks = True
     plan_type = OmniPlan
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
@@ -76,6 +79,11 @@ class OmniPlatform:
         return await verify(
             view, clients, models=models, documents=documents, concurrency=concurrency
         )
+
+    async def check_content(
+        self, view: SnapshotView, clients: Sequence[OmniClient], options: RestoreOptions
+    ) -> ContentReport:
+        return await content.check(view, clients, options)
 
 
 OMNI = OmniPlatform()

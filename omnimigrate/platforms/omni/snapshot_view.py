@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from omnimigrate.engine.content import ContentCapture
 from omnimigrate.platforms.omni.handlers.documents import SourceDocument
 from omnimigrate.platforms.omni.handlers.folders import SourceFolder
 from omnimigrate.platforms.omni.handlers.identities import SourceGroup, SourceUser
@@ -38,6 +39,8 @@ class SnapshotView(BaseModel):
     users: dict[str, SourceUser] = Field(default_factory=dict)
     groups: dict[str, SourceGroup] = Field(default_factory=dict)
     connections: list[str] = Field(default_factory=list)
+    content: dict[str, ContentCapture] = Field(default_factory=dict)  # model key -> validator
+    content_warnings: list[str] = Field(default_factory=list)
 
 
 class SnapshotReader:

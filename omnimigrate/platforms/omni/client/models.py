@@ -71,6 +71,17 @@ class ModelsEndpoints(ClientBase):
         except OmniNotFound:
             return None
 
+    async def content_validator(self, model_id: str) -> dict[str, Any]:
+        """The documents on a model whose queries have issues (`content_filter_mode=
+        WITH_ISSUES`); the official spec leaves the items untyped, so the caller reads them."""
+        reply = await self._call(
+            "GET",
+            "/api/v1/models/{modelId}/content-validator",
+            path={"modelId": model_id},
+            params={"content_filter_mode": "WITH_ISSUES"},
+        )
+        return reply.body
+
     async def list_connections(self, **filters: Any) -> list[m.Connection]:
         reply = await self._call("GET", "/api/v1/connections", params=filters)
         return [m.Connection.model_validate(c) for c in reply.body.get("connections", [])]

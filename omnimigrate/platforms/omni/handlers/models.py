@@ -19,6 +19,7 @@ from omnimigrate.http.errors import OmniAPIError
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handlers import content
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
@@ -86,6 +87,8 @@ async def list_connections(
         )  # fmt: skip
         if model.model_kind in YAML_KINDS:
             result.children.append(YAML_JOB.job(model.id, key))
+        if model.model_kind in content.VALIDATED_KINDS:
+            result.children.append(content.VALIDATOR_JOB.job(model.id, key))
     return result
 
 
@@ -127,6 +130,7 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
             combined_only=bool(yaml) and yaml.get("layer") != "extension",
             git_follower=bool((yaml.get("git") or {}).get("gitFollower")),
         )
+    content.load(r, view)
 
 
 # ---------------------------------------------------------------------- inventory
@@ -212,7 +216,7 @@ async def verify(ctx: VerifyContext) -> None:
 
 HANDLER = Handler(
     name="models",
-    jobs={"connections": list_connections, "model_yaml": read_yaml},
+    jobs={"connections": list_connections, "model_yaml": read_yaml, **content.JOBS},
     roots=("connections",),
     load=load,
     read_target=(read_target,),
