@@ -142,6 +142,25 @@ async def test_requests_leave_evenly_spaced_with_at_most_the_burst_early():
     assert 1.02 < limiter.interval <= 1.025  # 2 % stretch, plus 5 ms for transit
 
 
+async def test_the_window_counts_a_slot_from_when_its_request_completes():
+    """On an injected clock: three requests each held 1 s fill a window of three; the fourth
+    leaves only once the first *completion* (not departure) has aged out of the window."""
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = RateLimiter(3, 3.0, burst=3, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        async with limiter.slot():
+            now[0] += 1.0  # the request is in flight for a second
+    async with limiter.slot() as waited:
+        departed = now[0]
+    window = 3.0 * 1.02  # the period, stretched by the safety margin
+    assert departed > 1.0 + window  # the first completed at 1.0
+    assert departed < 1.0 + window + 0.1 and waited == pytest.approx(departed - 3.0)
+
+
 def test_limiters_are_per_instance_and_key():
     registry = LimiterRegistry(rate=60)
     a = registry.get("https://a.omniapp.co", "token-1")
