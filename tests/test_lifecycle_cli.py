@@ -38,11 +38,12 @@ def test_two_backups_at_once_one_waits_and_a_killed_holder_is_taken_over(pair, t
     holder.wait()
     # on this host a dead holder's lock is taken over at once (the backup SIGKILL tests show
     # it); a holder on another host (a pod elsewhere) holds it until its lease runs out
-    info = json.loads(lock.read_text())
-    lock.write_text(json.dumps({**info, "host": "omnimigrate-cronjob-elsewhere"}))
+    # The lease is written outright rather than waited out: one still running, then one run out.
+    info = {**json.loads(lock.read_text()), "host": "omnimigrate-cronjob-elsewhere"}
+    lock.write_text(json.dumps({**info, "expires_at": time.time() + 300}))
     elsewhere = run(*args, env=env)
     assert elsewhere.returncode == 1 and "host omnimigrate-cronjob-elsewhere" in elsewhere.stderr
-    time.sleep(4.5)
+    lock.write_text(json.dumps({**info, "expires_at": time.time() - 1}))
     taken = run("--log-format", "json", *args, env=env)
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert '"lock.takeover"' in taken.stderr and '"backup.resume"' in taken.stderr
