@@ -67,6 +67,7 @@ def finished_exports(store: Store, cache: Path) -> set[str]:
     return export_ids([k for p in prefixes for k, _ in StoreCheckpoints(store, p).results()])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["local", "s3"])
 def test_sigkill_midway_then_rerun_finishes_the_same_snapshot(
     served, tmp_path, kind, moto_endpoint

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from omnimigrate.snapshot.blobs import blob_key
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.store import LocalStore
@@ -18,6 +20,7 @@ from tests.test_cli import run
 from tests.test_restore_cli import pair  # noqa: F401  (the fixture)
 
 
+@pytest.mark.slow
 def test_two_backups_at_once_one_waits_and_a_killed_holder_is_taken_over(pair, tmp_path):  # noqa: F811
     source, _, env = pair(120, seed=71)
     env = {**env, "OMNIMIGRATE_STORE": str(tmp_path / "locked"), "OMNIMIGRATE_LOCK_TTL": "4",
