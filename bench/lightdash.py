@@ -31,16 +31,22 @@ UNLIMITED = 1_000_000
 
 
 async def main(charts: int, validate: bool) -> None:
-    spec = sc.ScenarioSpec(charts=charts, dashboards=charts // 4, spaces=max(3, charts // 10),
-                           schedulers=max(2, charts // 12))  # fmt: skip
+    spec = sc.ScenarioSpec(
+        charts=charts,
+        dashboards=charts // 4,
+        spaces=max(3, charts // 10),
+        schedulers=max(2, charts // 12),
+    )
     scenario = sc.generate(spec)
     spare = sc.standby(scenario.state)
     settings = LightdashSettings(validate=validate, nested_spaces=True)
     source, target = FakeLightdash(scenario.state, settings), FakeLightdash(spare.state, settings)
     await source.start()
     await target.start()
-    print(f"staging: {charts} charts, {spec.dashboards} dashboards, {spec.spaces} spaces, "
-          f"{spec.schedulers} schedulers; validation {'on' if validate else 'off'}")  # fmt: skip
+    print(
+        f"staging: {charts} charts, {spec.dashboards} dashboards, {spec.spaces} spaces, "
+        f"{spec.schedulers} schedulers; validation {'on' if validate else 'off'}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         store = LocalStore(Path(folder) / "store", create=True)
         for label in ("full backup", "incremental backup"):
@@ -52,8 +58,10 @@ async def main(charts: int, validate: bool) -> None:
                     cs, store, BackupOptions(), cache_dir=Path(folder) / "cache"
                 )
             sent = len(source.log.records) - before
-            print(f"{label}: {sent} requests, {sent / charts:.2f} per chart, {outcome.exports} "
-                  f"downloads, {time.monotonic() - start:.1f} s")  # fmt: skip
+            print(
+                f"{label}: {sent} requests, {sent / charts:.2f} per chart, {outcome.exports} "
+                f"downloads, {time.monotonic() - start:.1f} s"
+            )
         snap = open_snapshot(store, "latest")
         async with client_pool(target.url, [spare.token], rate_limit=UNLIMITED) as cs:
             for label in ("restore", "second restore"):
@@ -63,9 +71,11 @@ async def main(charts: int, validate: bool) -> None:
                 await apply_plan(snap, plan, cs)
                 applied = target.log.records[writes:]
                 posted = sum(1 for r in applied if r.method != "GET")
-                print(f"{label}: plan {writes - reads} reads ({(writes - reads) / charts:.2f} per chart), "
-                      f"apply {len(applied)} requests ({len(applied) / charts:.2f} per chart), "
-                      f"{posted} writes, {time.monotonic() - start:.1f} s")  # fmt: skip
+                print(
+                    f"{label}: plan {writes - reads} reads ({(writes - reads) / charts:.2f} per chart), "
+                    f"apply {len(applied)} requests ({len(applied) / charts:.2f} per chart), "
+                    f"{posted} writes, {time.monotonic() - start:.1f} s"
+                )
     await source.stop()
     await target.stop()
 

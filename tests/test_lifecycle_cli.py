@@ -23,11 +23,19 @@ from tests.test_restore_cli import pair  # noqa: F401  (the fixture)
 @pytest.mark.slow
 def test_two_backups_at_once_one_waits_and_a_killed_holder_is_taken_over(pair, tmp_path):  # noqa: F811
     source, _, env = pair(120, seed=71)
-    env = {**env, "OMNIMIGRATE_STORE": str(tmp_path / "locked"), "OMNIMIGRATE_LOCK_TTL": "4",
-           "OMNIMIGRATE_RATE_PERIOD": "1"}  # fmt: skip
+    env = {
+        **env,
+        "OMNIMIGRATE_STORE": str(tmp_path / "locked"),
+        "OMNIMIGRATE_LOCK_TTL": "4",
+        "OMNIMIGRATE_RATE_PERIOD": "1",
+    }
     args = ["backup", "--source", source.url, "--rate-limit", "100"]
-    holder = subprocess.Popen([sys.executable, "-m", "omnimigrate", *args], env={**os.environ, **env},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "omnimigrate", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     lock = tmp_path / "locked" / "locks" / f"{source.url.split('//')[1].replace(':', '-')}.json"
     deadline = time.monotonic() + 60
     while not lock.exists():

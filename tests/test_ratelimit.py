@@ -87,9 +87,11 @@ async def test_three_concurrent_jobs_share_one_keys_budget(served, tmp_path):
     token bucket of one refuses none of them."""
     async with paced_client(*served("bucket", 1)) as client:
         outcome = await run_backup(
-            [client], LocalStore(tmp_path / "store"), BackupOptions(concurrency=3),
+            [client],
+            LocalStore(tmp_path / "store"),
+            BackupOptions(concurrency=3),
             cache_dir=tmp_path / "cache",
-        )  # fmt: skip
+        )
         assert outcome.manifest.status == "complete"
         assert client.transport.requests > 3 * LIMIT  # long enough for jobs to overlap
         assert client.transport.throttled == 0
