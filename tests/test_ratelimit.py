@@ -71,6 +71,7 @@ def paced_client(url: str, token: str) -> OmniClient:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.parametrize(
     "limiter,burst", [("bucket", 1), ("bucket", 5), ("fixed", 1), ("sliding", 1)]
 )
@@ -82,6 +83,7 @@ async def test_steady_traffic_is_never_refused_whatever_the_server_counts(served
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 async def test_three_concurrent_jobs_share_one_keys_budget(served, tmp_path):
     """A backup's jobs run three at a time on one key: together they keep its pace, so a
     token bucket of one refuses none of them."""
@@ -98,6 +100,7 @@ async def test_three_concurrent_jobs_share_one_keys_budget(served, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 async def test_a_429_storm_is_followed_by_recovery_to_the_full_rate(start_fake, scenario):
     faults = FaultPlan(rate=0.0, storm_every=10, storm_length=4, storm_retry_after=1)
     settings = FakeSettings(rate_limit=LIMIT, period=PERIOD, faults=faults)
