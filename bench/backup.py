@@ -71,8 +71,9 @@ def measured_run(command: list[str], env: dict[str, str]) -> str:
     start = time.monotonic()
     run = subprocess.Popen(
         [sys.executable, "-m", "omnimigrate", "--log-level", "error", *command],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+    )
     _, status, usage = os.wait4(run.pid, 0)
     return (
         f"exited {os.waitstatus_to_exitcode(status)} in {time.monotonic() - start:.1f} s, "

@@ -52,8 +52,10 @@ async def main(charts: int, validate: bool, version: str) -> None:
                     cs, store, BackupOptions(), cache_dir=Path(folder) / "cache"
                 )
             sent = len(source.log.records) - before
-            print(f"{label}: {sent} requests, {sent / charts:.2f} per chart, {outcome.exports} "
-                  f"downloads, {time.monotonic() - start:.1f} s")  # fmt: skip
+            print(
+                f"{label}: {sent} requests, {sent / charts:.2f} per chart, {outcome.exports} "
+                f"downloads, {time.monotonic() - start:.1f} s"
+            )
         snap = open_snapshot(store, "latest")
         async with client_pool(target.url, [spare.token], rate_limit=UNLIMITED) as cs:
             for label in ("restore", "second restore"):
@@ -63,9 +65,11 @@ async def main(charts: int, validate: bool, version: str) -> None:
                 await apply_plan(snap, plan, cs)
                 applied = target.log.records[writes:]
                 posted = sum(1 for r in applied if r.method != "GET")
-                print(f"{label}: plan {writes - reads} reads ({(writes - reads) / charts:.2f} per chart), "
-                      f"apply {len(applied)} requests ({len(applied) / charts:.2f} per chart), "
-                      f"{posted} writes, {time.monotonic() - start:.1f} s")  # fmt: skip
+                print(
+                    f"{label}: plan {writes - reads} reads ({(writes - reads) / charts:.2f} per chart), "
+                    f"apply {len(applied)} requests ({len(applied) / charts:.2f} per chart), "
+                    f"{posted} writes, {time.monotonic() - start:.1f} s"
+                )
     await source.stop()
     await target.stop()
 

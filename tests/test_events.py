@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import boto3
+import pytest
 from aiohttp import web
 
 from omnimigrate.service.events import RunFailed, SnapshotCompleted, parse_event
@@ -25,6 +26,7 @@ def aws(kind: str, endpoint: str):
                         aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
 
 
+@pytest.mark.slow
 async def test_events_reach_sqs_sns_and_a_slack_style_webhook(moto_endpoint):
     sqs, sns = aws("sqs", moto_endpoint), aws("sns", moto_endpoint)
     direct = sqs.create_queue(QueueName="events-direct")["QueueUrl"]

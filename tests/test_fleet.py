@@ -22,6 +22,8 @@ from omnimigrate.snapshot.catalog import Catalog
 from tests.conftest import s3_client
 from tests.test_service import make_queue, sqs_client
 
+pytestmark = pytest.mark.slow  # workers are real processes on SQS, one SIGKILLed
+
 LIMIT, PERIOD = 20, 2.0
 
 

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from omnimigrate.snapshot.blobs import blob_key
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.store import LocalStore
@@ -18,13 +20,22 @@ from tests.test_cli import run
 from tests.test_restore_cli import pair  # noqa: F401  (the fixture)
 
 
+@pytest.mark.slow
 def test_two_backups_at_once_one_waits_and_a_killed_holder_is_taken_over(pair, tmp_path):  # noqa: F811
     source, _, env = pair(120, seed=71)
-    env = {**env, "OMNIMIGRATE_STORE": str(tmp_path / "locked"), "OMNIMIGRATE_LOCK_TTL": "4",
-           "OMNIMIGRATE_RATE_PERIOD": "1"}  # fmt: skip
+    env = {
+        **env,
+        "OMNIMIGRATE_STORE": str(tmp_path / "locked"),
+        "OMNIMIGRATE_LOCK_TTL": "4",
+        "OMNIMIGRATE_RATE_PERIOD": "1",
+    }
     args = ["backup", "--source", source.url, "--rate-limit", "100"]
-    holder = subprocess.Popen([sys.executable, "-m", "omnimigrate", *args], env={**os.environ, **env},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "omnimigrate", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     lock = tmp_path / "locked" / "locks" / f"{source.url.split('//')[1].replace(':', '-')}.json"
     deadline = time.monotonic() + 60
     while not lock.exists():
@@ -38,11 +49,12 @@ def test_two_backups_at_once_one_waits_and_a_killed_holder_is_taken_over(pair, t
     holder.wait()
     # on this host a dead holder's lock is taken over at once (the backup SIGKILL tests show
     # it); a holder on another host (a pod elsewhere) holds it until its lease runs out
-    info = json.loads(lock.read_text())
-    lock.write_text(json.dumps({**info, "host": "omnimigrate-cronjob-elsewhere"}))
+    # The lease is written outright rather than waited out: one still running, then one run out.
+    info = {**json.loads(lock.read_text()), "host": "omnimigrate-cronjob-elsewhere"}
+    lock.write_text(json.dumps({**info, "expires_at": time.time() + 300}))
     elsewhere = run(*args, env=env)
     assert elsewhere.returncode == 1 and "host omnimigrate-cronjob-elsewhere" in elsewhere.stderr
-    time.sleep(4.5)
+    lock.write_text(json.dumps({**info, "expires_at": time.time() - 1}))
     taken = run("--log-format", "json", *args, env=env)
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert '"lock.takeover"' in taken.stderr and '"backup.resume"' in taken.stderr

@@ -61,6 +61,7 @@ def verify(
                "--store", str(store), "--rate-limit", "100000", env=env)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_restore_killed_midway_finishes_on_a_rerun_without_duplicates(instances) -> None:
     _, spare, _, target, store, env = instances
     proc = subprocess.Popen(
@@ -180,6 +181,7 @@ def test_doctor_checks_a_lightdash_token_and_project(instances) -> None:
     assert missing.returncode == 1 and "no project 'Nope'" in " ".join(missing.stdout.split())
 
 
+@pytest.mark.slow
 def test_a_backup_killed_midway_resumes_the_same_snapshot(tmp_path: Path) -> None:
     scenario = sc.generate(sc.ScenarioSpec(charts=600, dashboards=150, spaces=30, schedulers=10))
     fake = FakeLightdash(scenario.state, LightdashSettings(nested_spaces=True, validate=False))

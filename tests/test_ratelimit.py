@@ -70,6 +70,8 @@ def paced_client(url: str, token: str) -> OmniClient:
     return OmniClient(url, token, limiter=limiter, retry=FAST_RETRY)
 
 
+@pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.parametrize(
     "limiter,burst", [("bucket", 1), ("bucket", 5), ("fixed", 1), ("sliding", 1)]
 )
@@ -80,19 +82,25 @@ async def test_steady_traffic_is_never_refused_whatever_the_server_counts(served
         assert client.transport.throttled == 0, "no request may be refused"
 
 
+@pytest.mark.slow
+@pytest.mark.serial
 async def test_three_concurrent_jobs_share_one_keys_budget(served, tmp_path):
     """A backup's jobs run three at a time on one key: together they keep its pace, so a
     token bucket of one refuses none of them."""
     async with paced_client(*served("bucket", 1)) as client:
         outcome = await run_backup(
-            [client], LocalStore(tmp_path / "store"), BackupOptions(concurrency=3),
+            [client],
+            LocalStore(tmp_path / "store"),
+            BackupOptions(concurrency=3),
             cache_dir=tmp_path / "cache",
-        )  # fmt: skip
+        )
         assert outcome.manifest.status == "complete"
         assert client.transport.requests > 3 * LIMIT  # long enough for jobs to overlap
         assert client.transport.throttled == 0
 
 
+@pytest.mark.slow
+@pytest.mark.serial
 async def test_a_429_storm_is_followed_by_recovery_to_the_full_rate(start_fake, scenario):
     faults = FaultPlan(rate=0.0, storm_every=10, storm_length=4, storm_retry_after=1)
     settings = FakeSettings(rate_limit=LIMIT, period=PERIOD, faults=faults)
@@ -140,6 +148,25 @@ async def test_requests_leave_evenly_spaced_with_at_most_the_burst_early():
     assert departures[0] == departures[1] == 0.0  # the burst of two
     assert all(gap == pytest.approx(limiter.interval) for gap in gaps[1:])
     assert 1.02 < limiter.interval <= 1.025  # 2 % stretch, plus 5 ms for transit
+
+
+async def test_the_window_counts_a_slot_from_when_its_request_completes():
+    """On an injected clock: three requests each held 1 s fill a window of three; the fourth
+    leaves only once the first *completion* (not departure) has aged out of the window."""
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = RateLimiter(3, 3.0, burst=3, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        async with limiter.slot():
+            now[0] += 1.0  # the request is in flight for a second
+    async with limiter.slot() as waited:
+        departed = now[0]
+    window = 3.0 * 1.02  # the period, stretched by the safety margin
+    assert departed > 1.0 + window  # the first completed at 1.0
+    assert departed < 1.0 + window + 0.1 and waited == pytest.approx(departed - 3.0)
 
 
 def test_limiters_are_per_instance_and_key():

@@ -69,6 +69,7 @@ def kill_after(args: list[str], env: dict[str, str], segments, count: int) -> No
     proc.wait()
 
 
+@pytest.mark.slow
 def test_sigkill_midway_then_rerun_reaches_the_same_end_state(pair, tmp_path):
     _, target, env = pair(150)
     args = ["restore", "--target", target.url, "--rate-limit", "3000", "--models"]
@@ -89,6 +90,7 @@ def test_sigkill_midway_then_rerun_reaches_the_same_end_state(pair, tmp_path):
     assert again.returncode == 3 and len(target.log.writes()) == writes  # zero writes
 
 
+@pytest.mark.slow
 def test_a_killed_restore_of_a_saved_plan_resumes_with_the_same_command(pair, tmp_path):
     _, target, env = pair(120, seed=43, exportable=True)
     env = {**env, "OMNIMIGRATE_RATE_LIMIT": "3000"}

@@ -25,6 +25,8 @@ from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.service.events import BackupRequested, RestoreRequested
 from tests.conftest import s3_client
 
+pytestmark = pytest.mark.slow  # a real `serve` process, waited on over HTTP
+
 BUCKET = "serve-security"
 
 

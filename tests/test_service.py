@@ -62,6 +62,7 @@ async def wait_for(predicate, seconds: float = 120) -> None:
     raise AssertionError("timed out")
 
 
+@pytest.mark.slow
 async def test_backup_event_on_sqs_backs_up_replicates_into_standby_and_verifies(
     start_fake, make_s3_store, moto_endpoint, tmp_path
 ):
@@ -141,6 +142,7 @@ def snap_manifest_time(store, event) -> float:
     return catalog.load(catalog.resolve(event.snapshot_id, "src")).finished_at.timestamp()
 
 
+@pytest.mark.slow
 async def test_a_job_that_keeps_failing_ends_in_the_dead_letter_queue(
     moto_endpoint, make_s3_store, tmp_path
 ):

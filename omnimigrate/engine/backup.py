@@ -9,6 +9,7 @@ are not repeated.
 from __future__ import annotations
 
 import asyncio
+import functools
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -189,7 +190,7 @@ async def _drain(queue: JobQueue, walker: Walker, clients: list[Client], options
                  checkpoints: Checkpoints, instance: str, run: RunInfo) -> QueueStats:  # fmt: skip
     try:
         return await queue.run(
-            [lambda job, c=c: walker.run(job, c) for c in clients], options.concurrency
+            [functools.partial(walker.run, client=c) for c in clients], options.concurrency
         )
     except ListingFailed as exc:
         await asyncio.to_thread(checkpoints.flush)
@@ -328,7 +329,7 @@ def _commit(
         status="partial" if dead or lost else "complete",
         started_at=run.started_at,
         finished_at=now(),
-        export_flavour=flavour,  # type: ignore[arg-type]
+        export_flavour=flavour,
         encryption=f"aes-256-gcm key {cipher.fingerprint}" if cipher else None,
         options=run.options,
         counts=count_objects(ordered),

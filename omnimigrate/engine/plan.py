@@ -43,7 +43,9 @@ class Inventory(BaseModel):
         names the part, so two of them never read each other's ledger."""
         return ""
 
-    def differences(self, other: Inventory, written: set[str] = frozenset()) -> list[str]:
+    def differences(
+        self, other: Inventory, written: frozenset[str] | set[str] = frozenset()
+    ) -> list[str]:
         """What changed between two inventories, per object type (for drift messages),
         leaving out the keys whose action ids (or a step of them) are in `written`."""
         changes = []
@@ -87,7 +89,7 @@ class Action(BaseModel):
     warning: str = ""  # applied, but something could not be carried over
     requests: int = 0  # about how many requests applying it costs (the planner fills it in)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic documents it on a property; mypy flags any decorator there
     @property
     def digest(self) -> str:
         return hashlib.sha256(canonical_json([self.kind, self.params])).hexdigest()[:16]
@@ -120,7 +122,7 @@ class Plan(BaseModel, Generic[InventoryT]):
     inventory: InventoryT
     actions: list[Action]
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic documents it on a property; mypy flags any decorator there
     @property
     def inventory_digest(self) -> str:
         return self.inventory.digest()

@@ -48,7 +48,7 @@ class Served(ABC):
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        sock = site._server.sockets[0]  # type: ignore[union-attr]
+        sock = site._server.sockets[0]  # type: ignore[union-attr]  # aiohttp types _server as any AbstractServer; a TCPSite has sockets
         self.url = f"http://{host}:{sock.getsockname()[1]}"
         return self.url
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from asyncio_throttle import Throttler
+from asyncio_throttle.throttler import Throttler
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -46,19 +46,42 @@ _CLIMB = 1.5  # per calm half window
 
 
 class _CompletionThrottler(Throttler):
-    """asyncio-throttle's window, with a slot re-stamped when its request completes.
+    """asyncio-throttle's window, with a slot re-stamped when its request completes, on the
+    limiter's clock and sleep rather than the library's own `time.monotonic`/`asyncio.sleep`
+    (so pacing can be tested on an injected clock).
 
     Relies on `_task_logs`, the library's deque of stamps (pinned below 1.1 for that)."""
 
+    def __init__(
+        self, rate_limit: int, period: float, retry_interval: float, clock: Clock, sleep: Sleep
+    ) -> None:
+        super().__init__(rate_limit=rate_limit, period=period, retry_interval=retry_interval)
+        self._clock = clock
+        self._sleep = sleep
+
+    def flush(self) -> None:
+        now = self._clock()
+        while self._task_logs and now - self._task_logs[0] > self.period:
+            self._task_logs.popleft()
+
+    async def acquire(self) -> None:
+        while True:
+            self.flush()
+            if len(self._task_logs) < self.rate_limit:
+                break
+            await self._sleep(self.retry_interval)
+        self._task_logs.append(self._clock())
+
     async def acquire_stamp(self) -> float:
         await self.acquire()
-        return self._task_logs[-1]
+        stamp: float = self._task_logs[-1]
+        return stamp
 
     def restamp(self, stamp: float) -> None:
         # The completion time is the newest stamp, so the deque stays ordered.
         with contextlib.suppress(ValueError):  # already aged out of the window
             self._task_logs.remove(stamp)
-        self._task_logs.append(time.monotonic())
+        self._task_logs.append(self._clock())
 
 
 class RateLimiter:
@@ -93,6 +116,8 @@ class RateLimiter:
             rate_limit=rate,
             period=period * self._stretch,
             retry_interval=min(0.05, period / rate / 10),
+            clock=clock,
+            sleep=sleep,
         )
 
     @property

@@ -53,12 +53,15 @@ def changes(old: Any, new: Any, path: str = "") -> list[str]:
         old_items = {_label(x): x for x in old}
         new_items = {_label(x): x for x in new}
         where = f"{path}: " if path else ""
-        return [f"{where}+{k}" for k in sorted(new_items.keys() - old_items.keys())] + [
-            f"{where}-{k}" for k in sorted(old_items.keys() - new_items.keys())
-        ] + [
-            f"{where}~{k}" for k in sorted(new_items.keys() & old_items.keys())
-            if new_items[k] != old_items[k]
-        ]  # fmt: skip
+        return (
+            [f"{where}+{k}" for k in sorted(new_items.keys() - old_items.keys())]
+            + [f"{where}-{k}" for k in sorted(old_items.keys() - new_items.keys())]
+            + [
+                f"{where}~{k}"
+                for k in sorted(new_items.keys() & old_items.keys())
+                if new_items[k] != old_items[k]
+            ]
+        )
     return [f"{path or 'value'}: {_short(old)} -> {_short(new)}"]
 
 

@@ -76,8 +76,8 @@ def prune(
     store.put(GC_MARK, json.dumps({"at": clock()}).encode())
     cutoff = clock() - grace_seconds
     for key, modified in list(store.list_times("blobs/")):
-        ref = key.rsplit("/", 1)[-1]
-        if REF.match(ref) and ref not in referenced and modified < cutoff:
+        name = key.rsplit("/", 1)[-1]
+        if REF.match(name) and name not in referenced and modified < cutoff:
             store.delete(key)
             report.blobs_deleted += 1
         else:

@@ -62,8 +62,13 @@ class InstanceLock:
 
     def _info(self) -> LockInfo:
         now = self.clock()
-        return LockInfo(holder=self.me, host=socket.gethostname(), pid=os.getpid(),
-                        acquired_at=now, expires_at=now + self.ttl)  # fmt: skip
+        return LockInfo(
+            holder=self.me,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            acquired_at=now,
+            expires_at=now + self.ttl,
+        )
 
     def current(self) -> LockInfo | None:
         try:

@@ -47,8 +47,12 @@ def select(snapshots: list[Candidate], rules: RetentionRules) -> dict[str, list[
     keep: dict[str, list[str]] = {}
     for s in newest_first[: rules.keep_last]:
         keep.setdefault(s.snapshot_id, []).append("last")
-    limits = {"hourly": rules.keep_hourly, "daily": rules.keep_daily,
-              "weekly": rules.keep_weekly, "monthly": rules.keep_monthly}  # fmt: skip
+    limits = {
+        "hourly": rules.keep_hourly,
+        "daily": rules.keep_daily,
+        "weekly": rules.keep_weekly,
+        "monthly": rules.keep_monthly,
+    }
     for name, bucket in PERIODS.items():
         limit = limits[name]
         seen: set[tuple[int, ...]] = set()

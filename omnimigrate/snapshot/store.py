@@ -157,7 +157,7 @@ class Encryption:
     def put_args(self) -> dict[str, str]:
         if self.mode is None:
             return {}
-        args = {"ServerSideEncryption": self.mode}
+        args: dict[str, str] = {"ServerSideEncryption": self.mode}
         if self.mode == "aws:kms" and self.kms_key_id:
             args["SSEKMSKeyId"] = self.kms_key_id
         return args
@@ -217,7 +217,10 @@ class S3Store:
 
     def get(self, key: str) -> bytes:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(key))[
+                "Body"
+            ].read()
+            return body
         except self.client.exceptions.NoSuchKey:
             raise KeyNotFound(f"{key} not found in {self.url}") from None
 

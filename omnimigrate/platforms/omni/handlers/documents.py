@@ -62,7 +62,7 @@ DOCUMENT_STEPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("owner", ("import",), "and the owner's user; a transfer resets the previous owner's role"),
     ("permissions", ("import", "owner"), "after the owner, whose transfer would reset them"),
     ("scope", ("import",), "only outside any folder: Omni gives an import its own scope"),
-)  # fmt: skip
+)
 _AFTER = {step: waits for step, waits, _ in DOCUMENT_STEPS}
 
 
