@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from rich.console import Console
@@ -119,7 +120,7 @@ def job_progress(
         lines.close()
 
 
-def requests_of(clients: list) -> Callable[[], int]:  # type: ignore[type-arg]
+def requests_of(clients: list[Any]) -> Callable[[], int]:
     """The requests the clients have sent so far, over every key."""
     return lambda: sum(k.requests for k in key_stats(clients).values())
 

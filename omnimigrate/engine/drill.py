@@ -163,10 +163,16 @@ class Drill:
         )
         content = await platform.check_content(self.snap.source, clients, self.options)
         fidelity = fidelity_of(verify)
-        blocked = [
-            BlockedAction(id=k, detail=result.outcomes[k].detail, acknowledged=self.acknowledged(k))
-            for k in (result.by_status("blocked") if result else [])
-        ]
+        blocked = (
+            []
+            if result is None
+            else [
+                BlockedAction(
+                    id=k, detail=result.outcomes[k].detail, acknowledged=self.acknowledged(k)
+                )
+                for k in result.by_status("blocked")
+            ]
+        )
         finished = self.now()
         m = self.manifest
         report = DrillReport(
