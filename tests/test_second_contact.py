@@ -114,7 +114,8 @@ def test_fake_serve_standby_is_empty_and_lightdash_is_served(tmp_path):
     ready, values = serve_once(tmp_path, "--platform", "lightdash", "--documents", "8")
     assert "fake Lightdash at http://127.0.0.1:" in ready and "project Staging: 8 charts" in ready
     assert (tmp_path / "fake-lightdash.env").stat().st_mode & 0o777 == 0o600
-    assert values["OMNI_SOURCE_TOKEN"].startswith("ldpat_")
+    # Lightdash's own CLI's names: LIGHTDASH_API_KEY and LIGHTDASH_URL
+    assert values["LIGHTDASH_API_KEY"].startswith("ldpat_") and "LIGHTDASH_URL" in values
 
 
 def test_the_fakes_rate_limit_0_and_the_readme_names_the_client_setting():

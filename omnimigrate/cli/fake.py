@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from omnimigrate.cli import AppContext, cli
-from omnimigrate.config import ConfigError
+from omnimigrate.config import LIGHTDASH_TOKEN_ENV, ConfigError
 from omnimigrate.platforms.lightdash.fake import scenario as ld_scenario
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
@@ -87,8 +87,9 @@ def lightdash_fake(seed: int, charts: int, spare: bool, settings: LightdashSetti
 
 def variables(served: Served, url: str, token_var: str) -> dict[str, str]:
     """What the tokens file sets: the URL and the key under names taken from --token-var
-    (OMNI_TARGET_TOKEN: OMNI_TARGET_URL, OMNI_TARGET_PERSONAL_TOKEN)."""
-    prefix = token_var.removesuffix("_TOKEN")
+    (OMNI_TARGET_TOKEN: OMNI_TARGET_URL, OMNI_TARGET_PERSONAL_TOKEN; LIGHTDASH_API_KEY:
+    LIGHTDASH_URL, as Lightdash's own CLI reads them)."""
+    prefix = token_var.removesuffix("_TOKEN").removesuffix("_API_KEY")
     names = {"org": token_var, "personal": f"{prefix}_PERSONAL_TOKEN"}
     return {f"{prefix}_URL": url} | {names[k]: v for k, v in served.tokens.items()}
 
@@ -166,15 +167,20 @@ def fake() -> None:
 )
 @click.option(
     "--token-var",
-    default="OMNI_SOURCE_TOKEN",
+    default=None,
     help="The variable the tokens file sets to the API key; the URL goes to the same name "
-    "ending _URL (OMNI_TARGET_TOKEN for a second fake as the target).",
+    "ending _URL instead of _TOKEN or _API_KEY (default OMNI_SOURCE_TOKEN, Lightdash: "
+    "LIGHTDASH_API_KEY; OMNI_TARGET_TOKEN or LIGHTDASH_TARGET_API_KEY for a second fake as "
+    "the target).",
 )
 @click.pass_obj
 def serve(app: AppContext, platform: str, spare: bool, host: str, port: int, seed: int, documents: int,
           state_file: Path | None, rate_limit: int | None, rate_period: float, limiter: str, burst: int,
-          validate: bool, tokens_file: Path | None, token_var: str) -> None:  # fmt: skip
+          validate: bool, tokens_file: Path | None, token_var: str | None) -> None:  # fmt: skip
     """Serve a generated (or loaded, or empty standby) instance until interrupted."""
+    token_var = token_var or (
+        LIGHTDASH_TOKEN_ENV if platform == "lightdash" else "OMNI_SOURCE_TOKEN"
+    )
     if platform == "lightdash":
         if state_file:
             raise ConfigError("--state loads an Omni org: the Lightdash fake takes --seed only")

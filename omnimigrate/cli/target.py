@@ -119,7 +119,7 @@ class Target:
     ) -> None:
         self.inst: InstanceConfig = instance_for(
             app.settings, name, list(token_env), "OMNI_TARGET_TOKEN",
-            platform=kw.get("platform"), project=kw.get("project"),
+            platform=kw.get("platform") or kw.get("snapshot_platform"), project=kw.get("project"),
         )  # fmt: skip
         self.tokens = resolve_tokens(
             self.inst.token_env, flag="--target-token-env", platform=self.inst.platform
@@ -178,7 +178,7 @@ def platform_from(target: str, app: AppContext, kw: dict[str, Any]) -> OpenSnaps
         snap = open_for(app, kw)
     except SnapshotNotFound:
         return None
-    kw["platform"] = snap.platform.name
+    kw["snapshot_platform"] = snap.platform.name  # not "platform": hints repeat what was asked
     return snap
 
 
