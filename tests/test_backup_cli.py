@@ -166,4 +166,4 @@ def test_usage_errors_exit_2_and_name_the_fix(served, tmp_path):
     assert bad.returncode == 2 and "--rate-limit" in bad.stderr
     (tmp_path / "s").mkdir()
     unknown = run("snapshots", "show", "nope", "--store", str(tmp_path / "s"))
-    assert unknown.returncode == 1 and "no committed snapshot 'nope'" in unknown.stderr
+    assert unknown.returncode == 2 and "no committed snapshot 'nope'" in unknown.stderr

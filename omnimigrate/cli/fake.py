@@ -175,6 +175,9 @@ def serve(app: AppContext, platform: str, spare: bool, host: str, port: int, see
           state_file: Path | None, rate_limit: int | None, rate_period: float, limiter: str, burst: int,
           validate: bool, tokens_file: Path | None, token_var: str) -> None:  # fmt: skip
     """Serve a generated (or loaded, or empty standby) instance until interrupted."""
+    label = "Lightdash" if platform == "lightdash" else "Omni"
+    # generating the org and loading the spec's validator take seconds: say so at once
+    click.echo(f"starting a fake {label}{' standby' if spare else ''}…", err=True)
     if platform == "lightdash":
         if state_file:
             raise ConfigError("--state loads an Omni org: the Lightdash fake takes --seed only")
@@ -187,7 +190,6 @@ def serve(app: AppContext, platform: str, spare: bool, host: str, port: int, see
                             limiter=limiter, burst=burst)  # type: ignore[arg-type]  # fmt: skip
         served = omni_fake(seed, documents, state_file, spare, omni)
     tokens_file = tokens_file or Path(f"fake-{platform}.env")
-    label = "Lightdash" if platform == "lightdash" else "Omni"
 
     async def run() -> None:
         try:
