@@ -454,7 +454,7 @@ def test_an_include_that_matches_nothing_is_refused_once_the_listings_are_in(use
     assert not any("export" in route for route in reads)  # no document was read
 
 
-def test_the_hints_of_an_unknown_snapshot_and_a_drifted_plan_run_as_printed(pair, tmp_path):  # noqa: F811
+def test_the_hint_of_an_unknown_snapshot_runs_as_printed(pair, tmp_path):  # noqa: F811
     _, target, env = pair(6, seed=57)
     store = env.pop("OMNIMIGRATE_STORE")  # given on the command line, as a person does
     env["OMNIMIGRATE_RATE_LIMIT"] = "100000"
@@ -462,18 +462,3 @@ def test_the_hints_of_an_unknown_snapshot_and_a_drifted_plan_run_as_printed(pair
     assert unknown.returncode == 2
     listed = run_hint(hint_in(one_line_error(unknown)), env, cwd=tmp_path)
     assert listed.returncode == 0 and "snapshots in" in listed.stdout
-    saved = tmp_path / "p.json"
-    made = run(
-        "plan", "--store", store, "--target", target.url, "--models", "--out", str(saved), env=env
-    )
-    assert made.returncode == 0, made.stderr[-2000:]
-    changed = run("restore", "--store", store, "--target", target.url, "--models", env=env)
-    assert changed.returncode in (0, 3)  # the target is not what the plan was made from
-    drifted = run_hint(hint_in(made.stdout.splitlines()[-1]), env)
-    assert drifted.returncode == 1
-    again = hint_in(one_line_error(drifted))
-    assert "--models" in again and f"--out {saved}" in again
-    replanned = run_hint(again, env, cwd=tmp_path)
-    assert replanned.returncode == 0, replanned.stderr[-2000:]
-    applied = run_hint(hint_in(replanned.stdout.splitlines()[-1]), env)
-    assert applied.returncode in (0, 3), applied.stderr[-2000:]
