@@ -35,6 +35,7 @@ from omnimigrate.snapshot.manifest import instance_slug
 from omnimigrate.snapshot.store import LocalStore
 from tests.test_cli import run
 from tests.test_first_contact import one_line_error
+from tests.test_restore_cli import pair  # noqa: F401  (the fixture)
 
 cli = with_commands()
 
@@ -452,3 +453,13 @@ def test_an_include_that_matches_nothing_is_refused_once_the_listings_are_in(use
     reads = {r.route for r in source.log.records[before:]}
     assert len(source.log.records) - before < full / 2, (len(source.log.records) - before, full)
     assert not any("export" in route for route in reads)  # no document was read
+
+
+def test_the_hint_of_an_unknown_snapshot_runs_as_printed(pair, tmp_path):  # noqa: F811
+    _, target, env = pair(6, seed=57)
+    store = env.pop("OMNIMIGRATE_STORE")  # given on the command line, as a person does
+    env["OMNIMIGRATE_RATE_LIMIT"] = "100000"
+    unknown = run("plan", "--store", store, "--snapshot", "nosuch", "--target", target.url, env=env)
+    assert unknown.returncode == 2
+    listed = run_hint(hint_in(one_line_error(unknown)), env, cwd=tmp_path)
+    assert listed.returncode == 0 and "snapshots in" in listed.stdout

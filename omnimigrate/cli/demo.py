@@ -22,7 +22,7 @@ import click
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.backup import counts_table
-from omnimigrate.cli.progress import make_console
+from omnimigrate.cli.progress import make_console, reading
 from omnimigrate.cli.verify import print_verify
 from omnimigrate.engine.apply import ApplyResult
 from omnimigrate.engine.backup import BackupOptions, BackupOutcome, run_backup
@@ -98,21 +98,31 @@ async def run_demo(
     await source.start()
     await target.start()
     store = LocalStore(store_dir / "store")
+
+    def phase(label: str):  # never silent: each step shows its requests as they go
+        return reading(f"demo: {label}", lambda: len(source.log.records) + len(target.log.records))
+
     try:
         backups = []
-        for _ in range(2):
-            async with fakes.pool(
-                source.url, [fakes.source_token], rate_limit=rate_limit, **fakes.scope
-            ) as cs:
+        for label in ("full backup", "incremental backup"):
+            async with (
+                fakes.pool(
+                    source.url, [fakes.source_token], rate_limit=rate_limit, **fakes.scope
+                ) as cs,
+                phase(label),
+            ):
                 opts = BackupOptions()
                 backups.append(await run_backup(cs, store, opts, cache_dir=store_dir / "cache"))
         snap = open_snapshot(store, "latest")
         async with fakes.pool(target.url, [fakes.target_token], rate_limit=rate_limit) as cs:
-            restored = await apply_plan(snap, await plan_restore(snap, cs, fakes.options), cs)
+            async with phase("restore into the standby"):
+                restored = await apply_plan(snap, await plan_restore(snap, cs, fakes.options), cs)
             writes = len(target.log.writes())
-            await apply_plan(snap, await plan_restore(snap, cs, fakes.options), cs)
+            async with phase("second restore"):
+                await apply_plan(snap, await plan_restore(snap, cs, fakes.options), cs)
             rerun_writes = len(target.log.writes()) - writes
-            report = await snap.platform.verify(snap.source, cs, models=True)
+            async with phase("verify"):
+                report = await snap.platform.verify(snap.source, cs, models=True)
     finally:
         await source.stop()
         await target.stop()

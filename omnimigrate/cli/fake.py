@@ -181,6 +181,9 @@ def serve(app: AppContext, platform: str, spare: bool, host: str, port: int, see
     token_var = token_var or (
         LIGHTDASH_TOKEN_ENV if platform == "lightdash" else "OMNI_SOURCE_TOKEN"
     )
+    label = "Lightdash" if platform == "lightdash" else "Omni"
+    # generating the org and loading the spec's validator take seconds: say so at once
+    click.echo(f"starting a fake {label}{' standby' if spare else ''}…", err=True)
     if platform == "lightdash":
         if state_file:
             raise ConfigError("--state loads an Omni org: the Lightdash fake takes --seed only")
@@ -193,7 +196,6 @@ def serve(app: AppContext, platform: str, spare: bool, host: str, port: int, see
                             limiter=limiter, burst=burst)  # type: ignore[arg-type]  # fmt: skip
         served = omni_fake(seed, documents, state_file, spare, omni)
     tokens_file = tokens_file or Path(f"fake-{platform}.env")
-    label = "Lightdash" if platform == "lightdash" else "Omni"
 
     async def run() -> None:
         try:

@@ -111,14 +111,18 @@ def project_option(dest: str, name: str, help: str) -> Decorator:
 
 
 def command_line(
-    app_config: Path | None, *words: str, **options: str | tuple[str, ...] | None
+    app_config: Path | None, *words: str, **options: str | tuple[str, ...] | bool | None
 ) -> str:
     """A command a hint prints, with the options of the run that prints it, so that it runs as
     printed: `--config` when one was given, each option given (None: not given, so its default
-    applies again as it did for this run), a tuple once per value."""
+    applies again as it did for this run), a tuple once per value, a bool as a flag."""
     parts = ["omnimigrate", *(["--config", str(app_config)] if app_config else []), *words]
     for name, value in options.items():
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, bool):  # a flag: given or not
+            parts += [flag] if value else []
+            continue
         values = value if isinstance(value, tuple) else (value,) if value is not None else ()
         for v in values:
-            parts += [f"--{name.replace('_', '-')}", v]
+            parts += [flag, v]
     return shlex.join(parts)

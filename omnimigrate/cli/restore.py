@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from omnimigrate.cli import EXIT_FAILED, AppContext, cli
 from omnimigrate.cli.options import (
+    command_line,
     report_option,
 )
 from omnimigrate.cli.progress import make_console
@@ -28,10 +29,26 @@ from omnimigrate.cli.target import (
     write_report,
 )
 from omnimigrate.config import ConfigError
-from omnimigrate.engine.plan import PlanFileError, plan_platform
+from omnimigrate.engine.plan import Plan, PlanFileError, plan_platform
 from omnimigrate.engine.restore import PlanDrift
 from omnimigrate.platforms import UnknownPlatform, platform_named
 from omnimigrate.snapshot.manifest import instance_slug
+
+
+def replan_hint(app: AppContext, target: str, token_env: tuple[str, ...], kw: dict[str, Any],
+                saved: Plan, out: Path) -> str:  # fmt: skip
+    """`plan` again, for the same snapshot, target and options as the saved plan, saved over it."""
+    o = saved.options
+    return command_line(
+        app.config_file, "plan", store=kw["store"], snapshot=saved.snapshot_id,
+        instance=saved.source_instance, target=target, platform=kw["platform"],
+        project=kw["project"], target_token_env=token_env,
+        on_conflict=o.on_conflict if o.on_conflict != "skip" else None,
+        include=tuple(o.include), exclude=tuple(o.exclude), include_deleted=o.include_deleted,
+        models=o.models, pause_schedules=o.pause_schedules,
+        create_missing_users=o.create_missing_users, create_missing_groups=o.create_missing_groups,
+        model_map=kw["model_map"] and str(kw["model_map"]), out=str(out),
+    )  # fmt: skip
 
 
 @cli.command("restore")
@@ -73,7 +90,9 @@ def restore_command(app: AppContext, target: str, target_token_env: tuple[str, .
     try:
         plan, result = asyncio.run(restore_into(tgt, snap, build_options(kw), saved))
     except PlanDrift as exc:
-        click.echo(f"error: {exc}", err=True)
+        assert saved is not None and plan_file is not None  # only a saved plan drifts
+        again = replan_hint(app, target, target_token_env, kw, saved, plan_file)
+        click.echo(f"error: {str(exc).replace('`omnimigrate plan`', f'`{again}`')}", err=True)
         raise SystemExit(EXIT_FAILED) from None
     write_report(report, plan, result)
     tgt.push_metrics(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from omnimigrate.snapshot.manifest import Manifest, load_manifest, manifest_key
@@ -53,7 +54,7 @@ class Catalog:
         have = ", ".join(r.snapshot_id for r in refs[-5:]) or "none"
         raise SnapshotNotFound(
             f"no committed snapshot {snapshot!r}{where} in {self.store.url} (latest: {have}); "
-            "`omnimigrate snapshots list` shows them all"
+            f"`omnimigrate snapshots list --store {shlex.quote(self.store.url)}` shows them all"
         )
 
     def latest(self, instance: str) -> Manifest | None:
