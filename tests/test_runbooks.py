@@ -93,9 +93,10 @@ def test_a_by_hand_runbook_runs_as_the_readme_gives_it(person, heading, codes):
     hint = re.search(r"apply exactly this plan with `(.+)`", printed["plan"])
     assert hint, printed["plan"]
     restore_line = next(line for line in typed if line.startswith("omnimigrate restore"))
+    var = re.search(r'--target "\$(\w+_URL)"', restore_line)[1]  # type: ignore[index]
     url = next(line for line in (cwd / fakes_file(fakes)).read_text().splitlines()
-               if line.startswith("export OMNI_TARGET_URL=")).split("=", 1)[1]  # fmt: skip
-    assert shlex.split(hint[1]) == shlex.split(restore_line.replace('"$OMNI_TARGET_URL"', url))
+               if line.startswith(f"export {var}=")).split("=", 1)[1]  # fmt: skip
+    assert shlex.split(hint[1]) == shlex.split(restore_line.replace(f'"${var}"', url))
     assert time.monotonic() - started < 120
 
 
