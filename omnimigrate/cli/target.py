@@ -243,6 +243,8 @@ def print_result(plan: Plan, result: ApplyResult, console: Console, accepted: Ac
         for key in result.by_status(status):
             seen = " (acknowledged)" if status == "blocked" and key in accepted else ""
             console.print(f"  {status.upper()} {key}{seen}: {result.outcomes[key].detail}")
+    for key, warning in result.warnings().items():
+        console.print(f"  WARNING {key}: {warning}")
 
 
 def accept_blocked_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -261,7 +263,8 @@ def write_report(path: Path | None, plan: Plan, result: ApplyResult) -> None:
             "snapshot": plan.snapshot_id, "target": plan.target_url, "complete": result.complete,
             "counts": outcome_counts(plan, result),
             "keys": {k: v.model_dump() for k, v in result.keys.items()},
-            "actions": {k: {"status": v.status, "detail": v.detail} for k, v in result.outcomes.items()},
+            "actions": {k: {"status": v.status, "detail": v.detail, **({"warning": v.warning} if v.warning else {})}
+                        for k, v in result.outcomes.items()},
         }, indent=1))  # fmt: skip
 
 

@@ -13,6 +13,7 @@ import structlog
 
 from omnimigrate.engine.plan import Action, Plan
 from omnimigrate.engine.platform import ActionRunner
+from omnimigrate.engine.protocol import intent
 from omnimigrate.engine.restore_ledger import RestoreLedger
 from omnimigrate.http.errors import OmniError
 from omnimigrate.http.transport import key_stats
@@ -27,6 +28,7 @@ class RestoreError(Exception):
 class Outcome:
     status: str  # done, skipped, failed, blocked
     detail: str = ""
+    warning: str = ""  # done, but something the snapshot has could not be made so
 
 
 @dataclass
@@ -36,6 +38,9 @@ class ApplyResult:
 
     def by_status(self, status: str) -> list[str]:
         return [k for k, v in self.outcomes.items() if v.status == status]
+
+    def warnings(self) -> dict[str, str]:
+        return {k: v.warning for k, v in self.outcomes.items() if v.warning}
 
     @property
     def complete(self) -> bool:
@@ -114,16 +119,20 @@ class Applier:
                 return Outcome("blocked", f"blocked by {dep} ({outcome.status})")
         if action.op == "blocked":
             return Outcome("blocked", action.reason)
-        if action.adopt:
-            await self.runner.adopt(action)
-            return Outcome("done", "adopted: " + action.reason)
-        if not action.writes:
+        if not action.writes and not action.adopt:
             return Outcome("skipped", action.reason)
         client = self.clients[self._turn % len(self.clients)]
         self._turn += 1
         try:
-            await self.runner.apply(action, client)
+            if action.adopt:  # an interrupted run made it: finish it (protocol.py, 2)
+                warning = await self.runner.adopt(action, client)
+                return Outcome("done", "adopted: " + action.reason, warning or "")
+            if action.op == "create" and self.runner.creates(action):  # protocol.py, 1
+                await asyncio.to_thread(self.ledger.write, action.id, intent(action))
+            warning = await self.runner.apply(action, client)
         except (OmniError, RestoreError) as exc:
             self._log.warning("restore.action_failed", action=action.id, error=str(exc))
             return Outcome("failed", str(exc))
-        return Outcome("done", action.op)
+        if warning:
+            self._log.warning("restore.action_warning", action=action.id, warning=warning)
+        return Outcome("done", action.op, warning or "")

@@ -26,11 +26,11 @@ PLAN_FORMAT = 1
 class Inventory(BaseModel):
     """What a target instance holds, by natural key: each platform's inventory extends this
     with one field per object type (a mapping from natural key to what restore compares).
-    `WRITTEN_BY` names, per field, the kind of action id a restore writes its keys with
+    `WRITTEN_BY` names, per field, the kinds of action id a restore writes its keys with
     (`folders` -> `folder`: `folder:PATH…`), so a resumed plan can tell its own writes from
     someone else's."""
 
-    WRITTEN_BY: ClassVar[dict[str, str]] = {}
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {}
 
     url: str
 
@@ -52,9 +52,12 @@ class Inventory(BaseModel):
         mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
         for field, value in mine.items():
             if isinstance(value, dict) and value != theirs.get(field):
-                kind = self.WRITTEN_BY.get(field)
+                kinds = self.WRITTEN_BY.get(field, ())
+                kinds = (kinds,) if isinstance(kinds, str) else kinds
                 ours = {
-                    k for k in set(value) | set(theirs[field]) if kind and f"{kind}:{k}" in written
+                    k
+                    for k in set(value) | set(theirs[field])
+                    if any(f"{kind}:{k}" in written for kind in kinds)
                 }
                 new = sorted(set(theirs[field]) - set(value) - ours)
                 gone = sorted(set(value) - set(theirs[field]) - ours)
@@ -85,7 +88,11 @@ class Action(BaseModel):
     reason: str = ""
     depends_on: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
-    adopt: bool = False  # an interrupted run created it: record it as done, write nothing
+    adopt: bool = False  # an interrupted run created it: finish its remaining steps
+    parent: str | None = None  # the natural key of what holds it (a folder's, a space's)
+    # the target's side when planned, a diff's base (shares): not in the digest, which is
+    # what the action writes, so a resumed plan's action is still the one reviewed
+    have: dict[str, Any] = Field(default_factory=dict)
     warning: str = ""  # applied, but something could not be carried over
     requests: int = 0  # about how many requests applying it costs (the planner fills it in)
 

@@ -59,11 +59,16 @@ class Walker(Protocol):
 
 
 class ActionRunner(Protocol):
-    """Restore's side: how one action of a plan is written, or adopted after a kill."""
+    """Restore's side: how one action of a plan is written, or adopted and finished after a
+    kill (`engine/protocol.py`). Either may answer a warning: written, but not all of it."""
 
-    async def apply(self, action: Action, client: Any) -> None: ...
+    def creates(self, action: Action) -> bool:
+        """Whether the action makes a new object (so the applier writes its intent first)."""
+        ...
 
-    async def adopt(self, action: Action) -> None: ...
+    async def apply(self, action: Action, client: Any) -> str | None: ...
+
+    async def adopt(self, action: Action, client: Any) -> str | None: ...
 
 
 class Platform(Protocol):

@@ -1,9 +1,9 @@
 """The restore ledger: per target instance, what each action did (status, digest, target id).
 
 It lives in the store, beside the snapshots, so any machine can resume or re-run a restore.
-A record is written before a create ("started") and after it ("done"): a killed restore
-leaves either nothing, or a started record the next plan resolves against the target (the
-object exists: adopt it; it does not: create it). Records are append-only segments of one
+A record is written before a create ("started", the intent), when the create answers (still
+"started", with the id it made) and when every step is written ("done"): a killed restore
+leaves one of them, which the next plan resolves against the target (`engine/protocol.py`). Records are append-only segments of one
 record each, compacted into one file when a run ends.
 """
 
@@ -23,6 +23,8 @@ class LedgerRecord(BaseModel):
     status: Literal["started", "done"]
     digest: str
     target: str | None = None  # the id (or identifier) the action produced
+    key: str | None = None  # an intent's natural key (`engine/protocol.py`)
+    parent: str | None = None  # and its parent's
     detail: dict[str, str] = Field(default_factory=dict)  # what a later plan compares with
 
 

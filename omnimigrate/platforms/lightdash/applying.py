@@ -14,7 +14,7 @@ from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.platforms.lightdash.client import LightdashClient
 from omnimigrate.platforms.lightdash.model import TargetIds, space_key
 from omnimigrate.platforms.lightdash.planning import LightdashPlan
-from omnimigrate.platforms.lightdash.registry import ACTIONS
+from omnimigrate.platforms.lightdash.registry import ACTIONS, ADOPT, CREATES
 from omnimigrate.snapshot.blobs import BlobStore
 
 
@@ -23,10 +23,28 @@ class ApplyContext:
         self.ids: TargetIds = plan.inventory.ids.model_copy(deep=True)
         self.blobs = blobs
         self.ledger = ledger
+        self._users: dict[int, str] = {}  # id(client) -> the uuid of its token's user
+        self.planned = {a.id for a in plan.actions}
 
-    async def done(self, action: Action, target: str | None = None) -> None:
-        record = LedgerRecord(status="done", digest=action.digest, target=target)
-        await asyncio.to_thread(self.ledger.write, action.id, record)
+    async def done(self, action: Action, target: str | None = None, **detail: str) -> None:
+        made = action.kind in CREATES and action.op == "create"  # keeps the intent's key
+        record = LedgerRecord(status="done", digest=action.digest, target=target, detail=detail,
+                              key=action.object if made else None)  # fmt: skip
+        await self.write(action.id, record)
+
+    async def write(self, key: str, record: LedgerRecord) -> None:
+        await asyncio.to_thread(self.ledger.write, key, record)
+
+    def creator(self, space_action: str) -> str | None:
+        """Who created a space this restore made (the ledger has it from the create)."""
+        rec = self.ledger.records.get(space_action)
+        return rec.detail.get("creator") or None if rec else None
+
+    async def token_user(self, client: LightdashClient) -> str:
+        """Whom a client's writes are made as (a space's creator): asked once per client."""
+        if id(client) not in self._users:
+            self._users[id(client)] = (await client.me()).uuid
+        return self._users[id(client)]
 
     def project(self, name: str) -> str:
         return self.ids.projects[name]
@@ -59,14 +77,20 @@ class LightdashRunner:
     def __init__(self, plan: LightdashPlan, blobs: BlobStore, ledger: RestoreLedger) -> None:
         self.context = ApplyContext(plan, blobs, ledger)
 
-    async def apply(self, action: Action, client: LightdashClient) -> None:
+    def creates(self, action: Action) -> bool:
+        return action.kind in CREATES
+
+    async def apply(self, action: Action, client: LightdashClient) -> str | None:
         do = ACTIONS.get(action.kind)
         if do is None:
             raise RestoreError(
                 f"{action.id}: {action.kind} is not an action this omnimigrate applies: "
                 "make the plan again with `omnimigrate plan`"
             )
-        await do(self.context, client, action)
+        return await do(self.context, client, action)
 
-    async def adopt(self, action: Action) -> None:
-        raise RestoreError(f"{action.id}: Lightdash actions are never adopted")
+    async def adopt(self, action: Action, client: LightdashClient) -> str | None:
+        finish = ADOPT.get(action.kind)
+        if finish is None:
+            raise RestoreError(f"{action.id}: a {action.kind} action cannot be adopted")
+        return await finish(self.context, client, action)

@@ -50,6 +50,7 @@ class ProjectRef(Read):
 class Me(Read):
     """The token's user: `email` and `role` are optional in the spec."""
 
+    uuid: str = Field(alias="userUuid")
     email: str | None = None
     role: str | None = None
 

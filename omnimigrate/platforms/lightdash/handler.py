@@ -9,7 +9,11 @@ Side by side, each part optional:
 - **target**: `read` reads what the target holds of it into the `TargetState`, for one
   project (`TargetReader.project` is None for the organization-wide part);
 - **plan**: `plan` adds its actions through the `PlanContext`;
-- **apply**: `actions` maps each action kind it plans to how it is written;
+- **apply**: `actions` maps each action kind it plans to how it is written; `creates` are
+  the kinds that make a new object (the engine writes an intent first), `adopt` how one
+  an interrupted run made is finished, `side_effects` what the server adds on its own
+  when it creates one, undone in the same run (`engine/protocol.py`), and `requests` about
+  what an action costs where it is not one request;
 - **verify**: `rows` are what verify compares per natural key in one project, `org_rows`
   in the organization (groups); the same function reads both sides.
 
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
+from omnimigrate.engine.protocol import SideEffect
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
@@ -35,7 +40,8 @@ if TYPE_CHECKING:
 
 Args = Mapping[str, str]
 BackupJob = Callable[["Context", "LightdashClient", Args], Awaitable[JobResult]]
-Apply = Callable[["ApplyContext", "LightdashClient", Action], Awaitable[None]]
+# a write, or the finishing of one an interrupted run began: a warning, or None
+Apply = Callable[["ApplyContext", "LightdashClient", Action], Awaitable[str | None]]
 Rows = Callable[[str, "Project"], dict[str, Any]]  # (snapshot project name, one side's project)
 OrgRows = Callable[["SnapshotView | TargetState"], dict[str, Any]]
 
@@ -50,6 +56,10 @@ class Handler:
     read: Callable[[TargetReader], Awaitable[None]] | None = None
     plan: Callable[[PlanContext], None] | None = None
     actions: Mapping[str, Apply] = field(default_factory=dict)
+    creates: frozenset[str] = frozenset()
+    adopt: Mapping[str, Apply] = field(default_factory=dict)
+    side_effects: tuple[SideEffect, ...] = ()
+    requests: Mapping[str, Callable[[Action], int]] = field(default_factory=dict)  # else 1
     rows: Rows | None = None
     org_rows: OrgRows | None = None
     org_wide: bool = False  # `read` reads the organization, not a project

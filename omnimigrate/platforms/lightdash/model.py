@@ -72,6 +72,13 @@ class Space(BaseModel):
     groups: dict[str, str] = Field(default_factory=dict)  # group name -> space role
 
 
+class Shares(BaseModel):
+    """A space's direct shares on the target: user email -> role, group name -> role."""
+
+    users: dict[str, str] = Field(default_factory=dict)
+    groups: dict[str, str] = Field(default_factory=dict)
+
+
 class Chart(BaseModel):
     slug: str
     space: list[str]  # the space's path
@@ -188,12 +195,15 @@ class TargetState(BaseModel):
 class TargetInventory(Inventory):
     """The target as a plan saw it: per natural key, a digest of what restore compares."""
 
-    WRITTEN_BY: ClassVar[dict[str, str]] = {
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {
         "groups": "ld.group",
         "attributes": "ld.attribute",
         "access": "ld.access",
         "settings": "ld.settings",
         "spaces": "ld.space",
+        # a create gives its creator a share (then undone): the space's and its access's
+        "space_access": ("ld.space", "ld.space.access"),
+        "space_shares": ("ld.space", "ld.space.access"),
         "charts": "ld.chart",
         "dashboards": "ld.dashboard",
         "schedulers": "ld.scheduler",
@@ -207,6 +217,7 @@ class TargetInventory(Inventory):
     settings: dict[str, str] = Field(default_factory=dict)  # project -> scheduler time zone
     spaces: dict[str, str] = Field(default_factory=dict)  # its private flag
     space_access: dict[str, str] = Field(default_factory=dict)  # its user and group access
+    space_shares: dict[str, Shares] = Field(default_factory=dict)  # the same, what a diff reads
     charts: dict[str, str] = Field(default_factory=dict)
     dashboards: dict[str, str] = Field(default_factory=dict)
     schedulers: dict[str, str] = Field(default_factory=dict)
@@ -228,6 +239,7 @@ class TargetInventory(Inventory):
             for s in p.spaces.values():
                 inv.spaces[space_key(name, s.path)] = digest(s.private)
                 inv.space_access[space_key(name, s.path)] = digest(space_grants(s.users, s.groups))
+                inv.space_shares[space_key(name, s.path)] = Shares(users=s.users, groups=s.groups)
             inv.charts |= {f"{name}:{c.slug}": digest(c.compared()) for c in p.charts.values()}
             inv.dashboards |= {
                 f"{name}:{d.slug}": digest(d.compared()) for d in p.dashboards.values()

@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 
 from omnimigrate.config import ConfigError
 from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
+from omnimigrate.engine.protocol import SideEffect, adopted, claim, effects_pending, made_here
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.platforms.lightdash.handler import Handler
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
@@ -71,7 +72,9 @@ class PlanContext:
     def decide(
         self, action: Action, have: str | None, want: str, parents: Iterable[str] = ()
     ) -> Action:
-        """`have`/`want`: digests of the target's object (None: absent) and the snapshot's."""
+        """`have`/`want`: digests of the target's object (None: absent) and the snapshot's.
+        An object an interrupted run of this restore made is adopted, and what hangs on it
+        is this restore's to finish (`engine/protocol.py`)."""
         deps = [p for p in dict.fromkeys(parents) if p in self.actions]
         action = action.model_copy(update={"depends_on": deps})
         for p in deps:
@@ -81,11 +84,15 @@ class PlanContext:
                 return self.mark(action, "skip", f"{p} is left alone (--on-conflict skip)")
         if have is None:
             return self.mark(action, "create", "not on the target")
+        if claim(self.ledger, action, present=True) == "ours":
+            return self.add(adopted(action))
         if have == want:
             return self.mark(action, "skip", "the same on the target")
         rec = self.ledger.get(action.id)
         if self.opt.on_conflict == "rename" and action.kind in RENAMED:
             return self.renamed(action, want)
+        if any(self.actions[p].adopt or made_here(self.ledger, p) for p in deps):
+            return self.mark(action, "update", "its object was made by an interrupted run")
         if (rec and rec.status == "done") or self.opt.on_conflict == "overwrite":
             return self.mark(action, "update", "differs on the target")
         return self.mark(action, "conflict", "differs on the target (use --on-conflict overwrite)")
@@ -161,9 +168,10 @@ def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
     direct, todo = set(chosen), list(chosen)
     while todo:
         a = ctx.actions[todo.pop()]
-        extra = [*a.depends_on]
+        # a reconcile waits for the space's writes, but selects none of them
+        extra = [] if a.id.endswith(EFFECTS) else [*a.depends_on]
         if a.kind == "ld.space":
-            extra.append(a.id.replace("ld.space:", "ld.space.access:", 1))
+            extra += [a.id.replace("ld.space:", "ld.space.access:", 1), a.id + EFFECTS]
         if a.kind == "ld.chart":
             extra.append(a.id + ":link")
         if a.kind == "ld.dashboard":  # the charts saved in it are linked to it
@@ -183,6 +191,18 @@ def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
             ctx.mark(a, a.op, f"{a.reason} (a dependency of the selection)")
 
 
+EFFECTS = ":effects"  # the id suffix of a reconcile (`engine/protocol.py`)
+
+
+def plan_reconciles(ctx: PlanContext, effect: SideEffect) -> None:
+    """After everything, deepest objects first (a parent's reconcile waits for its
+    children's): a reconcile for each object of `effect.cause` whose effect may be there."""
+    causes = [a for a in ctx.actions.values() if a.kind == effect.cause]
+    for cause in sorted(causes, key=lambda a: -len(a.params["path"])):
+        if effects_pending(cause, ctx.ledger):
+            ctx.add(effect.plan(ctx, cause))
+
+
 def make_plan(
     view: SnapshotView,
     inv: TargetInventory,
@@ -199,15 +219,15 @@ def make_plan(
     for handler in handlers:
         if handler.plan:
             handler.plan(ctx)
+    for handler in handlers:
+        for effect in handler.side_effects:
+            plan_reconciles(ctx, effect)
     if options.include or options.exclude:
         select(ctx, options.include, options.exclude)
     actions = list(ctx.actions.values())
-    for a in actions:  # about what applying it costs: shares are one request each
-        a.requests = (
-            (len(a.params["users"]) + len(a.params["groups"]) if a.kind == "ld.space.access" else 1)
-            if a.writes
-            else 0
-        )
+    costs = {kind: cost for h in handlers for kind, cost in h.requests.items()}
+    for a in actions:  # about what applying it costs
+        a.requests = (costs[a.kind](a) if a.kind in costs else 1) if a.writes else 0
     return LightdashPlan(platform="lightdash", snapshot_id=view.snapshot_id, source_instance=view.instance,
                          target_url=inv.url, created_at=now, options=options, inventory=inv,
                          actions=actions)  # fmt: skip

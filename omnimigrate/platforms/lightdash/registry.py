@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from omnimigrate.engine.protocol import SideEffect
 from omnimigrate.platforms.lightdash.handler import Apply, Handler
 from omnimigrate.platforms.lightdash.handlers import (
     access,
@@ -38,6 +39,9 @@ RESTORE_ORDER: tuple[Stage, ...] = (
 
 HANDLERS: tuple[Handler, ...] = tuple(stage.handler for stage in RESTORE_ORDER)
 ACTIONS: dict[str, Apply] = {kind: do for h in HANDLERS for kind, do in h.actions.items()}
+ADOPT: dict[str, Apply] = {kind: do for h in HANDLERS for kind, do in h.adopt.items()}
+CREATES: frozenset[str] = frozenset(kind for h in HANDLERS for kind in h.creates)
+SIDE_EFFECTS: tuple[SideEffect, ...] = tuple(e for h in HANDLERS for e in h.side_effects)
 
 
 def explain_order() -> list[str]:

@@ -119,14 +119,17 @@ class OmniRunner:
     def __init__(self, plan: OmniPlan, blobs: BlobStore, ledger: RestoreLedger) -> None:
         self.context = ApplyContext(plan, blobs, ledger)
 
+    def creates(self, action: Action) -> bool:
+        return _kind(action).creates
+
     async def apply(self, action: Action, client: OmniClient) -> None:
         await _kind(action).apply(self.context, client, action)
 
-    async def adopt(self, action: Action) -> None:
+    async def adopt(self, action: Action, client: OmniClient) -> None:
         adopt = _kind(action).adopt
         if adopt is None:
             raise RestoreError(f"{action.id}: a {action.kind} action cannot be adopted")
-        await adopt(self.context, action)
+        await adopt(self.context, client, action)
 
 
 def _kind(action: Action) -> ActionKind:

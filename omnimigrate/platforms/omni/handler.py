@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 JobArgs = Mapping[str, str]
 BackupJob = Callable[["BackupContext", "OmniClient", JobArgs], Awaitable[JobResult]]
 Apply = Callable[["ApplyContext", "OmniClient", Action], Awaitable[None]]
-Adopt = Callable[["ApplyContext", Action], Awaitable[None]]
+Adopt = Callable[["ApplyContext", "OmniClient", Action], Awaitable[None]]
 
 
 def one_request(_action: Action) -> int:
@@ -51,12 +51,15 @@ def one_request(_action: Action) -> int:
 
 @dataclass(frozen=True)
 class ActionKind:
-    """How one kind of action is written: `apply` does it; `adopt` records, without writing,
-    one an interrupted run did; `requests` is about what it costs (for the plan's estimate)."""
+    """How one kind of action is written: `apply` does it; `adopt` finishes one whose object
+    an interrupted run made; `creates`: it makes a new object, so the engine writes its
+    intent first (`engine/protocol.py`); `requests` is about what it costs (for the plan's
+    estimate)."""
 
     apply: Apply
     requests: Callable[[Action], int] = one_request
     adopt: Adopt | None = None
+    creates: bool = False
     # a document's re-import resets what this kind wrote (an owner, a permit, a favorite):
     # when an update-model falls back to re-importing, it is written again at once
     reset_by_import: bool = False

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class TargetInventory(Inventory):
-    WRITTEN_BY: ClassVar[dict[str, str]] = {
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {
         "labels": "label", "users": "user", "groups": "group", "email_only": "email_only",
         "folders": "folder", "documents": "document", "favorites": "favorite",
         "schedules": "schedule", "roles": "role",

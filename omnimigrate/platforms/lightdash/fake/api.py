@@ -76,8 +76,12 @@ class Api:
         code_page_size: int,
         nested: bool,
         version: str = "0.1471.0",
+        creator_share: bool = True,
     ) -> None:
         self.state = state
+        # Lightdash's SpaceService.createSpace gives the creator a direct admin share, always
+        # (../shared/real-lightdash/README.md)
+        self.creator_share = creator_share
         self.code_page_size = code_page_size
         self.nested = nested  # serve spaces' parents (a newer Lightdash than the spec)
         self.version = version
@@ -600,6 +604,8 @@ class Api:
         space = st.Space(st.new_uuid(), body["name"], slug, restricted, parent)
         for share in body.get("access", []):
             space.users[self.user(share["userUuid"]).uuid] = share["role"]
+        if self.creator_share:
+            space.users[request[USER_KEY]] = "admin"
         project.spaces[space.uuid] = space
         return ok(self.space_json(project, space, request[USER_KEY]))
 

@@ -52,6 +52,8 @@ class LightdashSettings:
     code_page_size: int = 100
     # serve `parentSpaceUuid` (a Lightdash newer than the 0.1471.0 spec, which has no nesting)
     nested_spaces: bool = False
+    # creating a space gives its creator a direct admin share, as Lightdash does
+    creator_share: bool = True
     # route template -> (status, error name, message): refused for good (a test's knob, e.g.
     # a server without the web app's scheduler routes)
     refuse: dict[str, tuple[int, str, str]] = field(default_factory=dict)
@@ -81,6 +83,7 @@ class FakeLightdash(Served):
             code_page_size=self.settings.code_page_size,
             nested=self.settings.nested_spaces or self.modern,
             version=self.settings.version,
+            creator_share=self.settings.creator_share,
         )
 
     @property

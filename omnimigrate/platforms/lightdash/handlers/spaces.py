@@ -9,11 +9,14 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
+from omnimigrate.engine import protocol
 from omnimigrate.engine.jobs import READ, Job, JobResult
 from omnimigrate.engine.plan import Action
+from omnimigrate.http.errors import OmniAPIError
 from omnimigrate.platforms.lightdash.client import INHERIT, ISPRIVATE, SpaceDetail, SpaceShare
 from omnimigrate.platforms.lightdash.handler import Args, Handler
 from omnimigrate.platforms.lightdash.model import (
+    Shares,
     Space,
     digest,
     project_of,
@@ -113,7 +116,8 @@ def plan_space(ctx: PlanContext, project: str, space: Space) -> None:
                     f"projectMemberAccessRole {space.member_role!r} (1.219) has no equivalent in "
                     "the target's isPrivate model: set the role of each member instead")  # fmt: skip
     action = Action(id=action_id("ld.space", full), kind="ld.space", object=full, op="create",
-                    params={"project": project, "path": space.path, "private": space.private})  # fmt: skip
+                    params={"project": project, "path": space.path, "private": space.private},
+                    parent=space_key(project, space.path[:-1]) if len(space.path) > 1 else None)  # fmt: skip
     ctx.decide(action, ctx.inv.spaces.get(full), digest(space.private), parent)
     users = {e: r for e, r in space.users.items() if ctx.user_ok(e)}
     for email in sorted(set(space.users) - set(users)):
@@ -125,9 +129,11 @@ def plan_space(ctx: PlanContext, project: str, space: Space) -> None:
         g: r for g, r in space.groups.items()
         if not ctx.group_missing(g, action_id("ld.space.share", full, g), "ld.space.share", f"{full} <- {g}")
     }  # fmt: skip
+    have = ctx.inv.space_shares.get(full, Shares())
     grants = Action(id=action_id("ld.space.access", full), kind="ld.space.access", object=full,
                     op="create", params={"project": project, "path": space.path,
-                                         "users": users, "groups": groups})  # fmt: skip
+                                         "users": users, "groups": groups},
+                    have=have.model_dump())  # fmt: skip
     ctx.decide(grants, ctx.inv.space_access.get(full), digest(space_grants(users, groups)),
                [action.id, *(action_id("ld.group", g) for g in groups)])  # fmt: skip
 
@@ -138,38 +144,127 @@ async def write_space(ctx: ApplyContext, client: LightdashClient, a: Action) -> 
     if a.op == "update":
         uuid, _ = ctx.space(name, path)
         await client.update_space(project, uuid, path[-1], a.params["private"])
-    else:
-        parent = ctx.space(name, path[:-1])[0] if len(path) > 1 else None
-        made = await client.create_space(project, path[-1], a.params["private"], parent)
-        ctx.ids.spaces[space_key(name, path)] = (made.uuid, made.code_slug)
-        uuid = made.uuid
-    await ctx.done(a, uuid)
+        return await ctx.done(a, uuid)
+    parent = ctx.space(name, path[:-1])[0] if len(path) > 1 else None
+    creator = await ctx.token_user(client)  # Lightdash gives them an admin share (CREATOR_SHARE)
+    made = await client.create_space(project, path[-1], a.params["private"], parent)
+    ctx.ids.spaces[space_key(name, path)] = (made.uuid, made.code_slug)
+    await ctx.done(a, made.uuid, creator=creator)
+
+
+async def adopt_space(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
+    """An interrupted run made it (the plan found it by its path): nothing else to write;
+    its access and the creator's share are their own actions."""
+    rec = ctx.ledger.records.get(a.id)
+    creator = rec.detail.get("creator", "") if rec else ""
+    await ctx.done(a, ctx.space(a.params["project"], a.params["path"])[0], creator=creator)
+
+
+def wanted(ctx: ApplyContext, a: Action) -> tuple[dict[str, str], dict[str, str]]:
+    """The snapshot's shares and the target's when planned, by target uuid."""
+    users = {ctx.user(e): r for e, r in a.params["users"].items()}
+    groups = {ctx.group(g): r for g, r in a.params["groups"].items()}
+    return users, groups
+
+
+def had(ctx: ApplyContext, a: Action) -> tuple[dict[str, str], dict[str, str]]:
+    have = Shares.model_validate(a.have)
+    users = {ctx.ids.users[e]: r for e, r in have.users.items() if e in ctx.ids.users}
+    groups = {ctx.ids.groups[g]: r for g, r in have.groups.items() if g in ctx.ids.groups}
+    return users, groups
 
 
 async def write_access(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
-    """Shares are set (sending one again sets the same role); with an update the space's
-    access becomes the snapshot's, so others' direct access goes."""
+    """Only the shares that differ from the target's when planned. With an update (an
+    overwrite, or a space an interrupted run made) the space's access becomes the
+    snapshot's: others' shares go. The user shares of a space this restore creates are
+    left to its reconcile, which runs after everything written into the space, since the
+    creator's share is what lets a non-admin token write there."""
     project = ctx.project(a.params["project"])
     uuid, _ = ctx.space(a.params["project"], a.params["path"])
-    users = {ctx.user(e): r for e, r in a.params["users"].items()}
-    groups = {ctx.group(g): r for g, r in a.params["groups"].items()}
-    for user, role in sorted(users.items()):
+    (want_users, want_groups), (have_users, have_groups) = wanted(ctx, a), had(ctx, a)
+    remove = a.op == "update"
+    space = action_id("ld.space", a.object)
+    creator = ctx.creator(space)
+    users = protocol.share_diff(
+        {u: r for u, r in have_users.items() if u != creator},
+        {u: r for u, r in want_users.items() if u != creator},
+        remove=remove and protocol.effects_id(space) not in ctx.planned,
+    )
+    groups = protocol.share_diff(have_groups, want_groups, remove=remove)
+    for user, role in users.grant.items():
         await client.share_space(project, uuid, user, role)
-    for group, role in sorted(groups.items()):
+    for group, role in groups.grant.items():
         await client.share_space_group(project, uuid, group, role)
-    if a.op == "update":
-        detail = await client.space(project, uuid)
-        for share in await client.space_users(project, uuid):
-            if share.user not in users:
-                await client.unshare_space(project, uuid, share.user)
-        for grant in detail.groups:
-            if grant.group not in groups:
-                await client.unshare_space_group(project, uuid, grant.group)
+    for user in users.revoke:
+        await client.unshare_space(project, uuid, user)
+    for group in groups.revoke:
+        await client.unshare_space_group(project, uuid, group)
     await ctx.done(a)
 
 
-def share_requests(a: Action) -> int:
-    return len(a.params["users"]) + len(a.params["groups"])
+def plan_creator_share(ctx: PlanContext, cause: Action) -> Action:
+    """The reconcile of a space this restore made: after its content, its children and its
+    other shares, its user shares become the snapshot's, the creator's included."""
+    project, path = cause.params["project"], cause.params["path"]
+    full = space_key(project, path)
+    snapshot = ctx.view.projects[project].spaces["/".join(path)]
+
+    def inside(a: Action) -> bool:
+        where = a.params.get("path") if a.kind.startswith("ld.space") else a.params.get("space")
+        return a.params.get("project") == project and list(where or [])[: len(path)] == path
+
+    users = {e: r for e, r in snapshot.users.items() if ctx.user_ok(e)}
+    have = (
+        ctx.inv.space_shares.get(full, Shares())
+        if cause.op != "create" or cause.adopt
+        else Shares()
+    )
+    return protocol.reconcile_after(CREATOR_SHARE, cause, ctx.actions.values(), inside,
+                                    {"project": project, "path": path, "users": users},
+                                    have.model_dump())  # fmt: skip
+
+
+async def undo_creator_share(ctx: ApplyContext, client: LightdashClient, a: Action) -> str | None:
+    """The space's user shares become the snapshot's: the creator's admin share goes (or
+    takes the snapshot's role), with any other a killed run left. A refusal is a warning."""
+    project = ctx.project(a.params["project"])
+    uuid, _ = ctx.space(a.params["project"], a.params["path"])
+    want, _ = wanted(ctx, a.model_copy(update={"params": {**a.params, "groups": {}}}))
+    have, _ = had(ctx, a)
+    creator = ctx.creator(action_id("ld.space", a.object))
+    if creator:
+        have[creator] = "admin"  # what CREATOR_SHARE says the create added
+    diff = protocol.share_diff(have, want, remove=True)
+    refused = []
+    for user in diff.revoke:
+        try:
+            await client.unshare_space(project, uuid, user)
+        except OmniAPIError as err:
+            refused.append(f"{user}: {err}")
+    for user, role in diff.grant.items():
+        if user == creator:  # the others were shared by the access action
+            await client.share_space(project, uuid, user, role)
+    await ctx.done(a)
+    if refused:
+        return f"Lightdash refused to remove the share it gave the space's creator ({'; '.join(refused)}): remove it in Lightdash"
+    return None
+
+
+def access_requests(a: Action) -> int:
+    """One request per share that differs from the target's (all of them, for a new space)."""
+    have = Shares.model_validate(a.have)
+    users = protocol.share_diff(have.users, a.params["users"], remove=a.op == "update")
+    groups = protocol.share_diff(have.groups, a.params["groups"], remove=a.op == "update")
+    return users.writes + groups.writes
+
+
+CREATOR_SHARE = protocol.SideEffect(
+    cause="ld.space",
+    what="the admin share Lightdash gives a space's creator",
+    reconcile="ld.space.creator",
+    plan=plan_creator_share,
+)
 
 
 def rows(name: str, project: Project) -> dict[str, Any]:
@@ -186,6 +281,14 @@ HANDLER = Handler(
     load=load,
     read=read,
     plan=plan,
-    actions={"ld.space": write_space, "ld.space.access": write_access},
+    actions={
+        "ld.space": write_space,
+        "ld.space.access": write_access,
+        "ld.space.creator": undo_creator_share,
+    },
+    creates=frozenset({"ld.space"}),
+    adopt={"ld.space": adopt_space},
+    side_effects=(CREATOR_SHARE,),
+    requests={"ld.space.access": access_requests},
     rows=rows,
 )

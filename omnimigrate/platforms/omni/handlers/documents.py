@@ -403,7 +403,7 @@ async def import_document(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     await _record_import(ctx, a, target)
 
 
-async def adopt_import(ctx: ApplyContext, a: Action) -> None:
+async def adopt_import(ctx: ApplyContext, _c: OmniClient, a: Action) -> None:
     await _record_import(ctx, a, a.params["identifier"])
 
 
@@ -546,7 +546,9 @@ HANDLER = Handler(
     read_target_per_user=read_target_of_user,
     plan=plan,
     actions={
-        IMPORT: ActionKind(import_document, adopt=adopt_import, requests=import_requests),
+        IMPORT: ActionKind(
+            import_document, adopt=adopt_import, requests=import_requests, creates=True
+        ),
         "document.update_model": ActionKind(update_model),
         "document.description": ActionKind(set_description, reset_by_import=True),
         "document.scope": ActionKind(set_scope, reset_by_import=True),

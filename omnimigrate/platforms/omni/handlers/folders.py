@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from omnimigrate.engine import protocol
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.jobs import LISTING, JobResult
 from omnimigrate.engine.plan import Action
+from omnimigrate.engine.protocol import adopted, claim, open_intent
 from omnimigrate.http.errors import OmniAPIError
 from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
@@ -172,9 +174,12 @@ def plan(ctx: PlanContext) -> None:
             id=folder_action_id(path), kind="folder.create", object=path, op="create",
             depends_on=[folder_action_id(parent)] if parent else [],
             params={"path": path, "name": folder.name, "parent": parent, "scope": folder.scope,
-                    "owner": folder.owner if owner_ok else None},
+                    "owner": folder.owner if owner_ok else None}, parent=parent,
         )  # fmt: skip
-        if path in ctx.inv.folders:
+        made = made_by_interrupted_run(ctx, action)
+        if made:
+            ctx.add(adopted(action.model_copy(update={"params": {**action.params, "made": made}})))
+        elif path in ctx.inv.folders:
             ctx.mark(action, "skip", "exists on the target")
         elif folder.scope is None:
             ctx.mark(action, "blocked", "the snapshot does not say this folder's scope")
@@ -194,6 +199,30 @@ def plan(ctx: PlanContext) -> None:
         )  # fmt: skip
 
 
+def made_by_interrupted_run(ctx: PlanContext, action: Action) -> str | None:
+    """The target folder an interrupted run of this restore made for `action`: the one its
+    intent recorded, else the one at the path (its create's answer was lost), else a folder
+    under the same parent with the same name at a path the snapshot does not hold (Omni
+    derives a path from the name, G7, and the run died before forcing the right one)."""
+    path = action.params["path"]
+    at_path = ctx.inv.folders.get(path)
+    rec = open_intent(ctx.ledger, action)
+    if rec is None:
+        return None
+    by_id = {f.id: f for f in ctx.inv.folders.values()}
+    if rec.target:
+        return rec.target if rec.target in by_id else None
+    if at_path and claim(ctx.ledger, action, True, at_path.id) == "ours":
+        return at_path.id
+    parent = action.params["parent"]
+    strays = [
+        f.id for p, f in sorted(ctx.inv.folders.items())
+        if p.rpartition("/")[0] == (parent or "") and f.name == action.params["name"]
+        and p not in ctx.src.folders
+    ]  # fmt: skip
+    return strays[0] if len(strays) == 1 else None
+
+
 # ---------------------------------------------------------------------- apply
 
 
@@ -203,14 +232,26 @@ async def create_folder(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     if p["parent"] and parent_id is None:
         raise RestoreError(f"parent folder {p['parent']} is not on the target")
     owner = ctx.ids.user(p["owner"]) if p["owner"] else None
-    await ctx.record(a, "started")
     created = await c.create_folder(
         p["name"], parent_id=parent_id, parent_path=p["parent"], scope=p["scope"], owner_id=owner
     )
-    ctx.ids.folders[p["path"]] = created.id
-    if created.path.strip("/") != p["path"]:  # Omni derives the path from the name (G7)
-        await force_path(ctx, c, created.id, p["path"])
-    await ctx.record(a, "done", created.id)
+    await ctx.write(a.id, protocol.created(a, created.id))  # a kill from here on: adopted
+    await finish_folder(ctx, c, a, created.id, created.path)
+
+
+async def adopt_folder(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    """An interrupted run made it: it may still lack its path."""
+    found = {f.id: f for f in ctx.inventory.folders.values()}[a.params["made"]]
+    await finish_folder(ctx, c, a, found.id, found.path)
+
+
+async def finish_folder(
+    ctx: ApplyContext, c: OmniClient, a: Action, folder_id: str, at: str
+) -> None:
+    ctx.ids.folders[a.params["path"]] = folder_id
+    if at.strip("/") != a.params["path"]:  # Omni derives the path from the name (G7)
+        await force_path(ctx, c, folder_id, a.params["path"])
+    await ctx.record(a, "done", folder_id)
 
 
 async def force_path(ctx: ApplyContext, c: OmniClient, folder_id: str, path: str) -> None:
@@ -291,7 +332,7 @@ HANDLER = Handler(
     read_target_per_user=read_target_of_user,
     plan=plan,
     actions={
-        "folder.create": ActionKind(create_folder),
+        "folder.create": ActionKind(create_folder, adopt=adopt_folder, creates=True),
         "folder.permissions": ActionKind(add_permissions, requests=permit_calls),
     },
     verify=verify,

@@ -152,14 +152,12 @@ def plan_email_only(ctx: PlanContext, email: str) -> str:
 
 
 async def create_user(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
-    await ctx.record(a, "started")
     user = await c.create_user(a.params["email"], a.params["display_name"])
     ctx.ids.users[a.params["email"]] = user.id
     await ctx.record(a, "done", user.id)
 
 
 async def create_group(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
-    await ctx.record(a, "started")
     members = [ctx.ids.user(m) for m in a.params["members"]]
     group = await c.create_group(a.params["name"], members)
     ctx.ids.groups[a.params["name"]] = group.id
@@ -184,8 +182,8 @@ HANDLER = Handler(
     read_target=(read_people, read_groups),
     plan=plan,
     actions={
-        "user.create": ActionKind(create_user),
-        "group.create": ActionKind(create_group),
+        "user.create": ActionKind(create_user, creates=True),
+        "group.create": ActionKind(create_group, creates=True),
         "email_only.upsert": ActionKind(upsert_email_only),
     },
 )

@@ -238,7 +238,7 @@ async def create(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     await ctx.record(a, "done", created.id)
 
 
-async def adopt(ctx: ApplyContext, a: Action) -> None:
+async def adopt(ctx: ApplyContext, _c: OmniClient, a: Action) -> None:
     await ctx.record(a, "done", ctx.ids.schedules.get(a.params["key"]))
 
 
@@ -309,6 +309,8 @@ HANDLER = Handler(
     load=load,
     read_target=(read_target,),
     plan=plan,
-    actions={"schedule.create": ActionKind(create, requests=create_requests, adopt=adopt)},
+    actions={
+        "schedule.create": ActionKind(create, requests=create_requests, adopt=adopt, creates=True)
+    },
     verify=verify,
 )
