@@ -19,6 +19,7 @@ from omnimigrate.platforms.omni.handler import ActionKind
 from omnimigrate.platforms.omni.inventory import TargetInventory
 from omnimigrate.platforms.omni.planning import OmniPlan
 from omnimigrate.platforms.omni.principals import Principal
+from omnimigrate.platforms.omni.queries import QueryReads
 from omnimigrate.platforms.omni.registry import ACTION_KINDS
 from omnimigrate.snapshot.blobs import BlobStore
 
@@ -35,6 +36,9 @@ class TargetIds:
         self.connections = dict(inv.connections)
         self.schedules = {k: s.id for k, s in inv.schedules.items()}
         self.documents: dict[str, str] = {}  # source identifier -> target (after rename)
+        self.queries = QueryReads()  # target identifier -> its queries, read when needed
+        # source identifier -> old query key -> new, where this run's import answer said
+        self.key_maps: dict[str, dict[str, str]] = {}
 
     def user(self, email: str) -> str:
         if email not in self.users:

@@ -76,6 +76,22 @@ class Delivery(BaseModel):
     condition_query_map_key: str | None = None
     filter_config: Any = None
 
+    def query_keys(self) -> dict[str, str]:
+        """The query keys this delivery watches, by field (queries.QUERY_KEY_FIELDS)."""
+        keys = {
+            "conditionQueryMapKey": self.condition_query_map_key,
+            "queryIdentifierMapKey": self.settings.get("queryIdentifierMapKey"),
+        }
+        return {f: str(k) for f, k in keys.items() if k not in (None, "")}
+
+    def with_query_keys(self, keys: dict[str, str]) -> Delivery:
+        """The same delivery watching other keys (the target's, after an import)."""
+        settings = dict(self.settings)
+        if "queryIdentifierMapKey" in keys:
+            settings["queryIdentifierMapKey"] = keys["queryIdentifierMapKey"]
+        condition = keys.get("conditionQueryMapKey", self.condition_query_map_key)
+        return self.model_copy(update={"settings": settings, "condition_query_map_key": condition})
+
     def create_body(self, identifier: str, name: str) -> dict[str, Any]:
         """A create body both documents accept: every setting under each of its names (the
         official schema allows extra properties), recipients in the official shape."""

@@ -12,6 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from omnimigrate.platforms.omni.queries import key_map
+
 
 class ApiModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, alias_generator=to_camel)
@@ -315,17 +317,16 @@ class ImportResult(ApiModel):
     identifier: str | None = None
     dashboard: dict[str, Any] | None = None
 
+    @property
+    def key_map(self) -> dict[str, str]:
+        """Old query key to new, where the answer serves one (older spec only)."""
+        return key_map(self.dashboard)
+
 
 class DocumentConfig(ApiModel):
     model_id: str
     name: str
     description: str | None = None
-
-
-class DocumentQuery(ApiModel):
-    id: str
-    name: str
-    query_identifier_map_key: str
 
 
 class DashboardFilters(ApiModel):

@@ -17,6 +17,7 @@ from omnimigrate.platforms.omni.client.base import (
     permit_body,
     principals,
 )
+from omnimigrate.platforms.omni.queries import DocumentQueries
 
 
 class DocumentsEndpoints(ClientBase):
@@ -47,6 +48,11 @@ class DocumentsEndpoints(ClientBase):
 
     async def get_document(self, identifier: str) -> m.DocumentConfig:
         return await self._get(DOC, m.DocumentConfig, path={"identifier": identifier})
+
+    async def document_queries(self, identifier: str) -> DocumentQueries:
+        """GET /documents/{identifier}/queries: each query's name and key."""
+        reply = await self._call("GET", DOC + "/queries", path={"identifier": identifier})
+        return DocumentQueries.read(reply.body)
 
     async def document_exists(self, identifier: str) -> bool:
         """GET /documents/{id}: 404 absent; 200, or 400 for non-dashboard documents, present

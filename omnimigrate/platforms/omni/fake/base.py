@@ -127,10 +127,12 @@ class ApiBase:
         max_page_size: int = 100,
         export_flavour: str = "official",
         shape: str = "seed",
+        renew_query_keys: bool = True,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.state = state
         self.shape = shape
+        self.renew_query_keys = renew_query_keys
         self.base_url = base_url
         self.max_page_size = max_page_size
         self.export_flavour = export_flavour

@@ -412,14 +412,31 @@ class DocumentsApi(ApiBase):
             model_id=model.id,
             connection_id=model.connection_id or "",
             has_dashboard=body.get("dashboard") is not None,
-            export={
-                k: body.get(k) for k in ("dashboard", "workbookModel", "queryModels", "fileUploads")
-            },
+            export=self._imported(body),
             created_at=stamp,
             updated_at=stamp,
         )
         self.state.documents[doc.id] = doc
         return ok({"documentId": doc.id, "identifier": doc.identifier}, status=201)
+
+    def _imported(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What the document keeps of an import body; with `renew_query_keys`, its queries
+        get new keys (random ids, whatever form the exported keys had), everywhere the
+        export names them: a schedule must be given the new ones."""
+        export = {
+            k: body.get(k) for k in ("dashboard", "workbookModel", "queryModels", "fileUploads")
+        }
+        queries = (export["dashboard"] or {}).get("queries") or []
+        if not self.renew_query_keys or not queries:
+            return export
+        new = {q["queryIdentifierMapKey"]: f"q{st.mini_uuid()}" for q in queries}
+        for q in queries:
+            q["queryIdentifierMapKey"] = new[q["queryIdentifierMapKey"]]
+        for tile in export["dashboard"].get("layout") or []:
+            tile["i"] = new.get(tile.get("i"), tile.get("i"))
+        if isinstance(export["queryModels"], dict):
+            export["queryModels"] = {new.get(k, k): v for k, v in export["queryModels"].items()}
+        return export
 
     async def update_model(self, request: web.Request) -> web.Response:
         doc = self._doc(request.match_info["identifier"])

@@ -473,11 +473,14 @@ def _schedules(
             )
         if sched.format == "pdf":
             options.update(paperFormat="a4", paperOrientation=rng.choice(["portrait", "landscape"]))
-        if rng.random() < 0.25 and doc.export.get("dashboard", {}).get("queries"):
+        queries = doc.export.get("dashboard", {}).get("queries") or []
+        if rng.random() < 0.25 and queries:
             options.update(
                 conditionType="RESULTS_PRESENT",
-                conditionQueryMapKey=doc.export["dashboard"]["queries"][0]["queryIdentifierMapKey"],
+                conditionQueryMapKey=queries[0]["queryIdentifierMapKey"],
             )
+        elif i % 4 == 1 and len(queries) > 1:  # one tile's results (no draw: the same org)
+            options["queryIdentifierMapKey"] = queries[-1]["queryIdentifierMapKey"]
         sched.options = options
         if rng.random() < 0.3:
             sched.disabled_at = stamp()  # type: ignore[operator]

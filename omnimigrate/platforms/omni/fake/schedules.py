@@ -170,6 +170,21 @@ class SchedulesApi(ApiBase):
                 f"Available dashboard filter keys are: {', '.join(sorted(known))}",
             )
 
+    def _check_query_keys(self, doc: st.Document, body: dict[str, Any]) -> None:
+        """A watched query must be one of the dashboard's (DIGEST G11: else 400)."""
+        known = {
+            q["queryIdentifierMapKey"]
+            for q in (doc.export.get("dashboard") or {}).get("queries", [])
+        }
+        for field in ("conditionQueryMapKey", "queryIdentifierMapKey"):
+            key = body.get(field)
+            if key not in (None, "") and key not in known:
+                raise ApiError(
+                    400,
+                    f"Invalid {field} {key}: no query of this dashboard has it. "
+                    f"Available query keys are: {', '.join(sorted(known))}",
+                )
+
     def _schedule_options(self, body: dict[str, Any], destination: str) -> dict[str, Any]:
         """The create body's settings under one name each; both documents' names accepted."""
         options = {k: v for k, v in body.items() if k not in SCHEDULE_CORE}
@@ -196,6 +211,7 @@ class SchedulesApi(ApiBase):
         if doc is None or doc.deleted or not doc.has_dashboard:
             raise ApiError(404, f"Dashboard {body['identifier']} not found")
         self._check_filters(doc, body.get("filterConfig"))
+        self._check_query_keys(doc, body)
         owner = self._acting_owner(request, request.query.get("userId"))
         if not self.can_view(doc, owner):
             raise ApiError(403, "The schedule owner does not have access to this dashboard")

@@ -58,6 +58,9 @@ class FakeSettings:
     # e.g. an admin-only list read with a key that may not)
     refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
     max_page_size: int = 100
+    # an import gives the document's queries new keys (random ids, not positions): neither
+    # document says what Omni does, the older spec's import answer hints at it (miniUuidMap)
+    renew_query_keys: bool = True
     clock: Clock = field(default=time.monotonic)
 
 
@@ -88,6 +91,7 @@ class FakeOmni(Served):
             max_page_size=self.settings.max_page_size,
             export_flavour=self.settings.export_flavour,
             shape=self.settings.shape,
+            renew_query_keys=self.settings.renew_query_keys,
         )
 
     # ------------------------------------------------------------------ app

@@ -400,6 +400,9 @@ async def import_document(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     result = await c.import_document(body)
     target = result.identifier or p["identifier"]
     ctx.ids.documents[p["identifier"]] = target
+    ctx.ids.queries.forget(target)  # a new import: its query keys may be new
+    if result.key_map:
+        ctx.ids.key_maps[p["identifier"]] = result.key_map
     await _record_import(ctx, a, target)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -18,14 +18,20 @@ from pydantic import BaseModel, Field
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.jobs import Job, JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.http.errors import OmniNotFound
+from omnimigrate.http.errors import OmniAPIError, OmniNotFound
 from omnimigrate.platforms.omni import models as m
 from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.delivery import Delivery, DeliveryShapeError, read_delivery
-from omnimigrate.platforms.omni.handler import ActionKind, Handler
+from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
 from omnimigrate.platforms.omni.handlers.documents import document_step
 from omnimigrate.platforms.omni.handlers.identities import plan_email_only
 from omnimigrate.platforms.omni.principals import Principal
+from omnimigrate.platforms.omni.queries import (
+    QUERIES_ENTRY,
+    DocumentQueries,
+    QueryName,
+    QueryReads,
+)
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
@@ -42,6 +48,7 @@ SECRETS = {
     "sftp": "the SFTP password is never exported: re-enter it on the target",
     "s3": "the S3 destination's trust settings are not exported: re-check them on the target",
 }
+QUERIES_JOB = JobTemplate(QUERIES_ENTRY)
 # what read_delivery and verify's owner check read of a list record
 SUMMARY_FIELDS = (
     "name", "schedule", "timezone", "format", "destinationType", "slackRecipientType", "ownerId"
@@ -58,6 +65,8 @@ class SourceSchedule(BaseModel):
     problem: str | None = None
     emails: list[str] = Field(default_factory=list)  # users' and email-only recipients
     groups: list[str] = Field(default_factory=list)
+    queries: dict[str, QueryName] = Field(default_factory=dict)  # key field -> watched query
+    query_warning: str | None = None  # a watched key the snapshot cannot name
 
 
 class TargetSchedule(BaseModel):
@@ -106,14 +115,40 @@ async def read_schedule(
 ) -> JobResult:
     summary = m.ScheduleSummary.model_validate(json.loads(args["summary"]))
 
+    read: dict[str, Any] = {}
+
     async def detail() -> dict[str, Any]:
         schedule = await client.get_schedule(summary.id)
         recipients = await client.schedule_recipients(summary.id)
-        return {"summary": summary.dump(), "schedule": schedule.dump(),
-                "recipients": recipients.dump()}  # fmt: skip
+        read.update(summary=summary.dump(), schedule=schedule.dump(), recipients=recipients.dump())
+        return read
 
     key = schedule_key(summary.identifier, summary.name)
-    return await ctx.refusable("schedule", {"id": summary.id, "key": key}, detail)
+    result = await ctx.refusable("schedule", {"id": summary.id, "key": key}, detail)
+    if read and _watched_keys(read):  # the queue reads each document once
+        result.children.append(QUERIES_JOB.job(summary.identifier, summary.identifier))
+    return result
+
+
+def _watched_keys(raw: dict[str, Any]) -> dict[str, str]:
+    """The query keys a stored schedule watches ({} when its delivery is unreadable)."""
+    try:
+        delivery = read_delivery(raw["summary"], raw["schedule"], raw.get("recipients") or {})
+    except DeliveryShapeError:
+        return {}
+    return delivery.query_keys()
+
+
+async def read_queries(
+    ctx: BackupContext, client: OmniClient, args: Mapping[str, str]
+) -> JobResult:
+    """The queries (name and key) of a document an alert or single-tile schedule watches.
+    Optional: a refusal is a warning on the entry, and restore then keeps the keys."""
+
+    async def queries() -> dict[str, Any]:
+        return (await client.document_queries(args["id"])).dump()
+
+    return await ctx.refusable(QUERIES_ENTRY, args, queries)
 
 
 # ---------------------------------------------------------------------- snapshot view
@@ -141,6 +176,42 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
             emails=recipient_emails(recipients),
             groups=recipient_groups(recipients),
         )
+        if delivery and delivery.query_keys():
+            _name_queries(r, view.schedules[o.key], delivery.query_keys())
+
+
+def _name_queries(r: SnapshotReader, s: SourceSchedule, keys: dict[str, str]) -> None:
+    """The name of each query the schedule watches, from its document's stored queries;
+    a key the snapshot cannot name is restored as it is, and the plan says so."""
+    entry = r.entry(QUERIES_ENTRY, s.identifier)
+    stored = r.blob(entry)
+    if stored is None:
+        why = (
+            (entry.warnings or ["not readable"])[0]
+            if entry
+            else "taken before omnimigrate read them"
+        )
+        s.query_warning = (
+            f"the snapshot has no query names of dashboard {s.identifier} ({why}): its query "
+            f"keys ({_listed(keys)}) are kept as they are, and point at another query or none "
+            "if the import renews them; a new backup reads the names"
+        )
+        return
+    queries = DocumentQueries.read(stored)
+    for field, key in keys.items():
+        name = queries.name_of(key)
+        if name:
+            s.queries[field] = name
+    unnamed = {f: k for f, k in keys.items() if f not in s.queries}
+    if unnamed:
+        s.query_warning = (
+            f"no query of dashboard {s.identifier} has the key {_listed(unnamed)} in the "
+            "snapshot: kept as it is"
+        )
+
+
+def _listed(keys: dict[str, str]) -> str:
+    return ", ".join(f"{f} {k!r}" for f, k in sorted(keys.items()))
 
 
 # ---------------------------------------------------------------------- inventory
@@ -183,6 +254,8 @@ def _plan_one(ctx: PlanContext, key: str, s: SourceSchedule) -> None:
                 "emails": s.emails, "groups": groups,
                 "paused": s.paused or ctx.opt.pause_schedules},
     )  # fmt: skip
+    if s.queries:  # only then: the digests of schedules that watch no query stay as they were
+        action.params["queries"] = {f: q.model_dump() for f, q in sorted(s.queries.items())}
     # the owner must see the dashboard before Omni lets them own a schedule of it
     access = [document_step(s.identifier, "owner"), document_step(s.identifier, "permissions")]
     parents = [imp, *access, *upserts, *(action_id("group", g) for g in groups)]
@@ -193,7 +266,7 @@ def _plan_one(ctx: PlanContext, key: str, s: SourceSchedule) -> None:
     if destination in UNCREATABLE:
         ctx.mark(action, "blocked", UNCREATABLE[destination])
         return
-    action.warning = SECRETS.get(destination, "")
+    action.warning = "; ".join(w for w in (SECRETS.get(destination), s.query_warning) if w)
     if s.owner and not ctx.user_ok(s.owner):
         ctx.mark(action, "blocked", ctx.missing_reason(Principal(kind="user", key=s.owner)))
         return
@@ -217,6 +290,8 @@ def _plan_one(ctx: PlanContext, key: str, s: SourceSchedule) -> None:
 async def create(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     p = a.params
     delivery = Delivery.model_validate(p["delivery"])
+    if delivery.query_keys():
+        delivery = delivery.with_query_keys(await _target_keys(ctx, c, a, delivery))
     body = delivery.create_body(ctx.ids.document(p["identifier"]), p["name"])
     if delivery.destination == "email":
         body["recipients"] = [{"email": e} for e in p["emails"]]
@@ -236,6 +311,42 @@ async def create(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
         await c.pause_schedule(created.id)
     ctx.ids.schedules[p["key"]] = created.id
     await ctx.record(a, "done", created.id)
+
+
+async def _target_keys(
+    ctx: ApplyContext, c: OmniClient, a: Action, delivery: Delivery
+) -> dict[str, str]:
+    """The target's key of each query the schedule watches: the key of the same-named query
+    of the imported document (read once per document), else the import answer's
+    `miniUuidMap` where it served one, else (a snapshot without names, planned with a
+    warning) the key as it is. A named query the target lacks fails the schedule."""
+    p = a.params
+    source, target = p["identifier"], ctx.ids.document(p["identifier"])
+    renewed = ctx.ids.key_maps.get(source, {})
+    named = {f: QueryName.model_validate(q) for f, q in (p.get("queries") or {}).items()}
+    watched = delivery.query_keys()
+    keys = {f: renewed.get(k, k) for f, k in watched.items() if f not in named}
+    if not named:
+        return keys
+    try:
+        queries = await ctx.ids.queries.get(target, c.document_queries)
+    except OmniAPIError as err:
+        if any(watched[f] not in renewed for f in named):
+            raise RestoreError(
+                f"schedule {p['key']}: the queries of dashboard {target} are not readable "
+                f"({err.status}: {err.detail}), so its query keys cannot be matched by name"
+            ) from err
+        return keys | {f: renewed[watched[f]] for f in named}
+    for field, query in named.items():
+        key = queries.key_of(query)
+        if key is None:
+            raise RestoreError(
+                f"schedule {p['key']}: dashboard {target} on the target has no query {query} "
+                f"(its {field}): restore the dashboard as it was in the snapshot, or recreate "
+                "the schedule by hand"
+            )
+        keys[field] = key
+    return keys
 
 
 async def adopt(ctx: ApplyContext, _c: OmniClient, a: Action) -> None:
@@ -268,8 +379,11 @@ async def verify(ctx: VerifyContext) -> None:
         except DeliveryShapeError as err:
             t.differences.append(f"{s.key}: unreadable on the target: {err}")
             return
+        watched = await _watched_names(
+            s, delivery, lambda: reads.get(s.identifier, c.document_queries)
+        )
         have = {
-            **_delivery_fields(delivery),
+            **_delivery_fields(delivery, watched),
             "paused": target.paused,
             "recipients": recipient_emails(recipients),
             "groups": recipient_groups(recipients),
@@ -277,34 +391,64 @@ async def verify(ctx: VerifyContext) -> None:
         }  # fmt: skip
         t.check_all(s.key, _fields(s), have)
 
+    reads = QueryReads()
     docs = set(ctx.documents)
     chosen = [s for _, s in sorted(ctx.src.schedules.items()) if s.identifier in docs]
     await ctx.reads.each(chosen, one)
 
 
 def _fields(s: SourceSchedule) -> dict[str, Any]:
-    fields = _delivery_fields(s.delivery) if s.delivery else {"delivery": s.problem}
+    if s.delivery is None:
+        fields: dict[str, Any] = {"delivery": s.problem}
+    else:
+        named = {f: str(q) for f, q in s.queries.items()}
+        fields = _delivery_fields(s.delivery, named)
     return fields | {"paused": s.paused, "recipients": s.emails, "groups": s.groups,
                      "owner": s.owner}  # fmt: skip
 
 
-def _delivery_fields(d: Delivery) -> dict[str, Any]:
-    """Everything restore writes of a delivery, one entry per setting so each is named."""
+async def _watched_names(
+    s: SourceSchedule, d: Delivery, read: Callable[[], Awaitable[DocumentQueries]]
+) -> dict[str, str]:
+    """What the target's schedule watches, as the snapshot names it: the name of the
+    target query its key points at (keys are compared as they are where the snapshot has no
+    name)."""
+    if not s.queries:
+        return {}
+    try:
+        queries = await read()
+    except OmniAPIError as err:
+        return {f: f"unreadable ({err.status}: {err.detail})" for f in s.queries}
+    out = {}
+    for field, key in d.query_keys().items():
+        if field in s.queries:
+            name = queries.name_of(key)
+            out[field] = str(name) if name else f"key {key!r}, no query of the dashboard"
+    return out
+
+
+def _delivery_fields(d: Delivery, named: dict[str, str]) -> dict[str, Any]:
+    """Everything restore writes of a delivery, one entry per setting so each is named; a
+    watched query by its name where `named` has it (an import renews keys), else its key."""
+    settings = dict(d.settings)
+    if "queryIdentifierMapKey" in named:
+        settings["queryIdentifierMapKey"] = named["queryIdentifierMapKey"]
+    condition = named.get("conditionQueryMapKey", d.condition_query_map_key)
     return {
         "destination": d.destination,
         "format": d.format,
         "cadence": d.cron,
         "timezone": d.timezone,
         "slack recipients": d.slack_recipients,
-        "alert condition": (d.condition_type, d.condition_query_map_key),
+        "alert condition": (d.condition_type, condition),
         "filters": d.filter_config,
-        **{f"setting {k}": v for k, v in sorted(d.settings.items())},
+        **{f"setting {k}": v for k, v in sorted(settings.items())},
     }
 
 
 HANDLER = Handler(
     name="schedules",
-    jobs={"schedules": list_schedules, "schedule": read_schedule},
+    jobs={"schedules": list_schedules, "schedule": read_schedule, QUERIES_ENTRY: read_queries},
     roots=("schedules",),
     load=load,
     read_target=(read_target,),
