@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from omnimigrate.engine.backup import BackupOptions, BackupOutcome, run_backup
 from omnimigrate.platforms.omni.fake.server import FakeOmni
 from omnimigrate.snapshot.blobs import BlobStore
+from omnimigrate.snapshot.lock import Sleep
 from omnimigrate.snapshot.manifest import Manifest
 from omnimigrate.snapshot.store import Store
 from tests.conftest import client_for
@@ -23,12 +25,13 @@ async def backup(
     *,
     rate: int = 100_000,
     period: float = 1.0,
+    heartbeat: Sleep = asyncio.sleep,
     **options: Any,
 ) -> BackupOutcome:
     clients = [client_for(fake, t, rate=rate, period=period) for t in tokens]
     try:
         opts = BackupOptions(retry_delay=0.01, **options)
-        return await run_backup(clients, store, opts, cache_dir=cache)
+        return await run_backup(clients, store, opts, cache_dir=cache, heartbeat=heartbeat)
     finally:
         for c in clients:
             await c.close()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from omnimigrate.engine.checkpoints import read_open_run
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
 from omnimigrate.platforms.omni.fake.server import FakeSettings
 from omnimigrate.snapshot.blobs import BlobError, BlobStore, blob_key
@@ -20,11 +21,11 @@ from omnimigrate.snapshot.check import check
 from omnimigrate.snapshot.crypto import MAGIC, Cipher, EncryptionError, open_cipher
 from omnimigrate.snapshot.diff import diff
 from omnimigrate.snapshot.gc import prune
-from omnimigrate.snapshot.lock import InstanceLock, Locked
+from omnimigrate.snapshot.lock import InstanceLock, Locked, LockInfo, LockLost, lock_key
 from omnimigrate.snapshot.manifest import Manifest, ObjectEntry, dump_manifest, manifest_key
 from omnimigrate.snapshot.retention import RetentionRules
-from omnimigrate.snapshot.store import LocalStore
-from tests.backup_helpers import backup
+from omnimigrate.snapshot.store import LocalStore, Store, StoreError
+from tests.backup_helpers import backup, exported
 
 
 @pytest.fixture(params=["local", "moto"])
@@ -178,6 +179,103 @@ def test_lock_excludes_a_second_run_until_its_lease_expires(store):
     assert second.current().holder == second.me
     assert InstanceLock(store, "acme.omniapp.co").force_unlock().holder == second.me
     assert second.current() is None
+
+
+class LosesItsLock:
+    """A store whose lock of `instance` is removed (as `snapshots unlock` elsewhere would) by
+    the `after`-th blob write; `gone` is set then."""
+
+    def __init__(self, store: Store, instance: str, after: int) -> None:
+        self.inner, self.instance, self.after = store, instance, after
+        self.blobs = 0
+        self.gone = asyncio.Event()
+        self.loop = asyncio.get_running_loop()
+
+    def __getattr__(self, name: str):  # everything else: the store itself
+        return getattr(self.inner, name)
+
+    def put(self, key: str, data: bytes) -> None:
+        self.inner.put(key, data)
+        if key.startswith("blobs/"):
+            self.blobs += 1
+            if self.blobs == self.after:
+                self.inner.delete(lock_key(self.instance))
+                self.loop.call_soon_threadsafe(self.gone.set)
+
+
+@pytest.mark.parametrize("noticed_by", ["heartbeat", "commit"])
+async def test_a_backup_that_loses_its_lock_stops_commits_nothing_and_a_rerun_resumes(
+    start_fake, store, tmp_path, noticed_by
+):
+    scenario = generate(ScenarioSpec(documents=20, seed=67))
+    fake = await start_fake(scenario.state)
+    lossy = LosesItsLock(store, "acme", after=3)
+    never = asyncio.Event()
+
+    async def heartbeat(interval: float) -> None:  # the next renewal: once the lock is gone
+        await (lossy.gone if noticed_by == "heartbeat" else never).wait()
+
+    with pytest.raises(LockLost, match=r"lost the lock locks/acme\.json in \S+ mid-run \(it was "
+                       r"removed\): this run stopped .* run the same command again"):  # fmt: skip
+        await backup(fake, lossy, tmp_path / "cache", [scenario.org_token], instance="acme",
+                     heartbeat=heartbeat)  # fmt: skip
+    assert Catalog(store).refs() == []  # nothing committed
+    assert read_open_run(store, "acme") is not None  # what it wrote is there to resume
+    assert store.exists(lock_key("acme")) is False  # not re-created by a renewal or a release
+    documents = sum(not d.deleted for d in scenario.state.documents.values())
+    if noticed_by == "heartbeat":  # stopped mid-run, not at the end
+        assert len(exported(fake)) < documents / 2, (len(exported(fake)), documents)
+    again = await backup(fake, store, tmp_path / "cache", [scenario.org_token], instance="acme")
+    assert again.resumed and again.manifest.status == "complete"
+    assert [r.snapshot_id for r in Catalog(store).refs()] == [again.manifest.snapshot_id]
+
+
+class RefusesPuts:
+    """A store that takes the lock (a create) and then refuses every put: its renewals."""
+
+    def __init__(self, store: Store) -> None:
+        self.inner = store
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def put(self, key: str, data: bytes) -> None:
+        raise StoreError(f"{self.inner.url}: 503 Slow Down")
+
+
+@pytest.mark.parametrize("loss", ["taken over", "store failed"])
+async def test_a_lost_renewal_cancels_the_work_and_names_the_lock(store, loss):
+    """Whoever holds the lock (a backup, the service's restore): its work is cancelled."""
+    beat = asyncio.Event()
+    lock = InstanceLock(RefusesPuts(store) if loss == "store failed" else store,
+                        "restore.dr", sleep=lambda _: beat.wait())  # fmt: skip
+    cancelled = asyncio.Event()
+
+    async def work(took_over: bool) -> str:
+        if loss == "taken over":
+            other = LockInfo(holder="run-other", host="elsewhere", pid=7, acquired_at=0,
+                             expires_at=2e9)  # fmt: skip
+            await asyncio.to_thread(
+                store.put, lock_key("restore.dr"), other.model_dump_json().encode()
+            )
+        beat.set()
+        try:
+            await asyncio.Event().wait()  # works until cancelled
+        finally:
+            cancelled.set()
+        return "finished"
+
+    why = (
+        r"now held by run-other \(host elsewhere"
+        if loss == "taken over"
+        else r"the store failed: .*503"
+    )
+    with pytest.raises(LockLost, match=rf"lost the lock locks/restore\.dr\.json in .*\({why}"):
+        await lock.run_held(work)
+    assert cancelled.is_set()
+    held = InstanceLock(store, "restore.dr").current()
+    # another's lock is left to it; one the store could not renew is left to run out
+    assert held is not None and held.holder == ("run-other" if loss == "taken over" else lock.me)
 
 
 def test_client_side_encryption_seals_blobs_and_refuses_a_wrong_or_missing_key(store):

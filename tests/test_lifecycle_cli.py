@@ -10,13 +10,20 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from aiohttp import web
 
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
+from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.fake.state import OrgState
 from omnimigrate.snapshot.blobs import blob_key
 from omnimigrate.snapshot.catalog import Catalog
+from omnimigrate.snapshot.manifest import instance_slug
 from omnimigrate.snapshot.store import LocalStore
 from tests.test_cli import run
+from tests.test_first_contact import one_line_error
 from tests.test_restore_cli import pair  # noqa: F401  (the fixture)
 
 
@@ -60,6 +67,47 @@ def test_two_backups_at_once_one_waits_and_a_killed_holder_is_taken_over(pair, t
     assert '"lock.takeover"' in taken.stderr and '"backup.resume"' in taken.stderr
     assert len(Catalog(LocalStore(tmp_path / "locked")).refs()) == 1
     assert not lock.exists()  # released at the end
+
+
+class UnlocksMidRun(FakeOmni):
+    """A fake Omni that, answering its `after`-th document export, removes the backup's lock
+    file (as `snapshots unlock` run from elsewhere would)."""
+
+    def __init__(self, state: OrgState, store: Path, after: int) -> None:
+        super().__init__(state, FakeSettings(rate_limit=None))
+        self.store, self.after, self.exports = store, after, 0
+
+    def _record(self, key: str, request: web.Request, route: str, status: int,
+                fault: str | None) -> None:  # fmt: skip
+        super()._record(key, request, route, status, fault)
+        if route.endswith("/export") and status == 200:
+            self.exports += 1
+            if self.exports == self.after:
+                (self.store / "locks" / f"{instance_slug(self.url)}.json").unlink()
+
+
+def test_a_backup_whose_lock_is_removed_exits_1_and_commits_nothing(tmp_path):
+    scenario = generate(ScenarioSpec(documents=12, seed=73))
+    store = tmp_path / "store"
+    source = UnlocksMidRun(scenario.state, store, after=4)
+    source.start_in_thread()
+    env = {"OMNI_SOURCE_TOKEN": scenario.org_token, "OMNIMIGRATE_STORE": str(store),
+           "OMNIMIGRATE_CACHE_DIR": str(tmp_path / "cache"), "OMNIMIGRATE_RATE_LIMIT": "100000",
+           "OMNIMIGRATE_RETRY_BASE_DELAY": "0.01"}  # fmt: skip
+    try:
+        lost = run("backup", "--source", source.url, env=env)
+        assert lost.returncode == 1, lost.stderr[-2000:]
+        line = one_line_error(lost)
+        assert f"lost the lock locks/{instance_slug(source.url)}.json in {store}" in line
+        assert "(it was removed)" in line and "run the same command again" in line
+        listed = run("snapshots", "list", "--json", env=env)
+        assert listed.returncode == 0 and json.loads(listed.stdout) == []
+        again = run("--log-format", "json", "backup", "--source", source.url, env=env)
+        assert again.returncode == 0 and '"backup.resume"' in again.stderr, again.stderr[-2000:]
+        assert len(json.loads(run("snapshots", "list", "--json", env=env).stdout)) == 1
+    finally:
+        source.stop_thread()
+    assert [str(v) for v in source.violations] == []
 
 
 def test_encrypted_snapshot_restores_with_its_key_and_fails_cleanly_without_it(pair, tmp_path):  # noqa: F811

@@ -463,3 +463,28 @@ def test_the_hint_of_an_unknown_snapshot_runs_as_printed(pair, tmp_path):  # noq
     assert unknown.returncode == 2
     listed = run_hint(hint_in(one_line_error(unknown)), env, cwd=tmp_path)
     assert listed.returncode == 0 and "snapshots in" in listed.stdout
+
+
+def test_the_hint_of_a_drifted_plan_runs_as_printed(pair, tmp_path):  # noqa: F811
+    source, target, env = pair(6, seed=59)
+    store = env.pop("OMNIMIGRATE_STORE")  # given on the command line, as a person does
+    env["OMNIMIGRATE_RATE_LIMIT"] = "100000"
+    saved = tmp_path / "p.json"
+    made = run("plan", "--store", store, "--target", target.url, "--platform", "omni", "--out",
+               str(saved), env=env)  # fmt: skip
+    assert made.returncode == 0, made.stderr[-2000:]
+    # out of band: someone adds a label to the target between the plan and its restore
+    label = type(next(iter(source.state.labels.values())))
+    target.state.labels["drift"] = label(name="Drift")
+    drifted = run_hint(hint_in(made.stdout.splitlines()[-1]), env)
+    assert drifted.returncode == 1 and "labels: +drift" in drifted.stderr
+    assert target.log.writes() == []
+    again = hint_in(one_line_error(drifted))
+    for option in (f"--store {store}", f"--target {target.url}", "--platform omni",
+                   f"--out {saved}"):  # fmt: skip
+        assert option in again, again
+    replanned = run_hint(again, env, cwd=tmp_path)
+    assert replanned.returncode == 0 and "Plan:" in replanned.stdout, replanned.stderr[-2000:]
+    applied = run_hint(hint_in(replanned.stdout.splitlines()[-1]), env)
+    assert applied.returncode in (0, 3) and "restore: " in applied.stdout, applied.stderr[-2000:]
+    assert "drift" in target.state.labels  # the new plan leaves what it found there

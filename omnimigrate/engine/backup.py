@@ -35,7 +35,7 @@ from omnimigrate.snapshot.blobs import BlobStore, blob_key
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.crypto import Cipher
 from omnimigrate.snapshot.gc import last_gc
-from omnimigrate.snapshot.lock import InstanceLock
+from omnimigrate.snapshot.lock import InstanceLock, Sleep
 from omnimigrate.snapshot.manifest import (
     Failure,
     Manifest,
@@ -101,31 +101,35 @@ async def run_backup(
     now: Now = _now,
     on_progress: Callable[[int, int | None], None] = lambda done, total: None,
     cipher: Cipher | None = None,
+    heartbeat: Sleep = asyncio.sleep,
 ) -> BackupOutcome:
-    """Back up the instance `clients` reach (one client per API key) into `store`."""
+    """Back up the instance `clients` reach (one client per API key) into `store`. The lock's
+    lease is renewed after each `heartbeat(interval)`; a run whose lock is lost raises
+    LockLost and commits no snapshot."""
     instance = options.instance or instance_slug(clients[0].base_url)
-    lock = InstanceLock(store, instance, ttl=options.lock_ttl)
+    lock = InstanceLock(store, instance, ttl=options.lock_ttl, sleep=heartbeat)
     if options.force_unlock:
         await asyncio.to_thread(lock.force_unlock)
-    async with lock.held() as took_over:
+
+    async def locked(took_over: bool) -> BackupOutcome:
         if took_over and options.takeover_quiet:
             # the dead holder's last requests still count in Omni's window for this key
             await asyncio.sleep(options.takeover_quiet)
-        return await _locked_backup(
-            clients, store, options, instance, cache_dir, now, on_progress, cipher
-        )
+        return await _locked_backup(clients, lock, options, cache_dir, now, on_progress, cipher)
+
+    return await lock.run_held(locked)
 
 
 async def _locked_backup(
     clients: list[Client],
-    store: Store,
+    lock: InstanceLock,
     options: BackupOptions,
-    instance: str,
     cache_dir: Path,
     now: Now,
     on_progress: Callable[[int, int | None], None],
     cipher: Cipher | None,
 ) -> BackupOutcome:
+    store, instance = lock.store, lock.instance
     source_url = clients[0].base_url
     log = structlog.get_logger("omnimigrate.backup").bind(instance=instance)
     run, resumed = await asyncio.to_thread(_open_run, store, instance, options, now)
@@ -161,10 +165,9 @@ async def _locked_backup(
         raise
     manifest = await asyncio.to_thread(
         _commit,
-        store,
+        lock,
         checkpoints,
         run,
-        instance,
         source_url,
         clients,
         stats.dead,
@@ -295,10 +298,9 @@ def _replay(checkpoints: Checkpoints, queue: JobQueue, walker: Walker, gone: set
 
 
 def _commit(
-    store: Store,
+    lock: InstanceLock,
     checkpoints: Checkpoints,
     run: RunInfo,
-    instance: str,
     source_url: str,
     clients: list[Client],
     dead: list[DeadLetter],
@@ -307,6 +309,7 @@ def _commit(
     cipher: Cipher | None,
     empty: Callable[[list[ObjectEntry]], str | None],
 ) -> Manifest:
+    store, instance = lock.store, lock.instance
     objects: dict[tuple[str, str], ObjectEntry] = {}
     facts: dict[str, str] = {}
     lost: list[Failure] = []
@@ -341,6 +344,7 @@ def _commit(
         + lost,
     )
     manifest.objects = ordered  # already validated entries: no second copy of the inventory
+    lock.renew()  # still this run's: a lock lost since the last heartbeat commits nothing
     store.put(manifest_key(instance, run.snapshot_id), dump_manifest(manifest))
     mark_run_closed(store, instance)
     checkpoints.discard()

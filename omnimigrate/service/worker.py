@@ -21,9 +21,10 @@ import structlog
 from pydantic import SecretStr
 
 from omnimigrate.config import InstanceConfig, Settings, resolve_tokens
+from omnimigrate.engine.apply import ApplyResult
 from omnimigrate.engine.backup import BackupOptions, run_backup
 from omnimigrate.engine.plan import RestoreOptions
-from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
+from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
 from omnimigrate.service.event_queue import EventQueue, Message
 from omnimigrate.service.events import (
     BackupRequested,
@@ -176,7 +177,8 @@ class Worker:
     async def restore(self, event: RestoreRequested) -> None:
         options = RestoreOptions(**event.options)
         lock = InstanceLock(self.store, f"restore.{event.target}", ttl=self.settings.lock_ttl)
-        async with lock.held() as took_over:
+
+        async def locked(took_over: bool) -> tuple[OpenSnapshot, ApplyResult]:
             if took_over:  # the dead holder's last requests still count in the target's window
                 await asyncio.sleep(self.settings.rate_period)
             snap = await asyncio.to_thread(
@@ -188,9 +190,11 @@ class Worker:
             )
             async with self._pool(event.target) as clients:
                 plan = await plan_restore(snap, clients, options)
-                result = await apply_plan(
+                return snap, await apply_plan(
                     snap, plan, clients, concurrency=self.settings.concurrency
                 )
+
+        snap, result = await lock.run_held(locked)
         self.metrics.restore(event.target, result)
         await self.publisher.publish(
             RestoreCompleted(
