@@ -37,7 +37,7 @@ from omnimigrate.service.metrics import Metrics
 from omnimigrate.service.sinks import Publisher, WebhookSink
 from omnimigrate.service.worker import Worker
 from omnimigrate.snapshot.store import LocalStore
-from tests.conftest import client_for, local_server
+from tests.conftest import client_for, local_server, samples_of
 
 
 class Capture:
@@ -139,16 +139,6 @@ async def test_backup_event_on_sqs_backs_up_replicates_into_standby_and_verifies
     assert samples['omnimigrate_snapshot_bytes{instance="src"}'] > 0
     assert samples['omnimigrate_jobs{state="succeeded"}'] == 2
     assert samples['omnimigrate_items_total{instance="dst",outcome="done",type="restore"}'] > 100
-
-
-def samples_of(exposition: str) -> dict[str, float]:
-    """A Prometheus text exposition as {'name{labels}': value}."""
-    samples = {}
-    for line in exposition.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
-    return samples
 
 
 def snap_manifest_time(store, event) -> float:
