@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import aiohttp
 import boto3
@@ -34,6 +35,7 @@ from omnimigrate.service.events import (
 )
 from omnimigrate.service.http import events_app, service_app
 from omnimigrate.service.metrics import Metrics
+from omnimigrate.service.policy import EventGate, Refused
 from omnimigrate.service.sinks import Publisher, WebhookSink
 from omnimigrate.service.worker import Worker
 from omnimigrate.snapshot.store import LocalStore
@@ -333,3 +335,31 @@ async def test_a_drill_requested_over_http_runs_publishes_its_figures_and_sets_t
         if name.startswith(f"omnimigrate_drill_type_fidelity_percent{{{pair},")
     }
     assert per_type == body["fidelity"]
+
+
+def test_a_drill_event_is_refused_what_a_restore_event_is_and_a_platform_without_checks(
+    tmp_path,
+):
+    settings = Settings(
+        instances={"prod": InstanceConfig(url="https://a.omniapp.co", token_env=["P"]),
+                   "standby": InstanceConfig(url="https://b.omniapp.co", token_env=["S"]),
+                   "ld": InstanceConfig(url="https://c.lightdash.cloud", token_env=["L"],
+                                        platform="lightdash")},
+        service=ServiceConfig(restore_targets={"standby": RestoreTarget(), "ld": RestoreTarget()}),
+    )  # fmt: skip
+    gate = EventGate(settings, LocalStore(tmp_path))
+    gate.check(DrillRequested(instance="prod", target="standby", options={"models": True}))
+    refusals = {
+        "drill.requested option model_map cannot come from an event": DrillRequested(
+            instance="prod", target="standby", options={"model_map": {"a": "b"}}
+        ),
+        "on_conflict: overwrite into 'standby' is not allowed": DrillRequested(
+            instance="prod", target="standby", options={"on_conflict": "overwrite"}
+        ),
+        "a drill needs content checks, and lightdash has none yet": DrillRequested(
+            instance="prod", target="ld"
+        ),
+    }
+    for reason, event in refusals.items():
+        with pytest.raises(Refused, match=re.escape(reason)):
+            gate.check(event)
