@@ -125,6 +125,11 @@ class RestoreTarget(BaseModel):
 
     allow_overwrite: bool = False  # on_conflict: overwrite
     allow_include_deleted: bool = False
+    accept_blocked: list[str] = Field(
+        default_factory=list,
+        description="blocked action ids or globs that drills into this target acknowledge "
+        "(served drills and `drill`; its --accept-blocked FILE adds to them)",
+    )
 
 
 class ServiceConfig(BaseModel):

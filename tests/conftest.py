@@ -166,3 +166,13 @@ async def local_server(app: web.Application) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
     finally:
         await runner.cleanup()
+
+
+def samples_of(exposition: str) -> dict[str, float]:
+    """A Prometheus text exposition as {'name{labels}': value}."""
+    samples = {}
+    for line in exposition.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples

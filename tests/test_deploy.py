@@ -44,6 +44,12 @@ def by_kind(docs: list[dict]) -> dict[str, list[dict]]:
     return kinds
 
 
+def cronjob(kinds: dict[str, list[dict]], component: str) -> dict:
+    """The CronJob of one component (backup, drill): its spec."""
+    (job,) = [c for c in kinds["CronJob"] if c["metadata"]["name"].endswith(f"-{component}")]
+    return job["spec"]
+
+
 def test_dockerfile_passes_hadolint():
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
@@ -69,7 +75,7 @@ def test_example_values_render_the_whole_deployment_and_validate_strictly():
         "ServiceMonitor",
         "NetworkPolicy",
     } <= set(kinds)
-    cron = kinds["CronJob"][0]["spec"]
+    cron = cronjob(kinds, "backup")
     assert cron["concurrencyPolicy"] == "Forbid" and cron["failedJobsHistoryLimit"] == 3
     pod = cron["jobTemplate"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -103,6 +109,10 @@ def test_existing_secret_is_referenced_and_none_is_rendered():
     assert [s["metadata"]["name"] for s in kinds["Secret"]] == ["dr-omnimigrate-events"]
     container = kinds["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
     assert container["envFrom"] == [{"secretRef": {"name": "omni-tokens"}}]
+
+
+def cron_container(kinds: dict[str, list[dict]], component: str) -> dict:
+    return cronjob(kinds, component)["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
 
 
 def serve_pod(kinds: dict[str, list[dict]]) -> dict:
@@ -157,9 +167,9 @@ def test_the_events_token_comes_from_its_own_secret_and_reaches_only_serve():
         "name": "OMNIMIGRATE_EVENTS_TOKEN",
         "valueFrom": {"secretKeyRef": {"name": "dr-omnimigrate-events", "key": "OMNIMIGRATE_EVENTS_TOKEN"}},
     }]  # fmt: skip
-    cron = kinds["CronJob"][0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     restore = kinds["Job"][0]["spec"]["template"]["spec"]["containers"][0]
-    assert events_env(cron) == events_env(restore) == []
+    crons = [cron_container(kinds, c) for c in ("backup", "drill")]
+    assert [events_env(c) for c in (*crons, restore)] == [[], [], []]
 
     existing = {
         **EXAMPLE,
@@ -180,14 +190,66 @@ def test_the_events_token_comes_from_its_own_secret_and_reaches_only_serve():
 def test_defaults_render_only_the_backup_and_match_the_plain_manifests():
     docs = render(None, name="omnimigrate")
     assert set(by_kind(docs)) == {"CronJob", "ServiceAccount", "Secret", "ConfigMap"}
-    plain = [
-        d
-        for d in yaml.safe_load_all(
-            (ROOT / "deploy" / "kubernetes" / "omnimigrate.yaml").read_text()
-        )
-        if d
-    ]
-    assert plain == docs, "deploy/kubernetes/omnimigrate.yaml is stale: re-render it from the chart"
+    assert plain("omnimigrate.yaml") == docs, (
+        "deploy/kubernetes/omnimigrate.yaml is stale: re-render it from the chart"
+    )
+
+
+def test_the_monthly_drill_cronjob_drills_the_standby_and_is_never_retried():
+    kinds = by_kind(render(EXAMPLE))
+    drill, backup = cronjob(kinds, "drill"), cronjob(kinds, "backup")
+    assert (drill["schedule"], drill["timeZone"]) == ("0 4 1 * *", "Europe/London")
+    assert (
+        drill["concurrencyPolicy"] == "Forbid" and drill["jobTemplate"]["spec"]["backoffLimit"] == 0
+    )
+    assert drill["successfulJobsHistoryLimit"] == 12
+    container = cron_container(kinds, "drill")
+    assert container["args"] == ["drill", "--snapshot", "latest", "--instance", "prod",
+                                 "--target", "standby", "--models"]  # fmt: skip
+    assert "command" not in container  # the image's entrypoint is omnimigrate
+    same = ("image", "securityContext", "envFrom", "env", "volumeMounts", "resources")
+    assert {k: container[k] for k in same} == {k: cron_container(kinds, "backup")[k] for k in same}
+    pod = drill["jobTemplate"]["spec"]["template"]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == "drill"
+    assert (
+        pod["spec"]["securityContext"]
+        == backup["jobTemplate"]["spec"]["template"]["spec"]["securityContext"]
+    )
+    config = load_settings_from_text(kinds["ConfigMap"][0]["data"]["config.yaml"])
+    accepted = config.service.restore_target("standby")
+    assert accepted is not None and accepted.accept_blocked == ["model:*/dbt Core:yaml"]
+    assert "drill" not in {
+        c["metadata"]["name"].rsplit("-", 1)[1] for c in by_kind(render(None))["CronJob"]
+    }
+
+
+def test_a_drill_into_an_instance_the_config_lacks_is_refused_at_render():
+    values = {**EXAMPLE, "drill": {**EXAMPLE["drill"], "target": "nowhere"}}
+    with pytest.raises(helm.HelmError, match=r"drill.target nowhere is not under config.instances"):
+        render(values)
+    with pytest.raises(helm.HelmError, match=r"schema|backoffLimit"):
+        render({**EXAMPLE, "drill": {**EXAMPLE["drill"], "backoffLimit": -1}})
+
+
+def plain(name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / name).read_text()) if d]
+
+
+def test_the_plain_drill_manifest_is_the_charts_drill_with_a_standby():
+    standby = {"url": "https://acme-dr.omniapp.co", "token_env": ["OMNI_STANDBY_TOKEN"]}
+    values = {"drill": {"enabled": True}, "config": {"instances": {"standby": standby}}}
+    kinds = by_kind(render(values, name="omnimigrate"))
+    drill = [c for c in kinds["CronJob"] if c["metadata"]["name"] == "omnimigrate-drill"]
+    assert plain("omnimigrate-drill.yaml") == drill, (
+        "deploy/kubernetes/omnimigrate-drill.yaml is stale: re-render it from the chart"
+    )
+    # it mounts the ConfigMap and reads the Secret of omnimigrate.yaml
+    base = {d["kind"]: d["metadata"]["name"] for d in plain("omnimigrate.yaml")}
+    pod = drill[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["volumes"][0]["configMap"]["name"] == base["ConfigMap"]
+    assert pod["containers"][0]["envFrom"][0]["secretRef"]["name"] == base["Secret"]
+    assert pod["serviceAccountName"] == base["ServiceAccount"]
+    kubernetes_validate.validate(drill[0], K8S, strict=True)
 
 
 def test_values_that_break_the_schema_are_refused():
@@ -205,7 +267,8 @@ def test_values_that_break_the_schema_are_refused():
 @pytest.mark.parametrize(
     "path",
     ["helm/omnimigrate/values.yaml", "helm/omnimigrate/ci/example-values.yaml", "helm/omnimigrate/Chart.yaml",
-     "deploy/config.example.yaml", "deploy/kubernetes/omnimigrate.yaml"],
+     "deploy/config.example.yaml", "deploy/kubernetes/omnimigrate.yaml",
+     "deploy/kubernetes/omnimigrate-drill.yaml"],
 )  # fmt: skip
 def test_yaml_files_pass_yamllint(path):
     config = YamlLintConfig(

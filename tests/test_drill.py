@@ -1,10 +1,12 @@
 """DR drills and content checks, Omni: the content validator at backup and after restore, a
-drill's figures, drill.json and drill.html (rendered in a real headless Chromium)."""
+drill's figures, drill.json and drill.html (rendered in a real headless Chromium), and
+`omnimigrate drill` as a CronJob runs it."""
 
 from __future__ import annotations
 
 import html.parser
 import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -27,7 +29,10 @@ from omnimigrate.platforms.omni.fake.server import FakeSettings
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
-from tests.conftest import client_for
+from tests.conftest import client_for, samples_of
+from tests.test_cli import run
+from tests.test_events import pushgateway
+from tests.test_restore_cli import pair  # noqa: F401  (the fixture)
 
 MISSING = "customers.name"  # Sales' own customers view has it; Marketing's (the schema's) not
 STALE = "orders.old_field"  # no model has it: broken at the source already
@@ -234,3 +239,50 @@ async def test_drill_html_in_headless_chromium_shows_what_drill_json_holds(start
     assert int(read.by_id["new-issues"]) == len(saved.content.new)
     assert read.by_id["snapshot-id"] == saved.snapshot_id
     assert read.by_id["verdict"] == "PASSED"
+
+
+def test_the_drill_command_keeps_its_evidence_beside_the_snapshot_and_pushes_its_gauges(
+    pair,  # noqa: F811
+    tmp_path,
+):
+    source, target, env = pair(12, seed=61)
+    refused = next(d for d in source.state.documents.values() if "exportRefusal" in d.settings)
+    (snapshot_dir,) = (tmp_path / "store" / "snapshots").glob("*/*")
+    instance, snapshot_id = snapshot_dir.parent.name, snapshot_dir.name
+    config = tmp_path / "config.yaml"
+    with pushgateway() as (url, pushed):
+        config.write_text(json.dumps({
+            "rate_limit": 100_000,
+            "instances": {"standby": {"url": target.url, "token_env": ["OMNI_TARGET_TOKEN"]}},
+            # the export the source refuses, acknowledged by the config as the chart's is
+            "service": {"pushgateway": url, "restore_targets": {
+                "standby": {"accept_blocked": [f"*:{refused.identifier}*"]}}},
+        }))  # fmt: skip
+        drill = run("--config", str(config), "drill", "--target", "standby", env=env)
+    assert drill.returncode == 0, drill.stdout[-3000:] + drill.stderr[-2000:]
+    assert "passed" in drill.stdout and "(acknowledged)" in drill.stdout
+
+    (evidence,) = snapshot_dir.glob("drills/*/drill.json")
+    assert (evidence.parent / "drill.html").stat().st_size > 0
+    report = DrillReport.model_validate_json(evidence.read_text())
+    assert (report.instance, report.snapshot_id, report.target_url) == (
+        instance, snapshot_id, target.url,
+    )  # fmt: skip
+    assert f"{tmp_path / 'store'}/snapshots/{instance}/{snapshot_id}/drills/" in drill.stdout
+    listed = run("snapshots", "drills", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert json.loads(listed.stdout) == [{
+        "drill": report.drill_id, "instance": instance, "snapshot": snapshot_id,
+        "target": target.url, "passed": True, "rpo_seconds": report.rpo_seconds,
+        "rto_seconds": report.rto_seconds, "estimate_seconds": report.restore.estimate_seconds,
+        "fidelity_percent": 100.0, "new_content_issues": 0,
+    }]  # fmt: skip
+
+    ((path, body),) = pushed
+    assert path == "/metrics/job/omnimigrate-drill"
+    samples = samples_of(body)
+    pair_labels = f'instance="{instance}",target="standby"'
+    assert samples[f"omnimigrate_drill_rpo_seconds{{{pair_labels}}}"] == report.rpo_seconds
+    assert samples[f"omnimigrate_drill_rto_seconds{{{pair_labels}}}"] == report.rto_seconds
+    assert samples[f"omnimigrate_drill_fidelity_percent{{{pair_labels}}}"] == 100.0
+    assert samples[f"omnimigrate_drill_passed{{{pair_labels}}}"] == 1.0

@@ -4,30 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import aiohttp
 import boto3
 import pytest
+from aiohttp import web
 from pydantic import SecretStr
 
-from omnimigrate.config import InstanceConfig, ReplicationRule, ServiceConfig, Settings
+from omnimigrate.config import (
+    InstanceConfig,
+    ReplicationRule,
+    RestoreTarget,
+    ServiceConfig,
+    Settings,
+)
+from omnimigrate.engine.drill import DrillReport
 from omnimigrate.engine.restore import open_snapshot
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.verifying import verify
-from omnimigrate.service.event_queue import SqsQueue
+from omnimigrate.service.event_queue import MemoryQueue, SqsQueue
 from omnimigrate.service.events import (
     BackupRequested,
     BadEvent,
+    DrillRequested,
     RestoreCompleted,
     SnapshotCompleted,
     StoreBucket,
     parse_event,
 )
-from omnimigrate.service.http import service_app
+from omnimigrate.service.http import events_app, service_app
 from omnimigrate.service.metrics import Metrics
-from omnimigrate.service.sinks import Publisher
+from omnimigrate.service.policy import EventGate, Refused
+from omnimigrate.service.sinks import Publisher, WebhookSink
 from omnimigrate.service.worker import Worker
-from tests.conftest import client_for, local_server
+from omnimigrate.snapshot.store import LocalStore
+from tests.conftest import client_for, local_server, samples_of
 
 
 class Capture:
@@ -112,11 +124,7 @@ async def test_backup_event_on_sqs_backs_up_replicates_into_standby_and_verifies
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
         "Attributes"]["ApproximateNumberOfMessages"] == "0"  # fmt: skip
 
-    samples = {}
-    for line in exposition.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
+    samples = samples_of(exposition)
     assert samples['omnimigrate_backup_last_successful_timestamp{instance="src"}'] == pytest.approx(
         snap_manifest_time(store, completed), abs=1
     )
@@ -209,3 +217,149 @@ def test_s3_notifications_of_the_store_and_sns_envelopes_become_snapshot_complet
     assert wrapped[0].type == "backup.requested"
     with pytest.raises(BadEvent, match="not an omnimigrate event"):
         parse_event('{"type": "backup.exploded"}')
+
+
+class Hook:
+    """A Slack-style webhook on loopback: the event bodies it received, and a wait for a type."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self._arrived: dict[str, asyncio.Event] = {}
+
+    def app(self) -> web.Application:
+        async def receive(request: web.Request) -> web.Response:
+            body = await request.json()
+            self.bodies.append(body["event"])
+            self._seen(body["event"]["type"]).set()
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_post("/hook", receive)
+        return app
+
+    def _seen(self, kind: str) -> asyncio.Event:
+        return self._arrived.setdefault(kind, asyncio.Event())
+
+    async def first(self, kind: str) -> dict:
+        await asyncio.wait_for(self._seen(kind).wait(), 120)
+        return next(b for b in self.bodies if b["type"] == kind)
+
+
+async def test_a_drill_requested_over_http_runs_publishes_its_figures_and_sets_the_gauges(
+    start_fake, tmp_path
+):
+    scenario = generate(ScenarioSpec(documents=12, seed=151))
+    spare = standby(scenario.state)
+    source = await start_fake(scenario.state)
+    target = await start_fake(spare.state)
+    refused = next(d for d in scenario.state.documents.values() if "exportRefusal" in d.settings)
+    store = LocalStore(tmp_path / "store")
+    settings = Settings(
+        rate_limit=100_000, cache_dir=tmp_path / "cache", retry_base_delay=0.01,
+        instances={"src": InstanceConfig(url=source.url, token_env=["SRC"]),
+                   "standby": InstanceConfig(url=target.url, token_env=["STANDBY"])},
+        service=ServiceConfig(retry_seconds=0.2, restore_targets={
+            # the export the source refuses: blocked on every drill, and known
+            "standby": RestoreTarget(accept_blocked=[f"*:{refused.identifier}*"])}),
+    )  # fmt: skip
+    tokens = {source.url: scenario.org_token, target.url: spare.org_token}
+    hook, metrics, queue, token = Hook(), Metrics(), MemoryQueue(), "drill-test-token"
+    async with local_server(hook.app()) as hook_url:
+        publisher = Publisher([WebhookSink(f"{hook_url}/hook")])
+        worker = Worker(settings, store, queue, publisher, metrics,
+                        tokens=lambda inst: [SecretStr(tokens[inst.url])])  # fmt: skip
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        events = events_app(worker.gate, queue, publisher, SecretStr(token))
+        try:
+            async with (
+                local_server(events) as events_url,
+                local_server(service_app(metrics, lambda: worker.ready)) as metrics_url,
+                aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http,
+            ):
+
+                async def post(event) -> tuple[int, dict]:
+                    body = event.model_dump_json()
+                    async with http.post(f"{events_url}/events", data=body) as resp:
+                        return resp.status, await resp.json()
+
+                assert await post(BackupRequested(instance="src")) == (202, {"queued": 1})
+                snapshot = await hook.first("snapshot.completed")
+                status, answer = await post(DrillRequested(instance="src", target="src"))
+                assert status == 403 and "not a restore target" in answer["detail"]
+                writes = len(target.log.writes())
+                drill = DrillRequested(instance="src", target="standby",
+                                       options={"on_conflict": "skip"})  # fmt: skip
+                assert await post(drill) == (202, {"queued": 1})
+                body = await hook.first("drill.completed")
+                async with http.get(f"{metrics_url}/metrics") as resp:
+                    samples = samples_of(await resp.text())
+        finally:
+            stop.set()
+            await task
+
+    (refusal,) = [b for b in hook.bodies if b["type"] == "run.failed"]
+    assert refusal["job"] == "drill.requested" and refusal["error"].startswith("refused: ")
+    assert writes == 0 and len(target.log.writes()) > 0  # the refused drill wrote nothing
+    (key,) = [k for k in store.list("snapshots/src/") if k.endswith("/drill.json")]
+    folder = key.removesuffix("/drill.json")  # beside the snapshot drilled
+    assert folder.startswith(f"snapshots/src/{snapshot['snapshot_id']}/drills/")
+    assert store.exists(f"{folder}/drill.html")
+    report = DrillReport.model_validate_json(store.get(key))
+    assert body == {
+        "type": "drill.completed", "instance": "src", "snapshot_id": snapshot["snapshot_id"],
+        "run_id": drill.run_id, "at": body["at"], "target": "standby",
+        "drill_id": report.drill_id, "passed": True, "evidence": f"{store.url}/{folder}",
+        "fidelity": {kind: 100.0 for kind in report.fidelity}, "fidelity_percent": 100.0,
+        "rpo_seconds": report.rpo_seconds, "rto_seconds": report.restore.wall_seconds,
+        "rto_estimate_seconds": report.restore.estimate_seconds,
+        "new_content_issues": 0, "blocked": len(report.blocked), "blocked_unacknowledged": 0,
+    }  # fmt: skip
+    assert {"documents", "folders"} <= report.fidelity.keys() and report.blocked
+    assert report.rpo_seconds > 0 and report.restore.estimate_requests > 0
+    assert report.content.checked > 0
+
+    pair = 'instance="src",target="standby"'
+    assert {name: samples[f"omnimigrate_drill_{name}{{{pair}}}"] for name in (
+        "fidelity_percent", "rpo_seconds", "rto_seconds", "rto_estimate_seconds",
+        "new_content_issues", "blocked_unacknowledged", "passed", "last_timestamp",
+    )} == {
+        "fidelity_percent": 100.0, "rpo_seconds": body["rpo_seconds"],
+        "rto_seconds": body["rto_seconds"], "rto_estimate_seconds": body["rto_estimate_seconds"],
+        "new_content_issues": 0, "blocked_unacknowledged": 0, "passed": 1.0,
+        "last_timestamp": report.finished_at.timestamp(),
+    }  # fmt: skip
+    per_type = {
+        name.split('type="')[1].rstrip('"}'): value
+        for name, value in samples.items()
+        if name.startswith(f"omnimigrate_drill_type_fidelity_percent{{{pair},")
+    }
+    assert per_type == body["fidelity"]
+
+
+def test_a_drill_event_is_refused_what_a_restore_event_is_and_a_platform_without_checks(
+    tmp_path,
+):
+    settings = Settings(
+        instances={"prod": InstanceConfig(url="https://a.omniapp.co", token_env=["P"]),
+                   "standby": InstanceConfig(url="https://b.omniapp.co", token_env=["S"]),
+                   "ld": InstanceConfig(url="https://c.lightdash.cloud", token_env=["L"],
+                                        platform="lightdash")},
+        service=ServiceConfig(restore_targets={"standby": RestoreTarget(), "ld": RestoreTarget()}),
+    )  # fmt: skip
+    gate = EventGate(settings, LocalStore(tmp_path))
+    gate.check(DrillRequested(instance="prod", target="standby", options={"models": True}))
+    refusals = {
+        "drill.requested option model_map cannot come from an event": DrillRequested(
+            instance="prod", target="standby", options={"model_map": {"a": "b"}}
+        ),
+        "on_conflict: overwrite into 'standby' is not allowed": DrillRequested(
+            instance="prod", target="standby", options={"on_conflict": "overwrite"}
+        ),
+        "a drill needs content checks, and lightdash has none yet": DrillRequested(
+            instance="prod", target="ld"
+        ),
+    }
+    for reason, event in refusals.items():
+        with pytest.raises(Refused, match=re.escape(reason)):
+            gate.check(event)

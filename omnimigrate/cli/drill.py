@@ -16,19 +16,17 @@ from omnimigrate.cli import EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_key
 from omnimigrate.cli.options import instance_option, json_option, store_option
 from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.snapshots import snapshots
-from omnimigrate.cli.stores import store_for
+from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.cli.target import (
     Acknowledged,
     Target,
     accept_blocked_option,
     build_options,
-    open_for,
     restore_options,
 )
 from omnimigrate.config import ConfigError
-from omnimigrate.engine.drill import Drill, DrillReport, list_drills, save_drill
+from omnimigrate.engine.drill import Drill, DrillReport, list_drills, open_drilled, save_drill
 from omnimigrate.engine.drill_html import duration, render_drill
-from omnimigrate.snapshot.catalog import Catalog
 
 
 def print_drill(report: DrillReport, where: str, console: Console) -> None:
@@ -78,16 +76,18 @@ def drill_command(app: AppContext, target: str, target_token_env: tuple[str, ...
 
     Run it right after a restore (a replication rule's) and the restore writes nothing: the
     drill then verifies and checks what that restore left."""
-    accepted = Acknowledged(accept_blocked)
+    configured = app.settings.service.restore_target(target)
+    accepted = Acknowledged(accept_blocked, configured.accept_blocked if configured else [])
     tgt = Target(app, target, target_token_env, kw)
     tgt.preflight()
-    snap = open_for(app, kw)
+    store = store_for(app, kw["store"])
+    snap, manifest = open_drilled(
+        store, kw["snapshot"], kw["source_instance"], cipher_for(app, store)
+    )
     if not snap.platform.content_checks:
         raise ConfigError(
             f"{snap.platform.name}: the drill needs content checks, and this platform has none yet"
         )
-    catalog = Catalog(snap.store)
-    manifest = catalog.load(catalog.resolve(kw["snapshot"], kw["source_instance"]))
     drill = Drill(
         snap, manifest, build_options(kw), rate=tgt.rate, period=app.settings.rate_period,
         acknowledged=accepted.__contains__, concurrency=tgt.concurrency,
@@ -100,10 +100,11 @@ def drill_command(app: AppContext, target: str, target_token_env: tuple[str, ...
 
     report = asyncio.run(run())
     html = render_drill(report)
-    where = save_drill(store_for(app, kw["store"]), report, html)
+    where = save_drill(store, report, html)
     if html_copy:
         html_copy.write_text(html)
-    print_drill(report, f"{snap.store.url}/{where}", make_console())
+    print_drill(report, f"{store.url}/{where}", make_console())
+    tgt.push_drill(report)
     raise SystemExit(EXIT_OK if report.ok else EXIT_PARTIAL)
 
 

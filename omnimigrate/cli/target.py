@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from omnimigrate.cli.progress import job_progress, reading, requests_of
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import ConfigError, InstanceConfig, instance_for, resolve_tokens
 from omnimigrate.engine.apply import ApplyResult
+from omnimigrate.engine.drill import DrillReport, is_acknowledged
 from omnimigrate.engine.plan import Plan, RestoreOptions
 from omnimigrate.engine.restore import (
     OpenSnapshot,
@@ -161,6 +161,14 @@ class Target:
             self.metrics.restore(self.name, result)
             self.metrics.push(gateway, job="omnimigrate-restore")
 
+    def push_drill(self, report: DrillReport) -> None:
+        """A one-shot drill's figures (the CronJob's) go to the Pushgateway, as serve's go
+        to its /metrics."""
+        gateway = self.app.settings.service.pushgateway
+        if gateway:
+            self.metrics.drill(self.name, report)
+            self.metrics.push(gateway, job="omnimigrate-drill")
+
 
 def open_for(app: AppContext, kw: dict[str, Any]) -> OpenSnapshot:
     store = store_for(app, kw["store"])
@@ -187,18 +195,19 @@ class Acknowledged:
     glob a line, `#` comments): they are still reported, and no longer make the exit code 3,
     so a nightly restore whose blocked items nobody can fix is not failing forever."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, patterns: list[str] | None = None) -> None:
+        """`patterns`: acknowledged already, by the config (a restore target's accept_blocked)."""
         self.path = path
-        self.patterns: list[str] = []
+        self.patterns: list[str] = list(patterns or [])
         if path is not None:
             try:
                 lines = path.read_text().splitlines()
             except OSError as exc:
                 raise ConfigError(f"cannot read --accept-blocked {path}: {exc.strerror}") from None
-            self.patterns = [x.strip() for x in lines if x.strip() and not x.startswith("#")]
+            self.patterns += [x.strip() for x in lines if x.strip() and not x.startswith("#")]
 
     def __contains__(self, action_id: str) -> bool:
-        return any(fnmatchcase(action_id, p) for p in self.patterns)
+        return is_acknowledged(action_id, self.patterns)
 
     def unaccepted(self, result: ApplyResult) -> list[str]:
         return [k for k in result.by_status("blocked") if k not in self]

@@ -12,8 +12,9 @@ documented in docs/drill-format.md.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -21,9 +22,11 @@ from pydantic import BaseModel, Field
 from omnimigrate.engine.apply import ApplyResult
 from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.plan import Plan, RestoreOptions
-from omnimigrate.engine.restore import OpenSnapshot, apply_plan, plan_restore
+from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
 from omnimigrate.engine.verify import VerifyReport
 from omnimigrate.http.transport import key_stats
+from omnimigrate.snapshot.catalog import Catalog
+from omnimigrate.snapshot.crypto import Cipher
 from omnimigrate.snapshot.manifest import KeyStats, Manifest, key_segment
 from omnimigrate.snapshot.store import Store
 
@@ -93,6 +96,21 @@ class DrillReport(BaseModel):
     @property
     def rto_seconds(self) -> float:
         return self.restore.wall_seconds
+
+
+def is_acknowledged(action_id: str, patterns: Iterable[str]) -> bool:
+    """Does one of `patterns` (action ids or globs) acknowledge this blocked action?"""
+    return any(fnmatchcase(action_id, p) for p in patterns)
+
+
+def open_drilled(
+    store: Store, snapshot: str, instance: str | None, cipher: Cipher | None = None
+) -> tuple[OpenSnapshot, Manifest]:
+    """The snapshot a drill restores and its manifest, `latest` resolved once: a backup that
+    commits meanwhile does not change which snapshot the evidence names."""
+    catalog = Catalog(store)
+    ref = catalog.resolve(snapshot, instance)
+    return open_snapshot(store, ref.snapshot_id, ref.instance, cipher), catalog.load(ref)
 
 
 def within_tolerance(measured: float, estimate: float, tolerance: float = RTO_TOLERANCE) -> bool:

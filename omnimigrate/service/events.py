@@ -52,6 +52,33 @@ class RestoreCompleted(_Event):
     complete: bool = True
 
 
+class DrillRequested(_Event):
+    """A DR drill (`omnimigrate drill`): restore `snapshot_id` (latest when absent) into
+    `target`, verify it, check its content, and keep the evidence beside the snapshot."""
+
+    type: Literal["drill.requested"] = "drill.requested"
+    target: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DrillCompleted(_Event):
+    """A drill's figures, as drill.json holds them (docs/drill-format.md)."""
+
+    type: Literal["drill.completed"] = "drill.completed"
+    target: str
+    drill_id: str
+    passed: bool
+    evidence: str  # the drill's folder, with the store's URL: drill.json and drill.html
+    fidelity: dict[str, float]  # percent per object type
+    fidelity_percent: float  # all types
+    rpo_seconds: float
+    rto_seconds: float  # measured: the apply's wall time
+    rto_estimate_seconds: float  # the plan's estimate
+    new_content_issues: int
+    blocked: int
+    blocked_unacknowledged: int
+
+
 class RunFailed(_Event):
     type: Literal["run.failed"] = "run.failed"
     job: str
@@ -59,7 +86,13 @@ class RunFailed(_Event):
 
 
 Event = Annotated[
-    BackupRequested | SnapshotCompleted | RestoreRequested | RestoreCompleted | RunFailed,
+    BackupRequested
+    | SnapshotCompleted
+    | RestoreRequested
+    | RestoreCompleted
+    | DrillRequested
+    | DrillCompleted
+    | RunFailed,
     Field(discriminator="type"),
 ]
 _EVENT = TypeAdapter(Event)

@@ -9,7 +9,20 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from omnimigrate.engine.apply import ApplyResult
 from omnimigrate.engine.backup import BackupOutcome
+from omnimigrate.engine.drill import DrillReport
 from omnimigrate.http.transport import Observer
+
+# the last drill's figures, each a gauge labelled by instance and target
+DRILL_GAUGES = {
+    "last_timestamp": "Unix time the last drill ended",
+    "passed": "1 if the last drill passed (docs/drill-format.md), else 0",
+    "fidelity_percent": "The last drill's fidelity, all object types",
+    "rpo_seconds": "The last drill's RPO: the restored snapshot's age at its start",
+    "rto_seconds": "The last drill's RTO: the restore's measured wall time",
+    "rto_estimate_seconds": "The restore time the last drill's plan estimated",
+    "new_content_issues": "Content issues the last drill's restore introduced",
+    "blocked_unacknowledged": "Blocked actions of the last drill nobody acknowledged",
+}
 
 
 class Metrics:
@@ -61,6 +74,17 @@ class Metrics:
             ["instance"],
             registry=r,
         )
+        self._drill_types: dict[tuple[str, str], set[str]] = {}  # the last drill's, per pair
+        self.drill_gauges = {
+            name: Gauge(f"omnimigrate_drill_{name}", doc, ["instance", "target"], registry=r)
+            for name, doc in DRILL_GAUGES.items()
+        }
+        self.drill_type_fidelity = Gauge(
+            "omnimigrate_drill_type_fidelity_percent",
+            "The last drill's fidelity of one object type",
+            ["instance", "target", "type"],
+            registry=r,
+        )
 
     def observer(self, instance: str) -> Observer:
         def observe(route: str, status: int | str, waited: float) -> None:
@@ -89,6 +113,28 @@ class Metrics:
             self.items.labels(target, "restore", outcome.status).inc()
         if result.complete:
             self.restore_success.labels(target).set(time.time())
+
+    def drill(self, target: str, report: DrillReport) -> None:
+        """The last drill of `report.instance` into `target`: figures, not history (each
+        drill.json keeps its own)."""
+        pair = (report.instance, target)
+        figures = {
+            "last_timestamp": report.finished_at.timestamp(),
+            "passed": float(report.ok),
+            "fidelity_percent": report.fidelity_percent,
+            "rpo_seconds": report.rpo_seconds,
+            "rto_seconds": report.rto_seconds,
+            "rto_estimate_seconds": report.restore.estimate_seconds,
+            "new_content_issues": len(report.content.new),
+            "blocked_unacknowledged": sum(not b.acknowledged for b in report.blocked),
+        }
+        for name, value in figures.items():
+            self.drill_gauges[name].labels(*pair).set(value)
+        for gone in self._drill_types.get(pair, set()) - report.fidelity.keys():
+            self.drill_type_fidelity.remove(*pair, gone)
+        for kind, t in report.fidelity.items():
+            self.drill_type_fidelity.labels(*pair, kind).set(t.percent)
+        self._drill_types[pair] = set(report.fidelity)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

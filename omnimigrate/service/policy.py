@@ -6,14 +6,14 @@ never touches an instance; it is reported as `run.failed` with the reason and no
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import ValidationError
 
 from omnimigrate.config import Settings
 from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.platforms import platform_named
 from omnimigrate.service.events import (
     BackupRequested,
+    DrillRequested,
     Event,
     RestoreRequested,
     StoreBucket,
@@ -46,8 +46,10 @@ class EventGate:
         """Raise Refused unless the configuration allows this event."""
         if isinstance(event, BackupRequested):
             self._backup(event)
-        elif isinstance(event, RestoreRequested):
+        elif isinstance(event, RestoreRequested | DrillRequested):
             self._restore(event)
+        if isinstance(event, DrillRequested):
+            self._drill(event)
 
     def _backup(self, event: BackupRequested) -> None:
         if event.instance not in self.settings.instances:
@@ -57,21 +59,22 @@ class EventGate:
                 f"(known: {known})"
             )
 
-    def _restore(self, event: RestoreRequested) -> None:
+    def _restore(self, event: RestoreRequested | DrillRequested) -> None:
+        """A drill restores too: the same targets, the same options."""
         target = event.target
         allowed = self.settings.service.restore_target(target)
         if allowed is None:
             raise Refused(
-                f"restore.requested into {target!r}: not a restore target of this config; "
+                f"{event.type} into {target!r}: not a restore target of this config; "
                 f"list it under service.restore_targets"
             )
         extra = sorted(set(event.options) - EVENT_OPTIONS)
         if extra:
             raise Refused(
-                f"restore.requested option {', '.join(extra)} cannot come from an event "
+                f"{event.type} option {', '.join(extra)} cannot come from an event "
                 f"(allowed: {', '.join(sorted(EVENT_OPTIONS))}); put it in a replication rule"
             )
-        options = _options(event.options)
+        options = _options(event)
         setting = f"service.restore_targets.{target}"
         if options.on_conflict == "overwrite" and not allowed.allow_overwrite:
             raise Refused(
@@ -84,11 +87,24 @@ class EventGate:
                 f"{setting}.allow_include_deleted: true to permit it"
             )
 
+    def _drill(self, event: DrillRequested) -> None:
+        inst = self.settings.instances.get(event.target)
+        if inst is None:
+            raise Refused(
+                f"drill.requested into {event.target!r}: a drill needs the target's tokens; "
+                f"add it under instances"
+            )
+        if not platform_named(inst.platform).content_checks:
+            raise Refused(
+                f"drill.requested into {event.target!r}: a drill needs content checks, and "
+                f"{inst.platform} has none yet; use restore.requested and verify instead"
+            )
 
-def _options(raw: dict[str, Any]) -> RestoreOptions:
+
+def _options(event: RestoreRequested | DrillRequested) -> RestoreOptions:
     try:
-        return RestoreOptions(**raw)
+        return RestoreOptions(**event.options)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))
-        raise Refused(f"restore.requested option {where}: {first['msg']}") from None
+        raise Refused(f"{event.type} option {where}: {first['msg']}") from None

@@ -1,7 +1,9 @@
 """The `serve` worker: takes events off a queue and runs the matching job.
 
 `backup.requested` runs a backup; `snapshot.completed` runs the replication rules that name
-its instance (a restore into each standby); `restore.requested` runs a restore. Each event is
+its instance (a restore into each standby); `restore.requested` runs a restore;
+`drill.requested` runs a DR drill (a restore, verified and content-checked, whose evidence
+lands beside the snapshot) and publishes its figures as `drill.completed`. Each event is
 first checked against the config (service/policy.py): a refused one is reported and dropped,
 and touches no instance. A job holds
 its instance's lock in the store, so however many workers share the queue, one instance's
@@ -13,9 +15,10 @@ abandoned (killed: its message reappears after the visibility timeout) resumes w
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import SecretStr
@@ -23,12 +26,16 @@ from pydantic import SecretStr
 from omnimigrate.config import InstanceConfig, Settings, resolve_tokens
 from omnimigrate.engine.apply import ApplyResult
 from omnimigrate.engine.backup import BackupOptions, run_backup
+from omnimigrate.engine.drill import Drill, DrillReport, is_acknowledged, open_drilled, save_drill
+from omnimigrate.engine.drill_html import render_drill
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
 from omnimigrate.service.event_queue import EventQueue, Message
 from omnimigrate.service.events import (
     BackupRequested,
     BadEvent,
+    DrillCompleted,
+    DrillRequested,
     RestoreCompleted,
     RestoreRequested,
     SnapshotCompleted,
@@ -41,6 +48,8 @@ from omnimigrate.service.sinks import Publisher
 from omnimigrate.snapshot.crypto import Cipher
 from omnimigrate.snapshot.lock import InstanceLock, Locked
 from omnimigrate.snapshot.store import Store
+
+T = TypeVar("T")
 
 TokenSource = Callable[[InstanceConfig], list[SecretStr]]
 
@@ -135,6 +144,7 @@ class Worker:
             BackupRequested: self.backup,
             SnapshotCompleted: self.replicate,
             RestoreRequested: self.restore,
+            DrillRequested: self.drill,
         }
         handler = handlers.get(type(event))
         if handler is None:
@@ -142,12 +152,27 @@ class Worker:
             return
         await handler(event)
 
+    def _rate(self, name: str) -> int:
+        return self.settings.instances[name].rate_limit or self.settings.rate_limit
+
     def _pool(self, name: str):  # type: ignore[no-untyped-def]
         inst, s = self.settings.instances[name], self.settings
         return inst.client_pool(
-            self.tokens(inst), rate_limit=inst.rate_limit or s.rate_limit, period=s.rate_period, burst=s.rate_burst,
+            self.tokens(inst), rate_limit=self._rate(name), period=s.rate_period, burst=s.rate_burst,
             retry=s.retry_policy(), timeout=s.timeout, observer=self.metrics.observer(name),
         )  # fmt: skip
+
+    async def _writing(self, target: str, work: Callable[[], Coroutine[object, None, T]]) -> T:
+        """`work` under `target`'s restore lock: one restore or drill writes into it at a
+        time, and a lost lock cancels it (`InstanceLock.run_held`)."""
+        lock = InstanceLock(self.store, f"restore.{target}", ttl=self.settings.lock_ttl)
+
+        async def held(took_over: bool) -> T:
+            if took_over:  # the dead holder's last requests still count in the target's window
+                await asyncio.sleep(self.settings.rate_period)
+            return await work()
+
+        return await lock.run_held(held)
 
     async def backup(self, event: BackupRequested) -> None:
         s = self.settings
@@ -176,11 +201,8 @@ class Worker:
 
     async def restore(self, event: RestoreRequested) -> None:
         options = RestoreOptions(**event.options)
-        lock = InstanceLock(self.store, f"restore.{event.target}", ttl=self.settings.lock_ttl)
 
-        async def locked(took_over: bool) -> tuple[OpenSnapshot, ApplyResult]:
-            if took_over:  # the dead holder's last requests still count in the target's window
-                await asyncio.sleep(self.settings.rate_period)
+        async def restore_it() -> tuple[OpenSnapshot, ApplyResult]:
             snap = await asyncio.to_thread(
                 open_snapshot,
                 self.store,
@@ -194,7 +216,7 @@ class Worker:
                     snap, plan, clients, concurrency=self.settings.concurrency
                 )
 
-        snap, result = await lock.run_held(locked)
+        snap, result = await self._writing(event.target, restore_it)
         self.metrics.restore(event.target, result)
         await self.publisher.publish(
             RestoreCompleted(
@@ -205,3 +227,39 @@ class Worker:
                 complete=result.complete,
             )
         )
+
+    async def drill(self, event: DrillRequested) -> None:
+        s = self.settings
+        allowed = s.service.restore_target(event.target)
+        accepted = allowed.accept_blocked if allowed else []
+
+        async def drill_it() -> DrillReport:
+            snap, manifest = await asyncio.to_thread(
+                open_drilled, self.store, event.snapshot_id or "latest", event.instance, self.cipher
+            )
+            drill = Drill(
+                snap, manifest, RestoreOptions(**event.options), rate=self._rate(event.target),
+                period=s.rate_period, concurrency=s.concurrency,
+                acknowledged=functools.partial(is_acknowledged, patterns=accepted),
+            )  # fmt: skip
+            async with self._pool(event.target) as clients:
+                report, _ = await drill.run(clients)
+            return report
+
+        report = await self._writing(event.target, drill_it)
+        folder = await asyncio.to_thread(save_drill, self.store, report, render_drill(report))
+        self.metrics.drill(event.target, report)
+        await self.publisher.publish(drill_completed(event, report, f"{self.store.url}/{folder}"))
+
+
+def drill_completed(event: DrillRequested, report: DrillReport, folder: str) -> DrillCompleted:
+    """The figures of drill.json an alert or a dashboard reads, and where the rest is."""
+    return DrillCompleted(
+        instance=event.instance, snapshot_id=report.snapshot_id, run_id=event.run_id,
+        target=event.target, drill_id=report.drill_id, passed=report.ok, evidence=folder,
+        fidelity={kind: t.percent for kind, t in report.fidelity.items()},
+        fidelity_percent=report.fidelity_percent, rpo_seconds=report.rpo_seconds,
+        rto_seconds=report.rto_seconds, rto_estimate_seconds=report.restore.estimate_seconds,
+        new_content_issues=len(report.content.new), blocked=len(report.blocked),
+        blocked_unacknowledged=sum(not b.acknowledged for b in report.blocked),
+    )  # fmt: skip

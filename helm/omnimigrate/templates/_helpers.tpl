@@ -119,3 +119,50 @@ affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* A CronJob of one command, shared by the backup and the drill:
+     include "omnimigrate.cronjob" (dict "root" $ "component" "backup" "job" .Values.backup
+     "run" <the container's command and args, as YAML>). */}}
+{{- define "omnimigrate.cronjob" -}}
+{{- $root := .root -}}
+{{- $job := .job -}}
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: {{ include "omnimigrate.fullname" $root }}-{{ .component }}
+  labels:
+    {{- include "omnimigrate.labels" $root | nindent 4 }}
+spec:
+  schedule: {{ $job.schedule | quote }}
+  {{- with $job.timeZone }}
+  timeZone: {{ . | quote }}
+  {{- end }}
+  concurrencyPolicy: Forbid
+  successfulJobsHistoryLimit: {{ $job.successfulJobsHistoryLimit }}
+  failedJobsHistoryLimit: {{ $job.failedJobsHistoryLimit }}
+  jobTemplate:
+    spec:
+      backoffLimit: {{ $job.backoffLimit }}
+      activeDeadlineSeconds: {{ $job.activeDeadlineSeconds }}
+      template:
+        metadata:
+          labels:
+            {{- include "omnimigrate.selector" $root | nindent 12 }}
+            app.kubernetes.io/component: {{ .component }}
+          {{- with $root.Values.podAnnotations }}
+          annotations:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+        spec:
+          restartPolicy: Never
+          serviceAccountName: {{ include "omnimigrate.serviceAccountName" $root }}
+          securityContext:
+            {{- include "omnimigrate.podSecurity" $root | nindent 12 }}
+          containers:
+            - name: {{ .component }}
+              {{- include "omnimigrate.container" (dict "root" $root "events" false) | nindent 14 }}
+              {{- .run | nindent 14 }}
+          volumes:
+            {{- include "omnimigrate.volumes" $root | nindent 12 }}
+          {{- include "omnimigrate.podExtras" $root | nindent 10 }}
+{{- end -}}
