@@ -235,6 +235,8 @@ async def create_folder(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     created = await c.create_folder(
         p["name"], parent_id=parent_id, parent_path=p["parent"], scope=p["scope"], owner_id=owner
     )
+    # ours before any await: a sibling forcing its path may find this one at it (force_path)
+    ctx.ids.folders[p["path"]] = created.id
     await ctx.write(a.id, protocol.created(a, created.id))  # a kill from here on: adopted
     await finish_folder(ctx, c, a, created.id, created.path)
 
