@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from pathlib import Path
 
 import aiohttp
 import boto3
@@ -27,6 +28,7 @@ from omnimigrate.service.event_queue import MemoryQueue, SqsQueue
 from omnimigrate.service.events import (
     BackupRequested,
     BadEvent,
+    DrillCompleted,
     DrillRequested,
     RestoreCompleted,
     SnapshotCompleted,
@@ -363,3 +365,11 @@ def test_a_drill_event_is_refused_what_a_restore_event_is_and_a_platform_without
     for reason, event in refusals.items():
         with pytest.raises(Refused, match=re.escape(reason)):
             gate.check(event)
+
+
+def test_the_readme_documents_every_field_of_drill_completed():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("publishes `drill.completed` (a test keeps this", 1)[1]
+    example = json.loads(block.split("```json\n", 1)[1].split("```", 1)[0])
+    assert example.keys() == DrillCompleted.model_fields.keys()
+    assert DrillCompleted.model_validate(example).fidelity_percent == 100.0
