@@ -226,11 +226,13 @@ class Hook:
 
     def __init__(self) -> None:
         self.bodies: list[dict] = []
+        self.texts: list[str] = []
         self._arrived: dict[str, asyncio.Event] = {}
 
     def app(self) -> web.Application:
         async def receive(request: web.Request) -> web.Response:
             body = await request.json()
+            self.texts.append(body["text"])
             self.bodies.append(body["event"])
             self._seen(body["event"]["type"]).set()
             return web.Response(text="ok")
@@ -317,6 +319,10 @@ async def test_a_drill_requested_over_http_runs_publishes_its_figures_and_sets_t
         "rto_estimate_seconds": report.restore.estimate_seconds,
         "new_content_issues": 0, "blocked": len(report.blocked), "blocked_unacknowledged": 0,
     }  # fmt: skip
+    assert hook.texts[-1] == (
+        f"omnimigrate drill.completed: src snapshot {snapshot['snapshot_id']} into standby: "
+        "passed, fidelity 100.00 %, 0 new content issues"
+    )
     assert {"documents", "folders"} <= report.fidelity.keys() and report.blocked
     assert report.rpo_seconds > 0 and report.restore.estimate_requests > 0
     assert report.content.checked > 0
