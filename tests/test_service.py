@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from pathlib import Path
 
 import aiohttp
 import boto3
@@ -27,6 +28,7 @@ from omnimigrate.service.event_queue import MemoryQueue, SqsQueue
 from omnimigrate.service.events import (
     BackupRequested,
     BadEvent,
+    DrillCompleted,
     DrillRequested,
     RestoreCompleted,
     SnapshotCompleted,
@@ -224,11 +226,13 @@ class Hook:
 
     def __init__(self) -> None:
         self.bodies: list[dict] = []
+        self.texts: list[str] = []
         self._arrived: dict[str, asyncio.Event] = {}
 
     def app(self) -> web.Application:
         async def receive(request: web.Request) -> web.Response:
             body = await request.json()
+            self.texts.append(body["text"])
             self.bodies.append(body["event"])
             self._seen(body["event"]["type"]).set()
             return web.Response(text="ok")
@@ -315,6 +319,10 @@ async def test_a_drill_requested_over_http_runs_publishes_its_figures_and_sets_t
         "rto_estimate_seconds": report.restore.estimate_seconds,
         "new_content_issues": 0, "blocked": len(report.blocked), "blocked_unacknowledged": 0,
     }  # fmt: skip
+    assert hook.texts[-1] == (
+        f"omnimigrate drill.completed: src snapshot {snapshot['snapshot_id']} into standby: "
+        "passed, fidelity 100.00 %, 0 new content issues"
+    )
     assert {"documents", "folders"} <= report.fidelity.keys() and report.blocked
     assert report.rpo_seconds > 0 and report.restore.estimate_requests > 0
     assert report.content.checked > 0
@@ -363,3 +371,11 @@ def test_a_drill_event_is_refused_what_a_restore_event_is_and_a_platform_without
     for reason, event in refusals.items():
         with pytest.raises(Refused, match=re.escape(reason)):
             gate.check(event)
+
+
+def test_the_readme_documents_every_field_of_drill_completed():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("publishes `drill.completed` (a test keeps this", 1)[1]
+    example = json.loads(block.split("```json\n", 1)[1].split("```", 1)[0])
+    assert example.keys() == DrillCompleted.model_fields.keys()
+    assert DrillCompleted.model_validate(example).fidelity_percent == 100.0

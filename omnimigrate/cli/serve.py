@@ -1,4 +1,5 @@
-"""`omnimigrate serve`: a long-running worker for events (backups, replication, restores)."""
+"""`omnimigrate serve`: a long-running worker for events (backups, replication, restores,
+drills)."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def serve(
     app: AppContext, queue_url: str | None, store: str | None, host: str | None,
     port: int | None, events_port: int | None, workers: int | None,
 ) -> None:  # fmt: skip
-    """Consume events and run backups, replication and restores until SIGTERM.
+    """Consume events and run backups, replication, restores and drills until SIGTERM.
 
     POST /events is off unless the variable named by service.events_token_env
     (OMNIMIGRATE_EVENTS_TOKEN) holds a token; callers then send it as a bearer token, and

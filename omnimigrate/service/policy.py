@@ -88,12 +88,8 @@ class EventGate:
             )
 
     def _drill(self, event: DrillRequested) -> None:
-        inst = self.settings.instances.get(event.target)
-        if inst is None:
-            raise Refused(
-                f"drill.requested into {event.target!r}: a drill needs the target's tokens; "
-                f"add it under instances"
-            )
+        """After _restore: the target is a restore target, so an instance of the config."""
+        inst = self.settings.instances[event.target]
         if not platform_named(inst.platform).content_checks:
             raise Refused(
                 f"drill.requested into {event.target!r}: a drill needs content checks, and "

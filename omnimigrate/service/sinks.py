@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import aiohttp
 import structlog
 
-from omnimigrate.service.events import dump_event
+from omnimigrate.service.events import DrillCompleted, dump_event
 
 
 class Sink(Protocol):
@@ -59,6 +59,12 @@ class WebhookSink:
         )
         if getattr(event, "error", None):
             text += f": {event.error}"
+        if isinstance(event, DrillCompleted):  # the verdict a person reads in the channel
+            text += (
+                f" into {event.target}: {'passed' if event.passed else 'needs attention'}, "
+                f"fidelity {event.fidelity_percent:.2f} %, "
+                f"{event.new_content_issues} new content issues"
+            )
         body = {"text": text, "event": event.model_dump(mode="json")}
         async with aiohttp.ClientSession() as session, session.post(self.url, json=body) as resp:
             resp.raise_for_status()
