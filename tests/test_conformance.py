@@ -43,6 +43,7 @@ async def exercise_every_method(client, org) -> set[str]:
     await call("get_document", doc.identifier)
     await call("document_exists", doc.identifier)
     await call("access_list", doc.identifier, access_source="direct")
+    assert (await call("document_queries", doc.identifier)).queries
     await call("add_favorite", doc.identifier, users[1].id)
     assert doc.identifier in [d.identifier for d in await call("list_favorites", users[1].id)]
     export = await call("export_document", doc.identifier)

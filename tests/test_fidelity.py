@@ -86,10 +86,23 @@ def document_facts(state: st.OrgState) -> dict[str, tuple]:
     return out
 
 
+QUERY_KEY_FIELDS = {"conditionQueryMapKey", "queryIdentifierMapKey"}
+
+
+def query_name(state: st.OrgState, identifier: str, key: str) -> str:
+    doc = state.document(identifier)
+    queries = (doc.export.get("dashboard") or {}).get("queries", []) if doc else []
+    names = [q["name"] for q in queries if q["queryIdentifierMapKey"] == key]
+    assert len(names) == 1, f"{identifier}: no one query has key {key}"
+    return names[0]
+
+
 def schedule_facts(state: st.OrgState) -> dict[tuple, tuple]:
     out = {}
     for s in state.schedules.values():
         options = {k: v for k, v in s.options.items() if v not in (None, False)}
+        for field in QUERY_KEY_FIELDS & set(options):  # an import renews keys: compare names
+            options[field] = query_name(state, s.identifier, options[field])
         recipients = sorted({*s.emails, *(email(state, u) for u in s.user_ids)})
         groups = sorted(state.groups[g].name for g in s.group_ids)
         out[(s.identifier, s.name)] = (
