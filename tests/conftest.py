@@ -7,6 +7,7 @@ with the `expect_violations` marker.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -29,6 +30,10 @@ from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.fake.scenario import Scenario, ScenarioSpec, generate
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.snapshot.store import Encryption, S3Store, open_store
+
+# A scale test's documents: 120 in the suite, past one page (100) of every listing, so paging
+# is exercised; `bench/scale.py` runs the same tests, assertions and all, at 300 and more.
+SCALE_DOCUMENTS = int(os.environ.get("OMNIMIGRATE_SCALE_DOCUMENTS", "120"))
 
 FAST_RETRY = RetryPolicy(attempts=8, max_elapsed=120, base_delay=0.01, max_delay=0.2)
 

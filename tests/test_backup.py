@@ -8,6 +8,7 @@ from omnimigrate.platforms.omni.fake.server import FakeSettings
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup, blob_of, exported, inventory
+from tests.conftest import SCALE_DOCUMENTS
 
 
 def keys(manifest, kind):
@@ -17,7 +18,7 @@ def keys(manifest, kind):
 async def test_backup_captures_every_object_then_exports_only_what_changed(
     start_fake, make_s3_store, tmp_path
 ):
-    scenario = generate(ScenarioSpec(documents=300, seed=11))
+    scenario = generate(ScenarioSpec(documents=SCALE_DOCUMENTS, seed=11))
     state = scenario.state
     fake = await start_fake(state)
     store = make_s3_store("moto")

@@ -29,7 +29,7 @@ from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
-from tests.conftest import client_for
+from tests.conftest import SCALE_DOCUMENTS, client_for
 from tests.test_cli import run
 
 SHAPES = ["seed", "official"]
@@ -121,11 +121,9 @@ def own_layers(state: st.OrgState) -> dict[tuple, dict[str, str]]:
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-async def test_migrate_300_documents_is_faithful_in_both_response_shapes(
-    start_fake, tmp_path, shape
-):
+async def test_a_migrate_at_scale_is_faithful_in_both_response_shapes(start_fake, tmp_path, shape):
     run = await migrate(
-        start_fake, tmp_path, shape, ScenarioSpec(documents=300, schedules=40, seed=13)
+        start_fake, tmp_path, shape, ScenarioSpec(documents=SCALE_DOCUMENTS, schedules=40, seed=13)
     )
     assert run.result.by_status("failed") == []
 

@@ -14,7 +14,7 @@ from omnimigrate.platforms.omni.fake.server import FakeSettings
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
-from tests.conftest import client_for
+from tests.conftest import SCALE_DOCUMENTS, client_for
 
 
 async def restore(snap, fake, token, **options):
@@ -50,10 +50,10 @@ async def snapshot_of(start_fake, tmp_path):
     return make
 
 
-async def test_restore_300_documents_into_other_ids_verifies_100_percent_and_reruns_write_nothing(
+async def test_restore_at_scale_into_other_ids_verifies_100_percent_and_reruns_write_nothing(
     start_fake, make_s3_store, tmp_path
 ):
-    scenario = generate(ScenarioSpec(documents=300, seed=13))
+    scenario = generate(ScenarioSpec(documents=SCALE_DOCUMENTS, seed=13))
     source = await start_fake(scenario.state)
     store = make_s3_store("moto")
     await backup(source, store, tmp_path, [scenario.org_token])
