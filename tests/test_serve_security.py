@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +108,13 @@ def start_serve(tmp: Path, moto: str, token: str | None, fakes: dict, tokens: di
         time.sleep(0.2)
 
 
+def wait_for(served: Served, condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, served.log.read_text()[-3000:]
+        time.sleep(0.05)
+
+
 def stop(served: Served) -> None:
     served.proc.terminate()
     served.proc.wait(30)
@@ -150,7 +158,8 @@ def test_without_a_token_events_are_off_and_nothing_is_queued(instances, moto_en
         assert status == 404 and "OMNIMIGRATE_EVENTS_TOKEN" in answer["detail"]
         with pytest.raises(urllib.error.URLError):  # no events listener at all
             call(f"{served.events}/events", body, "anything")
-        time.sleep(1.5)  # a queued backup would have started by now
+        # without the events port, no route can queue a job: nothing ran, and the service
+        # stops (finishing any job it had taken) with the instances untouched
         assert served.metric('omnimigrate_jobs{state="running"}') == 0
     finally:
         stop(served)
@@ -164,10 +173,7 @@ def test_a_missing_or_wrong_bearer_gets_401_and_the_right_one_202(served):
     assert served.event(backup, token=served.token.upper())[0] == 401
     status, answer = served.event(backup)
     assert (status, answer) == (202, {"queued": 1})
-    deadline = time.monotonic() + 60
-    while served.metric('omnimigrate_jobs{state="succeeded"}') < 1:
-        assert time.monotonic() < deadline, served.log.read_text()[-2000:]
-        time.sleep(0.3)
+    wait_for(served, lambda: served.metric('omnimigrate_jobs{state="succeeded"}') >= 1)
     assert served.metric('omnimigrate_backup_last_successful_timestamp{instance="prod"}') > 0
 
 
@@ -177,7 +183,11 @@ def test_a_restore_into_an_unlisted_target_is_refused_and_touches_nothing(served
     status, answer = served.event(RestoreRequested(instance="prod", target="other"))
     assert status == 403 and "not a restore target" in answer["detail"]
     assert "service.restore_targets" in answer["detail"]
-    time.sleep(1.0)
+    # one queue, first in first out: once a later job of the same instance has run, the refused
+    # restore would have run before it
+    succeeded = served.metric('omnimigrate_jobs{state="succeeded"}')
+    assert served.event(BackupRequested(instance="prod"))[0] == 202
+    wait_for(served, lambda: served.metric('omnimigrate_jobs{state="succeeded"}') > succeeded)
     assert len(other.log.records) == before == 0
 
 
@@ -200,16 +210,12 @@ def test_restore_options_are_allow_listed_per_target(served):
 
 
 def test_an_allowed_restore_runs(served):
-    deadline = time.monotonic() + 90
-    while served.metric('omnimigrate_backup_last_successful_timestamp{instance="prod"}') == 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
+    backed_up = 'omnimigrate_backup_last_successful_timestamp{instance="prod"}'
+    wait_for(served, lambda: served.metric(backed_up) > 0, seconds=90)
     done = served.metric('omnimigrate_jobs{state="succeeded"}')
     restore = RestoreRequested(instance="prod", target="standby", options={"models": True})
     assert served.event(restore)[0] == 202
-    while served.metric('omnimigrate_jobs{state="succeeded"}') == done:
-        assert time.monotonic() < deadline, served.log.read_text()[-3000:]
-        time.sleep(0.3)
+    wait_for(served, lambda: served.metric('omnimigrate_jobs{state="succeeded"}') > done, 90)
     restored = 'omnimigrate_items_total{instance="standby",outcome="done",type="restore"}'
     assert served.metric(restored) > 20 and served.fakes["standby"].log.writes()
 
@@ -237,7 +243,7 @@ def test_only_the_stores_own_s3_notifications_are_taken(served):
 def test_the_token_appears_in_no_log_line(served):
     assert served.event(BackupRequested(instance="nowhere"))[0] == 403
     assert served.event(b"not json")[0] == 400
-    time.sleep(0.5)
+    wait_for(served, lambda: '"events.refused"' in served.log.read_text())
     lines = served.log.read_text().splitlines()
     assert len(lines) > 10  # debug logging of the whole module's traffic
     assert [line for line in lines if served.token in line] == []
