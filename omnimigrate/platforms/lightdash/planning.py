@@ -141,17 +141,23 @@ def check_options(options: RestoreOptions) -> None:
 CONTENT_KINDS = {"chart": "ld.chart", "dashboard": "ld.dashboard", "scheduler": "ld.scheduler"}
 
 
+def in_glob(path: str, pattern: str) -> bool:
+    """A space path glob: `Finance/**` names Finance itself as well as what is under it."""
+    return fnmatchcase(path, pattern) or fnmatchcase(path + "/", pattern.rstrip("*"))
+
+
 def matches(action: Action, pattern: str) -> bool:
     """`chart:SLUG`, `dashboard:SLUG`, `scheduler:KEY` (globs), else a space path glob
-    (`Finance/**`): the space and what is in it."""
+    (`Finance/**`): the space and what is in it (a scheduler follows what it is on:
+    `select`)."""
     kind, _, rest = pattern.partition(":")
     natural = action.object.split(":", 1)[-1] if ":" in action.object else action.object
     if kind in CONTENT_KINDS and rest:
         return action.kind == CONTENT_KINDS[kind] and fnmatchcase(natural, rest)
     if action.kind in ("ld.space", "ld.space.access"):
-        return fnmatchcase(natural, pattern) or fnmatchcase(natural + "/", pattern.rstrip("*"))
+        return in_glob(natural, pattern)
     space = action.params.get("space") if action.kind in ("ld.chart", "ld.dashboard") else None
-    return space is not None and fnmatchcase("/".join(space), pattern)
+    return space is not None and in_glob("/".join(space), pattern)
 
 
 def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
@@ -164,6 +170,12 @@ def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
         if (not include or any(matches(a, p) for p in include))
         and not any(matches(a, p) for p in exclude)
         and a.kind not in ("ld.group", "ld.group.members", "ld.access.user", "ld.access.group", "ld.attribute")
+    }  # fmt: skip
+    # what hangs on a chosen chart or dashboard comes with it: its schedulers
+    chosen |= {
+        a.id for a in ctx.actions.values()
+        if a.kind == "ld.scheduler" and set(a.depends_on) & chosen
+        and not any(matches(a, p) for p in exclude)
     }  # fmt: skip
     direct, todo = set(chosen), list(chosen)
     while todo:
