@@ -149,3 +149,58 @@ def test_a_space_glob_selects_the_space_itself_and_what_hangs_on_its_content() -
     assert matches(action("ld.space", f"Staging:{NAME}/Archives"), f"{NAME}/**")
     assert not matches(action("ld.space", f"Staging:{NAME} 2"), f"{NAME}/**")
     assert matches(action("ld.chart", "Staging:c", space=[NAME, "Archives"]), f"{NAME}/**")
+
+
+async def test_a_slug_taken_since_comes_back_as_a_new_one_named_and_the_holder_is_left_alone(
+    deleted,
+) -> None:
+    """After the deletion, other content took the slugs of a deleted chart and of the
+    dashboard: both come back under `SLUG-restored`, named in the plan; the dashboard's
+    tile and the schedulers follow the new slugs; the holders are not touched."""
+    scenario, fake, snap, before = deleted
+    staging, source = scenario.staging, snap.source.projects["Staging"]
+    board_slug = next(s for s in source.dashboards if NAME in source.dashboards[s].space)
+    chart_slug = next(c for c in source.dashboards[board_slug].chart_slugs())
+    elsewhere = next(iter(staging.spaces.values()))
+    taker = st.Chart(st.new_uuid(), chart_slug, elsewhere.uuid, None,
+                     {**source.charts[chart_slug].body, "name": "A new chart"}, "2026-02-01T00:00:00Z")  # fmt: skip
+    staging.charts[taker.uuid] = taker
+    holder = st.Dashboard(st.new_uuid(), board_slug, elsewhere.uuid,
+                          {"name": "A new dashboard", "tabs": [], "tiles": [],
+                           "filters": {"dimensions": [], "metrics": [], "tableCalculations": []}},
+                          "2026-02-01T00:00:00Z")  # fmt: skip
+    staging.dashboards[holder.uuid] = holder
+    kept = [(x.uuid, dict(x.content), x.space) for x in (taker, holder)]
+    actions, writes = await restore(snap, fake, scenario.token, INCLUDE)
+    by_id = {a.id: a for a in actions}
+    for kind, slug in (("ld.chart", chart_slug), ("ld.dashboard", board_slug)):
+        a = by_id[f"{kind}:Staging:{slug}"]
+        assert (a.op, a.params["slug"]) == ("create", f"{slug}-restored")
+        assert f"its slug {slug} is taken on the target" in a.reason
+        assert f"comes back as {slug}-restored" in a.reason
+    assert writes == 2 + 3 + 2 + 3 + 1 + 2  # the same writes, under other slugs
+    assert [(x.uuid, dict(x.content), x.space) for x in (taker, holder)] == kept
+    chart = staging.chart_by_slug(f"{chart_slug}-restored")
+    board = staging.dashboard_by_slug(f"{board_slug}-restored")
+    assert chart is not None and board is not None
+    assert chart.content == {k: v for k, v in source.charts[chart_slug].body.items()
+                             if k in chart.content}  # fmt: skip
+    assert chart.space == board.space and staging.spaces[chart.space].name == NAME
+    tiles = {t["properties"].get("savedChartUuid") for t in board.content["tiles"]}
+    assert chart.uuid in tiles and taker.uuid not in tiles
+    on = {
+        s.fields["savedChartUuid"] or s.fields["dashboardUuid"] for s in staging.schedulers.values()
+    }
+    assert {chart.uuid, board.uuid} <= on and not {taker.uuid, holder.uuid} & on
+    space = next(s for s in staging.spaces.values() if s.name == NAME)
+    assert held(staging, space) == before
+    # verify compares by the snapshot's slugs: only the two moved objects (and what is
+    # on them) differ there; everything else restored is 100 %
+    moved = (f"Staging:{chart_slug}", f"Staging:{board_slug}", f"Staging:chart:{chart_slug}:",
+             f"Staging:dashboard:{board_slug}:")  # fmt: skip
+    differences = await verify(snap, fake, scenario.token)
+    assert differences and all(d.startswith(moved) for rows in differences.values() for d in rows)
+    again, rewrites = await restore(snap, fake, scenario.token, INCLUDE)
+    assert (rewrites, [a.id for a in again if a.writes]) == (0, [])
+    assert {a.params["slug"] for a in again if a.id.endswith((chart_slug, board_slug))} == {
+        f"{chart_slug}-restored", f"{board_slug}-restored"}  # fmt: skip

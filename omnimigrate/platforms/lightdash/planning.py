@@ -19,7 +19,7 @@ from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
 from omnimigrate.engine.protocol import SideEffect, adopted, claim, effects_pending, made_here
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.platforms.lightdash.handler import Handler
-from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
+from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory, space_key
 
 LightdashPlan = Plan[TargetInventory]
 RENAMED = ("ld.chart", "ld.dashboard")  # what --on-conflict rename copies (others: conflicts)
@@ -96,6 +96,37 @@ class PlanContext:
         if (rec and rec.status == "done") or self.opt.on_conflict == "overwrite":
             return self.mark(action, "update", "differs on the target")
         return self.mark(action, "conflict", "differs on the target (use --on-conflict overwrite)")
+
+    def place(self, action: Action, space: list[str], want: str, parents: Iterable[str]) -> Action:
+        """Decide a chart or dashboard under the slug it goes up as: its own, unless that
+        slug is taken on the target while its space is not there (the space was deleted,
+        which took what it held; the slug's holder now is another, left as it is). Then it
+        comes back as `SLUG-restored` (`-2`…), named in the plan, and a re-run keeps the
+        slug the first run chose (the ledger has it)."""
+        project, slug = action.params["project"], action.params["slug"]
+        have = self.inv.charts if action.kind == "ld.chart" else self.inv.dashboards
+        rec = self.ledger.get(action.id)
+        copy = rec.detail.get("slug") if rec else None
+        space_action = self.actions.get(action_id("ld.space", space_key(project, space)))
+        gone = space_action is not None and space_action.op == "create"
+        if copy is None and gone and f"{project}:{slug}" in have:
+            n, copy = 1, f"{slug}-restored"
+            while have.get(f"{project}:{copy}", want) != want:
+                n += 1
+                copy = f"{slug}-restored-{n}"
+        if copy is None:
+            return self.decide(action, have.get(f"{project}:{slug}"), want, parents)
+        moved = action.model_copy(update={"params": {**action.params, "slug": copy, "taken": True}})
+        decided = self.decide(moved, have.get(f"{project}:{copy}"), want, parents)
+        what = action.kind.removeprefix("ld.")
+        return self.mark(decided, decided.op,
+                         f"{decided.reason}: its slug {slug} is taken on the target by another "
+                         f"{what}, so it comes back as {copy}")  # fmt: skip
+
+    def slug_of(self, kind: str, project: str, slug: str) -> str:
+        """The slug a chart or dashboard of the snapshot goes up as (`place`)."""
+        planned = self.actions.get(action_id(kind, f"{project}:{slug}"))
+        return planned.params["slug"] if planned else slug
 
     def renamed(self, action: Action, want: str) -> Action:
         """`--on-conflict rename`: the snapshot's chart or dashboard goes up as a copy under

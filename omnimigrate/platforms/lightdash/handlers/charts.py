@@ -119,8 +119,8 @@ def plan(ctx: PlanContext) -> None:
             )
             if ctx.space_missing(project, chart.space, action):
                 continue
-            ctx.decide(action, ctx.inv.charts.get(key), digest(chart.compared()),
-                       [action_id("ld.space", space_key(project, chart.space))])  # fmt: skip
+            ctx.place(action, chart.space, digest(chart.compared()),
+                      [action_id("ld.space", space_key(project, chart.space))])  # fmt: skip
 
 
 async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
@@ -132,7 +132,12 @@ async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
     result = await client.upsert_chart(ctx.project(name), slug, body)
     if result.uuid:
         ctx.ids.charts[f"{name}:{slug}"] = result.uuid
-    await ctx.done(a, result.uuid)
+    await ctx.done(a, result.uuid, **moved(a))
+
+
+def moved(a: Action) -> dict[str, str]:
+    """The slug a chart or dashboard went up as when its own was taken: a re-run keeps it."""
+    return {"slug": a.params["slug"]} if a.params.get("taken") else {}
 
 
 def rows(name: str, project: Project) -> dict[str, Any]:
