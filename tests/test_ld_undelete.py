@@ -94,8 +94,9 @@ async def deleted(tmp_path: Path, version: str):
 
 async def restore(
     snap: OpenSnapshot, fake: FakeLightdash, token: str, options: RestoreOptions
-) -> tuple[list[Action], int]:
-    """Plan and apply into the source's own Staging: the plan, and the writes it made."""
+) -> tuple[list[Action], int, dict[str, str]]:
+    """Plan and apply into the source's own Staging: the plan, the writes it made and the
+    report's warnings."""
     async with client_pool(fake.url, [token], rate_limit=100_000, project="Staging") as cs:
         before = len(fake.log.writes())
         plan = await plan_restore(snap, cs, options)
@@ -103,7 +104,7 @@ async def restore(
         assert not result.by_status("failed"), {
             k: result.outcomes[k].detail for k in result.by_status("failed")
         }
-        return plan.actions, len(fake.log.writes()) - before
+        return plan.actions, len(fake.log.writes()) - before, result.warnings()
 
 
 async def verify(snap: OpenSnapshot, fake: FakeLightdash, token: str) -> dict[str, list[str]]:
@@ -121,11 +122,12 @@ async def test_a_deleted_space_comes_back_with_all_it_held_and_nothing_else_is_w
     other = next(c for c in scenario.staging.charts.values())
     original = other.content
     other.content = {**original, "name": "Edited since the backup"}
-    actions, writes = await restore(snap, fake, scenario.token, INCLUDE)
+    actions, writes, warnings = await restore(snap, fake, scenario.token, INCLUDE)
     written = [a for a in actions if a.writes]
     assert {a.kind for a in written} >= {"ld.space", "ld.space.access", "ld.chart",
                                          "ld.dashboard", "ld.scheduler"}  # fmt: skip
     assert writes == sum(a.requests for a in written)
+    assert warnings == {}
     # 2 spaces, their shares (3, then the creator's removed from each), 3 charts, 1
     # dashboard, 2 schedulers
     assert writes == 2 + 3 + 2 + 3 + 1 + 2
@@ -134,7 +136,7 @@ async def test_a_deleted_space_comes_back_with_all_it_held_and_nothing_else_is_w
     assert other.content["name"] == "Edited since the backup"  # not selected, left as it is
     other.content = original  # so that verify compares the selection alone
     assert await verify(snap, fake, scenario.token) == {}
-    again, rewrites = await restore(snap, fake, scenario.token, INCLUDE)
+    again, rewrites, _ = await restore(snap, fake, scenario.token, INCLUDE)
     assert (rewrites, [a.id for a in again if a.writes]) == (0, [])
 
 
@@ -171,14 +173,17 @@ async def test_a_slug_taken_since_comes_back_as_a_new_one_named_and_the_holder_i
                           "2026-02-01T00:00:00Z")  # fmt: skip
     staging.dashboards[holder.uuid] = holder
     kept = [(x.uuid, dict(x.content), x.space) for x in (taker, holder)]
-    actions, writes = await restore(snap, fake, scenario.token, INCLUDE)
+    actions, writes, warnings = await restore(snap, fake, scenario.token, INCLUDE)
     by_id = {a.id: a for a in actions}
     for kind, slug in (("ld.chart", chart_slug), ("ld.dashboard", board_slug)):
         a = by_id[f"{kind}:Staging:{slug}"]
         assert (a.op, a.params["slug"]) == ("create", f"{slug}-restored")
         assert f"its slug {slug} is taken on the target" in a.reason
         assert f"comes back as {slug}-restored" in a.reason
+        assert a.warning == f"links to {slug} now open the other {kind[3:]}"
+        assert warnings[a.id].startswith(f"came back as {slug}-restored: {slug} is another's")
     assert writes == 2 + 3 + 2 + 3 + 1 + 2  # the same writes, under other slugs
+    assert len(warnings) == 2
     assert [(x.uuid, dict(x.content), x.space) for x in (taker, holder)] == kept
     chart = staging.chart_by_slug(f"{chart_slug}-restored")
     board = staging.dashboard_by_slug(f"{board_slug}-restored")
@@ -200,7 +205,7 @@ async def test_a_slug_taken_since_comes_back_as_a_new_one_named_and_the_holder_i
              f"Staging:dashboard:{board_slug}:")  # fmt: skip
     differences = await verify(snap, fake, scenario.token)
     assert differences and all(d.startswith(moved) for rows in differences.values() for d in rows)
-    again, rewrites = await restore(snap, fake, scenario.token, INCLUDE)
+    again, rewrites, _ = await restore(snap, fake, scenario.token, INCLUDE)
     assert (rewrites, [a.id for a in again if a.writes]) == (0, [])
     assert {a.params["slug"] for a in again if a.id.endswith((chart_slug, board_slug))} == {
         f"{chart_slug}-restored", f"{board_slug}-restored"}  # fmt: skip

@@ -119,9 +119,12 @@ class PlanContext:
         moved = action.model_copy(update={"params": {**action.params, "slug": copy, "taken": True}})
         decided = self.decide(moved, have.get(f"{project}:{copy}"), want, parents)
         what = action.kind.removeprefix("ld.")
-        return self.mark(decided, decided.op,
-                         f"{decided.reason}: its slug {slug} is taken on the target by another "
-                         f"{what}, so it comes back as {copy}")  # fmt: skip
+        warning = f"links to {slug} now open the other {what}" if decided.writes else ""
+        return self.add(decided.model_copy(update={
+            "reason": f"{decided.reason}: its slug {slug} is taken on the target by another "
+                      f"{what}, so it comes back as {copy}",
+            "warning": warning,
+        }))  # fmt: skip
 
     def slug_of(self, kind: str, project: str, slug: str) -> str:
         """The slug a chart or dashboard of the snapshot goes up as (`place`)."""

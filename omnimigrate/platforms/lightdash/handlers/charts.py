@@ -123,7 +123,7 @@ def plan(ctx: PlanContext) -> None:
                       [action_id("ld.space", space_key(project, chart.space))])  # fmt: skip
 
 
-async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
+async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> str | None:
     name, slug = a.params["project"], a.params["slug"]
     body = await ctx.upload_body(a)
     body.pop("dashboardSlug", None)
@@ -133,11 +133,20 @@ async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
     if result.uuid:
         ctx.ids.charts[f"{name}:{slug}"] = result.uuid
     await ctx.done(a, result.uuid, **moved(a))
+    return moved_warning(a)
 
 
 def moved(a: Action) -> dict[str, str]:
     """The slug a chart or dashboard went up as when its own was taken: a re-run keeps it."""
     return {"slug": a.params["slug"]} if a.params.get("taken") else {}
+
+
+def moved_warning(a: Action) -> str | None:
+    """The restore report names the new slug (`PlanContext.place`)."""
+    if not a.params.get("taken"):
+        return None
+    old = a.object.split(":", 1)[1]
+    return f"came back as {a.params['slug']}: {old} is another's on the target ({a.warning})"
 
 
 def rows(name: str, project: Project) -> dict[str, Any]:

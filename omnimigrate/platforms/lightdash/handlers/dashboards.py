@@ -14,7 +14,7 @@ from omnimigrate.engine.jobs import EXPORT, Job, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.lightdash.client import ContentRef
 from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.handlers.charts import BATCH, moved
+from omnimigrate.platforms.lightdash.handlers.charts import BATCH, moved, moved_warning
 from omnimigrate.platforms.lightdash.model import (
     Dashboard,
     content_of,
@@ -155,7 +155,9 @@ def plan_link(ctx: PlanContext, project: str, slug: str, dashboard: str | None) 
         return
     ctx.add(upload.model_copy(update={
         "id": action_id("ld.chart", f"{project}:{slug}", "link"),
-        "params": {**upload.params, "dashboard": ctx.slug_of("ld.dashboard", project, dashboard)},
+        "params": {**{k: v for k, v in upload.params.items() if k != "taken"},
+                   "dashboard": ctx.slug_of("ld.dashboard", project, dashboard)},
+        "warning": "",
         "reason": "saved in its dashboard",
         "depends_on": [upload.id, action_id("ld.dashboard", f"{project}:{dashboard}")],
     }))  # fmt: skip
@@ -174,13 +176,14 @@ def retiled(code: dict[str, Any], slugs: dict[str, str]) -> dict[str, Any]:
     return {**code, "tiles": tiles}
 
 
-async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
+async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> str | None:
     name, slug = a.params["project"], a.params["slug"]
     body = retiled(await ctx.upload_body(a), a.params.get("tiles") or {})
     result = await client.upsert_dashboard(ctx.project(name), slug, body)
     if result.uuid:
         ctx.ids.dashboards[f"{name}:{slug}"] = result.uuid
     await ctx.done(a, result.uuid, **moved(a))
+    return moved_warning(a)
 
 
 def rows(name: str, project: Project) -> dict[str, Any]:
