@@ -209,3 +209,22 @@ async def test_a_slug_taken_since_comes_back_as_a_new_one_named_and_the_holder_i
     assert (rewrites, [a.id for a in again if a.writes]) == (0, [])
     assert {a.params["slug"] for a in again if a.id.endswith((chart_slug, board_slug))} == {
         f"{chart_slug}-restored", f"{board_slug}-restored"}  # fmt: skip
+
+
+async def test_into_another_project_a_slug_held_there_stays_a_conflict(deleted) -> None:
+    """Promoting into prod, a chart of the same slug there is the same chart, promoted
+    before: it is not given a new slug, the plan reports the conflict."""
+    scenario, fake, snap, _ = deleted
+    source = snap.source.projects["Staging"]
+    slug = next(s for s, c in source.charts.items() if c.space == [NAME])
+    prod = scenario.prod
+    there = next(iter(prod.spaces.values()))
+    chart = st.Chart(st.new_uuid(), slug, there.uuid, None,
+                     {**source.charts[slug].body, "name": "Promoted, then edited"}, "2026-02-01T00:00:00Z")  # fmt: skip
+    prod.charts[chart.uuid] = chart
+    async with client_pool(
+        fake.url, [scenario.token], rate_limit=100_000, project="Production"
+    ) as cs:
+        plan = await plan_restore(snap, cs, INCLUDE)
+    action = next(a for a in plan.actions if a.id == f"ld.chart:Staging:{slug}")
+    assert (action.op, action.params["slug"], action.warning) == ("conflict", slug, "")

@@ -98,17 +98,19 @@ class PlanContext:
         return self.mark(action, "conflict", "differs on the target (use --on-conflict overwrite)")
 
     def place(self, action: Action, space: list[str], want: str, parents: Iterable[str]) -> Action:
-        """Decide a chart or dashboard under the slug it goes up as: its own, unless that
-        slug is taken on the target while its space is not there (the space was deleted,
-        which took what it held; the slug's holder now is another, left as it is). Then it
-        comes back as `SLUG-restored` (`-2`…), named in the plan, and a re-run keeps the
-        slug the first run chose (the ledger has it)."""
+        """Decide a chart or dashboard under the slug it goes up as: its own, unless, in a
+        restore into the project the snapshot is of, that slug is taken while its space is
+        not there (the space was deleted, which took what it held: the slug's holder now is
+        another, left as it is). Then it comes back as `SLUG-restored` (`-2`…), named in the
+        plan, and a re-run keeps the slug the first run chose (the ledger has it). Into
+        another project, a slug held there is the same object's: a conflict, as ever."""
         project, slug = action.params["project"], action.params["slug"]
         have = self.inv.charts if action.kind == "ld.chart" else self.inv.dashboards
         rec = self.ledger.get(action.id)
         copy = rec.detail.get("slug") if rec else None
         space_action = self.actions.get(action_id("ld.space", space_key(project, space)))
-        gone = space_action is not None and space_action.op == "create"
+        own = self.view.projects[project].uuid == self.inv.ids.projects[project]
+        gone = own and space_action is not None and space_action.op == "create"
         if copy is None and gone and f"{project}:{slug}" in have:
             n, copy = 1, f"{slug}-restored"
             while have.get(f"{project}:{copy}", want) != want:
