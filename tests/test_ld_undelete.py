@@ -178,7 +178,7 @@ async def test_a_slug_taken_since_comes_back_as_a_new_one_named_and_the_holder_i
     for kind, slug in (("ld.chart", chart_slug), ("ld.dashboard", board_slug)):
         a = by_id[f"{kind}:Staging:{slug}"]
         assert (a.op, a.params["slug"]) == ("create", f"{slug}-restored")
-        assert f"its slug {slug} is taken on the target" in a.reason
+        assert f"its slug {slug} is taken there by another {kind[3:]}" in a.reason
         assert f"comes back as {slug}-restored" in a.reason
         assert a.warning == f"links to {slug} now open the other {kind[3:]}"
         assert warnings[a.id].startswith(f"came back as {slug}-restored: {slug} is another's")

@@ -121,12 +121,13 @@ class PlanContext:
         moved = action.model_copy(update={"params": {**action.params, "slug": copy, "taken": True}})
         decided = self.decide(moved, have.get(f"{project}:{copy}"), want, parents)
         what = action.kind.removeprefix("ld.")
+        if decided.op == "create":
+            reason = (f"its space is not on the target and its slug {slug} is taken there by "
+                      f"another {what}: it comes back as {copy}")  # fmt: skip
+        else:
+            reason = f"{decided.reason}, as {copy} (its slug {slug} is taken by another {what})"
         warning = f"links to {slug} now open the other {what}" if decided.writes else ""
-        return self.add(decided.model_copy(update={
-            "reason": f"{decided.reason}: its slug {slug} is taken on the target by another "
-                      f"{what}, so it comes back as {copy}",
-            "warning": warning,
-        }))  # fmt: skip
+        return self.add(decided.model_copy(update={"reason": reason, "warning": warning}))
 
     def slug_of(self, kind: str, project: str, slug: str) -> str:
         """The slug a chart or dashboard of the snapshot goes up as (`place`)."""
