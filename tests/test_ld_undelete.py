@@ -7,6 +7,7 @@ slug, named in the plan, and the dashboard's tile follows it."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
 
@@ -17,9 +18,10 @@ from omnimigrate.engine.plan import Action, RestoreOptions
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as st
-from omnimigrate.platforms.lightdash.fake.server import FakeLightdash
+from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
 from omnimigrate.platforms.lightdash.platform import client_pool
 from omnimigrate.snapshot.store import LocalStore
+from tests.test_cli import run
 from tests.test_lightdash import VERSIONS, backup, serve
 
 SMALL = sc.ScenarioSpec(users=8, groups=3, spaces=5, charts=12, dashboards=2, schedulers=2)
@@ -228,3 +230,30 @@ async def test_into_another_project_a_slug_held_there_stays_a_conflict(deleted) 
         plan = await plan_restore(snap, cs, INCLUDE)
     action = next(a for a in plan.actions if a.id == f"ld.chart:Staging:{slug}")
     assert (action.op, action.params["slug"], action.warning) == ("conflict", slug, "")
+
+
+def test_the_cli_brings_a_deleted_space_back_and_a_rerun_writes_nothing(tmp_path: Path) -> None:
+    """As an operator types it: backup, the deletion, `restore --include 'SPACE/**'` twice,
+    then `verify` at 100 % (exit 0)."""
+    scenario = sc.generate(SMALL)
+    space = doomed_space(scenario)
+    fake = FakeLightdash(scenario.state, LightdashSettings(version="1.219.0"))
+    fake.start_in_thread()
+    try:
+        env = {"LIGHTDASH_API_KEY": scenario.token}
+        where = ("--platform", "lightdash", "--project", "Staging", "--store",
+                 str(tmp_path / "store"), "--rate-limit", "100000")  # fmt: skip
+        done = run("backup", "--source", fake.url, *where, env=env)
+        assert done.returncode == 0, done.stderr
+        asyncio.run(delete(fake, scenario.token, scenario.staging, space))
+        restore_cli = ("restore", "--target", fake.url, *where, "--include", f"{NAME}/**")
+        first, again = run(*restore_cli, env=env), run(*restore_cli, env=env)
+        assert (first.returncode, again.returncode) == (0, 0), (first.stderr, again.stderr)
+        # 2 spaces, 1 access, 2 creator shares undone, 3 charts, 1 dashboard, 2 schedulers
+        assert "restore: 11 done" in first.stdout
+        assert "restore: 0 done" in again.stdout
+        checked = run("verify", "--against", fake.url, *where, env=env)
+        assert checked.returncode == 0, checked.stdout
+    finally:
+        fake.stop_thread()
+    assert [str(v) for v in fake.violations] == []
