@@ -35,8 +35,9 @@ def version(request: pytest.FixtureRequest) -> str:
 
 
 def doomed_space(scenario: sc.Scenario) -> st.Space:
-    """A space with user and group access, a child space, 2 charts, a dashboard of both
-    and a scheduler on each of the dashboard and a chart."""
+    """A space with user and group access, a child space (with a chart), 2 charts, a
+    dashboard of both with a chart saved in it, and a scheduler on each of the dashboard
+    and a chart."""
     state, project = scenario.state, scenario.staging
     users = list(state.users.values())
     build = sc.Builder(state, project, random.Random(3), users, list(state.groups.values()), SMALL)
@@ -49,6 +50,9 @@ def doomed_space(scenario: sc.Scenario) -> st.Space:
     charts = [build.chart(100, space), build.chart(101, space)]
     build.chart(102, child)
     board = build.dashboard(1, space, charts)
+    saved = build.chart(103, space)  # saved in the dashboard, a tile of it
+    saved.dashboard = board.uuid
+    board.content["tiles"].append(build.chart_tile(saved, 5, []))
     build.scheduler(1, dashboard=board)
     build.scheduler(2, chart=charts[0])
     return space
@@ -85,7 +89,7 @@ async def deleted(tmp_path: Path, version: str):
     store = LocalStore(tmp_path / "store", create=True)
     await backup(fake, scenario.token, store, tmp_path / "cache")
     before = held(scenario.staging, space)
-    assert before == {"spaces": 2, "charts": 3, "dashboards": 1, "schedulers": 2}
+    assert before == {"spaces": 2, "charts": 4, "dashboards": 1, "schedulers": 2}
     await delete(fake, scenario.token, scenario.staging, space)
     assert held(scenario.staging, space) == {"spaces": 0, "charts": 0, "dashboards": 0,
                                              "schedulers": 0}  # fmt: skip
@@ -130,9 +134,9 @@ async def test_a_deleted_space_comes_back_with_all_it_held_and_nothing_else_is_w
                                          "ld.dashboard", "ld.scheduler"}  # fmt: skip
     assert writes == sum(a.requests for a in written)
     assert warnings == {}
-    # 2 spaces, their shares (3, then the creator's removed from each), 3 charts, 1
-    # dashboard, 2 schedulers
-    assert writes == 2 + 3 + 2 + 3 + 1 + 2
+    # 2 spaces, their shares (3, then the creator's removed from each), 4 charts, 1
+    # dashboard, the saved chart's link to it, 2 schedulers
+    assert writes == 2 + 3 + 2 + 4 + 1 + 1 + 2
     space = next(s for s in scenario.staging.spaces.values() if s.name == NAME)
     assert held(scenario.staging, space) == before
     assert other.content["name"] == "Edited since the backup"  # not selected, left as it is
@@ -165,6 +169,7 @@ async def test_a_slug_taken_since_comes_back_as_a_new_one_named_and_the_holder_i
     staging, source = scenario.staging, snap.source.projects["Staging"]
     board_slug = next(s for s in source.dashboards if NAME in source.dashboards[s].space)
     chart_slug = next(c for c in source.dashboards[board_slug].chart_slugs())
+    saved_slug = next(s for s, c in source.charts.items() if c.dashboard == board_slug)
     elsewhere = next(iter(staging.spaces.values()))
     taker = st.Chart(st.new_uuid(), chart_slug, elsewhere.uuid, None,
                      {**source.charts[chart_slug].body, "name": "A new chart"}, "2026-02-01T00:00:00Z")  # fmt: skip
@@ -184,7 +189,7 @@ async def test_a_slug_taken_since_comes_back_as_a_new_one_named_and_the_holder_i
         assert f"comes back as {slug}-restored" in a.reason
         assert a.warning == f"links to {slug} now open the other {kind[3:]}"
         assert warnings[a.id].startswith(f"came back as {slug}-restored: {slug} is another's")
-    assert writes == 2 + 3 + 2 + 3 + 1 + 2  # the same writes, under other slugs
+    assert writes == 2 + 3 + 2 + 4 + 1 + 1 + 2  # the same writes, under other slugs
     assert len(warnings) == 2
     assert [(x.uuid, dict(x.content), x.space) for x in (taker, holder)] == kept
     chart = staging.chart_by_slug(f"{chart_slug}-restored")
@@ -195,6 +200,8 @@ async def test_a_slug_taken_since_comes_back_as_a_new_one_named_and_the_holder_i
     assert chart.space == board.space and staging.spaces[chart.space].name == NAME
     tiles = {t["properties"].get("savedChartUuid") for t in board.content["tiles"]}
     assert chart.uuid in tiles and taker.uuid not in tiles
+    saved = staging.chart_by_slug(saved_slug)  # saved in the dashboard's copy, not the holder
+    assert saved is not None and saved.dashboard == board.uuid and saved.uuid in tiles
     on = {
         s.fields["savedChartUuid"] or s.fields["dashboardUuid"] for s in staging.schedulers.values()
     }
@@ -204,7 +211,7 @@ async def test_a_slug_taken_since_comes_back_as_a_new_one_named_and_the_holder_i
     # verify compares by the snapshot's slugs: only the two moved objects (and what is
     # on them) differ there; everything else restored is 100 %
     moved = (f"Staging:{chart_slug}", f"Staging:{board_slug}", f"Staging:chart:{chart_slug}:",
-             f"Staging:dashboard:{board_slug}:")  # fmt: skip
+             f"Staging:dashboard:{board_slug}:", f"Staging:{saved_slug}: dashboard")  # fmt: skip
     differences = await verify(snap, fake, scenario.token)
     assert differences and all(d.startswith(moved) for rows in differences.values() for d in rows)
     again, rewrites, _ = await restore(snap, fake, scenario.token, INCLUDE)
@@ -249,8 +256,9 @@ def test_the_cli_brings_a_deleted_space_back_and_a_rerun_writes_nothing(tmp_path
         restore_cli = ("restore", "--target", fake.url, *where, "--include", f"{NAME}/**")
         first, again = run(*restore_cli, env=env), run(*restore_cli, env=env)
         assert (first.returncode, again.returncode) == (0, 0), (first.stderr, again.stderr)
-        # 2 spaces, 1 access, 2 creator shares undone, 3 charts, 1 dashboard, 2 schedulers
-        assert "restore: 11 done" in first.stdout
+        # 2 spaces, 1 access, 2 creator shares undone, 4 charts, 1 dashboard, 1 link, 2
+        # schedulers
+        assert "restore: 13 done" in first.stdout
         assert "restore: 0 done" in again.stdout
         checked = run("verify", "--against", fake.url, *where, env=env)
         assert checked.returncode == 0, checked.stdout

@@ -106,12 +106,8 @@ class PlanContext:
         another project, a slug held there is the same object's: a conflict, as ever."""
         project, slug = action.params["project"], action.params["slug"]
         have = self.inv.charts if action.kind == "ld.chart" else self.inv.dashboards
-        rec = self.ledger.get(action.id)
-        copy = rec.detail.get("slug") if rec else None
-        space_action = self.actions.get(action_id("ld.space", space_key(project, space)))
-        own = self.view.projects[project].uuid == self.inv.ids.projects[project]
-        gone = own and space_action is not None and space_action.op == "create"
-        if copy is None and gone and f"{project}:{slug}" in have:
+        copy = self.kept_slug(action.id)
+        if copy is None and self.taken(action.kind, project, slug, space):
             n, copy = 1, f"{slug}-restored"
             while have.get(f"{project}:{copy}", want) != want:
                 n += 1
@@ -129,10 +125,26 @@ class PlanContext:
         warning = f"links to {slug} now open the other {what}" if decided.writes else ""
         return self.add(decided.model_copy(update={"reason": reason, "warning": warning}))
 
+    def kept_slug(self, id_: str) -> str | None:
+        """The new slug an earlier run of this restore gave a chart or dashboard."""
+        rec = self.ledger.get(id_)
+        return rec.detail.get("slug") if rec else None
+
+    def taken(self, kind: str, project: str, slug: str, space: list[str]) -> bool:
+        """A chart's or dashboard's slug is another's on the target (`place`)."""
+        have = self.inv.charts if kind == "ld.chart" else self.inv.dashboards
+        space_action = self.actions.get(action_id("ld.space", space_key(project, space)))
+        own = self.view.projects[project].uuid == self.inv.ids.projects[project]
+        gone = own and space_action is not None and space_action.op == "create"
+        return gone and f"{project}:{slug}" in have
+
     def slug_of(self, kind: str, project: str, slug: str) -> str:
-        """The slug a chart or dashboard of the snapshot goes up as (`place`)."""
+        """The slug a chart or dashboard of the snapshot goes up as when its own is taken
+        (`place`), as planned, else as an earlier run gave it; else its own."""
         planned = self.actions.get(action_id(kind, f"{project}:{slug}"))
-        return planned.params["slug"] if planned else slug
+        if planned is not None and planned.params.get("taken"):
+            return str(planned.params["slug"])
+        return self.kept_slug(action_id(kind, f"{project}:{slug}")) or slug
 
     def renamed(self, action: Action, want: str) -> Action:
         """`--on-conflict rename`: the snapshot's chart or dashboard goes up as a copy under
