@@ -180,6 +180,9 @@ async def test_a_slug_taken_since_comes_back_as_a_new_one_named_and_the_holder_i
                           "2026-02-01T00:00:00Z")  # fmt: skip
     staging.dashboards[holder.uuid] = holder
     kept = [(x.uuid, dict(x.content), x.space) for x in (taker, holder)]
+    async with client_pool(fake.url, [scenario.token], rate_limit=100_000, project="Staging") as cs:
+        elsewhere_only = await plan_restore(snap, cs, RestoreOptions(include=["Finance 1/**"]))
+    assert not [a.id for a in elsewhere_only.actions if a.warning]  # not selected: no warning
     actions, writes, warnings = await restore(snap, fake, scenario.token, INCLUDE)
     by_id = {a.id: a for a in actions}
     for kind, slug in (("ld.chart", chart_slug), ("ld.dashboard", board_slug)):

@@ -247,7 +247,9 @@ def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
                 todo.append(dep)
     for a in list(ctx.actions.values()):
         if a.id not in chosen and a.op != "blocked":
-            ctx.mark(a, "skip", "not selected (--include/--exclude)")
+            # nothing is written for it, so nothing to warn of
+            ctx.add(a.model_copy(update={"op": "skip", "warning": "",
+                                         "reason": "not selected (--include/--exclude)"}))  # fmt: skip
         elif a.id not in direct:
             ctx.mark(a, a.op, f"{a.reason} (a dependency of the selection)")
 
