@@ -1,9 +1,11 @@
 """Issue 26 on Lightdash: someone deleted a space. Over real HTTP to the strict fake (both API
-generations): the space, with its access, 2 charts, a dashboard and schedulers, is deleted
-by Lightdash's `DELETE …/spaces/{spaceUuid}` (which takes its content with it), then
-`--include 'SPACE/**'` brings it all back, writing only that; a re-run writes nothing. A
-slug another chart took after the deletion is left to it: the chart comes back under a new
-slug, named in the plan, and the dashboard's tile follows it."""
+generations): the space, with its access, a child space, charts (one saved in the
+dashboard), a dashboard and schedulers, is deleted by Lightdash's `DELETE
+…/spaces/{spaceUuid}` (which takes its content with it), then `--include 'SPACE/**'` brings
+it all back, writing only that, and a re-run writes nothing; the same through the CLI. A
+slug other content took after the deletion is left to it: the chart or dashboard comes back
+under a new slug, named in the plan and the report, and the tiles, the link and the
+schedulers follow it. Into another project, a slug held there stays a conflict."""
 
 from __future__ import annotations
 
