@@ -145,6 +145,7 @@ class Attribute(BaseModel):
 
 class Project(BaseModel):
     name: str
+    uuid: str = ""  # the snapshot's (a restore into it is a restore into its own source)
     users: dict[str, str] = Field(default_factory=dict)  # email -> project role
     groups: dict[str, str] = Field(default_factory=dict)  # group name -> project role
     scheduler_timezone: str | None = None  # the project's default (None: not kept)

@@ -41,7 +41,9 @@ class SnapshotReader:
 
 def load_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
     view = SnapshotView(snapshot_id=manifest.snapshot_id, instance=manifest.instance)
-    view.projects = {o.key: Project(name=o.key) for o in manifest.of_type("ld_project")}
+    view.projects = {
+        o.key: Project(name=o.key, uuid=o.source_id or "") for o in manifest.of_type("ld_project")
+    }
     for o in manifest.of_type("ld_server"):
         view.source_version = (o.refs or {}).get("version") or view.source_version
         view.space_model = (o.refs or {}).get("space_model") or view.space_model

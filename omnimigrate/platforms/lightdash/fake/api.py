@@ -644,6 +644,15 @@ class Api:
         space.groups.pop(request.match_info["groupUuid"], None)
         return ok()
 
+    # ------------------------------------------------------------------ deleting a space
+
+    async def delete_space(self, request: web.Request) -> web.Response:
+        """Both specs: `DeleteSpace` answers 204 "Deleted" (with no body, as 204 has none);
+        what the space held goes with it (`Project.delete_space`)."""
+        project = self.project(request)
+        project.delete_space(self.space(project, request).uuid)
+        return web.Response(status=204)
+
     # ------------------------------------------------------------------ charts, dashboards
 
     async def list_charts(self, request: web.Request) -> web.Response:
@@ -900,6 +909,7 @@ class Api:
             Route("POST", p + "/spaces", self.create_space),
             Route("GET", s, self.get_space),
             Route("PATCH", s, self.update_space),
+            Route("DELETE", s, self.delete_space),
             Route("POST", s + "/share", self.share_space),
             Route("DELETE", s + "/share/{userUuid}", self.unshare_space),
             Route("POST", s + "/group/share", self.share_space_group),

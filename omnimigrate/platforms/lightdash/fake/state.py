@@ -118,6 +118,27 @@ class Project:
             slug = f"{base}-{n}"
         return slug
 
+    def delete_space(self, space_uuid: str) -> None:
+        """As Lightdash's SpaceService deletes a space: its charts, its dashboards (with the
+        charts saved in them), its child spaces the same way, then the space; a scheduler
+        goes with the chart or dashboard it is on. Lightdash's soft delete (a trash that
+        `/api/v2/content/{p}/restore` empties) is not modelled: what goes is gone, and its
+        slugs are free (the README's guesses)."""
+        for child in [s.uuid for s in self.spaces.values() if s.parent == space_uuid]:
+            self.delete_space(child)
+        boards = {d.uuid for d in self.dashboards.values() if d.space == space_uuid}
+        charts = {
+            c.uuid for c in self.charts.values() if c.space == space_uuid or c.dashboard in boards
+        }
+        self.schedulers = {
+            k: s for k, s in self.schedulers.items()
+            if s.fields.get("savedChartUuid") not in charts
+            and s.fields.get("dashboardUuid") not in boards
+        }  # fmt: skip
+        self.charts = {k: c for k, c in self.charts.items() if k not in charts}
+        self.dashboards = {k: d for k, d in self.dashboards.items() if k not in boards}
+        del self.spaces[space_uuid]
+
     def space_by_slug(self, slug: str) -> Space | None:
         return next((s for s in self.spaces.values() if s.slug == slug), None)
 
