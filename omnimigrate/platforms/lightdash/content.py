@@ -108,14 +108,14 @@ class Names:
         return names
 
     def slug(self, row: ValidationRow, kind: str) -> str | None:
+        """By uuid (or 1.219's `dashboardSlug`), else by a name no other item has."""
         if kind == "chart":
-            by_name = self.chart_names.get(row.chart_name or row.name, [])
-            return self.charts.get(row.chart_uuid or "") or (
-                by_name[0] if len(by_name) == 1 else None
-            )
-        by_name = self.dashboard_names.get(row.name, [])
-        return (row.dashboard_slug or self.dashboards.get(row.dashboard_uuid or "")
-                or (by_name[0] if len(by_name) == 1 else None))  # fmt: skip
+            known = self.charts.get(row.chart_uuid or "")
+            named = self.chart_names.get(row.chart_name or row.name, [])
+        else:
+            known = row.dashboard_slug or self.dashboards.get(row.dashboard_uuid or "")
+            named = self.dashboard_names.get(row.name, [])
+        return known or (named[0] if len(named) == 1 else None)
 
 
 def capture_of(

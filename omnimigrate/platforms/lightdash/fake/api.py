@@ -874,16 +874,15 @@ class Api:
         targets = [t for t in body.get("validationTargets") or TARGETS if t in TARGETS]
         project.validation = self.validator.run(project, targets)
         job = st.new_uuid()
-        self.state.jobs[job] = st.ValidationJob(project.uuid, project.validation,
-                                                self.validation_polls)  # fmt: skip
+        self.state.jobs[job] = self.validation_polls
         return ok({"jobId": job})
 
     async def validation_job(self, request: web.Request) -> web.Response:
-        job = self.state.jobs.get(request.match_info["jobId"])
-        if job is None:
+        job = request.match_info["jobId"]
+        if job not in self.state.jobs:
             raise not_found("Job")
-        status = "started" if job.polls_left > 0 else "completed"
-        job.polls_left -= 1
+        status = "started" if self.state.jobs[job] > 0 else "completed"
+        self.state.jobs[job] -= 1
         return ok({"status": status, "details": {}})
 
     async def validation_results(self, request: web.Request) -> web.Response:

@@ -99,16 +99,6 @@ class Explore:
 
 
 @dataclass
-class ValidationJob:
-    """A scheduled project validation: its results, and the status reads it answers
-    `started` to before `completed`."""
-
-    project: str
-    results: list[dict[str, Any]]
-    polls_left: int = 0
-
-
-@dataclass
 class Project:
     uuid: str
     name: str
@@ -158,7 +148,8 @@ class LightdashState:
     projects: dict[str, Project] = field(default_factory=dict)
     attributes: dict[str, Attribute] = field(default_factory=dict)  # user attributes by uuid
     tokens: dict[str, str] = field(default_factory=dict)  # personal access token -> user uuid
-    jobs: dict[str, ValidationJob] = field(default_factory=dict)  # by job id
+    # validation job id -> the status reads it still answers `started` to
+    jobs: dict[str, int] = field(default_factory=dict)
     validations: int = 0  # validation rows made: the next one's `validationId`
     _tick: int = 0
 
