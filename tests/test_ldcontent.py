@@ -11,7 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from omnimigrate.config import InstanceConfig, RestoreTarget, ServiceConfig, Settings
 from omnimigrate.engine.drill import Drill, DrillReport
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
@@ -26,9 +28,14 @@ from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as st
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
 from omnimigrate.platforms.lightdash.platform import client_pool
+from omnimigrate.service.event_queue import MemoryQueue
+from omnimigrate.service.events import BackupRequested, DrillCompleted, DrillRequested
+from omnimigrate.service.metrics import Metrics
+from omnimigrate.service.sinks import Publisher
+from omnimigrate.service.worker import Worker
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.store import LocalStore
-from tests.conftest import FAST_RETRY
+from tests.conftest import FAST_RETRY, samples_of
 from tests.test_cli import run
 from tests.test_drill import FakeClock
 from tests.test_lightdash import VERSIONS, backup, serve
@@ -224,3 +231,51 @@ def test_verify_content_and_drill_on_lightdash_from_the_command_line(tmp_path: P
         source.stop_thread()
         target.stop_thread()
     assert [str(v) for v in [*source.violations, *target.violations]] == []
+
+
+class Recorded:
+    """A sink that keeps what was published."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    async def publish(self, event: object) -> None:
+        self.events.append(event)
+
+
+async def test_a_drill_job_into_a_lightdash_standby_publishes_its_figures_and_gauges(
+    tmp_path: Path,
+) -> None:
+    """Service mode: a backup job, then a drill.requested into a Lightdash restore target."""
+    scenario = sc.generate(SMALL)
+    spare = sc.standby(scenario.state)
+    source, target = await serve(scenario.state), await serve(spare.state)
+    settings = Settings(
+        rate_limit=100_000, cache_dir=tmp_path / "cache", retry_base_delay=0.01,
+        instances={"ld": InstanceConfig(url=source.url, token_env=["SRC"], platform="lightdash",
+                                        project="Staging"),
+                   "ld-standby": InstanceConfig(url=target.url, token_env=["STANDBY"],
+                                                platform="lightdash")},
+        service=ServiceConfig(restore_targets={"ld-standby": RestoreTarget()}),
+    )  # fmt: skip
+    tokens = {source.url: scenario.token, target.url: spare.token}
+    sink, metrics, store = Recorded(), Metrics(), LocalStore(tmp_path / "store", create=True)
+    worker = Worker(settings, store, MemoryQueue(), Publisher([sink]), metrics,
+                    tokens=lambda inst: [SecretStr(tokens[inst.url])])  # fmt: skip
+    drill = DrillRequested(instance="ld", target="ld-standby")
+    worker.gate.check(drill)
+    await worker.backup(BackupRequested(instance="ld"))
+    await worker.drill(drill)
+    await source.stop()
+    await target.stop()
+    assert [str(v) for v in [*source.violations, *target.violations]] == []
+
+    (done,) = [e for e in sink.events if isinstance(e, DrillCompleted)]
+    assert (done.passed, done.fidelity_percent, done.new_content_issues) == (True, 100.0, 0)
+    (key,) = [k for k in store.list("snapshots/ld/") if k.endswith("/drill.json")]
+    report = DrillReport.model_validate_json(store.get(key))
+    assert report.platform == "lightdash" and report.content.checked > 0
+    samples = samples_of(metrics.exposition().decode())
+    pair = 'instance="ld",target="ld-standby"'
+    assert samples[f"omnimigrate_drill_passed{{{pair}}}"] == 1.0
+    assert samples[f"omnimigrate_drill_new_content_issues{{{pair}}}"] == 0.0
