@@ -43,6 +43,7 @@ from tests.test_lightdash import VERSIONS, backup, serve
 SMALL = sc.ScenarioSpec(spaces=6, charts=40, dashboards=10, schedulers=4)
 MISSING = "customers_lifetime_value"  # the source's customers explore has it; the target's not
 STALE = "orders_old_field"  # no explore has it: broken at the source already
+LEGACY = "orders_legacy_id"  # the source's explores lack it, the target's have it: fixed
 
 
 @pytest.fixture(params=VERSIONS)
@@ -72,17 +73,21 @@ async def test_a_restore_onto_explores_lacking_a_field_reports_exactly_the_chart
     broken = [saved, *listed[:2]]
     for chart in broken:
         chart.content["metricQuery"]["metrics"].append(MISSING)
-    stale = next(c for c in listed[2:] if not boards_showing(staging, c))
+    stale, cured = [c for c in listed[2:] if not boards_showing(staging, c)][:2]
     stale.content["metricQuery"]["dimensions"].append(STALE)
+    cured.content["metricQuery"]["dimensions"].append(LEGACY)
     spare = sc.standby(scenario.state)
     spare.staging.explores["customers"].metrics.discard(MISSING)  # the target's dbt lags
+    spare.staging.explores["orders"].dimensions.add(LEGACY)  # and is ahead here
 
     source = await serve(scenario.state, version)
     store = LocalStore(tmp_path / "store", create=True)
     await backup(source, scenario.token, store, tmp_path / "cache")
     await source.stop()
     snap = open_snapshot(store, "latest")
-    assert snap.source.content["Staging"].issues.keys() == {f"chart:Staging:{stale.slug}"}
+    assert snap.source.content["Staging"].issues.keys() == {
+        f"chart:Staging:{stale.slug}", f"chart:Staging:{cured.slug}",
+    }  # fmt: skip
     assert snap.source.content_warnings == []
 
     target = await serve(spare.state, version)
@@ -104,7 +109,8 @@ async def test_a_restore_onto_explores_lacking_a_field_reports_exactly_the_chart
         assert all(expected in m for m in item.issues), item
     assert [i.key for i in report.carried] == [f"chart:Staging:{stale.slug}"]
     assert any(STALE in m for m in report.carried[0].issues)
-    assert report.fixed == [] and report.warnings == []
+    assert [i.key for i in report.fixed] == [f"chart:Staging:{cured.slug}"]
+    assert report.warnings == []
     assert report.scopes == ["Staging"] and report.checked == len(staging.charts) + len(
         staging.dashboards
     )
