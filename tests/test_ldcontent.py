@@ -11,9 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from pydantic import SecretStr
 
 from omnimigrate.config import InstanceConfig, RestoreTarget, ServiceConfig, Settings
+from omnimigrate.engine.content import ContentShapeError
 from omnimigrate.engine.drill import Drill, DrillReport
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
@@ -24,6 +26,7 @@ from omnimigrate.platforms.lightdash.client import (
     LightdashClient,
     ValidationUnfinished,
 )
+from omnimigrate.platforms.lightdash.content import read_rows
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as st
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
@@ -35,7 +38,7 @@ from omnimigrate.service.sinks import Publisher
 from omnimigrate.service.worker import Worker
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.store import LocalStore
-from tests.conftest import FAST_RETRY, samples_of
+from tests.conftest import FAST_RETRY, local_server, samples_of
 from tests.test_cli import run
 from tests.test_drill import FakeClock
 from tests.test_lightdash import VERSIONS, backup, serve
@@ -285,3 +288,28 @@ async def test_a_drill_job_into_a_lightdash_standby_publishes_its_figures_and_ga
     pair = 'instance="ld",target="ld-standby"'
     assert samples[f"omnimigrate_drill_passed{{{pair}}}"] == 1.0
     assert samples[f"omnimigrate_drill_new_content_issues{{{pair}}}"] == 0.0
+
+
+async def test_a_validation_row_without_its_required_error_fails_naming_the_field() -> None:
+    """A server whose rows lack a field both specs require: the check fails naming it, rather
+    than counting a chart as clean."""
+
+    async def scheduled(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "results": {"jobId": "job-1"}})
+
+    async def done(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "results": {"status": "completed"}})
+
+    async def rows(_: web.Request) -> web.Response:
+        return web.json_response(
+            {"status": "ok", "results": [{"name": "Orders", "chartUuid": "c1"}]}
+        )
+
+    app = web.Application()
+    app.router.add_post("/api/v1/projects/{p}/validate", scheduled)
+    app.router.add_get("/api/v1/projects/{p}/validate", rows)
+    app.router.add_get("/api/v1/schedulers/job/{j}/status", done)
+    async with local_server(app) as url, LightdashClient(url, "t", retry=FAST_RETRY) as c:
+        answer = await c.validate_project("p")
+    with pytest.raises(ContentShapeError, match=r"project validator of Staging: .*`error`"):
+        read_rows(answer, "Staging")
