@@ -286,3 +286,15 @@ def test_the_drill_command_keeps_its_evidence_beside_the_snapshot_and_pushes_its
     assert samples[f"omnimigrate_drill_rto_seconds{{{pair_labels}}}"] == report.rto_seconds
     assert samples[f"omnimigrate_drill_fidelity_percent{{{pair_labels}}}"] == 100.0
     assert samples[f"omnimigrate_drill_passed{{{pair_labels}}}"] == 1.0
+
+
+def test_verify_content_on_omni_reports_the_content_checks_in_its_json(pair):  # noqa: F811
+    _, target, env = pair(8, seed=67, exportable=True)
+    into = ["--target", target.url, "--target-token-env", "OMNI_TARGET_TOKEN",
+            "--rate-limit", "100000"]  # fmt: skip
+    restored = run("restore", *into, env=env)
+    assert restored.returncode == 0, restored.stdout[-2000:] + restored.stderr[-2000:]
+    checked = run("verify", *into, "--content", "--json", env=env)
+    assert checked.returncode == 0, checked.stdout[-2000:] + checked.stderr[-2000:]
+    content = json.loads(checked.stdout)["content"]
+    assert content["new"] == [] and content["checked"] > 0 and content["scopes"]

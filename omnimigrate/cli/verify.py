@@ -26,7 +26,6 @@ from omnimigrate.cli.target import (
     load_model_map,
     open_for,
 )
-from omnimigrate.config import ConfigError
 from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.verify import VerifyReport
@@ -97,10 +96,8 @@ def verify_command(app: AppContext, target: str, target_token_env: tuple[str, ..
     tgt = Target(app, target, target_token_env, {"rate_limit": rate_limit, **kw})
     tgt.preflight()
     snap = open_for(app, kw)
-    if content and not snap.platform.content_checks:
-        raise ConfigError(
-            f"--content: {snap.platform.name} has no content checks yet (drop --content)"
-        )
+    options = RestoreOptions(model_map=load_model_map(model_map))
+    snap.platform.check_options(options)  # before the target is read
 
     async def run() -> tuple[VerifyReport, ContentReport | None]:
         async with (
@@ -116,7 +113,6 @@ def verify_command(app: AppContext, target: str, target_token_env: tuple[str, ..
             )
             if not content:
                 return report, None
-            options = RestoreOptions(model_map=load_model_map(model_map))
             return report, await snap.platform.check_content(snap.source, clients, options)
 
     report, checks = asyncio.run(run())

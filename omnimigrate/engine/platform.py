@@ -73,7 +73,6 @@ class ActionRunner(Protocol):
 
 class Platform(Protocol):
     name: str
-    content_checks: bool  # whether check_content reads a validator on this platform
     plan_type: type[Plan[Any]]
 
     def preflight(

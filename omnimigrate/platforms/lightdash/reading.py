@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from omnimigrate.config import ConfigError
+from omnimigrate.platforms.lightdash import content
 from omnimigrate.platforms.lightdash.client import LightdashClient, select_project
 from omnimigrate.platforms.lightdash.model import Project, SnapshotView, TargetState
 from omnimigrate.platforms.lightdash.registry import HANDLERS
@@ -51,6 +52,7 @@ def load_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
     for handler in HANDLERS:
         if handler.load:
             handler.load(reader, view)
+    content.load(reader, view)
     return view
 
 

@@ -27,7 +27,6 @@ from omnimigrate.snapshot.manifest import Manifest
 
 class OmniPlatform:
     name = "omni"
-    content_checks = True
     plan_type = OmniPlan
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)

@@ -90,6 +90,15 @@ class Attribute:
 
 
 @dataclass
+class Explore:
+    """A compiled explore as the validator reads it: the field ids (`table_field`) of its
+    tables' dimensions and metrics, joined tables' included."""
+
+    dimensions: set[str] = field(default_factory=set)
+    metrics: set[str] = field(default_factory=set)
+
+
+@dataclass
 class Project:
     uuid: str
     name: str
@@ -101,6 +110,8 @@ class Project:
     charts: dict[str, Chart] = field(default_factory=dict)
     dashboards: dict[str, Dashboard] = field(default_factory=dict)
     schedulers: dict[str, Scheduler] = field(default_factory=dict)
+    explores: dict[str, Explore] = field(default_factory=dict)  # by name (the dbt model's)
+    validation: list[dict[str, Any]] = field(default_factory=list)  # the latest results
 
     def unique_slug(self, wanted: str, taken: set[str]) -> str:
         slug, n = wanted, 1
@@ -158,6 +169,9 @@ class LightdashState:
     projects: dict[str, Project] = field(default_factory=dict)
     attributes: dict[str, Attribute] = field(default_factory=dict)  # user attributes by uuid
     tokens: dict[str, str] = field(default_factory=dict)  # personal access token -> user uuid
+    # validation job id -> the status reads it still answers `started` to
+    jobs: dict[str, int] = field(default_factory=dict)
+    validations: int = 0  # validation rows made: the next one's `validationId`
     _tick: int = 0
 
     def now(self) -> str:
