@@ -23,6 +23,7 @@ from omnimigrate.platforms.omni.inventory import TargetInventory
 from omnimigrate.platforms.omni.principals import Grant, Principal
 from omnimigrate.platforms.omni.registry import ACTION_KINDS, HANDLERS
 from omnimigrate.platforms.omni.snapshot_view import SnapshotView
+from omnimigrate.platforms.omni.trash import restored_as
 
 LEFT_ALONE: Op = "skip"
 OmniPlan = Plan[TargetInventory]
@@ -42,6 +43,8 @@ class PlanContext:
         self.opt = options
         self.actions: dict[str, Action] = {}
         self.filtered = bool(options.include or options.exclude)
+        # source identifier -> the one a restore brought it back under (trash.py)
+        self.aliases = restored_as(ledger, inv)
         self.docs = self._selected_documents()
         self.folders = self._selected_folders()
 
