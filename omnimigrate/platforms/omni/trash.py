@@ -53,7 +53,7 @@ def plan_trashed(ctx: PlanContext, action: Action, trashed: TargetDocument) -> A
     """The import of a document whose identifier the target's trash holds."""
     ident = action.params["identifier"]
     mode = ctx.opt.trashed
-    where = f"in the target's trash (deleted there; {trashed.name!r})"
+    where = "in the target's trash (deleted there)"
     if mode == "fail":
         return ctx.mark(action, "blocked", f"{where}: take it out of Omni's trash by hand, "
                         "or plan with --trashed same or --trashed new")  # fmt: skip
