@@ -20,11 +20,11 @@ from omnimigrate.platforms.omni.action_ids import document_of
 from omnimigrate.platforms.omni.identifiers import new_identifier
 
 if TYPE_CHECKING:
-    from omnimigrate.platforms.omni.handlers.documents import TargetDocument
     from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
 
-IN_USE = "already in use"  # Omni's 400 for an identifier it holds (DIGEST §7, the fake's text)
+# Omni's 400 for an identifier it holds (DIGEST: PATCH document; the import's, issue 26)
+IN_USE = "already in use"
 
 
 def restored_as(ledger: Mapping[str, LedgerRecord], inv: TargetInventory) -> dict[str, str]:
@@ -49,8 +49,10 @@ def taken(inv: TargetInventory) -> set[str]:
     return set(inv.documents) | set(inv.trashed)
 
 
-def plan_trashed(ctx: PlanContext, action: Action, trashed: TargetDocument) -> Action:
-    """The import of a document whose identifier the target's trash holds."""
+def plan_trashed(ctx: PlanContext, action: Action) -> Action:
+    """The import of a document whose identifier the target's trash holds. The identifier it
+    is imported under goes in `have`, not `params`: it comes of the target's side (its
+    trash), so the digest of what the import writes is the same whichever one it took."""
     ident = action.params["identifier"]
     mode = ctx.opt.trashed
     where = "in the target's trash (deleted there)"

@@ -379,7 +379,7 @@ def _plan_import(ctx: PlanContext, doc: SourceDocument) -> Action:
         )
         return trash.plan_restored(ctx, action, ctx.aliases[ident], unchanged)
     if ident in ctx.inv.trashed:
-        return trash.plan_trashed(ctx, action, ctx.inv.trashed[ident])
+        return trash.plan_trashed(ctx, action)
     if ident not in ctx.inv.documents:
         gone = action.model_copy(update={"reason": "gone from the target" if rec else ""})
         return ctx.decide(gone, absent=True)
