@@ -20,6 +20,7 @@ from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
 from tests.conftest import client_for
+from tests.test_cli import run
 from tests.test_restore import no_duplicates
 
 
@@ -282,3 +283,39 @@ async def test_a_deleted_folder_comes_back_with_its_documents(start_fake, tmp_pa
     no_duplicates(state)
     notes = await verified(fake, snap, token, docs)
     assert len(notes) == len(docs)
+
+
+def test_plan_restore_and_verify_say_where_a_trashed_dashboard_went(tmp_path):
+    """As a user runs them: `--trashed new` in the plan and the restore, the new identifier
+    and the one line on links in each, and verify reading the ledger from the store."""
+    scenario = generate(ScenarioSpec(documents=30, seed=41))
+    doc = dashboard_with_everything(scenario.state)
+    fake = FakeOmni(scenario.state, FakeSettings(rate_limit=None))
+    fake.start_in_thread()
+    try:
+        env = {
+            "OMNI_SOURCE_TOKEN": scenario.org_token,
+            "OMNIMIGRATE_CACHE_DIR": str(tmp_path / "cache"),
+            "OMNIMIGRATE_STORE": str(tmp_path / "store"),
+            "OMNIMIGRATE_RETRY_BASE_DELAY": "0.01",
+        }
+        fast = ("--rate-limit", "100000")
+        assert run("backup", "--source", fake.url, *fast, env=env).returncode == 0
+        doc.deleted = True  # what DELETE /documents/{identifier} does in the fake
+        old, new = doc.identifier, f"{doc.identifier}-restored"
+        target = ("--target", fake.url, "--target-token-env", "OMNI_SOURCE_TOKEN", *fast)
+        chosen = ("--include", f"document:{old}", "--trashed", "new")
+        plan = run("plan", *target, *chosen, env=env)
+        assert plan.returncode == 0, plan.stderr[-2000:]
+        assert f"imported under the new identifier {new}" in plan.stdout
+        assert f"links that use {old} break" in plan.stdout
+        restore = run("restore", *target, *chosen, env=env)
+        assert restore.returncode == 0, restore.stdout[-2000:]
+        assert f"restored as {new}" in restore.stdout
+        verify = run("verify", *target, "--document", old, env=env)
+        assert verify.returncode == 0, verify.stdout[-2000:]
+        assert f"note: document {old} is {new} on the target" in verify.stdout
+        assert "documents" in verify.stdout and "100.0 %" in verify.stdout
+    finally:
+        fake.stop_thread()
+    assert [str(v) for v in fake.violations] == []
