@@ -14,7 +14,7 @@ import pytest
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.platforms.omni.fake import state as st
-from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.store import LocalStore
@@ -319,3 +319,38 @@ def test_plan_restore_and_verify_say_where_a_trashed_dashboard_went(tmp_path):
     finally:
         fake.stop_thread()
     assert [str(v) for v in fake.violations] == []
+
+
+async def test_a_folder_deleted_on_a_standby_comes_back_with_its_permits(start_fake, tmp_path):
+    """The ledger of the standby's first restore has the folder's permits done: made again,
+    the folder gets them again (and its documents, theirs)."""
+    scenario = generate(ScenarioSpec(documents=40, seed=37))
+    folder = folder_of_three(scenario.state)
+    source = await start_fake(scenario.state)
+    store = LocalStore(tmp_path / "store")
+    await backup(source, store, tmp_path / "cache", [scenario.org_token])
+    snap = open_snapshot(store, "latest")
+    spare = standby(scenario.state)
+    target = await start_fake(spare.state)
+    _, first, _ = await undelete(target, snap, spare.org_token)
+    assert first.complete or first.by_status("failed") == []
+    made = spare.state.folder_by_path(folder.path)
+    assert made is not None and made.permits
+    async with client_for(target, spare.org_token) as c:
+        await c._call(
+            "DELETE", "/api/v1/folders/{folderId}", path={"folderId": made.id},
+            params={"force": "true"},
+        )  # fmt: skip
+
+    include = [f"{folder.path}/**"]
+    _, result, _ = await undelete(target, snap, spare.org_token, include=include)
+    assert result.complete, {k: v.detail for k, v in result.outcomes.items() if v.status != "done"}
+    back = spare.state.folder_by_path(folder.path)
+    assert back is not None and back.id != made.id
+    assert {p.principal for p in back.permits} == {p.principal for p in made.permits}
+    docs = sorted(
+        d.identifier for d in scenario.state.documents.values()
+        if d.folder_id == folder.id and not d.deleted
+    )  # fmt: skip
+    await verified(target, snap, spare.org_token, docs)
+    no_duplicates(spare.state)

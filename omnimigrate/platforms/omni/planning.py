@@ -26,6 +26,7 @@ from omnimigrate.platforms.omni.snapshot_view import SnapshotView
 from omnimigrate.platforms.omni.trash import restored_as
 
 LEFT_ALONE: Op = "skip"
+REMADE = (IMPORT, "folder.create")  # kinds whose object, made again, starts with nothing on it
 OmniPlan = Plan[TargetInventory]
 
 
@@ -93,9 +94,10 @@ class PlanContext:
         )
 
     def reimported(self, parents: Iterable[str]) -> bool:
-        """Whether a parent document is (re)imported in this plan: its children start over."""
+        """Whether a parent document is (re)imported, or a parent folder made again (deleted
+        since the last restore), in this plan: its children start over."""
         return any(
-            self.actions[p].writes and self.actions[p].kind == IMPORT
+            self.actions[p].writes and self.actions[p].kind in REMADE
             for p in parents
             if p in self.actions
         )
