@@ -193,6 +193,9 @@ async def test_trashed_fail_blocks_and_trashed_same_fails_where_omni_keeps_it(de
         )
     imp = next(a for a in plan.actions if a.id == f"document:{old}:import")
     assert imp.op == "blocked" and "--trashed same or --trashed new" in imp.reason
+    assert {
+        a.op for a in plan.actions if a.kind != "label.create" and a.kind != "folder.create"
+    } == {"blocked"}
     _, result, _ = await undelete(fake, snap, token, include=[f"document:{old}"], trashed="same")
     assert "already in use" in result.outcomes[f"document:{old}:import"].detail
     assert fake.state.document(f"{old}-restored") is None

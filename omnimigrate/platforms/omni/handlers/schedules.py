@@ -272,7 +272,10 @@ def _plan_one(ctx: PlanContext, key: str, s: SourceSchedule) -> None:
         return
     rec = ctx.ledger.get(action.id)
     on_target = schedule_key(ctx.aliases.get(s.identifier, s.identifier), s.name)
-    if s.identifier in ctx.inv.trashed and key in ctx.inv.schedules and ctx.reimported([imp]):
+    trashed = s.identifier in ctx.inv.trashed and key in ctx.inv.schedules
+    if trashed and ctx.op_of(imp) == "blocked":  # not a conflict: its dashboard stays in the trash
+        ctx.mark(action, "blocked", f"blocked by {imp}")
+    elif trashed and ctx.reimported([imp]):
         # Omni keeps a deleted dashboard's schedules: a second one would be a duplicate
         moved = action.model_copy(update={"reason": f"still on the trashed dashboard "
                                           f"{s.identifier}: replaced by one on the restored one"})  # fmt: skip
