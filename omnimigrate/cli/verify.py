@@ -43,6 +43,8 @@ def print_verify(report: VerifyReport, console: Console) -> None:
             console.print(f"  {kind}: {diff}")
         for extra in t.extras[:20]:
             console.print(f"  {kind}: extra: {extra}")
+    for note in report.notes:
+        console.print(f"  note: {note}")
     console.print(describe_keys(report.keys))
 
 
@@ -110,6 +112,7 @@ def verify_command(app: AppContext, target: str, target_token_env: tuple[str, ..
                 models=models,
                 documents=list(documents) or None,
                 concurrency=tgt.concurrency,
+                store=snap.store,
             )
             if not content:
                 return report, None
@@ -119,7 +122,7 @@ def verify_command(app: AppContext, target: str, target_token_env: tuple[str, ..
     if as_json:
         click.echo(json.dumps({k: {"checked": t.checked, "matching": t.matching, "differences": t.differences, "extras": t.extras}
                                for k, t in report.types.items()}
-                              | {"keys": {k: v.model_dump() for k, v in report.keys.items()}}
+                              | {"keys": {k: v.model_dump() for k, v in report.keys.items()}, "notes": report.notes}
                               | ({"content": checks.model_dump()} if checks else {}), indent=1))  # fmt: skip
     else:
         print_verify(report, make_console())

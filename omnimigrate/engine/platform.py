@@ -24,6 +24,7 @@ from omnimigrate.engine.verify import VerifyReport
 from omnimigrate.http.transport import Transport
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
+from omnimigrate.snapshot.store import Store
 
 
 class InstanceUnusable(Exception):
@@ -121,7 +122,10 @@ class Platform(Protocol):
         models: bool = False,
         documents: list[str] | None = None,
         concurrency: int = 4,
-    ) -> Awaitable[VerifyReport]: ...
+        store: Store | None = None,
+    ) -> Awaitable[VerifyReport]:
+        """`store`: where the target's restore ledger is, for what a restore renamed."""
+        ...
 
     def check_content(
         self, view: Any, clients: Sequence[Any], options: RestoreOptions

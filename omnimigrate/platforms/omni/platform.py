@@ -23,6 +23,7 @@ from omnimigrate.platforms.omni.snapshot_view import SnapshotView, load_snapshot
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
+from omnimigrate.snapshot.store import Store
 
 
 class OmniPlatform:
@@ -74,10 +75,12 @@ class OmniPlatform:
         models: bool = False,
         documents: list[str] | None = None,
         concurrency: int = 4,
+        store: Store | None = None,
     ) -> VerifyReport:
         return await verify(
-            view, clients, models=models, documents=documents, concurrency=concurrency
-        )
+            view, clients, models=models, documents=documents, concurrency=concurrency,
+            store=store,
+        )  # fmt: skip
 
     async def check_content(
         self, view: SnapshotView, clients: Sequence[OmniClient], options: RestoreOptions
