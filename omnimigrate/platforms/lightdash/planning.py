@@ -177,12 +177,14 @@ UNSUPPORTED = {
     "pause_schedules": "--pause-schedules is not supported for Lightdash yet",
     "create_missing_users": "Lightdash's API cannot create users: invite them in Lightdash",
     "model_map": "--model-map maps Omni models: Lightdash has none to map",
+    "trashed": "--trashed is for documents in Omni's trash: a deleted Lightdash space comes back by --include",
 }
 
 
 def check_options(options: RestoreOptions) -> None:
     """Refuse, naming it, an option a Lightdash restore would otherwise ignore."""
-    given = [name for name in UNSUPPORTED if getattr(options, name)]
+    unset = RestoreOptions()
+    given = [name for name in UNSUPPORTED if getattr(options, name) != getattr(unset, name)]
     if given:
         raise ConfigError(f"{UNSUPPORTED[given[0]]} (remove the option)")
 
