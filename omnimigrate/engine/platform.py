@@ -123,8 +123,10 @@ class Platform(Protocol):
         documents: list[str] | None = None,
         concurrency: int = 4,
         store: Store | None = None,
+        pause_schedules: bool = False,
     ) -> Awaitable[VerifyReport]:
-        """`store`: where the target's restore ledger is, for what a restore renamed."""
+        """`store`: where the target's restore ledger is, for what a restore renamed;
+        `pause_schedules`: the restore made every schedule paused, so paused is expected."""
         ...
 
     def check_content(

@@ -76,10 +76,11 @@ class OmniPlatform:
         documents: list[str] | None = None,
         concurrency: int = 4,
         store: Store | None = None,
+        pause_schedules: bool = False,
     ) -> VerifyReport:
         return await verify(
             view, clients, models=models, documents=documents, concurrency=concurrency,
-            store=store,
+            store=store, pause_schedules=pause_schedules,
         )  # fmt: skip
 
     async def check_content(
