@@ -285,7 +285,7 @@ def test_a_refused_token_and_a_usage_error_are_each_one_line(user):
     usage = run("plan", "--store", str(store))
     assert usage.returncode == 2
     assert usage.stderr.splitlines() == [
-        "error: Missing option '--target'. (see `python -m omnimigrate plan --help`)"
+        "error: Missing option '--target'. (see `omnimigrate plan --help`)"
     ]
     err = click.UsageError("No such option: --bogus\n  more")
     assert usage_line(err) == "No such option: --bogus more"
