@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from omnimigrate.platforms.lightdash.fake import state as st
 
@@ -125,7 +126,7 @@ class Builder:
     def chart(self, n: int, space: st.Space) -> st.Chart:
         kind = CHART_TYPES[n % len(CHART_TYPES)]
         explore = self.rng.choice(["orders", "customers", "payments"])
-        content = {
+        content: dict[str, Any] = {
             "name": f"{explore.title()} chart {n} — {space.name}",
             "tableName": explore,
             "metricQuery": {
@@ -211,7 +212,7 @@ class Builder:
         self, n: int, chart: st.Chart | None = None, dashboard: st.Dashboard | None = None
     ) -> None:
         stamp = self.state.now()
-        fields = {
+        fields: dict[str, Any] = {
             "name": f"{'Alert' if n % 5 == 0 else 'Delivery'} {n} — hebdo",
             "message": f"Rapport n°{n}",
             "format": "csv" if chart else "image",
