@@ -362,6 +362,7 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         board = (await call("dashboards_code", p))[0]
         assert (await call("upsert_dashboard", p, board["slug"], board)).action == "no changes"
         assert await call("dashboard_list", p)
+        assert await call("validate_project", p) == []  # prod's charts name only what exists
         body = {"name": "Audit", "format": "csv", "cron": "0 9 * * 1", "enabled": True, "includeLinks": True, "options": {"formatted": True, "limit": "table"},
                 "targets": [{"recipient": "audit@acme.example"}]}  # fmt: skip
         made_s = await call("create_scheduler", p, ("chart", made.uuid), body)

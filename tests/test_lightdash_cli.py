@@ -252,16 +252,3 @@ def test_the_other_platforms_server_is_recognised_and_the_flag_named(instances) 
     )
     backup = run("backup", "--source", source.url, "--store", str(store), env=env)
     assert backup.returncode != 0 and "--platform lightdash" in backup.stderr
-
-
-def test_content_checks_are_refused_for_lightdash_naming_why(instances) -> None:
-    """Lightdash has no content checks yet: `verify --content` and `drill` say so (exit 2)
-    before the drill restores anything."""
-    _, _, _, target, store, env = instances
-    base = ["--target", target.url, *LD, "--target-token-env", "LD_TARGET", "--store", str(store)]
-    checked = run("verify", *base, "--content", env=env)
-    assert checked.returncode == 2 and "no content checks yet" in checked.stderr, checked.stderr
-    writes = len(target.log.writes())
-    drilled = run("drill", *base, env=env)
-    assert drilled.returncode == 2 and "has none yet" in drilled.stderr, drilled.stderr
-    assert len(target.log.writes()) == writes

@@ -52,9 +52,9 @@ def served(tmp_path):
     together, which no client pacing can prevent. Conformance has its own tests."""
     procs = []
 
-    def start(limiter: str, burst: int) -> tuple[str, str]:
+    def start(limiter: str, burst: int, documents: int = 0) -> tuple[str, str]:
         proc, url, token = start_fake(
-            20, LIMIT, PERIOD, tmp_path, limiter=(limiter, burst), validate=False
+            documents, LIMIT, PERIOD, tmp_path, limiter=(limiter, burst), validate=False
         )
         procs.append(proc)
         return url, token
@@ -87,7 +87,7 @@ async def test_steady_traffic_is_never_refused_whatever_the_server_counts(served
 async def test_three_concurrent_jobs_share_one_keys_budget(served, tmp_path):
     """A backup's jobs run three at a time on one key: together they keep its pace, so a
     token bucket of one refuses none of them."""
-    async with paced_client(*served("bucket", 1)) as client:
+    async with paced_client(*served("bucket", 1, documents=6)) as client:
         outcome = await run_backup(
             [client],
             LocalStore(tmp_path / "store"),

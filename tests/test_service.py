@@ -345,7 +345,7 @@ async def test_a_drill_requested_over_http_runs_publishes_its_figures_and_sets_t
     assert per_type == body["fidelity"]
 
 
-def test_a_drill_event_is_refused_what_a_restore_event_is_and_a_platform_without_checks(
+def test_a_drill_event_is_refused_what_a_restore_event_is(
     tmp_path,
 ):
     settings = Settings(
@@ -357,15 +357,13 @@ def test_a_drill_event_is_refused_what_a_restore_event_is_and_a_platform_without
     )  # fmt: skip
     gate = EventGate(settings, LocalStore(tmp_path))
     gate.check(DrillRequested(instance="prod", target="standby", options={"models": True}))
+    gate.check(DrillRequested(instance="prod", target="ld"))  # Lightdash has content checks too
     refusals = {
         "drill.requested option model_map cannot come from an event": DrillRequested(
             instance="prod", target="standby", options={"model_map": {"a": "b"}}
         ),
         "on_conflict: overwrite into 'standby' is not allowed": DrillRequested(
             instance="prod", target="standby", options={"on_conflict": "overwrite"}
-        ),
-        "a drill needs content checks, and lightdash has none yet": DrillRequested(
-            instance="prod", target="ld"
         ),
     }
     for reason, event in refusals.items():

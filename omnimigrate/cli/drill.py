@@ -24,7 +24,6 @@ from omnimigrate.cli.target import (
     build_options,
     restore_options,
 )
-from omnimigrate.config import ConfigError
 from omnimigrate.engine.drill import Drill, DrillReport, list_drills, open_drilled, save_drill
 from omnimigrate.engine.drill_html import duration, render_drill
 
@@ -84,10 +83,6 @@ def drill_command(app: AppContext, target: str, target_token_env: tuple[str, ...
     snap, manifest = open_drilled(
         store, kw["snapshot"], kw["source_instance"], cipher_for(app, store)
     )
-    if not snap.platform.content_checks:
-        raise ConfigError(
-            f"{snap.platform.name}: the drill needs content checks, and this platform has none yet"
-        )
     drill = Drill(
         snap, manifest, build_options(kw), rate=tgt.rate, period=app.settings.rate_period,
         acknowledged=accepted.__contains__, concurrency=tgt.concurrency,

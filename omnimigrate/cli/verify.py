@@ -26,7 +26,6 @@ from omnimigrate.cli.target import (
     load_model_map,
     open_for,
 )
-from omnimigrate.config import ConfigError
 from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.verify import VerifyReport
@@ -44,6 +43,8 @@ def print_verify(report: VerifyReport, console: Console) -> None:
             console.print(f"  {kind}: {diff}")
         for extra in t.extras[:20]:
             console.print(f"  {kind}: extra: {extra}")
+    for note in report.notes:
+        console.print(f"  note: {note}")
     console.print(describe_keys(report.keys))
 
 
@@ -76,6 +77,12 @@ def print_verify(report: VerifyReport, console: Console) -> None:
     help="Omni only: only these documents and their schedules (repeatable; default: all).",
 )
 @click.option(
+    "--pause-schedules",
+    is_flag=True,
+    help="Omni only: the restore ran with --pause-schedules, so expect every schedule paused "
+    "(default: as the snapshot has it).",
+)
+@click.option(
     "--content",
     is_flag=True,
     help="Also run the instance's content validator and name the content the restore broke "
@@ -91,16 +98,15 @@ def print_verify(report: VerifyReport, console: Console) -> None:
 @rate_limit_option
 @click.pass_obj
 def verify_command(app: AppContext, target: str, target_token_env: tuple[str, ...], models: bool,
-                   documents: tuple[str, ...], content: bool, model_map: Path | None, as_json: bool,
+                   documents: tuple[str, ...], pause_schedules: bool, content: bool,
+                   model_map: Path | None, as_json: bool,
                    rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
     """Compare a live instance with a snapshot: a fidelity table; exit 1 on any difference."""
     tgt = Target(app, target, target_token_env, {"rate_limit": rate_limit, **kw})
     tgt.preflight()
     snap = open_for(app, kw)
-    if content and not snap.platform.content_checks:
-        raise ConfigError(
-            f"--content: {snap.platform.name} has no content checks yet (drop --content)"
-        )
+    options = RestoreOptions(model_map=load_model_map(model_map), pause_schedules=pause_schedules)
+    snap.platform.check_options(options)  # before the target is read
 
     async def run() -> tuple[VerifyReport, ContentReport | None]:
         async with (
@@ -113,17 +119,18 @@ def verify_command(app: AppContext, target: str, target_token_env: tuple[str, ..
                 models=models,
                 documents=list(documents) or None,
                 concurrency=tgt.concurrency,
+                store=snap.store,
+                pause_schedules=pause_schedules,
             )
             if not content:
                 return report, None
-            options = RestoreOptions(model_map=load_model_map(model_map))
             return report, await snap.platform.check_content(snap.source, clients, options)
 
     report, checks = asyncio.run(run())
     if as_json:
         click.echo(json.dumps({k: {"checked": t.checked, "matching": t.matching, "differences": t.differences, "extras": t.extras}
                                for k, t in report.types.items()}
-                              | {"keys": {k: v.model_dump() for k, v in report.keys.items()}}
+                              | {"keys": {k: v.model_dump() for k, v in report.keys.items()}, "notes": report.notes}
                               | ({"content": checks.model_dump()} if checks else {}), indent=1))  # fmt: skip
     else:
         print_verify(report, make_console())

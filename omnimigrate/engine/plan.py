@@ -116,6 +116,9 @@ class RestoreOptions(BaseModel):
     create_missing_users: bool = False
     create_missing_groups: bool = False
     model_map: dict[str, str] = Field(default_factory=dict)  # source model id -> target id
+    # a document in the target's trash (Omni): import under its identifier where the server
+    # accepts it, else under a new one ("same-else-new"), or only one of them, or block it
+    trashed: Literal["same-else-new", "same", "new", "fail"] = "same-else-new"
 
 
 class Plan(BaseModel, Generic[InventoryT]):

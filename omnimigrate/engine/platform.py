@@ -24,6 +24,7 @@ from omnimigrate.engine.verify import VerifyReport
 from omnimigrate.http.transport import Transport
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
+from omnimigrate.snapshot.store import Store
 
 
 class InstanceUnusable(Exception):
@@ -80,7 +81,6 @@ class ActionRunner(Protocol):
 
 class Platform(Protocol):
     name: str
-    content_checks: bool  # whether check_content reads a validator on this platform
     plan_type: type[Plan[Any]]
 
     # (url, tokens, names, timeout, **scope): one request per key; raises InstanceUnusable
@@ -127,7 +127,12 @@ class Platform(Protocol):
         models: bool = False,
         documents: list[str] | None = None,
         concurrency: int = 4,
-    ) -> Awaitable[VerifyReport]: ...
+        store: Store | None = None,
+        pause_schedules: bool = False,
+    ) -> Awaitable[VerifyReport]:
+        """`store`: where the target's restore ledger is, for what a restore renamed;
+        `pause_schedules`: the restore made every schedule paused, so paused is expected."""
+        ...
 
     def check_content(
         self, view: Any, clients: Sequence[Any], options: RestoreOptions

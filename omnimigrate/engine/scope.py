@@ -12,6 +12,11 @@ def ancestors(path: str) -> list[str]:
     return ["/".join(parts[: i + 1]) for i in range(len(parts))] or [""]
 
 
+def _matches(path: str, pattern: str) -> bool:
+    """A glob; `a/**` also names the folder `a` itself (what is in it, and it)."""
+    return fnmatchcase(path, pattern) or (pattern.endswith("/**") and path == pattern[:-3])
+
+
 @dataclass(frozen=True)
 class PathFilter:
     """A path is in scope if it, or a folder above it, matches an include (or there are no
@@ -21,7 +26,7 @@ class PathFilter:
     exclude: tuple[str, ...] = field(default_factory=tuple)
 
     def _hit(self, patterns: tuple[str, ...], path: str) -> bool:
-        return any(fnmatchcase(p, pat.strip("/")) for p in ancestors(path) for pat in patterns)
+        return any(_matches(p, pat.strip("/")) for p in ancestors(path) for pat in patterns)
 
     def __call__(self, path: str | None) -> bool:
         path = path or ""

@@ -48,6 +48,7 @@ class TypeReport:
 class VerifyReport:
     types: dict[str, TypeReport] = field(default_factory=dict)
     keys: dict[str, KeyStats] = field(default_factory=dict)  # per key fingerprint
+    notes: list[str] = field(default_factory=list)  # what a reader must know of the figures
 
     @property
     def ok(self) -> bool:

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from omnimigrate.config import Settings
 from omnimigrate.engine.plan import RestoreOptions
-from omnimigrate.platforms import platform_named
 from omnimigrate.service.events import (
     BackupRequested,
     DrillRequested,
@@ -48,8 +47,6 @@ class EventGate:
             self._backup(event)
         elif isinstance(event, RestoreRequested | DrillRequested):
             self._restore(event)
-        if isinstance(event, DrillRequested):
-            self._drill(event)
 
     def _backup(self, event: BackupRequested) -> None:
         if event.instance not in self.settings.instances:
@@ -85,15 +82,6 @@ class EventGate:
             raise Refused(
                 f"include_deleted into {target!r} is not allowed; set "
                 f"{setting}.allow_include_deleted: true to permit it"
-            )
-
-    def _drill(self, event: DrillRequested) -> None:
-        """After _restore: the target is a restore target, so an instance of the config."""
-        inst = self.settings.instances[event.target]
-        if not platform_named(inst.platform).content_checks:
-            raise Refused(
-                f"drill.requested into {event.target!r}: a drill needs content checks, and "
-                f"{inst.platform} has none yet; use restore.requested and verify instead"
             )
 
 

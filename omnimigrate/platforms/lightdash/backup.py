@@ -2,6 +2,8 @@
 selected project (the client's `project`, else every project of the organization) with
 every handler's per-project listings (access, spaces, charts, dashboards, schedulers).
 
+Each project's content check (`content.py`: the project validator) is read beside them.
+
 Incremental by `updatedAt`: the chart and dashboard handlers download only what changed
 since the last snapshot (`Context.kept`); the rest keep the last snapshot's entries.
 """
@@ -14,6 +16,7 @@ from typing import Any
 
 from omnimigrate.engine.jobs import LISTING, Job, JobResult, UnknownJob
 from omnimigrate.engine.scope import PathFilter
+from omnimigrate.platforms.lightdash import content
 from omnimigrate.platforms.lightdash.client import (
     INHERIT,
     ISPRIVATE,
@@ -86,9 +89,12 @@ class LightdashWalker:
         self.context = Context(
             blobs,
             {(o.type, o.key): o for o in previous.objects if o.type in kept} if previous else {},
-            per_project=tuple(kind for h in HANDLERS for kind in h.per_project),
+            per_project=(
+                *(kind for h in HANDLERS for kind in h.per_project),
+                content.VALIDATION_JOB,
+            ),
         )
-        self._jobs: dict[str, BackupJob] = {"ld_projects": projects}
+        self._jobs: dict[str, BackupJob] = {"ld_projects": projects, **content.JOBS}
         for h in HANDLERS:
             self._jobs |= h.jobs
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from omnimigrate.config import ConfigError
 from omnimigrate.http.client import ApiClient
-from omnimigrate.http.errors import OmniAPIError, OmniNotFound, hint_for
+from omnimigrate.http.errors import OmniAPIError, OmniError, OmniNotFound, hint_for
 from omnimigrate.http.transport import Reply
 
 PAGE_SIZE = 100
@@ -36,6 +36,13 @@ PROJECT = "/api/v1/projects/{projectUuid}"
 SPACE = PROJECT + "/spaces/{spaceUuid}"
 CHART_SCHEDULERS = "/api/v1/saved/{chartUuid}/schedulers"  # not in the public spec
 DASHBOARD_SCHEDULERS = "/api/v1/dashboards/{dashboardUuid}/schedulers"  # nor this
+VALIDATE = PROJECT + "/validate"
+JOB_STATUS = "/api/v1/schedulers/job/{jobId}/status"
+VALIDATION_POLLS = 40  # status reads before a validation counts as unfinished (about 3 min)
+
+
+class ValidationUnfinished(OmniError):
+    """A project validation job that failed or did not complete in time."""
 
 
 class Read(BaseModel):
@@ -551,6 +558,40 @@ class LightdashClient(ApiClient):
         results = await self._results("POST", route, path={"projectUuid": project, "slug": slug},
                                       json=body, recover=self._no_lookup)  # fmt: skip
         return _upserted(results, "dashboards", route)
+
+    # ------------------------------------------------------------------ project validation
+
+    async def validate_project(self, project: str) -> list[dict[str, Any]]:
+        """The project validator's results for charts and dashboards: `POST …/validate`
+        schedules a job, its status is read (waits doubling from 0.5 s to 5 s) until it is
+        `completed`, then `GET …/validate` answers the project's latest results. The POST
+        is retried as a read would be: running a validation twice changes nothing else."""
+        path = {"projectUuid": project}
+        body = {"validationTargets": ["charts", "dashboards"]}
+        started = await self._results("POST", VALIDATE, path=path, json=body, idempotent=True)
+        job = str(required(started, "jobId", VALIDATE, "POST"))
+        wait = 0.5
+        for _ in range(VALIDATION_POLLS):
+            status = await self._results("GET", JOB_STATUS, path={"jobId": job})
+            state = required(status, "status", JOB_STATUS)
+            if state == "completed":
+                break
+            if state == "error":
+                raise ValidationUnfinished(f"the validation job {job} failed: {status.get('details')}",
+                                           method="GET", route=JOB_STATUS)  # fmt: skip
+            await self._sleep(wait)
+            wait = min(wait * 2, 5.0)
+        else:
+            raise ValidationUnfinished(
+                f"the validation job {job} did not complete after {VALIDATION_POLLS} status reads",
+                method="GET", route=JOB_STATUS,
+                hint="Lightdash's scheduler worker may be busy or down",
+            )  # fmt: skip
+        results = await self._results("GET", VALIDATE, path=path)
+        if not isinstance(results, list):
+            raise OmniAPIError(200, "the answer's `results` is not a list of validations",
+                               method="GET", route=VALIDATE)  # fmt: skip
+        return results
 
     # ------------------------------------------------------------------ schedulers
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from omnimigrate.engine.content import ContentCapture
 from omnimigrate.engine.plan import Inventory
 from omnimigrate.snapshot.blobs import canonical_json
 from omnimigrate.snapshot.manifest import ObjectEntry
@@ -145,6 +146,7 @@ class Attribute(BaseModel):
 
 class Project(BaseModel):
     name: str
+    uuid: str = ""  # the snapshot's (a restore into it is a restore into its own source)
     users: dict[str, str] = Field(default_factory=dict)  # email -> project role
     groups: dict[str, str] = Field(default_factory=dict)  # group name -> project role
     scheduler_timezone: str | None = None  # the project's default (None: not kept)
@@ -166,6 +168,8 @@ class SnapshotView(BaseModel):
     attributes: dict[str, Attribute] = Field(default_factory=dict)  # by name
     projects: dict[str, Project] = Field(default_factory=dict)  # by name
     blobs: dict[str, str] = Field(default_factory=dict)  # "chart:<project>:<slug>" -> blob ref
+    content: dict[str, ContentCapture] = Field(default_factory=dict)  # project -> validator's
+    content_warnings: list[str] = Field(default_factory=list)  # source checks not readable
 
 
 class TargetIds(BaseModel):

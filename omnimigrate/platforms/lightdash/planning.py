@@ -19,7 +19,7 @@ from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
 from omnimigrate.engine.protocol import SideEffect, adopted, claim, effects_pending, made_here
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.platforms.lightdash.handler import Handler
-from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
+from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory, space_key
 
 LightdashPlan = Plan[TargetInventory]
 RENAMED = ("ld.chart", "ld.dashboard")  # what --on-conflict rename copies (others: conflicts)
@@ -97,6 +97,55 @@ class PlanContext:
             return self.mark(action, "update", "differs on the target")
         return self.mark(action, "conflict", "differs on the target (use --on-conflict overwrite)")
 
+    def place(self, action: Action, space: list[str], want: str, parents: Iterable[str]) -> Action:
+        """Decide a chart or dashboard under the slug it goes up as: its own, unless, in a
+        restore into the project the snapshot is of, that slug is taken while its space is
+        not there (the space was deleted, which took what it held: the slug's holder now is
+        another, left as it is). Then it comes back as `SLUG-restored` (`-2`…), named in the
+        plan, and a re-run keeps the slug the first run chose (the ledger has it). Into
+        another project, a slug held there is the same object's: a conflict, as ever."""
+        project, slug = action.params["project"], action.params["slug"]
+        have = self.inv.charts if action.kind == "ld.chart" else self.inv.dashboards
+        copy = self.kept_slug(action.id)
+        if copy is None and self.taken(action.kind, project, slug, space):
+            n, copy = 1, f"{slug}-restored"
+            while have.get(f"{project}:{copy}", want) != want:
+                n += 1
+                copy = f"{slug}-restored-{n}"
+        if copy is None:
+            return self.decide(action, have.get(f"{project}:{slug}"), want, parents)
+        moved = action.model_copy(update={"params": {**action.params, "slug": copy, "taken": True}})
+        decided = self.decide(moved, have.get(f"{project}:{copy}"), want, parents)
+        what = action.kind.removeprefix("ld.")
+        if decided.op == "create":
+            reason = (f"its space is not on the target and its slug {slug} is taken there by "
+                      f"another {what}: it comes back as {copy}")  # fmt: skip
+        else:
+            reason = f"{decided.reason}, as {copy} (its slug {slug} is taken by another {what})"
+        warning = f"links to {slug} now open the other {what}" if decided.writes else ""
+        return self.add(decided.model_copy(update={"reason": reason, "warning": warning}))
+
+    def kept_slug(self, id_: str) -> str | None:
+        """The new slug an earlier run of this restore gave a chart or dashboard."""
+        rec = self.ledger.get(id_)
+        return rec.detail.get("slug") if rec else None
+
+    def taken(self, kind: str, project: str, slug: str, space: list[str]) -> bool:
+        """A chart's or dashboard's slug is another's on the target (`place`)."""
+        have = self.inv.charts if kind == "ld.chart" else self.inv.dashboards
+        space_action = self.actions.get(action_id("ld.space", space_key(project, space)))
+        own = self.view.projects[project].uuid == self.inv.ids.projects[project]
+        gone = own and space_action is not None and space_action.op == "create"
+        return gone and f"{project}:{slug}" in have
+
+    def slug_of(self, kind: str, project: str, slug: str) -> str:
+        """The slug a chart or dashboard of the snapshot goes up as when its own is taken
+        (`place`), as planned, else as an earlier run gave it; else its own."""
+        planned = self.actions.get(action_id(kind, f"{project}:{slug}"))
+        if planned is not None and planned.params.get("taken"):
+            return str(planned.params["slug"])
+        return self.kept_slug(action_id(kind, f"{project}:{slug}")) or slug
+
     def renamed(self, action: Action, want: str) -> Action:
         """`--on-conflict rename`: the snapshot's chart or dashboard goes up as a copy under
         a new slug (`SLUG-restored`, then `-2`…), named in the plan; the target's stays as it
@@ -128,12 +177,14 @@ UNSUPPORTED = {
     "pause_schedules": "--pause-schedules is not supported for Lightdash yet",
     "create_missing_users": "Lightdash's API cannot create users: invite them in Lightdash",
     "model_map": "--model-map maps Omni models: Lightdash has none to map",
+    "trashed": "--trashed is for documents in Omni's trash: a deleted Lightdash space comes back by --include",
 }
 
 
 def check_options(options: RestoreOptions) -> None:
     """Refuse, naming it, an option a Lightdash restore would otherwise ignore."""
-    given = [name for name in UNSUPPORTED if getattr(options, name)]
+    unset = RestoreOptions()
+    given = [name for name in UNSUPPORTED if getattr(options, name) != getattr(unset, name)]
     if given:
         raise ConfigError(f"{UNSUPPORTED[given[0]]} (remove the option)")
 
@@ -141,17 +192,23 @@ def check_options(options: RestoreOptions) -> None:
 CONTENT_KINDS = {"chart": "ld.chart", "dashboard": "ld.dashboard", "scheduler": "ld.scheduler"}
 
 
+def in_glob(path: str, pattern: str) -> bool:
+    """A space path glob: `Finance/**` names Finance itself as well as what is under it."""
+    return fnmatchcase(path, pattern) or fnmatchcase(path + "/", pattern.rstrip("*"))
+
+
 def matches(action: Action, pattern: str) -> bool:
     """`chart:SLUG`, `dashboard:SLUG`, `scheduler:KEY` (globs), else a space path glob
-    (`Finance/**`): the space and what is in it."""
+    (`Finance/**`): the space and what is in it (a scheduler follows what it is on:
+    `select`)."""
     kind, _, rest = pattern.partition(":")
     natural = action.object.split(":", 1)[-1] if ":" in action.object else action.object
     if kind in CONTENT_KINDS and rest:
         return action.kind == CONTENT_KINDS[kind] and fnmatchcase(natural, rest)
     if action.kind in ("ld.space", "ld.space.access"):
-        return fnmatchcase(natural, pattern) or fnmatchcase(natural + "/", pattern.rstrip("*"))
+        return in_glob(natural, pattern)
     space = action.params.get("space") if action.kind in ("ld.chart", "ld.dashboard") else None
-    return space is not None and fnmatchcase("/".join(space), pattern)
+    return space is not None and in_glob("/".join(space), pattern)
 
 
 def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
@@ -164,6 +221,12 @@ def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
         if (not include or any(matches(a, p) for p in include))
         and not any(matches(a, p) for p in exclude)
         and a.kind not in ("ld.group", "ld.group.members", "ld.access.user", "ld.access.group", "ld.attribute")
+    }  # fmt: skip
+    # what hangs on a chosen chart or dashboard comes with it: its schedulers
+    chosen |= {
+        a.id for a in ctx.actions.values()
+        if a.kind == "ld.scheduler" and set(a.depends_on) & chosen
+        and not any(matches(a, p) for p in exclude)
     }  # fmt: skip
     direct, todo = set(chosen), list(chosen)
     while todo:
@@ -186,7 +249,9 @@ def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
                 todo.append(dep)
     for a in list(ctx.actions.values()):
         if a.id not in chosen and a.op != "blocked":
-            ctx.mark(a, "skip", "not selected (--include/--exclude)")
+            # nothing is written for it, so nothing to warn of
+            ctx.add(a.model_copy(update={"op": "skip", "warning": "",
+                                         "reason": "not selected (--include/--exclude)"}))  # fmt: skip
         elif a.id not in direct:
             ctx.mark(a, a.op, f"{a.reason} (a dependency of the selection)")
 

@@ -10,7 +10,6 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr, ValidationError
 
-from omnimigrate.config import ConfigError
 from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.platform import InstanceUnusable
@@ -21,6 +20,7 @@ from omnimigrate.http.client import pool_of
 from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
 from omnimigrate.http.identify import NOT_LIGHTDASH, lightdash_version
 from omnimigrate.http.retry import RetryPolicy
+from omnimigrate.platforms.lightdash import content
 from omnimigrate.platforms.lightdash.applying import LightdashRunner
 from omnimigrate.platforms.lightdash.backup import LightdashWalker
 from omnimigrate.platforms.lightdash.client import LightdashClient, ProjectNotFound, select_project
@@ -33,10 +33,6 @@ from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
 
 client_pool = partial(pool_of, LightdashClient)
-NO_CONTENT_CHECKS = (
-    "content checks are Omni-only so far: Lightdash's project validator is not read yet "
-    "(drop --content; a Lightdash drill is not available yet)"
-)
 
 
 async def preflight(
@@ -77,7 +73,6 @@ async def preflight(
 
 class LightdashPlatform:
     name = "lightdash"
-    content_checks = False
     plan_type = LightdashPlan
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
@@ -119,7 +114,7 @@ class LightdashPlatform:
     async def check_content(
         self, view: SnapshotView, clients: Sequence[LightdashClient], options: RestoreOptions
     ) -> ContentReport:
-        raise ConfigError(NO_CONTENT_CHECKS)
+        return await content.check(view, clients, options)
 
 
 LIGHTDASH = LightdashPlatform()

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from omnimigrate.config import ConfigError
+from omnimigrate.platforms.lightdash import content
 from omnimigrate.platforms.lightdash.client import LightdashClient, select_project
 from omnimigrate.platforms.lightdash.model import Project, SnapshotView, TargetState
 from omnimigrate.platforms.lightdash.registry import HANDLERS
@@ -41,7 +42,9 @@ class SnapshotReader:
 
 def load_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
     view = SnapshotView(snapshot_id=manifest.snapshot_id, instance=manifest.instance)
-    view.projects = {o.key: Project(name=o.key) for o in manifest.of_type("ld_project")}
+    view.projects = {
+        o.key: Project(name=o.key, uuid=o.source_id or "") for o in manifest.of_type("ld_project")
+    }
     for o in manifest.of_type("ld_server"):
         view.source_version = (o.refs or {}).get("version") or view.source_version
         view.space_model = (o.refs or {}).get("space_model") or view.space_model
@@ -49,6 +52,7 @@ def load_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
     for handler in HANDLERS:
         if handler.load:
             handler.load(reader, view)
+    content.load(reader, view)
     return view
 
 

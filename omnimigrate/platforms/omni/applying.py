@@ -126,14 +126,17 @@ class OmniRunner:
     def creates(self, action: Action) -> bool:
         return _kind(action).creates
 
-    async def apply(self, action: Action, client: OmniClient) -> None:
-        await _kind(action).apply(self.context, client, action)
+    async def apply(self, action: Action, client: OmniClient) -> str | None:
+        kind = _kind(action)
+        await kind.apply(self.context, client, action)
+        return kind.warning(self.context, action) if kind.warning else None
 
-    async def adopt(self, action: Action, client: OmniClient) -> None:
-        adopt = _kind(action).adopt
-        if adopt is None:
+    async def adopt(self, action: Action, client: OmniClient) -> str | None:
+        kind = _kind(action)
+        if kind.adopt is None:
             raise RestoreError(f"{action.id}: a {action.kind} action cannot be adopted")
-        await adopt(self.context, client, action)
+        await kind.adopt(self.context, client, action)
+        return kind.warning(self.context, action) if kind.warning else None
 
 
 def _kind(action: Action) -> ActionKind:

@@ -63,6 +63,8 @@ class ActionKind:
     # a document's re-import resets what this kind wrote (an owner, a permit, a favorite):
     # when an update-model falls back to re-importing, it is written again at once
     reset_by_import: bool = False
+    # what the restore report says of a written action beyond "done" (a new identifier)
+    warning: Callable[[ApplyContext, Action], str | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ class TargetInventory(Inventory):
     WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {
         "labels": "label", "users": "user", "groups": "group", "email_only": "email_only",
         "folders": "folder", "documents": "document", "favorites": "favorite",
-        "schedules": "schedule", "roles": "role",
+        "schedules": "schedule", "roles": "role", "trashed": "document",
     }  # fmt: skip
 
     labels: dict[str, dict[str, object]] = Field(default_factory=dict)  # lower name -> settings
@@ -40,6 +40,8 @@ class TargetInventory(Inventory):
     groups: dict[str, str] = Field(default_factory=dict)  # name -> id
     folders: dict[str, TargetFolder] = Field(default_factory=dict)
     documents: dict[str, TargetDocument] = Field(default_factory=dict)
+    # in the trash, of the documents the snapshot names and the target holds none live of
+    trashed: dict[str, TargetDocument] = Field(default_factory=dict)
     favorites: dict[str, list[str]] = Field(default_factory=dict)  # email -> identifiers
     schedules: dict[str, TargetSchedule] = Field(default_factory=dict)
     # "user:EMAIL" / "group:NAME" -> its direct model roles, [scope, role] (read only for the

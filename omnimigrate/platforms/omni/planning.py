@@ -23,8 +23,10 @@ from omnimigrate.platforms.omni.inventory import TargetInventory
 from omnimigrate.platforms.omni.principals import Grant, Principal
 from omnimigrate.platforms.omni.registry import ACTION_KINDS, HANDLERS
 from omnimigrate.platforms.omni.snapshot_view import SnapshotView
+from omnimigrate.platforms.omni.trash import restored_as
 
 LEFT_ALONE: Op = "skip"
+REMADE = (IMPORT, "folder.create")  # kinds whose object, made again, starts with nothing on it
 OmniPlan = Plan[TargetInventory]
 
 
@@ -42,6 +44,8 @@ class PlanContext:
         self.opt = options
         self.actions: dict[str, Action] = {}
         self.filtered = bool(options.include or options.exclude)
+        # source identifier -> the one a restore brought it back under (trash.py)
+        self.aliases = restored_as(ledger, inv)
         self.docs = self._selected_documents()
         self.folders = self._selected_folders()
 
@@ -90,9 +94,10 @@ class PlanContext:
         )
 
     def reimported(self, parents: Iterable[str]) -> bool:
-        """Whether a parent document is (re)imported in this plan: its children start over."""
+        """Whether a parent document is (re)imported, or a parent folder made again (deleted
+        since the last restore), in this plan: its children start over."""
         return any(
-            self.actions[p].writes and self.actions[p].kind == IMPORT
+            self.actions[p].writes and self.actions[p].kind in REMADE
             for p in parents
             if p in self.actions
         )

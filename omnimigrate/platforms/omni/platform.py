@@ -23,11 +23,11 @@ from omnimigrate.platforms.omni.snapshot_view import SnapshotView, load_snapshot
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
+from omnimigrate.snapshot.store import Store
 
 
 class OmniPlatform:
     name = "omni"
-    content_checks = True
     plan_type = OmniPlan
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
@@ -75,10 +75,13 @@ class OmniPlatform:
         models: bool = False,
         documents: list[str] | None = None,
         concurrency: int = 4,
+        store: Store | None = None,
+        pause_schedules: bool = False,
     ) -> VerifyReport:
         return await verify(
-            view, clients, models=models, documents=documents, concurrency=concurrency
-        )
+            view, clients, models=models, documents=documents, concurrency=concurrency,
+            store=store, pause_schedules=pause_schedules,
+        )  # fmt: skip
 
     async def check_content(
         self, view: SnapshotView, clients: Sequence[OmniClient], options: RestoreOptions

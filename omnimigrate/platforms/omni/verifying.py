@@ -7,9 +7,12 @@ the fidelity table, a DR drill's report.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from omnimigrate.engine.restore import ledger_name
+from omnimigrate.engine.restore_ledger import RestoreLedger
 from omnimigrate.engine.verify import SpreadReads, TypeReport, VerifyReport
 from omnimigrate.http.transport import key_stats
 from omnimigrate.platforms.omni.client import OmniClient
@@ -17,6 +20,8 @@ from omnimigrate.platforms.omni.inventory import TargetInventory, read_inventory
 from omnimigrate.platforms.omni.principals import GrantKey
 from omnimigrate.platforms.omni.registry import HANDLERS
 from omnimigrate.platforms.omni.snapshot_view import SnapshotView
+from omnimigrate.platforms.omni.trash import restored_as
+from omnimigrate.snapshot.store import Store
 
 
 def restorable(source: SnapshotView) -> list[str]:
@@ -57,6 +62,7 @@ class VerifyContext:
         reads: SpreadReads,
         documents: list[str] | None,
         models: bool,
+        aliases: dict[str, str],
     ) -> None:
         self.src = source
         self.inv = inv
@@ -65,7 +71,19 @@ class VerifyContext:
         self.whole = documents is None
         self.documents = documents if documents is not None else restorable(source)
         self.models = models
+        self.aliases = aliases  # source identifier -> the one a restore brought it back under
+        self.pause_schedules = False  # the restore paused every schedule (a DR drill)
         self.result = VerifyReport()
+        self.result.notes = [
+            f"document {old} is {new} on the target (restored under a new identifier: "
+            f"links that use {old} break)"
+            for old, new in sorted(aliases.items())
+            if old in self.documents
+        ]
+
+    def identifier(self, source: str) -> str:
+        """Where a snapshot's document is on the target: the restored one, not the trashed."""
+        return self.aliases.get(source, source)
 
     def report(self, title: str) -> TypeReport:
         return self.result.types.setdefault(title, TypeReport())
@@ -78,9 +96,19 @@ async def verify(
     models: bool = False,
     documents: list[str] | None = None,
     concurrency: int = 4,
+    store: Store | None = None,
+    pause_schedules: bool = False,
 ) -> VerifyReport:
+    """`store`: where the target's restore ledger is, which names the documents a restore
+    brought back under a new identifier (their own in the target's trash)."""
     inv = await read_inventory(clients, source)
-    ctx = VerifyContext(source, inv, SpreadReads(clients, concurrency), documents, models)
+    aliases = {}
+    if store is not None:
+        ledger = await asyncio.to_thread(RestoreLedger, store, ledger_name(inv))
+        aliases = restored_as(ledger.records, inv)
+    reads = SpreadReads(clients, concurrency)
+    ctx = VerifyContext(source, inv, reads, documents, models, aliases)
+    ctx.pause_schedules = pause_schedules
     for handler in HANDLERS:
         if handler.verify:
             await handler.verify(ctx)

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from omnimigrate.platforms.lightdash.fake import state as st
+from omnimigrate.platforms.lightdash.fake.validator import TARGETS, Validator
 
 USER_KEY = web.RequestKey("user", str)
 CONTENT_FIELDS = ("name", "description", "tableName", "metricQuery", "chartConfig", "tableConfig")
@@ -77,6 +78,7 @@ class Api:
         nested: bool,
         version: str = "0.1471.0",
         creator_share: bool = True,
+        validation_polls: int = 0,
     ) -> None:
         self.state = state
         # Lightdash's SpaceService.createSpace gives the creator a direct admin share, always
@@ -87,6 +89,8 @@ class Api:
         self.version = version
         # 1.219: spaces inherit or not (isPrivate ignored), code/* routes, logs under `data`
         self.modern = int(version.split(".")[0]) >= 1
+        self.validator = Validator(state, self.modern)
+        self.validation_polls = validation_polls  # status reads a job answers `started` to
 
     def refusal(self, route: str, method: str, body: Any) -> LightdashError | None:
         """What 1.219 refuses before its spec's check: a scheduler create without `appUuid`,
@@ -646,6 +650,15 @@ class Api:
         space.groups.pop(request.match_info["groupUuid"], None)
         return ok()
 
+    # ------------------------------------------------------------------ deleting a space
+
+    async def delete_space(self, request: web.Request) -> web.Response:
+        """Both specs: `DeleteSpace` answers 204 "Deleted" (with no body, as 204 has none);
+        what the space held goes with it (`Project.delete_space`)."""
+        project = self.project(request)
+        project.delete_space(self.space(project, request).uuid)
+        return web.Response(status=204)
+
     # ------------------------------------------------------------------ charts, dashboards
 
     async def list_charts(self, request: web.Request) -> web.Response:
@@ -862,6 +875,32 @@ class Api:
         scheduler.targets = self.targets(body)
         return ok(self.scheduler_json(scheduler), status=201)  # as the spec documents
 
+    # ------------------------------------------------------------------ project validation
+
+    async def validate(self, request: web.Request) -> web.Response:
+        """The validation runs at once; its job reports `started` for `validation_polls`
+        status reads, then `completed`."""
+        project = self.project(request)
+        body = await request.json()
+        targets = [t for t in body.get("validationTargets") or TARGETS if t in TARGETS]
+        project.validation = self.validator.run(project, targets)
+        job = st.new_uuid()
+        self.state.jobs[job] = self.validation_polls
+        return ok({"jobId": job})
+
+    async def validation_job(self, request: web.Request) -> web.Response:
+        job = request.match_info["jobId"]
+        if job not in self.state.jobs:
+            raise not_found("Job")
+        status = "started" if self.state.jobs[job] > 0 else "completed"
+        self.state.jobs[job] -= 1
+        return ok({"status": status, "details": {}})
+
+    async def validation_results(self, request: web.Request) -> web.Response:
+        """The project's latest validation (a `jobId` is not read: Lightdash keeps a job's
+        own results only for its CLI's runs)."""
+        return ok(self.project(request).validation)
+
     # ------------------------------------------------------------------ routing
 
     def routes(self) -> list[Route]:
@@ -877,8 +916,14 @@ class Api:
         ] if self.modern else [
             Route("POST", UNOFFICIAL_SCHEDULER_ROUTES[1], self.create_dashboard_scheduler),
         ]  # fmt: skip
+        validation = [
+            Route("POST", p + "/validate", self.validate),
+            Route("GET", p + "/validate", self.validation_results),
+            Route("GET", "/api/v1/schedulers/job/{jobId}/status", self.validation_job),
+        ]
         return [
             *modern,
+            *validation,
             Route("GET", "/api/v1/health", self.health),
             Route("GET", "/api/v1/user", self.me),
             Route("GET", "/api/v1/org/attributes", self.list_attributes),
@@ -902,6 +947,7 @@ class Api:
             Route("POST", p + "/spaces", self.create_space),
             Route("GET", s, self.get_space),
             Route("PATCH", s, self.update_space),
+            Route("DELETE", s, self.delete_space),
             Route("POST", s + "/share", self.share_space),
             Route("DELETE", s + "/share/{userUuid}", self.unshare_space),
             Route("POST", s + "/group/share", self.share_space_group),

@@ -5,12 +5,15 @@ values for users and groups, project access for both; nested spaces (when the fa
 access and unicode names; charts of several types, some saved inside dashboards; dashboards
 with chart, markdown and loom tiles, tabs, and filters that target tiles; schedulers on
 charts and dashboards, by email and Slack, some disabled, some with thresholds (alerts).
-Content lives in staging; prod starts with a little of its own.
+Content lives in staging; prod starts with a little of its own. Both projects are built
+from one dbt project: the explores orders, customers and payments, each with the fields the
+charts name, so the validator finds nothing broken.
 """
 
 from __future__ import annotations
 
 import random
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +24,7 @@ LAST = ["Lovelace", "Åström", "Durand", "Ivanov", "Kim", "Haddad", "Nyström",
 SPACE_WORDS = ["Finance", "Ventes", "Marketing / Brand", "Produit", "Opérations", "データ", "Growth",
                "Support", "Équipe", "Roadmap", "Ρυθμίσεις", "People", "Forecasts", "Métricas"]  # fmt: skip
 CHART_TYPES = ("table", "big_number", "cartesian", "pie", "funnel")
+EXPLORES = ("orders", "customers", "payments")
 ROLES = ("viewer", "interactive_viewer", "editor", "developer", "admin")
 SPACE_ROLES = ("viewer", "editor", "admin")
 
@@ -70,6 +74,7 @@ def generate(spec: ScenarioSpec | None = None) -> Scenario:
     staging.scheduler_timezone = "Europe/Paris"
     prod = state.add_project("Production", upstream=staging.uuid)
     for project in (staging, prod):
+        project.explores = explores()
         for u in rng.sample(users[1:], k=min(10, len(users) - 1)):
             project.access[u.uuid] = rng.choice(ROLES)
         for g in rng.sample(groups, k=min(3, len(groups))):
@@ -125,7 +130,7 @@ class Builder:
 
     def chart(self, n: int, space: st.Space) -> st.Chart:
         kind = CHART_TYPES[n % len(CHART_TYPES)]
-        explore = self.rng.choice(["orders", "customers", "payments"])
+        explore = self.rng.choice(EXPLORES)
         content: dict[str, Any] = {
             "name": f"{explore.title()} chart {n} — {space.name}",
             "tableName": explore,
@@ -257,9 +262,17 @@ def _chart_config(kind: str, explore: str) -> dict:
     return {"type": kind}
 
 
+def explores() -> dict[str, st.Explore]:
+    """The dbt project's explores: what the scenario's charts and filters name."""
+    return {
+        e: st.Explore(dimensions={f"{e}_created_date"}, metrics={f"{e}_count"}) for e in EXPLORES
+    }
+
+
 def standby(source: st.LightdashState, projects: tuple[str, ...] = ("Staging",)) -> Scenario:
     """Another instance with the same people under other uuids: the same users (by email)
-    and groups (by name, without members), and an empty project per name in `projects`."""
+    and groups (by name, without members), and an empty project per name in `projects`,
+    deployed from the same dbt project (the source's project of that name's explores)."""
     state = st.LightdashState(org_name="Acme standby")
     admin = None
     for user in source.users.values():
@@ -271,4 +284,7 @@ def standby(source: st.LightdashState, projects: tuple[str, ...] = ("Staging",))
     for group in source.groups.values():
         state.add_group(group.name, [])
     made = [state.add_project(name) for name in projects]
+    models = {p.name: p.explores for p in source.projects.values()}
+    for project in made:
+        project.explores = deepcopy(models.get(project.name, {}))
     return Scenario(state, token, made[0], made[-1])

@@ -56,6 +56,9 @@ class LightdashSettings:
     nested_spaces: bool = False
     # creating a space gives its creator a direct admin share, as Lightdash does
     creator_share: bool = True
+    # status reads a validation job answers `started` to before `completed` (Lightdash runs
+    # it in its scheduler worker; a test's knob for the client's polling)
+    validation_polls: int = 0
     # route template -> (status, error name, message): refused for good (a test's knob, e.g.
     # a server without the web app's scheduler routes)
     refuse: dict[str, tuple[int, str, str]] = field(default_factory=dict)
@@ -86,6 +89,7 @@ class FakeLightdash(Served):
             nested=self.settings.nested_spaces or self.modern,
             version=self.settings.version,
             creator_share=self.settings.creator_share,
+            validation_polls=self.settings.validation_polls,
         )
 
     @property

@@ -90,6 +90,15 @@ class Attribute:
 
 
 @dataclass
+class Explore:
+    """A compiled explore as the validator reads it: the field ids (`table_field`) of its
+    tables' dimensions and metrics, joined tables' included."""
+
+    dimensions: set[str] = field(default_factory=set)
+    metrics: set[str] = field(default_factory=set)
+
+
+@dataclass
 class Project:
     uuid: str
     name: str
@@ -101,6 +110,8 @@ class Project:
     charts: dict[str, Chart] = field(default_factory=dict)
     dashboards: dict[str, Dashboard] = field(default_factory=dict)
     schedulers: dict[str, Scheduler] = field(default_factory=dict)
+    explores: dict[str, Explore] = field(default_factory=dict)  # by name (the dbt model's)
+    validation: list[dict[str, Any]] = field(default_factory=list)  # the latest results
 
     def unique_slug(self, wanted: str, taken: set[str]) -> str:
         slug, n = wanted, 1
@@ -117,6 +128,27 @@ class Project:
             n += 1
             slug = f"{base}-{n}"
         return slug
+
+    def delete_space(self, space_uuid: str) -> None:
+        """As Lightdash's SpaceService deletes a space: its charts, its dashboards (with the
+        charts saved in them), its child spaces the same way, then the space; a scheduler
+        goes with the chart or dashboard it is on. Lightdash's soft delete (a trash that
+        `/api/v2/content/{p}/restore` empties) is not modelled: what goes is gone, and its
+        slugs are free (the README's guesses)."""
+        for child in [s.uuid for s in self.spaces.values() if s.parent == space_uuid]:
+            self.delete_space(child)
+        boards = {d.uuid for d in self.dashboards.values() if d.space == space_uuid}
+        charts = {
+            c.uuid for c in self.charts.values() if c.space == space_uuid or c.dashboard in boards
+        }
+        self.schedulers = {
+            k: s for k, s in self.schedulers.items()
+            if s.fields.get("savedChartUuid") not in charts
+            and s.fields.get("dashboardUuid") not in boards
+        }  # fmt: skip
+        self.charts = {k: c for k, c in self.charts.items() if k not in charts}
+        self.dashboards = {k: d for k, d in self.dashboards.items() if k not in boards}
+        del self.spaces[space_uuid]
 
     def space_by_slug(self, slug: str) -> Space | None:
         return next((s for s in self.spaces.values() if s.slug == slug), None)
@@ -137,6 +169,9 @@ class LightdashState:
     projects: dict[str, Project] = field(default_factory=dict)
     attributes: dict[str, Attribute] = field(default_factory=dict)  # user attributes by uuid
     tokens: dict[str, str] = field(default_factory=dict)  # personal access token -> user uuid
+    # validation job id -> the status reads it still answers `started` to
+    jobs: dict[str, int] = field(default_factory=dict)
+    validations: int = 0  # validation rows made: the next one's `validationId`
     _tick: int = 0
 
     def now(self) -> str:

@@ -102,14 +102,22 @@ def plan(ctx: PlanContext) -> None:
     """A chart saved in a dashboard the target lacks goes into its space first: the
     dashboard's tiles need it, and the dashboards handler links it afterwards."""
     for project in sorted(ctx.inv.ids.projects):
-        for slug, chart in sorted(ctx.view.projects[project].charts.items()):
+        src = ctx.view.projects[project]
+        for slug, chart in sorted(src.charts.items()):
             key = f"{project}:{slug}"
+            board = ctx.slug_of("ld.dashboard", project, chart.dashboard or "") or None
+            # a dashboard that comes back under a new slug is not the one of its slug there
+            moving = (
+                board is not None
+                and board in src.dashboards
+                and ctx.taken("ld.dashboard", project, board, src.dashboards[board].space)
+            )
             board_there = (
-                chart.dashboard is not None and f"{project}:{chart.dashboard}" in ctx.inv.dashboards
+                board is not None and not moving and f"{project}:{board}" in ctx.inv.dashboards
             )
             params = {"project": project, "slug": slug, "space": chart.space,
                       "blob": ctx.view.blobs[f"ld_chart:{key}"],
-                      "dashboard": chart.dashboard if board_there else None}  # fmt: skip
+                      "dashboard": board if board_there else None}  # fmt: skip
             action = Action(
                 id=action_id("ld.chart", key),
                 kind="ld.chart",
@@ -119,11 +127,11 @@ def plan(ctx: PlanContext) -> None:
             )
             if ctx.space_missing(project, chart.space, action):
                 continue
-            ctx.decide(action, ctx.inv.charts.get(key), digest(chart.compared()),
-                       [action_id("ld.space", space_key(project, chart.space))])  # fmt: skip
+            ctx.place(action, chart.space, digest({**chart.compared(), "dashboard": board}),
+                      [action_id("ld.space", space_key(project, chart.space))])  # fmt: skip
 
 
-async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
+async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> str | None:
     name, slug = a.params["project"], a.params["slug"]
     body = await ctx.upload_body(a)
     body.pop("dashboardSlug", None)
@@ -132,7 +140,21 @@ async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
     result = await client.upsert_chart(ctx.project(name), slug, body)
     if result.uuid:
         ctx.ids.charts[f"{name}:{slug}"] = result.uuid
-    await ctx.done(a, result.uuid)
+    await ctx.done(a, result.uuid, **moved(a))
+    return moved_warning(a)
+
+
+def moved(a: Action) -> dict[str, str]:
+    """The slug a chart or dashboard went up as when its own was taken: a re-run keeps it."""
+    return {"slug": a.params["slug"]} if a.params.get("taken") else {}
+
+
+def moved_warning(a: Action) -> str | None:
+    """The restore report names the new slug (`PlanContext.place`)."""
+    if not a.params.get("taken"):
+        return None
+    old = a.object.split(":", 1)[1]
+    return f"came back as {a.params['slug']}: {old} is another's on the target ({a.warning})"
 
 
 def rows(name: str, project: Project) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from omnimigrate.engine.jobs import EXPORT, Job, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.lightdash.client import ContentRef
 from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.handlers.charts import BATCH
+from omnimigrate.platforms.lightdash.handlers.charts import BATCH, moved, moved_warning
 from omnimigrate.platforms.lightdash.model import (
     Dashboard,
     content_of,
@@ -131,14 +131,19 @@ def plan(ctx: PlanContext) -> None:
         src = ctx.view.projects[project]
         for slug, board in sorted(src.dashboards.items()):
             key = f"{project}:{slug}"
+            # a tile's chart that comes back under another slug (`PlanContext.place`)
+            tiles = {c: ctx.slug_of("ld.chart", project, c) for c in board.chart_slugs()}
+            tiles = {c: new for c, new in tiles.items() if new != c}
             params = {"project": project, "slug": slug, "space": board.space,
-                      "blob": ctx.view.blobs[f"ld_dashboard:{key}"]}  # fmt: skip
+                      "blob": ctx.view.blobs[f"ld_dashboard:{key}"],
+                      **({"tiles": tiles} if tiles else {})}  # fmt: skip
             action = Action(id=action_id("ld.dashboard", key), kind="ld.dashboard", object=key,
                             op="create", params=params)  # fmt: skip
             parents = [action_id("ld.space", space_key(project, board.space)),
                        *(action_id("ld.chart", f"{project}:{c}") for c in board.chart_slugs())]  # fmt: skip
             if not ctx.space_missing(project, board.space, action):
-                ctx.decide(action, ctx.inv.dashboards.get(key), digest(board.compared()), parents)
+                want = board.model_copy(update={"body": retiled(board.body, tiles)})
+                ctx.place(action, board.space, digest(want.compared()), parents)
         for slug, chart in sorted(src.charts.items()):
             plan_link(ctx, project, slug, chart.dashboard)
 
@@ -150,18 +155,35 @@ def plan_link(ctx: PlanContext, project: str, slug: str, dashboard: str | None) 
         return
     ctx.add(upload.model_copy(update={
         "id": action_id("ld.chart", f"{project}:{slug}", "link"),
-        "params": {**upload.params, "dashboard": dashboard},
+        "params": {**{k: v for k, v in upload.params.items() if k != "taken"},
+                   "dashboard": ctx.slug_of("ld.dashboard", project, dashboard)},
+        "warning": "",
         "reason": "saved in its dashboard",
         "depends_on": [upload.id, action_id("ld.dashboard", f"{project}:{dashboard}")],
     }))  # fmt: skip
 
 
-async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
+def retiled(code: dict[str, Any], slugs: dict[str, str]) -> dict[str, Any]:
+    """A dashboard's code with its chart tiles naming the slugs their charts went up as."""
+    if not slugs:
+        return code
+    tiles = []
+    for tile in code.get("tiles", []):
+        props = tile.get("properties", {})
+        if tile.get("type") == "saved_chart" and props.get("chartSlug") in slugs:
+            tile = {**tile, "properties": {**props, "chartSlug": slugs[props["chartSlug"]]}}
+        tiles.append(tile)
+    return {**code, "tiles": tiles}
+
+
+async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> str | None:
     name, slug = a.params["project"], a.params["slug"]
-    result = await client.upsert_dashboard(ctx.project(name), slug, await ctx.upload_body(a))
+    body = retiled(await ctx.upload_body(a), a.params.get("tiles") or {})
+    result = await client.upsert_dashboard(ctx.project(name), slug, body)
     if result.uuid:
         ctx.ids.dashboards[f"{name}:{slug}"] = result.uuid
-    await ctx.done(a, result.uuid)
+    await ctx.done(a, result.uuid, **moved(a))
+    return moved_warning(a)
 
 
 def rows(name: str, project: Project) -> dict[str, Any]:

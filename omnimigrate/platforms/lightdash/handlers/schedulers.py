@@ -115,15 +115,17 @@ def plan(ctx: PlanContext) -> None:
     for project in sorted(ctx.inv.ids.projects):
         for key, s in sorted(ctx.view.projects[project].schedulers.items()):
             full = f"{project}:{key}"
-            on = action_id(
-                "ld.chart" if s.on == "chart" else "ld.dashboard", f"{project}:{s.resource}"
-            )
-            params = {"project": project, "key": key, "on": s.on, "resource": s.resource,
-                      "name": s.name, "ordinal": s.ordinal, "slug": s.slug,
-                      "body": s.body, "targets": s.targets}  # fmt: skip
+            kind = "ld.chart" if s.on == "chart" else "ld.dashboard"
+            on = action_id(kind, f"{project}:{s.resource}")
+            # on what it is on as it goes up: under another slug when its own was taken
+            there = s.model_copy(update={"resource": ctx.slug_of(kind, project, s.resource)})
+            params = {"project": project, "key": there.key, "on": s.on,
+                      "resource": there.resource, "name": s.name, "ordinal": s.ordinal,
+                      "slug": s.slug, "body": s.body, "targets": s.targets}  # fmt: skip
             action = Action(id=action_id("ld.scheduler", full), kind="ld.scheduler", object=full,
                             op="create", params=params)  # fmt: skip
-            ctx.decide(action, ctx.inv.schedulers.get(full), digest(s.compared()), [on])
+            have = ctx.inv.schedulers.get(f"{project}:{there.key}")
+            ctx.decide(action, have, digest(s.compared()), [on])
 
 
 async def write(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:

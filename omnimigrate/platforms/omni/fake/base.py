@@ -128,11 +128,13 @@ class ApiBase:
         export_flavour: str = "official",
         shape: str = "seed",
         renew_query_keys: bool = True,
+        trash_keeps_identifier: bool = True,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.state = state
         self.shape = shape
         self.renew_query_keys = renew_query_keys
+        self.trash_keeps_identifier = trash_keeps_identifier
         self.base_url = base_url
         self.max_page_size = max_page_size
         self.export_flavour = export_flavour

@@ -346,7 +346,9 @@ class DocumentsApi(ApiBase):
         existing = self.state.document(identifier)
         if existing is not None and not existing.deleted:
             raise ApiError(400, f"Identifier {identifier} is already in use")
-        if existing is not None:  # a trashed document gives its identifier up
+        if existing is not None and self.trash_keeps_identifier:
+            raise ApiError(400, f'Document identifier "{identifier}" is already in use')
+        if existing is not None:  # this fake's trash gives the identifier up
             del self.state.documents[existing.id]
         stamp = self.now()
         doc = st.Document(

@@ -61,6 +61,9 @@ class FakeSettings:
     # an import gives the document's queries new keys (random ids, not positions): neither
     # document says what Omni does, the older spec's import answer hints at it (miniUuidMap)
     renew_query_keys: bool = True
+    # a deleted document sits in the trash with its identifier: an import under it answers
+    # 400 "already in use" (neither document says; False: the trash gives the identifier up)
+    trash_keeps_identifier: bool = True
     clock: Clock = field(default=time.monotonic)
 
 
@@ -92,6 +95,7 @@ class FakeOmni(Served):
             export_flavour=self.settings.export_flavour,
             shape=self.settings.shape,
             renew_query_keys=self.settings.renew_query_keys,
+            trash_keeps_identifier=self.settings.trash_keeps_identifier,
         )
 
     # ------------------------------------------------------------------ app

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -23,12 +23,14 @@ from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.http.errors import OmniAPIError, OmniNotFound
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import trash
 from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.backup import dump_all
 from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
 from omnimigrate.platforms.omni.handlers.folders import folder_action_id
 from omnimigrate.platforms.omni.handlers.labels import label_action_id
 from omnimigrate.platforms.omni.handlers.models import YAML_KINDS, yaml_action_id
+from omnimigrate.platforms.omni.identifiers import SUFFIX, new_identifier
 from omnimigrate.platforms.omni.principals import (
     Grant,
     Principal,
@@ -252,6 +254,29 @@ async def read_target_of_user(client: OmniClient, inv: TargetInventory, user_id:
         inv.documents.setdefault(doc.identifier, _target(doc))
 
 
+def read_trash(
+    inv: TargetInventory, view: SnapshotView
+) -> list[Callable[[OmniClient], Awaitable[None]]]:
+    """The target's trash (`trash.py`), read only when the snapshot names documents the
+    target does not hold live: the organization's listing, and each owner's for their
+    restricted ones."""
+    missing = {i: d for i, d in view.documents.items() if i not in inv.documents}
+    if not missing:
+        return []
+    owners = sorted({d.owner for d in missing.values() if d.scope == "restricted" and d.owner})
+
+    def reader(**filters: str) -> Callable[[OmniClient], Awaitable[None]]:
+        async def read(client: OmniClient) -> None:
+            async for doc in client.list_documents(include_deleted=True, **filters):
+                # and the new identifiers restores gave them, deleted since (identifiers.py)
+                if doc.deleted and doc.identifier.partition(SUFFIX)[0] in missing:
+                    inv.trashed[doc.identifier] = _target(doc)
+
+        return read
+
+    return [reader(), *(reader(creatorId=inv.users[o]) for o in owners if o in inv.users)]
+
+
 def _target(doc: m.Document) -> TargetDocument:
     return TargetDocument(
         identifier=doc.identifier,
@@ -347,6 +372,14 @@ def _plan_import(ctx: PlanContext, doc: SourceDocument) -> Action:
     if ctx.op_of(folder_id) == "blocked":
         return ctx.mark(action, "blocked", f"blocked by {folder_id}")
     rec = ctx.ledger.get(action.id)
+    if ident in ctx.aliases and rec:
+        unchanged = (
+            rec.detail.get("core") == core_digest(action)
+            and rec.detail.get("model") == action.params["base_model_id"]
+        )
+        return trash.plan_restored(ctx, action, ctx.aliases[ident], unchanged)
+    if ident in ctx.inv.trashed:
+        return trash.plan_trashed(ctx, action)
     if ident not in ctx.inv.documents:
         gone = action.model_copy(update={"reason": "gone from the target" if rec else ""})
         return ctx.decide(gone, absent=True)
@@ -391,14 +424,15 @@ async def import_document(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     }
     if p["folder_path"]:
         body["folderPath"] = p["folder_path"]
-    if not p.get("rename"):
-        body["identifier"] = p["identifier"]
     if a.op == "update" and not p.get("rename"):
-        with contextlib.suppress(OmniNotFound):  # replaced: the trash gives the id up
-            await c.delete_document(p["identifier"])
-    await ctx.record(a, "started", p["identifier"])
-    result = await c.import_document(body)
-    target = result.identifier or p["identifier"]
+        with contextlib.suppress(OmniNotFound):
+            await _set_aside(ctx, c, p["identifier"])
+    if p.get("rename"):
+        await ctx.record(a, "started", p["identifier"])
+        result, asked = await c.import_document(body), p["identifier"]
+    else:
+        result, asked = await _import_as(ctx, c, a, body, a.have.get("as") or p["identifier"])
+    target = result.identifier or asked
     ctx.ids.documents[p["identifier"]] = target
     ctx.ids.queries.forget(target)  # a new import: its query keys may be new
     if result.key_map:
@@ -406,8 +440,42 @@ async def import_document(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     await _record_import(ctx, a, target)
 
 
+async def _import_as(
+    ctx: ApplyContext, c: OmniClient, a: Action, body: dict[str, Any], identifier: str
+) -> tuple[m.ImportResult, str]:
+    """Import under `identifier`, named in the ledger before the import is sent: a run killed
+    once Omni made it finds it there and adopts it (`engine/protocol.py`). A plan that may
+    fall back on a new identifier (the trash holds this one) tries that when Omni refuses."""
+    await ctx.write(a.id, _intent(a, identifier))
+    try:
+        return await c.import_document({**body, "identifier": identifier}), identifier
+    except OmniAPIError as err:
+        fallback = a.have.get("fallback")
+        if not (fallback and err.status == 400 and trash.IN_USE in err.detail):
+            raise
+    ctx.log.info("restore.identifier_taken", document=identifier, imported_as=fallback)
+    await ctx.write(a.id, _intent(a, fallback))
+    return await c.import_document({**body, "identifier": fallback}), fallback
+
+
+async def _set_aside(ctx: ApplyContext, c: OmniClient, identifier: str) -> None:
+    """The document a replace overwrites goes to the trash under another identifier: the
+    trash may keep the one it had (trash.py), which the import is about to take."""
+    aside = new_identifier(identifier, trash.taken(ctx.inventory), suffix="-replaced")
+    await c.update_document(identifier, new_identifier=aside, clear_existing_draft=True)
+    await c.delete_document(aside)
+
+
+def _intent(a: Action, identifier: str) -> LedgerRecord:
+    return LedgerRecord(
+        status="started", digest=a.digest, target=identifier, key=a.object, parent=a.parent
+    )
+
+
 async def adopt_import(ctx: ApplyContext, _c: OmniClient, a: Action) -> None:
-    await _record_import(ctx, a, a.params["identifier"])
+    target = a.have.get("as") or a.params["identifier"]
+    ctx.ids.documents[a.params["identifier"]] = target
+    await _record_import(ctx, a, target)
 
 
 async def _record_import(ctx: ApplyContext, a: Action, target: str) -> None:
@@ -479,9 +547,17 @@ async def transfer_owner(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     await ctx.record(a, "done", owner)
 
 
+def identifier_changed(ctx: ApplyContext, a: Action) -> str | None:
+    """What the restore report says of a document brought back under another identifier."""
+    old, new = a.params["identifier"], ctx.ids.document(a.params["identifier"])
+    if new == old or a.params.get("rename"):
+        return None
+    return f"restored as {new} ({old} is in the target's trash): links that use {old} break"
+
+
 def import_requests(a: Action) -> int:
-    """The import; a replace deletes the old document first."""
-    return 2 if a.op == "update" else 1
+    """The import; a replace renames and deletes the old document first."""
+    return 3 if a.op == "update" else 1
 
 
 def transfer_requests(a: Action) -> int:
@@ -505,10 +581,10 @@ async def verify(ctx: VerifyContext) -> None:
     async def one(ident: str, c: OmniClient) -> None:
         want = ctx.src.documents[ident]
         t.checked += 1
-        target = ctx.inv.documents.get(ident)
+        target = ctx.inv.documents.get(ctx.identifier(ident))
         if target is None:
             return t.missing(ident)
-        access = [p.dump() async for p in c.access_list(ident, access_source="direct")]
+        access = [p.dump() async for p in c.access_list(target.identifier, access_source="direct")]
         owner = next((ctx.names.users.get(p["id"]) for p in access if p.get("isOwner")), None)
         expected = {
             "name": want.name, "description": want.description, "scope": want.scope,
@@ -530,7 +606,7 @@ async def _model_of(ctx: VerifyContext, c: OmniClient, want: SourceDocument) -> 
     """Dashboards name their model; Omni's API has no read of a workbook's model."""
     if not want.has_dashboard:
         return want.model
-    config = await c.get_document(want.identifier)
+    config = await c.get_document(ctx.identifier(want.identifier))
     return ctx.names.models.get(config.model_id, config.model_id)
 
 
@@ -547,10 +623,15 @@ HANDLER = Handler(
     load=load,
     read_target=(read_target,),
     read_target_per_user=read_target_of_user,
+    read_target_for=read_trash,
     plan=plan,
     actions={
         IMPORT: ActionKind(
-            import_document, adopt=adopt_import, requests=import_requests, creates=True
+            import_document,
+            adopt=adopt_import,
+            requests=import_requests,
+            creates=True,
+            warning=identifier_changed,
         ),
         "document.update_model": ActionKind(update_model),
         "document.description": ActionKind(set_description, reset_by_import=True),

@@ -78,10 +78,11 @@ def plan(ctx: PlanContext) -> None:
             parents = [*after(ident, "permissions"), document_step(ident, "permissions")]
             if not ctx.user_ok(email):
                 ctx.mark(action, "blocked", ctx.missing_reason(Principal(kind="user", key=email)))
-            elif ident in have and not ctx.reimported([imported]):
+            elif ctx.aliases.get(ident, ident) in have and not ctx.reimported([imported]):
                 ctx.mark(action, "skip", "exists on the target")
             else:
-                ctx.decide(action, [*parents, action_id("user", email)], absent=ident not in have)
+                absent = ctx.aliases.get(ident, ident) not in have
+                ctx.decide(action, [*parents, action_id("user", email)], absent=absent)
 
 
 async def add(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
@@ -103,7 +104,8 @@ async def verify(ctx: VerifyContext) -> None:
         if email not in ctx.inv.users:
             t.missing(f"user {email}")
             continue
-        have = sorted(set(ctx.inv.favorites.get(email, [])) & chosen)
+        theirs = set(ctx.inv.favorites.get(email, []))
+        have = sorted(i for i in chosen if ctx.identifier(i) in theirs)
         if t.check(email, want, have, "favorites"):
             t.matching += 1
 

@@ -18,6 +18,7 @@ from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.jobs import LISTING, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.protocol import adopted, claim, open_intent
+from omnimigrate.engine.scope import ancestors
 from omnimigrate.http.errors import OmniAPIError
 from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
@@ -300,8 +301,13 @@ async def add_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
 
 
 async def verify(ctx: VerifyContext) -> None:
+    """Every folder; with `--document`, the folder paths of those documents."""
+    paths = set(ctx.src.folders)
     if not ctx.whole:
-        return
+        held = (ctx.src.documents[i].folder_path for i in ctx.documents if i in ctx.src.documents)
+        paths &= {a for p in held if p for a in ancestors(p)}
+        if not paths:
+            return
     t = ctx.report("folders")
 
     async def one(path: str, c: OmniClient) -> None:
@@ -317,7 +323,7 @@ async def verify(ctx: VerifyContext) -> None:
                 "owner": ctx.names.users.get(target.owner_id or ""), "permissions": permits}  # fmt: skip
         t.check_all(path, want, have)
 
-    await ctx.reads.each(sorted(ctx.src.folders), one)
+    await ctx.reads.each(sorted(paths), one)
 
 
 HANDLER = Handler(

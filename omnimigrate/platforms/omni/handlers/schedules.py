@@ -271,7 +271,16 @@ def _plan_one(ctx: PlanContext, key: str, s: SourceSchedule) -> None:
         ctx.mark(action, "blocked", ctx.missing_reason(Principal(kind="user", key=s.owner)))
         return
     rec = ctx.ledger.get(action.id)
-    if key not in ctx.inv.schedules or ctx.reimported([imp]):
+    on_target = schedule_key(ctx.aliases.get(s.identifier, s.identifier), s.name)
+    trashed = s.identifier in ctx.inv.trashed and key in ctx.inv.schedules
+    if trashed and ctx.op_of(imp) == "blocked":  # not a conflict: its dashboard stays in the trash
+        ctx.mark(action, "blocked", f"blocked by {imp}")
+    elif trashed and ctx.reimported([imp]):
+        # Omni keeps a deleted dashboard's schedules: a second one would be a duplicate
+        moved = action.model_copy(update={"reason": f"still on the trashed dashboard "
+                                          f"{s.identifier}: replaced by one on the restored one"})  # fmt: skip
+        ctx.decide(moved, parents, op="update")
+    elif on_target not in ctx.inv.schedules or ctx.reimported([imp]):
         ctx.decide(action, parents, absent=True)
     elif rec and rec.digest == action.digest:
         done = rec.status == "done"
@@ -296,9 +305,10 @@ async def create(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     if delivery.destination == "email":
         body["recipients"] = [{"email": e} for e in p["emails"]]
     owner = ctx.ids.user(p["owner"]) if p["owner"] else None
-    if a.op == "update" and p["key"] in ctx.ids.schedules:
+    replaced = _target_schedule(ctx, a)
+    if a.op == "update" and replaced:
         with contextlib.suppress(OmniNotFound):
-            await c.delete_schedule(ctx.ids.schedules[p["key"]])
+            await c.delete_schedule(replaced)
     await ctx.record(a, "started")
     created = await c.create_schedule(body, owner_id=owner)
     if not created.id:
@@ -349,8 +359,16 @@ async def _target_keys(
     return keys
 
 
+def _target_schedule(ctx: ApplyContext, a: Action) -> str | None:
+    """The target's schedule under the snapshot's key (on a trashed dashboard, say), else
+    under the dashboard's identifier on the target (restored under a new one)."""
+    p = a.params
+    moved = schedule_key(ctx.ids.document(p["identifier"]), p["name"])
+    return ctx.ids.schedules.get(p["key"]) or ctx.ids.schedules.get(moved)
+
+
 async def adopt(ctx: ApplyContext, _c: OmniClient, a: Action) -> None:
-    await ctx.record(a, "done", ctx.ids.schedules.get(a.params["key"]))
+    await ctx.record(a, "done", _target_schedule(ctx, a))
 
 
 def create_requests(a: Action) -> int:
@@ -369,7 +387,7 @@ async def verify(ctx: VerifyContext) -> None:
 
     async def one(s: SourceSchedule, c: OmniClient) -> None:
         t.checked += 1
-        target = ctx.inv.schedules.get(s.key)
+        target = ctx.inv.schedules.get(schedule_key(ctx.identifier(s.identifier), s.name))
         if target is None:
             return t.missing(s.key)
         detail = (await c.get_schedule(target.id)).dump()
@@ -380,7 +398,7 @@ async def verify(ctx: VerifyContext) -> None:
             t.differences.append(f"{s.key}: unreadable on the target: {err}")
             return
         watched = await _watched_names(
-            s, delivery, lambda: reads.get(s.identifier, c.document_queries)
+            s, delivery, lambda: reads.get(ctx.identifier(s.identifier), c.document_queries)
         )
         have = {
             **_delivery_fields(delivery, watched),
@@ -389,7 +407,7 @@ async def verify(ctx: VerifyContext) -> None:
             "groups": recipient_groups(recipients),
             "owner": ctx.names.users.get(target.summary.get("ownerId") or detail.get("ownerId") or ""),
         }  # fmt: skip
-        t.check_all(s.key, _fields(s), have)
+        t.check_all(s.key, _fields(s, paused=s.paused or ctx.pause_schedules), have)
 
     reads = QueryReads()
     docs = set(ctx.documents)
@@ -397,13 +415,14 @@ async def verify(ctx: VerifyContext) -> None:
     await ctx.reads.each(chosen, one)
 
 
-def _fields(s: SourceSchedule) -> dict[str, Any]:
+def _fields(s: SourceSchedule, paused: bool) -> dict[str, Any]:
+    """What the target's schedule must have; `paused` where the restore paused it."""
     if s.delivery is None:
         fields: dict[str, Any] = {"delivery": s.problem}
     else:
         named = {f: str(q) for f, q in s.queries.items()}
         fields = _delivery_fields(s.delivery, named)
-    return fields | {"paused": s.paused, "recipients": s.emails, "groups": s.groups,
+    return fields | {"paused": paused, "recipients": s.emails, "groups": s.groups,
                      "owner": s.owner}  # fmt: skip
 
 
