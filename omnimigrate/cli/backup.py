@@ -145,13 +145,14 @@ def backup(
     tokens = resolve_tokens(inst.token_env, platform=inst.platform)
     for token in tokens:
         app.redactor.add(token.get_secret_value())
+    name = instance_name or (source if source in settings.instances else inst.store_name())
     options = BackupOptions(
         full=full,
         include=include,
         exclude=exclude,
         allow_empty=allow_empty,
         concurrency=concurrency or settings.concurrency,
-        instance=instance_name or (source if source in settings.instances else inst.store_name()),
+        instance=name,
         retry_delay=settings.retry_base_delay * 2,
         lock_ttl=settings.lock_ttl,
         takeover_quiet=settings.rate_period,
@@ -163,7 +164,6 @@ def backup(
     cipher = cipher_for(app, target, create=True)
 
     metrics = Metrics()
-    name = options.instance
     structlog.contextvars.bind_contextvars(run=new_run_id(), job="backup", instance=name)
 
     rate = rate_limit or inst.rate_limit or settings.rate_limit

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +39,8 @@ def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> No
     for op in SYMBOLS:
         table.add_column(op, justify="right")
     for kind, actions in by_type.items():
-        counts = defaultdict(int)
-        for a in actions:
-            counts[a.op] += 1
-        table.add_row(kind, *(str(counts[op] or "") for op in SYMBOLS))
+        ops = Counter(a.op for a in actions)
+        table.add_row(kind, *(str(ops[op] or "") for op in SYMBOLS))
     console.print(table)
     for kind, actions in by_type.items():
         shown = [

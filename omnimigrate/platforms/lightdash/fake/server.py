@@ -14,7 +14,9 @@ import asyncio
 import json
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from aiohttp import web
 
@@ -101,13 +103,16 @@ class FakeLightdash(Served):
         return app
 
     @web.middleware
-    async def _pipeline(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def _pipeline(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else request.path
         body = await request.read() if request.can_read_body else None
         token = _api_key(request)
         key = key_fingerprint(token) if token else "-"
         fault = None
+        response: web.Response | None
         if resource is None:
             response = error_response(
                 404, "NotFoundError", f"Cannot {request.method} {request.path}"
@@ -115,7 +120,8 @@ class FakeLightdash(Served):
         else:
             response, fault = await with_faults(
                 self.settings.faults,
-                lambda: self._handle(request, handler, route, body, token, key),
+                # the routes are the API's handlers, which all answer with a whole body
+                lambda: self._handle(request, cast(Handler, handler), route, body, token, key),
                 self._server_error,
                 self._too_many,
             )
