@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,8 +26,10 @@ from omnimigrate.engine.checkpoints import (
     read_open_run,
 )
 from omnimigrate.engine.job_queue import DeadLetter, JobQueue, ListingFailed, QueueStats
+from omnimigrate.engine.jobs import UnknownJob
 from omnimigrate.engine.platform import Client, Walker
 from omnimigrate.engine.scope import PathFilter
+from omnimigrate.hints import command_line
 from omnimigrate.http.transport import key_stats
 from omnimigrate.platforms import platform_named
 from omnimigrate.snapshot.blobs import BlobStore, blob_key
@@ -64,6 +65,7 @@ class NothingSelected(Exception):
 @dataclass
 class BackupOptions:
     full: bool = False
+    restart: bool = False  # discard the instance's open run instead of resuming it
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     concurrency: int = 4
@@ -132,6 +134,10 @@ async def _locked_backup(
     store, instance = lock.store, lock.instance
     source_url = clients[0].base_url
     log = structlog.get_logger("omnimigrate.backup").bind(instance=instance)
+    if options.restart and (
+        discarded := await asyncio.to_thread(_discard_open_run, store, instance, cache_dir)
+    ):
+        log.info("backup.restart", discarded=discarded)
     run, resumed = await asyncio.to_thread(_open_run, store, instance, options, now)
     log = log.bind(snapshot=run.snapshot_id)
     log.info("backup.resume" if resumed else "backup.start")
@@ -148,7 +154,7 @@ async def _locked_backup(
         PathFilter(options.include, options.exclude),
         previous,
     )
-    empty = _empty_selection(options, walker, store.url, instance)
+    empty = _empty_selection(options, walker, store, instance)
     queue = JobQueue(
         on_result=lambda job, result: checkpoints.record(job.key, result),
         on_progress=_refusing_nothing(on_progress, checkpoints, empty),
@@ -228,7 +234,7 @@ def _refusing_nothing(
 
 
 def _empty_selection(
-    options: BackupOptions, walker: Walker, store_url: str, instance: str
+    options: BackupOptions, walker: Walker, store: Store, instance: str
 ) -> Callable[[list[ObjectEntry]], str | None]:
     """What is wrong with a run whose folder filter selected no content, if that is so."""
 
@@ -242,12 +248,32 @@ def _empty_selection(
                           *(f"--exclude {p!r}" for p in options.exclude)])  # fmt: skip
         return (
             f"{given} matched no folder and no document, so no snapshot was made (the latest "
-            "stays as it was): check the folder paths (`omnimigrate snapshots show latest "
-            f"--objects --store {shlex.quote(store_url)} --instance {shlex.quote(instance)}` lists "
-            "them), or pass --allow-empty"
+            f"stays as it was): check the folder paths ({_where_paths_are(store, instance)}), "
+            "or pass --allow-empty"
         )
 
     return problem
+
+
+def _where_paths_are(store: Store, instance: str) -> str:
+    """What lists an instance's folder paths: its latest snapshot, and before the first one
+    (which `snapshots show` would not find), a backup without the filter."""
+    if Catalog(store).refs(instance):
+        show = command_line("snapshots", "show", "latest", objects=True, store=store.url,
+                            instance=instance)  # fmt: skip
+        return f"`{show}` lists them"
+    return "back up once without the filter: its snapshot lists them (snapshots show --objects)"
+
+
+def _discard_open_run(store: Store, instance: str, cache_dir: Path) -> str | None:
+    """Forget a killed run's progress (its snapshot id, if there was one); the blobs it wrote
+    stay, for the next snapshot to reuse or GC to collect."""
+    run = read_open_run(store, instance)
+    if run is None:
+        return None
+    open_checkpoints(store, instance, run.snapshot_id, cache_dir).discard()
+    mark_run_closed(store, instance)
+    return run.snapshot_id
 
 
 def _open_run(
@@ -293,6 +319,10 @@ def _replay(checkpoints: Checkpoints, queue: JobQueue, walker: Walker, gone: set
             continue
         done.add(key)
         pending += result.children
+    # a run another version started names jobs this one cannot do: say so before any request
+    unknown = next((job for job in pending if job.kind not in walker.job_kinds), None)
+    if unknown is not None:
+        raise UnknownJob(unknown)
     queue.add(pending, skip=done)
     return len(done)
 

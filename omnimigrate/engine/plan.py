@@ -164,13 +164,10 @@ def plan_platform(text: str, name: str) -> str:
     try:
         raw = json.loads(text)
     except ValueError:
-        raise PlanFileError(
-            f"{name} is not JSON: save a plan with `omnimigrate plan --out`"
-        ) from None
+        raise PlanFileError(f"{name} is not JSON") from None
     platform = raw.get("platform") if isinstance(raw, dict) else None
     if not isinstance(platform, str):
         raise PlanFileError(
-            f"{name} does not say which platform it is for (made by an older omnimigrate?): "
-            "make it again with `omnimigrate plan --out`"
+            f"{name} does not say which platform it is for (made by an older omnimigrate?)"
         )
     return platform

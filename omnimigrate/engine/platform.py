@@ -52,6 +52,7 @@ class Walker(Protocol):
     exports: int  # content exports requested this run
     reused: int  # exports an incremental run kept from the last snapshot
     content_types: tuple[str, ...]  # the entry types a folder filter selects
+    job_kinds: frozenset[str]  # the kinds of job `run` does
 
     def roots(self) -> list[Job]: ...
 
@@ -75,6 +76,7 @@ class Platform(Protocol):
     name: str
     content_checks: bool  # whether check_content reads a validator on this platform
     plan_type: type[Plan[Any]]
+    action_kinds: frozenset[str]  # the kinds of action its runner applies
 
     def preflight(
         self, url: str, tokens: list[SecretStr], names: list[str], timeout: float, **scope: Any
