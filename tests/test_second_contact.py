@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -25,13 +26,15 @@ from click.testing import CliRunner
 from omnimigrate.cli import usage_line, with_commands
 from omnimigrate.cli.progress import job_progress, reading
 from omnimigrate.config import ConfigError, load_settings, resolve_tokens
+from omnimigrate.engine.checkpoints import RunInfo, mark_run_open, open_checkpoints
+from omnimigrate.engine.jobs import Job, JobResult
 from omnimigrate.engine.plan import Plan
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.lock import InstanceLock
-from omnimigrate.snapshot.manifest import instance_slug
+from omnimigrate.snapshot.manifest import instance_slug, new_snapshot_id
 from omnimigrate.snapshot.store import LocalStore
 from tests.test_cli import run
 from tests.test_first_contact import one_line_error
@@ -488,3 +491,127 @@ def test_the_hint_of_a_drifted_plan_runs_as_printed(pair, tmp_path):  # noqa: F8
     applied = run_hint(hint_in(replanned.stdout.splitlines()[-1]), env)
     assert applied.returncode in (0, 3) and "restore: " in applied.stdout, applied.stderr[-2000:]
     assert "drift" in target.state.labels  # the new plan leaves what it found there
+
+
+# ---------------------------------------------------------------------- 2. hints: the run's config
+
+
+def runs_as_printed(hint: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A hint run as printed: never a usage error, never a traceback."""
+    done = run_hint(hint, env, cwd=cwd)
+    assert done.returncode != 2 and "Traceback" not in done.stderr, (hint, done.stderr[-2000:])
+    return done
+
+
+def test_every_hint_names_the_runs_config_and_runs_as_printed(user, tmp_path):
+    source, target, env, store = user
+    (tmp_path / "c.yaml").write_text(json.dumps({
+        "store": str(store), "rate_limit": 100000,
+        "instances": {"src": {"url": source.url, "token_env": ["OMNI_SOURCE_TOKEN"]},
+                      "dr": {"url": target.url, "token_env": ["OMNI_TARGET_TOKEN"]}}}))  # fmt: skip
+    env = {k: v for k, v in env.items() if k != "OMNIMIGRATE_RATE_LIMIT"}  # the config's
+
+    def cli_run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run("--config", "c.yaml", *args, env=env, cwd=tmp_path)
+
+    def hint_of(done: subprocess.CompletedProcess[str], text: str) -> str:
+        hint = hint_in(text)
+        assert hint.startswith("omnimigrate --config c.yaml "), hint
+        return hint
+
+    assert cli_run("backup", "--source", "src").returncode == 0
+    # plan --out, then the restore it prints
+    planned = cli_run("plan", "--target", "dr", "--out", "p.json")
+    applied = runs_as_printed(hint_of(planned, planned.stdout.splitlines()[-1]), env, tmp_path)
+    assert "restore: " in applied.stdout
+    # a plan file that is not one: the plan command that makes it
+    (tmp_path / "bad.json").write_text("not a plan")
+    bad = cli_run("restore", "--target", "dr", "--plan", "bad.json")
+    assert bad.returncode == 2 and "bad.json is not JSON" in one_line_error(bad)
+    remade = runs_as_printed(hint_of(bad, one_line_error(bad)), env, tmp_path)
+    assert remade.returncode == 0 and json.loads((tmp_path / "bad.json").read_text())["actions"]
+    # an unknown snapshot: the list of the store's
+    unknown = cli_run("plan", "--target", "dr", "--snapshot", "nosuch")
+    assert "snapshots in" in runs_as_printed(hint_of(unknown, one_line_error(unknown)), env,
+                                             tmp_path).stdout  # fmt: skip
+    # a filter that matches nothing: the latest snapshot's objects
+    empty = cli_run("backup", "--source", "src", "--include", "NoSuchFolder/**")
+    shown = runs_as_printed(hint_of(empty, one_line_error(empty)), env, tmp_path)
+    assert shown.returncode == 0 and "folder" in shown.stdout
+    # a held lock: unlock it
+    now = time.time()
+    (store / "locks").mkdir(exist_ok=True)
+    (store / "locks" / "src.json").write_text(json.dumps({
+        "holder": "run-elsewhere", "host": socket.gethostname(), "pid": os.getpid(),
+        "acquired_at": now, "expires_at": now + 600}))  # fmt: skip
+    locked = cli_run("backup", "--source", "src")
+    assert locked.returncode == 1
+    unlocked = runs_as_printed(hint_of(locked, one_line_error(locked)), env, tmp_path)
+    assert "removed the lock held by run-elsewhere" in unlocked.stdout
+    # an instance that does not answer: doctor, for that URL and key
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        gone = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    silent = cli_run("backup", "--source", gone)
+    assert "did not answer" in one_line_error(silent)
+    doctor = runs_as_printed(hint_of(silent, one_line_error(silent)), env, tmp_path)
+    assert gone in doctor.stdout
+    # a damaged manifest: verify every snapshot of the store
+    snapshot_id = Catalog(LocalStore(store)).refs("src")[-1].snapshot_id
+    manifest = store / "snapshots" / "src" / snapshot_id / "manifest.json"
+    manifest.write_text(manifest.read_text()[:100])
+    damaged = cli_run("snapshots", "show", snapshot_id)
+    verified = runs_as_printed(hint_of(damaged, one_line_error(damaged)), env, tmp_path)
+    assert verified.returncode == 1 and "fault" in verified.stdout
+
+
+def test_a_saved_plan_with_an_unknown_action_kind_is_refused_before_any_write(user, tmp_path):
+    source, target, env, store = user
+    backed_up(source, env, store)
+    saved = tmp_path / "p.json"
+    made = run("plan", "--store", str(store), "--target", target.url, "--out", str(saved), env=env)
+    assert made.returncode == 0, made.stderr[-2000:]
+    plan = json.loads(saved.read_text())
+    write = next(a for a in plan["actions"] if a["op"] in ("create", "update"))
+    write["kind"] = "hologram.create"  # as a newer omnimigrate, or a hand, might write it
+    saved.write_text(json.dumps(plan))
+    before = len(target.log.writes())
+    refused = run_hint(hint_in(made.stdout.splitlines()[-1]), env)
+    assert refused.returncode == 2
+    line = one_line_error(refused)
+    assert refused.stderr.splitlines() == [line]
+    assert (
+        f"{write['id']} is a 'hologram.create' action, which this omnimigrate does not apply"
+        in line
+    )
+    assert len(target.log.writes()) == before  # nothing written, nor any of its reads needed
+    again = runs_as_printed(hint_in(line), env, tmp_path)
+    assert again.returncode == 0 and "Plan:" in again.stdout
+    assert "hologram" not in saved.read_text()
+
+
+def test_an_open_run_of_another_version_is_named_at_once_and_restart_starts_over(user):
+    source, _, env, store = user
+    backed_up(source, env, store)
+    instance = instance_slug(source.url)
+    started = datetime.now(UTC)
+    foreign = RunInfo(snapshot_id=new_snapshot_id(started), started_at=started, options={})
+    opened = LocalStore(store)
+    mark_run_open(opened, instance, foreign)
+    checkpoints = open_checkpoints(
+        opened, instance, foreign.snapshot_id, Path(env["OMNIMIGRATE_CACHE_DIR"])
+    )
+    checkpoints.record("folders", JobResult(children=[Job(kind="hologram", args={"id": "1"})]))
+    checkpoints.flush()
+    before = len(source.log.records)
+    resumed = run("backup", "--source", source.url, "--store", str(store), env=env)
+    assert resumed.returncode == 1
+    line = one_line_error(resumed)
+    assert "job hologram|id=1 is not one this omnimigrate knows" in line
+    assert "run the same command with --restart" in line
+    assert len(source.log.records) - before <= 1  # the pre-flight only, no job's request
+    restarted = backed_up(source, env, store, "--restart")
+    assert foreign.snapshot_id not in restarted.stdout
+    newest = Catalog(LocalStore(store)).refs(instance)[-1]
+    assert newest.snapshot_id != foreign.snapshot_id
+    assert backed_up(source, env, store).returncode == 0  # and nothing of the old run is left
