@@ -28,14 +28,18 @@ from omnimigrate.cli.progress import job_progress, reading
 from omnimigrate.config import ConfigError, load_settings, resolve_tokens
 from omnimigrate.engine.checkpoints import RunInfo, mark_run_open, open_checkpoints
 from omnimigrate.engine.jobs import Job, JobResult
-from omnimigrate.engine.plan import Plan
+from omnimigrate.engine.plan import Plan, RestoreOptions
+from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore, resume_saved
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.lock import InstanceLock
 from omnimigrate.snapshot.manifest import instance_slug, new_snapshot_id
 from omnimigrate.snapshot.store import LocalStore
+from tests.backup_helpers import backup
+from tests.conftest import client_for
 from tests.test_cli import run
 from tests.test_first_contact import one_line_error
 from tests.test_restore_cli import pair  # noqa: F401  (the fixture)
@@ -615,3 +619,49 @@ def test_an_open_run_of_another_version_is_named_at_once_and_restart_starts_over
     newest = Catalog(LocalStore(store)).refs(instance)[-1]
     assert newest.snapshot_id != foreign.snapshot_id
     assert backed_up(source, env, store).returncode == 0  # and nothing of the old run is left
+
+
+# ---------------------------------------------------------------------- found in the tmux trial
+
+
+class Killed(BaseException):
+    """The restore died between two requests (an in-process SIGKILL)."""
+
+
+def killed_once_stepped_aside(client) -> None:
+    """The run dies once a folder of this restore has stepped aside to a temporary path for
+    a sibling (`force_path`), before that sibling takes the path."""
+    send = client.transport.send
+
+    async def dying(method: str, route: str, *a, **kw):
+        reply = await send(method, route, *a, **kw)
+        if method == "PATCH" and "-omnimigrate-" in json.dumps(kw.get("json_body")):
+            client.transport.send = lambda *a, **kw: (_ for _ in ()).throw(Killed)
+            raise Killed
+        return reply
+
+    client.transport.send = dying
+
+
+async def test_a_saved_plan_killed_while_a_folder_stood_aside_resumes(start_fake, tmp_path):
+    scenario = generate(ScenarioSpec(documents=8, seed=61))
+    source = await start_fake(scenario.state)
+    store = LocalStore(tmp_path / "store")
+    await backup(source, store, tmp_path / "cache", [scenario.org_token])
+    snap = open_snapshot(store, "latest")
+    spare = standby(scenario.state)
+    target = await start_fake(spare.state)
+    async with client_for(target, spare.org_token) as client:
+        saved = await plan_restore(snap, [client], RestoreOptions())
+        killed_once_stepped_aside(client)
+        with pytest.raises(Killed):
+            await apply_plan(snap, saved, [client])
+    aside = [f.path for f in spare.state.folders.values() if "-omnimigrate-" in f.path]
+    assert aside, "the run died with a folder at a temporary path"
+    async with client_for(target, spare.org_token) as client:
+        plan = await resume_saved(snap, saved, [client])  # its own folder, not drift
+        result = await apply_plan(snap, plan, [client])
+        assert result.by_status("failed") == []
+        report = await verify(snap.source, [client])
+    assert not [f.path for f in spare.state.folders.values() if "-omnimigrate-" in f.path]
+    assert report.types["folders"].matching == report.types["folders"].checked > 0
