@@ -559,7 +559,7 @@ def test_every_hint_names_the_runs_config_and_runs_as_printed(user, tmp_path):
     silent = cli_run("backup", "--source", gone)
     assert "did not answer" in one_line_error(silent)
     doctor = runs_as_printed(hint_of(silent, one_line_error(silent)), env, tmp_path)
-    assert gone in doctor.stdout
+    assert gone in doctor.stdout and doctor.stderr == ""  # the failed request is on its row
     # a damaged manifest: verify every snapshot of the store
     snapshot_id = Catalog(LocalStore(store)).refs("src")[-1].snapshot_id
     manifest = store / "snapshots" / "src" / snapshot_id / "manifest.json"
