@@ -651,11 +651,20 @@ async def test_a_saved_plan_killed_while_a_folder_stood_aside_resumes(start_fake
     snap = open_snapshot(store, "latest")
     spare = standby(scenario.state)
     target = await start_fake(spare.state)
-    async with client_for(target, spare.org_token) as client:
-        saved = await plan_restore(snap, [client], RestoreOptions())
-        killed_once_stepped_aside(client)
-        with pytest.raises(Killed):
-            await apply_plan(snap, saved, [client])
+    logged = io.StringIO()
+    configure_logging(level="info", fmt="json", stream=logged)
+    try:
+        async with client_for(target, spare.org_token) as client:
+            saved = await plan_restore(snap, [client], RestoreOptions())
+            killed_once_stepped_aside(client)
+            with pytest.raises(Killed):
+                await apply_plan(snap, saved, [client])
+    finally:
+        configure_logging(level="warning", fmt="json")
+    # the path asked for and found taken is handled (the holder steps aside), not a warning
+    assert any(r.status == 409 for r in target.log.records)
+    assert [e for e in map(json.loads, logged.getvalue().splitlines())
+            if e.get("status") == 409] == []  # fmt: skip
     aside = [f.path for f in spare.state.folders.values() if "-omnimigrate-" in f.path]
     assert aside, "the run died with a folder at a temporary path"
     async with client_for(target, spare.org_token) as client:
