@@ -674,3 +674,27 @@ async def test_a_saved_plan_killed_while_a_folder_stood_aside_resumes(start_fake
         report = await verify(snap.source, [client])
     assert not [f.path for f in spare.state.folders.values() if "-omnimigrate-" in f.path]
     assert report.types["folders"].matching == report.types["folders"].checked > 0
+
+
+def test_a_killed_run_resumes_only_with_its_own_filters(user):
+    """Seen in the tmux trial: a run killed unfiltered, resumed with `--include`, committed
+    a "complete" snapshot of neither selection (46 of 60 documents)."""
+    source, _, env, store = user
+    backed_up(source, env, store)
+    instance = instance_slug(source.url)
+    started = datetime.now(UTC)
+    killed = RunInfo(snapshot_id=new_snapshot_id(started), started_at=started,
+                     options={"full": False, "include": [], "exclude": []})  # fmt: skip
+    mark_run_open(LocalStore(store), instance, killed)
+    before = Catalog(LocalStore(store)).refs(instance)
+    other = run("backup", "--source", source.url, "--store", str(store), "--include",
+                "NoSuchFolder/**", env=env)  # fmt: skip
+    assert other.returncode == 2
+    line = one_line_error(other)
+    assert f"snapshot {killed.snapshot_id}" in line and "started with no --include" in line
+    assert "not --include 'NoSuchFolder/**'" in line and "add --restart" in line
+    assert Catalog(LocalStore(store)).refs(instance) == before  # nothing committed
+    restarted = run("backup", "--source", source.url, "--store", str(store), "--include",
+                    "NoSuchFolder/**", "--restart", env=env)  # fmt: skip
+    assert restarted.returncode == 2  # the filter now applies: it matches nothing
+    assert "matched no folder and no document" in one_line_error(restarted)

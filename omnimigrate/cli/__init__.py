@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from omnimigrate import __version__
 from omnimigrate.config import ConfigError, InstanceConfig, Settings, load_settings
-from omnimigrate.engine.backup import NothingSelected
+from omnimigrate.engine.backup import NothingSelected, OtherFilters
 from omnimigrate.engine.jobs import UnknownJob
 from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.hints import RUN_CONFIG
@@ -109,7 +109,9 @@ def cli(
 
 def failure_of(exc: Exception) -> tuple[str, int | None]:
     """The one-line message and exit code of a failure; code None: one nobody expected."""
-    if isinstance(exc, ConfigError | NothingSelected | StoreMissing | SnapshotNotFound):
+    if isinstance(
+        exc, ConfigError | NothingSelected | OtherFilters | StoreMissing | SnapshotNotFound
+    ):
         return str(exc), EXIT_USAGE
     if isinstance(exc, InstanceUnusable):
         return str(exc), EXIT_USAGE if exc.configuration else EXIT_FAILED

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +60,11 @@ class BackupFailed(Exception):
 class NothingSelected(Exception):
     """`--include`/`--exclude` matched no content: nothing is committed, the run is closed,
     and the instance's latest snapshot stays what it was."""
+
+
+class OtherFilters(Exception):
+    """The instance's open run was started with other `--include`/`--exclude`: resuming it
+    with these would commit a snapshot of neither selection."""
 
 
 @dataclass
@@ -276,6 +281,28 @@ def _discard_open_run(store: Store, instance: str, cache_dir: Path) -> str | Non
     return run.snapshot_id
 
 
+def _check_filters(run: RunInfo, options: BackupOptions) -> None:
+    """A killed run resumes with the filters it was started with, or not at all."""
+    then = tuple(_run_filter(run, name) for name in ("include", "exclude"))
+    if then == (list(options.include), list(options.exclude)):
+        return
+    raise OtherFilters(
+        f"the open run of this instance (snapshot {run.snapshot_id}, killed before it "
+        f"committed) was started with {_filters(*then)}, not {_filters(options.include, options.exclude)}: "
+        "run it again with those to resume it, or add --restart to discard it and start anew"
+    )
+
+
+def _run_filter(run: RunInfo, name: str) -> list[str]:
+    value = run.options.get(name)  # a list, as _open_run writes it
+    return [str(p) for p in value] if isinstance(value, list) else []
+
+
+def _filters(include: Iterable[str], exclude: Iterable[str]) -> str:
+    given = [*(f"--include {p!r}" for p in include), *(f"--exclude {p!r}" for p in exclude)]
+    return " ".join(given) or "no --include or --exclude"
+
+
 def _open_run(
     store: Store, instance: str, options: BackupOptions, now: Now
 ) -> tuple[RunInfo, bool]:
@@ -286,6 +313,7 @@ def _open_run(
         mark_run_closed(store, instance)
         run = None
     if run is not None:
+        _check_filters(run, options)
         return run, True
     started = now()
     run = RunInfo(
