@@ -4,6 +4,7 @@ numbers that agree, exit codes, whole tables, help and names, and small untruths
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -629,18 +630,36 @@ class Killed(BaseException):
 
 
 def killed_once_stepped_aside(client) -> None:
-    """The run dies once a folder of this restore has stepped aside to a temporary path for
-    a sibling (`force_path`), before that sibling takes the path."""
+    """Both slug-alike siblings ("Q4 Reviews" at q4-reviews-1, "Q4-Reviews-1" at q4-reviews)
+    are created (each at the path Omni derives from its name, the other's) before either is
+    moved, so one must step aside to a temporary path; the run dies right then."""
     send = client.transport.send
+    created: list[str] = []
+    both = asyncio.Event()
 
     async def dying(method: str, route: str, *a, **kw):
+        body = kw.get("json_body") if isinstance(kw.get("json_body"), dict) else {}
+        if method == "PATCH" and body.get("path") in ("q4-reviews", "q4-reviews-1"):
+            await both.wait()  # a sibling takes its path once the other is there too
         reply = await send(method, route, *a, **kw)
-        if method == "PATCH" and "-omnimigrate-" in json.dumps(kw.get("json_body")):
+        if (
+            method == "POST"
+            and route == "/api/v1/folders"
+            and body.get("name") in SIBLINGS
+            and "parentFolderId" not in body
+        ):
+            created.append(body["name"])
+            if len(created) == 2:
+                both.set()
+        if method == "PATCH" and "-omnimigrate-" in json.dumps(body):
             client.transport.send = lambda *a, **kw: (_ for _ in ()).throw(Killed)
             raise Killed
         return reply
 
     client.transport.send = dying
+
+
+SIBLINGS = ("Q4 Reviews", "Q4-Reviews-1")
 
 
 async def test_a_saved_plan_killed_while_a_folder_stood_aside_resumes(start_fake, tmp_path):
