@@ -27,11 +27,14 @@ from click.testing import CliRunner
 from omnimigrate.cli import usage_line, with_commands
 from omnimigrate.cli.progress import job_progress, reading
 from omnimigrate.config import ConfigError, load_settings, resolve_tokens
+from omnimigrate.engine.backup import BackupOptions, run_backup
 from omnimigrate.engine.checkpoints import RunInfo, mark_run_open, open_checkpoints
 from omnimigrate.engine.jobs import Job, JobResult
 from omnimigrate.engine.plan import Plan, RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore, resume_saved
 from omnimigrate.logging import configure_logging
+from omnimigrate.platforms.lightdash.fake import scenario as ld_scenario
+from omnimigrate.platforms.lightdash.platform import client_pool as ld_client_pool
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.platforms.omni.verifying import verify
@@ -43,6 +46,7 @@ from tests.backup_helpers import backup
 from tests.conftest import client_for
 from tests.test_cli import run
 from tests.test_first_contact import one_line_error
+from tests.test_lightdash import serve as ld_serve
 from tests.test_restore_cli import pair  # noqa: F401  (the fixture)
 
 cli = with_commands()
@@ -717,3 +721,27 @@ def test_a_killed_run_resumes_only_with_its_own_filters(user):
                     "NoSuchFolder/**", "--restart", env=env)  # fmt: skip
     assert restarted.returncode == 2  # the filter now applies: it matches nothing
     assert "matched no folder and no document" in one_line_error(restarted)
+
+
+async def test_a_lightdash_incremental_reuses_every_export_the_full_one_made(tmp_path):
+    """Seen in the tmux trial's Lightdash demo: a full backup of 75 exports, then an unchanged
+    incremental that said 71 reused (the charts saved in dashboards were kept, not counted)."""
+    scenario = ld_scenario.generate(ld_scenario.ScenarioSpec())
+    fake = await ld_serve(scenario.state)
+    store = LocalStore(tmp_path / "store", create=True)
+    outcomes = []
+    try:
+        for _ in range(2):
+            async with ld_client_pool(fake.url, [scenario.token], rate_limit=100_000,
+                                      project="Staging") as cs:  # fmt: skip
+                outcomes.append(await run_backup(cs, store, BackupOptions(),
+                                                 cache_dir=tmp_path / "cache"))  # fmt: skip
+    finally:
+        await fake.stop()
+    full, incremental = outcomes
+    saved = [
+        o for o in full.manifest.objects if o.type == "ld_chart" and (o.refs or {}).get("dashboard")
+    ]
+    assert saved, "the scenario has charts saved in dashboards"
+    assert incremental.exports == 0
+    assert incremental.reused_exports == full.exports > 0
