@@ -110,6 +110,12 @@ def print_outcome(outcome: BackupOutcome) -> None:
 @rate_limit_option
 @concurrency_option
 @click.option("--full", is_flag=True, help="Export every document, even unchanged ones.")
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Discard this instance's open run (a killed backup's progress) and start a new "
+    "snapshot (default: resume it).",
+)
 @instance_option("instance_name", "The store's name for the instance")
 @report_option
 @click.option(
@@ -129,6 +135,7 @@ def backup(
     rate_limit: int | None,
     concurrency: int | None,
     full: bool,
+    restart: bool,
     instance_name: str | None,
     report: Path | None,
     force_unlock: bool,
@@ -148,6 +155,7 @@ def backup(
     name = instance_name or (source if source in settings.instances else inst.store_name())
     options = BackupOptions(
         full=full,
+        restart=restart,
         include=include,
         exclude=exclude,
         allow_empty=allow_empty,

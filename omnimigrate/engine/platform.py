@@ -61,6 +61,9 @@ class Walker(Protocol):
     @property
     def content_types(self) -> tuple[str, ...]: ...  # the entry types a folder filter selects
 
+    @property
+    def job_kinds(self) -> frozenset[str]: ...  # the kinds of job `run` does
+
     def roots(self) -> list[Job]: ...
 
     async def run(self, job: Job, client: Any) -> JobResult: ...
@@ -82,6 +85,7 @@ class ActionRunner(Protocol):
 class Platform(Protocol):
     name: str
     plan_type: type[Plan[Any]]
+    action_kinds: frozenset[str]  # the kinds of action its runner applies
 
     # (url, tokens, names, timeout, **scope): one request per key; raises InstanceUnusable
     # when the instance or a key cannot serve a run (`names`: the environment variables the

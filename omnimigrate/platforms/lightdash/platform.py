@@ -27,7 +27,7 @@ from omnimigrate.platforms.lightdash.client import LightdashClient, ProjectNotFo
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
 from omnimigrate.platforms.lightdash.planning import LightdashPlan, check_options, make_plan
 from omnimigrate.platforms.lightdash.reading import load_view, read_target
-from omnimigrate.platforms.lightdash.registry import HANDLERS
+from omnimigrate.platforms.lightdash.registry import ACTIONS, HANDLERS
 from omnimigrate.platforms.lightdash.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
@@ -74,6 +74,7 @@ async def preflight(
 class LightdashPlatform:
     name = "lightdash"
     plan_type = LightdashPlan
+    action_kinds = frozenset(ACTIONS)
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
     check_options = staticmethod(check_options)
