@@ -168,8 +168,9 @@ def test_migrate_backs_up_and_restores_and_verify_fails_on_a_difference(pair, tm
         "OMNIMIGRATE_STORE": str(tmp_path / "migrate-store"),
         "OMNIMIGRATE_RATE_LIMIT": "100000",
     }
-    migrated = run("migrate", "--source", source.url, "--target", target.url,
-                   "--rate-limit", "100000", env=env)  # fmt: skip
+    migrated = run(
+        "migrate", "--source", source.url, "--target", target.url, "--rate-limit", "100000", env=env
+    )
     assert migrated.returncode == 3, migrated.stderr[-2000:]
     assert len(list(LocalStore(tmp_path / "migrate-store").list("snapshots/"))) == 1
     ok = run("verify", "--against", target.url, "--rate-limit", "100000", env=env)

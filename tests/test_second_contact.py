@@ -114,8 +114,9 @@ def serve_once(tmp_path: Path, *args: str) -> tuple[str, dict[str, str]]:
         proc.terminate()
         proc.wait(30)
     env_file = tmp_path / re.search(r" in (\S+) \(", ready)[1]  # type: ignore[index]
-    values = dict(line.removeprefix("export ").split("=", 1)
-                  for line in env_file.read_text().splitlines())  # fmt: skip
+    values = dict(
+        line.removeprefix("export ").split("=", 1) for line in env_file.read_text().splitlines()
+    )
     return ready, values
 
 
@@ -190,8 +191,9 @@ def test_off_a_terminal_a_re_run_of_skips_writes_one_line_not_one_per_action():
     now = [100.0]
 
     def rerun():
-        with job_progress("restore", 1.0, unit="requests", clock=lambda: now[0],
-                          terminal=False) as update:  # fmt: skip
+        with job_progress(
+            "restore", 1.0, unit="requests", clock=lambda: now[0], terminal=False
+        ) as update:
             for _ in range(303):  # every action skipped in the same instant
                 update(0, 0)
 
@@ -219,8 +221,9 @@ async def test_reading_the_target_is_never_silent_off_a_terminal():
     stream = io.StringIO()
     configure_logging(level="info", fmt="json", stream=stream)
     try:
-        async with reading("plan: reading the target", requests, clock=lambda: now[0],
-                           terminal=False, tick=0):  # fmt: skip
+        async with reading(
+            "plan: reading the target", requests, clock=lambda: now[0], terminal=False, tick=0
+        ):
             while now[0] < 21:
                 await __import__("asyncio").sleep(0)
     finally:
@@ -259,11 +262,13 @@ def on_a_terminal(args: list[str], env: dict[str, str], timeout: float = 120) ->
 def test_on_a_terminal_log_lines_never_land_on_the_bar_and_reading_shows_a_spinner(user):
     source, target, env, store = user
     backed_up(source, env, store)
-    shown = on_a_terminal(["--log-level", "info", "plan", "--store", str(store), "--target",
-                           target.url], env)  # fmt: skip
+    shown = on_a_terminal(
+        ["--log-level", "info", "plan", "--store", str(store), "--target", target.url], env
+    )
     assert "plan: reading the target" in shown and "requests" in shown
-    out = on_a_terminal(["--log-level", "info", "backup", "--source", source.url, "--store",
-                         str(store)], env)  # fmt: skip
+    out = on_a_terminal(
+        ["--log-level", "info", "backup", "--source", source.url, "--store", str(store)], env
+    )
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out)
     for line in re.split(r"[\r\n]", plain):
         if "backup.start" in line or "backup.committed" in line:
@@ -308,8 +313,9 @@ def test_a_refused_token_and_a_usage_error_are_each_one_line(user):
 
 def test_the_numbers_agree(user, tmp_path):
     source, target, env, store = user
-    made = run("--log-format", "json", "backup", "--source", source.url, "--store", str(store),
-               env=env)  # fmt: skip
+    made = run(
+        "--log-format", "json", "backup", "--source", source.url, "--store", str(store), env=env
+    )
     logs = [json.loads(x) for x in made.stderr.splitlines()]
     committed = next(e for e in logs if e["event"] == "backup.committed")
     listed = json.loads(run("snapshots", "list", "--store", str(store), "--json").stdout)
@@ -321,12 +327,12 @@ def test_the_numbers_agree(user, tmp_path):
     first = run("restore", "--store", str(store), "--target", target.url, env=env)
     assert first.returncode in (0, 3), first.stderr[-2000:]
     out = tmp_path / "again.json"
-    planned = run("plan", "--store", str(store), "--target", target.url, "--out", str(out),
-                  env=env)  # fmt: skip
+    planned = run("plan", "--store", str(store), "--target", target.url, "--out", str(out), env=env)
     unchanged = int(re.search(r"(\d+) unchanged", planned.stdout)[1])  # type: ignore[index]
     assert unchanged == Plan.model_validate_json(out.read_text()).counts()["skip"] > 0
-    again = run("restore", "--store", str(store), "--target", target.url, "--plan", str(out),
-                env=env)  # fmt: skip
+    again = run(
+        "restore", "--store", str(store), "--target", target.url, "--plan", str(out), env=env
+    )
     assert f" {unchanged} unchanged," in again.stdout, again.stdout
 
 
@@ -346,8 +352,9 @@ def test_an_unknown_snapshot_is_2_and_unlocking_nothing_is_1(user):
     backed_up(source, env, store)
     unknown = run("snapshots", "show", "nosuch", "--store", str(store))
     assert unknown.returncode == 2 and "nosuch" in one_line_error(unknown)
-    planned = run("plan", "--store", str(store), "--snapshot", "nosuch", "--target", target.url,
-                  env=env)  # fmt: skip
+    planned = run(
+        "plan", "--store", str(store), "--snapshot", "nosuch", "--target", target.url, env=env
+    )
     assert planned.returncode == 2
     nothing = run("snapshots", "unlock", "--instance", "nosuch", "--store", str(store))
     assert nothing.returncode == 1
@@ -686,8 +693,9 @@ async def test_a_saved_plan_killed_while_a_folder_stood_aside_resumes(start_fake
         configure_logging(level="warning", fmt="json")
     # the path asked for and found taken is handled (the holder steps aside), not a warning
     assert any(r.status == 409 for r in target.log.records)
-    assert [e for e in map(json.loads, logged.getvalue().splitlines())
-            if e.get("status") == 409] == []  # fmt: skip
+    assert [
+        e for e in map(json.loads, logged.getvalue().splitlines()) if e.get("status") == 409
+    ] == []
     aside = [f.path for f in spare.state.folders.values() if "-omnimigrate-" in f.path]
     assert aside, "the run died with a folder at a temporary path"
     async with client_for(target, spare.org_token) as client:
@@ -732,10 +740,12 @@ async def test_a_lightdash_incremental_reuses_every_export_the_full_one_made(tmp
     outcomes = []
     try:
         for _ in range(2):
-            async with ld_client_pool(fake.url, [scenario.token], rate_limit=100_000,
-                                      project="Staging") as cs:  # fmt: skip
-                outcomes.append(await run_backup(cs, store, BackupOptions(),
-                                                 cache_dir=tmp_path / "cache"))  # fmt: skip
+            async with ld_client_pool(
+                fake.url, [scenario.token], rate_limit=100_000, project="Staging"
+            ) as cs:
+                outcomes.append(
+                    await run_backup(cs, store, BackupOptions(), cache_dir=tmp_path / "cache")
+                )
     finally:
         await fake.stop()
     full, incremental = outcomes

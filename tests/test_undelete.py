@@ -87,9 +87,10 @@ async def deleted(start_fake, tmp_path, request):
     await backup(fake, store, tmp_path / "cache", [scenario.org_token])
     gone = doc.model_copy(deep=True)
     other = next(
-        d for d in scenario.state.documents.values()
+        d
+        for d in scenario.state.documents.values()
         if not d.deleted and d.identifier != doc.identifier
-    )  # fmt: skip
+    )
     async with client_for(fake, scenario.org_token) as c:
         await c.update_document(other.identifier, name="Renamed after the backup")
         await c.delete_document(doc.identifier)
@@ -352,8 +353,9 @@ async def test_a_folder_deleted_on_a_standby_comes_back_with_its_permits(start_f
     assert back is not None and back.id != made.id
     assert {p.principal for p in back.permits} == {p.principal for p in made.permits}
     docs = sorted(
-        d.identifier for d in scenario.state.documents.values()
+        d.identifier
+        for d in scenario.state.documents.values()
         if d.folder_id == folder.id and not d.deleted
-    )  # fmt: skip
+    )
     await verified(target, snap, spare.org_token, docs)
     no_duplicates(spare.state)

@@ -142,8 +142,9 @@ def backup(
 ) -> None:
     """Back up an instance into a snapshot (incremental; re-running resumes a killed run)."""
     settings = app.settings
-    inst = instance_for(settings, source, list(token_env), "OMNI_SOURCE_TOKEN",
-                        platform=platform, project=project)  # fmt: skip
+    inst = instance_for(
+        settings, source, list(token_env), "OMNI_SOURCE_TOKEN", platform=platform, project=project
+    )
     if inst.platform == "lightdash" and (include or exclude):
         raise ConfigError(
             "a Lightdash backup takes no --include/--exclude (it backs up whole projects): "

@@ -188,8 +188,9 @@ def serve(app: AppContext, platform: str, spare: bool, host: str, port: int, see
     if platform == "lightdash":
         if state_file:
             raise ConfigError("--state loads an Omni org: the Lightdash fake takes --seed only")
-        settings = LightdashSettings(rate_limit=rate_limit or None, period=rate_period,
-                                     validate=validate, nested_spaces=True)  # fmt: skip
+        settings = LightdashSettings(
+            rate_limit=rate_limit or None, period=rate_period, validate=validate, nested_spaces=True
+        )
         served = lightdash_fake(seed, documents, spare, settings)
     else:
         limit = 60 if rate_limit is None else rate_limit

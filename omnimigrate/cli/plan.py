@@ -56,10 +56,11 @@ def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> No
             console.print(f"  {SYMBOLS[a.op]} {a.object}" + (f"  ({note})" if note else ""))
     counts = plan.counts()
     console.print(
-        "Plan: " + ", ".join(f"{counts.get(op, 0)} to {op}" for op in ("create", "update"))
+        "Plan: "
+        + ", ".join(f"{counts.get(op, 0)} to {op}" for op in ("create", "update"))
         + f", {unchanged(plan)} unchanged, {counts.get('conflict', 0)} in conflict, "
         f"{counts.get('blocked', 0)} blocked, {counts.get('extra', 0)} extra on the target (left there)."
-    )  # fmt: skip
+    )
     console.print(f"Restore: {estimate}.")
 
 

@@ -34,8 +34,9 @@ from omnimigrate.platforms import UnknownPlatform, platform_named
 from omnimigrate.snapshot.manifest import instance_slug
 
 
-def replan_hint(target: str, token_env: tuple[str, ...], kw: dict[str, Any], saved: Plan,
-                out: Path) -> str:  # fmt: skip
+def replan_hint(
+    target: str, token_env: tuple[str, ...], kw: dict[str, Any], saved: Plan, out: Path
+) -> str:
     """`plan` again, for the same snapshot, target and options as the saved plan, saved over it."""
     o = saved.options
     return command_line(

@@ -264,8 +264,9 @@ def _where_paths_are(store: Store, instance: str) -> str:
     """What lists an instance's folder paths: its latest snapshot, and before the first one
     (which `snapshots show` would not find), a backup without the filter."""
     if Catalog(store).refs(instance):
-        show = command_line("snapshots", "show", "latest", objects=True, store=store.url,
-                            instance=instance)  # fmt: skip
+        show = command_line(
+            "snapshots", "show", "latest", objects=True, store=store.url, instance=instance
+        )
         return f"`{show}` lists them"
     return "back up once without the filter: its snapshot lists them (snapshots show --objects)"
 

@@ -42,8 +42,9 @@ async def preflight(
     the project asked for."""
     async with aiohttp.ClientSession() as session:
         for token, name in zip(tokens, names, strict=True):
-            client = LightdashClient(url, token, session=session, timeout=timeout,
-                                     retry=RetryPolicy(attempts=1))  # fmt: skip
+            client = LightdashClient(
+                url, token, session=session, timeout=timeout, retry=RetryPolicy(attempts=1)
+            )
             try:
                 found = await client.projects()
             except OmniTransportError as err:

@@ -122,8 +122,9 @@ class PlanContext:
                                 object=f"{key} -> {g.principal.key}", op="blocked",
                                 reason=self.missing_reason(g.principal)))  # fmt: skip
         if ok:
-            action = Action(id=id_, kind=kind, object=key, op="create",
-                            params={**params, "grants": ok})  # fmt: skip
+            action = Action(
+                id=id_, kind=kind, object=key, op="create", params={**params, "grants": ok}
+            )
             self.decide(action, [*parents, *self.identity_deps(g.principal for g in grants)])
 
     # ------------------------------------------------------------------ the target

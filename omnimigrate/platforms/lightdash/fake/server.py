@@ -78,11 +78,12 @@ class FakeLightdash(Served):
         self.conformance = Conformance(generation) if self.settings.validate else None
         self.pruner = Pruner(load_openapi(generation)[1])
         self.window = (
-            make_limiter("sliding", self.settings.rate_limit, self.settings.period, 1,
-                         self.settings.clock)
+            make_limiter(
+                "sliding", self.settings.rate_limit, self.settings.period, 1, self.settings.clock
+            )
             if self.settings.rate_limit
             else None
-        )  # fmt: skip
+        )
         self.api = Api(
             self.state,
             code_page_size=self.settings.code_page_size,

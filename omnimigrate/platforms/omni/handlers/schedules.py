@@ -422,8 +422,7 @@ def _fields(s: SourceSchedule, paused: bool) -> dict[str, Any]:
     else:
         named = {f: str(q) for f, q in s.queries.items()}
         fields = _delivery_fields(s.delivery, named)
-    return fields | {"paused": paused, "recipients": s.emails, "groups": s.groups,
-                     "owner": s.owner}  # fmt: skip
+    return fields | {"paused": paused, "recipients": s.emails, "groups": s.groups, "owner": s.owner}
 
 
 async def _watched_names(
