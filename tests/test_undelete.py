@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from omnimigrate.engine.plan import RestoreOptions
-from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
+from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore, resume_saved
 from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
@@ -223,6 +223,25 @@ async def test_an_undelete_killed_after_the_import_adopts_it_on_resume(deleted, 
     live = [d for d in fake.state.documents.values() if not d.deleted and d.name == doc.name]
     assert [d.identifier for d in live] == [new]
     assert len(schedules_on(fake.state, new)) == 2
+    await verified(fake, snap, token, [old])
+
+
+async def test_a_killed_restore_of_a_saved_undelete_plan_resumes_with_the_same_plan(deleted):
+    """`restore --plan`: the target changed where the saved plan imported under a new
+    identifier, which its ledger's intent names, so resuming it is no drift."""
+    fake, snap, token, doc, _ = deleted
+    old, new = doc.identifier, f"{doc.identifier}-restored"
+    async with client_for(fake, token) as c:
+        saved = await plan_restore(snap, [c], RestoreOptions(include=[f"document:{old}"]))
+        kill_after_import([c])
+        with pytest.raises(Killed):
+            await apply_plan(snap, saved, [c])
+    async with client_for(fake, token) as c:
+        resumed = await resume_saved(snap, saved, [c])
+        result = await apply_plan(snap, resumed, [c])
+    assert result.complete
+    assert [d.identifier for d in fake.state.documents.values() if d.name == doc.name
+            and not d.deleted] == [new]  # fmt: skip
     await verified(fake, snap, token, [old])
 
 

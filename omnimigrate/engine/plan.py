@@ -51,8 +51,9 @@ class Inventory(BaseModel):
     ) -> list[str]:
         """What changed between two inventories, per object type (for drift messages),
         leaving out the keys whose action ids (or a step of them) are in `written`, and the
-        objects whose id is one `made` (a restore's own object, which may stand at a key
-        of its own for a while: a folder stepped aside to a temporary path)."""
+        objects whose id or key is one `made` (a restore's own object, which may stand at a
+        key of its own: a folder stepped aside to a temporary path, a document imported
+        under a new identifier)."""
         changes = []
         mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
         for field, value in mine.items():
@@ -63,6 +64,7 @@ class Inventory(BaseModel):
                     k
                     for k in set(value) | set(theirs[field])
                     if any(f"{kind}:{k}" in written for kind in kinds)
+                    or k in made  # keyed by what the restore made (an identifier it chose)
                     or _id_of(theirs[field].get(k)) in made
                     or _id_of(value.get(k)) in made
                 }
