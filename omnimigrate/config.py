@@ -293,6 +293,28 @@ def _check_yaml(path: Path) -> None:
 
 
 LIGHTDASH_TOKEN_ENV = "LIGHTDASH_API_KEY"  # what Lightdash's own CLI reads
+LIGHTDASH_URL_ENV = "LIGHTDASH_URL"  # and the instance it talks to
+
+
+def instance_arg(
+    given: str | None, platform: str | None, flag: str, environ: Mapping[str, str] | None = None
+) -> str:
+    """The instance a command names: `flag`'s value, else for Lightdash $LIGHTDASH_URL (as
+    Lightdash's own CLI reads it)."""
+    environ = os.environ if environ is None else environ
+    if given:
+        return given
+    if platform == "lightdash" and environ.get(LIGHTDASH_URL_ENV):
+        return environ[LIGHTDASH_URL_ENV]
+    if platform == "lightdash":
+        raise ConfigError(
+            f"no Lightdash instance given: pass {flag} URL, or export {LIGHTDASH_URL_ENV}=URL "
+            "(as Lightdash's own CLI reads it)"
+        )
+    raise ConfigError(
+        f"no instance given: pass {flag} with an instance URL or a name in the config file "
+        f"(for Lightdash, --platform lightdash reads ${LIGHTDASH_URL_ENV} when {flag} is left out)"
+    )
 
 
 def resolve_tokens(
@@ -317,15 +339,18 @@ def resolve_tokens(
 
 def instance_for(
     settings: Settings,
-    url_or_name: str,
+    given: str | None,
     token_env: list[str],
     default_env: str,
     *,
     platform: str | None = None,
     project: str | None = None,
+    flag: str = "--source",
 ) -> InstanceConfig:
-    """An instance given on the command line, by URL or by its name in the config file;
-    `platform` and `project` (from --platform and --project) override the file's."""
+    """An instance given on the command line (`flag`), by URL or by its name in the config
+    file, else Lightdash's $LIGHTDASH_URL; `platform` and `project` (from --platform and
+    --project) override the file's."""
+    url_or_name = instance_arg(given, platform, flag)
     flags = {k: v for k, v in {"platform": platform, "project": project}.items() if v}
     if url_or_name in settings.instances:
         inst = settings.instances[url_or_name]

@@ -252,3 +252,28 @@ def test_the_other_platforms_server_is_recognised_and_the_flag_named(instances) 
     )
     backup = run("backup", "--source", source.url, "--store", str(store), env=env)
     assert backup.returncode != 0 and "--platform lightdash" in backup.stderr
+
+
+def test_lightdash_url_is_the_instance_when_no_source_or_target_is_given(
+    instances, tmp_path: Path
+) -> None:
+    """As Lightdash's CLI: $LIGHTDASH_URL names the instance where --source/--target is left
+    out (with --platform lightdash, or a Lightdash snapshot's platform); without it the error
+    names both ways to give one."""
+    scenario, spare, source, target, store, _ = instances
+    env = {"LIGHTDASH_API_KEY": scenario.token, "LIGHTDASH_URL": source.url}
+    done = run("backup", *LD, "--project", "Staging", "--store", str(tmp_path / "s"),
+               "--rate-limit", "100000", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    port = source.url.rsplit(":", 1)[1]
+    assert Catalog(LocalStore(tmp_path / "s")).refs()[0].instance.startswith(f"127.0.0.1-{port}")
+    before, reads = len(target.log.writes()), target.log.count("GET", "/api/v1/org/projects")
+    planned = run("plan", "--store", str(store), "--rate-limit", "100000",
+                  env={"LIGHTDASH_API_KEY": spare.token, "LIGHTDASH_URL": target.url})  # fmt: skip
+    assert planned.returncode in (0, 3), planned.stderr
+    assert "Plan:" in planned.stdout and len(target.log.writes()) == before
+    assert target.log.count("GET", "/api/v1/org/projects") > reads  # it read the target
+    env = {k: v for k, v in os.environ.items() if k != "LIGHTDASH_URL"}
+    lost = run("doctor", *LD, env={**env, "LIGHTDASH_API_KEY": scenario.token})
+    assert lost.returncode == 2
+    assert "no Lightdash instance given: pass --source URL, or export LIGHTDASH_URL" in lost.stderr

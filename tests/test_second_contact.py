@@ -302,7 +302,8 @@ def test_a_refused_token_and_a_usage_error_are_each_one_line(user):
     usage = run("plan", "--store", str(store))
     assert usage.returncode == 2
     assert usage.stderr.splitlines() == [
-        "error: Missing option '--target'. (see `omnimigrate plan --help`)"
+        "error: no instance given: pass --target with an instance URL or a name in the config "
+        "file (for Lightdash, --platform lightdash reads $LIGHTDASH_URL when --target is left out)"
     ]
     err = click.UsageError("No such option: --bogus\n  more")
     assert usage_line(err) == "No such option: --bogus more"

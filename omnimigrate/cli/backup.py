@@ -80,7 +80,11 @@ def print_outcome(outcome: BackupOutcome) -> None:
 
 
 @cli.command()
-@click.option("--source", required=True, help="Instance URL or name in the config file.")
+@click.option(
+    "--source",
+    default=None,
+    help="Instance URL or name in the config file (Lightdash: default $LIGHTDASH_URL).",
+)
 @click.option(
     "--source-token-env",
     "token_env",
@@ -124,7 +128,7 @@ def print_outcome(outcome: BackupOutcome) -> None:
 @click.pass_obj
 def backup(
     app: AppContext,
-    source: str,
+    source: str | None,
     token_env: tuple[str, ...],
     platform: str | None,
     project: str | None,

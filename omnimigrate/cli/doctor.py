@@ -106,7 +106,10 @@ async def _diagnose_key(t: Transport, rate_limit: int) -> list[Check]:
 
 @cli.command()
 @click.option(
-    "--source", "instance", required=True, help="Instance URL or name in the config file."
+    "--source",
+    "instance",
+    default=None,
+    help="Instance URL or name in the config file (Lightdash: default $LIGHTDASH_URL).",
 )
 @click.option(
     "--source-token-env",
@@ -126,7 +129,7 @@ async def _diagnose_key(t: Transport, rate_limit: int) -> list[Check]:
 @click.pass_obj
 def doctor(
     app: AppContext,
-    instance: str,
+    instance: str | None,
     token_env: tuple[str, ...],
     rate_limit: int | None,
     platform: str | None,

@@ -68,14 +68,14 @@ def print_drill(report: DrillReport, where: str, console: Console) -> None:
     help="Also write drill.html here (default: only into the store).",
 )
 @click.pass_obj
-def drill_command(app: AppContext, target: str, target_token_env: tuple[str, ...],
+def drill_command(app: AppContext, target: str | None, target_token_env: tuple[str, ...],
                   accept_blocked: Path | None, html_copy: Path | None, **kw: Any) -> None:  # fmt: skip
     """A DR drill: restore a snapshot into a standby, verify it and check its content; the
     evidence goes into the store beside the snapshot. Exit 0 when it passed, 3 otherwise.
 
     Run it right after a restore (a replication rule's) and the restore writes nothing: the
     drill then verifies and checks what that restore left."""
-    configured = app.settings.service.restore_target(target)
+    configured = app.settings.service.restore_target(target) if target else None
     accepted = Acknowledged(accept_blocked, configured.accept_blocked if configured else [])
     tgt = Target(app, target, target_token_env, kw)
     tgt.preflight()

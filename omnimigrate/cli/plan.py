@@ -64,7 +64,9 @@ def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> No
     console.print(f"Restore: {estimate}.")
 
 
-def apply_hint(target: str, token_env: tuple[str, ...], out: Path, kw: dict[str, Any]) -> str:
+def apply_hint(
+    target: str | None, token_env: tuple[str, ...], out: Path, kw: dict[str, Any]
+) -> str:
     """`restore --plan` with this run's store, target, platform, project and keys (the saved
     plan holds the snapshot and every restore option)."""
     return command_line("restore", store=kw["store"], target=target,
@@ -118,7 +120,7 @@ def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 )
 @click.option("--details", is_flag=True, help="List every action, unchanged ones too.")
 @click.pass_obj
-def plan_command(app: AppContext, target: str, target_token_env: tuple[str, ...], as_json: bool,
+def plan_command(app: AppContext, target: str | None, target_token_env: tuple[str, ...], as_json: bool,
                  out: Path | None, details: bool, **kw: Any) -> None:  # fmt: skip
     """Show what a restore would do; writes nothing to the target."""
     early = platform_from(target, app, kw)

@@ -35,7 +35,7 @@ from omnimigrate.snapshot.manifest import instance_slug
 
 
 def replan_hint(
-    target: str, token_env: tuple[str, ...], kw: dict[str, Any], saved: Plan, out: Path
+    target: str | None, token_env: tuple[str, ...], kw: dict[str, Any], saved: Plan, out: Path
 ) -> str:
     """`plan` again, for the same snapshot, target and options as the saved plan, saved over it."""
     o = saved.options
@@ -52,7 +52,7 @@ def replan_hint(
 
 
 def read_saved(
-    plan_file: Path, target: str, token_env: tuple[str, ...], kw: dict[str, Any]
+    plan_file: Path, target: str | None, token_env: tuple[str, ...], kw: dict[str, Any]
 ) -> Plan:
     """A saved plan this omnimigrate can apply as it stands, refused (naming the fault and the
     command that makes it again) before anything is read or written."""
@@ -88,7 +88,7 @@ def read_saved(
 @report_option
 @accept_blocked_option
 @click.pass_obj
-def restore_command(app: AppContext, target: str, target_token_env: tuple[str, ...], plan_file: Path | None,
+def restore_command(app: AppContext, target: str | None, target_token_env: tuple[str, ...], plan_file: Path | None,
                     report: Path | None, accept_blocked: Path | None, **kw: Any) -> None:  # fmt: skip
     """Restore a snapshot into an instance (idempotent: a re-run writes only what is missing)."""
     accepted = Acknowledged(accept_blocked)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -25,7 +26,14 @@ from omnimigrate.cli.options import (
 )
 from omnimigrate.cli.progress import job_progress, reading, requests_of
 from omnimigrate.cli.stores import cipher_for, store_for
-from omnimigrate.config import ConfigError, InstanceConfig, instance_for, resolve_tokens
+from omnimigrate.config import (
+    LIGHTDASH_URL_ENV,
+    ConfigError,
+    InstanceConfig,
+    instance_arg,
+    instance_for,
+    resolve_tokens,
+)
 from omnimigrate.engine.apply import ApplyResult
 from omnimigrate.engine.drill import DrillReport, is_acknowledged
 from omnimigrate.engine.plan import Plan, RestoreOptions
@@ -74,7 +82,7 @@ def restore_option_list(*, snapshot: bool = True) -> list[Callable[..., Any]]:
     return [
         store_option,
         *chosen,
-        click.option("--target", required=True, help="Target instance URL or config name."),
+        click.option("--target", default=None, help="Target instance URL or config name (Lightdash: default $LIGHTDASH_URL)."),
         platform_option,
         project_option("project", "--project", "The target project, by uuid or name"),
         click.option("--target-token-env", multiple=True, help="Env var with a target API key (repeatable: each key gets its own rate limit; default OMNI_TARGET_TOKEN, Lightdash: LIGHTDASH_API_KEY, or the config's `token_env`)."),
@@ -119,11 +127,12 @@ class Target:
     """The target instance: its config, tokens (registered for redaction) and limits."""
 
     def __init__(
-        self, app: AppContext, name: str, token_env: tuple[str, ...], kw: dict[str, Any]
+        self, app: AppContext, name: str | None, token_env: tuple[str, ...], kw: dict[str, Any]
     ) -> None:
         self.inst: InstanceConfig = instance_for(
             app.settings, name, list(token_env), "OMNI_TARGET_TOKEN",
             platform=kw.get("platform") or kw.get("snapshot_platform"), project=kw.get("project"),
+            flag="--target",
         )  # fmt: skip
         self.tokens = resolve_tokens(
             self.inst.token_env, flag="--target-token-env", platform=self.inst.platform
@@ -180,10 +189,12 @@ def open_for(app: AppContext, kw: dict[str, Any]) -> OpenSnapshot:
     return open_snapshot(store, kw["snapshot"], kw["source_instance"], cipher)
 
 
-def platform_from(target: str, app: AppContext, kw: dict[str, Any]) -> OpenSnapshot | None:
+def platform_from(target: str | None, app: AppContext, kw: dict[str, Any]) -> OpenSnapshot | None:
     """A target given by URL without --platform runs the platform the snapshot's manifest
     names (a Lightdash snapshot is never planned with Omni's API, nor its token variable).
     The snapshot, when it could be read; else None, and the pre-flight comes first."""
+    if not target and not os.environ.get(LIGHTDASH_URL_ENV):
+        instance_arg(None, kw.get("platform"), "--target")  # nothing names one: say so first
     if kw.get("platform") or target in app.settings.instances:
         return None
     try:

@@ -58,8 +58,9 @@ def print_verify(report: VerifyReport, console: Console) -> None:
     "target",
     cls=AliasedOption,
     hidden_names=("--against",),
-    required=True,
-    help="Instance URL or config name to compare, as restore's --target.",
+    default=None,
+    help="Instance URL or config name to compare, as restore's --target (Lightdash: default "
+    "$LIGHTDASH_URL).",
 )
 @click.option(
     "--target-token-env",
@@ -97,7 +98,7 @@ def print_verify(report: VerifyReport, console: Console) -> None:
 @json_option
 @rate_limit_option
 @click.pass_obj
-def verify_command(app: AppContext, target: str, target_token_env: tuple[str, ...], models: bool,
+def verify_command(app: AppContext, target: str | None, target_token_env: tuple[str, ...], models: bool,
                    documents: tuple[str, ...], pause_schedules: bool, content: bool,
                    model_map: Path | None, as_json: bool,
                    rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
