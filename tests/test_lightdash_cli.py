@@ -237,7 +237,7 @@ def test_lightdashs_conventions_token_variable_manifest_platform_and_order(
     assert planned.returncode in (0, 3), planned.stderr
     assert "Plan:" in planned.stdout
     order = run("plan", "--explain-order", *LD).stdout.splitlines()
-    assert order[0].startswith("1. groups:") and order[-1].startswith("8. schedulers:")
+    assert order[0].startswith("1. groups:") and order[-1].startswith("9. schedulers:")
     assert run("plan", "--explain-order").stdout.startswith("1. identities:")
 
 

@@ -36,6 +36,8 @@ PROJECT = "/api/v1/projects/{projectUuid}"
 SPACE = PROJECT + "/spaces/{spaceUuid}"
 CHART_SCHEDULERS = "/api/v1/saved/{chartUuid}/schedulers"  # not in the public spec
 DASHBOARD_SCHEDULERS = "/api/v1/dashboards/{dashboardUuid}/schedulers"  # nor this
+SQL_CHART = PROJECT + "/sqlRunner/saved/slug/{slug}"  # 1.219's: a SQL chart by its slug
+SQL_SCHEDULERS = PROJECT + "/sqlRunner/saved/{savedSqlUuid}/schedulers"  # 1.219's
 VALIDATE = PROJECT + "/validate"
 JOB_STATUS = "/api/v1/schedulers/job/{jobId}/status"
 VALIDATION_POLLS = 40  # status reads before a validation counts as unfinished (about 3 min)
@@ -436,8 +438,18 @@ class LightdashClient(ApiClient):
     # ------------------------------------------------------------------ spaces
 
     async def spaces(self, project: str) -> list[SpaceRef]:
-        results = await self._results("GET", PROJECT + "/spaces", path={"projectUuid": project})
-        return [SpaceRef.model_validate(s) for s in results]
+        return [SpaceRef.model_validate(s) for s in await self._space_list(project)]
+
+    async def _space_list(self, project: str) -> list[dict[str, Any]]:
+        return list(await self._results("GET", PROJECT + "/spaces", path={"projectUuid": project}))
+
+    async def nests(self, project: str) -> bool:
+        """Whether the server keeps spaces' parents: 1.219 does (nesting is official); a
+        0.1471 spec's server only when its spaces' answers carry `parentSpaceUuid` (a newer
+        build than its spec), else it is flat and would make a child at the root."""
+        if await self.modern():
+            return True
+        return any("parentSpaceUuid" in s for s in await self._space_list(project))
 
     async def space(self, project: str, space: str) -> SpaceDetail:
         results = await self._results(
@@ -557,6 +569,26 @@ class LightdashClient(ApiClient):
                                       json=body, recover=self._no_lookup)  # fmt: skip
         return _upserted(results, "charts", route)
 
+    async def sql_charts_code(self, project: str) -> list[dict[str, Any]]:
+        """1.219's SQL charts as code; 0.1471 has no SQL charts (none is an empty list)."""
+        return await self._code("sqlCharts", project, None) if await self.modern() else []
+
+    async def sql_chart_uuid(self, project: str, slug: str) -> str | None:
+        """A SQL chart's uuid, which its code leaves out (the schedulers on it name it)."""
+        try:
+            results = await self._results(
+                "GET", SQL_CHART, path={"projectUuid": project, "slug": slug}
+            )
+        except OmniNotFound:
+            return None
+        return str(required(results, "savedSqlUuid", SQL_CHART))
+
+    async def upsert_sql_chart(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
+        route = await self.code_route("sqlCharts", slug=True)
+        results = await self._results("POST", route, path={"projectUuid": project, "slug": slug},
+                                      json=body, recover=self._no_lookup)  # fmt: skip
+        return _upserted(results, "sqlCharts", route)
+
     async def upsert_dashboard(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
         route = await self.code_route("dashboards", slug=True)
         results = await self._results("POST", route, path={"projectUuid": project, "slug": slug},
@@ -618,8 +650,8 @@ class LightdashClient(ApiClient):
         ordinal: int = 1,
         slug: str | None = None,
     ) -> str:
-        """`resource`: ("chart" or "dashboard", its uuid). Through the web app's routes
-        (1.219 declares them). `ordinal`: this one's place among those of its name on the
+        """`resource`: ("chart", "dashboard" or 1.219's "sqlchart", its uuid). Through the web
+        app's routes (1.219 declares them), a SQL chart's through its sqlRunner route. `ordinal`: this one's place among those of its name on the
         resource, so a lost answer's lookup finds it and not an earlier namesake; `slug`:
         1.219's, sent so the copy keeps it."""
         kind, uuid = resource
@@ -627,19 +659,20 @@ class LightdashClient(ApiClient):
         async def recover() -> Reply | None:
             same = [
                 s for s in await self.schedulers(project)
-                if s.get("name") == body["name"] and uuid in (s.get("savedChartUuid"), s.get("dashboardUuid"))
+                if s.get("name") == body["name"]
+                and uuid in (s.get("savedChartUuid"), s.get("dashboardUuid"), s.get("savedSqlUuid"))
             ]  # fmt: skip
             same.sort(key=lambda s: (s.get("createdAt") or "", s.get("schedulerUuid") or ""))
             return self._found(same[ordinal - 1]) if len(same) >= ordinal else None
 
-        route, name = (
-            (CHART_SCHEDULERS, "chartUuid")
-            if kind == "chart"
-            else (DASHBOARD_SCHEDULERS, "dashboardUuid")
-        )
+        route, path = {
+            "chart": (CHART_SCHEDULERS, {"chartUuid": uuid}),
+            "dashboard": (DASHBOARD_SCHEDULERS, {"dashboardUuid": uuid}),
+            "sqlchart": (SQL_SCHEDULERS, {"projectUuid": project, "savedSqlUuid": uuid}),
+        }[kind]
         if await self.modern():  # required in 1.219 (422 without them); null is accepted
             body = {"appUuid": None, "appName": None, **body, **({"slug": slug} if slug else {})}
-        results = await self._results("POST", route, path={name: uuid}, json=body, recover=recover)
+        results = await self._results("POST", route, path=path, json=body, recover=recover)
         return str(results["schedulerUuid"])
 
     async def update_scheduler(self, scheduler: str, body: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from omnimigrate.snapshot.manifest import ObjectEntry
 VOLATILE = ("updatedAt", "downloadedAt", "version", "spaceSlug", "dashboardSlug", "slug")
 SCHEDULER_VOLATILE = (
     "schedulerUuid", "createdBy", "createdAt", "updatedAt", "savedChartUuid", "dashboardUuid",
+    "savedSqlUuid",
     "targets", "slug",  # 1.219's slug: kept apart (Scheduler.slug), sent on a create
     # 1.219's read-only names and derived fields (what the scheduler is on says them)
     "savedChartName", "dashboardName", "savedSqlName", "createdByName", "latestRun",
@@ -90,6 +91,17 @@ class Chart(BaseModel):
         return {**self.body, "space": self.space, "dashboard": self.dashboard}
 
 
+class SqlChart(BaseModel):
+    """1.219's SQL chart: its code (`sql`, `config`, `chartKind`, `limit`…) in its space."""
+
+    slug: str
+    space: list[str]
+    body: dict[str, Any]
+
+    def compared(self) -> dict[str, Any]:
+        return {**self.body, "space": self.space}
+
+
 class Dashboard(BaseModel):
     slug: str
     space: list[str]
@@ -112,7 +124,7 @@ class Dashboard(BaseModel):
 
 
 class Scheduler(BaseModel):
-    """Identified by what it is on (`chart` or `dashboard`, by slug), its name and, when
+    """Identified by what it is on (`chart`, `dashboard` or `sqlchart`, by slug), its name and, when
     more than one there has that name, its ordinal among them by creation (`#2`, `#3`):
     (resource, name) alone is not unique. The same key on every generation, so a restore
     across them converges; 1.219's slug is kept apart and sent on a create."""
@@ -153,6 +165,7 @@ class Project(BaseModel):
     spaces: dict[str, Space] = Field(default_factory=dict)  # "/".join(path) -> space
     charts: dict[str, Chart] = Field(default_factory=dict)  # slug -> chart
     dashboards: dict[str, Dashboard] = Field(default_factory=dict)
+    sql_charts: dict[str, SqlChart] = Field(default_factory=dict)  # slug -> it (1.219's)
     schedulers: dict[str, Scheduler] = Field(default_factory=dict)  # Scheduler.key -> it
 
 
@@ -182,6 +195,7 @@ class TargetIds(BaseModel):
     spaces: dict[str, tuple[str, str]] = Field(default_factory=dict)  # space_key -> (uuid, slug)
     charts: dict[str, str] = Field(default_factory=dict)  # "<project>:<slug>" -> uuid
     dashboards: dict[str, str] = Field(default_factory=dict)
+    sql_charts: dict[str, str] = Field(default_factory=dict)  # "<project>:<slug>" -> uuid
     schedulers: dict[str, str] = Field(default_factory=dict)  # "<project>:<key>" -> uuid
 
 
@@ -191,6 +205,7 @@ class TargetState(BaseModel):
     url: str
     ids: TargetIds = Field(default_factory=TargetIds)
     space_model: str = "isPrivate"  # the target's permission model (its spaces' answers)
+    flat: list[str] = Field(default_factory=list)  # projects whose server keeps no parents
     groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
     attributes: dict[str, Attribute] = Field(default_factory=dict)  # by name
     projects: dict[str, Project] = Field(default_factory=dict)  # by snapshot project name
@@ -210,11 +225,13 @@ class TargetInventory(Inventory):
         "space_shares": ("ld.space", "ld.space.access"),
         "charts": "ld.chart",
         "dashboards": "ld.dashboard",
+        "sql_charts": "ld.sqlchart",
         "schedulers": "ld.scheduler",
     }
 
     ids: TargetIds
-    space_model: str = "isPrivate"  # isPrivate (0.1471, flat) or inheritParentPermissions
+    space_model: str = "isPrivate"  # isPrivate (0.1471) or inheritParentPermissions (1.219)
+    flat: list[str] = Field(default_factory=list)  # projects whose server keeps no parents
     groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> member emails
     attributes: dict[str, str] = Field(default_factory=dict)  # name -> digest of it
     access: dict[str, str] = Field(default_factory=dict)
@@ -224,6 +241,7 @@ class TargetInventory(Inventory):
     space_shares: dict[str, Shares] = Field(default_factory=dict)  # the same, what a diff reads
     charts: dict[str, str] = Field(default_factory=dict)
     dashboards: dict[str, str] = Field(default_factory=dict)
+    sql_charts: dict[str, str] = Field(default_factory=dict)
     schedulers: dict[str, str] = Field(default_factory=dict)
 
     def ledger_scope(self) -> str:
@@ -232,7 +250,7 @@ class TargetInventory(Inventory):
 
     @classmethod
     def of(cls, state: TargetState) -> TargetInventory:
-        inv = cls(url=state.url, ids=state.ids, space_model=state.space_model)
+        inv = cls(url=state.url, ids=state.ids, space_model=state.space_model, flat=state.flat)
         inv.groups = {n: sorted(m) for n, m in state.groups.items()}
         inv.attributes = {n: digest(a.model_dump()) for n, a in state.attributes.items()}
         for name, p in state.projects.items():
@@ -247,6 +265,9 @@ class TargetInventory(Inventory):
             inv.charts |= {f"{name}:{c.slug}": digest(c.compared()) for c in p.charts.values()}
             inv.dashboards |= {
                 f"{name}:{d.slug}": digest(d.compared()) for d in p.dashboards.values()
+            }
+            inv.sql_charts |= {
+                f"{name}:{c.slug}": digest(c.compared()) for c in p.sql_charts.values()
             }
             inv.schedulers |= {f"{name}:{k}": digest(s.compared()) for k, s in p.schedulers.items()}
         return inv

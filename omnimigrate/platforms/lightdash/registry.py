@@ -17,6 +17,7 @@ from omnimigrate.platforms.lightdash.handlers import (
     schedulers,
     settings,
     spaces,
+    sqlcharts,
 )
 
 
@@ -33,8 +34,9 @@ RESTORE_ORDER: tuple[Stage, ...] = (
     Stage(spaces.HANDLER, "parents first, each with its user and group access: content goes into them"),
     Stage(charts.HANDLER, "into their space (by its slug on the target, read after it is made)"),
     Stage(dashboards.HANDLER, "after the charts their tiles name; then the charts saved in them are linked"),
+    Stage(sqlcharts.HANDLER, "1.219's SQL charts, into their space as charts are; before their schedulers"),
     Stage(settings.HANDLER, "the project's default time zone, before the schedulers that run in it"),
-    Stage(schedulers.HANDLER, "last: each is on a chart or dashboard, which exists by now"),
+    Stage(schedulers.HANDLER, "last: each is on a chart, dashboard or SQL chart, which exists by now"),
 )  # fmt: skip
 
 HANDLERS: tuple[Handler, ...] = tuple(stage.handler for stage in RESTORE_ORDER)

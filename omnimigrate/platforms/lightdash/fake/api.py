@@ -34,6 +34,8 @@ UNOFFICIAL_SCHEDULER_ROUTES = (
     "/api/v1/dashboards/{dashboardUuid}/schedulers",
 )
 MODERN_DASHBOARD_SCHEDULERS = "/api/v1/dashboards/{dashboardUuidOrSlug}/schedulers"
+SQL_CHART_SCHEDULERS = "/api/v1/projects/{projectUuid}/sqlRunner/saved/{savedSqlUuid}/schedulers"
+SQL_CHART_FIELDS = ("name", "description", "sql", "limit", "config", "chartKind")
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -95,7 +97,11 @@ class Api:
     def refusal(self, route: str, method: str, body: Any) -> LightdashError | None:
         """What 1.219 refuses before its spec's check: a scheduler create without `appUuid`,
         `appName` or `options` answers 422 (tsoa's validation), as the real server did."""
-        creates = (UNOFFICIAL_SCHEDULER_ROUTES[0], MODERN_DASHBOARD_SCHEDULERS)
+        creates = (
+            UNOFFICIAL_SCHEDULER_ROUTES[0],
+            MODERN_DASHBOARD_SCHEDULERS,
+            SQL_CHART_SCHEDULERS,
+        )
         if not self.modern or method != "POST" or route not in creates:
             return None
         lacking = [k for k in ("appUuid", "appName", "options") if k not in (body or {})]
@@ -303,6 +309,39 @@ class Api:
             "version": 1,
             "downloadedAt": self.state.now(),
         }
+
+    def sql_chart_code(self, project: st.Project, chart: st.SqlChart) -> dict[str, Any]:
+        return {
+            **chart.content,
+            "slug": chart.slug,
+            "updatedAt": chart.updated_at,
+            "spaceSlug": self.code_path(project, project.spaces[chart.space]),
+            "contentType": "sql_chart",
+            "version": 1,
+            "downloadedAt": self.state.now(),
+        }
+
+    def sql_chart_json(self, project: st.Project, chart: st.SqlChart) -> dict[str, Any]:
+        """1.219's SqlChart (`GET sqlRunner/saved/slug/{slug}`)."""
+        space = project.spaces[chart.space]
+        return {
+            **chart.content,
+            "savedSqlUuid": chart.uuid,
+            "slug": chart.slug,
+            "space": {"uuid": space.uuid, "name": space.name},
+            "dashboard": None,
+            "project": {"projectUuid": project.uuid},
+            "organization": {"organizationUuid": self.state.org_uuid},
+            "views": 0,
+            "firstViewedAt": chart.updated_at,
+            "lastViewedAt": chart.updated_at,
+            "createdAt": chart.updated_at,
+            "createdBy": None,
+            "lastUpdatedAt": chart.updated_at,
+            "lastUpdatedBy": None,
+            "resolvedColorPalette": {"source": {"type": "default"}, "paletteName": None,
+                                     "paletteUuid": None, "darkColors": None, "colors": []},
+        }  # fmt: skip
 
     def tile_code(self, project: st.Project, tile: dict[str, Any]) -> dict[str, Any]:
         props = dict(tile["properties"])
@@ -703,6 +742,45 @@ class Api:
                    "total": total, "missingIds": missing,
                    "spaces": self.code_spaces(project, page)})  # fmt: skip
 
+    async def sql_charts_code(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        charts = sorted(project.sql_charts.values(), key=lambda c: c.slug)
+        page, offset, total, missing = self.code_page(request, charts, lambda c: {c.uuid, c.slug})
+        return ok({"sqlCharts": [self.sql_chart_code(project, c) for c in page], "offset": offset,
+                   "total": total, "missingIds": missing,
+                   "spaces": self.code_spaces(project, page)})  # fmt: skip
+
+    async def sql_chart(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        chart = project.sql_chart_by_slug(request.match_info["slug"])
+        if chart is None:
+            raise not_found("Saved sql chart")
+        return ok(self.sql_chart_json(project, chart))
+
+    async def upsert_sql_chart(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        slug = request.match_info["slug"]
+        body = await request.json()
+        space, created = self.space_for_upload(project, body)
+        content = {k: body[k] for k in SQL_CHART_FIELDS if k in body}
+        content.setdefault("description", None)
+        chart = project.sql_chart_by_slug(slug)
+        old_uuid = chart.uuid if chart else ""
+        if chart and chart.content == content and chart.space == space.uuid:
+            action = "no changes"
+        elif chart:
+            chart.content, chart.space = content, space.uuid
+            chart.updated_at, action = self.state.now(), "update"
+        else:
+            chart = st.SqlChart(st.new_uuid(), slug, space.uuid, content, self.state.now())
+            project.sql_charts[chart.uuid] = chart
+            action = "create"
+        data = {"uuid": chart.uuid, "oldUuid": old_uuid, "slug": slug, "name": content["name"],
+                "description": content["description"], "projectUuid": project.uuid,
+                "spaceSlug": space.slug, "spacePath": self.code_path(project, space)}  # fmt: skip
+        item = {"action": action, "data": data}
+        return ok(self.changes(project, space, created, sqlCharts=[item]))
+
     async def dashboards_code(self, request: web.Request) -> web.Response:
         project = self.project(request)
         boards = sorted(project.dashboards.values(), key=lambda d: d.slug)
@@ -834,6 +912,16 @@ class Api:
         return ok(self.new_scheduler(request, project, body, savedChartUuid=chart.uuid,
                                      dashboardUuid=None))  # fmt: skip
 
+    async def create_sql_chart_scheduler(self, request: web.Request) -> web.Response:
+        project = self.project(request)
+        chart = project.sql_charts.get(request.match_info["savedSqlUuid"])
+        if chart is None:
+            raise not_found("Saved sql chart")
+        body = await request.json()
+        made = self.new_scheduler(request, project, body, savedChartUuid=None, dashboardUuid=None,
+                                  savedSqlUuid=chart.uuid)  # fmt: skip
+        return ok(made, status=201)  # as the spec documents
+
     async def create_dashboard_scheduler(self, request: web.Request) -> web.Response:
         wanted = (
             request.match_info.get("dashboardUuidOrSlug") or request.match_info["dashboardUuid"]
@@ -869,8 +957,8 @@ class Api:
         body = await request.json()
         if not isinstance(body, dict):
             raise LightdashError(400, "ParameterError", "Scheduler body must be an object")
-        keep = {k: scheduler.fields[k] for k in
-                ("savedChartUuid", "dashboardUuid", "createdBy", "createdAt")}  # fmt: skip
+        kept = ("savedChartUuid", "dashboardUuid", "savedSqlUuid", "createdBy", "createdAt")
+        keep: dict[str, Any] = {k: scheduler.fields[k] for k in kept if k in scheduler.fields}
         scheduler.fields = {**self.scheduler_fields(body), **keep, "updatedAt": self.state.now()}
         scheduler.targets = self.targets(body)
         return ok(self.scheduler_json(scheduler), status=201)  # as the spec documents
@@ -913,6 +1001,10 @@ class Api:
             Route("POST", p + "/code/charts/{slug}", self.upsert_chart),
             Route("POST", p + "/code/dashboards/{slug}", self.upsert_dashboard),
             Route("POST", MODERN_DASHBOARD_SCHEDULERS, self.create_dashboard_scheduler),
+            Route("GET", p + "/code/sqlCharts", self.sql_charts_code),
+            Route("POST", p + "/code/sqlCharts/{slug}", self.upsert_sql_chart),
+            Route("GET", p + "/sqlRunner/saved/slug/{slug}", self.sql_chart),
+            Route("POST", SQL_CHART_SCHEDULERS, self.create_sql_chart_scheduler),
         ] if self.modern else [
             Route("POST", UNOFFICIAL_SCHEDULER_ROUTES[1], self.create_dashboard_scheduler),
         ]  # fmt: skip

@@ -61,6 +61,17 @@ class Chart:
 
 
 @dataclass
+class SqlChart:
+    """1.219's: a saved SQL query and its visualisation (served by the 1.219 variant only)."""
+
+    uuid: str
+    slug: str
+    space: str
+    content: dict[str, Any]  # name, description, sql, limit, config, chartKind
+    updated_at: str
+
+
+@dataclass
 class Dashboard:
     uuid: str
     slug: str
@@ -110,6 +121,7 @@ class Project:
     charts: dict[str, Chart] = field(default_factory=dict)
     dashboards: dict[str, Dashboard] = field(default_factory=dict)
     schedulers: dict[str, Scheduler] = field(default_factory=dict)
+    sql_charts: dict[str, SqlChart] = field(default_factory=dict)
     explores: dict[str, Explore] = field(default_factory=dict)  # by name (the dbt model's)
     validation: list[dict[str, Any]] = field(default_factory=list)  # the latest results
 
@@ -141,18 +153,24 @@ class Project:
         charts = {
             c.uuid for c in self.charts.values() if c.space == space_uuid or c.dashboard in boards
         }
+        sqls = {c.uuid for c in self.sql_charts.values() if c.space == space_uuid}
         self.schedulers = {
             k: s
             for k, s in self.schedulers.items()
             if s.fields.get("savedChartUuid") not in charts
             and s.fields.get("dashboardUuid") not in boards
+            and s.fields.get("savedSqlUuid") not in sqls
         }
+        self.sql_charts = {k: c for k, c in self.sql_charts.items() if k not in sqls}
         self.charts = {k: c for k, c in self.charts.items() if k not in charts}
         self.dashboards = {k: d for k, d in self.dashboards.items() if k not in boards}
         del self.spaces[space_uuid]
 
     def space_by_slug(self, slug: str) -> Space | None:
         return next((s for s in self.spaces.values() if s.slug == slug), None)
+
+    def sql_chart_by_slug(self, slug: str) -> SqlChart | None:
+        return next((c for c in self.sql_charts.values() if c.slug == slug), None)
 
     def chart_by_slug(self, slug: str) -> Chart | None:
         return next((c for c in self.charts.values() if c.slug == slug), None)

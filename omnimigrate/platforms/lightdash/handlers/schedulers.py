@@ -37,18 +37,21 @@ def targets_of(raw: list[dict[str, Any]]) -> list[str]:
     return sorted(out)
 
 
-def scheduler_of(
-    raw: dict[str, Any], charts: dict[str, str], boards: dict[str, str]
-) -> Scheduler | None:
-    """`charts`/`boards`: uuid -> slug. None when what it is on is not known."""
-    if raw.get("savedChartUuid"):
-        on, slug = "chart", charts.get(raw["savedChartUuid"])
-    elif raw.get("dashboardUuid"):
-        on, slug = "dashboard", boards.get(raw["dashboardUuid"])
-    else:
+ON = {"savedChartUuid": "chart", "dashboardUuid": "dashboard", "savedSqlUuid": "sqlchart"}
+KINDS = {"chart": "ld.chart", "dashboard": "ld.dashboard", "sqlchart": "ld.sqlchart"}
+
+
+def scheduler_of(raw: dict[str, Any], slugs: dict[str, dict[str, str]]) -> Scheduler | None:
+    """`slugs`: per what it is on (chart, dashboard, sqlchart), uuid -> slug. None when what
+    it is on is not known."""
+    field = next((f for f in ON if raw.get(f)), None)
+    if field is None:
         raise ValueError(
-            f"scheduler {raw.get('name')!r} names neither savedChartUuid nor dashboardUuid"
+            f"scheduler {raw.get('name')!r} names none of savedChartUuid, dashboardUuid, "
+            "savedSqlUuid"
         )
+    on = ON[field]
+    slug = slugs.get(on, {}).get(raw[field])
     if slug is None:
         return None
     body = {k: v for k, v in raw.items() if k not in SCHEDULER_VOLATILE and v is not None}
@@ -63,11 +66,11 @@ def scheduler_of(
 
 
 def keyed(
-    raws: list[dict[str, Any]], charts: dict[str, str], boards: dict[str, str]
+    raws: list[dict[str, Any]], slugs: dict[str, dict[str, str]]
 ) -> list[tuple[Scheduler, dict[str, Any]]]:
     """Each scheduler with its unique key: those of one name on one resource are numbered
     by creation (then uuid, for a tie), so the source and the restored target agree."""
-    found = [(s, raw) for raw in raws if (s := scheduler_of(raw, charts, boards))]
+    found = [(s, raw) for raw in raws if (s := scheduler_of(raw, slugs))]
     found.sort(key=lambda p: (p[1].get("createdAt") or "", p[1].get("schedulerUuid") or ""))
     seen: dict[str, int] = {}
     out = []
@@ -82,7 +85,7 @@ async def list_schedulers(ctx: Context, client: LightdashClient, args: Args) -> 
     entries = []
     for s in await client.schedulers(args["project"]):
         refs = {"project": args["name"], "chart": s.get("savedChartUuid"),
-                "dashboard": s.get("dashboardUuid")}  # fmt: skip
+                "dashboard": s.get("dashboardUuid"), "sqlchart": s.get("savedSqlUuid")}  # fmt: skip
         key = f"{args['name']}:{s['schedulerUuid']}"
         entries.append(
             await ctx.entry("ld_scheduler", key, s, source_id=s["schedulerUuid"], refs=refs)
@@ -95,8 +98,8 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
     for o in r.entries("ld_scheduler"):
         by_project.setdefault(project_of(o), []).append(r.blob(o))
     for name, raws in by_project.items():
-        charts, boards = r.slugs.get((name, "chart"), {}), r.slugs.get((name, "dashboard"), {})
-        for found, _ in keyed(raws, charts, boards):
+        slugs = {on: r.slugs.get((name, on), {}) for on in KINDS}
+        for found, _ in keyed(raws, slugs):
             view.projects[name].schedulers[found.key] = found
 
 
@@ -105,8 +108,10 @@ async def read(t: TargetReader) -> None:
         prefix = t.key("")
         return {v: k[len(prefix) :] for k, v in ids.items() if k.startswith(prefix)}
 
-    charts, boards = slugs(t.state.ids.charts), slugs(t.state.ids.dashboards)
-    for found, raw in keyed(await t.client.schedulers(t.uuid), charts, boards):
+    ids = t.state.ids
+    on = {"chart": slugs(ids.charts), "dashboard": slugs(ids.dashboards),
+          "sqlchart": slugs(ids.sql_charts)}  # fmt: skip
+    for found, raw in keyed(await t.client.schedulers(t.uuid), on):
         t.target.schedulers[found.key] = found
         t.state.ids.schedulers[t.key(found.key)] = raw["schedulerUuid"]
 
@@ -115,7 +120,7 @@ def plan(ctx: PlanContext) -> None:
     for project in sorted(ctx.inv.ids.projects):
         for key, s in sorted(ctx.view.projects[project].schedulers.items()):
             full = f"{project}:{key}"
-            kind = "ld.chart" if s.on == "chart" else "ld.dashboard"
+            kind = KINDS[s.on]
             on = action_id(kind, f"{project}:{s.resource}")
             # on what it is on as it goes up: under another slug when its own was taken
             there = s.model_copy(update={"resource": ctx.slug_of(kind, project, s.resource)})
@@ -130,7 +135,8 @@ def plan(ctx: PlanContext) -> None:
 
 async def write(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
     p = a.params
-    ids = ctx.ids.charts if p["on"] == "chart" else ctx.ids.dashboards
+    ids = {"chart": ctx.ids.charts, "dashboard": ctx.ids.dashboards,
+           "sqlchart": ctx.ids.sql_charts}[p["on"]]  # fmt: skip
     resource = ids.get(f"{p['project']}:{p['resource']}")
     if resource is None:
         raise RestoreError(

@@ -1,0 +1,178 @@
+"""Lightdash 1.219's SQL charts and the schedulers on them, over real HTTP to the strict fake:
+backed up as code with their uuids, restored into their (nested, restricted) spaces with
+their schedulers, verified, a re-run writing nothing; restored into a 0.1471 server they are
+blocked, each naming the target's generation, and so are their schedulers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.restore import open_snapshot, plan_restore
+from omnimigrate.platforms.lightdash.fake import scenario as sc
+from omnimigrate.platforms.lightdash.fake import state as st
+from omnimigrate.platforms.lightdash.fake.api import SQL_CHART_SCHEDULERS
+from omnimigrate.platforms.lightdash.handlers.sqlcharts import NO_SQL_CHARTS
+from omnimigrate.platforms.lightdash.platform import client_pool
+from omnimigrate.snapshot.store import LocalStore
+from tests.test_lightdash import backup, restore, serve
+
+NEW, OLD = "1.219.0", "0.1471.0"
+SQL_CODE = "/api/v1/projects/{projectUuid}/code/sqlCharts"
+
+
+def sql_chart(space: st.Space, slug: str, sql: str) -> st.SqlChart:
+    content: dict[str, Any] = {
+        "name": slug.replace("-", " ").title(),
+        "description": None,
+        "sql": sql,
+        "limit": 500,
+        "config": {"type": "table", "metadata": {"version": 1}, "columns": {}},
+        "chartKind": "table",
+    }
+    return st.SqlChart(st.new_uuid(), slug, space.uuid, content, "2026-01-01T00:00:00.000Z")
+
+
+def scheduler_on(
+    p: st.Project, chart: st.SqlChart, name: str, recipient: str, by: str
+) -> st.Scheduler:
+    fields = {"name": name, "message": "weekly", "format": "csv", "cron": "0 7 * * 1",
+              "timezone": "Europe/Paris", "enabled": True, "includeLinks": True,
+              "options": {"formatted": True, "limit": "table"}, "savedChartUuid": None,
+              "dashboardUuid": None, "savedSqlUuid": chart.uuid, "createdBy": by,
+              "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00.000Z"}  # fmt: skip
+    return st.Scheduler(st.new_uuid(), fields, [{"recipient": recipient, "uuid": st.new_uuid()}],
+                        p.scheduler_slug(name))  # fmt: skip
+
+
+def with_sql_charts() -> tuple[sc.Scenario, list[st.SqlChart]]:
+    """A small project with a restricted space, a child of it, and a SQL chart in each; two
+    schedulers of one name on the child's chart and one on the other."""
+    scenario = sc.generate(sc.ScenarioSpec(charts=4, dashboards=1, spaces=2, schedulers=2))
+    p, users = scenario.staging, list(scenario.state.users.values())
+    root = st.Space(st.new_uuid(), "Analytics", "analytics", True)
+    root.users[users[1].uuid] = "editor"
+    leaf = st.Space(st.new_uuid(), "SQL", "sql", False, root.uuid)
+    p.spaces |= {root.uuid: root, leaf.uuid: leaf}
+    charts = [sql_chart(leaf, "revenue-by-month", "select month, sum(amount) from orders group by 1"),
+              sql_chart(root, "open-tickets", "select count(*) from tickets where open")]  # fmt: skip
+    p.sql_charts |= {c.uuid: c for c in charts}
+    for chart, name, to in ((charts[0], "Monday revenue", "cfo@acme.example"),
+                            (charts[0], "Monday revenue", "ops@acme.example"),
+                            (charts[1], "Tickets", "ops@acme.example")):  # fmt: skip
+        s = scheduler_on(p, chart, name, to, users[0].uuid)
+        p.schedulers[s.uuid] = s
+    return scenario, charts
+
+
+async def test_sql_charts_and_their_schedulers_round_trip_on_1_219(tmp_path: Path) -> None:
+    scenario, charts = with_sql_charts()
+    fake = await serve(scenario.state, NEW)
+    store = LocalStore(tmp_path / "store", create=True)
+    try:
+        await backup(fake, scenario.token, store, tmp_path / "cache")
+    finally:
+        await fake.stop()
+    assert fake.violations == []
+    snap = open_snapshot(store, "latest")
+    kept = snap.source.projects["Staging"]
+    assert kept.sql_charts["revenue-by-month"].space == ["Analytics", "SQL"]
+    assert kept.sql_charts["revenue-by-month"].body["sql"] == charts[0].content["sql"]
+    on_sql = sorted(k for k, s in kept.schedulers.items() if s.on == "sqlchart")
+    assert on_sql == ["sqlchart:open-tickets:Tickets", "sqlchart:revenue-by-month:Monday revenue",
+                      "sqlchart:revenue-by-month:Monday revenue#2"]  # fmt: skip
+
+    spare = sc.standby(scenario.state)
+    target = await serve(spare.state, NEW)
+    try:
+        writes, report = await restore(snap, target, spare.token, RestoreOptions())
+        assert report.ok, {t: r.differences for t, r in report.types.items()}
+        assert report.types["sql charts"].matching == report.types["sql charts"].checked == 2
+        assert report.types["schedulers"].matching == report.types["schedulers"].checked
+        assert report.types["schedulers"].checked == len(kept.schedulers) > 3
+        made = {c.slug: c for c in spare.staging.sql_charts.values()}
+        spaces = {s.uuid: s for s in spare.staging.spaces.values()}
+        assert made["revenue-by-month"].content == charts[0].content
+        leaf = spaces[made["revenue-by-month"].space]
+        assert leaf.name == "SQL" and spaces[leaf.parent or ""].name == "Analytics"
+        assert spaces[made["open-tickets"].space].is_private
+        on = {c.uuid: c.slug for c in made.values()}
+        restored = sorted(
+            (on[s.fields["savedSqlUuid"]], s.fields["name"], s.targets[0]["recipient"])
+            for s in spare.staging.schedulers.values()
+            if s.fields.get("savedSqlUuid")
+        )
+        assert restored == [("open-tickets", "Tickets", "ops@acme.example"),
+                            ("revenue-by-month", "Monday revenue", "cfo@acme.example"),
+                            ("revenue-by-month", "Monday revenue", "ops@acme.example")]  # fmt: skip
+        assert target.log.count("POST", SQL_CHART_SCHEDULERS) == 3
+        assert writes > 0
+        rerun, again = await restore(snap, target, spare.token, RestoreOptions())
+        assert rerun == 0 and again.ok
+        # verify notices a SQL chart changed on the target; this restore, which wrote it,
+        # puts it back with one upload
+        made["open-tickets"].content["sql"] = "select 1"
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            tampered = await snap.platform.verify(snap.source, cs)
+        assert not tampered.ok
+        assert [
+            str(d) for d in tampered.types["sql charts"].differences if "open-tickets" in str(d)
+        ]
+        uploads = target.log.count("POST", SQL_CODE + "/{slug}")
+        back, fixed = await restore(snap, target, spare.token, RestoreOptions())
+        assert fixed.ok and made["open-tickets"].content["sql"] == charts[1].content["sql"]
+        assert target.log.count("POST", SQL_CODE + "/{slug}") == uploads + 1 and back == 1
+    finally:
+        await target.stop()
+    assert target.violations == []
+
+
+async def test_sql_charts_into_a_0_1471_server_are_blocked_naming_its_generation(
+    tmp_path: Path,
+) -> None:
+    scenario, _ = with_sql_charts()
+    fake = await serve(scenario.state, NEW)
+    store = LocalStore(tmp_path / "store", create=True)
+    try:
+        await backup(fake, scenario.token, store, tmp_path / "cache")
+    finally:
+        await fake.stop()
+    snap = open_snapshot(store, "latest")
+    spare = sc.standby(scenario.state)
+    target = await serve(spare.state, OLD)
+    try:
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            plan = await plan_restore(snap, cs, RestoreOptions())
+    finally:
+        await target.stop()
+    blocked = {a.id: a.reason for a in plan.actions if a.op == "blocked"}
+    assert blocked["ld.sqlchart:Staging:revenue-by-month"] == NO_SQL_CHARTS
+    assert blocked["ld.sqlchart:Staging:open-tickets"] == NO_SQL_CHARTS
+    assert "0.1471" in NO_SQL_CHARTS and "1.219" in NO_SQL_CHARTS
+    on_sql = [a for a in plan.actions if a.kind == "ld.scheduler" and ":sqlchart:" in a.id]
+    assert len(on_sql) == 3 and all(a.op == "blocked" for a in on_sql)
+    assert all("blocked by ld.sqlchart:Staging:" in (a.reason or "") for a in on_sql)
+    # everything else still restores: the charts' and dashboards' schedulers are planned
+    others = [a for a in plan.actions if a.kind == "ld.scheduler" and ":sqlchart:" not in a.id]
+    assert others and all(a.op == "create" for a in others)
+    assert target.log.count("GET", SQL_CODE) == 0  # 0.1471 serves no such route
+    assert target.violations == []
+
+
+async def test_a_0_1471_source_backs_up_no_sql_charts_and_asks_no_sql_route(
+    tmp_path: Path,
+) -> None:
+    scenario, _ = with_sql_charts()
+    # the same state on a 0.1471 server: it serves no SQL charts, nor schedulers on them
+    for k in [k for k, s in scenario.staging.schedulers.items() if s.fields.get("savedSqlUuid")]:
+        del scenario.staging.schedulers[k]
+    fake = await serve(scenario.state, OLD)
+    store = LocalStore(tmp_path / "store", create=True)
+    try:
+        await backup(fake, scenario.token, store, tmp_path / "cache")
+    finally:
+        await fake.stop()
+    assert fake.violations == []
+    assert open_snapshot(store, "latest").source.projects["Staging"].sql_charts == {}
+    assert fake.log.count("GET", SQL_CODE) == 0
