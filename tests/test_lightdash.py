@@ -369,7 +369,7 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         await call("update_scheduler", made_s, {**body, "targets": [{"channel": "C0AUDIT"}]})
         found = next(s for s in await call("schedulers", p) if s["schedulerUuid"] == made_s)
         assert [t.get("channel") for t in found["targets"]] == ["C0AUDIT"]
-        assert await call("nests", p)  # the fixture serves parents on both generations
+        assert await call("nests", await c.spaces(p))  # the fixture nests on both generations
         sql = {"name": "Audit SQL", "slug": "audit-sql", "sql": "select 1", "limit": 10, "chartKind": "table",
                "config": {"type": "table", "metadata": {"version": 1}, "columns": {}},
                "spaceSlug": space.code_slug, "skipSpaceCreate": True, "version": 1}  # fmt: skip

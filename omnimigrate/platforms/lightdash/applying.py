@@ -25,6 +25,7 @@ class ApplyContext:
         self.ledger = ledger
         self._users: dict[int, str] = {}  # id(client) -> the uuid of its token's user
         self.planned = {a.id for a in plan.actions}
+        self.flat: set[str] = set(plan.inventory.flat)  # projects whose server keeps no parents
 
     async def done(self, action: Action, target: str | None = None, **detail: str) -> None:
         made = action.kind in CREATES and action.op == "create"  # keeps the intent's key

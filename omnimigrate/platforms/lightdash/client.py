@@ -111,6 +111,14 @@ class SpaceRef(Read):
     parent: str | None = Field(default=None, alias="parentSpaceUuid")
     member_role: str | None = Field(default=None, alias="projectMemberAccessRole")
     ltree: str | None = Field(default=None, alias="path")  # 1.219: `parent_slug.child_slug`
+    parent_served: bool = False  # the answer has `parentSpaceUuid` (null at the root)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parent_served(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "parent_served" not in raw:
+            return {**raw, "parent_served": "parentSpaceUuid" in raw}
+        return raw
 
     @model_validator(mode="after")
     def _one_model(self) -> SpaceRef:
@@ -438,18 +446,15 @@ class LightdashClient(ApiClient):
     # ------------------------------------------------------------------ spaces
 
     async def spaces(self, project: str) -> list[SpaceRef]:
-        return [SpaceRef.model_validate(s) for s in await self._space_list(project)]
+        results = await self._results("GET", PROJECT + "/spaces", path={"projectUuid": project})
+        return [SpaceRef.model_validate(s) for s in results]
 
-    async def _space_list(self, project: str) -> list[dict[str, Any]]:
-        return list(await self._results("GET", PROJECT + "/spaces", path={"projectUuid": project}))
-
-    async def nests(self, project: str) -> bool:
-        """Whether the server keeps spaces' parents: 1.219 does (nesting is official); a
-        0.1471 spec's server only when its spaces' answers carry `parentSpaceUuid` (a newer
-        build than its spec), else it is flat and would make a child at the root."""
-        if await self.modern():
-            return True
-        return any("parentSpaceUuid" in s for s in await self._space_list(project))
+    async def nests(self, listed: list[SpaceRef]) -> bool:
+        """Whether the server keeps spaces' parents, from a project's spaces as listed: 1.219
+        does (nesting is official); a 0.1471 spec's server only when its spaces' answers
+        carry `parentSpaceUuid` (a newer build than its spec), else it is flat and would
+        make a child at the root."""
+        return await self.modern() or any(s.parent_served for s in listed)
 
     async def space(self, project: str, space: str) -> SpaceDetail:
         results = await self._results(

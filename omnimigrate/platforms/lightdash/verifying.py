@@ -2,7 +2,12 @@
 handler and natural key, every field restore writes (each handler's `rows`, the same
 function on both sides): group members; project roles; each space's private flag and user
 and group access; each chart's and dashboard's content as code with its space (every tile,
-tab and filter); each scheduler's settings and targets."""
+tab and filter); each scheduler's settings and targets.
+
+Across generations verify compares what the target's can hold (`restorable`): into 0.1471,
+the first of each of 1.219's attribute value lists, no `projectMemberAccessRole`, no SQL
+charts (nor schedulers on them); into a flat server, no child space nor its content. What is
+left out is named in the report's notes, as the plan named it."""
 
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ from typing import Any
 
 from omnimigrate.engine.verify import TypeReport, VerifyReport
 from omnimigrate.http.transport import key_stats
-from omnimigrate.platforms.lightdash.client import LightdashClient
+from omnimigrate.platforms.lightdash.client import ISPRIVATE, LightdashClient
 from omnimigrate.platforms.lightdash.handler import Handler
-from omnimigrate.platforms.lightdash.model import SnapshotView, TargetState
+from omnimigrate.platforms.lightdash.handlers.attributes import first_values
+from omnimigrate.platforms.lightdash.model import Project, SnapshotView, TargetState
 from omnimigrate.platforms.lightdash.reading import read_target
 from omnimigrate.platforms.lightdash.registry import HANDLERS
 
@@ -42,9 +48,61 @@ def sides(handler: Handler, view: SnapshotView, target: TargetState) -> tuple[di
     return want, have
 
 
+def restorable(view: SnapshotView, target: TargetState) -> tuple[SnapshotView, list[str]]:
+    """The snapshot as the target's generation can hold it, and what that leaves out."""
+    kept = view.model_copy(deep=True)
+    notes: list[str] = []
+    old = target.space_model == ISPRIVATE
+    if old:
+        several = sorted(n for n, a in kept.attributes.items()
+                         if max(map(len, [a.defaults, *a.users.values(), *a.groups.values()]), default=0) > 1)  # fmt: skip
+        for name in several:
+            kept.attributes[name] = first_values(kept.attributes[name])
+        if several:
+            notes.append(f"user attributes {', '.join(several)}: the target (0.1471) holds one "
+                         "value each, so the first of each list is compared")  # fmt: skip
+    for name, p in kept.projects.items():
+        if old:
+            roles = sorted(k for k, s in p.spaces.items() if s.member_role)
+            for k in roles:
+                p.spaces[k].member_role = None
+            on_sql = [k for k, s in p.schedulers.items() if s.on == "sqlchart"]
+            if p.sql_charts or roles:
+                notes.append(f"{name}: {len(p.sql_charts)} SQL charts, {len(on_sql)} schedulers "
+                             f"on them and {len(roles)} projectMemberAccessRole(s) are not "
+                             "compared: the target serves 0.1471, which has no equivalent")  # fmt: skip
+            p.sql_charts = {}
+            p.schedulers = {k: s for k, s in p.schedulers.items() if k not in on_sql}
+        if name in target.flat:
+            left = leave_children(p)
+            if left:
+                notes.append(f"{name}: {left} child spaces and their content are not compared: "
+                             "the target is flat (0.1471 without nested spaces)")  # fmt: skip
+    return kept, notes
+
+
+def leave_children(p: Project) -> int:
+    """Drop the child spaces of a project and what is in them; how many spaces went."""
+    children = {k for k, s in p.spaces.items() if len(s.path) > 1}
+    inside: dict[str, set[str]] = {}
+    for kind, items in (
+        ("chart", p.charts),
+        ("dashboard", p.dashboards),
+        ("sqlchart", p.sql_charts),
+    ):
+        inside[kind] = {slug for slug, c in items.items() if "/".join(c.space) in children}
+    p.spaces = {k: s for k, s in p.spaces.items() if k not in children}
+    p.charts = {k: c for k, c in p.charts.items() if k not in inside["chart"]}
+    p.dashboards = {k: d for k, d in p.dashboards.items() if k not in inside["dashboard"]}
+    p.sql_charts = {k: c for k, c in p.sql_charts.items() if k not in inside["sqlchart"]}
+    p.schedulers = {k: s for k, s in p.schedulers.items() if s.resource not in inside[s.on]}
+    return len(children)
+
+
 async def verify(view: SnapshotView, clients: Sequence[LightdashClient]) -> VerifyReport:
     target = await read_target(clients, view)
-    report = VerifyReport()
+    view, notes = restorable(view, target)
+    report = VerifyReport(notes=notes)
     for handler in HANDLERS:
         if handler.rows or handler.org_rows:  # a type restore writes is a type verify compares
             compare(

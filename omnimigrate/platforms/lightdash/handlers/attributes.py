@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
+from omnimigrate.platforms.lightdash.client import ISPRIVATE
 from omnimigrate.platforms.lightdash.handler import Args, Handler
 from omnimigrate.platforms.lightdash.model import Attribute, digest
 from omnimigrate.platforms.lightdash.planning import NO_INVITE, action_id
@@ -70,10 +71,25 @@ def plan(ctx: PlanContext) -> None:
             ctx.blocked(action_id("ld.attribute.value", name, group), "ld.attribute.value",
                         f"{name} <- {group}", f"group {group} is not on the target nor in the snapshot")  # fmt: skip
         want = attr.model_copy(update={"users": users, "groups": groups})
+        several = [v for v in (attr.defaults, *users.values(), *groups.values()) if len(v) > 1]
+        if several and ctx.inv.space_model == ISPRIVATE:
+            ctx.blocked(action_id("ld.attribute.values", name), "ld.attribute.values", name,
+                        f"{len(several)} of its value lists hold more than one value (1.219's), "
+                        "which the target's 0.1471 cannot: the first of each is restored")  # fmt: skip
+            want = first_values(want)  # what the target holds after, so a re-run converges
         action = Action(id=action_id("ld.attribute", name), kind="ld.attribute", object=name,
                         op="create", params=want.model_dump())  # fmt: skip
         ctx.decide(action, ctx.inv.attributes.get(name), digest(want.model_dump()),
                    [action_id("ld.group", g) for g in groups])  # fmt: skip
+
+
+def first_values(attr: Attribute) -> Attribute:
+    """An attribute as 0.1471 holds it: one value where 1.219 lists several."""
+    return attr.model_copy(update={
+        "defaults": attr.defaults[:1],
+        "users": {e: v[:1] for e, v in attr.users.items()},
+        "groups": {g: v[:1] for g, v in attr.groups.items()},
+    })  # fmt: skip
 
 
 async def write(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:

@@ -55,6 +55,8 @@ def scheduler_of(raw: dict[str, Any], slugs: dict[str, dict[str, str]]) -> Sched
     if slug is None:
         return None
     body = {k: v for k, v in raw.items() if k not in SCHEDULER_VOLATILE and v is not None}
+    if body.get("plainTextEmail") is False:  # 1.219's default, what 0.1471 does (HTML email)
+        del body["plainTextEmail"]
     return Scheduler(
         on=on,
         resource=slug,

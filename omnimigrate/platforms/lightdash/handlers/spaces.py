@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from omnimigrate.engine import protocol
+from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.jobs import READ, Job, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.http.errors import OmniAPIError
@@ -88,6 +89,9 @@ async def read_one(t: TargetReader, uuid: str) -> tuple[SpaceDetail, list[SpaceS
 async def read(t: TargetReader) -> None:
     listed = {s.uuid: s for s in await t.client.spaces(t.uuid)}
     t.state.space_model = INHERIT if await t.client.modern() else ISPRIVATE
+    # a target with no space cannot tell: its first create's answer does (`write_space`)
+    if listed and not await t.client.nests(list(listed.values())):
+        t.state.flat.append(t.project)
     for detail, shares in await asyncio.gather(*(read_one(t, u) for u in listed)):
         path = space_path(detail.uuid, listed)
         t.target.spaces["/".join(path)] = Space(
@@ -97,6 +101,13 @@ async def read(t: TargetReader) -> None:
         )  # fmt: skip
         t.state.ids.spaces[space_key(t.project, path)] = (detail.uuid, detail.code_slug)
         t.space_paths[detail.code_slug] = path
+
+
+FLAT = (
+    "a child space, and the target serves the 0.1471 API without nested spaces (none of its "
+    "spaces has `parentSpaceUuid`): it would be made at the root; restore it into a "
+    "Lightdash of 1.219 or later, or move it to the root at the source"
+)
 
 
 def plan(ctx: PlanContext) -> None:
@@ -118,6 +129,9 @@ def plan_space(ctx: PlanContext, project: str, space: Space) -> None:
     action = Action(id=action_id("ld.space", full), kind="ld.space", object=full, op="create",
                     params={"project": project, "path": space.path, "private": space.private},
                     parent=space_key(project, space.path[:-1]) if len(space.path) > 1 else None)  # fmt: skip
+    if parent and project in ctx.inv.flat:
+        ctx.mark(action, "blocked", FLAT)
+        return
     ctx.decide(action, ctx.inv.spaces.get(full), digest(space.private), parent)
     users = {e: r for e, r in space.users.items() if ctx.user_ok(e)}
     for email in sorted(set(space.users) - set(users)):
@@ -146,8 +160,12 @@ async def write_space(ctx: ApplyContext, client: LightdashClient, a: Action) -> 
         await client.update_space(project, uuid, path[-1], a.params["private"])
         return await ctx.done(a, uuid)
     parent = ctx.space(name, path[:-1])[0] if len(path) > 1 else None
+    if parent and name in ctx.flat:  # a target with no space to tell it at plan time
+        raise RestoreError(FLAT)
     creator = await ctx.token_user(client)  # Lightdash gives them an admin share (CREATOR_SHARE)
     made = await client.create_space(project, path[-1], a.params["private"], parent)
+    if not await client.nests([made]):
+        ctx.flat.add(name)
     ctx.ids.spaces[space_key(name, path)] = (made.uuid, made.code_slug)
     await ctx.done(a, made.uuid, creator=creator)
 
@@ -211,8 +229,10 @@ def plan_creator_share(ctx: PlanContext, cause: Action) -> Action:
     snapshot = ctx.view.projects[project].spaces["/".join(path)]
 
     def inside(a: Action) -> bool:
+        """A write into the space (a blocked one writes nothing: nothing to wait for)."""
         where = a.params.get("path") if a.kind.startswith("ld.space") else a.params.get("space")
-        return a.params.get("project") == project and list(where or [])[: len(path)] == path
+        in_it = a.params.get("project") == project and list(where or [])[: len(path)] == path
+        return in_it and a.op != "blocked"
 
     users = {e: r for e, r in snapshot.users.items() if ctx.user_ok(e)}
     have = (

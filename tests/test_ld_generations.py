@@ -1,0 +1,162 @@
+"""Lightdash across API generations, over real HTTP to the strict fake: a 1.219 snapshot into a
+0.1471 target and the reverse (isPrivate <-> inheritParentPermissions mapped, what has no
+equivalent named in the plan, verify at 100 % of what the target can hold, a re-run writing
+nothing), and nested spaces into a flat server (each child space and its content blocked,
+naming the server's generation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
+from omnimigrate.platforms.lightdash.fake import scenario as sc
+from omnimigrate.platforms.lightdash.fake import state as st
+from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
+from omnimigrate.platforms.lightdash.handlers.spaces import FLAT
+from omnimigrate.platforms.lightdash.platform import client_pool
+from omnimigrate.snapshot.store import LocalStore
+from tests.conftest import FAST_RETRY
+from tests.test_lightdash import backup, restore, serve
+
+NEW, OLD = "1.219.0", "0.1471.0"
+
+
+def paths(project: st.Project) -> dict[str, bool]:
+    """Each space's path of names -> restricted."""
+
+    def path(s: st.Space) -> str:
+        parent = project.spaces.get(s.parent or "")
+        return f"{path(parent)}/{s.name}" if parent else s.name
+
+    return {path(s): s.is_private for s in project.spaces.values()}
+
+
+@pytest.mark.parametrize(("source_version", "target_version"), [(NEW, OLD), (OLD, NEW)])
+async def test_a_snapshot_restores_into_the_other_generation_mapping_each_flag(
+    tmp_path: Path, source_version: str, target_version: str
+) -> None:
+    scenario = sc.generate(sc.ScenarioSpec(spaces=6, charts=20, dashboards=4, schedulers=4))
+    want = paths(scenario.staging)
+    assert set(want.values()) == {True, False}, "restricted and open spaces both"
+    fake = await serve(scenario.state, source_version)
+    store = LocalStore(tmp_path / "store", create=True)
+    try:
+        await backup(fake, scenario.token, store, tmp_path / "cache")
+    finally:
+        await fake.stop()
+    snap = open_snapshot(store, "latest")
+    assert snap.source.source_version == source_version
+    spare = sc.standby(scenario.state)
+    target = await serve(spare.state, target_version)
+    try:
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            plan = await plan_restore(snap, cs, RestoreOptions())
+        blocked = {a.id: a.reason for a in plan.actions if a.op == "blocked"}
+        several = [n for n, a in snap.source.attributes.items()
+                   if any(len(v) > 1 for v in [a.defaults, *a.users.values(), *a.groups.values()])]  # fmt: skip
+        if source_version == NEW:  # 1.219's value lists have no 0.1471 equivalent: named
+            assert several
+            for name in several:
+                assert "the first of each is restored" in blocked[f"ld.attribute.values:{name}"]
+        assert [i for i in blocked if not i.startswith("ld.attribute.values:")] == []
+        _, report = await restore(snap, target, spare.token, RestoreOptions())
+        assert report.ok, {t: r.differences[:3] for t, r in report.types.items() if r.differences}
+        assert report.types["spaces"].checked == len(want)
+        assert paths(spare.staging) == want  # isPrivate <-> not inheritParentPermissions
+        assert bool(report.notes) == (source_version == NEW)
+        if several:
+            held = {a.name: a for a in spare.state.attributes.values()}
+            assert all(len(v) == 1 for v in held[several[0]].users.values())
+        rerun, _ = await restore(snap, target, spare.token, RestoreOptions())
+        assert rerun == 0
+    finally:
+        await target.stop()
+    assert target.violations == []
+
+
+def tree(scenario: sc.Scenario) -> st.Chart:
+    """Finance (restricted) > Close > Monthly, a chart in the leaf."""
+    p = scenario.staging
+    root = st.Space(st.new_uuid(), "Finance", "finance", True)
+    mid = st.Space(st.new_uuid(), "Close", "close", False, root.uuid)
+    leaf = st.Space(st.new_uuid(), "Monthly", "monthly", False, mid.uuid)
+    p.spaces |= {s.uuid: s for s in (root, mid, leaf)}
+    shown = {t["properties"].get("savedChartUuid") for d in p.dashboards.values()
+             for t in d.content["tiles"]}  # fmt: skip
+    chart = next(c for c in p.charts.values() if c.dashboard is None and c.uuid not in shown)
+    chart.space = leaf.uuid
+    return chart
+
+
+async def flat_target(
+    tmp_path: Path, spaces: int
+) -> tuple[sc.Scenario, st.Chart, FakeLightdash, sc.Scenario]:
+    scenario = sc.generate(sc.ScenarioSpec(charts=4, dashboards=1, spaces=2, schedulers=0))
+    chart = tree(scenario)
+    fake = await serve(scenario.state, OLD)  # a 0.1471 build that nests
+    store = LocalStore(tmp_path / "store", create=True)
+    try:
+        await backup(fake, scenario.token, store, tmp_path / "cache")
+    finally:
+        await fake.stop()
+    spare = sc.standby(scenario.state)
+    for n in range(spaces):
+        s = st.Space(st.new_uuid(), f"Shared {n}", f"shared-{n}", False)
+        spare.staging.spaces[s.uuid] = s
+    target = FakeLightdash(spare.state, LightdashSettings(version=OLD, nested_spaces=False))
+    await target.start()
+    return scenario, chart, target, spare
+
+
+async def test_nested_spaces_into_a_flat_server_block_each_child_and_its_content(
+    tmp_path: Path,
+) -> None:
+    _, chart, target, spare = await flat_target(tmp_path, spaces=1)
+    snap = open_snapshot(LocalStore(tmp_path / "store"), "latest")
+    try:
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            plan = await plan_restore(snap, cs, RestoreOptions())
+        blocked = {a.id: a.reason for a in plan.actions if a.op == "blocked"}
+        assert blocked["ld.space:Staging:Finance/Close"] == FLAT
+        assert blocked["ld.space:Staging:Finance/Close/Monthly"] == FLAT
+        assert "0.1471" in FLAT and "nested" in FLAT
+        assert blocked[f"ld.chart:Staging:{chart.slug}"] == (
+            "blocked by ld.space:Staging:Finance/Close/Monthly"
+        )
+        assert {a.op for a in plan.actions if a.id == "ld.space:Staging:Finance"} == {"create"}
+        _, report = await restore(snap, target, spare.token, RestoreOptions())
+        names = {s.name: s for s in spare.staging.spaces.values()}
+        assert "Finance" in names and names["Finance"].is_private
+        assert not {"Close", "Monthly"} & set(names), "no child made at the root"
+        assert spare.staging.chart_by_slug(chart.slug) is None
+        assert report.ok, {t: r.differences[:3] for t, r in report.types.items() if r.differences}
+        assert any("2 child spaces" in n for n in report.notes)
+        rerun, _ = await restore(snap, target, spare.token, RestoreOptions())
+        assert rerun == 0
+    finally:
+        await target.stop()
+    assert target.violations == []
+
+
+async def test_a_flat_server_with_no_space_is_found_out_by_its_first_create(
+    tmp_path: Path,
+) -> None:
+    """An empty 0.1471 target cannot tell at plan time; the root's create answer (without
+    `parentSpaceUuid`) does, and the child fails naming why before anything is made."""
+    _, _, target, spare = await flat_target(tmp_path, spaces=0)
+    snap = open_snapshot(LocalStore(tmp_path / "store"), "latest")
+    try:
+        async with client_pool(target.url, [spare.token], rate_limit=100_000,
+                               retry=FAST_RETRY) as cs:  # fmt: skip
+            plan = await plan_restore(snap, cs, RestoreOptions())
+            result = await apply_plan(snap, plan, cs)
+        failed = {k: result.outcomes[k].detail for k in result.by_status("failed")}
+        assert failed["ld.space:Staging:Finance/Close"] == FLAT
+        names = {s.name for s in spare.staging.spaces.values()}
+        assert "Finance" in names and not {"Close", "Monthly"} & names
+    finally:
+        await target.stop()
+    assert target.violations == []
