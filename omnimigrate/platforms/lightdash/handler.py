@@ -63,3 +63,4 @@ class Handler:
     rows: Rows | None = None
     org_rows: OrgRows | None = None
     org_wide: bool = False  # `read` reads the organization, not a project
+    optional: bool = False  # a type only some servers have: verify names it where either side does

@@ -72,15 +72,17 @@ def plan(ctx: PlanContext) -> None:
                         f"{name} <- {group}", f"group {group} is not on the target nor in the snapshot")  # fmt: skip
         want = attr.model_copy(update={"users": users, "groups": groups})
         several = [v for v in (attr.defaults, *users.values(), *groups.values()) if len(v) > 1]
-        if several and ctx.inv.space_model == ISPRIVATE:
-            ctx.blocked(action_id("ld.attribute.values", name), "ld.attribute.values", name,
-                        f"{len(several)} of its value lists hold more than one value (1.219's), "
-                        "which the target's 0.1471 cannot: the first of each is restored")  # fmt: skip
+        lossy = bool(several) and ctx.inv.space_model == ISPRIVATE
+        if lossy:
             want = first_values(want)  # what the target holds after, so a re-run converges
         action = Action(id=action_id("ld.attribute", name), kind="ld.attribute", object=name,
                         op="create", params=want.model_dump())  # fmt: skip
-        ctx.decide(action, ctx.inv.attributes.get(name), digest(want.model_dump()),
-                   [action_id("ld.group", g) for g in groups])  # fmt: skip
+        decided = ctx.decide(action, ctx.inv.attributes.get(name), digest(want.model_dump()),
+                             [action_id("ld.group", g) for g in groups])  # fmt: skip
+        if lossy and decided.writes:  # restored, less what 0.1471 cannot hold: named
+            ctx.add(decided.model_copy(update={"warning": (
+                f"{len(several)} of its value lists hold more than one value (1.219's), which "
+                "the target's 0.1471 cannot: the first of each is restored")}))  # fmt: skip
 
 
 def first_values(attr: Attribute) -> Attribute:

@@ -116,4 +116,5 @@ HANDLER = Handler(
     plan=plan,
     actions={"ld.sqlchart": upload},
     rows=rows,
+    optional=True,
 )
