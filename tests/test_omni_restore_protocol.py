@@ -1,0 +1,130 @@
+"""The restore protocol (`engine/protocol.py`) on Omni, over real HTTP to the strict fake: a
+restore killed in-process at each boundary of a multi-step create (a folder created, then its
+path forced; a document imported, then its description, owner and permits) finishes on a
+re-run: each object equals the snapshot, none is made twice, no conflict is reported, and a
+third run writes nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
+from omnimigrate.platforms.omni.fake import state as st
+from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.platforms.omni.fake.server import FakeOmni
+from omnimigrate.platforms.omni.verifying import verify
+from omnimigrate.snapshot.store import LocalStore
+from tests.backup_helpers import backup
+from tests.conftest import client_for
+from tests.test_restore import no_duplicates
+
+DOC = "/api/v1/documents/{identifier}"
+# The scenario's top-level siblings renamed since they were made: each one's name slugs to
+# the other's path, so a create lands at a path that must then be forced.
+RENAMED = ("Q4-Reviews-1", "Q4 Reviews")
+
+
+def renamed(body: Any) -> bool:
+    return body.get("name") in RENAMED and not body.get("parentFolderId")
+
+
+Request = tuple[str, str, Any]  # method, route, JSON body
+Boundary = Callable[[str, str, Any], bool]
+
+BOUNDARIES: dict[str, Boundary] = {
+    "folder created, path not yet forced": lambda m, r, body: (
+        m == "POST" and r == "/api/v1/folders" and renamed(body)
+    ),
+    "document imported": lambda m, r, _: m == "POST" and r == "/api/unstable/documents/import",
+    "description written": lambda m, r, body: m == "PATCH" and r == DOC and "description" in body,
+    "owner transferred": lambda m, r, _: m == "PUT" and r == DOC + "/transfer-ownership",
+    "permits written": lambda m, r, _: m == "POST" and r == DOC + "/permissions",
+}
+
+
+class Killed(BaseException):
+    """The restore died between two requests (an in-process SIGKILL)."""
+
+
+def kill_after(clients: Sequence[Any], boundary: Boundary) -> list[Request]:
+    """Once the first request `boundary` names is answered (accepted), it and every later
+    request raise Killed: the run dies there, its ledger as it was. Answers which requests
+    were killed that way (the first one)."""
+    killed: list[Request] = []
+    for client in clients:
+        send = client.transport.send
+
+        async def dying(m: str, route: str, *a: Any, _send: Any = send, **kw: Any) -> Any:
+            if killed:
+                raise Killed
+            reply = await _send(m, route, *a, **kw)
+            if reply.status < 300 and boundary(m, route, kw.get("json_body") or {}):
+                killed.append((m, route, kw.get("json_body")))
+                raise Killed
+            return reply
+
+        client.transport.send = dying
+    return killed
+
+
+@pytest.fixture
+async def pair(start_fake, tmp_path):
+    """(snapshot, the standby's scenario, its fake): a backup of a small organization, and a
+    standby with the same users under other ids, holding none of its content."""
+    scenario = generate(ScenarioSpec(documents=24, schedules=6, seed=29))
+    source = await start_fake(scenario.state)
+    store = LocalStore(tmp_path / "store")
+    await backup(source, store, tmp_path / "cache", [scenario.org_token])
+    spare = standby(scenario.state)
+    target = await start_fake(spare.state)
+    return open_snapshot(store, "latest"), spare, target
+
+
+def same_objects(snap: OpenSnapshot, state: st.OrgState) -> None:
+    """As many live documents and folders as the snapshot restores (none made twice, none at
+    a stray path), each once."""
+    no_duplicates(state)
+    restorable = {i for i, d in snap.source.documents.items() if not d.deleted and d.export_blob}
+    live = Counter(d.name for d in state.documents.values() if not d.deleted)
+    assert sum(live.values()) == len(restorable), live
+    assert sorted(f.path for f in state.folders.values()) == sorted(snap.source.folders)
+
+
+async def faithful(snap: OpenSnapshot, fake: FakeOmni, token: str) -> None:
+    async with client_for(fake, token) as c:
+        report = await verify(snap.source, [c])
+    for kind in ("folders", "documents", "schedules"):
+        t = report.types[kind]
+        assert t.checked > 0 and t.matching == t.checked, (kind, t.differences[:5])
+
+
+@pytest.mark.parametrize("boundary", list(BOUNDARIES))
+async def test_a_restore_killed_at_each_boundary_finishes_on_a_rerun(pair, boundary) -> None:
+    snap, spare, target = pair
+    token = spare.org_token
+    async with client_for(target, token) as c:
+        plan = await plan_restore(snap, [c], RestoreOptions())
+        killed = kill_after([c], BOUNDARIES[boundary])
+        with pytest.raises(Killed):
+            await apply_plan(snap, plan, [c])
+    assert killed, f"the restore never reached: {boundary}"
+    async with client_for(target, token) as c:
+        plan = await plan_restore(snap, [c], RestoreOptions())
+        assert [a.id for a in plan.actions if a.op == "conflict"] == []
+        if boundary in ("folder created, path not yet forced", "document imported"):
+            assert [a.id for a in plan.actions if a.adopt], "the killed run's create is adopted"
+        result = await apply_plan(snap, plan, [c])
+    assert result.by_status("failed") == [], {
+        k: result.outcomes[k].detail for k in result.by_status("failed")
+    }
+    same_objects(snap, target.state)
+    await faithful(snap, target, token)
+    writes = len(target.log.writes())
+    async with client_for(target, token) as c:
+        await apply_plan(snap, await plan_restore(snap, [c], RestoreOptions()), [c])
+    assert target.log.writes()[writes:] == []
