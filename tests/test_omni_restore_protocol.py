@@ -6,6 +6,7 @@ third run writes nothing."""
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -128,3 +129,76 @@ async def test_a_restore_killed_at_each_boundary_finishes_on_a_rerun(pair, bound
     async with client_for(target, token) as c:
         await apply_plan(snap, await plan_restore(snap, [c], RestoreOptions()), [c])
     assert target.log.writes()[writes:] == []
+
+
+PERMITS = (DOC + "/permissions", "/api/v1/folders/{folderId}/permissions")
+
+
+def other_role(role: str) -> str:
+    return "EDITOR" if role == "VIEWER" else "VIEWER"
+
+
+def two_permits(objects: Any) -> Any:
+    """The first (by natural key) live object with two direct permits, to two principals."""
+    return next(
+        o for o in objects
+        if not getattr(o, "deleted", False) and not getattr(o, "settings", None)
+        and len({p.principal for p in o.permits}) >= 2
+    )  # fmt: skip
+
+
+async def restore(snap: OpenSnapshot, fake: FakeOmni, token: str, **options: Any) -> list[Any]:
+    """Plan and apply; the write requests it made."""
+    before = len(fake.log.writes())
+    async with client_for(fake, token) as c:
+        result = await apply_plan(
+            snap, await plan_restore(snap, [c], RestoreOptions(**options)), [c]
+        )
+    assert result.by_status("failed") == []
+    return fake.log.writes()[before:]
+
+
+async def test_permits_are_a_diff_a_changed_snapshot_writes_only_what_differs(
+    start_fake, tmp_path
+) -> None:
+    """A snapshot taken after a folder and a document each lost a permit and changed another's
+    role: the restore over the first one's writes just that (a revoke and a grant each), and
+    verify finds both as the new snapshot has them."""
+    scenario = generate(ScenarioSpec(documents=24, schedules=6, seed=29))
+    source = await start_fake(scenario.state)
+    store = LocalStore(tmp_path / "store")
+    await backup(source, store, tmp_path / "cache", [scenario.org_token])
+    spare = standby(scenario.state)
+    target = await start_fake(spare.state)
+    await restore(open_snapshot(store, "latest"), target, spare.org_token)
+
+    state = scenario.state
+    folder = two_permits(sorted(state.folders.values(), key=lambda f: f.path))
+    doc = two_permits(sorted(state.documents.values(), key=lambda d: d.identifier))
+    for o in (folder, doc):
+        del o.permits[0]
+        o.permits[0] = o.permits[0].model_copy(update={"role": other_role(o.permits[0].role)})
+    await backup(source, store, tmp_path / "cache", [scenario.org_token])
+    snap = open_snapshot(store, "latest")
+
+    written = await restore(snap, target, spare.org_token)
+    assert sorted((w.method, w.route) for w in written) == sorted(
+        [("POST", r) for r in PERMITS] + [("DELETE", r) for r in PERMITS]
+    ), [(w.method, w.path) for w in written]
+    await faithful(snap, target, spare.org_token)
+    assert await restore(snap, target, spare.org_token) == []
+
+
+async def test_a_faithful_target_restored_without_a_ledger_gets_no_permit_write(pair) -> None:
+    """A target that holds the snapshot's folders with their permits (here: restored once,
+    then restored again from another store, which has no ledger of it) is left as it is:
+    the permits are compared, none sent again."""
+    snap, spare, target = pair
+    await restore(snap, target, spare.org_token)
+    assert isinstance(snap.store, LocalStore)
+    elsewhere = snap.store.root.parent / "elsewhere"
+    shutil.copytree(snap.store.root, elsewhere, ignore=shutil.ignore_patterns("restores"))
+    again = open_snapshot(LocalStore(elsewhere), "latest")
+    written = await restore(again, target, spare.org_token)
+    assert [w.path for w in written if w.route in PERMITS] == []
+    await faithful(again, target, spare.org_token)

@@ -110,9 +110,13 @@ class PlanContext:
         params: dict[str, Any],
         grants: list[Grant],
         parents: list[str],
+        *,
+        of: str,
     ) -> None:
         """Direct grants on a folder or document: one action for the principals the target
-        has, and a blocked action for each one it lacks."""
+        has, and a blocked action for each one it lacks. The action writes a diff of the
+        target's permits (`principals.permit_writes`), removing others only from an object
+        this restore makes or made (`of`: its create), or overwrites."""
         ok = []
         for g in grants:
             if self.principal_ok(g.principal):
@@ -122,9 +126,16 @@ class PlanContext:
                                 object=f"{key} -> {g.principal.key}", op="blocked",
                                 reason=self.missing_reason(g.principal)))  # fmt: skip
         if ok:
+            remove = self.opt.on_conflict == "overwrite" or self.restores(of)
             action = Action(id=id_, kind=kind, object=key, op="create",
-                            params={**params, "grants": ok})  # fmt: skip
+                            params={**params, "grants": ok}, have={"remove": remove})  # fmt: skip
             self.decide(action, [*parents, *self.identity_deps(g.principal for g in grants)])
+
+    def restores(self, create: str) -> bool:
+        """Whether the object of the create action `create` is this restore's: this plan
+        makes or adopts it, or an earlier run of this restore did (its ledger record)."""
+        action = self.actions.get(create)
+        return action is not None and (action.writes or action.adopt or create in self.ledger)
 
     # ------------------------------------------------------------------ the target
 

@@ -29,6 +29,9 @@ from omnimigrate.platforms.omni.principals import (
     by_principal,
     grant_keys,
     permit_calls,
+    permit_key,
+    permit_role,
+    permit_writes,
 )
 
 if TYPE_CHECKING:
@@ -200,7 +203,7 @@ def plan(ctx: PlanContext) -> None:
                                "the restoring key's user owns it"))  # fmt: skip
         ctx.permissions(
             action_id("folder", path, "permissions"), "folder.permissions", path,
-            {"path": path}, folder.grants, [action.id],
+            {"path": path}, folder.grants, [action.id], of=action.id,
         )  # fmt: skip
 
 
@@ -313,12 +316,21 @@ async def _folder_at(c: OmniClient, path: str) -> str | None:
     return None
 
 
-async def add_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    """Only the permits that differ from the target's (`permit_writes`)."""
     folder_id = ctx.ids.folders[a.params["path"]]
-    for (role, boost), users, groups in ctx.by_role(a.params["grants"]):
+    have = {
+        permit_key("user" if p.user_id else "group", p.user_id or p.user_group_id or ""):
+        permit_role(p.role, p.access_boost)
+        for p in await c.folder_permits(folder_id)
+    }  # fmt: skip
+    writes = permit_writes(ctx.ids, a, have)
+    for (role, boost), users, groups in ctx.by_role(writes.grants):
         await c.add_folder_permits(
             folder_id, role, user_ids=users, group_ids=groups, access_boost=boost
         )
+    if writes.users or writes.groups:
+        await c.revoke_folder_permits(folder_id, user_ids=writes.users, group_ids=writes.groups)
     await ctx.record(a, "done")
 
 
@@ -366,7 +378,7 @@ HANDLER = Handler(
     plan=plan,
     actions={
         "folder.create": ActionKind(create_folder, adopt=adopt_folder, creates=True),
-        "folder.permissions": ActionKind(add_permissions, requests=permit_calls),
+        "folder.permissions": ActionKind(write_permissions, requests=permit_calls),
     },
     verify=verify,
 )
