@@ -116,7 +116,8 @@ class PlanContext:
         """Direct grants on a folder or document: one action for the principals the target
         has, and a blocked action for each one it lacks. The action writes a diff of the
         target's permits (`principals.permit_writes`), removing others only from an object
-        this restore makes or made (`of`: its create), or overwrites."""
+        this restore makes or made (`of`: its create), or overwrites; one this plan makes
+        (`fresh`) has none yet, and they are not read."""
         ok = []
         for g in grants:
             if self.principal_ok(g.principal):
@@ -127,8 +128,11 @@ class PlanContext:
                                 reason=self.missing_reason(g.principal)))  # fmt: skip
         if ok:
             remove = self.opt.on_conflict == "overwrite" or self.restores(of)
+            made = self.actions.get(of)
+            fresh = made is not None and made.writes and made.kind in REMADE
             action = Action(id=id_, kind=kind, object=key, op="create",
-                            params={**params, "grants": ok}, have={"remove": remove})  # fmt: skip
+                            params={**params, "grants": ok},
+                            have={"remove": remove, "fresh": fresh})  # fmt: skip
             self.decide(action, [*parents, *self.identity_deps(g.principal for g in grants)])
 
     def restores(self, create: str) -> bool:

@@ -39,9 +39,11 @@ def by_principal(grants: list[Grant]) -> list[Grant]:
 
 
 def permit_calls(action: Action) -> int:
-    """Requests to apply a permissions action: the read of the target's permits, then at
-    most one permit call per (role, access boost), since the API grants one role per call."""
-    return 1 + len({(g["role"], g["access_boost"]) for g in action.params.get("grants", [])})
+    """Requests to apply a permissions action: the read of the target's permits (none on an
+    object this plan makes), then at most one permit call per (role, access boost), since
+    the API grants one role per call."""
+    read = 0 if action.have.get("fresh") else 1
+    return read + len({(g["role"], g["access_boost"]) for g in action.params.get("grants", [])})
 
 
 def permit_key(kind: str, target_id: str) -> str:

@@ -523,13 +523,14 @@ async def add_labels(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
 
 async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     """Only the direct permits that differ from the target's (`permit_writes`); the owner's
-    entry is ownership, not a permit."""
+    entry is ownership, not a permit. A document this plan imported is not read: it has
+    none but what its owner step left, which the snapshot's roles then set."""
     ident = ctx.ids.document(a.params["identifier"])
-    have = {
+    have = {} if a.have.get("fresh") else {
         permit_key(p.type, p.id): permit_role(p.role or "", p.access_boost)
         async for p in c.access_list(ident, access_source="direct")
         if not p.is_owner
-    }
+    }  # fmt: skip
     writes = permit_writes(ctx.ids, a, have)
     for (role, boost), users, groups in ctx.by_role(writes.grants):
         await c.add_document_permits(

@@ -317,12 +317,14 @@ async def _folder_at(c: OmniClient, path: str) -> str | None:
 
 
 async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
-    """Only the permits that differ from the target's (`permit_writes`)."""
+    """Only the permits that differ from the target's (`permit_writes`; a folder this plan
+    made has none to read)."""
     folder_id = ctx.ids.folders[a.params["path"]]
+    held = [] if a.have.get("fresh") else await c.folder_permits(folder_id)
     have = {
         permit_key("user" if p.user_id else "group", p.user_id or p.user_group_id or ""):
         permit_role(p.role, p.access_boost)
-        for p in await c.folder_permits(folder_id)
+        for p in held
     }  # fmt: skip
     writes = permit_writes(ctx.ids, a, have)
     for (role, boost), users, groups in ctx.by_role(writes.grants):
