@@ -162,8 +162,9 @@ async def test_permits_are_a_diff_a_changed_snapshot_writes_only_what_differs(
     start_fake, tmp_path
 ) -> None:
     """A snapshot taken after a folder and a document each lost a permit and changed another's
-    role: the restore over the first one's writes just that (a revoke and a grant each), and
-    verify finds both as the new snapshot has them."""
+    role, and another folder lost all of its: the restore over the first one's writes just
+    that (a revoke and a grant each, and a revoke), and verify finds them as the new snapshot
+    has them."""
     scenario = generate(ScenarioSpec(documents=24, schedules=6, seed=29))
     source = await start_fake(scenario.state)
     store = LocalStore(tmp_path / "store")
@@ -173,17 +174,19 @@ async def test_permits_are_a_diff_a_changed_snapshot_writes_only_what_differs(
     await restore(open_snapshot(store, "latest"), target, spare.org_token)
 
     state = scenario.state
-    folder = two_permits(sorted(state.folders.values(), key=lambda f: f.path))
+    folders = sorted(state.folders.values(), key=lambda f: f.path)
+    folder = two_permits(folders)
     doc = two_permits(sorted(state.documents.values(), key=lambda d: d.identifier))
     for o in (folder, doc):
         del o.permits[0]
         o.permits[0] = o.permits[0].model_copy(update={"role": other_role(o.permits[0].role)})
+    next(f for f in folders if f.permits and f is not folder).permits = []  # all of them go
     await backup(source, store, tmp_path / "cache", [scenario.org_token])
     snap = open_snapshot(store, "latest")
 
     written = await restore(snap, target, spare.org_token)
     assert sorted((w.method, w.route) for w in written) == sorted(
-        [("POST", r) for r in PERMITS] + [("DELETE", r) for r in PERMITS]
+        [("POST", r) for r in PERMITS] + [("DELETE", r) for r in (*PERMITS, PERMITS[1])]
     ), [(w.method, w.path) for w in written]
     await faithful(snap, target, spare.org_token)
     assert await restore(snap, target, spare.org_token) == []

@@ -126,8 +126,9 @@ class PlanContext:
                 self.add(Action(id=step_of(id_, g.principal.kind, g.principal.key), kind="grant",
                                 object=f"{key} -> {g.principal.key}", op="blocked",
                                 reason=self.missing_reason(g.principal)))  # fmt: skip
-        if ok:
-            remove = self.opt.on_conflict == "overwrite" or self.restores(of)
+        remove = self.opt.on_conflict == "overwrite" or self.restores(of)
+        # none left in the snapshot: the ones an earlier run wrote go
+        if ok or (remove and id_ in self.ledger):
             made = self.actions.get(of)
             fresh = made is not None and made.writes and made.kind in REMADE
             action = Action(id=id_, kind=kind, object=key, op="create",
