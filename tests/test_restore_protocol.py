@@ -191,3 +191,24 @@ async def test_a_restore_under_faults_removes_the_creator_share_and_a_rerun_writ
     project = next(p for p in spare.state.projects.values() if p.name == "Staging")
     assert duplicates(project) == []
     assert creator_shares(snap, spare) == []
+
+
+async def test_verify_names_a_space_that_kept_the_creator_share(pair) -> None:
+    """The defect the reconcile cures is one verify sees: a direct admin share for the
+    restoring user on a space whose snapshot does not give them one."""
+    snap, spare, target = pair
+    _, report = await restore(snap, target, spare.token, RestoreOptions())
+    faithful(report)
+    admin = spare.state.tokens[spare.token]
+    email = spare.state.users[admin].email
+    project = next(p for p in spare.state.projects.values() if p.name == "Staging")
+    wanted = snap.source.projects["Staging"].spaces
+    space = next(
+        s for s in sorted(project.spaces.values(), key=lambda s: s.name)
+        if not s.parent and email not in wanted[s.name].users
+    )  # fmt: skip
+    space.users[admin] = "admin"
+    async with client_pool(target.url, [spare.token], rate_limit=100_000, retry=FAST_RETRY) as cs:
+        report = await snap.platform.verify(snap.source, cs)
+    differences = [d for rows in report.types.values() for d in rows.differences]
+    assert len(differences) == 1 and space.name in differences[0], differences
