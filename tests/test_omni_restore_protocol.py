@@ -179,8 +179,8 @@ async def test_permits_are_a_diff_a_changed_snapshot_writes_only_what_differs(
 ) -> None:
     """A snapshot taken after a folder and a document each lost a permit and changed another's
     role, and another folder lost all of its: the restore over the first one's writes just
-    that (a revoke and a grant each, and a revoke), and verify finds them as the new snapshot
-    has them."""
+    that (a revoke and a role update each, PATCH as the spec updates a permit, and a revoke),
+    and verify finds them as the new snapshot has them."""
     scenario = generate(ScenarioSpec(documents=24, schedules=6, seed=29))
     source = await start_fake(scenario.state)
     store = LocalStore(tmp_path / "store")
@@ -202,7 +202,7 @@ async def test_permits_are_a_diff_a_changed_snapshot_writes_only_what_differs(
 
     written = await restore(snap, target, spare.org_token)
     assert sorted((w.method, w.route) for w in written) == sorted(
-        [("POST", r) for r in PERMITS] + [("DELETE", r) for r in (*PERMITS, PERMITS[1])]
+        [("PATCH", r) for r in PERMITS] + [("DELETE", r) for r in (*PERMITS, PERMITS[1])]
     ), [(w.method, w.path) for w in written]
     await faithful(snap, target, spare.org_token)
     assert await restore(snap, target, spare.org_token) == []

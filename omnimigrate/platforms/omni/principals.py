@@ -57,10 +57,12 @@ def permit_role(role: str, access_boost: bool) -> str:
 
 
 class PermitWrites(BaseModel):
-    """What makes one object's direct permits the snapshot's: the grants to send (the
-    action's own, as planned) and the target ids to revoke."""
+    """What makes one object's direct permits the snapshot's: the grants to add and the
+    grants whose role (or access boost) changes (the action's own, as planned: Omni adds
+    with POST and updates with PATCH), and the target ids to revoke."""
 
     grants: list[dict[str, Any]]
+    changes: list[dict[str, Any]]
     users: list[str]
     groups: list[str]
 
@@ -78,7 +80,8 @@ def permit_writes(ids: TargetIds, action: Action, have: dict[str, str]) -> Permi
     diff = share_diff(have, want, remove=bool(action.have.get("remove")))
     revoked = [k.split(":", 1) for k in diff.revoke]
     return PermitWrites(
-        grants=[grants[k] for k in diff.grant],
+        grants=[grants[k] for k in diff.grant if k not in have],
+        changes=[grants[k] for k in diff.grant if k in have],
         users=[t for kind, t in revoked if kind == "user"],
         groups=[t for kind, t in revoked if kind == "group"],
     )

@@ -536,6 +536,10 @@ async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None
         await c.add_document_permits(
             ident, role, user_ids=users, group_ids=groups, access_boost=boost
         )
+    for (role, boost), users, groups in ctx.by_role(writes.changes):
+        await c.update_document_permits(
+            ident, role, user_ids=users, group_ids=groups, access_boost=boost
+        )
     if writes.users or writes.groups:
         await c.revoke_document_permits(ident, user_ids=writes.users, group_ids=writes.groups)
     await ctx.record(a, "done")

@@ -331,6 +331,10 @@ async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None
         await c.add_folder_permits(
             folder_id, role, user_ids=users, group_ids=groups, access_boost=boost
         )
+    for (role, boost), users, groups in ctx.by_role(writes.changes):
+        await c.update_folder_permits(
+            folder_id, role, user_ids=users, group_ids=groups, access_boost=boost
+        )
     if writes.users or writes.groups:
         await c.revoke_folder_permits(folder_id, user_ids=writes.users, group_ids=writes.groups)
     await ctx.record(a, "done")
