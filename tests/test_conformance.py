@@ -69,9 +69,12 @@ async def exercise_every_method(client, org) -> set[str]:
         group_ids=[groups[0].id],
     )
     await call("transfer_document_ownership", "conform1", users[1].id)
+    await call("update_document_permits", "conform1", "EDITOR", group_ids=[groups[0].id])
     await call("revoke_document_permits", "conform1", user_ids=[users[0].id])
     await call("add_folder_permits", folder.id, "EDITOR", group_ids=[groups[0].id])
+    await call("update_folder_permits", folder.id, "VIEWER", group_ids=[groups[0].id])
     await call("folder_permits", folder.id)
+    await call("revoke_folder_permits", folder.id, group_ids=[groups[0].id])
     await call("list_labels")
     await call("create_label", "Conformance", verified=True, color="#112233", description="d")
     await call("get_label", "Conformance")
