@@ -11,6 +11,7 @@ import asyncio
 import difflib
 import os
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,7 +89,9 @@ class InstanceConfig(BaseModel):
             raise ValueError(f"platform {value!r} is not one of {', '.join(PLATFORMS)}")
         return value
 
-    def client_pool(self, tokens: list[SecretStr], **limits: Any) -> Any:
+    def client_pool(
+        self, tokens: list[SecretStr], **limits: Any
+    ) -> AbstractAsyncContextManager[list[Any]]:
         """Clients of this instance, one per key, from its platform."""
         scope = {"project": self.project} if self.platform == "lightdash" else {}
         return platform_named(self.platform).client_pool(self.url, tokens, **scope, **limits)

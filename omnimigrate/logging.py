@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO, cast
 
 import structlog
+from structlog.typing import EventDict
 
 SECRET_KEYS = re.compile(
     r"token|authorization|password|secret|api[_-]?key|credential", re.IGNORECASE
@@ -49,7 +50,7 @@ class Redactor:
             return type(value)(self.scrub(v) for v in value)
         return value
 
-    def __call__(self, _logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, _logger: Any, _name: str, event: EventDict) -> EventDict:
         return self.scrub(event)
 
 

@@ -1,13 +1,20 @@
-"""The command line, run as a user would: a subprocess against a fake on loopback."""
+"""The command line, run as a user would (its entry point, its environment and streams)
+against a fake on loopback."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
+import structlog
 
+from omnimigrate.cli import main
 from omnimigrate.platforms.omni.fake.scenario import generate
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 
@@ -15,15 +22,54 @@ from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 def run(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: object = None
 ) -> subprocess.CompletedProcess[str]:
+    """`omnimigrate ARGS` as a user runs it, through the real entry point, with its own
+    environment, working directory, stdout and stderr and its exit code, but in this process:
+    a subprocess costs about a second of interpreter start and imports, and the suite runs
+    hundreds. Tests that need a real process (a signal, a kill) start one themselves."""
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "omnimigrate", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        cwd=cwd,
-    )
+    with entry_point_in_process(list(args), full_env, cwd) as (invoke, result):
+        worker = threading.Thread(target=invoke, name="omnimigrate-cli")
+        worker.start()  # its own thread: the command's asyncio.run needs a thread without a loop
+        worker.join(timeout)
+        assert not worker.is_alive(), f"omnimigrate {' '.join(args)} ran over {timeout} s"
+    return result
+
+
+@contextlib.contextmanager
+def entry_point_in_process(
+    args: list[str], env: dict[str, str], cwd: object
+) -> Iterator[tuple[Callable[[], None], subprocess.CompletedProcess[str]]]:
+    """What a process would have of its own, swapped in around `invoke` and put back after:
+    argv, environment, working directory, standard streams and the logging set-up."""
+    result = subprocess.CompletedProcess(["omnimigrate", *args], 0, "", "")
+    out, err = io.StringIO(), io.StringIO()
+
+    def invoke() -> None:
+        try:
+            main()
+        except SystemExit as exit_:
+            code = exit_.code
+            if isinstance(code, str):
+                err.write(code + "\n")
+            result.returncode = code if isinstance(code, int) else (0 if code is None else 1)
+
+    saved = (sys.argv, dict(os.environ), os.getcwd(), sys.stdout, sys.stderr)
+    logging_config = structlog.get_config()
+    sys.argv = ["omnimigrate", *args]
+    os.environ.clear()
+    os.environ.update(env)
+    if cwd is not None:
+        os.chdir(str(cwd))
+    sys.stdout, sys.stderr = out, err
+    try:
+        yield invoke, result
+    finally:
+        sys.argv, env_before, cwd_before, sys.stdout, sys.stderr = saved
+        os.environ.clear()
+        os.environ.update(env_before)
+        os.chdir(cwd_before)
+        structlog.configure(**logging_config)
+        result.stdout, result.stderr = out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

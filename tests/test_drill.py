@@ -122,7 +122,9 @@ class FakeClock:
         return next(self._ticks) * self.step
 
 
-async def drill_of_demo_standby(start_fake, tmp_path) -> tuple[DrillReport, LocalStore]:
+async def drill_of_demo_standby(
+    start_fake, tmp_path, pause_schedules: bool = False
+) -> tuple[DrillReport, LocalStore]:
     scenario = generate(ScenarioSpec(documents=12))
     spare = standby(scenario.state)
     store, _ = await backed_up(start_fake, tmp_path, scenario)
@@ -138,12 +140,17 @@ async def drill_of_demo_standby(start_fake, tmp_path) -> tuple[DrillReport, Loca
     start = manifest.finished_at + timedelta(hours=5)
     stamps = (start + timedelta(seconds=n) for n in itertools.count())
     drill = Drill(
-        snap, manifest, RestoreOptions(models=True), rate=3000, period=60.0,
+        snap, manifest, RestoreOptions(models=True, pause_schedules=pause_schedules),
+        rate=3000, period=60.0,
         acknowledged=Acknowledged(accepted).__contains__, clock=FakeClock(1.0),
         now=lambda: next(stamps),
     )  # fmt: skip
     async with client_for(target, spare.org_token) as client:
         report, _ = await drill.run([client])
+    if pause_schedules:  # a drill's standby must not send the source's deliveries
+        assert target.state.schedules and all(
+            s.disabled_at for s in target.state.schedules.values()
+        )
     return report, store
 
 
@@ -167,6 +174,14 @@ async def test_a_drill_of_the_demo_standby_is_100_percent_with_no_new_content_is
     report.fidelity["documents"].differences.pop()
     assert list_drills(store) == [report]
     assert DrillReport.model_validate_json(store.get(f"{folder}/drill.json")) == report
+
+
+async def test_a_drill_that_pauses_the_schedules_expects_them_paused(start_fake, tmp_path):
+    """`--pause-schedules` is the restore's promise: verify holds the standby to it, so the
+    drill is still 100 %, where comparing with the snapshot's active schedules would fail."""
+    report, _ = await drill_of_demo_standby(start_fake, tmp_path, pause_schedules=True)
+    assert report.fidelity["schedules"].checked > 0
+    assert report.fidelity_percent == 100.0, report.fidelity["schedules"].differences
 
 
 class DomReader(html.parser.HTMLParser):

@@ -254,8 +254,9 @@ def test_verify_names_a_tampered_folder_scope_schedule_subject_and_model_file(tm
     }
     try:
         fast = ["--rate-limit", "100000"]
-        migrated = run("migrate", "--source", source.url, "--target", target.url, "--models",
-                       *fast, env=env)  # fmt: skip
+        migrated = run(
+            "migrate", "--source", source.url, "--target", target.url, "--models", *fast, env=env
+        )
         assert migrated.returncode in (0, 3), migrated.stderr[-2000:]
         clean = run("verify", "--against", target.url, "--models", *fast, env=env)
         assert clean.returncode == 0, clean.stdout[-3000:]

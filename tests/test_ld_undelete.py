@@ -77,9 +77,10 @@ def held(project: st.Project, space: st.Space) -> dict[str, int]:
     boards = {d.uuid for d in project.dashboards.values() if d.space in spaces}
     on = charts | boards
     schedulers = [
-        s for s in project.schedulers.values()
+        s
+        for s in project.schedulers.values()
         if {s.fields.get("savedChartUuid"), s.fields.get("dashboardUuid")} & on
-    ]  # fmt: skip
+    ]
     return {"spaces": len(spaces & set(project.spaces)), "charts": len(charts),
             "dashboards": len(boards), "schedulers": len(schedulers)}  # fmt: skip
 
@@ -202,8 +203,9 @@ async def test_a_slug_taken_since_comes_back_as_a_new_one_named_and_the_holder_i
     chart = staging.chart_by_slug(f"{chart_slug}-restored")
     board = staging.dashboard_by_slug(f"{board_slug}-restored")
     assert chart is not None and board is not None
-    assert chart.content == {k: v for k, v in source.charts[chart_slug].body.items()
-                             if k in chart.content}  # fmt: skip
+    assert chart.content == {
+        k: v for k, v in source.charts[chart_slug].body.items() if k in chart.content
+    }
     assert chart.space == board.space and staging.spaces[chart.space].name == NAME
     tiles = {t["properties"].get("savedChartUuid") for t in board.content["tiles"]}
     assert chart.uuid in tiles and taker.uuid not in tiles

@@ -89,8 +89,9 @@ async def test_a_restore_onto_explores_lacking_a_field_reports_exactly_the_chart
     await source.stop()
     snap = open_snapshot(store, "latest")
     assert snap.source.content["Staging"].issues.keys() == {
-        f"chart:Staging:{stale.slug}", f"chart:Staging:{cured.slug}",
-    }  # fmt: skip
+        f"chart:Staging:{stale.slug}",
+        f"chart:Staging:{cured.slug}",
+    }
     assert snap.source.content_warnings == []
 
     target = await serve(spare.state, version)

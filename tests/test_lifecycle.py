@@ -253,8 +253,9 @@ async def test_a_lost_renewal_cancels_the_work_and_names_the_lock(store, loss):
 
     async def work(took_over: bool) -> str:
         if loss == "taken over":
-            other = LockInfo(holder="run-other", host="elsewhere", pid=7, acquired_at=0,
-                             expires_at=2e9)  # fmt: skip
+            other = LockInfo(
+                holder="run-other", host="elsewhere", pid=7, acquired_at=0, expires_at=2e9
+            )
             await asyncio.to_thread(
                 store.put, lock_key("restore.dr"), other.model_dump_json().encode()
             )

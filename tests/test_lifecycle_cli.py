@@ -77,8 +77,9 @@ class UnlocksMidRun(FakeOmni):
         super().__init__(state, FakeSettings(rate_limit=None))
         self.store, self.after, self.exports = store, after, 0
 
-    def _record(self, key: str, request: web.Request, route: str, status: int,
-                fault: str | None) -> None:  # fmt: skip
+    def _record(
+        self, key: str, request: web.Request, route: str, status: int, fault: str | None
+    ) -> None:
         super()._record(key, request, route, status, fault)
         if route.endswith("/export") and status == 200:
             self.exports += 1

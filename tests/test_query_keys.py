@@ -112,9 +112,10 @@ def test_verify_fails_naming_an_alert_that_watches_another_query_on_the_target(m
     done, source, target, env = migrated
     assert done.returncode == 0, done.stderr[-2000:]
     alert, _, name = next(
-        (s, f, n) for s, f, n in watched(source.state)
+        (s, f, n)
+        for s, f, n in watched(source.state)
         if f == "conditionQueryMapKey" and len(queries(source.state, s.identifier)) > 1
-    )  # fmt: skip
+    )
     other = next(q for q in queries(target.state, alert.identifier) if q["name"] != name)
     on_target(target.state, alert).options["conditionQueryMapKey"] = other["queryIdentifierMapKey"]
 

@@ -96,9 +96,10 @@ async def test_one_deleted_dashboard_comes_back_alone(start_fake, snapshot_of):
 
     # an admin deletes one scheduled, labelled, shared dashboard on the target, for good
     sched = next(
-        s for s in scenario.state.schedules.values()
+        s
+        for s in scenario.state.schedules.values()
         if (d := scenario.state.document(s.identifier)).labels and d.permits and d.folder_id
-    )  # fmt: skip
+    )
     doc = target.state.document(sched.identifier)
     del target.state.documents[doc.id]
     for sid in [k for k, s in target.state.schedules.items() if s.identifier == doc.identifier]:

@@ -44,8 +44,9 @@ def run_typed(lines: list[str], cwd: Path, env: dict[str, str]) -> list[tuple[st
     script = "".join(
         f"echo '::begin'\n{line}\necho \"::rc $?\"\n" for line in lines
     )  # each line as written, then its exit code
-    done = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, text=True,
-                          capture_output=True, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=cwd, env=env, text=True, capture_output=True, timeout=600
+    )
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     parts = done.stdout.split("::begin\n")[1:]
     results = []

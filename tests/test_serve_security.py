@@ -204,6 +204,9 @@ def test_restore_options_are_allow_listed_per_target(served):
     )
     status, answer = served.event(users)
     assert status == 403 and "create_missing_users cannot come from an event" in answer["detail"]
+    trashed = RestoreRequested(instance="prod", target="standby", options={"trashed": "bin"})
+    detail = served.event(trashed)[1]["detail"]
+    assert "trashed" in detail and "allowed:" not in detail  # an event may set it, validated
     typo = RestoreRequested(instance="prod", target="standby", options={"on_conflict": "clobber"})
     assert "on_conflict" in served.event(typo)[1]["detail"]
     assert served.fakes["standby"].log.writes() == []

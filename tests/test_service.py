@@ -292,8 +292,9 @@ async def test_a_drill_requested_over_http_runs_publishes_its_figures_and_sets_t
                 status, answer = await post(DrillRequested(instance="src", target="src"))
                 assert status == 403 and "not a restore target" in answer["detail"]
                 writes = len(target.log.writes())
-                drill = DrillRequested(instance="src", target="standby",
-                                       options={"on_conflict": "skip"})  # fmt: skip
+                drill = DrillRequested(
+                    instance="src", target="standby", options={"on_conflict": "skip"}
+                )
                 assert await post(drill) == (202, {"queued": 1})
                 body = await hook.first("drill.completed")
                 async with http.get(f"{metrics_url}/metrics") as resp:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from omnimigrate.engine.plan import RestoreOptions
-from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
+from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore, resume_saved
 from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
@@ -87,9 +87,10 @@ async def deleted(start_fake, tmp_path, request):
     await backup(fake, store, tmp_path / "cache", [scenario.org_token])
     gone = doc.model_copy(deep=True)
     other = next(
-        d for d in scenario.state.documents.values()
+        d
+        for d in scenario.state.documents.values()
         if not d.deleted and d.identifier != doc.identifier
-    )  # fmt: skip
+    )
     async with client_for(fake, scenario.org_token) as c:
         await c.update_document(other.identifier, name="Renamed after the backup")
         await c.delete_document(doc.identifier)
@@ -225,6 +226,25 @@ async def test_an_undelete_killed_after_the_import_adopts_it_on_resume(deleted, 
     await verified(fake, snap, token, [old])
 
 
+async def test_a_killed_restore_of_a_saved_undelete_plan_resumes_with_the_same_plan(deleted):
+    """`restore --plan`: the target changed where the saved plan imported under a new
+    identifier, which its ledger's intent names, so resuming it is no drift."""
+    fake, snap, token, doc, _ = deleted
+    old, new = doc.identifier, f"{doc.identifier}-restored"
+    async with client_for(fake, token) as c:
+        saved = await plan_restore(snap, [c], RestoreOptions(include=[f"document:{old}"]))
+        kill_after_import([c])
+        with pytest.raises(Killed):
+            await apply_plan(snap, saved, [c])
+    async with client_for(fake, token) as c:
+        resumed = await resume_saved(snap, saved, [c])
+        result = await apply_plan(snap, resumed, [c])
+    assert result.complete
+    assert [d.identifier for d in fake.state.documents.values() if d.name == doc.name
+            and not d.deleted] == [new]  # fmt: skip
+    await verified(fake, snap, token, [old])
+
+
 def folder_of_three(state: st.OrgState) -> st.Folder:
     """An organization folder with direct permits, no subfolder, and three live documents
     in it (the scenario's, or others moved in)."""
@@ -352,8 +372,9 @@ async def test_a_folder_deleted_on_a_standby_comes_back_with_its_permits(start_f
     assert back is not None and back.id != made.id
     assert {p.principal for p in back.permits} == {p.principal for p in made.permits}
     docs = sorted(
-        d.identifier for d in scenario.state.documents.values()
+        d.identifier
+        for d in scenario.state.documents.values()
         if d.folder_id == folder.id and not d.deleted
-    )  # fmt: skip
+    )
     await verified(target, snap, spare.org_token, docs)
     no_duplicates(spare.state)

@@ -6,6 +6,7 @@ snapshot too), 3 completed with per-object failures, 130 interrupted (Ctrl-C).
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,10 @@ from pydantic import SecretStr
 
 from omnimigrate import __version__
 from omnimigrate.config import ConfigError, InstanceConfig, Settings, load_settings
-from omnimigrate.engine.backup import NothingSelected
+from omnimigrate.engine.backup import NothingSelected, OtherFilters
+from omnimigrate.engine.jobs import UnknownJob
 from omnimigrate.engine.platform import InstanceUnusable
+from omnimigrate.hints import RUN_CONFIG
 from omnimigrate.http.errors import OmniError
 from omnimigrate.logging import FOLDED, Redactor, configure_logging
 from omnimigrate.snapshot.blobs import BlobError
@@ -44,6 +47,7 @@ EXPECTED = (
     BlobError,
     Locked,
     EncryptionError,
+    UnknownJob,
 )
 
 
@@ -99,11 +103,15 @@ def cli(
     settings = load_settings(config_file, log_level=log_level, log_format=log_format)
     redactor = configure_logging(level=settings.log_level, fmt=settings.log_format)
     ctx.obj = AppContext(settings, redactor, config_file)
+    # every hint this run prints names its config (hints.py); unset when the run ends
+    ctx.call_on_close(functools.partial(RUN_CONFIG.reset, RUN_CONFIG.set(config_file)))
 
 
 def failure_of(exc: Exception) -> tuple[str, int | None]:
     """The one-line message and exit code of a failure; code None: one nobody expected."""
-    if isinstance(exc, ConfigError | NothingSelected | StoreMissing | SnapshotNotFound):
+    if isinstance(
+        exc, ConfigError | NothingSelected | OtherFilters | StoreMissing | SnapshotNotFound
+    ):
         return str(exc), EXIT_USAGE
     if isinstance(exc, InstanceUnusable):
         return str(exc), EXIT_USAGE if exc.configuration else EXIT_FAILED

@@ -110,6 +110,12 @@ def print_outcome(outcome: BackupOutcome) -> None:
 @rate_limit_option
 @concurrency_option
 @click.option("--full", is_flag=True, help="Export every document, even unchanged ones.")
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Discard this instance's open run (a killed backup's progress) and start a new "
+    "snapshot (default: resume it).",
+)
 @instance_option("instance_name", "The store's name for the instance")
 @report_option
 @click.option(
@@ -129,14 +135,16 @@ def backup(
     rate_limit: int | None,
     concurrency: int | None,
     full: bool,
+    restart: bool,
     instance_name: str | None,
     report: Path | None,
     force_unlock: bool,
 ) -> None:
     """Back up an instance into a snapshot (incremental; re-running resumes a killed run)."""
     settings = app.settings
-    inst = instance_for(settings, source, list(token_env), "OMNI_SOURCE_TOKEN",
-                        platform=platform, project=project)  # fmt: skip
+    inst = instance_for(
+        settings, source, list(token_env), "OMNI_SOURCE_TOKEN", platform=platform, project=project
+    )
     if inst.platform == "lightdash" and (include or exclude):
         raise ConfigError(
             "a Lightdash backup takes no --include/--exclude (it backs up whole projects): "
@@ -145,13 +153,15 @@ def backup(
     tokens = resolve_tokens(inst.token_env, platform=inst.platform)
     for token in tokens:
         app.redactor.add(token.get_secret_value())
+    name = instance_name or (source if source in settings.instances else inst.store_name())
     options = BackupOptions(
         full=full,
+        restart=restart,
         include=include,
         exclude=exclude,
         allow_empty=allow_empty,
         concurrency=concurrency or settings.concurrency,
-        instance=instance_name or (source if source in settings.instances else inst.store_name()),
+        instance=name,
         retry_delay=settings.retry_base_delay * 2,
         lock_ttl=settings.lock_ttl,
         takeover_quiet=settings.rate_period,
@@ -163,7 +173,6 @@ def backup(
     cipher = cipher_for(app, target, create=True)
 
     metrics = Metrics()
-    name = options.instance
     structlog.contextvars.bind_contextvars(run=new_run_id(), job="backup", instance=name)
 
     rate = rate_limit or inst.rate_limit or settings.rate_limit

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import aiohttp
 import click
+import structlog
 from pydantic import SecretStr
 
 from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
@@ -18,6 +19,7 @@ from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportEr
 from omnimigrate.http.identify import NOT_LIGHTDASH, lightdash_hint, lightdash_version
 from omnimigrate.http.ratelimit import RateLimiter, key_fingerprint
 from omnimigrate.http.transport import Transport
+from omnimigrate.logging import FOLDED
 from omnimigrate.platforms.lightdash.doctor import diagnose_token
 
 
@@ -137,7 +139,9 @@ def doctor(
     for token in tokens:
         app.redactor.add(token.get_secret_value())
     limit = rate_limit or inst.rate_limit or app.settings.rate_limit
-    checks = asyncio.run(diagnose(inst, tokens, limit, app.settings.timeout))
+    # a failed request's warning is folded into the table, which names it on its row
+    with structlog.contextvars.bound_contextvars(**{FOLDED: True}):
+        checks = asyncio.run(diagnose(inst, tokens, limit, app.settings.timeout))
     table = titled(f"omnimigrate doctor: {inst.url}")
     for column in ("key", "check", "result", "detail"):
         table.add_column(column)

@@ -10,12 +10,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 
 from omnimigrate.cli import AppContext, cli
 from omnimigrate.config import LIGHTDASH_TOKEN_ENV, ConfigError
+from omnimigrate.fakes.policies import Algorithm
 from omnimigrate.platforms.lightdash.fake import scenario as ld_scenario
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
@@ -147,7 +148,7 @@ def fake() -> None:
 )
 @click.option(
     "--limiter",
-    type=click.Choice(["sliding", "fixed", "bucket"]),
+    type=click.Choice(get_args(Algorithm)),
     default="sliding",
     help="Omni only: how the limit is counted: a sliding or fixed window, or a token bucket.",
 )
@@ -175,7 +176,7 @@ def fake() -> None:
 )
 @click.pass_obj
 def serve(app: AppContext, platform: str, spare: bool, host: str, port: int, seed: int, documents: int,
-          state_file: Path | None, rate_limit: int | None, rate_period: float, limiter: str, burst: int,
+          state_file: Path | None, rate_limit: int | None, rate_period: float, limiter: Algorithm, burst: int,
           validate: bool, tokens_file: Path | None, token_var: str | None) -> None:  # fmt: skip
     """Serve a generated (or loaded, or empty standby) instance until interrupted."""
     token_var = token_var or (
@@ -187,13 +188,14 @@ def serve(app: AppContext, platform: str, spare: bool, host: str, port: int, see
     if platform == "lightdash":
         if state_file:
             raise ConfigError("--state loads an Omni org: the Lightdash fake takes --seed only")
-        settings = LightdashSettings(rate_limit=rate_limit or None, period=rate_period,
-                                     validate=validate, nested_spaces=True)  # fmt: skip
+        settings = LightdashSettings(
+            rate_limit=rate_limit or None, period=rate_period, validate=validate, nested_spaces=True
+        )
         served = lightdash_fake(seed, documents, spare, settings)
     else:
         limit = 60 if rate_limit is None else rate_limit
         omni = FakeSettings(rate_limit=limit or None, period=rate_period, validate=validate,
-                            limiter=limiter, burst=burst)  # type: ignore[arg-type]  # fmt: skip
+                            limiter=limiter, burst=burst)  # fmt: skip
         served = omni_fake(seed, documents, state_file, spare, omni)
     tokens_file = tokens_file or Path(f"fake-{platform}.env")
 

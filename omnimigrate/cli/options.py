@@ -3,7 +3,6 @@ an option still works as a hidden alias, so scripts written against it keep runn
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -108,21 +107,3 @@ def project_option(dest: str, name: str, help: str) -> Decorator:
         default=None,
         help=f"Lightdash only: {help} (default: the config's `project`, else every project).",
     )
-
-
-def command_line(
-    app_config: Path | None, *words: str, **options: str | tuple[str, ...] | bool | None
-) -> str:
-    """A command a hint prints, with the options of the run that prints it, so that it runs as
-    printed: `--config` when one was given, each option given (None: not given, so its default
-    applies again as it did for this run), a tuple once per value, a bool as a flag."""
-    parts = ["omnimigrate", *(["--config", str(app_config)] if app_config else []), *words]
-    for name, value in options.items():
-        flag = f"--{name.replace('_', '-')}"
-        if isinstance(value, bool):  # a flag: given or not
-            parts += [flag] if value else []
-            continue
-        values = value if isinstance(value, tuple) else (value,) if value is not None else ()
-        for v in values:
-            parts += [flag, v]
-    return shlex.join(parts)

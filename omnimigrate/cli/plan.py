@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 
 from omnimigrate.cli import EXIT_OK, AppContext, cli
-from omnimigrate.cli.options import command_line, json_option
+from omnimigrate.cli.options import json_option
 from omnimigrate.cli.progress import make_console, reading, requests_of, titled
 from omnimigrate.cli.target import (
     SYMBOLS,
@@ -24,6 +24,7 @@ from omnimigrate.cli.target import (
 )
 from omnimigrate.engine.plan import Plan
 from omnimigrate.engine.restore import plan_restore
+from omnimigrate.hints import command_line
 from omnimigrate.platforms.lightdash.registry import explain_order as lightdash_order
 from omnimigrate.platforms.omni.registry import explain_order
 
@@ -39,10 +40,8 @@ def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> No
     for op in SYMBOLS:
         table.add_column(op, justify="right")
     for kind, actions in by_type.items():
-        counts = defaultdict(int)
-        for a in actions:
-            counts[a.op] += 1
-        table.add_row(kind, *(str(counts[op] or "") for op in SYMBOLS))
+        ops = Counter(a.op for a in actions)
+        table.add_row(kind, *(str(ops[op] or "") for op in SYMBOLS))
     console.print(table)
     for kind, actions in by_type.items():
         shown = [
@@ -57,19 +56,18 @@ def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> No
             console.print(f"  {SYMBOLS[a.op]} {a.object}" + (f"  ({note})" if note else ""))
     counts = plan.counts()
     console.print(
-        "Plan: " + ", ".join(f"{counts.get(op, 0)} to {op}" for op in ("create", "update"))
+        "Plan: "
+        + ", ".join(f"{counts.get(op, 0)} to {op}" for op in ("create", "update"))
         + f", {unchanged(plan)} unchanged, {counts.get('conflict', 0)} in conflict, "
         f"{counts.get('blocked', 0)} blocked, {counts.get('extra', 0)} extra on the target (left there)."
-    )  # fmt: skip
+    )
     console.print(f"Restore: {estimate}.")
 
 
-def apply_hint(
-    app: AppContext, target: str, token_env: tuple[str, ...], out: Path, kw: dict[str, Any]
-) -> str:
+def apply_hint(target: str, token_env: tuple[str, ...], out: Path, kw: dict[str, Any]) -> str:
     """`restore --plan` with this run's store, target, platform, project and keys (the saved
     plan holds the snapshot and every restore option)."""
-    return command_line(app.config_file, "restore", store=kw["store"], target=target,
+    return command_line("restore", store=kw["store"], target=target,
                         platform=kw["platform"], project=kw["project"],
                         target_token_env=token_env, plan=str(out))  # fmt: skip
 
@@ -144,6 +142,6 @@ def plan_command(app: AppContext, target: str, target_token_env: tuple[str, ...]
         estimate = plan.estimate(tgt.rate, app.settings.rate_period, len(tgt.tokens))
         print_plan(plan, details, make_console(), estimate)
         if out:
-            hint = apply_hint(app, target, target_token_env, out, kw)
+            hint = apply_hint(target, target_token_env, out, kw)
             click.echo(f"saved to {out}; apply exactly this plan with `{hint}`")  # never wrapped
     raise SystemExit(EXIT_OK)

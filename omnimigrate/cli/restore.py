@@ -10,10 +10,7 @@ import click
 from pydantic import ValidationError
 
 from omnimigrate.cli import EXIT_FAILED, AppContext, cli
-from omnimigrate.cli.options import (
-    command_line,
-    report_option,
-)
+from omnimigrate.cli.options import report_option
 from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.target import (
     Acknowledged,
@@ -29,18 +26,21 @@ from omnimigrate.cli.target import (
     write_report,
 )
 from omnimigrate.config import ConfigError
+from omnimigrate.engine.apply import plan_fault
 from omnimigrate.engine.plan import Plan, PlanFileError, plan_platform
 from omnimigrate.engine.restore import PlanDrift
+from omnimigrate.hints import command_line
 from omnimigrate.platforms import UnknownPlatform, platform_named
 from omnimigrate.snapshot.manifest import instance_slug
 
 
-def replan_hint(app: AppContext, target: str, token_env: tuple[str, ...], kw: dict[str, Any],
-                saved: Plan, out: Path) -> str:  # fmt: skip
+def replan_hint(
+    target: str, token_env: tuple[str, ...], kw: dict[str, Any], saved: Plan, out: Path
+) -> str:
     """`plan` again, for the same snapshot, target and options as the saved plan, saved over it."""
     o = saved.options
     return command_line(
-        app.config_file, "plan", store=kw["store"], snapshot=saved.snapshot_id,
+        "plan", store=kw["store"], snapshot=saved.snapshot_id,
         instance=saved.source_instance, target=target, platform=kw["platform"],
         project=kw["project"], target_token_env=token_env,
         on_conflict=o.on_conflict if o.on_conflict != "skip" else None,
@@ -49,6 +49,30 @@ def replan_hint(app: AppContext, target: str, token_env: tuple[str, ...], kw: di
         create_missing_users=o.create_missing_users, create_missing_groups=o.create_missing_groups,
         model_map=kw["model_map"] and str(kw["model_map"]), out=str(out),
     )  # fmt: skip
+
+
+def read_saved(
+    plan_file: Path, target: str, token_env: tuple[str, ...], kw: dict[str, Any]
+) -> Plan:
+    """A saved plan this omnimigrate can apply as it stands, refused (naming the fault and the
+    command that makes it again) before anything is read or written."""
+    text = plan_file.read_text()
+    fresh = command_line("plan", store=kw["store"], target=target, platform=kw["platform"],
+                         project=kw["project"], target_token_env=token_env, out=str(plan_file))  # fmt: skip
+    try:
+        platform = platform_named(plan_platform(text, str(plan_file)))
+        saved = platform.plan_type.model_validate_json(text)
+    except (PlanFileError, UnknownPlatform) as exc:
+        raise ConfigError(f"{exc}: make it again with `{fresh}`") from None
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{plan_file} is not a saved plan ({exc.errors()[0]['msg']}): make one with `{fresh}`"
+        ) from None
+    fault = plan_fault(saved.actions, platform.action_kinds)
+    if fault:
+        again = replan_hint(target, token_env, kw, saved, plan_file)
+        raise ConfigError(f"{plan_file}: {fault}: make it again with `{again}`")
+    return saved
 
 
 @cli.command("restore")
@@ -70,16 +94,7 @@ def restore_command(app: AppContext, target: str, target_token_env: tuple[str, .
     accepted = Acknowledged(accept_blocked)
     saved = None
     if plan_file:
-        text = plan_file.read_text()
-        try:
-            platform = platform_named(plan_platform(text, str(plan_file)))
-            saved = platform.plan_type.model_validate_json(text)
-        except (PlanFileError, UnknownPlatform) as exc:
-            raise ConfigError(str(exc)) from None
-        except ValidationError as exc:
-            raise ConfigError(
-                f"{plan_file} is not a saved plan: {exc.errors()[0]['msg']}"
-            ) from None
+        saved = read_saved(plan_file, target, target_token_env, kw)
         kw |= {"snapshot": saved.snapshot_id, "source_instance": saved.source_instance}
     early = platform_from(target, app, kw)
     tgt = Target(app, target, target_token_env, kw)
@@ -91,7 +106,7 @@ def restore_command(app: AppContext, target: str, target_token_env: tuple[str, .
         plan, result = asyncio.run(restore_into(tgt, snap, build_options(kw), saved))
     except PlanDrift as exc:
         assert saved is not None and plan_file is not None  # only a saved plan drifts
-        again = replan_hint(app, target, target_token_env, kw, saved, plan_file)
+        again = replan_hint(target, target_token_env, kw, saved, plan_file)
         click.echo(f"error: {str(exc).replace('`omnimigrate plan`', f'`{again}`')}", err=True)
         raise SystemExit(EXIT_FAILED) from None
     write_report(report, plan, result)

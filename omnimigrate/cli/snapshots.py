@@ -119,8 +119,8 @@ def show_snapshot(
     ):
         console.print(f"{field:>15}: {info[field]}")
     console.print(counts_table(None, m.counts))
-    for w in info["warning_list"]:  # type: ignore[union-attr]
-        console.print(f"  warning {w['type']} {w['key']}: {w['warning']}")
+    for o, w in m.warnings:
+        console.print(f"  warning {o.type} {o.key}: {w}")
     for f in m.failures:
         console.print(f"  FAILED {f.job} {f.object}: {f.error}")
     if with_objects:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,7 @@ class Target:
         self.name = name if name in app.settings.instances else instance_slug(self.inst.url)
         self.metrics = Metrics()
 
-    def pool(self, snap: OpenSnapshot):  # type: ignore[no-untyped-def]
+    def pool(self, snap: OpenSnapshot) -> AbstractAsyncContextManager[list[Any]]:
         """Clients of the target, which must run the platform the snapshot is of."""
         if snap.platform.name != self.inst.platform:
             raise ConfigError(

@@ -77,6 +77,12 @@ def print_verify(report: VerifyReport, console: Console) -> None:
     help="Omni only: only these documents and their schedules (repeatable; default: all).",
 )
 @click.option(
+    "--pause-schedules",
+    is_flag=True,
+    help="Omni only: the restore ran with --pause-schedules, so expect every schedule paused "
+    "(default: as the snapshot has it).",
+)
+@click.option(
     "--content",
     is_flag=True,
     help="Also run the instance's content validator and name the content the restore broke "
@@ -92,13 +98,14 @@ def print_verify(report: VerifyReport, console: Console) -> None:
 @rate_limit_option
 @click.pass_obj
 def verify_command(app: AppContext, target: str, target_token_env: tuple[str, ...], models: bool,
-                   documents: tuple[str, ...], content: bool, model_map: Path | None, as_json: bool,
+                   documents: tuple[str, ...], pause_schedules: bool, content: bool,
+                   model_map: Path | None, as_json: bool,
                    rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
     """Compare a live instance with a snapshot: a fidelity table; exit 1 on any difference."""
     tgt = Target(app, target, target_token_env, {"rate_limit": rate_limit, **kw})
     tgt.preflight()
     snap = open_for(app, kw)
-    options = RestoreOptions(model_map=load_model_map(model_map))
+    options = RestoreOptions(model_map=load_model_map(model_map), pause_schedules=pause_schedules)
     snap.platform.check_options(options)  # before the target is read
 
     async def run() -> tuple[VerifyReport, ContentReport | None]:
@@ -113,6 +120,7 @@ def verify_command(app: AppContext, target: str, target_token_env: tuple[str, ..
                 documents=list(documents) or None,
                 concurrency=tgt.concurrency,
                 store=snap.store,
+                pause_schedules=pause_schedules,
             )
             if not content:
                 return report, None

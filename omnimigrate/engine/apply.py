@@ -47,16 +47,30 @@ class ApplyResult:
         return not self.by_status("failed") and not self.by_status("blocked")
 
 
-def check_order(actions: list[Action]) -> None:
-    """Each action after every action of the plan it depends on, as planners emit them."""
+def plan_fault(actions: list[Action], kinds: frozenset[str] | None = None) -> str | None:
+    """What stops the applier running a plan as it stands, if anything: an action listed
+    before one it depends on (planners emit them in order), or, given the `kinds` of action
+    the platform's runner does, a write of another kind (a plan from another version, or
+    edited by hand)."""
     position = {a.id: i for i, a in enumerate(actions)}
     for i, action in enumerate(actions):
+        if kinds is not None and (action.writes or action.adopt) and action.kind not in kinds:
+            return (
+                f"{action.id} is a {action.kind!r} action, which this omnimigrate does not apply "
+                "(a plan made by another version, or edited?)"
+            )
         late = [d for d in action.depends_on if position.get(d, -1) > i]
         if late:
-            raise RestoreError(
-                f"the plan lists {action.id} before {late[0]}, which it depends on: "
-                "make the plan again with `omnimigrate plan`"
-            )
+            return f"the plan lists {action.id} before {late[0]}, which it depends on"
+    return None
+
+
+def check_order(actions: list[Action]) -> None:
+    """Each action after every action of the plan it depends on, as planners emit them (a
+    saved plan is checked, with its hint, when it is read)."""
+    fault = plan_fault(actions)
+    if fault:
+        raise RestoreError(fault)
 
 
 class Applier:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,8 +26,10 @@ from omnimigrate.engine.checkpoints import (
     read_open_run,
 )
 from omnimigrate.engine.job_queue import DeadLetter, JobQueue, ListingFailed, QueueStats
+from omnimigrate.engine.jobs import UnknownJob
 from omnimigrate.engine.platform import Client, Walker
 from omnimigrate.engine.scope import PathFilter
+from omnimigrate.hints import command_line
 from omnimigrate.http.transport import key_stats
 from omnimigrate.platforms import platform_named
 from omnimigrate.snapshot.blobs import BlobStore, blob_key
@@ -61,9 +62,15 @@ class NothingSelected(Exception):
     and the instance's latest snapshot stays what it was."""
 
 
+class OtherFilters(Exception):
+    """The instance's open run was started with other `--include`/`--exclude`: resuming it
+    with these would commit a snapshot of neither selection."""
+
+
 @dataclass
 class BackupOptions:
     full: bool = False
+    restart: bool = False  # discard the instance's open run instead of resuming it
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     concurrency: int = 4
@@ -132,6 +139,10 @@ async def _locked_backup(
     store, instance = lock.store, lock.instance
     source_url = clients[0].base_url
     log = structlog.get_logger("omnimigrate.backup").bind(instance=instance)
+    if options.restart and (
+        discarded := await asyncio.to_thread(_discard_open_run, store, instance, cache_dir)
+    ):
+        log.info("backup.restart", discarded=discarded)
     run, resumed = await asyncio.to_thread(_open_run, store, instance, options, now)
     log = log.bind(snapshot=run.snapshot_id)
     log.info("backup.resume" if resumed else "backup.start")
@@ -148,7 +159,7 @@ async def _locked_backup(
         PathFilter(options.include, options.exclude),
         previous,
     )
-    empty = _empty_selection(options, walker, store.url, instance)
+    empty = _empty_selection(options, walker, store, instance)
     queue = JobQueue(
         on_result=lambda job, result: checkpoints.record(job.key, result),
         on_progress=_refusing_nothing(on_progress, checkpoints, empty),
@@ -228,7 +239,7 @@ def _refusing_nothing(
 
 
 def _empty_selection(
-    options: BackupOptions, walker: Walker, store_url: str, instance: str
+    options: BackupOptions, walker: Walker, store: Store, instance: str
 ) -> Callable[[list[ObjectEntry]], str | None]:
     """What is wrong with a run whose folder filter selected no content, if that is so."""
 
@@ -242,12 +253,55 @@ def _empty_selection(
                           *(f"--exclude {p!r}" for p in options.exclude)])  # fmt: skip
         return (
             f"{given} matched no folder and no document, so no snapshot was made (the latest "
-            "stays as it was): check the folder paths (`omnimigrate snapshots show latest "
-            f"--objects --store {shlex.quote(store_url)} --instance {shlex.quote(instance)}` lists "
-            "them), or pass --allow-empty"
+            f"stays as it was): check the folder paths ({_where_paths_are(store, instance)}), "
+            "or pass --allow-empty"
         )
 
     return problem
+
+
+def _where_paths_are(store: Store, instance: str) -> str:
+    """What lists an instance's folder paths: its latest snapshot, and before the first one
+    (which `snapshots show` would not find), a backup without the filter."""
+    if Catalog(store).refs(instance):
+        show = command_line(
+            "snapshots", "show", "latest", objects=True, store=store.url, instance=instance
+        )
+        return f"`{show}` lists them"
+    return "back up once without the filter: its snapshot lists them (snapshots show --objects)"
+
+
+def _discard_open_run(store: Store, instance: str, cache_dir: Path) -> str | None:
+    """Forget a killed run's progress (its snapshot id, if there was one); the blobs it wrote
+    stay, for the next snapshot to reuse or GC to collect."""
+    run = read_open_run(store, instance)
+    if run is None:
+        return None
+    open_checkpoints(store, instance, run.snapshot_id, cache_dir).discard()
+    mark_run_closed(store, instance)
+    return run.snapshot_id
+
+
+def _check_filters(run: RunInfo, options: BackupOptions) -> None:
+    """A killed run resumes with the filters it was started with, or not at all."""
+    then = tuple(_run_filter(run, name) for name in ("include", "exclude"))
+    if then == (list(options.include), list(options.exclude)):
+        return
+    raise OtherFilters(
+        f"the open run of this instance (snapshot {run.snapshot_id}, killed before it "
+        f"committed) was started with {_filters(*then)}, not {_filters(options.include, options.exclude)}: "
+        "run it again with those to resume it, or add --restart to discard it and start anew"
+    )
+
+
+def _run_filter(run: RunInfo, name: str) -> list[str]:
+    value = run.options.get(name)  # a list, as _open_run writes it
+    return [str(p) for p in value] if isinstance(value, list) else []
+
+
+def _filters(include: Iterable[str], exclude: Iterable[str]) -> str:
+    given = [*(f"--include {p!r}" for p in include), *(f"--exclude {p!r}" for p in exclude)]
+    return " ".join(given) or "no --include or --exclude"
 
 
 def _open_run(
@@ -260,6 +314,7 @@ def _open_run(
         mark_run_closed(store, instance)
         run = None
     if run is not None:
+        _check_filters(run, options)
         return run, True
     started = now()
     run = RunInfo(
@@ -293,6 +348,10 @@ def _replay(checkpoints: Checkpoints, queue: JobQueue, walker: Walker, gone: set
             continue
         done.add(key)
         pending += result.children
+    # a run another version started names jobs this one cannot do: say so before any request
+    unknown = next((job for job in pending if job.kind not in walker.job_kinds), None)
+    if unknown is not None:
+        raise UnknownJob(unknown)
     queue.add(pending, skip=done)
     return len(done)
 

@@ -10,6 +10,8 @@ those the source already had (*carried*) and those the restore cured (*fixed*).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, Field
 
 from omnimigrate.http.errors import OmniError
@@ -67,7 +69,7 @@ def compare(
     restored: dict[str, str],
     *,
     scopes: list[str],
-    warnings: list[str] = (),  # type: ignore[assignment]
+    warnings: Sequence[str] = (),
 ) -> ContentReport:
     """`restored`: the snapshot's content the restore wrote, key -> name; only those count
     (content of the target's own is not the restore's doing)."""

@@ -178,7 +178,7 @@ class Drill:
         platform = self.snap.platform
         verify = await platform.verify(
             self.snap.source, clients, models=self.options.models, concurrency=self.concurrency,
-            store=self.snap.store,
+            store=self.snap.store, pause_schedules=self.options.pause_schedules,
         )  # fmt: skip
         content = await platform.check_content(self.snap.source, clients, self.options)
         fidelity = fidelity_of(verify)

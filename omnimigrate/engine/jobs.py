@@ -16,7 +16,8 @@ class UnknownJob(Exception):
     def __init__(self, job: Job) -> None:
         super().__init__(
             f"job {job.key} is not one this omnimigrate knows (a run started by another "
-            "version?): finish it with that version, or start over with `--full`"
+            "version?): finish it with that version, or run the same command with --restart to "
+            "start a new snapshot"
         )
 
 

@@ -44,10 +44,16 @@ class Inventory(BaseModel):
         return ""
 
     def differences(
-        self, other: Inventory, written: frozenset[str] | set[str] = frozenset()
+        self,
+        other: Inventory,
+        written: frozenset[str] | set[str] = frozenset(),
+        made: frozenset[str] | set[str] = frozenset(),
     ) -> list[str]:
         """What changed between two inventories, per object type (for drift messages),
-        leaving out the keys whose action ids (or a step of them) are in `written`."""
+        leaving out the keys whose action ids (or a step of them) are in `written`, and the
+        objects whose id or key is one `made` (a restore's own object, which may stand at a
+        key of its own: a folder stepped aside to a temporary path, a document imported
+        under a new identifier)."""
         changes = []
         mine, theirs = self.model_dump(mode="json"), other.model_dump(mode="json")
         for field, value in mine.items():
@@ -58,6 +64,9 @@ class Inventory(BaseModel):
                     k
                     for k in set(value) | set(theirs[field])
                     if any(f"{kind}:{k}" in written for kind in kinds)
+                    or k in made  # keyed by what the restore made (an identifier it chose)
+                    or _id_of(theirs[field].get(k)) in made
+                    or _id_of(value.get(k)) in made
                 }
                 new = sorted(set(theirs[field]) - set(value) - ours)
                 gone = sorted(set(value) - set(theirs[field]) - ours)
@@ -75,6 +84,12 @@ class Inventory(BaseModel):
                 )
                 changes.append(f"{field}: {', '.join(parts)}")
         return changes
+
+
+def _id_of(entry: object) -> str | None:
+    """The target id an inventory entry carries, if it carries one."""
+    found = entry.get("id") if isinstance(entry, dict) else entry
+    return found if isinstance(found, str) else None
 
 
 InventoryT = TypeVar("InventoryT", bound=Inventory)
@@ -167,13 +182,10 @@ def plan_platform(text: str, name: str) -> str:
     try:
         raw = json.loads(text)
     except ValueError:
-        raise PlanFileError(
-            f"{name} is not JSON: save a plan with `omnimigrate plan --out`"
-        ) from None
+        raise PlanFileError(f"{name} is not JSON") from None
     platform = raw.get("platform") if isinstance(raw, dict) else None
     if not isinstance(platform, str):
         raise PlanFileError(
-            f"{name} does not say which platform it is for (made by an older omnimigrate?): "
-            "make it again with `omnimigrate plan --out`"
+            f"{name} does not say which platform it is for (made by an older omnimigrate?)"
         )
     return platform

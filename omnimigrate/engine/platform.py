@@ -8,7 +8,7 @@ an instance's configuration, a manifest or a saved plan gives.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -50,9 +50,19 @@ class Walker(Protocol):
     """Backup's side of a platform: the listing jobs a run starts with, and each job's work."""
 
     blobs: BlobStore
-    exports: int  # content exports requested this run
-    reused: int  # exports an incremental run kept from the last snapshot
-    content_types: tuple[str, ...]  # the entry types a folder filter selects
+
+    # read-only to the engine, so a walker may answer them from its context or a constant
+    @property
+    def exports(self) -> int: ...  # content exports requested this run
+
+    @property
+    def reused(self) -> int: ...  # exports an incremental run kept from the last snapshot
+
+    @property
+    def content_types(self) -> tuple[str, ...]: ...  # the entry types a folder filter selects
+
+    @property
+    def job_kinds(self) -> frozenset[str]: ...  # the kinds of job `run` does
 
     def roots(self) -> list[Job]: ...
 
@@ -75,14 +85,13 @@ class ActionRunner(Protocol):
 class Platform(Protocol):
     name: str
     plan_type: type[Plan[Any]]
+    action_kinds: frozenset[str]  # the kinds of action its runner applies
 
-    def preflight(
-        self, url: str, tokens: list[SecretStr], names: list[str], timeout: float, **scope: Any
-    ) -> Awaitable[None]:
-        """One request per key: raises InstanceUnusable when the instance or a key cannot
-        serve a run (`names`: the environment variables the tokens came from; `scope`: what
-        the platform's instances select, such as Lightdash's `project`)."""
-        ...
+    # (url, tokens, names, timeout, **scope): one request per key; raises InstanceUnusable
+    # when the instance or a key cannot serve a run (`names`: the environment variables the
+    # tokens came from; `scope`: what the platform's instances select, such as Lightdash's
+    # `project`). A callable, not a method: each platform takes its own scope keywords.
+    preflight: Callable[..., Coroutine[Any, Any, None]]
 
     def client_pool(
         self, url: str, tokens: list[SecretStr], **limits: Any
@@ -123,8 +132,10 @@ class Platform(Protocol):
         documents: list[str] | None = None,
         concurrency: int = 4,
         store: Store | None = None,
+        pause_schedules: bool = False,
     ) -> Awaitable[VerifyReport]:
-        """`store`: where the target's restore ledger is, for what a restore renamed."""
+        """`store`: where the target's restore ledger is, for what a restore renamed;
+        `pause_schedules`: the restore made every schedule paused, so paused is expected."""
         ...
 
     def check_content(

@@ -74,8 +74,9 @@ async def resume_saved(
     if saved.inventory.digest() == current.digest():
         return saved
     ledger = await asyncio.to_thread(RestoreLedger, snap.store, ledger_name(saved.inventory))
-    written = _prefixes(a.id for a in saved.actions if a.writes and a.id in ledger.records)
-    changes = saved.inventory.differences(current, written)
+    done = [a.id for a in saved.actions if a.writes and a.id in ledger.records]
+    made = {t for t in (ledger.records[a].target for a in done) if t}
+    changes = saved.inventory.differences(current, _prefixes(done), made)
     if changes:
         raise PlanDrift(
             f"the target changed since this plan was made ({'; '.join(changes)}); run "

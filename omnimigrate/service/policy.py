@@ -23,7 +23,7 @@ from omnimigrate.snapshot.store import S3Store, Store
 # Options an event may set. Creating users or groups and remapping models change the target's
 # people and semantics: they belong in a replication rule of the config, never in a message.
 EVENT_OPTIONS = frozenset(
-    {"on_conflict", "include_deleted", "include", "exclude", "models", "pause_schedules"}
+    {"on_conflict", "include_deleted", "include", "exclude", "models", "pause_schedules", "trashed"}
 )
 
 

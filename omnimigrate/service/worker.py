@@ -18,6 +18,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 import structlog
@@ -155,7 +156,7 @@ class Worker:
     def _rate(self, name: str) -> int:
         return self.settings.instances[name].rate_limit or self.settings.rate_limit
 
-    def _pool(self, name: str):  # type: ignore[no-untyped-def]
+    def _pool(self, name: str) -> AbstractAsyncContextManager[list[Any]]:
         inst, s = self.settings.instances[name], self.settings
         return inst.client_pool(
             self.tokens(inst), rate_limit=self._rate(name), period=s.rate_period, burst=s.rate_burst,

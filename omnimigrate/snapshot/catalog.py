@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 
+from omnimigrate.hints import command_line
 from omnimigrate.snapshot.manifest import Manifest, load_manifest, manifest_key
 from omnimigrate.snapshot.store import Store
 
@@ -38,7 +38,9 @@ class Catalog:
         return sorted(found, key=lambda r: (r.snapshot_id, r.instance))
 
     def load(self, ref: SnapshotRef) -> Manifest:
-        return load_manifest(self.store.get(ref.key), f"{self.store.url}/{ref.key}")
+        return load_manifest(
+            self.store.get(ref.key), f"{self.store.url}/{ref.key}", store_url=self.store.url
+        )
 
     def resolve(self, snapshot: str, instance: str | None = None) -> SnapshotRef:
         """A snapshot id, or `latest` (of `instance` when given)."""
@@ -54,7 +56,7 @@ class Catalog:
         have = ", ".join(r.snapshot_id for r in refs[-5:]) or "none"
         raise SnapshotNotFound(
             f"no committed snapshot {snapshot!r}{where} in {self.store.url} (latest: {have}); "
-            f"`omnimigrate snapshots list --store {shlex.quote(self.store.url)}` shows them all"
+            f"`{command_line('snapshots', 'list', store=self.store.url)}` shows them all"
         )
 
     def latest(self, instance: str) -> Manifest | None:

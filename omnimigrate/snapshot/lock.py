@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
 import socket
 import time
 import uuid
@@ -23,6 +22,7 @@ from typing import TypeVar
 import structlog
 from pydantic import BaseModel, ValidationError
 
+from omnimigrate.hints import command_line
 from omnimigrate.snapshot.store import KeyNotFound, Store
 
 Clock = Callable[[], float]
@@ -101,8 +101,9 @@ class InstanceLock:
         if held is not None and held.expires_at > self.clock() and not _dead_here(held):
             raise Locked(
                 f"{self.instance} in {self.store.url} is locked by {held.describe()}; wait for "
-                "it to finish, or if that run is gone, `omnimigrate snapshots unlock --instance "
-                f"{shlex.quote(self.instance)} --store {shlex.quote(self.store.url)}` (or --force-unlock)"
+                "it to finish, or if that run is gone, "
+                f"`{command_line('snapshots', 'unlock', instance=self.instance, store=self.store.url)}` "
+                "(or --force-unlock)"
             )
         self._log.warning("lock.takeover", stale=held.describe() if held else "vanished")
         self.store.delete(key)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from omnimigrate import __version__
+from omnimigrate.hints import command_line
 
 FORMAT_VERSION = 1
 SUPPORTED_FORMATS = (1,)
@@ -120,14 +121,16 @@ def dump_manifest(manifest: Manifest) -> bytes:
     return manifest.model_dump_json(indent=1).encode()
 
 
-def load_manifest(data: bytes, name: str) -> Manifest:
-    """Parse a manifest, naming the file and the fault when it cannot be used."""
+def load_manifest(data: bytes, name: str, store_url: str | None = None) -> Manifest:
+    """Parse a manifest, naming the file and the fault when it cannot be used (`store_url`:
+    the store it is in, for the hint)."""
     try:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError):
+        check = command_line("snapshots", "verify", all=True, store=store_url)
         raise SnapshotFormatError(
-            f"manifest {name} is not JSON (truncated or damaged); run `omnimigrate snapshots "
-            "verify` and restore from another snapshot"
+            f"manifest {name} is not JSON (truncated or damaged); `{check}` checks the others: "
+            "restore from one that is whole"
         ) from None
     version = raw.get("format_version") if isinstance(raw, dict) else None
     if version not in SUPPORTED_FORMATS:

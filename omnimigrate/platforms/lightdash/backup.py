@@ -106,6 +106,10 @@ class LightdashWalker:
     def reused(self) -> int:
         return self.context.reused
 
+    @property
+    def job_kinds(self) -> frozenset[str]:
+        return frozenset(self._jobs)
+
     def roots(self) -> list[Job]:
         kinds = [k for h in HANDLERS for k in h.roots] + ["ld_projects"]
         return [Job(kind=k, priority=LISTING) for k in kinds]

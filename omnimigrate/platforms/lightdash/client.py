@@ -324,8 +324,9 @@ class LightdashClient(ApiClient):
         return [GroupRef.model_validate(g) for g in await self._paged("/api/v1/org/groups")]
 
     async def group_members(self, group: str) -> list[OrgUser]:
-        results = await self._results("GET", "/api/v1/groups/{groupUuid}/members",
-                                   path={"groupUuid": group})  # fmt: skip
+        results = await self._results(
+            "GET", "/api/v1/groups/{groupUuid}/members", path={"groupUuid": group}
+        )
         return [OrgUser.model_validate(u) for u in results]
 
     async def create_group(self, name: str, members: list[str]) -> str:
@@ -406,8 +407,9 @@ class LightdashClient(ApiClient):
             return self._found(None) if done else None
 
         body = {"email": email, "role": role, "sendEmail": False}
-        await self._results("POST", PROJECT + "/access", path={"projectUuid": project}, json=body,
-                         recover=recover)  # fmt: skip
+        await self._results(
+            "POST", PROJECT + "/access", path={"projectUuid": project}, json=body, recover=recover
+        )
 
     async def update_project_access(self, project: str, user: str, role: str) -> None:
         await self._results("PATCH", PROJECT + "/access/{userUuid}",
@@ -448,8 +450,9 @@ class LightdashClient(ApiClient):
         admins, so its paged `access?directOnly=true` is read; 0.1471's lists them all."""
         if not await self.modern():
             return [a for a in (await self.space(project, space)).access if a.direct]
-        rows = await self._paged(SPACE + "/access", path={"projectUuid": project, "spaceUuid": space},
-                                 directOnly="true")  # fmt: skip
+        rows = await self._paged(
+            SPACE + "/access", path={"projectUuid": project, "spaceUuid": space}, directOnly="true"
+        )
         return [a for a in (SpaceShare.model_validate(r) for r in rows) if a.direct]
 
     async def _space_flag(self, restricted: bool) -> dict[str, bool]:
@@ -469,8 +472,9 @@ class LightdashClient(ApiClient):
         body: dict[str, Any] = {"name": name, **await self._space_flag(private)}
         if parent:  # newer Lightdash nests spaces; 0.1471.0 ignores what it does not declare
             body["parentSpaceUuid"] = parent
-        results = await self._results("POST", PROJECT + "/spaces", path={"projectUuid": project},
-                                   json=body, recover=recover)  # fmt: skip
+        results = await self._results(
+            "POST", PROJECT + "/spaces", path={"projectUuid": project}, json=body, recover=recover
+        )
         return SpaceRef.model_validate(results)
 
     async def update_space(self, project: str, space: str, name: str, private: bool) -> None:
@@ -584,9 +588,10 @@ class LightdashClient(ApiClient):
         else:
             raise ValidationUnfinished(
                 f"the validation job {job} did not complete after {VALIDATION_POLLS} status reads",
-                method="GET", route=JOB_STATUS,
+                method="GET",
+                route=JOB_STATUS,
                 hint="Lightdash's scheduler worker may be busy or down",
-            )  # fmt: skip
+            )
         results = await self._results("GET", VALIDATE, path=path)
         if not isinstance(results, list):
             raise OmniAPIError(200, "the answer's `results` is not a list of validations",

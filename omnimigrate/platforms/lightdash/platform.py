@@ -27,7 +27,7 @@ from omnimigrate.platforms.lightdash.client import LightdashClient, ProjectNotFo
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
 from omnimigrate.platforms.lightdash.planning import LightdashPlan, check_options, make_plan
 from omnimigrate.platforms.lightdash.reading import load_view, read_target
-from omnimigrate.platforms.lightdash.registry import HANDLERS
+from omnimigrate.platforms.lightdash.registry import ACTIONS, HANDLERS
 from omnimigrate.platforms.lightdash.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
@@ -42,8 +42,9 @@ async def preflight(
     the project asked for."""
     async with aiohttp.ClientSession() as session:
         for token, name in zip(tokens, names, strict=True):
-            client = LightdashClient(url, token, session=session, timeout=timeout,
-                                     retry=RetryPolicy(attempts=1))  # fmt: skip
+            client = LightdashClient(
+                url, token, session=session, timeout=timeout, retry=RetryPolicy(attempts=1)
+            )
             try:
                 found = await client.projects()
             except OmniTransportError as err:
@@ -74,6 +75,7 @@ async def preflight(
 class LightdashPlatform:
     name = "lightdash"
     plan_type = LightdashPlan
+    action_kinds = frozenset(ACTIONS)
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
     check_options = staticmethod(check_options)

@@ -77,7 +77,7 @@ class ApplyContext:
         await asyncio.to_thread(self.ledger.write, key, record)
 
     async def record(self, action: Action, status: str, target: str | None = None) -> None:
-        record = LedgerRecord(status=status, digest=action.digest, target=target)  # type: ignore[arg-type]
+        record = LedgerRecord(status=status, digest=action.digest, target=target)
         await self.write(action.id, record)
 
     def by_role(

@@ -83,6 +83,10 @@ class OmniWalker:
     def reused(self) -> int:
         return self.context.reused
 
+    @property
+    def job_kinds(self) -> frozenset[str]:
+        return frozenset(self._jobs)
+
     def roots(self) -> list[Job]:
         return [Job(kind=kind, priority=LISTING) for kind in self._roots]
 

@@ -131,9 +131,14 @@ class PlanContext:
         if ok or (remove and id_ in self.ledger):
             made = self.actions.get(of)
             fresh = made is not None and made.writes and made.kind in REMADE
-            action = Action(id=id_, kind=kind, object=key, op="create",
-                            params={**params, "grants": ok},
-                            have={"remove": remove, "fresh": fresh})  # fmt: skip
+            action = Action(
+                id=id_,
+                kind=kind,
+                object=key,
+                op="create",
+                params={**params, "grants": ok},
+                have={"remove": remove, "fresh": fresh},
+            )
             self.decide(action, [*parents, *self.identity_deps(g.principal for g in grants)])
 
     def restores(self, create: str) -> bool:

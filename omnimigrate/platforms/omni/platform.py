@@ -18,7 +18,7 @@ from omnimigrate.platforms.omni.inventory import TargetInventory, read_inventory
 from omnimigrate.platforms.omni.planning import OmniPlan, make_plan
 from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.platforms.omni.preflight import preflight
-from omnimigrate.platforms.omni.registry import HANDLERS
+from omnimigrate.platforms.omni.registry import ACTION_KINDS, HANDLERS
 from omnimigrate.platforms.omni.snapshot_view import SnapshotView, load_snapshot_view
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
@@ -29,6 +29,7 @@ from omnimigrate.snapshot.store import Store
 class OmniPlatform:
     name = "omni"
     plan_type = OmniPlan
+    action_kinds = frozenset(ACTION_KINDS)
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
 
@@ -76,10 +77,11 @@ class OmniPlatform:
         documents: list[str] | None = None,
         concurrency: int = 4,
         store: Store | None = None,
+        pause_schedules: bool = False,
     ) -> VerifyReport:
         return await verify(
             view, clients, models=models, documents=documents, concurrency=concurrency,
-            store=store,
+            store=store, pause_schedules=pause_schedules,
         )  # fmt: skip
 
     async def check_content(

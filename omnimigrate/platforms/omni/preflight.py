@@ -10,6 +10,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from omnimigrate.engine.platform import InstanceUnusable
+from omnimigrate.hints import command_line
 from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
 from omnimigrate.http.identify import lightdash_hint, lightdash_version
 from omnimigrate.http.ratelimit import RateLimiter
@@ -40,7 +41,7 @@ async def _probe(t: Transport, url: str, name: str) -> None:
     except OmniTransportError as err:
         raise InstanceUnusable(
             f"{url} did not answer ({err.message}): check the URL, http or https, and the "
-            "network (`omnimigrate doctor` tells more)",
+            f"network (`{command_line('doctor', source=url, source_token_env=name)}` tells more)",
             configuration=False,
         ) from None
     except OmniAuthError as err:

@@ -96,9 +96,10 @@ def plan_restored(ctx: PlanContext, action: Action, target: str, unchanged: bool
         }))  # fmt: skip
     if unchanged:
         return ctx.mark(
-            action.model_copy(update={"have": have}), "skip",
+            action.model_copy(update={"have": have}),
+            "skip",
             f"restored earlier as {target}: unchanged since",
-        )  # fmt: skip
+        )
     return ctx.mark(action.model_copy(update={"have": have}), "conflict",
                     f"restored earlier as {target}, and the snapshot changed since: delete "
                     f"{target} on the target to import it again")  # fmt: skip

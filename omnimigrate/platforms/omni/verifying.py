@@ -72,6 +72,7 @@ class VerifyContext:
         self.documents = documents if documents is not None else restorable(source)
         self.models = models
         self.aliases = aliases  # source identifier -> the one a restore brought it back under
+        self.pause_schedules = False  # the restore paused every schedule (a DR drill)
         self.result = VerifyReport()
         self.result.notes = [
             f"document {old} is {new} on the target (restored under a new identifier: "
@@ -96,6 +97,7 @@ async def verify(
     documents: list[str] | None = None,
     concurrency: int = 4,
     store: Store | None = None,
+    pause_schedules: bool = False,
 ) -> VerifyReport:
     """`store`: where the target's restore ledger is, which names the documents a restore
     brought back under a new identifier (their own in the target's trash)."""
@@ -106,6 +108,7 @@ async def verify(
         aliases = restored_as(ledger.records, inv)
     reads = SpreadReads(clients, concurrency)
     ctx = VerifyContext(source, inv, reads, documents, models, aliases)
+    ctx.pause_schedules = pause_schedules
     for handler in HANDLERS:
         if handler.verify:
             await handler.verify(ctx)

@@ -179,7 +179,7 @@ class Api:
         }
 
     def group_json(self, group: st.Group, members: bool) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "uuid": group.uuid,
             "name": group.name,
             "organizationUuid": self.state.org_uuid,
@@ -315,7 +315,9 @@ class Api:
 
     def dashboard_code(self, project: st.Project, board: st.Dashboard) -> dict[str, Any]:
         content = board.content
-        out = {k: content[k] for k in ("name", "description", "tabs", "filters") if k in content}
+        out: dict[str, Any] = {
+            k: content[k] for k in ("name", "description", "tabs", "filters") if k in content
+        }
         return {
             **out,
             "tiles": [self.tile_code(project, t) for t in content["tiles"]],

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from copy import deepcopy
 from dataclasses import dataclass
+from typing import Any
 
 from omnimigrate.platforms.lightdash.fake import state as st
 
@@ -130,7 +131,7 @@ class Builder:
     def chart(self, n: int, space: st.Space) -> st.Chart:
         kind = CHART_TYPES[n % len(CHART_TYPES)]
         explore = self.rng.choice(EXPLORES)
-        content = {
+        content: dict[str, Any] = {
             "name": f"{explore.title()} chart {n} — {space.name}",
             "tableName": explore,
             "metricQuery": {
@@ -216,7 +217,7 @@ class Builder:
         self, n: int, chart: st.Chart | None = None, dashboard: st.Dashboard | None = None
     ) -> None:
         stamp = self.state.now()
-        fields = {
+        fields: dict[str, Any] = {
             "name": f"{'Alert' if n % 5 == 0 else 'Delivery'} {n} — hebdo",
             "message": f"Rapport n°{n}",
             "format": "csv" if chart else "image",

@@ -14,7 +14,9 @@ import asyncio
 import json
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from aiohttp import web
 
@@ -76,11 +78,12 @@ class FakeLightdash(Served):
         self.conformance = Conformance(generation) if self.settings.validate else None
         self.pruner = Pruner(load_openapi(generation)[1])
         self.window = (
-            make_limiter("sliding", self.settings.rate_limit, self.settings.period, 1,
-                         self.settings.clock)
+            make_limiter(
+                "sliding", self.settings.rate_limit, self.settings.period, 1, self.settings.clock
+            )
             if self.settings.rate_limit
             else None
-        )  # fmt: skip
+        )
         self.api = Api(
             self.state,
             code_page_size=self.settings.code_page_size,
@@ -101,13 +104,16 @@ class FakeLightdash(Served):
         return app
 
     @web.middleware
-    async def _pipeline(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def _pipeline(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else request.path
         body = await request.read() if request.can_read_body else None
         token = _api_key(request)
         key = key_fingerprint(token) if token else "-"
         fault = None
+        response: web.Response | None
         if resource is None:
             response = error_response(
                 404, "NotFoundError", f"Cannot {request.method} {request.path}"
@@ -115,7 +121,8 @@ class FakeLightdash(Served):
         else:
             response, fault = await with_faults(
                 self.settings.faults,
-                lambda: self._handle(request, handler, route, body, token, key),
+                # the routes are the API's handlers, which all answer with a whole body
+                lambda: self._handle(request, cast(Handler, handler), route, body, token, key),
                 self._server_error,
                 self._too_many,
             )

@@ -142,10 +142,11 @@ class Project:
             c.uuid for c in self.charts.values() if c.space == space_uuid or c.dashboard in boards
         }
         self.schedulers = {
-            k: s for k, s in self.schedulers.items()
+            k: s
+            for k, s in self.schedulers.items()
             if s.fields.get("savedChartUuid") not in charts
             and s.fields.get("dashboardUuid") not in boards
-        }  # fmt: skip
+        }
         self.charts = {k: c for k, c in self.charts.items() if k not in charts}
         self.dashboards = {k: d for k, d in self.dashboards.items() if k not in boards}
         del self.spaces[space_uuid]

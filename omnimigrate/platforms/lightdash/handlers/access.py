@@ -82,8 +82,9 @@ async def grant_user(ctx: ApplyContext, client: LightdashClient, a: Action) -> N
 
 async def grant_group(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
     project = ctx.project(a.params["project"])
-    await client.grant_group_access(ctx.group(a.params["group"]), project, a.params["role"],
-                                    update=a.op == "update")  # fmt: skip
+    await client.grant_group_access(
+        ctx.group(a.params["group"]), project, a.params["role"], update=a.op == "update"
+    )
     await ctx.done(a)
 
 

@@ -101,10 +101,12 @@ def saved_in(ctx: Context, project: str, dashboard_key: str) -> list[ObjectEntry
     """An unchanged dashboard's saved charts, from the last snapshot (the charts list, which
     leaves them out, cannot say whether they changed; their dashboard's stamp does)."""
     slug = dashboard_key[len(project) + 1 :]
-    return [
+    kept = [
         e for (t, _), e in ctx.previous.items()
         if t == "ld_chart" and e.refs and e.refs.get("dashboard") == slug and project_of(e) == project
     ]  # fmt: skip
+    ctx.reused += len(kept)  # exports kept, as a full backup counts them among its exports
+    return kept
 
 
 def load(r: SnapshotReader, view: SnapshotView) -> None:

@@ -70,8 +70,9 @@ def plan(ctx: PlanContext) -> None:
             continue
         # members are only ever added (never removed), so adding the missing ones is safe
         missing = sorted(set(present) - set(ctx.inv.groups.get(name, [])))
-        update = action.model_copy(update={"kind": "ld.group.members",
-                                           "params": {"name": name, "add": missing}})  # fmt: skip
+        update = action.model_copy(
+            update={"kind": "ld.group.members", "params": {"name": name, "add": missing}}
+        )
         if missing:
             ctx.mark(update, "update", f"adds {len(missing)} member(s)")
         else:

@@ -214,6 +214,63 @@ class ApiBase:
             folder = self.state.folders.get(folder.parent_id or "")
         return any(p.user_id == user_id or p.group_id in groups for p in permits)
 
+    # Checks several resources share (each resource sees only this base, not its siblings)
+
+    def _require_org_key(self, request: web.Request) -> None:
+        if self.token(request).kind != "org":
+            raise ApiError(
+                403,
+                "Forbidden: this endpoint requires an organization API key; personal access tokens are not accepted",
+            )
+
+    def _is_admin(self, request: web.Request) -> bool:
+        return self.token(request).kind == "org"
+
+    def _label(self, name: str) -> st.Label:
+        label = self.state.labels.get(name.lower())
+        if label is None:
+            raise ApiError(404, f"Label {name} not found")
+        return label
+
+    def favorited(self, doc: st.Document, user_id: str) -> bool:
+        return user_id in doc.favorited_by and self.can_view(doc, user_id)
+
+    def _check_principals(self, body: dict[str, Any]) -> tuple[list[str], list[str]]:
+        users, groups = list(body.get("userIds", [])), list(body.get("userGroupIds", []))
+        if not users and not groups:
+            raise ApiError(400, "At least one of userIds or userGroupIds is required")
+        for uid in users:
+            if uid not in self.state.users:
+                raise ApiError(400, f"userIds: Invalid user id {uid}")
+        for gid in groups:
+            if gid not in self.state.groups:
+                raise ApiError(400, f"userGroupIds: Invalid user group id {gid}")
+        return users, groups
+
+    def _grant(
+        self, permits: list[st.Permit], body: dict[str, Any], *, update: bool
+    ) -> list[st.Permit]:
+        users, groups = self._check_principals(body)
+        wanted = {("user", u) for u in users} | {("userGroup", g) for g in groups}
+        kept = {p.principal: p for p in permits}
+        for kind, pid in wanted:
+            old = kept.get((kind, pid))
+            role = body.get("role") or (old.role if old else "VIEWER")
+            boost = body.get("accessBoost", old.access_boost if old else False)
+            if update and old is None:
+                raise ApiError(404, f"No permission found for {kind} {pid}")
+            kept[(kind, pid)] = st.Permit(
+                user_id=pid if kind == "user" else None,
+                group_id=pid if kind == "userGroup" else None,
+                role=role,
+                access_boost=boost,
+            )
+        return list(kept.values())
+
+    def _revoke(self, permits: list[st.Permit], body: dict[str, Any]) -> list[st.Permit]:
+        users, groups = set(body.get("userIds", [])), set(body.get("userGroupIds", []))
+        return [p for p in permits if p.user_id not in users and p.group_id not in groups]
+
     # ------------------------------------------------------------------ JSON shapes
 
     def folder_ref(self, folder_id: str | None) -> dict[str, Any] | None:

@@ -197,42 +197,6 @@ class DocumentsApi(ApiBase):
 
     # --- permissions
 
-    def _check_principals(self, body: dict[str, Any]) -> tuple[list[str], list[str]]:
-        users, groups = list(body.get("userIds", [])), list(body.get("userGroupIds", []))
-        if not users and not groups:
-            raise ApiError(400, "At least one of userIds or userGroupIds is required")
-        for uid in users:
-            if uid not in self.state.users:
-                raise ApiError(400, f"userIds: Invalid user id {uid}")
-        for gid in groups:
-            if gid not in self.state.groups:
-                raise ApiError(400, f"userGroupIds: Invalid user group id {gid}")
-        return users, groups
-
-    def _grant(
-        self, permits: list[st.Permit], body: dict[str, Any], *, update: bool
-    ) -> list[st.Permit]:
-        users, groups = self._check_principals(body)
-        wanted = {("user", u) for u in users} | {("userGroup", g) for g in groups}
-        kept = {p.principal: p for p in permits}
-        for kind, pid in wanted:
-            old = kept.get((kind, pid))
-            role = body.get("role") or (old.role if old else "VIEWER")
-            boost = body.get("accessBoost", old.access_boost if old else False)
-            if update and old is None:
-                raise ApiError(404, f"No permission found for {kind} {pid}")
-            kept[(kind, pid)] = st.Permit(
-                user_id=pid if kind == "user" else None,
-                group_id=pid if kind == "userGroup" else None,
-                role=role,
-                access_boost=boost,
-            )
-        return list(kept.values())
-
-    def _revoke(self, permits: list[st.Permit], body: dict[str, Any]) -> list[st.Permit]:
-        users, groups = set(body.get("userIds", [])), set(body.get("userGroupIds", []))
-        return [p for p in permits if p.user_id not in users and p.group_id not in groups]
-
     async def document_permits(self, request: web.Request) -> web.Response:
         doc = self._doc(request.match_info["identifier"])
         body = await request.json()
@@ -307,18 +271,9 @@ class DocumentsApi(ApiBase):
 
     # --- labels on documents
 
-    def _label(self, name: str) -> st.Label:
-        label = self.state.labels.get(name.lower())
-        if label is None:
-            raise ApiError(404, f"Label {name} not found")
-        return label
-
     def _check_label_rights(self, request: web.Request, label: st.Label) -> None:
         if (label.verified or label.homepage) and not self._is_admin(request):
             raise ApiError(403, "Only admins can apply verified or homepage labels")
-
-    def _is_admin(self, request: web.Request) -> bool:
-        return self.token(request).kind == "org"
 
     async def bulk_labels(self, request: web.Request) -> web.Response:
         doc = self._doc(request.match_info["identifier"])
@@ -353,13 +308,6 @@ class DocumentsApi(ApiBase):
         return web.Response(status=204)
 
     # --- export, import, update-model
-
-    def _require_org_key(self, request: web.Request) -> None:
-        if self.token(request).kind != "org":
-            raise ApiError(
-                403,
-                "Forbidden: this endpoint requires an organization API key; personal access tokens are not accepted",
-            )
 
     async def export_document(self, request: web.Request) -> web.Response:
         self._require_org_key(request)
@@ -425,7 +373,7 @@ class DocumentsApi(ApiBase):
         """What the document keeps of an import body; with `renew_query_keys`, its queries
         get new keys (random ids, whatever form the exported keys had), everywhere the
         export names them: a schedule must be given the new ones."""
-        export = {
+        export: dict[str, Any] = {
             k: body.get(k) for k in ("dashboard", "workbookModel", "queryModels", "fileUploads")
         }
         queries = (export["dashboard"] or {}).get("queries") or []

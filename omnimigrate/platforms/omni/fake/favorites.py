@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.base import ApiBase, ApiError, Route
 
 
@@ -18,9 +17,6 @@ class FavoritesApi(ApiBase):
         if user_id is None and self.token(request).kind == "org":
             raise ApiError(400, "userId is required when using an organization API key")
         return self._acting_owner(request, user_id)
-
-    def favorited(self, doc: st.Document, user_id: str) -> bool:
-        return user_id in doc.favorited_by and self.can_view(doc, user_id)
 
     async def favorite(self, request: web.Request) -> web.Response:
         user_id = self.favorite_user(request)

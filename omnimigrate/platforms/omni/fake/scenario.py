@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -161,7 +162,7 @@ def _people(org: st.OrgState, spec: ScenarioSpec, ids: _Ids, rng: random.Random)
     return users
 
 
-def _models(org: st.OrgState, ids: _Ids, stamp: object) -> list[st.Model]:
+def _models(org: st.OrgState, ids: _Ids, stamp: Callable[[], str]) -> list[st.Model]:
     conns = [
         st.Connection(id=ids.uuid(), name="warehouse", dialect="postgres"),
         st.Connection(
@@ -183,7 +184,7 @@ def _models(org: st.OrgState, ids: _Ids, stamp: object) -> list[st.Model]:
             files=SCHEMA_VIEWS,
             created_at=stamp(),
             updated_at=stamp(),
-        )  # type: ignore[operator]
+        )
         org.models[schema.id] = schema
     for name, conn in (("Sales", conns[0]), ("Marketing", conns[0]), ("Finance", conns[1])):
         model = st.Model(
@@ -194,7 +195,7 @@ def _models(org: st.OrgState, ids: _Ids, stamp: object) -> list[st.Model]:
             files=_yaml_files(name),
             created_at=stamp(),
             updated_at=stamp(),
-        )  # type: ignore[operator]
+        )
         org.models[model.id] = model
         shared.append(model)
     ext = st.Model(
@@ -206,7 +207,7 @@ def _models(org: st.OrgState, ids: _Ids, stamp: object) -> list[st.Model]:
         files={"orders.view.yaml": "dimensions:\n  region: {}\n"},
         created_at=stamp(),
         updated_at=stamp(),
-    )  # type: ignore[operator]
+    )
     follower = st.Model(
         id=ids.uuid(),
         name="dbt Core",
@@ -216,7 +217,7 @@ def _models(org: st.OrgState, ids: _Ids, stamp: object) -> list[st.Model]:
         files=_yaml_files("dbt Core"),
         created_at=stamp(),
         updated_at=stamp(),
-    )  # type: ignore[operator]
+    )
     org.models[ext.id] = ext
     org.models[follower.id] = follower
     return shared
@@ -260,7 +261,7 @@ def _folders(
     ids: _Ids,
     rng: random.Random,
     users: list[st.User],
-    stamp: object,
+    stamp: Callable[[], str],
 ) -> list[st.Folder]:
     folders: list[st.Folder] = []
 
@@ -275,11 +276,11 @@ def _folders(
             name=name,
             path=path,
             scope=scope,
-            owner_id=owner,  # type: ignore[arg-type]
+            owner_id=owner,
             parent_id=parent.id if parent else None,
             created_at=stamp(),
             updated_at=stamp(),
-        )  # type: ignore[operator]
+        )
         org.folders[folder.id] = folder
         folders.append(folder)
         return folder
@@ -316,7 +317,7 @@ def _folders(
     for folder in rng.sample(
         [f for f in folders if f.scope == "organization"], k=max(1, len(folders) // 3)
     ):
-        folder.permits.append(st.Permit(user_id=rng.choice(users).id, role=rng.choice(ROLES)))  # type: ignore[arg-type]
+        folder.permits.append(st.Permit(user_id=rng.choice(users).id, role=rng.choice(ROLES)))
         if group_ids:
             folder.permits.append(
                 st.Permit(group_id=rng.choice(group_ids), role="VIEWER", access_boost=True)
@@ -367,7 +368,7 @@ def _documents(
     users: list[st.User],
     folders: list[st.Folder],
     shared: list[st.Model],
-    stamp: object,
+    stamp: Callable[[], str],
 ) -> list[st.Document]:
     docs = []
     group_ids = list(org.groups)
@@ -394,11 +395,11 @@ def _documents(
             labels=rng.sample(labels, k=rng.randint(0, 2)),
             export=_export(ids, rng, name, dashboard, model, uploads=rng.random() < 0.15),
             created_at=stamp(),
-            updated_at=stamp(),  # type: ignore[operator]
+            updated_at=stamp(),
         )
         for _ in range(rng.randint(0, 3)):
             if rng.random() < 0.7 or not group_ids:
-                doc.permits.append(st.Permit(user_id=rng.choice(users).id, role=rng.choice(ROLES)))  # type: ignore[arg-type]
+                doc.permits.append(st.Permit(user_id=rng.choice(users).id, role=rng.choice(ROLES)))
             else:
                 doc.permits.append(st.Permit(group_id=rng.choice(group_ids), role="VIEWER"))
         doc.permits = list({p.principal: p for p in doc.permits if p.user_id != owner}.values())
@@ -430,7 +431,7 @@ def _schedules(
     rng: random.Random,
     users: list[st.User],
     docs: list[st.Document],
-    stamp: object,
+    stamp: Callable[[], str],
 ) -> None:
     dashboards = [d for d in docs if d.has_dashboard and not d.deleted]
     externals = [e.email for e in org.email_only.values()]
@@ -450,9 +451,9 @@ def _schedules(
             format=rng.choice(["pdf", "png", "csv", "link_only"]) if kind != "webhook" else "json",
             destination_type=kind,
             owner_id=rng.choice([doc.owner_id, *sharers]),
-            created_at=stamp(),  # type: ignore[operator]
+            created_at=stamp(),
             updated_at=stamp(),
-        )  # type: ignore[operator]
+        )
         if kind == "email":
             sched.user_ids = rng.sample([u.id for u in users], k=rng.randint(1, 3))
             sched.group_ids = rng.sample(list(org.groups), k=rng.randint(0, 1))
@@ -483,7 +484,7 @@ def _schedules(
             options["queryIdentifierMapKey"] = queries[-1]["queryIdentifierMapKey"]
         sched.options = options
         if rng.random() < 0.3:
-            sched.disabled_at = stamp()  # type: ignore[operator]
+            sched.disabled_at = stamp()
         org.schedules[sched.id] = sched
 
 
@@ -521,6 +522,8 @@ def standby(source: st.OrgState, seed: int = 99, *, skip_users: int = 0) -> Scen
     ids = _Ids(random.Random(seed))
     org = st.OrgState(org_id=ids.uuid())
     admin_src = next(t.user_id for t in source.tokens.values() if t.kind == "org")
+    # generate() mints the org key for its admin; a keyless admin would leave no one to copy
+    assert admin_src is not None, "the source's org key names no user"
     users = {}
     dropped = [u for u in source.users if u != admin_src][:skip_users]
     for old, user in source.users.items():
@@ -529,8 +532,8 @@ def standby(source: st.OrgState, seed: int = 99, *, skip_users: int = 0) -> Scen
     org.users = {u.id: u for u in users.values()}
     for group in source.groups.values():
         members = [users[m].id for m in group.member_ids if m in users]
-        copy = group.model_copy(update={"id": ids.mini(), "member_ids": members})
-        org.groups[copy.id] = copy
+        group_copy = group.model_copy(update={"id": ids.mini(), "member_ids": members})
+        org.groups[group_copy.id] = group_copy
     conns = {old: c.model_copy(update={"id": ids.uuid()}) for old, c in source.connections.items()}
     org.connections = {c.id: c for c in conns.values()}
     for model in source.models.values():

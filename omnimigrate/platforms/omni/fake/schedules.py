@@ -297,7 +297,9 @@ class SchedulesApi(ApiBase):
 
     def _email_recipients(self, s: st.Schedule) -> list[dict[str, Any]]:
         people = [self.state.users[u] for u in s.user_ids if u in self.state.users]
-        recips = [{"id": u.id, "email": u.email, "name": u.display_name} for u in people]
+        recips: list[dict[str, Any]] = [
+            {"id": u.id, "email": u.email, "name": u.display_name} for u in people
+        ]
         for email in s.emails:
             user = self.state.user_by_email(email)
             eo = next(

@@ -123,12 +123,14 @@ class ScimApi(ApiBase):
             self.state.groups[group.id] = group
             return ok(self.scim_group(group), status=201)
         wanted = self._scim_filter(request.query, "displayName")
-        members = request.query.get("excludedAttributes") != "members"
+        with_members = request.query.get("excludedAttributes") != "members"
         groups = sorted(
             (g for g in self.state.groups.values() if wanted is None or g.name == wanted),
             key=lambda g: g.name,
         )
-        return ok(self._scim_page([self.scim_group(g, members) for g in groups], request.query))
+        return ok(
+            self._scim_page([self.scim_group(g, with_members) for g in groups], request.query)
+        )
 
     async def scim_group_item(self, request: web.Request) -> web.Response:
         self._require_org_key(request)
@@ -143,7 +145,8 @@ class ScimApi(ApiBase):
         return ok(self.scim_group(group, request.query.get("excludedAttributes") != "members"))
 
     def _apply_group_op(self, group: st.Group, op: dict[str, Any]) -> None:
-        kind, path, value = op["op"].lower(), op.get("path"), op.get("value")
+        kind, path = op["op"].lower(), op.get("path")
+        value: Any = op.get("value")  # any JSON; which shape depends on the op and path
         if kind == "add" and path == "members":
             extend(group.member_ids, [self._user(v["value"]).id for v in value])
         elif kind == "remove" and path:

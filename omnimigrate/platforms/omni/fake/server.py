@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from aiohttp import web
 
@@ -122,6 +122,7 @@ class FakeOmni(Served):
         token = _bearer(request)
         key = key_fingerprint(token) if token else "-"
         fault = None
+        response: web.Response | None
         if resource is None:
             response = error_response(404, f"Not Found: {request.method} {request.path}")
         else:
@@ -192,7 +193,8 @@ class FakeOmni(Served):
             return error_response(*self.settings.refuse[route])
         request[TOKEN_KEY] = known
         try:
-            return await handler(request)
+            # the routes are the API's handlers, which all answer with a whole body
+            return cast(web.Response, await handler(request))
         except ApiError as err:
             return error_response(err.status, err.detail)
 
@@ -238,7 +240,7 @@ def _bearer(request: web.Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def _dropped(request: web.Request) -> Exception:
+def _dropped(request: web.Request) -> BaseException:
     """Close the socket without answering: the client sees a disconnect."""
     if request.transport is not None:
         request.transport.abort()

@@ -192,9 +192,9 @@ async def read_permissions(
 
 def load(r: SnapshotReader, view: SnapshotView) -> None:
     shared_by_connection: dict[str, list[str]] = {}
-    for key, model in view.models.items():
-        if model.kind in YAML_KINDS and model.connection:
-            shared_by_connection.setdefault(model.connection, []).append(key)
+    for key, shared in view.models.items():
+        if shared.kind in YAML_KINDS and shared.connection:
+            shared_by_connection.setdefault(shared.connection, []).append(key)
     for o in r.entries("document"):
         raw = r.blob(o) or {}
         exported = r.entry("document_export", o.key)
@@ -214,7 +214,7 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
             has_dashboard=bool(raw.get("hasDashboard", True)),
             model=model,
             export_blob=exported.blob if exported else None,
-            export_warning=(exported.warnings or [None])[0]
+            export_warning=next(iter(exported.warnings), None)
             if exported
             else "no export in the snapshot",
             grants=_grants(r, r.blob_of("document_permissions", o.key) or []),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from pydantic import BaseModel, Field
 
 from omnimigrate.engine import protocol
@@ -20,6 +21,7 @@ from omnimigrate.engine.plan import Action
 from omnimigrate.engine.protocol import adopted, claim, open_intent
 from omnimigrate.engine.scope import ancestors
 from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.logging import FOLDED
 from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
 from omnimigrate.platforms.omni.models import Folder
@@ -292,8 +294,9 @@ async def force_path(ctx: ApplyContext, c: OmniClient, folder_id: str, path: str
     first, and takes its right path when its own turn comes."""
     segment = path.rsplit("/", 1)[-1]
     async with ctx.renames:
-        try:
-            await c.update_folder(folder_id, path=segment)
+        try:  # a 409 is an answer here, handled below: its request shows only at debug
+            with structlog.contextvars.bound_contextvars(**{FOLDED: True}):
+                await c.update_folder(folder_id, path=segment)
             return
         except OmniAPIError as err:
             if err.status != 409:

@@ -80,8 +80,9 @@ async def list_connections(
     for c in connections:
         result.entries.append(await ctx.entry("connection", c.name, c.dump(), source_id=c.id))
     async for model in client.list_models():
-        key = model_key(names.get(model.connection_id or "", model.connection_id),
-                        model.model_kind, model.name)  # fmt: skip
+        key = model_key(
+            names.get(model.connection_id or "", model.connection_id), model.model_kind, model.name
+        )
         result.entries.append(
             await ctx.entry("model", key, model.dump(), source_id=model.id, updated_at=model.updated_at)
         )  # fmt: skip
@@ -140,8 +141,9 @@ async def read_target(client: OmniClient, inv: TargetInventory) -> None:
     inv.connections = {c.name: c.id for c in await client.list_connections()}
     names = {v: k for k, v in inv.connections.items()}
     async for model in client.list_models():
-        key = model_key(names.get(model.connection_id or "", model.connection_id),
-                        model.model_kind, model.name)  # fmt: skip
+        key = model_key(
+            names.get(model.connection_id or "", model.connection_id), model.model_kind, model.name
+        )
         inv.models[key] = TargetModel(id=model.id, key=key, kind=model.model_kind)
 
 

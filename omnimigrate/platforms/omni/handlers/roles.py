@@ -84,7 +84,7 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
                 if not is_direct(kind, a.get("from")):
                     continue  # inherited through a group, the org or the base role
                 view.roles.append(SourceRole(
-                    principal=Principal(kind=kind, key=o.key),  # type: ignore[arg-type]
+                    principal=Principal(kind=kind, key=o.key),
                     model=r.model(a.get("modelId")),
                     connection=r.connection(a.get("connectionId")),
                     role=a["roleName"],

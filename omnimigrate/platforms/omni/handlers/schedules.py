@@ -417,7 +417,7 @@ async def verify(ctx: VerifyContext) -> None:
             "groups": recipient_groups(recipients),
             "owner": ctx.names.users.get(target.summary.get("ownerId") or detail.get("ownerId") or ""),
         }  # fmt: skip
-        t.check_all(s.key, _fields(s), have)
+        t.check_all(s.key, _fields(s, paused=s.paused or ctx.pause_schedules), have)
 
     reads = QueryReads()
     docs = set(ctx.documents)
@@ -425,14 +425,14 @@ async def verify(ctx: VerifyContext) -> None:
     await ctx.reads.each(chosen, one)
 
 
-def _fields(s: SourceSchedule) -> dict[str, Any]:
+def _fields(s: SourceSchedule, paused: bool) -> dict[str, Any]:
+    """What the target's schedule must have; `paused` where the restore paused it."""
     if s.delivery is None:
         fields: dict[str, Any] = {"delivery": s.problem}
     else:
         named = {f: str(q) for f, q in s.queries.items()}
         fields = _delivery_fields(s.delivery, named)
-    return fields | {"paused": s.paused, "recipients": s.emails, "groups": s.groups,
-                     "owner": s.owner}  # fmt: skip
+    return fields | {"paused": paused, "recipients": s.emails, "groups": s.groups, "owner": s.owner}
 
 
 async def _watched_names(
