@@ -223,6 +223,7 @@ def test_packaged_spec_is_the_shared_one():
     ],
     ids=["omni", "lightdash-0.1471", "lightdash-1.219"],
 )
+@pytest.mark.slow
 def test_every_spec_a_fake_checks_against_is_a_valid_openapi_document(load):
     """The fakes parse their specs without openapi-spec-validator's pass (5 s a process), so
     the specs, as patched for the fakes, are validated here once."""

@@ -205,6 +205,7 @@ def test_plan_lists_what_unmapped_identities_block_and_restore_exits_3(pair):
     assert len([d for d in target.state.documents.values() if not d.deleted]) > 15
 
 
+@pytest.mark.slow
 def test_plan_estimates_the_restore_it_describes(pair, tmp_path):
     """`plan` says how many requests and minutes the restore will take at the key's rate;
     the restore then sends about that many."""
