@@ -2,7 +2,7 @@
 
     python bench/scale.py [--documents 300 1000]
 
-The suite runs its scale tests at 120 documents (past one page of every listing). Here the
+The suite runs its scale tests at 150 documents (past one page of the document list). Here the
 same tests run at each `--documents` count, one pytest process per count, with the count
 handed over in `OMNIMIGRATE_SCALE_DOCUMENTS`: a backup that captures every object and then
 exports only what changed, a restore into other ids that verifies 100 % and re-runs with zero

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from omnimigrate.fakes.policies import FaultPlan
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate
 from omnimigrate.platforms.omni.fake.server import FakeSettings
@@ -15,6 +17,7 @@ def keys(manifest, kind):
     return {o.key for o in manifest.of_type(kind)}
 
 
+@pytest.mark.slow
 async def test_backup_captures_every_object_then_exports_only_what_changed(
     start_fake, make_s3_store, tmp_path
 ):
@@ -116,6 +119,7 @@ async def test_backup_captures_every_object_then_exports_only_what_changed(
     assert full.exports == len(keys(m, "document"))
 
 
+@pytest.mark.slow
 async def test_faults_and_429_storms_give_the_same_inventory(start_fake, tmp_path):
     scenario = generate(ScenarioSpec(documents=120, seed=5))
     fake = await start_fake(scenario.state)
@@ -130,6 +134,7 @@ async def test_faults_and_429_storms_give_the_same_inventory(start_fake, tmp_pat
     assert inventory(outcome.manifest) == inventory(reference.manifest)
 
 
+@pytest.mark.slow
 async def test_an_export_that_always_fails_commits_a_partial_snapshot(start_fake, tmp_path):
     scenario = generate(ScenarioSpec(documents=40, seed=2))
     broken = next(d for d in scenario.state.documents.values() if not d.deleted)
@@ -142,6 +147,7 @@ async def test_an_export_that_always_fails_commits_a_partial_snapshot(start_fake
     assert Catalog(LocalStore(tmp_path / "s")).resolve("latest").snapshot_id == m.snapshot_id
 
 
+@pytest.mark.slow
 async def test_several_keys_share_the_work_each_within_its_own_limit(start_fake, tmp_path):
     scenario = generate(ScenarioSpec(documents=150, seed=4))
     extra = ["omni_org_key_two", "omni_org_key_three"]

@@ -132,6 +132,7 @@ def test_usage_errors_exit_2():
     assert result.returncode == 2 and "neither an http(s) instance URL" in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end():
     result = run("demo", "--documents", "20")
     assert result.returncode == 0, result.stderr

@@ -69,9 +69,12 @@ async def exercise_every_method(client, org) -> set[str]:
         group_ids=[groups[0].id],
     )
     await call("transfer_document_ownership", "conform1", users[1].id)
+    await call("update_document_permits", "conform1", "EDITOR", group_ids=[groups[0].id])
     await call("revoke_document_permits", "conform1", user_ids=[users[0].id])
     await call("add_folder_permits", folder.id, "EDITOR", group_ids=[groups[0].id])
+    await call("update_folder_permits", folder.id, "VIEWER", group_ids=[groups[0].id])
     await call("folder_permits", folder.id)
+    await call("revoke_folder_permits", folder.id, group_ids=[groups[0].id])
     await call("list_labels")
     await call("create_label", "Conformance", verified=True, color="#112233", description="d")
     await call("get_label", "Conformance")
@@ -220,6 +223,7 @@ def test_packaged_spec_is_the_shared_one():
     ],
     ids=["omni", "lightdash-0.1471", "lightdash-1.219"],
 )
+@pytest.mark.slow
 def test_every_spec_a_fake_checks_against_is_a_valid_openapi_document(load):
     """The fakes parse their specs without openapi-spec-validator's pass (5 s a process), so
     the specs, as patched for the fakes, are validated here once."""

@@ -13,6 +13,8 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from omnimigrate.cli.target import Acknowledged
 from omnimigrate.engine.drill import (
     Drill,
@@ -229,6 +231,7 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 async def test_drill_html_in_headless_chromium_shows_what_drill_json_holds(start_fake, tmp_path):
     report, store = await drill_of_demo_standby(start_fake, tmp_path)
     folder = save_drill(store, report, render_drill(report))

@@ -104,6 +104,7 @@ def test_a_one_shot_backup_pushes_its_metrics(served, tmp_path):  # noqa: F811
     )
 
 
+@pytest.mark.slow
 def test_a_one_shot_restore_pushes_its_metrics(pair, tmp_path):  # noqa: F811
     _, target, env = pair(10, seed=98)
     with pushgateway() as (url, pushed):

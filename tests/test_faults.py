@@ -16,6 +16,7 @@ from tests.conftest import client_for
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.slow
 async def test_ten_percent_faults_and_429_storms(start_fake, scenario, seed):
     org = scenario.state
     plan = FaultPlan(

@@ -3,6 +3,8 @@ into a standby whose users have other ids, verified, and a tampered target is no
 
 from __future__ import annotations
 
+import pytest
+
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.platforms.omni.fake import state as st
@@ -27,6 +29,7 @@ def favorites_of(state: st.OrgState) -> set[tuple[str, str]]:
     }
 
 
+@pytest.mark.slow
 async def test_favorites_are_backed_up_restored_verified_and_tampering_is_noticed(
     start_fake, tmp_path
 ):

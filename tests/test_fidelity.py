@@ -121,6 +121,7 @@ def own_layers(state: st.OrgState) -> dict[tuple, dict[str, str]]:
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.slow
 async def test_a_migrate_at_scale_is_faithful_in_both_response_shapes(start_fake, tmp_path, shape):
     run = await migrate(
         start_fake, tmp_path, shape, ScenarioSpec(documents=SCALE_DOCUMENTS, schedules=40, seed=13)
@@ -192,6 +193,7 @@ async def test_a_path_held_by_a_sibling_of_this_restore_is_swapped_in_two_steps(
     assert statuses == [409, 200, 200, 200]  # refused, holder aside, ours, holder home
 
 
+@pytest.mark.slow
 async def test_document_scope_is_restored_as_listed(start_fake, tmp_path):
     """Point 3: a document outside any folder keeps its scope (the fake, like the other
     implementation, makes such an import restricted), and personal documents stay so."""
@@ -217,6 +219,7 @@ async def test_shared_models_get_their_own_layer_only(start_fake, tmp_path):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.slow
 async def test_every_schedule_comes_back_whole(start_fake, tmp_path, shape):
     """Point 5: webhook URLs (`url` or `webhookUrl`), Slack recipients and their type, email
     subjects and bodies, print options; owners who need a permit to see the dashboard."""
@@ -236,6 +239,7 @@ async def test_every_schedule_comes_back_whole(start_fake, tmp_path, shape):
     assert schedule_facts(run.target.state) == schedule_facts(run.scenario.state)
 
 
+@pytest.mark.slow
 def test_verify_names_a_tampered_folder_scope_schedule_subject_and_model_file(tmp_path):
     """Point 6: after a faithful restore, one folder's scope, one email schedule's subject
     and one file of a shared model's own layer are changed on the target: `verify

@@ -52,6 +52,7 @@ def bystander():
     fake.stop_thread()
 
 
+@pytest.mark.slow
 def test_three_workers_four_instances_one_killed(fleet, bystander, moto_endpoint, tmp_path):
     sqs = sqs_client(moto_endpoint)
     url = make_queue(sqs, "omnimigrate-fleet", max_receives=10)

@@ -142,6 +142,7 @@ async def test_a_refused_validator_is_a_warning_at_backup_and_after_restore(tmp_
     assert any("403" in w for w in report.warnings)
 
 
+@pytest.mark.slow
 async def test_the_client_waits_for_the_validation_job_and_gives_up_naming_it() -> None:
     scenario = sc.generate(SMALL)
     waits: list[float] = []

@@ -49,6 +49,7 @@ async def two_snapshots(start_fake, store, tmp_path):
     return first.manifest, second.manifest, doc, user, paused
 
 
+@pytest.mark.slow
 async def test_verify_finds_a_flipped_byte_a_deleted_blob_and_a_truncated_manifest(
     start_fake, store, tmp_path
 ):
@@ -104,6 +105,7 @@ def nightly(store, days: int, end: datetime) -> list[Manifest]:
     return made
 
 
+@pytest.mark.slow
 def test_prune_keeps_exactly_seven_dailies_and_four_weeklies_and_frees_blobs(store):
     made = nightly(store, 60, datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # a Monday
     rules = RetentionRules(keep_daily=7, keep_weekly=4)
@@ -129,6 +131,7 @@ def test_prune_never_deletes_the_newest_complete_snapshot(store):
     assert kept == [made[1].snapshot_id, made[2].snapshot_id]  # the newest complete, and the last
 
 
+@pytest.mark.slow
 async def test_gc_beside_a_running_backup_loses_nothing(start_fake, store, tmp_path):
     scenario = generate(ScenarioSpec(documents=60, seed=67))
     fake = await start_fake(scenario.state, FakeSettings(rate_limit=None))

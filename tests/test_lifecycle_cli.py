@@ -111,6 +111,7 @@ def test_a_backup_whose_lock_is_removed_exits_1_and_commits_nothing(tmp_path):
     assert [str(v) for v in source.violations] == []
 
 
+@pytest.mark.slow
 def test_encrypted_snapshot_restores_with_its_key_and_fails_cleanly_without_it(pair, tmp_path):  # noqa: F811
     source, target, env = pair(15, seed=73)
     key = base64.b64encode(os.urandom(32)).decode()

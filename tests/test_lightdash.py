@@ -124,6 +124,7 @@ async def source(tmp_path: Path, version: str):
     assert [str(v) for v in fake.violations] == []
 
 
+@pytest.mark.slow
 async def test_a_project_restores_into_another_instance_with_other_uuids(
     source, tmp_path: Path
 ) -> None:
@@ -150,6 +151,7 @@ async def test_a_project_restores_into_another_instance_with_other_uuids(
     assert [str(v) for v in target.violations] == []
 
 
+@pytest.mark.slow
 async def test_staging_promotes_into_prod_on_the_same_instance(source) -> None:
     scenario, fake, store = source
     snap = open_snapshot(store, "latest")
@@ -195,6 +197,7 @@ async def test_a_second_backup_of_an_unchanged_project_downloads_no_content(
     assert snap.source.projects["Staging"].charts[chart.slug].body["name"].endswith("(edited)")
 
 
+@pytest.mark.slow
 async def test_ten_percent_faults_make_no_duplicates(source) -> None:
     scenario, fake, store = source
     spare = sc.standby(scenario.state)
@@ -236,6 +239,7 @@ async def test_missing_users_block_what_needs_them_and_are_listed(source) -> Non
     assert all(email in why and "cannot invite" in why for why in blocked.values())
 
 
+@pytest.mark.slow
 async def test_a_server_without_the_web_apps_scheduler_routes_fails_them_clearly(source) -> None:
     scenario, _, store = source
     spare = sc.standby(scenario.state)
@@ -282,6 +286,7 @@ async def test_the_fake_models_lightdash_upserts(source) -> None:
             await client.upsert_dashboard(project, "new-board", {**board, "tiles": tiles})
 
 
+@pytest.mark.slow
 async def test_every_client_method_conforms_to_the_spec(source) -> None:
     """Each public method of the client, against the strict fake: the fixture fails the test
     if any request or answer strays from openapi.json (or the web app's scheduler shape)."""
@@ -405,6 +410,7 @@ def test_the_restore_order_is_what_the_readme_documents() -> None:
     ]
 
 
+@pytest.mark.slow
 async def test_restores_into_two_projects_of_one_instance_keep_separate_ledgers(source) -> None:
     """What a restore into prod recorded never makes a restore into QA overwrite QA's own."""
     scenario, fake, store = source
@@ -604,6 +610,7 @@ async def test_a_tree_three_deep_round_trips_with_access_at_the_root_and_content
     assert target.violations == []
 
 
+@pytest.mark.slow
 async def test_user_attributes_round_trip_and_a_missing_user_blocks_its_value_by_name(
     source, tmp_path: Path
 ) -> None:

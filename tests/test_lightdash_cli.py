@@ -158,6 +158,7 @@ def test_omni_only_restore_options_are_refused_naming_why(instances) -> None:
         assert done.returncode == 2 and why in done.stderr, (flag, done.stderr)
 
 
+@pytest.mark.slow
 def test_the_demo_runs_lightdash_end_to_end(tmp_path: Path) -> None:
     done = run("demo", "--platform", "lightdash", "--documents", "40", "--store", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr

@@ -94,6 +94,7 @@ def migrated(tmp_path):
         assert [str(v) for v in fake.violations] == []
 
 
+@pytest.mark.slow
 def test_migrate_points_alerts_and_single_tile_tasks_at_the_same_named_query(migrated):
     done, source, target, env = migrated
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -108,6 +109,7 @@ def test_migrate_points_alerts_and_single_tile_tasks_at_the_same_named_query(mig
     assert schedules["matching"] == schedules["checked"] == len(source.state.schedules)
 
 
+@pytest.mark.slow
 def test_verify_fails_naming_an_alert_that_watches_another_query_on_the_target(migrated):
     done, source, target, env = migrated
     assert done.returncode == 0, done.stderr[-2000:]
@@ -140,6 +142,7 @@ async def restore(snap, target, token):
         return plan, await apply_plan(snap, plan, [client])
 
 
+@pytest.mark.slow
 async def test_unreadable_source_queries_keep_keys_with_a_plan_warning_never_silently(
     start_fake, tmp_path
 ):
@@ -186,6 +189,7 @@ async def test_a_query_gone_from_the_target_fails_its_schedule_naming_both(start
     assert repr(name) in reason.detail
 
 
+@pytest.mark.slow
 async def test_an_adopted_import_still_reads_the_target_keys(start_fake, tmp_path):
     """A run killed after an import went through adopts it on the next run: the schedules
     then created still get the target's keys, read from the target."""

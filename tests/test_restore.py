@@ -50,6 +50,7 @@ async def snapshot_of(start_fake, tmp_path):
     return make
 
 
+@pytest.mark.slow
 async def test_restore_at_scale_into_other_ids_verifies_100_percent_and_reruns_write_nothing(
     start_fake, make_s3_store, tmp_path
 ):
@@ -87,6 +88,7 @@ async def test_restore_at_scale_into_other_ids_verifies_100_percent_and_reruns_w
     assert again.by_status("done") == []
 
 
+@pytest.mark.slow
 async def test_one_deleted_dashboard_comes_back_alone(start_fake, snapshot_of):
     scenario = generate(ScenarioSpec(documents=80, seed=17))
     snap, _ = await snapshot_of(scenario)
@@ -155,6 +157,7 @@ async def test_unmapped_model_user_and_group_block_only_what_needs_them(start_fa
     assert any("Sales is not on the target" in o.detail for o in fixed.outcomes.values())
 
 
+@pytest.mark.slow
 async def test_conflicts_skip_overwrite_rename(start_fake, snapshot_of):
     scenario = generate(ScenarioSpec(documents=30, seed=23))
     snap, _ = await snapshot_of(scenario)
@@ -224,6 +227,7 @@ def restored_fields(state: st.OrgState, identifier: str) -> tuple:
 
 
 @pytest.mark.parametrize("routes", ["both", "official"])
+@pytest.mark.slow
 async def test_a_changed_model_mapping_repoints_documents(start_fake, snapshot_of, routes):
     scenario = generate(ScenarioSpec(documents=30, seed=47))
     snap, _ = await snapshot_of(scenario)
@@ -274,6 +278,7 @@ async def test_a_changed_model_mapping_repoints_documents(start_fake, snapshot_o
     assert len(target.log.writes()) == again
 
 
+@pytest.mark.slow
 async def test_three_target_keys_share_a_restore_and_its_verify(start_fake, snapshot_of):
     """Restore and verify spread their requests over every target key, each within its own
     limit: three keys, three budgets."""

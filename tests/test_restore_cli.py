@@ -72,7 +72,7 @@ def kill_after(args: list[str], env: dict[str, str], segments, count: int) -> No
 @pytest.mark.slow
 def test_sigkill_midway_then_rerun_reaches_the_same_end_state(pair, tmp_path):
     _, target, env = pair(150)
-    args = ["restore", "--target", target.url, "--rate-limit", "3000", "--models"]
+    args = ["restore", "--target", target.url, "--rate-limit", "12000", "--models"]
     kill_after(args, env, tmp_path / "store" / "restores", 150)
     imported_before = len([d for d in target.state.documents.values() if not d.deleted])
     assert 0 < imported_before < 140
@@ -93,7 +93,7 @@ def test_sigkill_midway_then_rerun_reaches_the_same_end_state(pair, tmp_path):
 @pytest.mark.slow
 def test_a_killed_restore_of_a_saved_plan_resumes_with_the_same_command(pair, tmp_path):
     _, target, env = pair(120, seed=43, exportable=True)
-    env = {**env, "OMNIMIGRATE_RATE_LIMIT": "3000"}
+    env = {**env, "OMNIMIGRATE_RATE_LIMIT": "12000"}
     plan_file = tmp_path / "plan.json"
     assert run("plan", "--target", target.url, "--out", str(plan_file), env=env).returncode == 0
     args = ["restore", "--target", target.url, "--plan", str(plan_file)]
@@ -205,6 +205,7 @@ def test_plan_lists_what_unmapped_identities_block_and_restore_exits_3(pair):
     assert len([d for d in target.state.documents.values() if not d.deleted]) > 15
 
 
+@pytest.mark.slow
 def test_plan_estimates_the_restore_it_describes(pair, tmp_path):
     """`plan` says how many requests and minutes the restore will take at the key's rate;
     the restore then sends about that many."""

@@ -76,6 +76,7 @@ def person(tmp_path: Path):
         ("Trying it by hand: two fake Lightdash instances", {}),
     ],
 )
+@pytest.mark.slow
 def test_a_by_hand_runbook_runs_as_the_readme_gives_it(person, heading, codes):
     cwd, env, procs = person
     fakes, typed = blocks(heading)

@@ -147,6 +147,7 @@ def served(instances, moto_endpoint, tmp_path_factory):
     stop(served)
 
 
+@pytest.mark.slow
 def test_without_a_token_events_are_off_and_nothing_is_queued(instances, moto_endpoint, tmp_path):
     s3_client(moto_endpoint).create_bucket(Bucket=BUCKET)
     fakes, tokens = instances
@@ -212,6 +213,7 @@ def test_restore_options_are_allow_listed_per_target(served):
     assert served.fakes["standby"].log.writes() == []
 
 
+@pytest.mark.slow
 def test_an_allowed_restore_runs(served):
     backed_up = 'omnimigrate_backup_last_successful_timestamp{instance="prod"}'
     wait_for(served, lambda: served.metric(backed_up) > 0, seconds=90)

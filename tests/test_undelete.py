@@ -344,6 +344,7 @@ def test_plan_restore_and_verify_say_where_a_trashed_dashboard_went(tmp_path):
     assert [str(v) for v in fake.violations] == []
 
 
+@pytest.mark.slow
 async def test_a_folder_deleted_on_a_standby_comes_back_with_its_permits(start_fake, tmp_path):
     """The ledger of the standby's first restore has the folder's permits done: made again,
     the folder gets them again (and its documents, theirs)."""

@@ -135,9 +135,16 @@ def reconcile_after(
     )
 
 
+EFFECTS = ":effects"  # the id suffix of a reconcile
+
+
 def effects_id(cause: str) -> str:
     """The reconcile's action id, by its cause's."""
-    return cause + ":effects"
+    return cause + EFFECTS
+
+
+def is_reconcile(action_id: str) -> bool:
+    return action_id.endswith(EFFECTS)
 
 
 def effects_pending(cause: Action, ledger: dict[str, LedgerRecord]) -> bool:

@@ -16,7 +16,15 @@ from fnmatch import fnmatchcase
 
 from omnimigrate.config import ConfigError
 from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
-from omnimigrate.engine.protocol import SideEffect, adopted, claim, effects_pending, made_here
+from omnimigrate.engine.protocol import (
+    SideEffect,
+    adopted,
+    claim,
+    effects_id,
+    effects_pending,
+    is_reconcile,
+    made_here,
+)
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.platforms.lightdash.handler import Handler
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory, space_key
@@ -232,9 +240,9 @@ def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
     while todo:
         a = ctx.actions[todo.pop()]
         # a reconcile waits for the space's writes, but selects none of them
-        extra = [] if a.id.endswith(EFFECTS) else [*a.depends_on]
+        extra = [] if is_reconcile(a.id) else [*a.depends_on]
         if a.kind == "ld.space":
-            extra += [a.id.replace("ld.space:", "ld.space.access:", 1), a.id + EFFECTS]
+            extra += [a.id.replace("ld.space:", "ld.space.access:", 1), effects_id(a.id)]
         if a.kind == "ld.chart":
             extra.append(a.id + ":link")
         if a.kind == "ld.dashboard":  # the charts saved in it are linked to it
@@ -254,9 +262,6 @@ def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
                                          "reason": "not selected (--include/--exclude)"}))  # fmt: skip
         elif a.id not in direct:
             ctx.mark(a, a.op, f"{a.reason} (a dependency of the selection)")
-
-
-EFFECTS = ":effects"  # the id suffix of a reconcile (`engine/protocol.py`)
 
 
 def plan_reconciles(ctx: PlanContext, effect: SideEffect) -> None:

@@ -110,9 +110,14 @@ class PlanContext:
         params: dict[str, Any],
         grants: list[Grant],
         parents: list[str],
+        *,
+        of: str,
     ) -> None:
         """Direct grants on a folder or document: one action for the principals the target
-        has, and a blocked action for each one it lacks."""
+        has, and a blocked action for each one it lacks. The action writes a diff of the
+        target's permits (`principals.permit_writes`), removing others only from an object
+        this restore makes or made (`of`: its create), or overwrites; one this plan makes
+        (`fresh`) has none yet, and they are not read."""
         ok = []
         for g in grants:
             if self.principal_ok(g.principal):
@@ -121,11 +126,26 @@ class PlanContext:
                 self.add(Action(id=step_of(id_, g.principal.kind, g.principal.key), kind="grant",
                                 object=f"{key} -> {g.principal.key}", op="blocked",
                                 reason=self.missing_reason(g.principal)))  # fmt: skip
-        if ok:
+        remove = self.opt.on_conflict == "overwrite" or self.restores(of)
+        # none left in the snapshot: the ones an earlier run wrote go
+        if ok or (remove and id_ in self.ledger):
+            made = self.actions.get(of)
+            fresh = made is not None and made.writes and made.kind in REMADE
             action = Action(
-                id=id_, kind=kind, object=key, op="create", params={**params, "grants": ok}
+                id=id_,
+                kind=kind,
+                object=key,
+                op="create",
+                params={**params, "grants": ok},
+                have={"remove": remove, "fresh": fresh},
             )
             self.decide(action, [*parents, *self.identity_deps(g.principal for g in grants)])
+
+    def restores(self, create: str) -> bool:
+        """Whether the object of the create action `create` is this restore's: this plan
+        makes or adopts it, or an earlier run of this restore did (its ledger record)."""
+        action = self.actions.get(create)
+        return action is not None and (action.writes or action.adopt or create in self.ledger)
 
     # ------------------------------------------------------------------ the target
 

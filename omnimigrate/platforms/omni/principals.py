@@ -3,11 +3,15 @@ types that carry grants (folders, documents, model roles, schedules)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
 from omnimigrate.engine.plan import Action
+from omnimigrate.engine.protocol import share_diff
+
+if TYPE_CHECKING:
+    from omnimigrate.platforms.omni.applying import TargetIds
 
 
 class Principal(BaseModel, frozen=True):
@@ -35,6 +39,49 @@ def by_principal(grants: list[Grant]) -> list[Grant]:
 
 
 def permit_calls(action: Action) -> int:
-    """Requests to apply a permissions action: one permit call per (role, access boost),
-    since the API grants one role per call."""
-    return len({(g["role"], g["access_boost"]) for g in action.params.get("grants", [])})
+    """Requests to apply a permissions action: the read of the target's permits (none on an
+    object this plan makes), then at most one permit call per (role, access boost), since
+    the API grants one role per call."""
+    read = 0 if action.have.get("fresh") else 1
+    return read + len({(g["role"], g["access_boost"]) for g in action.params.get("grants", [])})
+
+
+def permit_key(kind: str, target_id: str) -> str:
+    """A principal by its target id, as a share diff keys it (users and groups apart)."""
+    return f"{'user' if kind == 'user' else 'group'}:{target_id}"
+
+
+def permit_role(role: str, access_boost: bool) -> str:
+    """A permit's role with its access boost: what a share diff compares."""
+    return f"{role}+boost" if access_boost else role
+
+
+class PermitWrites(BaseModel):
+    """What makes one object's direct permits the snapshot's: the grants to add and the
+    grants whose role (or access boost) changes (the action's own, as planned: Omni adds
+    with POST and updates with PATCH), and the target ids to revoke."""
+
+    grants: list[dict[str, Any]]
+    changes: list[dict[str, Any]]
+    users: list[str]
+    groups: list[str]
+
+
+def permit_writes(ids: TargetIds, action: Action, have: dict[str, str]) -> PermitWrites:
+    """Only the permits that differ (`engine/protocol.py`, share_diff) between the target's
+    (`have`, by permit_key) and the action's grants. Permits the snapshot lacks are revoked
+    only where the plan says so (`have["remove"]`: the object is this restore's, or
+    overwritten); another's object keeps them."""
+    grants = {}
+    for g in action.params["grants"]:
+        kind, target_id = ids.principal(Principal.model_validate(g["principal"]))
+        grants[permit_key(kind, target_id)] = g
+    want = {k: permit_role(g["role"], g["access_boost"]) for k, g in grants.items()}
+    diff = share_diff(have, want, remove=bool(action.have.get("remove")))
+    revoked = [k.split(":", 1) for k in diff.revoke]
+    return PermitWrites(
+        grants=[grants[k] for k in diff.grant if k not in have],
+        changes=[grants[k] for k in diff.grant if k in have],
+        users=[t for kind, t in revoked if kind == "user"],
+        groups=[t for kind, t in revoked if kind == "group"],
+    )

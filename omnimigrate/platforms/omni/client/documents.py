@@ -142,6 +142,19 @@ class DocumentsEndpoints(ClientBase):
         body = permit_body(role, user_ids, group_ids, access_boost)
         return await self._permits("POST", DOC, {"identifier": identifier}, body)
 
+    async def update_document_permits(
+        self,
+        identifier: str,
+        role: str,
+        *,
+        user_ids: Ids = (),
+        group_ids: Ids = (),
+        access_boost: bool = False,
+    ) -> m.Success:
+        """Set the role of permits the document has (PATCH: the spec's update)."""
+        body = permit_body(role, user_ids, group_ids, access_boost)
+        return await self._permits("PATCH", DOC, {"identifier": identifier}, body)
+
     async def revoke_document_permits(
         self, identifier: str, *, user_ids: Ids = (), group_ids: Ids = ()
     ) -> m.Success:

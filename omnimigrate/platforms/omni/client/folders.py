@@ -12,6 +12,7 @@ from omnimigrate.platforms.omni.client.base import (
     ClientBase,
     Ids,
     permit_body,
+    principals,
 )
 
 
@@ -76,3 +77,22 @@ class FoldersEndpoints(ClientBase):
     ) -> m.Success:
         body = permit_body(role, user_ids, group_ids, access_boost)
         return await self._permits("POST", FOLDER, {"folderId": folder_id}, body)
+
+    async def update_folder_permits(
+        self,
+        folder_id: str,
+        role: str,
+        *,
+        user_ids: Ids = (),
+        group_ids: Ids = (),
+        access_boost: bool = False,
+    ) -> m.Success:
+        """Set the role of permits the folder has (PATCH: the spec's update)."""
+        body = permit_body(role, user_ids, group_ids, access_boost)
+        return await self._permits("PATCH", FOLDER, {"folderId": folder_id}, body)
+
+    async def revoke_folder_permits(
+        self, folder_id: str, *, user_ids: Ids = (), group_ids: Ids = ()
+    ) -> m.Success:
+        body = principals(user_ids, group_ids)
+        return await self._permits("DELETE", FOLDER, {"folderId": folder_id}, body)

@@ -37,6 +37,9 @@ from omnimigrate.platforms.omni.principals import (
     by_principal,
     grant_keys,
     permit_calls,
+    permit_key,
+    permit_role,
+    permit_writes,
 )
 from omnimigrate.snapshot.blobs import canonical_json
 from omnimigrate.snapshot.manifest import ObjectEntry
@@ -316,6 +319,7 @@ def plan(ctx: PlanContext) -> None:
         ctx.permissions(
             document_step(ident, "permissions"), "document.permissions", ident,
             {"identifier": ident}, doc.grants, after(ident, "permissions"),
+            of=document_step(ident, "import"),
         )  # fmt: skip
         if not doc.folder_path:  # in a folder it takes the folder's scope
             _plan_scope(ctx, doc)
@@ -517,12 +521,27 @@ async def add_labels(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     await ctx.record(a, "done")
 
 
-async def add_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    """Only the direct permits that differ from the target's (`permit_writes`); the owner's
+    entry is ownership, not a permit. A document this plan imported is not read: it has
+    none but what its owner step left, which the snapshot's roles then set."""
     ident = ctx.ids.document(a.params["identifier"])
-    for (role, boost), users, groups in ctx.by_role(a.params["grants"]):
+    have = {} if a.have.get("fresh") else {
+        permit_key(p.type, p.id): permit_role(p.role or "", p.access_boost)
+        async for p in c.access_list(ident, access_source="direct")
+        if not p.is_owner
+    }  # fmt: skip
+    writes = permit_writes(ctx.ids, a, have)
+    for (role, boost), users, groups in ctx.by_role(writes.grants):
         await c.add_document_permits(
             ident, role, user_ids=users, group_ids=groups, access_boost=boost
         )
+    for (role, boost), users, groups in ctx.by_role(writes.changes):
+        await c.update_document_permits(
+            ident, role, user_ids=users, group_ids=groups, access_boost=boost
+        )
+    if writes.users or writes.groups:
+        await c.revoke_document_permits(ident, user_ids=writes.users, group_ids=writes.groups)
     await ctx.record(a, "done")
 
 
@@ -530,19 +549,22 @@ async def transfer_owner(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     """Transfer needs an explicit permit for the new owner first; Omni then grants the
     previous owner (the restoring key's user) MANAGER: revoked here, unless that user is a
     grantee in the snapshot, whose role the permissions action then sets (DIGEST G10). A
-    first attempt knows the current owner (the importing user); a resumed one asks."""
+    first attempt knows the current owner (the importing user); a resumed or changed one
+    asks, and revokes the previous owner's MANAGER only where a transfer left it."""
     ident = ctx.ids.document(a.params["identifier"])
     owner = ctx.ids.user(a.params["owner"])
     if a.op == "create":
         acting = current = await ctx.acting_user(lambda: owner_of(c, ident))
+        held: set[str | None] = {acting}
     else:
-        acting, current = ctx.acting, await owner_of(c, ident)
+        acting, (current, held) = ctx.acting, await owner_and_permitted(c, ident)
     await ctx.record(a, "started")
     if current != owner:
         await c.add_document_permits(ident, "MANAGER", user_ids=[owner])
         await c.transfer_document_ownership(ident, owner)
+        held.add(current)
     grantees = {ctx.ids.users.get(k) for k in a.params["grantees"]}
-    if acting and acting != owner and acting not in grantees:
+    if acting and acting != owner and acting not in grantees and acting in held:
         await c.revoke_document_permits(ident, user_ids=[acting])
     await ctx.record(a, "done", owner)
 
@@ -566,10 +588,18 @@ def transfer_requests(a: Action) -> int:
 
 
 async def owner_of(c: OmniClient, ident: str) -> str | None:
+    return (await owner_and_permitted(c, ident))[0]
+
+
+async def owner_and_permitted(c: OmniClient, ident: str) -> tuple[str | None, set[str | None]]:
+    """A document's owner, and the users with a direct permit on it."""
+    owner, permitted = None, set[str | None]()
     async for p in c.access_list(ident, access_source="direct"):
         if p.is_owner:
-            return p.id
-    return None
+            owner = p.id
+        elif p.type == "user":
+            permitted.add(p.id)
+    return owner, permitted
 
 
 # ---------------------------------------------------------------------- verify
@@ -638,7 +668,7 @@ HANDLER = Handler(
         "document.scope": ActionKind(set_scope, reset_by_import=True),
         "document.labels": ActionKind(add_labels, reset_by_import=True),
         "document.permissions": ActionKind(
-            add_permissions, requests=permit_calls, reset_by_import=True
+            write_permissions, requests=permit_calls, reset_by_import=True
         ),
         "document.owner": ActionKind(
             transfer_owner, requests=transfer_requests, reset_by_import=True

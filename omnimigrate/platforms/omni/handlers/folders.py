@@ -31,6 +31,9 @@ from omnimigrate.platforms.omni.principals import (
     by_principal,
     grant_keys,
     permit_calls,
+    permit_key,
+    permit_role,
+    permit_writes,
 )
 
 if TYPE_CHECKING:
@@ -169,20 +172,23 @@ def _target(folder: Folder, listed_as: str) -> TargetFolder:
 
 def plan(ctx: PlanContext) -> None:
     """Each folder with its scope and owner, which Omni takes only at create (G7)."""
-    for path in ctx.folders:
+    actions = {path: _create_action(ctx, path) for path in ctx.folders}
+    made = {p: m for p, a in actions.items() if (m := made_by_interrupted_run(ctx, a))}
+    adopter = {target_id: path for path, target_id in made.items()}
+    for path, action in actions.items():
         folder = ctx.src.folders[path]
-        parent = path.rpartition("/")[0] or None
-        owner_ok = bool(folder.owner) and ctx.user_ok(folder.owner or "")
-        action = Action(
-            id=folder_action_id(path), kind="folder.create", object=path, op="create",
-            depends_on=[folder_action_id(parent)] if parent else [],
-            params={"path": path, "name": folder.name, "parent": parent, "scope": folder.scope,
-                    "owner": folder.owner if owner_ok else None}, parent=parent,
-        )  # fmt: skip
-        made = made_by_interrupted_run(ctx, action)
-        if made:
-            ctx.add(adopted(action.model_copy(update={"params": {**action.params, "made": made}})))
-        elif path in ctx.inv.folders:
+        holder = ctx.inv.folders.get(path)
+        # the folder at this path is one an interrupted run made for another path: its
+        # adoption forces it away, and this one is made once the path is free
+        moving = adopter.get(holder.id) if holder else None
+        if moving == path:
+            moving = None
+        owner_ok = action.params["owner"] is not None
+        if path in made:
+            ctx.add(
+                adopted(action.model_copy(update={"params": {**action.params, "made": made[path]}}))
+            )
+        elif holder and moving is None:
             ctx.mark(action, "skip", "exists on the target")
         elif folder.scope is None:
             ctx.mark(action, "blocked", "the snapshot does not say this folder's scope")
@@ -190,7 +196,8 @@ def plan(ctx: PlanContext) -> None:
             ctx.mark(action, "blocked", f"its owner {folder.owner} is not on the target")
         else:
             owner = [Principal(kind="user", key=folder.owner)] if owner_ok else []
-            created = ctx.decide(action, ctx.identity_deps(owner), absent=True)
+            after = [folder_action_id(moving)] if moving else []
+            created = ctx.decide(action, [*ctx.identity_deps(owner), *after], absent=True)
             if not owner_ok and created.writes:  # made, but owned by the restoring key
                 ctx.add(Action(id=action_id("folder", path, "owner"), kind="folder.owner",
                                object=path, op="blocked", depends_on=[created.id],
@@ -198,15 +205,28 @@ def plan(ctx: PlanContext) -> None:
                                "the restoring key's user owns it"))  # fmt: skip
         ctx.permissions(
             action_id("folder", path, "permissions"), "folder.permissions", path,
-            {"path": path}, folder.grants, [action.id],
+            {"path": path}, folder.grants, [action.id], of=action.id,
         )  # fmt: skip
+
+
+def _create_action(ctx: PlanContext, path: str) -> Action:
+    folder = ctx.src.folders[path]
+    parent = path.rpartition("/")[0] or None
+    owner_ok = bool(folder.owner) and ctx.user_ok(folder.owner or "")
+    return Action(
+        id=folder_action_id(path), kind="folder.create", object=path, op="create",
+        depends_on=[folder_action_id(parent)] if parent else [],
+        params={"path": path, "name": folder.name, "parent": parent, "scope": folder.scope,
+                "owner": folder.owner if owner_ok else None}, parent=parent,
+    )  # fmt: skip
 
 
 def made_by_interrupted_run(ctx: PlanContext, action: Action) -> str | None:
     """The target folder an interrupted run of this restore made for `action`: the one its
     intent recorded, else the one at the path (its create's answer was lost), else a folder
-    under the same parent with the same name at a path the snapshot does not hold (Omni
-    derives a path from the name, G7, and the run died before forcing the right one)."""
+    under the same parent with the same name at a path where the snapshot holds no folder of
+    that name (Omni derives a path from the name, G7, and the run died before forcing the
+    right one: it may sit at a sibling's path)."""
     path = action.params["path"]
     at_path = ctx.inv.folders.get(path)
     rec = open_intent(ctx.ledger, action)
@@ -215,15 +235,23 @@ def made_by_interrupted_run(ctx: PlanContext, action: Action) -> str | None:
     by_id = {f.id: f for f in ctx.inv.folders.values()}
     if rec.target:
         return rec.target if rec.target in by_id else None
-    if at_path and claim(ctx.ledger, action, True, at_path.id) == "ours":
+    named = at_path is not None and at_path.name == action.params["name"]
+    if at_path and named and claim(ctx.ledger, action, True, at_path.id) == "ours":
         return at_path.id
     parent = action.params["parent"]
     strays = [
         f.id for p, f in sorted(ctx.inv.folders.items())
         if p.rpartition("/")[0] == (parent or "") and f.name == action.params["name"]
-        and p not in ctx.src.folders
+        and not _in_place(ctx, p, f)
     ]  # fmt: skip
     return strays[0] if len(strays) == 1 else None
+
+
+def _in_place(ctx: PlanContext, path: str, folder: TargetFolder) -> bool:
+    """Whether a target folder is the snapshot's own folder at its own path (by its name):
+    never a stray, whatever intent is open."""
+    held = ctx.src.folders.get(path)
+    return held is not None and held.name == folder.name
 
 
 # ---------------------------------------------------------------------- apply
@@ -291,12 +319,27 @@ async def _folder_at(c: OmniClient, path: str) -> str | None:
     return None
 
 
-async def add_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    """Only the permits that differ from the target's (`permit_writes`; a folder this plan
+    made has none to read)."""
     folder_id = ctx.ids.folders[a.params["path"]]
-    for (role, boost), users, groups in ctx.by_role(a.params["grants"]):
+    held = [] if a.have.get("fresh") else await c.folder_permits(folder_id)
+    have = {
+        permit_key("user" if p.user_id else "group", p.user_id or p.user_group_id or ""):
+        permit_role(p.role, p.access_boost)
+        for p in held
+    }  # fmt: skip
+    writes = permit_writes(ctx.ids, a, have)
+    for (role, boost), users, groups in ctx.by_role(writes.grants):
         await c.add_folder_permits(
             folder_id, role, user_ids=users, group_ids=groups, access_boost=boost
         )
+    for (role, boost), users, groups in ctx.by_role(writes.changes):
+        await c.update_folder_permits(
+            folder_id, role, user_ids=users, group_ids=groups, access_boost=boost
+        )
+    if writes.users or writes.groups:
+        await c.revoke_folder_permits(folder_id, user_ids=writes.users, group_ids=writes.groups)
     await ctx.record(a, "done")
 
 
@@ -344,7 +387,7 @@ HANDLER = Handler(
     plan=plan,
     actions={
         "folder.create": ActionKind(create_folder, adopt=adopt_folder, creates=True),
-        "folder.permissions": ActionKind(add_permissions, requests=permit_calls),
+        "folder.permissions": ActionKind(write_permissions, requests=permit_calls),
     },
     verify=verify,
 )

@@ -313,14 +313,20 @@ async def create(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     created = await c.create_schedule(body, owner_id=owner)
     if not created.id:
         raise RestoreError(f"Omni created schedule {p['key']} but returned no id")
+    await _finish(ctx, c, a, created.id)
+
+
+async def _finish(ctx: ApplyContext, c: OmniClient, a: Action, schedule_id: str) -> None:
+    """What a create does not carry: group recipients and the pause (both idempotent)."""
+    p = a.params
     if p["groups"]:
         await c.add_schedule_recipients(
-            created.id, group_ids=[ctx.ids.groups[g] for g in p["groups"]]
+            schedule_id, group_ids=[ctx.ids.groups[g] for g in p["groups"]]
         )
     if p["paused"]:
-        await c.pause_schedule(created.id)
-    ctx.ids.schedules[p["key"]] = created.id
-    await ctx.record(a, "done", created.id)
+        await c.pause_schedule(schedule_id)
+    ctx.ids.schedules[p["key"]] = schedule_id
+    await ctx.record(a, "done", schedule_id)
 
 
 async def _target_keys(
@@ -367,8 +373,12 @@ def _target_schedule(ctx: ApplyContext, a: Action) -> str | None:
     return ctx.ids.schedules.get(p["key"]) or ctx.ids.schedules.get(moved)
 
 
-async def adopt(ctx: ApplyContext, _c: OmniClient, a: Action) -> None:
-    await ctx.record(a, "done", _target_schedule(ctx, a))
+async def adopt(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
+    """An interrupted run made it, and may have died before its remaining steps."""
+    made = _target_schedule(ctx, a)
+    if made is None:
+        raise RestoreError(f"schedule {a.params['key']} is no longer on the target: run again")
+    await _finish(ctx, c, a, made)
 
 
 def create_requests(a: Action) -> int:
