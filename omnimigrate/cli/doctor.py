@@ -116,7 +116,7 @@ async def _diagnose_key(t: Transport, rate_limit: int) -> list[Check]:
     "token_env",
     multiple=True,
     help="Env var holding a token (repeatable: each key is checked; default OMNI_SOURCE_TOKEN, "
-    "or the config's `token_env`).",
+    "Lightdash: LIGHTDASH_API_KEY, or the config's `token_env`).",
 )
 @click.option(
     "--rate-limit",
