@@ -122,6 +122,17 @@ async def test_sql_charts_and_their_schedulers_round_trip_on_1_219(tmp_path: Pat
         uploads = target.log.count("POST", SQL_CODE + "/{slug}")
         back, fixed = await restore(snap, target, spare.token, RestoreOptions())
         assert fixed.ok and made["open-tickets"].content["sql"] == charts[1].content["sql"]
+        # a selection takes SQL charts by space glob or by `sqlchart:SLUG`, with their schedulers
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            by_space = await plan_restore(snap, cs, RestoreOptions(include=["Analytics/SQL/**"]))
+            by_slug = await plan_restore(snap, cs, RestoreOptions(include=["sqlchart:open-*"]))
+        for plan, slug in ((by_space, "revenue-by-month"), (by_slug, "open-tickets")):
+            chosen = {a.id for a in plan.actions if not a.reason.startswith("not selected")}
+            assert f"ld.sqlchart:Staging:{slug}" in chosen
+            assert {i for i in chosen if i.startswith("ld.sqlchart:")} == {
+                f"ld.sqlchart:Staging:{slug}"
+            }
+            assert any(i.startswith(f"ld.scheduler:Staging:sqlchart:{slug}:") for i in chosen)
         assert target.log.count("POST", SQL_CODE + "/{slug}") == uploads + 1 and back == 1
     finally:
         await target.stop()

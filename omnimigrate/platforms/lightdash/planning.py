@@ -197,7 +197,8 @@ def check_options(options: RestoreOptions) -> None:
         raise ConfigError(f"{UNSUPPORTED[given[0]]} (remove the option)")
 
 
-CONTENT_KINDS = {"chart": "ld.chart", "dashboard": "ld.dashboard", "scheduler": "ld.scheduler"}
+CONTENT_KINDS = {"chart": "ld.chart", "dashboard": "ld.dashboard", "sqlchart": "ld.sqlchart",
+                 "scheduler": "ld.scheduler"}  # fmt: skip
 
 
 def in_glob(path: str, pattern: str) -> bool:
@@ -206,7 +207,7 @@ def in_glob(path: str, pattern: str) -> bool:
 
 
 def matches(action: Action, pattern: str) -> bool:
-    """`chart:SLUG`, `dashboard:SLUG`, `scheduler:KEY` (globs), else a space path glob
+    """`chart:SLUG`, `dashboard:SLUG`, `sqlchart:SLUG`, `scheduler:KEY` (globs), else a space path glob
     (`Finance/**`): the space and what is in it (a scheduler follows what it is on:
     `select`)."""
     kind, _, rest = pattern.partition(":")
@@ -215,7 +216,8 @@ def matches(action: Action, pattern: str) -> bool:
         return action.kind == CONTENT_KINDS[kind] and fnmatchcase(natural, rest)
     if action.kind in ("ld.space", "ld.space.access"):
         return in_glob(natural, pattern)
-    space = action.params.get("space") if action.kind in ("ld.chart", "ld.dashboard") else None
+    content = ("ld.chart", "ld.dashboard", "ld.sqlchart")
+    space = action.params.get("space") if action.kind in content else None
     return space is not None and in_glob("/".join(space), pattern)
 
 
