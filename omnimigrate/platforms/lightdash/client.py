@@ -40,7 +40,7 @@ SQL_CHART = PROJECT + "/sqlRunner/saved/slug/{slug}"  # 1.219's: a SQL chart by 
 SQL_SCHEDULERS = PROJECT + "/sqlRunner/saved/{savedSqlUuid}/schedulers"  # 1.219's
 VALIDATE = PROJECT + "/validate"
 JOB_STATUS = "/api/v1/schedulers/job/{jobId}/status"
-VALIDATION_POLLS = 40  # status reads before a validation counts as unfinished (about 3 min)
+VALIDATION_POLLS = 16  # status reads before a validation counts as unfinished (about 1 min)
 
 
 class ValidationUnfinished(OmniError):
