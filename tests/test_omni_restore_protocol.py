@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
 from tests.conftest import client_for
+from tests.kills import Boundary, Killed, kill_after
 from tests.test_restore import no_duplicates
 
 DOC = "/api/v1/documents/{identifier}"
@@ -35,9 +35,6 @@ def renamed(body: Any) -> bool:
     return body.get("name") in RENAMED and not body.get("parentFolderId")
 
 
-Request = tuple[str, str, Any]  # method, route, JSON body
-Boundary = Callable[[str, str, Any], bool]
-
 BOUNDARIES: dict[str, Boundary] = {
     "folder created, path not yet forced": lambda m, r, body: (
         m == "POST" and r == "/api/v1/folders" and renamed(body)
@@ -49,31 +46,6 @@ BOUNDARIES: dict[str, Boundary] = {
     # (of a schedule with group recipients or paused: what its create does not carry)
     "schedule created": lambda m, r, body: m == "POST" and r == "/api/v1/schedules",
 }
-
-
-class Killed(BaseException):
-    """The restore died between two requests (an in-process SIGKILL)."""
-
-
-def kill_after(clients: Sequence[Any], boundary: Boundary) -> list[Request]:
-    """Once the first request `boundary` names is answered (accepted), it and every later
-    request raise Killed: the run dies there, its ledger as it was. Answers which requests
-    were killed that way (the first one)."""
-    killed: list[Request] = []
-    for client in clients:
-        send = client.transport.send
-
-        async def dying(m: str, route: str, *a: Any, _send: Any = send, **kw: Any) -> Any:
-            if killed:
-                raise Killed
-            reply = await _send(m, route, *a, **kw)
-            if reply.status < 300 and boundary(m, route, kw.get("json_body") or {}):
-                killed.append((m, route, kw.get("json_body")))
-                raise Killed
-            return reply
-
-        client.transport.send = dying
-    return killed
 
 
 def unfinished(plan: Any, boundary: Boundary) -> Boundary:

@@ -18,34 +18,18 @@ from omnimigrate.fakes.policies import FaultPlan
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.platform import client_pool
 from omnimigrate.snapshot.store import LocalStore
+from tests import kills
 from tests.conftest import FAST_RETRY
+from tests.kills import Killed
 from tests.test_lightdash import VERSIONS, backup, duplicates, restore, serve
 
 SMALL = sc.ScenarioSpec(users=8, groups=3, spaces=8, charts=24, dashboards=4, schedulers=3)
 
 
-class Killed(BaseException):
-    """The restore died between two requests (an in-process SIGKILL)."""
-
-
 def kill_after(clients: Sequence[Any], method: str, route_part: str) -> None:
-    """Once the first `method` request to a route holding `route_part` is answered, that
-    request and every later one raise Killed: the run dies there, its ledger as it was."""
-    dead = False
-    for client in clients:
-        send = client.transport.send
-
-        async def dying(m: str, route: str, *a: Any, _send: Any = send, **kw: Any) -> Any:
-            nonlocal dead
-            if dead:
-                raise Killed
-            reply = await _send(m, route, *a, **kw)
-            if m == method and route_part in route:
-                dead = True
-                raise Killed
-            return reply
-
-        client.transport.send = dying
+    """The run dies once the first `method` request to a route holding `route_part` is
+    answered."""
+    kills.kill_after(clients, lambda m, route, _: m == method and route_part in route)
 
 
 @pytest.fixture(params=VERSIONS)

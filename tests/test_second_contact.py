@@ -44,6 +44,7 @@ from omnimigrate.snapshot.manifest import instance_slug, new_snapshot_id
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
 from tests.conftest import client_for
+from tests.kills import Killed
 from tests.test_cli import run
 from tests.test_first_contact import one_line_error
 from tests.test_lightdash import serve as ld_serve
@@ -635,10 +636,6 @@ def test_an_open_run_of_another_version_is_named_at_once_and_restart_starts_over
 
 
 # ---------------------------------------------------------------------- found in the tmux trial
-
-
-class Killed(BaseException):
-    """The restore died between two requests (an in-process SIGKILL)."""
 
 
 def killed_once_stepped_aside(client) -> None:

@@ -20,32 +20,14 @@ from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
 from tests.conftest import client_for
+from tests.kills import Killed, kill_after
 from tests.test_cli import run
 from tests.test_restore import no_duplicates
 
 
-class Killed(BaseException):
-    """The restore died between two requests (an in-process SIGKILL)."""
-
-
 def kill_after_import(clients: Sequence[Any]) -> None:
-    """Once the first import is answered, it and every later request raise Killed: the run
-    dies before the ledger hears of the import."""
-    dead = False
-    for client in clients:
-        send = client.transport.send
-
-        async def dying(m: str, route: str, *a: Any, _send: Any = send, **kw: Any) -> Any:
-            nonlocal dead
-            if dead:
-                raise Killed
-            reply = await _send(m, route, *a, **kw)
-            if m == "POST" and route.endswith("/documents/import") and reply.status < 300:
-                dead = True
-                raise Killed
-            return reply
-
-        client.transport.send = dying
+    """The run dies once an import is accepted, before the ledger hears of it."""
+    kill_after(clients, lambda m, route, _: m == "POST" and route.endswith("/documents/import"))
 
 
 def dashboard_with_everything(state: st.OrgState) -> st.Document:
