@@ -19,7 +19,7 @@ from omnimigrate.platforms.lightdash.handlers.spaces import FLAT
 from omnimigrate.platforms.lightdash.platform import client_pool
 from omnimigrate.snapshot.store import LocalStore
 from tests.conftest import FAST_RETRY
-from tests.test_lightdash import backup, restore, serve
+from tests.test_lightdash import backed_up, restore, serve
 
 NEW, OLD = "1.219.0", "0.1471.0"
 
@@ -41,12 +41,7 @@ async def test_a_snapshot_restores_into_the_other_generation_mapping_each_flag(
     scenario = sc.generate(sc.ScenarioSpec(spaces=6, charts=20, dashboards=4, schedulers=4))
     want = paths(scenario.staging)
     assert set(want.values()) == {True, False}, "restricted and open spaces both"
-    fake = await serve(scenario.state, source_version)
-    store = LocalStore(tmp_path / "store", create=True)
-    try:
-        await backup(fake, scenario.token, store, tmp_path / "cache")
-    finally:
-        await fake.stop()
+    store, _ = await backed_up(scenario.state, scenario.token, source_version, tmp_path)
     snap = open_snapshot(store, "latest")
     assert snap.source.source_version == source_version
     spare = sc.standby(scenario.state)
@@ -99,12 +94,7 @@ async def flat_target(
 ) -> tuple[sc.Scenario, st.Chart, FakeLightdash, sc.Scenario]:
     scenario = sc.generate(sc.ScenarioSpec(charts=4, dashboards=1, spaces=2, schedulers=0))
     chart = tree(scenario)
-    fake = await serve(scenario.state, OLD)  # a 0.1471 build that nests
-    store = LocalStore(tmp_path / "store", create=True)
-    try:
-        await backup(fake, scenario.token, store, tmp_path / "cache")
-    finally:
-        await fake.stop()
+    await backed_up(scenario.state, scenario.token, OLD, tmp_path)  # a 0.1471 build that nests
     spare = sc.standby(scenario.state)
     for n in range(spaces):
         s = st.Space(st.new_uuid(), f"Shared {n}", f"shared-{n}", False)

@@ -15,8 +15,7 @@ from omnimigrate.platforms.lightdash.fake import state as st
 from omnimigrate.platforms.lightdash.fake.api import SQL_CHART_SCHEDULERS
 from omnimigrate.platforms.lightdash.handlers.sqlcharts import NO_SQL_CHARTS
 from omnimigrate.platforms.lightdash.platform import client_pool
-from omnimigrate.snapshot.store import LocalStore
-from tests.test_lightdash import backup, restore, serve
+from tests.test_lightdash import backed_up, restore, serve
 
 NEW, OLD = "1.219.0", "0.1471.0"
 SQL_CODE = "/api/v1/projects/{projectUuid}/code/sqlCharts"
@@ -68,12 +67,7 @@ def with_sql_charts() -> tuple[sc.Scenario, list[st.SqlChart]]:
 
 async def test_sql_charts_and_their_schedulers_round_trip_on_1_219(tmp_path: Path) -> None:
     scenario, charts = with_sql_charts()
-    fake = await serve(scenario.state, NEW)
-    store = LocalStore(tmp_path / "store", create=True)
-    try:
-        await backup(fake, scenario.token, store, tmp_path / "cache")
-    finally:
-        await fake.stop()
+    store, fake = await backed_up(scenario.state, scenario.token, NEW, tmp_path)
     assert fake.violations == []
     snap = open_snapshot(store, "latest")
     kept = snap.source.projects["Staging"]
@@ -143,12 +137,7 @@ async def test_sql_charts_into_a_0_1471_server_are_blocked_naming_its_generation
     tmp_path: Path,
 ) -> None:
     scenario, _ = with_sql_charts()
-    fake = await serve(scenario.state, NEW)
-    store = LocalStore(tmp_path / "store", create=True)
-    try:
-        await backup(fake, scenario.token, store, tmp_path / "cache")
-    finally:
-        await fake.stop()
+    store, _fake = await backed_up(scenario.state, scenario.token, NEW, tmp_path)
     snap = open_snapshot(store, "latest")
     spare = sc.standby(scenario.state)
     target = await serve(spare.state, OLD)
@@ -178,12 +167,7 @@ async def test_a_0_1471_source_backs_up_no_sql_charts_and_asks_no_sql_route(
     # the same state on a 0.1471 server: it serves no SQL charts, nor schedulers on them
     for k in [k for k, s in scenario.staging.schedulers.items() if s.fields.get("savedSqlUuid")]:
         del scenario.staging.schedulers[k]
-    fake = await serve(scenario.state, OLD)
-    store = LocalStore(tmp_path / "store", create=True)
-    try:
-        await backup(fake, scenario.token, store, tmp_path / "cache")
-    finally:
-        await fake.stop()
+    store, fake = await backed_up(scenario.state, scenario.token, OLD, tmp_path)
     assert fake.violations == []
     assert open_snapshot(store, "latest").source.projects["Staging"].sql_charts == {}
     assert fake.log.count("GET", SQL_CODE) == 0

@@ -63,6 +63,20 @@ async def backup(fake: FakeLightdash, token: str, store: LocalStore, cache: Path
     assert outcome.manifest.status == "complete", outcome.dead
 
 
+async def backed_up(
+    state: LightdashState, token: str, version: str, tmp_path: Path
+) -> tuple[LocalStore, FakeLightdash]:
+    """`state` backed up from a fake of `version` into a store under `tmp_path`: the store,
+    and the fake, stopped (for its violations)."""
+    fake = await serve(state, version)
+    store = LocalStore(tmp_path / "store", create=True)
+    try:
+        await backup(fake, token, store, tmp_path / "cache")
+    finally:
+        await fake.stop()
+    return store, fake
+
+
 async def restore(
     snap: OpenSnapshot,
     fake: FakeLightdash,

@@ -11,7 +11,7 @@ access. The README lists every choice the documents leave open.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -736,19 +736,23 @@ class Api:
 
     async def charts_code(self, request: web.Request) -> web.Response:
         project = self.project(request)
-        charts = sorted(project.charts.values(), key=lambda c: c.slug)
-        page, offset, total, missing = self.code_page(request, charts, lambda c: {c.uuid, c.slug})
-        return ok({"charts": [self.chart_code(project, c) for c in page], "offset": offset,
-                   "total": total, "missingIds": missing,
-                   "spaces": self.code_spaces(project, page)})  # fmt: skip
+        return self.charts_page(request, project, "charts", project.charts.values(),
+                                lambda c: self.chart_code(project, c))  # fmt: skip
 
     async def sql_charts_code(self, request: web.Request) -> web.Response:
         project = self.project(request)
-        charts = sorted(project.sql_charts.values(), key=lambda c: c.slug)
-        page, offset, total, missing = self.code_page(request, charts, lambda c: {c.uuid, c.slug})
-        return ok({"sqlCharts": [self.sql_chart_code(project, c) for c in page], "offset": offset,
-                   "total": total, "missingIds": missing,
-                   "spaces": self.code_spaces(project, page)})  # fmt: skip
+        return self.charts_page(request, project, "sqlCharts", project.sql_charts.values(),
+                                lambda c: self.sql_chart_code(project, c))  # fmt: skip
+
+    def charts_page(
+        self, request: web.Request, project: st.Project, field: str, charts: Iterable[Any],
+        code: Callable[[Any], dict[str, Any]],
+    ) -> web.Response:  # fmt: skip
+        """One page of a charts download (of either kind), by slug, with their spaces."""
+        ordered = sorted(charts, key=lambda c: c.slug)
+        page, offset, total, missing = self.code_page(request, ordered, lambda c: {c.uuid, c.slug})
+        return ok({field: [code(c) for c in page], "offset": offset, "total": total,
+                   "missingIds": missing, "spaces": self.code_spaces(project, page)})  # fmt: skip
 
     async def sql_chart(self, request: web.Request) -> web.Response:
         project = self.project(request)
