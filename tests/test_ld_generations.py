@@ -138,18 +138,37 @@ async def test_a_flat_server_with_no_space_is_found_out_by_its_first_create(
     tmp_path: Path,
 ) -> None:
     """An empty 0.1471 target cannot tell at plan time; the root's create answer (without
-    `parentSpaceUuid`) does, and the child fails naming why before anything is made."""
-    _, _, target, spare = await flat_target(tmp_path, spaces=0)
+    `parentSpaceUuid`) does, and each child is then blocked with the reason, its content
+    blocked by it, before anything of theirs is made; a re-run's plan knows it from the
+    target's spaces, blocks them itself and writes nothing."""
+    _, chart, target, spare = await flat_target(tmp_path, spaces=0)
     snap = open_snapshot(LocalStore(tmp_path / "store"), "latest")
     try:
         async with client_pool(target.url, [spare.token], rate_limit=100_000,
                                retry=FAST_RETRY) as cs:  # fmt: skip
             plan = await plan_restore(snap, cs, RestoreOptions())
+            assert {a.op for a in plan.actions if a.kind == "ld.space"} == {"create"}
             result = await apply_plan(snap, plan, cs)
-        failed = {k: result.outcomes[k].detail for k in result.by_status("failed")}
-        assert failed["ld.space:Staging:Finance/Close"] == FLAT
+        assert result.by_status("failed") == []
+        blocked = {k: result.outcomes[k].detail for k in result.by_status("blocked")}
+        assert blocked["ld.space:Staging:Finance/Close"] == FLAT
+        assert blocked["ld.space:Staging:Finance/Close/Monthly"].startswith(
+            "blocked by ld.space:Staging:Finance/Close"
+        )
+        assert blocked[f"ld.chart:Staging:{chart.slug}"].startswith("blocked by ld.space:")
+        assert result.outcomes["ld.space:Staging:Finance"].status == "done"
         names = {s.name for s in spare.staging.spaces.values()}
         assert "Finance" in names and not {"Close", "Monthly"} & names
+        assert spare.staging.chart_by_slug(chart.slug) is None
+        rerun, report = await restore(snap, target, spare.token, RestoreOptions())
+        assert rerun == 0
+        assert report.ok, {t: r.differences[:3] for t, r in report.types.items() if r.differences}
+        assert any("2 child spaces" in n for n in report.notes)
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            again = await plan_restore(snap, cs, RestoreOptions())
+        assert {a.id: a.reason for a in again.actions if a.op == "blocked"}[
+            "ld.space:Staging:Finance/Close"
+        ] == FLAT
     finally:
         await target.stop()
     assert target.violations == []

@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from omnimigrate.engine import protocol
-from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.apply import RestoreBlocked
 from omnimigrate.engine.jobs import READ, Job, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.http.errors import OmniAPIError
@@ -161,7 +161,7 @@ async def write_space(ctx: ApplyContext, client: LightdashClient, a: Action) -> 
         return await ctx.done(a, uuid)
     parent = ctx.space(name, path[:-1])[0] if len(path) > 1 else None
     if parent and name in ctx.flat:  # a target with no space to tell it at plan time
-        raise RestoreError(FLAT)
+        raise RestoreBlocked(FLAT)
     creator = await ctx.token_user(client)  # Lightdash gives them an admin share (CREATOR_SHARE)
     made = await client.create_space(project, path[-1], a.params["private"], parent)
     if not await client.nests([made]):
