@@ -41,6 +41,8 @@ async def test_a_snapshot_restores_into_the_other_generation_mapping_each_flag(
     scenario = sc.generate(sc.ScenarioSpec(spaces=6, charts=20, dashboards=4, schedulers=4))
     want = paths(scenario.staging)
     assert set(want.values()) == {True, False}, "restricted and open spaces both"
+    plain = next(iter(scenario.staging.schedulers.values()))
+    plain.fields["plainTextEmail"] = True  # 1.219's; a 0.1471 server does not serve it
     store, _ = await backed_up(scenario.state, scenario.token, source_version, tmp_path)
     snap = open_snapshot(store, "latest")
     assert snap.source.source_version == source_version
@@ -53,11 +55,20 @@ async def test_a_snapshot_restores_into_the_other_generation_mapping_each_flag(
         warned = {a.id: a.warning for a in plan.actions if a.warning}
         several = [n for n, a in snap.source.attributes.items()
                    if any(len(v) > 1 for v in [a.defaults, *a.users.values(), *a.groups.values()])]  # fmt: skip
+        on_plain = [k for k, s in snap.source.projects["Staging"].schedulers.items()
+                    if s.body.get("plainTextEmail")]  # fmt: skip
         if source_version == NEW:  # 1.219's value lists have no 0.1471 equivalent: named
             assert several
             for name in several:
                 assert "the first of each is restored" in warned[f"ld.attribute:{name}"]
+            # nor has its plain-text email: named, and sent without it
+            assert len(on_plain) == 1
+            sent = next(a for a in plan.actions if a.id == f"ld.scheduler:Staging:{on_plain[0]}")
+            assert "plainTextEmail" in sent.warning and "HTML" in sent.warning
+            assert "plainTextEmail" not in sent.params["body"]
+            assert [a.id for a in plan.actions if "plainTextEmail" in a.warning] == [sent.id]
         else:
+            assert on_plain == []
             assert warned == {}
         assert blocked == []
         _, report = await restore(snap, target, spare.token, RestoreOptions())
@@ -65,6 +76,8 @@ async def test_a_snapshot_restores_into_the_other_generation_mapping_each_flag(
         assert report.types["spaces"].checked == len(want)
         assert paths(spare.staging) == want  # isPrivate <-> not inheritParentPermissions
         assert bool(report.notes) == (source_version == NEW)
+        if on_plain:
+            assert any("plainTextEmail of 1 scheduler" in n for n in report.notes)
         if several:
             held = {a.name: a for a in spare.state.attributes.values()}
             assert all(len(v) == 1 for v in held[several[0]].users.values())

@@ -902,7 +902,8 @@ class Api:
         return ok({"data": logs, "pagination": pagination})
 
     def scheduler_fields(self, body: dict[str, Any]) -> dict[str, Any]:
-        fields = {k: body[k] for k in SCHEDULER_FIELDS if k in body}
+        kept = SCHEDULER_FIELDS + (("plainTextEmail",) if self.modern else ())  # 1.219's
+        fields = {k: body[k] for k in kept if k in body}
         fields.setdefault("enabled", True)
         fields.setdefault("includeLinks", True)
         return fields

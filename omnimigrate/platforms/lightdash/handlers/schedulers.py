@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
+from omnimigrate.platforms.lightdash.client import ISPRIVATE
 from omnimigrate.platforms.lightdash.handler import Args, Handler
 from omnimigrate.platforms.lightdash.model import SCHEDULER_VOLATILE, Scheduler, digest, project_of
 from omnimigrate.platforms.lightdash.planning import action_id
@@ -129,10 +130,28 @@ def plan(ctx: PlanContext) -> None:
             params = {"project": project, "key": there.key, "on": s.on,
                       "resource": there.resource, "name": s.name, "ordinal": s.ordinal,
                       "slug": s.slug, "body": s.body, "targets": s.targets}  # fmt: skip
+            plain = bool(s.body.get("plainTextEmail")) and ctx.inv.space_model == ISPRIVATE
+            if plain:  # what the target holds after, so a re-run converges
+                s = held_by_old(s)
+                params["body"] = s.body
             action = Action(id=action_id("ld.scheduler", full), kind="ld.scheduler", object=full,
                             op="create", params=params)  # fmt: skip
             have = ctx.inv.schedulers.get(f"{project}:{there.key}")
-            ctx.decide(action, have, digest(s.compared()), [on])
+            decided = ctx.decide(action, have, digest(s.compared()), [on])
+            if plain and decided.writes:  # restored, less what 0.1471 cannot hold: named
+                ctx.add(decided.model_copy(update={"warning": PLAIN_TEXT}))
+
+
+PLAIN_TEXT = (
+    "plainTextEmail: true (1.219's plain-text email) has no equivalent in the target's 0.1471, "
+    "which sends HTML email: it is restored without it"
+)
+
+
+def held_by_old(s: Scheduler) -> Scheduler:
+    """A scheduler as 0.1471 holds it: without 1.219's `plainTextEmail` (an HTML email)."""
+    body = {k: v for k, v in s.body.items() if k != "plainTextEmail"}
+    return s.model_copy(update={"body": body})
 
 
 async def write(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
