@@ -185,3 +185,49 @@ async def test_a_flat_server_with_no_space_is_found_out_by_its_first_create(
     finally:
         await target.stop()
     assert target.violations == []
+
+
+@pytest.mark.parametrize("target_version", [NEW, OLD])
+async def test_a_spaces_role_for_every_member_restores_on_1_219_and_is_blocked_on_0_1471(
+    tmp_path: Path, target_version: str
+) -> None:
+    """1.219's `projectMemberAccessRole`: into 1.219 it is set (its create takes none, its
+    update does) and verified; into 0.1471, which has no equivalent, it is blocked naming
+    why, the space itself restored, verify at 100 % with a note; a re-run writes nothing."""
+    scenario = sc.generate(sc.ScenarioSpec(charts=4, dashboards=1, spaces=2, schedulers=0))
+    space = next(s for s in scenario.staging.spaces.values() if s.parent is None)
+    space.member_role = "editor"
+    store, _ = await backed_up(scenario.state, scenario.token, NEW, tmp_path)
+    snap = open_snapshot(store, "latest")
+    assert snap.source.projects["Staging"].spaces[space.name].member_role == "editor"
+    spare = sc.standby(scenario.state)
+    target = await serve(spare.state, target_version)
+    try:
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            plan = await plan_restore(snap, cs, RestoreOptions())
+        blocked = {a.id: a.reason for a in plan.actions if a.op == "blocked"}
+        made_here = next(a for a in plan.actions if a.id == f"ld.space:Staging:{space.name}")
+        assert made_here.op == "create"
+        if target_version == OLD:
+            reason = blocked.pop(f"ld.space.member_role:Staging:{space.name}")
+            assert "projectMemberAccessRole 'editor'" in reason and "no equivalent" in reason
+        else:
+            assert made_here.requests == 2  # the create, then the update that sets the role
+        assert blocked == {}
+        _, report = await restore(snap, target, spare.token, RestoreOptions())
+        assert report.ok, {t: r.differences[:3] for t, r in report.types.items() if r.differences}
+        made = next(s for s in spare.staging.spaces.values() if s.name == space.name)
+        assert made.member_role == ("editor" if target_version == NEW else None)
+        assert any("1 projectMemberAccessRole" in n for n in report.notes) == (
+            target_version == OLD
+        )
+        rerun, _ = await restore(snap, target, spare.token, RestoreOptions())
+        assert rerun == 0
+        if target_version == NEW:  # verify compares it
+            made.member_role = "viewer"
+            async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+                tampered = await snap.platform.verify(snap.source, cs)
+            assert [d for d in tampered.types["spaces"].differences if "member_role" in str(d)]
+    finally:
+        await target.stop()
+    assert target.violations == []

@@ -494,9 +494,15 @@ class LightdashClient(ApiClient):
         )
         return SpaceRef.model_validate(results)
 
-    async def update_space(self, project: str, space: str, name: str, private: bool) -> None:
+    async def update_space(
+        self, project: str, space: str, name: str, private: bool, member_role: str | None = None
+    ) -> None:
+        """`member_role`: 1.219's projectMemberAccessRole (null clears it); 0.1471 has none."""
+        body: dict[str, Any] = {"name": name, **await self._space_flag(private)}
+        if await self.modern():
+            body["projectMemberAccessRole"] = member_role
         await self._results("PATCH", SPACE, path={"projectUuid": project, "spaceUuid": space},
-                         json={"name": name, **await self._space_flag(private)})  # fmt: skip
+                            json=body)  # fmt: skip
 
     async def share_space(self, project: str, space: str, user: str, role: str) -> None:
         """Idempotent by nature: sharing again sets the same role."""

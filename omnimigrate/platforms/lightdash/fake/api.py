@@ -219,7 +219,7 @@ class Api:
             out |= {
                 "inheritParentPermissions": not space.is_private,
                 "inheritsFromOrgOrProject": not space.is_private and space.parent is None,
-                "projectMemberAccessRole": None,
+                "projectMemberAccessRole": space.member_role,
                 "path": self.code_path(project, space).replace("-", "_").replace("/", "."),
                 "appCount": 0,
                 "childSpaceCount": sum(
@@ -659,6 +659,8 @@ class Api:
         space = self.space(project, request)
         body = await request.json()
         space.name = body["name"]
+        if self.modern and "projectMemberAccessRole" in body:
+            space.member_role = body["projectMemberAccessRole"]
         if self.modern and "inheritParentPermissions" in body:
             space.is_private = not body["inheritParentPermissions"]
         elif not self.modern:

@@ -48,6 +48,7 @@ class Space:
     parent: str | None = None  # space uuid (served only with `nested_spaces`)
     users: dict[str, str] = field(default_factory=dict)  # user uuid -> space role
     groups: dict[str, str] = field(default_factory=dict)  # group uuid -> space role
+    member_role: str | None = None  # 1.219's projectMemberAccessRole: every member's role
 
 
 @dataclass
