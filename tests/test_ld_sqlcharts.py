@@ -67,10 +67,15 @@ def with_sql_charts() -> tuple[sc.Scenario, list[st.SqlChart]]:
 
 async def test_sql_charts_and_their_schedulers_round_trip_on_1_219(tmp_path: Path) -> None:
     scenario, charts = with_sql_charts()
+    # 1.219's /logs lists the schedulers on data apps with the others (on no chart): not kept
+    app = scheduler_on(scenario.staging, charts[0], "App digest", "ops@acme.example", "")
+    app.fields |= {"savedSqlUuid": None, "appUuid": st.new_uuid()}
+    scenario.staging.schedulers[app.uuid] = app
     store, fake = await backed_up(scenario.state, scenario.token, NEW, tmp_path)
     assert fake.violations == []
     snap = open_snapshot(store, "latest")
     kept = snap.source.projects["Staging"]
+    assert not [k for k in kept.schedulers if "App digest" in k]
     assert kept.sql_charts["revenue-by-month"].space == ["Analytics", "SQL"]
     assert kept.sql_charts["revenue-by-month"].body["sql"] == charts[0].content["sql"]
     on_sql = sorted(k for k, s in kept.schedulers.items() if s.on == "sqlchart")

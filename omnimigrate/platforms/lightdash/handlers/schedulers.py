@@ -44,8 +44,11 @@ KINDS = {"chart": "ld.chart", "dashboard": "ld.dashboard", "sqlchart": "ld.sqlch
 
 def scheduler_of(raw: dict[str, Any], slugs: dict[str, dict[str, str]]) -> Scheduler | None:
     """`slugs`: per what it is on (chart, dashboard, sqlchart), uuid -> slug. None when what
-    it is on is not known."""
+    it is on is not known, or is a data app (1.219's `appUuid`, which omnimigrate does not
+    back up: its `/logs` lists them with the others)."""
     field = next((f for f in ON if raw.get(f)), None)
+    if field is None and raw.get("appUuid"):  # 1.219 lists those on data apps: not kept
+        return None
     if field is None:
         raise ValueError(
             f"scheduler {raw.get('name')!r} names none of savedChartUuid, dashboardUuid, "
