@@ -595,10 +595,13 @@ class LightdashClient(ApiClient):
         return str(required(results, "savedSqlUuid", SQL_CHART))
 
     async def upsert_sql_chart(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
+        """The change is read under `sqlCharts`, as the spec declares, or `charts`, where the
+        real 1.219 answers it (CoderService.upsertSqlChart)."""
         route = await self.code_route("sqlCharts", slug=True)
         results = await self._results("POST", route, path={"projectUuid": project, "slug": slug},
                                       json=body, recover=self._no_lookup)  # fmt: skip
-        return _upserted(results, "sqlCharts", route)
+        items = "sqlCharts" if isinstance(results, dict) and results.get("sqlCharts") else "charts"
+        return _upserted(results, items, route)
 
     async def upsert_dashboard(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
         route = await self.code_route("dashboards", slug=True)

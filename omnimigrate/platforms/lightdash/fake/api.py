@@ -36,6 +36,7 @@ UNOFFICIAL_SCHEDULER_ROUTES = (
 MODERN_DASHBOARD_SCHEDULERS = "/api/v1/dashboards/{dashboardUuidOrSlug}/schedulers"
 SQL_CHART_SCHEDULERS = "/api/v1/projects/{projectUuid}/sqlRunner/saved/{savedSqlUuid}/schedulers"
 SQL_CHART_FIELDS = ("name", "description", "sql", "limit", "config", "chartKind")
+SQL_CHART_UPSERT = "/api/v1/projects/{projectUuid}/code/sqlCharts/{slug}"
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -771,21 +772,17 @@ class Api:
         content = {k: body[k] for k in SQL_CHART_FIELDS if k in body}
         content.setdefault("description", None)
         chart = project.sql_chart_by_slug(slug)
-        old_uuid = chart.uuid if chart else ""
-        if chart and chart.content == content and chart.space == space.uuid:
-            action = "no changes"
-        elif chart:
+        if chart:  # as Lightdash's CoderService.upsertSqlChart: an update, even when the same
             chart.content, chart.space = content, space.uuid
             chart.updated_at, action = self.state.now(), "update"
         else:
             chart = st.SqlChart(st.new_uuid(), slug, space.uuid, content, self.state.now())
             project.sql_charts[chart.uuid] = chart
             action = "create"
-        data = {"uuid": chart.uuid, "oldUuid": old_uuid, "slug": slug, "name": content["name"],
-                "description": content["description"], "projectUuid": project.uuid,
-                "spaceSlug": space.slug, "spacePath": self.code_path(project, space)}  # fmt: skip
-        item = {"action": action, "data": data}
-        return ok(self.changes(project, space, created, sqlCharts=[item]))
+        # and its answer: the change under `charts` (the spec says `sqlCharts`), four fields
+        data = {"uuid": chart.uuid, "name": content["name"], "slug": slug,
+                "spaceSlug": body["spaceSlug"]}  # fmt: skip
+        return ok(self.changes(project, space, created, charts=[{"action": action, "data": data}]))
 
     async def dashboards_code(self, request: web.Request) -> web.Response:
         project = self.project(request)

@@ -32,7 +32,7 @@ from omnimigrate.fakes.openapi_check import (
     parsed_openapi,
     schema_problem,
 )
-from omnimigrate.platforms.lightdash.fake.api import UNOFFICIAL_SCHEDULER_ROUTES
+from omnimigrate.platforms.lightdash.fake.api import SQL_CHART_UPSERT, UNOFFICIAL_SCHEDULER_ROUTES
 
 _TARGET = {
     "anyOf": [
@@ -61,6 +61,19 @@ SCHEDULER_BODY: dict[str, Any] = {
         "targets": {"type": "array", "items": _TARGET},
     },
 }
+# What the real 1.219 answers a SQL chart upload (CoderService.upsertSqlChart): its change
+# under `charts`, four fields, where the spec declares a full PromotedChart (or `sqlCharts`)
+_CHANGE = {"type": "object", "required": ["action", "data"],
+           "properties": {"action": {"enum": ["create", "update"]},
+                          "data": {"type": "object", "required": ["uuid", "name", "slug", "spaceSlug"]}}}  # fmt: skip
+SQL_CHART_UPSERT_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "results"],
+    "properties": {
+        "results": {"type": "object", "required": ["charts", "dashboards", "spaces"],
+                    "properties": {"charts": {"type": "array", "items": _CHANGE, "maxItems": 1}}},
+    },
+}  # fmt: skip
 ERROR_SHAPE = {
     "type": "object",
     "required": ["status", "error"],
@@ -142,6 +155,10 @@ class Conformance:
         self.real_status = (
             {("POST", "/api/v1/org/attributes", 201)} if generation != "0.1471" else set()
         )
+        # answers the real 1.219 gives in another shape than its spec's: checked against ours
+        self.real_shape = (
+            {("POST", SQL_CHART_UPSERT): SQL_CHART_UPSERT_ANSWER} if generation != "0.1471" else {}
+        )
         self.violations: list[Violation] = []
 
     def check_request(
@@ -172,6 +189,8 @@ class Conformance:
             problem = schema_problem(ERROR_SHAPE, json_or_none(data))
         elif route in self.unofficial:
             problem = self._scheduler_problem(json_or_none(data))
+        elif (method, route) in self.real_shape:
+            problem = schema_problem(self.real_shape[method, route], json_or_none(data))
         else:
             if (method, route, status) in self.real_status:
                 status = 200  # what the real server answered where its spec says 200
