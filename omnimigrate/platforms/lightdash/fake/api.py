@@ -35,6 +35,9 @@ UNOFFICIAL_SCHEDULER_ROUTES = (
 )
 MODERN_DASHBOARD_SCHEDULERS = "/api/v1/dashboards/{dashboardUuidOrSlug}/schedulers"
 SQL_CHART_SCHEDULERS = "/api/v1/projects/{projectUuid}/sqlRunner/saved/{savedSqlUuid}/schedulers"
+# what 1.219's CreateSchedulerAndTargetsWithoutIds requires (tsoa answers 422 without one)
+SCHEDULER_REQUIRED = ("name", "cron", "enabled", "format", "appUuid", "appName", "options",
+                      "includeLinks", "targets")  # fmt: skip
 SQL_CHART_FIELDS = ("name", "description", "sql", "limit", "config", "chartKind")
 SQL_CHART_UPSERT = "/api/v1/projects/{projectUuid}/code/sqlCharts/{slug}"
 
@@ -96,8 +99,9 @@ class Api:
         self.validation_polls = validation_polls  # status reads a job answers `started` to
 
     def refusal(self, route: str, method: str, body: Any) -> LightdashError | None:
-        """What 1.219 refuses before its spec's check: a scheduler create without `appUuid`,
-        `appName` or `options` answers 422 (tsoa's validation), as the real server did."""
+        """What 1.219 refuses before its spec's check: a scheduler create without a field its
+        body's type requires (`appUuid`, `appName`, `options`, `includeLinks`…) answers 422
+        (tsoa's validation), as the real server did."""
         creates = (
             UNOFFICIAL_SCHEDULER_ROUTES[0],
             MODERN_DASHBOARD_SCHEDULERS,
@@ -105,9 +109,10 @@ class Api:
         )
         if not self.modern or method != "POST" or route not in creates:
             return None
-        lacking = [k for k in ("appUuid", "appName", "options") if k not in (body or {})]
+        lacking = [k for k in SCHEDULER_REQUIRED if k not in (body or {})]
         if lacking:
-            return LightdashError(422, "ValidationError", f"{', '.join(lacking)} is required")
+            said = ", ".join(f"body.{k}: '{k}' is required" for k in lacking)
+            return LightdashError(422, "ValidateError", said)
         return None
 
     def code_path(self, project: st.Project, space: st.Space) -> str:
@@ -325,6 +330,9 @@ class Api:
     def sql_chart_json(self, project: st.Project, chart: st.SqlChart) -> dict[str, Any]:
         """1.219's SqlChart (`GET sqlRunner/saved/slug/{slug}`)."""
         space = project.spaces[chart.space]
+        user = self.state.users.get(chart.created_by or "")
+        by = {"userUuid": user.uuid, "firstName": user.first_name,
+              "lastName": user.last_name} if user else None  # fmt: skip
         return {
             **chart.content,
             "savedSqlUuid": chart.uuid,
@@ -337,9 +345,9 @@ class Api:
             "firstViewedAt": chart.updated_at,
             "lastViewedAt": chart.updated_at,
             "createdAt": chart.updated_at,
-            "createdBy": None,
+            "createdBy": by,
             "lastUpdatedAt": chart.updated_at,
-            "lastUpdatedBy": None,
+            "lastUpdatedBy": by,
             "resolvedColorPalette": {"source": {"type": "default"}, "paletteName": None,
                                      "paletteUuid": None, "darkColors": None, "colors": []},
         }  # fmt: skip
@@ -726,7 +734,7 @@ class Api:
             items = [x for x in items if ids_of(x) & set(wanted)]
         offset = int(float(request.query.get("offset", 0)))
         if offset < 0:
-            raise LightdashError(400, "ParameterError", "offset must be 0 or more")
+            raise LightdashError(400, "ParameterError", f"offset must be >= 0, received {offset}")
         page = items[offset : offset + self.code_page_size]
         # 1.219 answers the next page's offset; 0.1471 the one asked (a guess the README lists)
         answered = min(offset + self.code_page_size, len(items)) if self.modern else offset
@@ -761,7 +769,7 @@ class Api:
         project = self.project(request)
         chart = project.sql_chart_by_slug(request.match_info["slug"])
         if chart is None:
-            raise not_found("Saved sql chart")
+            raise not_found("Saved sql")
         return ok(self.sql_chart_json(project, chart))
 
     async def upsert_sql_chart(self, request: web.Request) -> web.Response:
@@ -776,7 +784,8 @@ class Api:
             chart.content, chart.space = content, space.uuid
             chart.updated_at, action = self.state.now(), "update"
         else:
-            chart = st.SqlChart(st.new_uuid(), slug, space.uuid, content, self.state.now())
+            chart = st.SqlChart(st.new_uuid(), slug, space.uuid, content, self.state.now(),
+                                request[USER_KEY])  # fmt: skip
             project.sql_charts[chart.uuid] = chart
             action = "create"
         # and its answer: the change under `charts` (the spec says `sqlCharts`), four fields
@@ -920,7 +929,7 @@ class Api:
         project = self.project(request)
         chart = project.sql_charts.get(request.match_info["savedSqlUuid"])
         if chart is None:
-            raise not_found("Saved sql chart")
+            raise not_found("Saved sql")
         body = await request.json()
         made = self.new_scheduler(request, project, body, savedChartUuid=None, dashboardUuid=None,
                                   savedSqlUuid=chart.uuid)  # fmt: skip

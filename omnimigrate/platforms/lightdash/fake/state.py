@@ -70,6 +70,7 @@ class SqlChart:
     space: str
     content: dict[str, Any]  # name, description, sql, limit, config, chartKind
     updated_at: str
+    created_by: str | None = None  # user uuid
 
 
 @dataclass
