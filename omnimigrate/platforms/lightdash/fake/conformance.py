@@ -32,7 +32,7 @@ from omnimigrate.fakes.openapi_check import (
     parsed_openapi,
     schema_problem,
 )
-from omnimigrate.platforms.lightdash.fake.api import UNOFFICIAL_SCHEDULER_ROUTES
+from omnimigrate.platforms.lightdash.fake.schedulers import UNOFFICIAL_SCHEDULER_ROUTES
 
 _TARGET = {
     "anyOf": [

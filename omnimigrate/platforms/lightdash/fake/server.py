@@ -31,9 +31,9 @@ from omnimigrate.fakes.pruning import Pruner
 from omnimigrate.fakes.serving import Served
 from omnimigrate.http.ratelimit import key_fingerprint
 from omnimigrate.platforms.lightdash.fake import state as st
-from omnimigrate.platforms.lightdash.fake.api import (
+from omnimigrate.platforms.lightdash.fake.api import Api
+from omnimigrate.platforms.lightdash.fake.base import (
     USER_KEY,
-    Api,
     Handler,
     LightdashError,
     error_response,
