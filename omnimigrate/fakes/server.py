@@ -49,13 +49,16 @@ S = TypeVar("S", bound=ServerSettings)
 
 
 class FakeServer(Served, Generic[S]):
+    """A fake instance: the pipeline over the routes its platform's subclass gives, with the
+    platform's answers for what the pipeline refuses."""
+
     auth_scheme = "bearer"  # the Authorization header's scheme
     client_max_size = 64 * 1024 * 1024
     public_routes: tuple[str, ...] = ()  # answered without a key, a limit or a check
     rate_headers = False  # X-RateLimit-Limit and -Remaining on every answer
     exchange_type: type[Exchange] = Exchange
 
-    def __init__(self, settings: S, pruner: Pruner, conformance: Callable[[], Conformance]):
+    def __init__(self, settings: S, pruner: Pruner, conformance: Callable[[], Conformance]) -> None:
         self.settings = settings
         self.log = RequestLog()
         self.pruner = pruner
