@@ -15,7 +15,7 @@ from omnimigrate.engine.restore import open_snapshot, plan_restore
 from omnimigrate.http.errors import OmniAPIError
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as st
-from omnimigrate.platforms.lightdash.fake.api import SQL_CHART_SCHEDULERS
+from omnimigrate.platforms.lightdash.fake.schedulers import SQL_CHART_SCHEDULERS
 from omnimigrate.platforms.lightdash.handlers.sqlcharts import NO_SQL_CHARTS
 from omnimigrate.platforms.lightdash.platform import client_pool
 from tests.test_lightdash import backed_up, restore, serve
