@@ -55,7 +55,7 @@ async def test_a_snapshot_restores_into_the_other_generation_mapping_each_flag(
         warned = {a.id: a.warning for a in plan.actions if a.warning}
         several = [n for n, a in snap.source.attributes.items()
                    if any(len(v) > 1 for v in [a.defaults, *a.users.values(), *a.groups.values()])]  # fmt: skip
-        on_plain = [k for k, s in snap.source.projects["Staging"].schedulers.items()
+        on_plain = [s.natural for s in snap.source.projects["Staging"].schedulers.values()
                     if s.body.get("plainTextEmail")]  # fmt: skip
         if source_version == NEW:  # 1.219's value lists have no 0.1471 equivalent: named
             assert several

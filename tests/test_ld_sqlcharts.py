@@ -78,10 +78,11 @@ async def test_sql_charts_and_their_schedulers_round_trip_on_1_219(tmp_path: Pat
     assert fake.violations == []
     snap = open_snapshot(store, "latest")
     kept = snap.source.projects["Staging"]
-    assert not [k for k in kept.schedulers if "App digest" in k]
+    assert not [s for s in kept.schedulers.values() if s.name == "App digest"]
     assert kept.sql_charts["revenue-by-month"].space == ["Analytics", "SQL"]
     assert kept.sql_charts["revenue-by-month"].body["sql"] == charts[0].content["sql"]
-    on_sql = sorted(k for k, s in kept.schedulers.items() if s.on == "sqlchart")
+    assert all(k == s.slug for k, s in kept.schedulers.items())  # 1.219 serves slugs
+    on_sql = sorted(s.natural for s in kept.schedulers.values() if s.on == "sqlchart")
     assert on_sql == ["sqlchart:open-tickets:Tickets", "sqlchart:revenue-by-month:Monday revenue",
                       "sqlchart:revenue-by-month:Monday revenue#2"]  # fmt: skip
 
@@ -129,12 +130,13 @@ async def test_sql_charts_and_their_schedulers_round_trip_on_1_219(tmp_path: Pat
             by_space = await plan_restore(snap, cs, RestoreOptions(include=["Analytics/SQL/**"]))
             by_slug = await plan_restore(snap, cs, RestoreOptions(include=["sqlchart:open-*"]))
         for plan, slug in ((by_space, "revenue-by-month"), (by_slug, "open-tickets")):
-            chosen = {a.id for a in plan.actions if not a.reason.startswith("not selected")}
+            picked = [a for a in plan.actions if not a.reason.startswith("not selected")]
+            chosen = {a.id for a in picked}
             assert f"ld.sqlchart:Staging:{slug}" in chosen
             assert {i for i in chosen if i.startswith("ld.sqlchart:")} == {
                 f"ld.sqlchart:Staging:{slug}"
             }
-            assert any(i.startswith(f"ld.scheduler:Staging:sqlchart:{slug}:") for i in chosen)
+            assert any(a.kind == "ld.scheduler" and a.params["resource"] == slug for a in picked)
         assert target.log.count("POST", SQL_CODE + "/{slug}") == uploads + 1 and back == 1
     finally:
         await target.stop()

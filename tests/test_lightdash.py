@@ -538,27 +538,34 @@ async def test_schedulers_of_one_name_on_one_chart_each_keep_their_own_key(
     tmp_path: Path, version: str
 ) -> None:
     """(resource, name) is not unique: three namesakes on one chart back up, restore and
-    verify as three (`…#2`, `…#3`), and a re-run writes nothing."""
+    verify as three, under 1.219's slugs where served (each to its own: slugs a create
+    without them would not give), else as `…#2`, `…#3`; a re-run writes nothing."""
     scenario = sc.generate(sc.ScenarioSpec(charts=6, dashboards=2, spaces=3, schedulers=2))
     chart = next(iter(scenario.staging.charts.values()))
+    slugs = ["weekly-ops", "weekly-finance", "weekly-board"]
     for n in range(3):
         fields = {"name": "Weekly", "format": "csv", "cron": f"0 {n} * * 1", "timezone": "UTC",
                   "enabled": True, "options": {}, "includeLinks": True,
                   "savedChartUuid": chart.uuid, "dashboardUuid": None,
                   "createdBy": None, "createdAt": scenario.state.now(), "updatedAt": ""}  # fmt: skip
-        s = State.Scheduler(State.new_uuid(), fields, [], scenario.staging.scheduler_slug("Weekly"))
+        s = State.Scheduler(State.new_uuid(), fields, [], slugs[n])
         scenario.staging.schedulers[s.uuid] = s
     fake = await serve(scenario.state, version)
     store = LocalStore(tmp_path / "store", create=True)
     await backup(fake, scenario.token, store, tmp_path / "cache")
     await fake.stop()
     snap = open_snapshot(store, "latest")
-    weekly = sorted(k for k in snap.source.projects["Staging"].schedulers if ":Weekly" in k)
-    assert weekly == [f"chart:{chart.slug}:Weekly", f"chart:{chart.slug}:Weekly#2",
-                      f"chart:{chart.slug}:Weekly#3"]  # fmt: skip
+    held = snap.source.projects["Staging"].schedulers
+    weekly = sorted(k for k, s in held.items() if s.name == "Weekly")
+    naturals = [f"chart:{chart.slug}:Weekly", f"chart:{chart.slug}:Weekly#2",
+                f"chart:{chart.slug}:Weekly#3"]  # fmt: skip
+    assert weekly == (sorted(slugs) if fake.modern else naturals)
+    assert sorted(held[k].natural for k in weekly) == naturals  # the fallback, kept as well
     spare = sc.standby(scenario.state)
     target = await serve(spare.state, version)
     try:
+        async with client_pool(target.url, [spare.token], rate_limit=100_000) as cs:
+            plan = await plan_restore(snap, cs, RestoreOptions())
         _, report = await restore(snap, target, spare.token, RestoreOptions())
         assert report.types["schedulers"].matching == report.types["schedulers"].checked == 5
         crons = sorted(
@@ -567,10 +574,11 @@ async def test_schedulers_of_one_name_on_one_chart_each_keep_their_own_key(
             if s.fields["name"] == "Weekly"
         )
         assert crons == ["0 0 * * 1", "0 1 * * 1", "0 2 * * 1"]
-        if target.modern:  # 1.219's slugs come along
-            assert {s.slug for s in spare.staging.schedulers.values()} == {
-                s.slug for s in scenario.staging.schedulers.values()
+        if target.modern:  # 1.219's slugs come along, each on its own scheduler
+            assert {s.slug: s.fields["cron"] for s in spare.staging.schedulers.values()} == {
+                s.slug: s.fields["cron"] for s in scenario.staging.schedulers.values()
             }
+            assert {a.params["key"] for a in plan.actions if a.kind == "ld.scheduler"} >= set(slugs)
         rerun, _ = await restore(snap, target, spare.token, RestoreOptions())
         assert rerun == 0
     finally:

@@ -130,10 +130,12 @@ class Dashboard(BaseModel):
 
 
 class Scheduler(BaseModel):
-    """Identified by what it is on (`chart`, `dashboard` or `sqlchart`, by slug), its name and, when
-    more than one there has that name, its ordinal among them by creation (`#2`, `#3`):
-    (resource, name) alone is not unique. The same key on every generation, so a restore
-    across them converges; 1.219's slug is kept apart and sent on a create."""
+    """Keyed by 1.219's slug where the source serves it (unique in a project), else by its
+    `natural` identity: what it is on (`chart`, `dashboard` or `sqlchart`, by slug), its name
+    and, when more than one there has that name, its ordinal among them by creation (`#2`,
+    `#3`): (resource, name) alone is not unique. Both are kept: a restore between two 1.219
+    servers pairs by slug (sent on a create, so the copy keeps it), one across generations by
+    the natural identity, which both hold, so either converges."""
 
     on: str
     resource: str  # slug
@@ -144,9 +146,13 @@ class Scheduler(BaseModel):
     targets: list[str]  # "slack:<channel>" or "email:<address>", sorted
 
     @property
-    def key(self) -> str:
+    def natural(self) -> str:
         tail = f"#{self.ordinal}" if self.ordinal > 1 else ""
         return f"{self.on}:{self.resource}:{self.name}{tail}"
+
+    @property
+    def key(self) -> str:
+        return self.slug or self.natural
 
     def compared(self) -> dict[str, Any]:
         return {**self.body, "targets": self.targets}

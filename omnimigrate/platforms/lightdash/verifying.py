@@ -19,7 +19,7 @@ from omnimigrate.http.transport import key_stats
 from omnimigrate.platforms.lightdash.client import ISPRIVATE, LightdashClient
 from omnimigrate.platforms.lightdash.handler import Handler
 from omnimigrate.platforms.lightdash.handlers.attributes import first_values
-from omnimigrate.platforms.lightdash.handlers.schedulers import held_by_old
+from omnimigrate.platforms.lightdash.handlers.schedulers import held_by_old, on_target
 from omnimigrate.platforms.lightdash.model import Project, SnapshotView, TargetState
 from omnimigrate.platforms.lightdash.reading import read_target
 from omnimigrate.platforms.lightdash.registry import HANDLERS
@@ -63,6 +63,8 @@ def restorable(view: SnapshotView, target: TargetState) -> tuple[SnapshotView, l
             notes.append(f"user attributes {', '.join(several)}: the target (0.1471) holds one "
                          "value each, so the first of each list is compared")  # fmt: skip
     for name, p in kept.projects.items():
+        # keyed as the target's read keys them: by slug only between two 1.219 servers
+        p.schedulers = {on_target(s, not old): s for s in p.schedulers.values()}
         if old:
             roles = sorted(k for k, s in p.spaces.items() if s.member_role)
             for k in roles:

@@ -1,5 +1,6 @@
-"""Schedulers (scheduled deliveries, and alerts: those with thresholds), identified by what
-they are on (a chart's or dashboard's slug) and their name. Backup reads them through the
+"""Schedulers (scheduled deliveries, and alerts: those with thresholds), identified by 1.219's
+slug where served, else by what they are on (a chart's or dashboard's slug), their name and
+ordinal (`Scheduler`). Backup reads them through the
 documented `GET /schedulers/{projectUuid}/logs`; restore creates them through the routes
 Lightdash's web app uses, which its public spec does not declare (the client's hint says so
 when a server refuses them), and updates them through the documented PATCH."""
@@ -74,14 +75,14 @@ def scheduler_of(raw: dict[str, Any], slugs: dict[str, dict[str, str]]) -> Sched
 def keyed(
     raws: list[dict[str, Any]], slugs: dict[str, dict[str, str]]
 ) -> list[tuple[Scheduler, dict[str, Any]]]:
-    """Each scheduler with its unique key: those of one name on one resource are numbered
-    by creation (then uuid, for a tie), so the source and the restored target agree."""
+    """Each scheduler with its ordinal: those of one name on one resource are numbered by
+    creation (then uuid, for a tie), so the source and the restored target agree."""
     found = [(s, raw) for raw in raws if (s := scheduler_of(raw, slugs))]
     found.sort(key=lambda p: (p[1].get("createdAt") or "", p[1].get("schedulerUuid") or ""))
     seen: dict[str, int] = {}
     out = []
     for s, raw in found:
-        base = s.key
+        base = s.natural
         seen[base] = seen.get(base, 0) + 1
         out.append((s.model_copy(update={"ordinal": seen[base]}), raw))
     return out
@@ -117,20 +118,31 @@ async def read(t: TargetReader) -> None:
     ids = t.state.ids
     on = {"chart": slugs(ids.charts), "dashboard": slugs(ids.dashboards),
           "sqlchart": slugs(ids.sql_charts)}  # fmt: skip
+    # keyed as the snapshot's are: by slug only when both serve slugs (on_target)
+    by_slug = any(s.slug for s in t.view.projects[t.project].schedulers.values())
     for found, raw in keyed(await t.client.schedulers(t.uuid), on):
-        t.target.schedulers[found.key] = found
-        t.state.ids.schedulers[t.key(found.key)] = raw["schedulerUuid"]
+        key = found.key if by_slug else found.natural
+        t.target.schedulers[key] = found
+        t.state.ids.schedulers[t.key(key)] = raw["schedulerUuid"]
+
+
+def on_target(s: Scheduler, modern: bool) -> str:
+    """The key a snapshot's scheduler has on the target: its slug into a 1.219 server (which
+    keeps the slug a create sends), else what 0.1471 holds too, its resource, name and
+    ordinal. The target's read keys its own the same way (`read`)."""
+    return s.key if modern else s.natural
 
 
 def plan(ctx: PlanContext) -> None:
+    modern = ctx.inv.space_model != ISPRIVATE
     for project in sorted(ctx.inv.ids.projects):
-        for key, s in sorted(ctx.view.projects[project].schedulers.items()):
-            full = f"{project}:{key}"
+        for _, s in sorted(ctx.view.projects[project].schedulers.items()):
+            full = f"{project}:{on_target(s, modern)}"
             kind = KINDS[s.on]
             on = action_id(kind, f"{project}:{s.resource}")
             # on what it is on as it goes up: under another slug when its own was taken
             there = s.model_copy(update={"resource": ctx.slug_of(kind, project, s.resource)})
-            params = {"project": project, "key": there.key, "on": s.on,
+            params = {"project": project, "key": on_target(there, modern), "on": s.on,
                       "resource": there.resource, "name": s.name, "ordinal": s.ordinal,
                       "slug": s.slug, "body": s.body, "targets": s.targets}  # fmt: skip
             plain = bool(s.body.get("plainTextEmail")) and ctx.inv.space_model == ISPRIVATE
@@ -139,7 +151,7 @@ def plan(ctx: PlanContext) -> None:
                 params["body"] = s.body
             action = Action(id=action_id("ld.scheduler", full), kind="ld.scheduler", object=full,
                             op="create", params=params)  # fmt: skip
-            have = ctx.inv.schedulers.get(f"{project}:{there.key}")
+            have = ctx.inv.schedulers.get(f"{project}:{params['key']}")
             decided = ctx.decide(action, have, digest(s.compared()), [on])
             if plain and decided.writes:  # restored, less what 0.1471 cannot hold: named
                 ctx.add(decided.model_copy(update={"warning": PLAIN_TEXT}))
