@@ -43,6 +43,15 @@ async def test_a_snapshot_restores_into_the_other_generation_mapping_each_flag(
     assert set(want.values()) == {True, False}, "restricted and open spaces both"
     plain = next(iter(scenario.staging.schedulers.values()))
     plain.fields["plainTextEmail"] = True  # 1.219's; a 0.1471 server does not serve it
+    # more of 1.219's own (ChartAsCode, DashboardAsCode, SchedulerCsvOptions: 0.1471 lacks them)
+    chart = next(c for c in scenario.staging.charts.values() if c.dashboard is None)
+    chart.content |= {"parameters": {"region": "EMEA"}, "pivotConfig": {"columns": ["x"]}}
+    board = next(iter(scenario.staging.dashboards.values()))
+    board.content["config"] = {"pinnedParameters": ["region"]}
+    csv = next(s for s in scenario.staging.schedulers.values()
+               if s.fields["format"] == "csv" and s is not plain)  # fmt: skip
+    csv.fields["options"] = {**csv.fields["options"], "asAttachment": True,
+                             "xlsxFileLayout": "workbook"}  # fmt: skip
     store, _ = await backed_up(scenario.state, scenario.token, source_version, tmp_path)
     snap = open_snapshot(store, "latest")
     assert snap.source.source_version == source_version
@@ -55,8 +64,8 @@ async def test_a_snapshot_restores_into_the_other_generation_mapping_each_flag(
         warned = {a.id: a.warning for a in plan.actions if a.warning}
         several = [n for n, a in snap.source.attributes.items()
                    if any(len(v) > 1 for v in [a.defaults, *a.users.values(), *a.groups.values()])]  # fmt: skip
-        on_plain = [s.natural for s in snap.source.projects["Staging"].schedulers.values()
-                    if s.body.get("plainTextEmail")]  # fmt: skip
+        held = snap.source.projects["Staging"].schedulers
+        on_plain = [s.natural for s in held.values() if s.body.get("plainTextEmail")]
         if source_version == NEW:  # 1.219's value lists have no 0.1471 equivalent: named
             assert several
             for name in several:
@@ -67,9 +76,22 @@ async def test_a_snapshot_restores_into_the_other_generation_mapping_each_flag(
             assert "plainTextEmail" in sent.warning and "HTML" in sent.warning
             assert "plainTextEmail" not in sent.params["body"]
             assert [a.id for a in plan.actions if "plainTextEmail" in a.warning] == [sent.id]
+            lost = {a.id: a.warning for a in plan.actions if "(1.219's) ha" in a.warning}
+            assert lost == {
+                f"ld.chart:Staging:{chart.slug}": "parameters, pivotConfig (1.219's) have no "
+                "equivalent in the target's 0.1471: restored without them",
+                f"ld.dashboard:Staging:{board.slug}": "config (1.219's) has no equivalent in "
+                "the target's 0.1471: restored without it",
+                f"ld.scheduler:Staging:{held[csv.slug].natural}": "options.asAttachment, "
+                "options.xlsxFileLayout (1.219's) have no equivalent in the target's 0.1471: "
+                "restored without them",
+            }
+            sent_csv = next(a for a in plan.actions if a.id in lost and a.kind == "ld.scheduler")
+            assert "asAttachment" not in sent_csv.params["body"]["options"]
         else:
-            assert on_plain == []
+            assert on_plain == []  # nor any of 1.219's fields: 0.1471 serves none of them
             assert warned == {}
+            assert "pivotConfig" not in snap.source.projects["Staging"].charts[chart.slug].body
         assert blocked == []
         _, report = await restore(snap, target, spare.token, RestoreOptions())
         assert report.ok, {t: r.differences[:3] for t, r in report.types.items() if r.differences}
@@ -78,6 +100,10 @@ async def test_a_snapshot_restores_into_the_other_generation_mapping_each_flag(
         assert bool(report.notes) == (source_version == NEW)
         if on_plain:
             assert any("plainTextEmail of 1 scheduler" in n for n in report.notes)
+            for what in ("parameters of 1 chart", "pivotConfig of 1 chart",
+                         "config of 1 dashboard", "options.asAttachment of 1 scheduler",
+                         "options.xlsxFileLayout of 1 scheduler"):  # fmt: skip
+                assert any(what in n and "no equivalent" in n for n in report.notes), what
         if several:
             held = {a.name: a for a in spare.state.attributes.values()}
             assert all(len(v) == 1 for v in held[several[0]].users.values())

@@ -41,6 +41,36 @@ def content_of(code: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in code.items() if k not in VOLATILE and v is not None}
 
 
+def set_in(body: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
+    """Which of `fields` (dotted: `options.asAttachment`) `body` sets to something non-empty."""
+    found = []
+    for f in fields:
+        head, _, tail = f.partition(".")
+        value = body.get(head)
+        if tail:
+            value = value.get(tail) if isinstance(value, dict) else None
+        if value not in (None, False, "", [], {}):
+            found.append(f)
+    return found
+
+
+def unheld(fields: list[str]) -> str:
+    """The warning on an action whose 1.219 `fields` a 0.1471 target cannot hold."""
+    has, them = ("has", "it") if len(fields) == 1 else ("have", "them")
+    return (f"{', '.join(fields)} (1.219's) {has} no equivalent in the target's 0.1471: "
+            f"restored without {them}")  # fmt: skip
+
+
+def without(body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """`body` less `fields` (dotted ones inside their object)."""
+    out = {k: v for k, v in body.items() if k not in fields}
+    for f in fields:
+        head, _, tail = f.partition(".")
+        if tail and isinstance(out.get(head), dict):
+            out[head] = {k: v for k, v in out[head].items() if k != tail}
+    return out
+
+
 def space_grants(users: dict[str, str], groups: dict[str, str]) -> dict[str, dict[str, str]]:
     return {"users": users, "groups": groups}
 

@@ -6,11 +6,13 @@ tab and filter); each scheduler's settings and targets.
 
 Across generations verify compares what the target's can hold (`restorable`): into 0.1471,
 the first of each of 1.219's attribute value lists, no `projectMemberAccessRole`, no SQL
-charts (nor schedulers on them), no scheduler's `plainTextEmail`; into a flat server, no child space nor its content. What is
+charts (nor schedulers on them), none of 1.219's chart, dashboard and scheduler fields
+0.1471's spec lacks (`parameters`, `pivotConfig`, `config`, `plainTextEmail`, …); into a flat server, no child space nor its content. What is
 left out is named in the report's notes, as the plan named it."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,9 +20,16 @@ from omnimigrate.engine.verify import TypeReport, VerifyReport
 from omnimigrate.http.transport import key_stats
 from omnimigrate.platforms.lightdash.client import ISPRIVATE, LightdashClient
 from omnimigrate.platforms.lightdash.handler import Handler
+from omnimigrate.platforms.lightdash.handlers import charts, dashboards, schedulers
 from omnimigrate.platforms.lightdash.handlers.attributes import first_values
-from omnimigrate.platforms.lightdash.handlers.schedulers import held_by_old, on_target
-from omnimigrate.platforms.lightdash.model import Project, SnapshotView, TargetState
+from omnimigrate.platforms.lightdash.handlers.schedulers import on_target
+from omnimigrate.platforms.lightdash.model import (
+    Project,
+    SnapshotView,
+    TargetState,
+    set_in,
+    without,
+)
 from omnimigrate.platforms.lightdash.reading import read_target
 from omnimigrate.platforms.lightdash.registry import HANDLERS
 
@@ -76,18 +85,31 @@ def restorable(view: SnapshotView, target: TargetState) -> tuple[SnapshotView, l
                              "compared: the target serves 0.1471, which has no equivalent")  # fmt: skip
             p.sql_charts = {}
             p.schedulers = {k: s for k, s in p.schedulers.items() if k not in on_sql}
-            plain = sorted(k for k, s in p.schedulers.items() if s.body.get("plainTextEmail"))
-            for k in plain:
-                p.schedulers[k] = held_by_old(p.schedulers[k])
-            if plain:
-                notes.append(f"{name}: the plainTextEmail of {len(plain)} scheduler(s) is not "
-                             "compared: the target serves 0.1471, which sends HTML email")  # fmt: skip
+            notes += unheld_notes(name, p)
         if name in target.flat:
             left = leave_children(p)
             if left:
                 notes.append(f"{name}: {left} child spaces and their content are not compared: "
                              "the target is flat (0.1471 without nested spaces)")  # fmt: skip
     return kept, notes
+
+
+def unheld_notes(name: str, p: Project) -> list[str]:
+    """Drop 1.219's fields a 0.1471 target cannot hold from `p`'s charts, dashboards and
+    schedulers, as the plan did; a note for each field some of them set."""
+    named: Counter[tuple[str, str]] = Counter()
+    for c in p.charts.values():
+        named.update(("chart", f) for f in set_in(c.body, charts.NEW_ONLY))
+        c.body = without(c.body, charts.DROPPED)
+    for d in p.dashboards.values():
+        named.update(("dashboard", f) for f in set_in(d.body, dashboards.NEW_ONLY))
+        d.body = without(d.body, dashboards.DROPPED)
+    for k, sch in p.schedulers.items():
+        named.update(("scheduler", f) for f in set_in(sch.body, schedulers.NEW_ONLY))
+        p.schedulers[k] = schedulers.held_by_old(sch)
+    return [f"{name}: the {field} of {n} {kind}(s) is not compared: the target serves 0.1471, "
+            + ("which sends HTML email" if field == "plainTextEmail" else "which has no equivalent")
+            for (kind, field), n in sorted(named.items())]  # fmt: skip
 
 
 def leave_children(p: Project) -> int:

@@ -12,11 +12,15 @@ from omnimigrate.platforms.lightdash.fake.as_code import AsCodeApi
 from omnimigrate.platforms.lightdash.fake.base import PROJECT, Route, not_found, ok
 
 CONTENT_FIELDS = ("name", "description", "tableName", "metricQuery", "chartConfig", "tableConfig")
+MODERN_FIELDS = ("parameters", "pivotConfig")  # 1.219's ChartAsCode has them, 0.1471's not
 
 
 class ChartsApi(AsCodeApi):
+    def content_fields(self) -> tuple[str, ...]:
+        return CONTENT_FIELDS + MODERN_FIELDS if self.modern else CONTENT_FIELDS
+
     def chart_code(self, project: st.Project, chart: st.Chart) -> dict[str, Any]:
-        out = {k: chart.content[k] for k in CONTENT_FIELDS if k in chart.content}
+        out = {k: chart.content[k] for k in self.content_fields() if k in chart.content}
         board = project.dashboards.get(chart.dashboard or "")
         if board:
             out["dashboardSlug"] = board.slug
@@ -68,7 +72,7 @@ class ChartsApi(AsCodeApi):
             if board is None:
                 raise not_found(f"Dashboard with slug {body['dashboardSlug']}")
         space, created = self.space_for_upload(project, body)
-        content = {k: body[k] for k in CONTENT_FIELDS if k in body and body[k] is not None}
+        content = {k: body[k] for k in self.content_fields() if body.get(k) is not None}
         chart = project.chart_by_slug(slug)
         old_uuid = chart.uuid if chart else ""
         where = (space.uuid, board.uuid if board else None)

@@ -13,6 +13,10 @@ from omnimigrate.platforms.lightdash.fake.base import PROJECT, LightdashError, R
 
 
 class DashboardsApi(AsCodeApi):
+    def modern_fields(self) -> tuple[str, ...]:
+        """1.219's DashboardAsCode has these, 0.1471's not."""
+        return ("config", "parameters") if self.modern else ()
+
     def tile_code(self, project: st.Project, tile: dict[str, Any]) -> dict[str, Any]:
         props = dict(tile["properties"])
         if tile["type"] == "saved_chart":
@@ -25,8 +29,9 @@ class DashboardsApi(AsCodeApi):
     def dashboard_code(self, project: st.Project, board: st.Dashboard) -> dict[str, Any]:
         content = board.content
         out: dict[str, Any] = {
-            k: content[k] for k in ("name", "description", "tabs", "filters") if k in content
-        }
+            k: content[k] for k in ("name", "description", "tabs", "filters", *self.modern_fields())
+            if k in content
+        }  # fmt: skip
         return {
             **out,
             "tiles": [self.tile_code(project, t) for t in content["tiles"]],
@@ -74,7 +79,11 @@ class DashboardsApi(AsCodeApi):
         tiles = [self.stored_tile(project, t) for t in body["tiles"]]
         space, created = self.space_for_upload(project, body)
         content = {
-            **{k: body[k] for k in ("name", "description") if body.get(k) is not None},
+            **{
+                k: body[k]
+                for k in ("name", "description", *self.modern_fields())
+                if body.get(k) is not None
+            },
             "tabs": body.get("tabs", []),
             "filters": _with_filter_ids(body["filters"]),
             "tiles": tiles,

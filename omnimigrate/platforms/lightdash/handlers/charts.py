@@ -10,8 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from omnimigrate.engine.jobs import EXPORT, Job, JobResult
 from omnimigrate.engine.plan import Action
+from omnimigrate.platforms.lightdash.client import ISPRIVATE
 from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.model import Chart, content_of, digest, project_of, space_key
+from omnimigrate.platforms.lightdash.model import (
+    Chart,
+    content_of,
+    digest,
+    project_of,
+    set_in,
+    space_key,
+    unheld,
+    without,
+)
 from omnimigrate.platforms.lightdash.planning import action_id
 
 if TYPE_CHECKING:
@@ -98,9 +108,17 @@ async def read(t: TargetReader) -> None:
             t.state.ids.charts[t.key(chart.slug)] = uuids[chart.slug]
 
 
+# 1.219's ChartAsCode fields that 0.1471's lacks (openapi-1.219.0.json against openapi.json);
+# `contentType` too, the download's type tag, which is no content, so it goes unnamed
+NEW_ONLY = ("parameters", "pivotConfig", "verification", "verified")
+DROPPED = (*NEW_ONLY, "contentType")
+
+
 def plan(ctx: PlanContext) -> None:
     """A chart saved in a dashboard the target lacks goes into its space first: the
-    dashboard's tiles need it, and the dashboards handler links it afterwards."""
+    dashboard's tiles need it, and the dashboards handler links it afterwards. Into 0.1471,
+    without 1.219's fields (`NEW_ONLY`), those it sets named in a warning."""
+    old = ctx.inv.space_model == ISPRIVATE
     for project in sorted(ctx.inv.ids.projects):
         src = ctx.view.projects[project]
         for slug, chart in sorted(src.charts.items()):
@@ -117,7 +135,8 @@ def plan(ctx: PlanContext) -> None:
             )
             params = {"project": project, "slug": slug, "space": chart.space,
                       "blob": ctx.view.blobs[f"ld_chart:{key}"],
-                      "dashboard": board if board_there else None}  # fmt: skip
+                      "dashboard": board if board_there else None,
+                      "drop": list(DROPPED) if old else []}  # fmt: skip
             action = Action(
                 id=action_id("ld.chart", key),
                 kind="ld.chart",
@@ -127,13 +146,18 @@ def plan(ctx: PlanContext) -> None:
             )
             if ctx.space_missing(project, chart.space, action):
                 continue
-            ctx.place(action, chart.space, digest({**chart.compared(), "dashboard": board}),
-                      [action_id("ld.space", space_key(project, chart.space))])  # fmt: skip
+            want = without(chart.compared(), DROPPED) if old else chart.compared()
+            decided = ctx.place(action, chart.space, digest({**want, "dashboard": board}),
+                                [action_id("ld.space", space_key(project, chart.space))])  # fmt: skip
+            lost = set_in(chart.body, NEW_ONLY) if old else []
+            if lost and decided.writes:
+                warning = "; ".join(filter(None, [decided.warning, unheld(lost)]))
+                ctx.add(decided.model_copy(update={"warning": warning}))
 
 
 async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> str | None:
     name, slug = a.params["project"], a.params["slug"]
-    body = await ctx.upload_body(a)
+    body = without(await ctx.upload_body(a), tuple(a.params.get("drop") or ()))
     body.pop("dashboardSlug", None)
     if a.params["dashboard"]:
         body["dashboardSlug"] = a.params["dashboard"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from omnimigrate.engine.jobs import EXPORT, Job, JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.lightdash.client import ContentRef
+from omnimigrate.platforms.lightdash.client import ISPRIVATE, ContentRef
 from omnimigrate.platforms.lightdash.handler import Args, Handler
 from omnimigrate.platforms.lightdash.handlers.charts import BATCH, moved, moved_warning
 from omnimigrate.platforms.lightdash.model import (
@@ -20,7 +20,10 @@ from omnimigrate.platforms.lightdash.model import (
     content_of,
     digest,
     project_of,
+    set_in,
     space_key,
+    unheld,
+    without,
 )
 from omnimigrate.platforms.lightdash.planning import action_id
 from omnimigrate.snapshot.manifest import ObjectEntry
@@ -128,7 +131,15 @@ async def read(t: TargetReader) -> None:
             t.state.ids.dashboards[t.key(board.slug)] = uuids[board.slug]
 
 
+# 1.219's DashboardAsCode fields that 0.1471's lacks (openapi-1.219.0.json against openapi.json);
+# `contentType` too, the download's type tag, which is no content, so it goes unnamed
+NEW_ONLY = ("config", "parameters", "verification", "verified")
+DROPPED = (*NEW_ONLY, "contentType")
+
+
 def plan(ctx: PlanContext) -> None:
+    """Into 0.1471, without 1.219's fields (`NEW_ONLY`), those it sets named in a warning."""
+    old = ctx.inv.space_model == ISPRIVATE
     for project in sorted(ctx.inv.ids.projects):
         src = ctx.view.projects[project]
         for slug, board in sorted(src.dashboards.items()):
@@ -138,14 +149,20 @@ def plan(ctx: PlanContext) -> None:
             tiles = {c: new for c, new in tiles.items() if new != c}
             params = {"project": project, "slug": slug, "space": board.space,
                       "blob": ctx.view.blobs[f"ld_dashboard:{key}"],
-                      **({"tiles": tiles} if tiles else {})}  # fmt: skip
+                      **({"tiles": tiles} if tiles else {}),
+                      "drop": list(DROPPED) if old else []}  # fmt: skip
             action = Action(id=action_id("ld.dashboard", key), kind="ld.dashboard", object=key,
                             op="create", params=params)  # fmt: skip
             parents = [action_id("ld.space", space_key(project, board.space)),
                        *(action_id("ld.chart", f"{project}:{c}") for c in board.chart_slugs())]  # fmt: skip
             if not ctx.space_missing(project, board.space, action):
-                want = board.model_copy(update={"body": retiled(board.body, tiles)})
-                ctx.place(action, board.space, digest(want.compared()), parents)
+                body = retiled(board.body, tiles)
+                want = board.model_copy(update={"body": without(body, DROPPED) if old else body})
+                decided = ctx.place(action, board.space, digest(want.compared()), parents)
+                lost = set_in(board.body, NEW_ONLY) if old else []
+                if lost and decided.writes:
+                    warning = "; ".join(filter(None, [decided.warning, unheld(lost)]))
+                    ctx.add(decided.model_copy(update={"warning": warning}))
         for slug, chart in sorted(src.charts.items()):
             plan_link(ctx, project, slug, chart.dashboard)
 
@@ -181,6 +198,7 @@ def retiled(code: dict[str, Any], slugs: dict[str, str]) -> dict[str, Any]:
 async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> str | None:
     name, slug = a.params["project"], a.params["slug"]
     body = retiled(await ctx.upload_body(a), a.params.get("tiles") or {})
+    body = without(body, tuple(a.params.get("drop") or ()))
     result = await client.upsert_dashboard(ctx.project(name), slug, body)
     if result.uuid:
         ctx.ids.dashboards[f"{name}:{slug}"] = result.uuid

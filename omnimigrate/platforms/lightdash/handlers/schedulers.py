@@ -14,7 +14,15 @@ from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.lightdash.client import ISPRIVATE
 from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.model import SCHEDULER_VOLATILE, Scheduler, digest, project_of
+from omnimigrate.platforms.lightdash.model import (
+    SCHEDULER_VOLATILE,
+    Scheduler,
+    digest,
+    project_of,
+    set_in,
+    unheld,
+    without,
+)
 from omnimigrate.platforms.lightdash.planning import action_id
 
 if TYPE_CHECKING:
@@ -145,28 +153,38 @@ def plan(ctx: PlanContext) -> None:
             params = {"project": project, "key": on_target(there, modern), "on": s.on,
                       "resource": there.resource, "name": s.name, "ordinal": s.ordinal,
                       "slug": s.slug, "body": s.body, "targets": s.targets}  # fmt: skip
-            plain = bool(s.body.get("plainTextEmail")) and ctx.inv.space_model == ISPRIVATE
-            if plain:  # what the target holds after, so a re-run converges
+            lost = set_in(s.body, NEW_ONLY) if not modern else []
+            if not modern:  # what the target holds after, so a re-run converges
                 s = held_by_old(s)
                 params["body"] = s.body
             action = Action(id=action_id("ld.scheduler", full), kind="ld.scheduler", object=full,
                             op="create", params=params)  # fmt: skip
             have = ctx.inv.schedulers.get(f"{project}:{params['key']}")
             decided = ctx.decide(action, have, digest(s.compared()), [on])
-            if plain and decided.writes:  # restored, less what 0.1471 cannot hold: named
-                ctx.add(decided.model_copy(update={"warning": PLAIN_TEXT}))
+            if lost and decided.writes:  # restored, less what 0.1471 cannot hold: named
+                ctx.add(decided.model_copy(update={"warning": lost_warning(lost)}))
 
 
+# 1.219's SchedulerBase and SchedulerOptions fields that 0.1471's lack (openapi-1.219.0.json
+# against openapi.json), less the read-only names, ids and slug SCHEDULER_VOLATILE drops
+NEW_ONLY = ("plainTextEmail", "parameters", "options.asAttachment", "options.exportPivotedData",
+            "options.xlsxFileLayout", "options.pagePerTab", "options.showFilters")  # fmt: skip
 PLAIN_TEXT = (
     "plainTextEmail: true (1.219's plain-text email) has no equivalent in the target's 0.1471, "
     "which sends HTML email: it is restored without it"
 )
 
 
+def lost_warning(lost: list[str]) -> str:
+    rest = [f for f in lost if f != "plainTextEmail"]
+    return "; ".join([*([PLAIN_TEXT] if "plainTextEmail" in lost else []),
+                      *([unheld(rest)] if rest else [])])  # fmt: skip
+
+
 def held_by_old(s: Scheduler) -> Scheduler:
-    """A scheduler as 0.1471 holds it: without 1.219's `plainTextEmail` (an HTML email)."""
-    body = {k: v for k, v in s.body.items() if k != "plainTextEmail"}
-    return s.model_copy(update={"body": body})
+    """A scheduler as 0.1471 holds it: without 1.219's fields (`plainTextEmail`: an HTML
+    email)."""
+    return s.model_copy(update={"body": without(s.body, NEW_ONLY)})
 
 
 async def write(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
