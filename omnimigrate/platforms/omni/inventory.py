@@ -19,7 +19,7 @@ from omnimigrate.platforms.omni.handlers.documents import TargetDocument
 from omnimigrate.platforms.omni.handlers.folders import TargetFolder
 from omnimigrate.platforms.omni.handlers.models import TargetModel
 from omnimigrate.platforms.omni.handlers.schedules import TargetSchedule
-from omnimigrate.platforms.omni.registry import HANDLERS
+from omnimigrate.platforms.omni.registry import REGISTRY
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.snapshot_view import SnapshotView
@@ -57,14 +57,19 @@ async def read_inventory(
     for (model roles) likewise: with three keys, a third of the time."""
     keys = itertools.cycle(clients)
     inv = TargetInventory(url=clients[0].base_url)
-    await asyncio.gather(*(read(next(keys), inv) for h in HANDLERS for read in h.read_target))
-    per_user = [h.read_target_per_user for h in HANDLERS if h.read_target_per_user]
+    await asyncio.gather(
+        *(read(next(keys), inv) for h in REGISTRY.handlers for read in h.read_target)
+    )
+    per_user = [h.read_target_per_user for h in REGISTRY.handlers if h.read_target_per_user]
     await asyncio.gather(
         *(read(next(keys), inv, user) for user in list(inv.users.values()) for read in per_user)
     )
     if view is not None:
         reads = [
-            read for h in HANDLERS if h.read_target_for for read in h.read_target_for(inv, view)
+            read
+            for h in REGISTRY.handlers
+            if h.read_target_for
+            for read in h.read_target_for(inv, view)
         ]
         await asyncio.gather(*(read(next(keys)) for read in reads))
     return inv

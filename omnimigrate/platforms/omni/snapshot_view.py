@@ -18,7 +18,7 @@ from omnimigrate.platforms.omni.handlers.models import SourceModel
 from omnimigrate.platforms.omni.handlers.roles import SourceRole
 from omnimigrate.platforms.omni.handlers.schedules import SourceSchedule
 from omnimigrate.platforms.omni.principals import Principal
-from omnimigrate.platforms.omni.registry import HANDLERS
+from omnimigrate.platforms.omni.registry import REGISTRY
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest, ObjectEntry
 
@@ -96,7 +96,7 @@ def load_snapshot_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
         instance=manifest.instance,
         export_flavour=manifest.export_flavour,
     )
-    for handler in HANDLERS:
+    for handler in REGISTRY.handlers:
         if handler.load:
             handler.load(reader, view)
     return view

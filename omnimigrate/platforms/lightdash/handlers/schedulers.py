@@ -8,18 +8,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.model import SCHEDULER_VOLATILE, Scheduler, digest, project_of
-from omnimigrate.platforms.lightdash.planning import action_id
+from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
+from omnimigrate.platforms.lightdash.natural_keys import (
+    SCHEDULER_VOLATILE,
+    Scheduler,
+    digest,
+    project_of,
+)
+from omnimigrate.platforms.lightdash.planning import by_key
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import LightdashClient
-    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
 
@@ -132,7 +138,7 @@ def plan(ctx: PlanContext) -> None:
             action = Action(id=action_id("ld.scheduler", full), kind="ld.scheduler", object=full,
                             op="create", params=params)  # fmt: skip
             have = ctx.inv.schedulers.get(f"{project}:{there.key}")
-            ctx.decide(action, have, digest(s.compared()), [on])
+            ctx.compare(action, have, digest(s.compared()), [on])
 
 
 async def write(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
@@ -168,11 +174,13 @@ def rows(name: str, project: Project) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="schedulers",
+    ids=("ld.scheduler",),  # its action ids' kinds
     jobs={"ld_schedulers": list_schedulers},
     per_project=("ld_schedulers",),
     load=load,
     read=read,
     plan=plan,
-    actions={"ld.scheduler": write},
+    actions={"ld.scheduler": ActionKind(write)},
+    selectors={"scheduler": by_key("ld.scheduler")},
     rows=rows,
 )

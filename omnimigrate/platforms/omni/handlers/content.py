@@ -25,11 +25,11 @@ from omnimigrate.engine.content import (
     compare,
     merge,
 )
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.http.errors import OmniAPIError
 from omnimigrate.http.retry import permanent
-from omnimigrate.platforms.omni.handler import JobTemplate
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext

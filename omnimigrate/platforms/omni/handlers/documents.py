@@ -16,17 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import EXPORT, LISTING, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.http.errors import OmniAPIError, OmniNotFound
 from omnimigrate.http.retry import permanent
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni import trash
-from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.backup import dump_all
-from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.handlers.folders import folder_action_id
 from omnimigrate.platforms.omni.handlers.labels import label_action_id
 from omnimigrate.platforms.omni.handlers.models import YAML_KINDS, yaml_action_id
@@ -609,7 +610,7 @@ async def verify(ctx: VerifyContext) -> None:
     t = ctx.report("documents")
 
     async def one(ident: str, c: OmniClient) -> None:
-        want = ctx.src.documents[ident]
+        want = ctx.view.documents[ident]
         t.checked += 1
         target = ctx.inv.documents.get(ctx.identifier(ident))
         if target is None:
@@ -640,8 +641,14 @@ async def _model_of(ctx: VerifyContext, c: OmniClient, want: SourceDocument) -> 
     return ctx.names.models.get(config.model_id, config.model_id)
 
 
+def named(doc: SourceDocument, identifier: str) -> bool:
+    """`--include document:IDENTIFIER` (or `doc:`): that document."""
+    return identifier == doc.identifier
+
+
 HANDLER = Handler(
     name="documents",
+    ids=("document",),  # its action ids' kinds
     jobs={
         "documents": list_documents,
         "user_documents": list_user_documents,
@@ -649,6 +656,9 @@ HANDLER = Handler(
         "document_permissions": read_permissions,
     },
     roots=("documents",),
+    keeps=("document_export",),  # an unchanged export is kept, not downloaded again
+    content=("document",),
+    selectors={"document": named, "doc": named},
     per_user=(JobTemplate("user_documents", LISTING),),
     load=load,
     read_target=(read_target,),

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
+from omnimigrate.engine.action_ids import action_id
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.omni.action_ids import action_id
-from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.handlers.documents import after, document_step
 from omnimigrate.platforms.omni.principals import Principal
 
@@ -66,7 +67,7 @@ def plan(ctx: PlanContext) -> None:
     """A favorite after its document's import, owner and permissions: Omni favorites only a
     document the user can see."""
     chosen = {d.identifier for d in ctx.docs}
-    for email, identifiers in sorted(ctx.src.favorites.items()):
+    for email, identifiers in sorted(ctx.view.favorites.items()):
         have = set(ctx.inv.favorites.get(email, []))
         for ident in identifiers:
             if ident not in chosen:
@@ -96,7 +97,7 @@ async def verify(ctx: VerifyContext) -> None:
     on the target are theirs, not a difference."""
     t = ctx.report("favorites")
     chosen = set(ctx.documents)
-    for email, identifiers in sorted(ctx.src.favorites.items()):
+    for email, identifiers in sorted(ctx.view.favorites.items()):
         want = sorted(set(identifiers) & chosen)
         if not want:
             continue
@@ -112,6 +113,7 @@ async def verify(ctx: VerifyContext) -> None:
 
 HANDLER = Handler(
     name="favorites",
+    ids=("favorite",),  # its action ids' kinds
     jobs={"user_favorites": list_user_favorites},
     per_user=(JobTemplate("user_favorites"),),
     load=load,

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.http.errors import OmniAPIError
 from omnimigrate.http.retry import permanent
-from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.principals import Principal
 
@@ -115,7 +115,7 @@ async def read_groups(client: OmniClient, inv: TargetInventory) -> None:
 
 def plan(ctx: PlanContext) -> None:
     referenced = ctx.referenced_principals()
-    for email, user in sorted(ctx.src.users.items()):
+    for email, user in sorted(ctx.view.users.items()):
         if email in ctx.inv.users or user.email_only:
             continue  # email-only users are upserted when a schedule needs them
         wanted = not ctx.filtered or Principal(kind="user", key=email) in referenced
@@ -125,7 +125,7 @@ def plan(ctx: PlanContext) -> None:
                        params={"email": email, "display_name": user.display_name or email}),
                 absent=True,
             )  # fmt: skip
-    for name, group in sorted(ctx.src.groups.items()):
+    for name, group in sorted(ctx.view.groups.items()):
         if name in ctx.inv.groups:
             continue
         wanted = not ctx.filtered or Principal(kind="group", key=name) in referenced
@@ -172,6 +172,7 @@ async def upsert_email_only(ctx: ApplyContext, c: OmniClient, a: Action) -> None
 
 HANDLER = Handler(
     name="identities",
+    ids=("user", "group", "email_only"),  # its action ids' kinds
     jobs={
         "users": list_users,
         "groups": list_groups,

@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
+    from omnimigrate.platforms.omni.handlers.documents import SourceDocument
     from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
     from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
@@ -60,9 +61,9 @@ def plan(ctx: PlanContext) -> None:
     wanted = (
         {x.lower() for d in ctx.docs for x in d.labels}
         if ctx.filtered
-        else {n.lower() for n in ctx.src.labels}
+        else {n.lower() for n in ctx.view.labels}
     )
-    for name, label in sorted(ctx.src.labels.items()):
+    for name, label in sorted(ctx.view.labels.items()):
         if name.lower() not in wanted:
             continue
         action = Action(id=label_action_id(name), kind="label.create", object=name, op="create",
@@ -92,22 +93,29 @@ async def update_label(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     await ctx.record(a, "done", p["name"])
 
 
+def labelled(doc: SourceDocument, name: str) -> bool:
+    """`--include label:NAME`: the documents with that label (case-insensitive, as Omni's)."""
+    return name.lower() in {x.lower() for x in doc.labels}
+
+
 async def verify(ctx: VerifyContext) -> None:
     if not ctx.whole:
         return
     t = ctx.report("labels")
-    for name, label in sorted(ctx.src.labels.items()):
+    for name, label in sorted(ctx.view.labels.items()):
         t.checked += 1
         t.check_all(name, label.settings(), ctx.inv.labels.get(name.lower()) or {})
 
 
 HANDLER = Handler(
     name="labels",
+    ids=("label",),  # its action ids' kinds
     jobs={"labels": list_labels},
     roots=("labels",),
     load=load,
     read_target=(read_target,),
     plan=plan,
     actions={"label.create": ActionKind(create_label), "label.update": ActionKind(update_label)},
+    selectors={"label": labelled},
     verify=verify,
 )

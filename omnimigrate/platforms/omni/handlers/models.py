@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from omnimigrate.engine.action_ids import action_id
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.http.errors import OmniAPIError
 from omnimigrate.http.retry import permanent
-from omnimigrate.platforms.omni.action_ids import action_id
-from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.handlers import content
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ async def read_target(client: OmniClient, inv: TargetInventory) -> None:
 def plan(ctx: PlanContext) -> None:
     if not ctx.opt.models or ctx.filtered:
         return
-    for key, model in sorted(ctx.src.models.items()):
+    for key, model in sorted(ctx.view.models.items()):
         if model.files is None:
             continue
         action = Action(id=yaml_action_id(key), kind="model.yaml", object=key, op="create",
@@ -203,13 +204,13 @@ async def verify(ctx: VerifyContext) -> None:
     async def one(key: str, c: OmniClient) -> None:
         t.checked += 1
         have = (await c.get_model_yaml(ctx.inv.models[key].id, mode="extension")).files
-        want = {f"file {name}": text for name, text in (ctx.src.models[key].files or {}).items()}
+        want = {f"file {name}": text for name, text in (ctx.view.models[key].files or {}).items()}
         t.check_all(key, want, {f"file {name}": text for name, text in have.items()})
 
     await ctx.reads.each(
         (
             key
-            for key, model in sorted(ctx.src.models.items())
+            for key, model in sorted(ctx.view.models.items())
             if model.files is not None and not model.git_follower and key in ctx.inv.models
         ),
         one,
@@ -218,6 +219,7 @@ async def verify(ctx: VerifyContext) -> None:
 
 HANDLER = Handler(
     name="models",
+    ids=("model",),  # its action ids' kinds
     jobs={"connections": list_connections, "model_yaml": read_yaml, **content.JOBS},
     roots=("connections",),
     load=load,

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from omnimigrate.engine.action_ids import action_id
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.omni.action_ids import action_id
-from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.principals import Principal
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def plan(ctx: PlanContext) -> None:
         return
     wanted: dict[str, set[str]] = {}  # principal -> the target scopes the snapshot gives it
     for r in sorted(
-        ctx.src.roles, key=lambda r: (r.principal.kind, r.principal.key, r.model or "", r.role)
+        ctx.view.roles, key=lambda r: (r.principal.kind, r.principal.key, r.model or "", r.role)
     ):
         scope = scope_of(r.model, r.connection)
         model_id = (ctx.target_model(r.model) or (None,))[0] if r.model else None
@@ -176,7 +177,7 @@ async def verify(ctx: VerifyContext) -> None:
         return
     t = ctx.report("model roles")
     wanted: dict[tuple[str, str], dict[str, str]] = {}
-    for r in ctx.src.roles:
+    for r in ctx.view.roles:
         wanted.setdefault((r.principal.kind, r.principal.key), {})[
             scope_of(r.model, r.connection)
         ] = r.role
@@ -196,6 +197,7 @@ async def verify(ctx: VerifyContext) -> None:
 
 HANDLER = Handler(
     name="roles",
+    ids=("role",),  # its action ids' kinds
     jobs={"user_model_roles": read_user_roles, "group_model_roles": read_group_roles},
     per_user=(JobTemplate("user_model_roles"),),
     per_group=(JobTemplate("group_model_roles"),),
