@@ -48,16 +48,17 @@ PENDING = {
 
 
 # Omni's handlers and the context modules they are planned, applied and verified through
-# import one another (a handler names `PlanContext` for its types; `SnapshotView` and
-# `TargetInventory` name each handler's models): one circle, until each handler's part of
-# the view and the inventory is a slice it declares (issue 23). It may only shrink.
+# import one another: a handler names `PlanContext` for its types, and `planning.py` holds
+# what every handler asks of the plan (the selected documents, who the target has), naming
+# the documents' models. One circle, until those rules are the handlers' own (issue 23). It
+# may only shrink.
 KNOWN_CIRCLE = {
     f"omnimigrate.platforms.omni.{m}"
     for m in (
-        "applying", "handler", "inventory", "planning", "principals", "registry",
-        "snapshot_view", "trash", "verifying", "handlers.content", "handlers.documents",
-        "handlers.favorites", "handlers.folders", "handlers.identities", "handlers.labels",
-        "handlers.models", "handlers.roles", "handlers.schedules",
+        "applying", "handler", "inventory", "planning", "registry", "trash", "verifying",
+        "handlers.content", "handlers.documents", "handlers.favorites", "handlers.folders",
+        "handlers.identities", "handlers.labels", "handlers.models", "handlers.roles",
+        "handlers.schedules",
     )
 }  # fmt: skip
 

@@ -25,11 +25,9 @@ from omnimigrate.platforms.omni.handlers.identities import SourceUser
 from omnimigrate.platforms.omni.handlers.labels import SourceLabel
 from omnimigrate.platforms.omni.handlers.models import SourceModel, TargetModel
 from omnimigrate.platforms.omni.handlers.schedules import SourceSchedule
-from omnimigrate.platforms.omni.inventory import TargetInventory
 from omnimigrate.platforms.omni.planning import make_plan
 from omnimigrate.platforms.omni.principals import Grant, Principal
-from omnimigrate.platforms.omni.registry import REGISTRY
-from omnimigrate.platforms.omni.snapshot_view import SnapshotView
+from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 MODEL = "wh/SHARED/Sales"

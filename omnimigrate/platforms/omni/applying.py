@@ -17,11 +17,10 @@ from omnimigrate.engine.plan import Action
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.handler import ActionKind
-from omnimigrate.platforms.omni.inventory import TargetInventory
 from omnimigrate.platforms.omni.planning import OmniPlan
 from omnimigrate.platforms.omni.principals import Principal
 from omnimigrate.platforms.omni.queries import QueryReads
-from omnimigrate.platforms.omni.registry import REGISTRY
+from omnimigrate.platforms.omni.registry import REGISTRY, TargetInventory
 from omnimigrate.snapshot.blobs import BlobStore
 
 ACTING_USER = "meta:acting-user"  # ledger key: the user the restoring key imports as

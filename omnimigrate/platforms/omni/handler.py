@@ -33,9 +33,9 @@ if TYPE_CHECKING:
     # named as strings in a base class below, which linters do not read as a use
     from omnimigrate.platforms.omni.applying import ApplyContext  # noqa: F401
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 

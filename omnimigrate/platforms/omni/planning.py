@@ -21,10 +21,8 @@ from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.engine.scope import PathFilter, ancestors
 from omnimigrate.platforms.omni.handlers.documents import IMPORT, SourceDocument
-from omnimigrate.platforms.omni.inventory import TargetInventory
 from omnimigrate.platforms.omni.principals import Grant, Principal
-from omnimigrate.platforms.omni.registry import REGISTRY
-from omnimigrate.platforms.omni.snapshot_view import SnapshotView
+from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
 from omnimigrate.platforms.omni.trash import restored_as
 
 REMADE = (IMPORT, "folder.create")  # kinds whose object, made again, starts with nothing on it

@@ -15,16 +15,31 @@ from omnimigrate.platforms.omni.applying import ApplyContext, make_runner
 from omnimigrate.platforms.omni.backup import BackupContext
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.handlers import content
-from omnimigrate.platforms.omni.inventory import TargetInventory, read_inventory
+from omnimigrate.platforms.omni.inventory import read_inventory
 from omnimigrate.platforms.omni.planning import OmniPlan, make_plan
 from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.platforms.omni.preflight import preflight
-from omnimigrate.platforms.omni.registry import REGISTRY
-from omnimigrate.platforms.omni.snapshot_view import SnapshotView, load_snapshot_view
+from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
+from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
 from omnimigrate.snapshot.store import Store
+
+
+def load_snapshot_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
+    """Every handler loads its part, in registry order (documents read the models loaded
+    before them)."""
+    reader = SnapshotReader(manifest, blobs)
+    view = SnapshotView(
+        snapshot_id=manifest.snapshot_id,
+        instance=manifest.instance,
+        export_flavour=manifest.export_flavour,
+    )
+    for handler in REGISTRY.handlers:
+        if handler.load:
+            handler.load(reader, view)
+    return view
 
 
 class OmniPlatform:

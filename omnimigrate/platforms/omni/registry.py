@@ -1,10 +1,11 @@
 """The restore order: Omni's object types, each after what it names or lives in, with the
-reason for its place. The planner, the applier, backup, the inventory and verify all iterate
+reason for its place, and the snapshot view and target inventory made of their parts. The planner, the applier, backup, the inventory and verify all iterate
 this one list (`omnimigrate plan --explain-order` prints it)."""
 
 from __future__ import annotations
 
 from omnimigrate.engine.handler import Registry, Stage
+from omnimigrate.engine.plan import Inventory
 from omnimigrate.platforms.omni.handler import Handler
 from omnimigrate.platforms.omni.handlers import (
     documents,
@@ -16,6 +17,7 @@ from omnimigrate.platforms.omni.handlers import (
     roles,
     schedules,
 )
+from omnimigrate.platforms.omni.snapshot_view import ViewBase
 
 REGISTRY: Registry[Handler] = Registry((
     Stage(identities.HANDLER, "users and groups (with --create-missing-*): owners, grants and recipients name them"),
@@ -27,3 +29,17 @@ REGISTRY: Registry[Handler] = Registry((
     Stage(schedules.HANDLER, "after their dashboard's owner and permissions: only someone who sees it may own one"),
     Stage(roles.HANDLER, "last: a model role names a model and a user or group, which exist by now"),
 ))  # fmt: skip
+
+
+class SnapshotView(
+    ViewBase, identities.View, labels.View, folders.View, models.View, documents.View,
+    favorites.View, schedules.View, roles.View,
+):  # fmt: skip
+    """The snapshot as restore and verify see it: every type's part (`snapshot_view.py`)."""
+
+
+class TargetInventory(
+    Inventory, identities.Target, labels.Target, folders.Target, models.Target,
+    documents.Target, favorites.Target, schedules.Target, roles.Target,
+):  # fmt: skip
+    """What the target holds, by natural key: every type's part (`inventory.py`)."""

@@ -20,8 +20,8 @@ from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.platforms.omni.identifiers import new_identifier
 
 if TYPE_CHECKING:
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
+    from omnimigrate.platforms.omni.registry import TargetInventory
 
 # Omni's 400 for an identifier it holds (DIGEST: PATCH document; the import's, issue 26)
 IN_USE = "already in use"

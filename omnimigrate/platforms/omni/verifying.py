@@ -16,10 +16,9 @@ from omnimigrate.engine.restore_ledger import RestoreLedger
 from omnimigrate.engine.verify import SpreadReads, TypeReport, VerifyReport
 from omnimigrate.http.transport import key_stats
 from omnimigrate.platforms.omni.client import OmniClient
-from omnimigrate.platforms.omni.inventory import TargetInventory, read_inventory
+from omnimigrate.platforms.omni.inventory import read_inventory
 from omnimigrate.platforms.omni.principals import GrantKey
-from omnimigrate.platforms.omni.registry import REGISTRY
-from omnimigrate.platforms.omni.snapshot_view import SnapshotView
+from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
 from omnimigrate.platforms.omni.trash import restored_as
 from omnimigrate.snapshot.store import Store
 

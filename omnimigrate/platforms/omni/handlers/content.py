@@ -34,7 +34,8 @@ from omnimigrate.http.retry import permanent
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
 
 VALIDATOR_JOB = JobTemplate("content_validator")
 VALIDATED_KINDS = ("SHARED", "SHARED_EXTENSION")  # the models documents are built on

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -49,9 +49,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 IMPORT = "document.import"
@@ -644,6 +644,25 @@ async def _model_of(ctx: VerifyContext, c: OmniClient, want: SourceDocument) -> 
 def named(doc: SourceDocument, identifier: str) -> bool:
     """`--include document:IDENTIFIER` (or `doc:`): that document."""
     return identifier == doc.identifier
+
+
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    documents: dict[str, SourceDocument] = Field(default_factory=dict)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {
+        "documents": "document", "trashed": "document",
+    }  # fmt: skip
+
+    documents: dict[str, TargetDocument] = Field(default_factory=dict)
+    # in the trash, of the documents the snapshot names and the target holds none live of
+    trashed: dict[str, TargetDocument] = Field(default_factory=dict)
 
 
 HANDLER = Handler(

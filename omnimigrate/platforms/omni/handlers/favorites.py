@@ -9,7 +9,9 @@ to write them (DIGEST §7.5), so they are not carried.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import BaseModel, Field
 
 from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.handler import JobTemplate
@@ -23,9 +25,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 
@@ -109,6 +111,21 @@ async def verify(ctx: VerifyContext) -> None:
         have = sorted(i for i in chosen if ctx.identifier(i) in theirs)
         if t.check(email, want, have, "favorites"):
             t.matching += 1
+
+
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    favorites: dict[str, list[str]] = Field(default_factory=dict)  # email -> identifiers
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"favorites": "favorite"}
+
+    favorites: dict[str, list[str]] = Field(default_factory=dict)  # email -> identifiers
 
 
 HANDLER = Handler(

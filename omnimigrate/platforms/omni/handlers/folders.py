@@ -9,7 +9,7 @@ the walk per owner for restricted ones), and a snapshot that does not say is nev
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 from pydantic import BaseModel, Field
@@ -41,9 +41,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 
@@ -371,6 +371,21 @@ async def verify(ctx: VerifyContext) -> None:
         t.check_all(path, want, have)
 
     await ctx.reads.each(sorted(paths), one)
+
+
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    folders: dict[str, SourceFolder] = Field(default_factory=dict)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"folders": "folder"}
+
+    folders: dict[str, TargetFolder] = Field(default_factory=dict)
 
 
 HANDLER = Handler(

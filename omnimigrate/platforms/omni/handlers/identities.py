@@ -9,7 +9,7 @@ type that names a person compares it by email.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
 
 
 class SourceUser(BaseModel):
@@ -168,6 +168,26 @@ async def upsert_email_only(ctx: ApplyContext, c: OmniClient, a: Action) -> None
     (created,) = await c.upsert_email_only_users([a.params["email"]])
     ctx.ids.users.setdefault(a.params["email"], created.user_id)
     await ctx.record(a, "done", created.user_id)
+
+
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    users: dict[str, SourceUser] = Field(default_factory=dict)
+    groups: dict[str, SourceGroup] = Field(default_factory=dict)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {
+        "users": "user", "groups": "group", "email_only": "email_only",
+    }  # fmt: skip
+
+    users: dict[str, str] = Field(default_factory=dict)  # email -> id
+    email_only: dict[str, str] = Field(default_factory=dict)  # email -> id
+    groups: dict[str, str] = Field(default_factory=dict)  # name -> id
 
 
 HANDLER = Handler(

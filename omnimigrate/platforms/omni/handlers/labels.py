@@ -4,9 +4,9 @@ and description. Documents are labelled with them, so they are restored before d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import JobResult
@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
     from omnimigrate.platforms.omni.handlers.documents import SourceDocument
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 SETTINGS = ("verified", "homepage", "color", "description")  # what restore writes of a label
@@ -105,6 +105,21 @@ async def verify(ctx: VerifyContext) -> None:
     for name, label in sorted(ctx.view.labels.items()):
         t.checked += 1
         t.check_all(name, label.settings(), ctx.inv.labels.get(name.lower()) or {})
+
+
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    labels: dict[str, SourceLabel] = Field(default_factory=dict)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"labels": "label"}
+
+    labels: dict[str, dict[str, object]] = Field(default_factory=dict)  # lower name -> settings
 
 
 HANDLER = Handler(

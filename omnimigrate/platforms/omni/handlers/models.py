@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from omnimigrate.engine.action_ids import action_id
+from omnimigrate.engine.content import ContentCapture
 from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
@@ -26,9 +27,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 YAML_KINDS = ("SHARED", "SHARED_EXTENSION")  # the kinds whose YAML is their own
@@ -215,6 +216,23 @@ async def verify(ctx: VerifyContext) -> None:
         ),
         one,
     )
+
+
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    models: dict[str, SourceModel] = Field(default_factory=dict)
+    connections: list[str] = Field(default_factory=list)
+    content: dict[str, ContentCapture] = Field(default_factory=dict)  # model key -> validator
+    content_warnings: list[str] = Field(default_factory=list)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    connections: dict[str, str] = Field(default_factory=dict)  # name -> id
+    models: dict[str, TargetModel] = Field(default_factory=dict)
 
 
 HANDLER = Handler(

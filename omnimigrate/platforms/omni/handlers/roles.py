@@ -12,9 +12,9 @@ leaves it, and plan and verify both name it, in the same words, as its own categ
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.handler import JobTemplate
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 ENTRY_TYPES = {"user": "user_model_roles", "group": "group_model_roles"}
@@ -193,6 +193,23 @@ async def verify(ctx: VerifyContext) -> None:
         shared = {scope: role for scope, role in have.items() if scope in roles}
         if t.check(f"{kind} {key}", roles, shared, "model roles"):
             t.matching += 1
+
+
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    roles: list[SourceRole] = Field(default_factory=list)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"roles": "role"}
+
+    # "user:EMAIL" / "group:NAME" -> its direct model roles, [scope, role] (read only for the
+    # principals the snapshot has roles for)
+    roles: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
 
 
 HANDLER = Handler(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 # DIGEST §7.8: what a schedule's destination loses on the way
@@ -473,6 +473,21 @@ def _delivery_fields(d: Delivery, named: dict[str, str]) -> dict[str, Any]:
         "filters": d.filter_config,
         **{f"setting {k}": v for k, v in sorted(settings.items())},
     }
+
+
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    schedules: dict[str, SourceSchedule] = Field(default_factory=dict)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"schedules": "schedule"}
+
+    schedules: dict[str, TargetSchedule] = Field(default_factory=dict)
 
 
 HANDLER = Handler(
