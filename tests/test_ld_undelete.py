@@ -153,7 +153,11 @@ async def test_a_deleted_space_comes_back_with_all_it_held_and_nothing_else_is_w
 
 
 def test_a_space_glob_selects_the_space_itself_and_what_hangs_on_its_content() -> None:
-    from omnimigrate.platforms.lightdash.planning import matches
+    from omnimigrate.platforms.lightdash.planning import matches as matches_with
+    from omnimigrate.platforms.lightdash.registry import REGISTRY
+
+    def matches(action: Action, pattern: str) -> bool:
+        return matches_with(action, pattern, REGISTRY.selectors)
 
     def action(kind: str, obj: str, **params: object) -> Action:
         return Action(id=f"{kind}:{obj}", kind=kind, object=obj, op="create", params=params)

@@ -26,7 +26,7 @@ from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, Lightdash
 from omnimigrate.platforms.lightdash.fake.state import LightdashState, Project
 from omnimigrate.platforms.lightdash.planning import LightdashPlan
 from omnimigrate.platforms.lightdash.platform import client_pool
-from omnimigrate.platforms.lightdash.registry import RESTORE_ORDER, explain_order
+from omnimigrate.platforms.lightdash.registry import REGISTRY
 from omnimigrate.snapshot.store import LocalStore
 from tests.conftest import FAST_RETRY
 
@@ -333,7 +333,7 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         }
         assert "Auditors" in {g.name for g in await call("groups")}
         assert "Production" in {x.name for x in await call("projects")}
-        from omnimigrate.platforms.lightdash.model import Attribute
+        from omnimigrate.platforms.lightdash.natural_keys import Attribute
 
         attr = Attribute(name="tier", description="row filter", defaults=["gold"])
         made_a = await call(
@@ -410,8 +410,8 @@ def test_the_restore_order_is_what_the_readme_documents() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     block = readme.split("platforms/lightdash/registry.py`; a test keeps this copy in step):", 1)[1]
     documented = block.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
-    assert documented == explain_order()
-    assert [s.handler.name for s in RESTORE_ORDER] == [
+    assert documented == REGISTRY.explain_order()
+    assert [s.handler.name for s in REGISTRY.stages] == [
         "groups",
         "user attributes",
         "project access",

@@ -24,7 +24,8 @@ import pytest
 import structlog
 from click.testing import CliRunner
 
-from omnimigrate.cli import usage_line, with_commands
+from omnimigrate.cli import with_commands
+from omnimigrate.cli.app import usage_line
 from omnimigrate.cli.progress import job_progress, reading
 from omnimigrate.config import ConfigError, load_settings, resolve_tokens
 from omnimigrate.engine.backup import BackupOptions, run_backup

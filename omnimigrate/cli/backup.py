@@ -11,7 +11,7 @@ import click
 import structlog
 from rich.table import Table
 
-from omnimigrate.cli import (
+from omnimigrate.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_PARTIAL,

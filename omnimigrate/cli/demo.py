@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
+from omnimigrate.cli.app import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.backup import counts_table
 from omnimigrate.cli.progress import make_console, reading
 from omnimigrate.cli.verify import print_verify

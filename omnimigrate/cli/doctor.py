@@ -11,7 +11,7 @@ import click
 import structlog
 from pydantic import SecretStr
 
-from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
+from omnimigrate.cli.app import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.options import platform_option, project_option
 from omnimigrate.cli.progress import make_console, titled
 from omnimigrate.config import InstanceConfig, instance_for, resolve_tokens

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from omnimigrate.cli import EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_keys
+from omnimigrate.cli.app import EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_keys
 from omnimigrate.cli.options import instance_option, json_option, store_option
 from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.snapshots import snapshots

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from omnimigrate.cli import AppContext, cli, preflight
+from omnimigrate.cli.app import AppContext, cli, preflight
 from omnimigrate.cli.options import (
     project_option,
     report_option,

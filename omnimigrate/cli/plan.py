@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from omnimigrate.cli import EXIT_OK, AppContext, cli
+from omnimigrate.cli.app import EXIT_OK, AppContext, cli
 from omnimigrate.cli.options import json_option
 from omnimigrate.cli.progress import make_console, reading, requests_of, titled
 from omnimigrate.cli.target import (
@@ -25,8 +25,7 @@ from omnimigrate.cli.target import (
 from omnimigrate.engine.plan import Plan
 from omnimigrate.engine.restore import plan_restore
 from omnimigrate.hints import command_line
-from omnimigrate.platforms.lightdash.registry import explain_order as lightdash_order
-from omnimigrate.platforms.omni.registry import explain_order
+from omnimigrate.platforms import PLATFORMS, platform_named
 
 
 def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> None:
@@ -94,10 +93,10 @@ def _asked_platform(args: list[str]) -> str:
 
 def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        if _asked_platform(ctx.meta.get("plan_args", [])) == "lightdash":
-            click.echo("\n".join(lightdash_order()))
-        else:
-            click.echo("\n".join(explain_order()))
+        asked = _asked_platform(ctx.meta.get("plan_args", []))
+        # a name --platform refuses is refused after this eager option: Omni's order then
+        platform = platform_named(asked if asked in PLATFORMS else "omni")
+        click.echo("\n".join(platform.explain_order()))
         ctx.exit(EXIT_OK)
 
 

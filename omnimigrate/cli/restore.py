@@ -9,7 +9,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from omnimigrate.cli import EXIT_FAILED, AppContext, cli
+from omnimigrate.cli.app import EXIT_FAILED, AppContext, cli
 from omnimigrate.cli.options import report_option
 from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.target import (

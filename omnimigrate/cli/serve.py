@@ -12,7 +12,7 @@ import structlog
 from aiohttp import web
 from pydantic import SecretStr
 
-from omnimigrate.cli import AppContext, cli
+from omnimigrate.cli.app import AppContext, cli
 from omnimigrate.cli.options import (
     store_option,
 )

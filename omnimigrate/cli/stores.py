@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from omnimigrate.cli import AppContext
+from omnimigrate.cli.app import AppContext
 from omnimigrate.config import ConfigError
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.crypto import (

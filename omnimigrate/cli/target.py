@@ -15,7 +15,7 @@ import click
 import yaml
 from rich.console import Console
 
-from omnimigrate.cli import EXIT_OK, EXIT_PARTIAL, AppContext, describe_keys, preflight
+from omnimigrate.cli.app import EXIT_OK, EXIT_PARTIAL, AppContext, describe_keys, preflight
 from omnimigrate.cli.options import (
     concurrency_option,
     instance_option,

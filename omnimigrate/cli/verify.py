@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli, describe_keys
+from omnimigrate.cli.app import EXIT_FAILED, EXIT_OK, AppContext, cli, describe_keys
 from omnimigrate.cli.options import (
     AliasedOption,
     instance_option,

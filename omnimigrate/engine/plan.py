@@ -34,6 +34,16 @@ class Inventory(BaseModel):
 
     url: str
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """An inventory made of parts (each a model with its own `WRITTEN_BY`) writes by
+        what all of them declare."""
+        super().__pydantic_init_subclass__(**kwargs)
+        written: dict[str, str | tuple[str, ...]] = {}
+        for base in reversed(cls.__mro__):
+            written |= base.__dict__.get("WRITTEN_BY", {})
+        cls.WRITTEN_BY = written
+
     def digest(self) -> str:
         return hashlib.sha256(canonical_json(self.model_dump(mode="json"))).hexdigest()
 

@@ -11,9 +11,8 @@ from typing import Any
 
 from omnimigrate.engine.apply import Applier, ApplyResult
 from omnimigrate.engine.plan import Inventory, Plan, RestoreOptions
-from omnimigrate.engine.platform import Client, Platform
+from omnimigrate.engine.platform import Client, Platform, platform_named
 from omnimigrate.engine.restore_ledger import RestoreLedger
-from omnimigrate.platforms import platform_named
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.crypto import Cipher

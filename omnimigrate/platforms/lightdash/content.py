@@ -40,13 +40,13 @@ from omnimigrate.http.errors import OmniAPIError
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.lightdash.client import LightdashClient, ValidationUnfinished
 from omnimigrate.platforms.lightdash.handler import Args
-from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
 from omnimigrate.platforms.lightdash.planning import check_options
+from omnimigrate.platforms.lightdash.reading import SnapshotReader, project_map
 from omnimigrate.snapshot.manifest import ObjectEntry
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.backup import Context
-    from omnimigrate.platforms.lightdash.reading import SnapshotReader
 
 VALIDATION_JOB = "ld_validation"
 
@@ -186,9 +186,6 @@ async def check(
     view: SnapshotView, clients: Sequence[LightdashClient], options: RestoreOptions
 ) -> ContentReport:
     """The target's validator for each project the snapshot maps to."""
-    # imported here: reading imports this module for the snapshot view
-    from omnimigrate.platforms.lightdash.reading import project_map
-
     check_options(options)
     mapped = await project_map(clients[0], view)
     target_names = {p.uuid: p.name for p in await clients[0].projects()}

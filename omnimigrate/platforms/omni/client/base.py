@@ -19,7 +19,7 @@ from pydantic import BaseModel, SecretStr
 
 from omnimigrate.http.client import ApiClient
 from omnimigrate.http.errors import OmniAPIError
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import api_objects as m
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)

@@ -7,7 +7,7 @@ from typing import Any
 
 from omnimigrate.http.errors import OmniAPIError, OmniNotFound
 from omnimigrate.http.transport import Reply
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni.client.base import (
     DOC,
     NO_DEDUPE,

@@ -7,7 +7,7 @@ from typing import Any
 
 from omnimigrate.http.errors import OmniConflict
 from omnimigrate.http.transport import Reply
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni.client.base import (
     EMAIL_ONLY_PAGE_SIZE,
     ClientBase,

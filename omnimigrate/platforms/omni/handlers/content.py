@@ -25,16 +25,17 @@ from omnimigrate.engine.content import (
     compare,
     merge,
 )
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.http.errors import OmniAPIError
 from omnimigrate.http.retry import permanent
-from omnimigrate.platforms.omni.handler import JobTemplate
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
 
 VALIDATOR_JOB = JobTemplate("content_validator")
 VALIDATED_KINDS = ("SHARED", "SHARED_EXTENSION")  # the models documents are built on
