@@ -32,15 +32,12 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from omnimigrate.errors import ConfigError
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.http.transport import normalize_base_url
 from omnimigrate.platforms import PLATFORMS, platform_named
 from omnimigrate.snapshot.manifest import instance_slug, key_segment
 from omnimigrate.snapshot.retention import RetentionRules
-
-
-class ConfigError(Exception):
-    """A configuration problem, with what is wrong and how to fix it."""
 
 
 class InstanceConfig(BaseModel):

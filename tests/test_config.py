@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from omnimigrate.config import ConfigError, instance_for, load_settings, resolve_tokens
+from omnimigrate.config import instance_for, load_settings, resolve_tokens
+from omnimigrate.errors import ConfigError
 
 
 def test_file_then_env_then_flags(tmp_path, monkeypatch):

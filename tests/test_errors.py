@@ -9,9 +9,10 @@ import socket
 import pytest
 from aiohttp import web
 
-from omnimigrate.http.errors import OmniAuthError, OmniNotFound, OmniTransportError
+from omnimigrate.errors import ApiStatusError, AuthError, NotFound, TransportError
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.logging import configure_logging
+from omnimigrate.platforms.lightdash.client import LightdashClient
 from omnimigrate.platforms.omni.client import OmniClient
 from tests.conftest import FAST_RETRY, client_for, local_server
 
@@ -27,7 +28,7 @@ def _one_line(err: Exception) -> str:
 async def test_bad_token(start_fake, scenario):
     fake = await start_fake(scenario.state)
     async with client_for(fake, "not-a-real-token") as client:
-        with pytest.raises(OmniAuthError) as info:
+        with pytest.raises(AuthError) as info:
             await client.list_labels()
     text = _one_line(info.value)
     assert "HTTP 401" in text and "create a new API key" in text and "not-a-real-token" not in text
@@ -37,7 +38,7 @@ async def test_personal_token_on_export(start_fake, scenario):
     fake = await start_fake(scenario.state)
     doc = next(d for d in scenario.state.documents.values() if not d.deleted)
     async with client_for(fake, scenario.personal_token) as client:
-        with pytest.raises(OmniAuthError) as info:
+        with pytest.raises(AuthError) as info:
             await client.export_document(doc.identifier)
     text = _one_line(info.value)
     assert "HTTP 403" in text and "organization API key, not a personal access token" in text
@@ -50,7 +51,7 @@ async def test_unreachable_host():
     async with OmniClient(
         f"http://127.0.0.1:{port}", "t0ken", retry=RetryPolicy(attempts=2, base_delay=0.01)
     ) as c:
-        with pytest.raises(OmniTransportError) as info:
+        with pytest.raises(TransportError) as info:
             await c.list_labels()
     text = _one_line(info.value)
     assert "cannot connect" in text and "check the instance URL" in text
@@ -61,13 +62,22 @@ async def test_non_json_body(aiohttp_html_server):
         with pytest.raises(Exception) as info:
             await client.list_labels()
     text = _one_line(info.value)
-    assert "not JSON (text/html)" in text and "may not be an Omni instance" in text
+    assert "not JSON (text/html)" in text and "may not be an instance of Omni" in text
+
+
+async def test_non_json_body_names_lightdash(aiohttp_html_server):
+    """The shared transport's guess names the platform its client speaks for."""
+    async with LightdashClient(aiohttp_html_server, "t0ken", retry=ONE_TRY) as client:
+        with pytest.raises(ApiStatusError) as info:
+            await client.version()
+    text = _one_line(info.value)
+    assert "may not be an instance of Lightdash" in text and "Omni" not in text
 
 
 async def test_not_found(start_fake, scenario):
     fake = await start_fake(scenario.state)
     async with client_for(fake, scenario.org_token) as client:
-        with pytest.raises(OmniNotFound) as info:
+        with pytest.raises(NotFound) as info:
             await client.get_schedule("00000000-0000-4000-8000-000000000000")
     text = _one_line(info.value)
     assert "HTTP 404" in text and "Schedule" in text and "does not exist on this instance" in text
@@ -82,7 +92,7 @@ async def test_logs_one_json_event_per_request_and_never_the_token(start_fake, s
         fake = await start_fake(scenario.state)
         async with client_for(fake, scenario.org_token, retry=FAST_RETRY) as client:
             await client.list_labels()
-            with pytest.raises(OmniNotFound):
+            with pytest.raises(NotFound):
                 await client.get_label("missing label")  # a 404: logged at debug, as a probe
             assert scenario.org_token not in repr(client) + repr(client.transport)
     finally:
@@ -132,5 +142,6 @@ async def aiohttp_html_server():
 
     app = web.Application()
     app.router.add_get("/api/v1/labels", handler)
+    app.router.add_get("/api/v1/health", handler)
     async with local_server(app) as url:
         yield url

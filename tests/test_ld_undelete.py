@@ -16,9 +16,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from omnimigrate.config import ConfigError
 from omnimigrate.engine.plan import Action, RestoreOptions
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
+from omnimigrate.errors import ConfigError
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as st
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings

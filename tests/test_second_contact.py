@@ -26,12 +26,13 @@ from click.testing import CliRunner
 
 from omnimigrate.cli import usage_line, with_commands
 from omnimigrate.cli.progress import job_progress, reading
-from omnimigrate.config import ConfigError, load_settings, resolve_tokens
+from omnimigrate.config import load_settings, resolve_tokens
 from omnimigrate.engine.backup import BackupOptions, run_backup
 from omnimigrate.engine.checkpoints import RunInfo, mark_run_open, open_checkpoints
 from omnimigrate.engine.jobs import Job, JobResult
 from omnimigrate.engine.plan import Plan, RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore, resume_saved
+from omnimigrate.errors import ConfigError
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.lightdash.fake import scenario as ld_scenario
 from omnimigrate.platforms.lightdash.platform import client_pool as ld_client_pool

@@ -25,10 +25,10 @@ from omnimigrate.cli.target import (
     restore_options,
     write_report,
 )
-from omnimigrate.config import ConfigError
 from omnimigrate.engine.apply import plan_fault
 from omnimigrate.engine.plan import Plan, PlanFileError, plan_platform
 from omnimigrate.engine.restore import PlanDrift
+from omnimigrate.errors import ConfigError
 from omnimigrate.hints import command_line
 from omnimigrate.platforms import UnknownPlatform, platform_named
 from omnimigrate.snapshot.manifest import instance_slug

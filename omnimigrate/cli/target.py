@@ -28,7 +28,6 @@ from omnimigrate.cli.progress import job_progress, reading, requests_of
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import (
     LIGHTDASH_URL_ENV,
-    ConfigError,
     InstanceConfig,
     instance_arg,
     instance_for,
@@ -44,6 +43,7 @@ from omnimigrate.engine.restore import (
     plan_restore,
     resume_saved,
 )
+from omnimigrate.errors import ConfigError
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.snapshot.catalog import SnapshotNotFound
 from omnimigrate.snapshot.manifest import instance_slug

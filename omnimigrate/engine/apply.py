@@ -15,7 +15,7 @@ from omnimigrate.engine.plan import Action, Plan
 from omnimigrate.engine.platform import ActionRunner
 from omnimigrate.engine.protocol import intent
 from omnimigrate.engine.restore_ledger import RestoreLedger
-from omnimigrate.http.errors import OmniError
+from omnimigrate.errors import ApiError
 from omnimigrate.http.transport import key_stats
 from omnimigrate.snapshot.manifest import KeyStats
 
@@ -144,7 +144,7 @@ class Applier:
             if action.op == "create" and self.runner.creates(action):  # protocol.py, 1
                 await asyncio.to_thread(self.ledger.write, action.id, intent(action))
             warning = await self.runner.apply(action, client)
-        except (OmniError, RestoreError) as exc:
+        except (ApiError, RestoreError) as exc:
             self._log.warning("restore.action_failed", action=action.id, error=str(exc))
             return Outcome("failed", str(exc))
         if warning:

@@ -36,7 +36,7 @@ from omnimigrate.engine.content import (
 )
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import RestoreOptions
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.lightdash.client import LightdashClient, ValidationUnfinished
 from omnimigrate.platforms.lightdash.handler import Args
@@ -147,7 +147,7 @@ async def read_validation(ctx: Context, client: LightdashClient, args: Args) -> 
     name, uuid = args["name"], args["project"]
     try:
         rows = read_rows(await client.validate_project(uuid), name)
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         if not permanent(err):
             raise
         warning = f"not readable ({err.status}): {err.detail}"
@@ -201,7 +201,7 @@ async def check(
         try:
             rows = read_rows(await c.validate_project(uuid), label)
             listed = {r.uuid: r.slug for r in await c.chart_list(uuid) if r.slug}
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if not permanent(err):
                 raise
             warnings.append(f"target content check of {label} ({err.status}): {err.detail}")

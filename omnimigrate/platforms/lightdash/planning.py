@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from fnmatch import fnmatchcase
 
-from omnimigrate.config import ConfigError
 from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
 from omnimigrate.engine.protocol import (
     SideEffect,
@@ -26,6 +25,7 @@ from omnimigrate.engine.protocol import (
     made_here,
 )
 from omnimigrate.engine.restore_ledger import LedgerRecord
+from omnimigrate.errors import ConfigError
 from omnimigrate.platforms.lightdash.handler import Handler
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory, space_key
 

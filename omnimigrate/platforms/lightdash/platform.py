@@ -16,8 +16,8 @@ from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.http.client import pool_of
-from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
 from omnimigrate.http.identify import NOT_LIGHTDASH, lightdash_version
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.platforms.lightdash import content
@@ -47,18 +47,18 @@ async def preflight(
             )
             try:
                 found = await client.projects()
-            except OmniTransportError as err:
+            except TransportError as err:
                 raise InstanceUnusable(
                     f"{url} did not answer ({err.message}): check the URL and the network",
                     configuration=False,
                 ) from None
-            except OmniAuthError as err:
+            except AuthError as err:
                 other = "" if await lightdash_version(session, url, timeout) else NOT_LIGHTDASH
                 raise InstanceUnusable(
                     f"{url} refused the token in ${name} ({err.status}: {err.detail}): put a "
                     f"Lightdash personal access token of an organization admin in it{other}"
                 ) from None
-            except (OmniAPIError, ValidationError, AttributeError, TypeError) as err:
+            except (ApiStatusError, ValidationError, AttributeError, TypeError) as err:
                 other = "" if await lightdash_version(session, url, timeout) else NOT_LIGHTDASH
                 raise InstanceUnusable(
                     f"{url} did not answer as Lightdash's API does ({err}): check that the URL "

@@ -15,7 +15,7 @@ from typing import Any
 
 from omnimigrate.engine.jobs import LISTING, Job, JobResult, UnknownJob
 from omnimigrate.engine.scope import PathFilter
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.handler import BackupJob, Handler, JobTemplate
@@ -51,7 +51,7 @@ class BackupContext:
         """Read one object; a refusal (403, 404: gone since the listing) becomes a warning."""
         try:
             obj = await read()
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if not permanent(err):
                 raise
             warning = f"not readable ({err.status}): {err.detail}"

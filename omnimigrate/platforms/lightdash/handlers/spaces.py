@@ -13,7 +13,7 @@ from omnimigrate.engine import protocol
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.jobs import READ, Job, JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.platforms.lightdash.client import INHERIT, ISPRIVATE, SpaceDetail, SpaceShare
 from omnimigrate.platforms.lightdash.handler import Args, Handler
 from omnimigrate.platforms.lightdash.model import (
@@ -260,7 +260,7 @@ async def undo_creator_share(ctx: ApplyContext, client: LightdashClient, a: Acti
     for user in diff.revoke:
         try:
             await client.unshare_space(project, uuid, user)
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             refused.append(f"{user}: {err}")
     for user, role in diff.grant.items():
         if user == creator:  # the others were shared by the access action

@@ -27,7 +27,7 @@ from omnimigrate.engine.content import (
 )
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import RestoreOptions
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.omni.handler import JobTemplate
 
@@ -119,7 +119,7 @@ async def check(
     async def one(target_id: str, key: str, c: OmniClient) -> ContentCapture | None:
         try:
             return read_answer(await c.content_validator(target_id), key)
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if not permanent(err):
                 raise
             warnings.append(f"target content check of {key} ({err.status}): {err.detail}")
