@@ -8,11 +8,14 @@ import socket
 
 import pytest
 from aiohttp import web
+from pydantic import SecretStr
 
+from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.errors import ApiStatusError, AuthError, NotFound, TransportError
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.lightdash.client import LightdashClient
+from omnimigrate.platforms.lightdash.platform import preflight as lightdash_preflight
 from omnimigrate.platforms.omni.client import OmniClient
 from tests.conftest import FAST_RETRY, client_for, local_server
 
@@ -111,6 +114,38 @@ async def test_logs_one_json_event_per_request_and_never_the_token(start_fake, s
     }
     assert requests[1]["route"] == "/api/v1/labels/{name}" and requests[1]["status"] == 404
     assert scenario.org_token not in text
+
+
+@pytest.fixture
+async def lightdash_without_projects_list():
+    """A server whose `GET /api/v1/org/projects` answers Lightdash's envelope around no list."""
+
+    async def projects(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "results": {"projects": "none"}})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/org/projects", projects)
+    async with local_server(app) as url:
+        yield url
+
+
+async def test_lightdash_preflight_names_a_bad_answer(lightdash_without_projects_list):
+    with pytest.raises(InstanceUnusable) as info:
+        await lightdash_preflight(lightdash_without_projects_list, [SecretStr("t")], ["T"], 5.0)
+    assert "did not answer as Lightdash's API does" in _one_line(info.value)
+
+
+async def test_lightdash_preflight_lets_a_bug_of_ours_through(
+    lightdash_without_projects_list, monkeypatch
+):
+    """Our own AttributeError is a bug to see with its traceback, not the server's fault."""
+
+    async def broken(self: LightdashClient) -> None:
+        raise AttributeError("'NoneType' object has no attribute 'uuid'")
+
+    monkeypatch.setattr(LightdashClient, "projects", broken)
+    with pytest.raises(AttributeError, match="no attribute 'uuid'"):
+        await lightdash_preflight(lightdash_without_projects_list, [SecretStr("t")], ["T"], 5.0)
 
 
 def test_redactor_masks_secrets_anywhere():

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, model_validator
 
 from omnimigrate.errors import ApiError, ApiStatusError, ConfigError, NotFound, hint_for
 from omnimigrate.http.client import ApiClient
@@ -53,6 +53,9 @@ class Read(BaseModel):
 class ProjectRef(Read):
     uuid: str = Field(alias="projectUuid")
     name: str
+
+
+PROJECTS = TypeAdapter(list[ProjectRef])
 
 
 class Me(Read):
@@ -322,9 +325,8 @@ class LightdashClient(ApiClient):
         return Me.model_validate(await self._results("GET", "/api/v1/user"))
 
     async def projects(self) -> list[ProjectRef]:
-        return [
-            ProjectRef.model_validate(p) for p in await self._results("GET", "/api/v1/org/projects")
-        ]
+        """A `results` that is not a list of projects is a ValidationError, as any bad answer."""
+        return PROJECTS.validate_python(await self._results("GET", "/api/v1/org/projects"))
 
     async def users(self) -> list[OrgUser]:
         return [OrgUser.model_validate(u) for u in await self._paged("/api/v1/org/users")]

@@ -58,11 +58,12 @@ async def preflight(
                     f"{url} refused the token in ${name} ({err.status}: {err.detail}): put a "
                     f"Lightdash personal access token of an organization admin in it{other}"
                 ) from None
-            except (ApiStatusError, ValidationError, AttributeError, TypeError) as err:
+            except (ApiStatusError, ValidationError) as err:  # the server's answer, not our bug
                 other = "" if await lightdash_version(session, url, timeout) else NOT_LIGHTDASH
                 raise InstanceUnusable(
-                    f"{url} did not answer as Lightdash's API does ({err}): check that the URL "
-                    f"is the instance's origin, for example https://app.lightdash.cloud{other}",
+                    f"{url} did not answer as Lightdash's API does ({_one_line(err)}): check "
+                    "that the URL is the instance's origin, for example "
+                    f"https://app.lightdash.cloud{other}",
                     configuration=False,
                 ) from None
             if project:
@@ -70,6 +71,14 @@ async def preflight(
                     select_project(found, project, url)
                 except ProjectNotFound as err:
                     raise InstanceUnusable(str(err)) from None
+
+
+def _one_line(err: ApiStatusError | ValidationError) -> str:
+    """A pydantic error is several lines; its first problem names the bad projects list."""
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        return f"projects: {first['msg']} at {'.'.join(map(str, first['loc'])) or 'results'}"
+    return str(err)
 
 
 class LightdashPlatform:
