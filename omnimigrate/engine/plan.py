@@ -147,11 +147,6 @@ class Plan(BaseModel, Generic[InventoryT]):
     inventory: InventoryT
     actions: list[Action]
 
-    @computed_field  # type: ignore[prop-decorator]  # pydantic documents it on a property; mypy flags any decorator there
-    @property
-    def inventory_digest(self) -> str:
-        return self.inventory.digest()
-
     def counts(self) -> dict[str, int]:
         return dict(Counter(a.op for a in self.actions))
 
