@@ -215,6 +215,11 @@ class Settings(BaseSettings):
             )
         return self
 
+    def rate_limit_for(self, inst: InstanceConfig, flag: int | None = None) -> int:
+        """Requests per period per key on `inst`: the command's --rate-limit, else the
+        instance's `rate_limit`, else the settings' (written here only)."""
+        return flag or inst.rate_limit or self.rate_limit
+
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
             attempts=self.retry_attempts,

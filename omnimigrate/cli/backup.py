@@ -180,7 +180,7 @@ def backup(
     metrics = Metrics()
     structlog.contextvars.bind_contextvars(run=new_run_id(), job="backup", instance=name)
 
-    rate = rate_limit or inst.rate_limit or settings.rate_limit
+    rate = settings.rate_limit_for(inst, rate_limit)
 
     async def run() -> BackupOutcome:
         async with inst.client_pool(

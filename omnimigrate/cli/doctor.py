@@ -141,7 +141,7 @@ def doctor(
     tokens = resolve_tokens(inst.token_env, platform=inst.platform)
     for token in tokens:
         app.redactor.add(token.get_secret_value())
-    limit = rate_limit or inst.rate_limit or app.settings.rate_limit
+    limit = app.settings.rate_limit_for(inst, rate_limit)
     # a failed request's warning is folded into the table, which names it on its row
     with structlog.contextvars.bound_contextvars(**{FOLDED: True}):
         checks = asyncio.run(diagnose(inst, tokens, limit, app.settings.timeout))

@@ -72,15 +72,17 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
     store = store_for(app, kw["store"], create=True)
     cipher = cipher_for(app, store, create=True)
 
+    src_rate = settings.rate_limit_for(src, kw["rate_limit"])
+
     async def run() -> tuple[Plan, ApplyResult]:
         async with src.client_pool(
             src_tokens,
-            rate_limit=tgt.rate,
+            rate_limit=src_rate,
             period=settings.rate_period,
             burst=settings.rate_burst,
             retry=settings.retry_policy(),
         ) as clients:
-            per_second = tgt.rate * len(src_tokens) / settings.rate_period
+            per_second = src_rate * len(src_tokens) / settings.rate_period
             with job_progress("backup", per_second) as progress:
                 outcome = await run_backup(
                     clients, store, BackupOptions(concurrency=tgt.concurrency),

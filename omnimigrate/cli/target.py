@@ -139,7 +139,7 @@ class Target:
         )
         for t in self.tokens:
             app.redactor.add(t.get_secret_value())
-        self.rate = kw.get("rate_limit") or self.inst.rate_limit or app.settings.rate_limit
+        self.rate = app.settings.rate_limit_for(self.inst, kw.get("rate_limit"))
         self.concurrency = kw.get("concurrency") or app.settings.concurrency
         self.app = app
         self.name = name if name in app.settings.instances else instance_slug(self.inst.url)

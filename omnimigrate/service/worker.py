@@ -154,7 +154,7 @@ class Worker:
         await handler(event)
 
     def _rate(self, name: str) -> int:
-        return self.settings.instances[name].rate_limit or self.settings.rate_limit
+        return self.settings.rate_limit_for(self.settings.instances[name])
 
     def _pool(self, name: str) -> AbstractAsyncContextManager[list[Any]]:
         inst, s = self.settings.instances[name], self.settings
