@@ -76,7 +76,7 @@ def check_order(actions: list[Action]) -> None:
 class Applier:
     def __init__(
         self,
-        plan: Plan[Any],
+        plan: Plan[Any, Any],
         clients: Sequence[Any],
         runner: ActionRunner,
         ledger: RestoreLedger,

@@ -84,8 +84,14 @@ class ActionRunner(Protocol):
 
 class Platform(Protocol):
     name: str
-    plan_type: type[Plan[Any]]
+    plan_type: type[Plan[Any, Any]]
     action_kinds: frozenset[str]  # the kinds of action its runner applies
+
+    @property
+    def options_type(self) -> type[RestoreOptions]:
+        """The restore options it takes: every platform's and its own, and no other (the
+        `options` its plan and content check are given are of this type)."""
+        ...
 
     # (url, tokens, names, timeout, **scope): one request per key; raises InstanceUnusable
     # when the instance or a key cannot serve a run (`names`: the environment variables the
@@ -98,10 +104,6 @@ class Platform(Protocol):
     ) -> AbstractAsyncContextManager[list[Any]]:
         """One client per key of an instance (`limits`: rate_limit, period, burst, retry,
         timeout, observer)."""
-        ...
-
-    def check_options(self, options: RestoreOptions) -> None:
-        """Raise ConfigError, naming it, for a restore option this platform cannot honour."""
         ...
 
     def walker(self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None) -> Walker: ...
@@ -117,11 +119,13 @@ class Platform(Protocol):
         view: Any,
         inventory: Any,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: Any,
         now: datetime,
-    ) -> Plan[Any]: ...
+    ) -> Plan[Any, Any]: ...
 
-    def runner(self, plan: Plan[Any], blobs: BlobStore, ledger: RestoreLedger) -> ActionRunner: ...
+    def runner(
+        self, plan: Plan[Any, Any], blobs: BlobStore, ledger: RestoreLedger
+    ) -> ActionRunner: ...
 
     def verify(
         self,
@@ -139,7 +143,7 @@ class Platform(Protocol):
         ...
 
     def check_content(
-        self, view: Any, clients: Sequence[Any], options: RestoreOptions
+        self, view: Any, clients: Sequence[Any], options: Any
     ) -> Awaitable[ContentReport]:
         """The target's content validator for what a restore of `view` writes, compared with
         the source's answers the snapshot holds (`engine/content.py`)."""

@@ -35,13 +35,12 @@ from omnimigrate.engine.content import (
     merge,
 )
 from omnimigrate.engine.jobs import JobResult
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.lightdash.client import LightdashClient, ValidationUnfinished
 from omnimigrate.platforms.lightdash.handler import Args
 from omnimigrate.platforms.lightdash.model import Project, SnapshotView
-from omnimigrate.platforms.lightdash.planning import check_options
+from omnimigrate.platforms.lightdash.options import LightdashRestoreOptions
 from omnimigrate.snapshot.manifest import ObjectEntry
 
 if TYPE_CHECKING:
@@ -183,13 +182,12 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
 
 
 async def check(
-    view: SnapshotView, clients: Sequence[LightdashClient], options: RestoreOptions
+    view: SnapshotView, clients: Sequence[LightdashClient], options: LightdashRestoreOptions
 ) -> ContentReport:
     """The target's validator for each project the snapshot maps to."""
     # imported here: reading imports this module for the snapshot view
     from omnimigrate.platforms.lightdash.reading import project_map
 
-    check_options(options)
     mapped = await project_map(clients[0], view)
     target_names = {p.uuid: p.name for p in await clients[0].projects()}
     warnings = list(view.content_warnings)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from fnmatch import fnmatchcase
 
-from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
+from omnimigrate.engine.plan import Action, Op, Plan
 from omnimigrate.engine.protocol import (
     SideEffect,
     adopted,
@@ -25,11 +25,11 @@ from omnimigrate.engine.protocol import (
     made_here,
 )
 from omnimigrate.engine.restore_ledger import LedgerRecord
-from omnimigrate.errors import ConfigError
 from omnimigrate.platforms.lightdash.handler import Handler
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory, space_key
+from omnimigrate.platforms.lightdash.options import LightdashRestoreOptions
 
-LightdashPlan = Plan[TargetInventory]
+LightdashPlan = Plan[TargetInventory, LightdashRestoreOptions]
 RENAMED = ("ld.chart", "ld.dashboard")  # what --on-conflict rename copies (others: conflicts)
 NO_INVITE = "Lightdash's API cannot invite users: invite them in Lightdash, then plan again"
 
@@ -44,7 +44,7 @@ class PlanContext:
         view: SnapshotView,
         inv: TargetInventory,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: LightdashRestoreOptions,
     ) -> None:
         self.view, self.inv, self.ledger, self.opt = view, inv, ledger, options
         self.actions: dict[str, Action] = {}
@@ -177,26 +177,6 @@ class PlanContext:
         return self.add(action.model_copy(update={"op": op, "reason": reason}))
 
 
-# Omni's restore options that mean nothing to a Lightdash restore, with why
-# (--create-missing-groups is accepted: a Lightdash restore always creates missing groups)
-UNSUPPORTED = {
-    "include_deleted": "--include-deleted is for Omni's trash: Lightdash downloads have none",
-    "models": "--models pushes Omni model YAML: Lightdash's models come from dbt",
-    "pause_schedules": "--pause-schedules is not supported for Lightdash yet",
-    "create_missing_users": "Lightdash's API cannot create users: invite them in Lightdash",
-    "model_map": "--model-map maps Omni models: Lightdash has none to map",
-    "trashed": "--trashed is for documents in Omni's trash: a deleted Lightdash space comes back by --include",
-}
-
-
-def check_options(options: RestoreOptions) -> None:
-    """Refuse, naming it, an option a Lightdash restore would otherwise ignore."""
-    unset = RestoreOptions()
-    given = [name for name in UNSUPPORTED if getattr(options, name) != getattr(unset, name)]
-    if given:
-        raise ConfigError(f"{UNSUPPORTED[given[0]]} (remove the option)")
-
-
 CONTENT_KINDS = {"chart": "ld.chart", "dashboard": "ld.dashboard", "sqlchart": "ld.sqlchart",
                  "scheduler": "ld.scheduler"}  # fmt: skip
 
@@ -279,7 +259,7 @@ def make_plan(
     view: SnapshotView,
     inv: TargetInventory,
     ledger: dict[str, LedgerRecord],
-    options: RestoreOptions,
+    options: LightdashRestoreOptions,
     now: datetime,
     handlers: Sequence[Handler],
 ) -> LightdashPlan:

@@ -11,7 +11,6 @@ import aiohttp
 from pydantic import SecretStr, ValidationError
 
 from omnimigrate.engine.content import ContentReport
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.engine.scope import PathFilter
@@ -25,7 +24,8 @@ from omnimigrate.platforms.lightdash.applying import LightdashRunner
 from omnimigrate.platforms.lightdash.backup import LightdashWalker
 from omnimigrate.platforms.lightdash.client import LightdashClient, ProjectNotFound, select_project
 from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
-from omnimigrate.platforms.lightdash.planning import LightdashPlan, check_options, make_plan
+from omnimigrate.platforms.lightdash.options import LightdashRestoreOptions
+from omnimigrate.platforms.lightdash.planning import LightdashPlan, make_plan
 from omnimigrate.platforms.lightdash.reading import load_view, read_target
 from omnimigrate.platforms.lightdash.registry import ACTIONS, HANDLERS
 from omnimigrate.platforms.lightdash.verifying import verify
@@ -87,7 +87,7 @@ class LightdashPlatform:
     action_kinds = frozenset(ACTIONS)
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
-    check_options = staticmethod(check_options)
+    options_type = LightdashRestoreOptions
 
     def walker(
         self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None
@@ -107,7 +107,7 @@ class LightdashPlatform:
         view: SnapshotView,
         inventory: TargetInventory,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: LightdashRestoreOptions,
         now: datetime,
     ) -> LightdashPlan:
         return make_plan(view, inventory, ledger, options, now, HANDLERS)
@@ -123,7 +123,10 @@ class LightdashPlatform:
         return await verify(view, clients)
 
     async def check_content(
-        self, view: SnapshotView, clients: Sequence[LightdashClient], options: RestoreOptions
+        self,
+        view: SnapshotView,
+        clients: Sequence[LightdashClient],
+        options: LightdashRestoreOptions,
     ) -> ContentReport:
         return await content.check(view, clients, options)
 

@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
+from omnimigrate.engine.plan import Action, Op, Plan
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.engine.scope import PathFilter, ancestors
 from omnimigrate.platforms.omni.action_ids import action_id, step_of
 from omnimigrate.platforms.omni.handlers.documents import IMPORT, SourceDocument
 from omnimigrate.platforms.omni.inventory import TargetInventory
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.principals import Grant, Principal
 from omnimigrate.platforms.omni.registry import ACTION_KINDS, HANDLERS
 from omnimigrate.platforms.omni.snapshot_view import SnapshotView
@@ -27,7 +28,7 @@ from omnimigrate.platforms.omni.trash import restored_as
 
 LEFT_ALONE: Op = "skip"
 REMADE = (IMPORT, "folder.create")  # kinds whose object, made again, starts with nothing on it
-OmniPlan = Plan[TargetInventory]
+OmniPlan = Plan[TargetInventory, OmniRestoreOptions]
 
 
 class PlanContext:
@@ -36,7 +37,7 @@ class PlanContext:
         source: SnapshotView,
         inv: TargetInventory,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: OmniRestoreOptions,
     ) -> None:
         self.src = source
         self.inv = inv
@@ -229,7 +230,7 @@ def make_plan(
     source: SnapshotView,
     inventory: TargetInventory,
     ledger: dict[str, LedgerRecord],
-    options: RestoreOptions,
+    options: OmniRestoreOptions,
     now: datetime,
 ) -> OmniPlan:
     ctx = PlanContext(source, inventory, ledger, options)

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from omnimigrate.engine.content import ContentReport
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.engine.verify import VerifyReport
@@ -15,6 +14,7 @@ from omnimigrate.platforms.omni.backup import BackupContext, OmniWalker
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.handlers import content
 from omnimigrate.platforms.omni.inventory import TargetInventory, read_inventory
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.planning import OmniPlan, make_plan
 from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.platforms.omni.preflight import preflight
@@ -32,9 +32,7 @@ class OmniPlatform:
     action_kinds = frozenset(ACTION_KINDS)
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
-
-    def check_options(self, options: RestoreOptions) -> None:
-        """Every restore option is Omni's."""
+    options_type = OmniRestoreOptions
 
     def walker(self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None) -> OmniWalker:
         """`previous`: the instance's last snapshot, whose unchanged exports are kept."""
@@ -60,7 +58,7 @@ class OmniPlatform:
         view: SnapshotView,
         inventory: TargetInventory,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: OmniRestoreOptions,
         now: datetime,
     ) -> OmniPlan:
         return make_plan(view, inventory, ledger, options, now)
@@ -85,7 +83,7 @@ class OmniPlatform:
         )  # fmt: skip
 
     async def check_content(
-        self, view: SnapshotView, clients: Sequence[OmniClient], options: RestoreOptions
+        self, view: SnapshotView, clients: Sequence[OmniClient], options: OmniRestoreOptions
     ) -> ContentReport:
         return await content.check(view, clients, options)
 

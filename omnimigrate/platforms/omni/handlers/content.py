@@ -26,10 +26,10 @@ from omnimigrate.engine.content import (
     merge,
 )
 from omnimigrate.engine.jobs import JobResult
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.omni.handler import JobTemplate
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
@@ -96,7 +96,7 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
 
 
 async def check(
-    view: SnapshotView, clients: Sequence[OmniClient], options: RestoreOptions
+    view: SnapshotView, clients: Sequence[OmniClient], options: OmniRestoreOptions
 ) -> ContentReport:
     """The target's validator for each model the snapshot's restorable documents went to."""
     by_key = await _target_models(clients[0])
