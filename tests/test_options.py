@@ -20,8 +20,11 @@ from omnimigrate.platforms.lightdash.options import LightdashRestoreOptions
 from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from tests.test_cli import run
 
-OMNI_ONLY = [["--models"], ["--trashed", "new"], ["--include-deleted"], ["--pause-schedules"],
-             ["--create-missing-users"]]  # fmt: skip
+OMNI_ONLY = [(["--models"], "Lightdash's models come from dbt"),
+            (["--trashed", "new"], "a deleted Lightdash space comes back by --include"),
+            (["--include-deleted"], "Lightdash downloads have no trash"),
+            (["--pause-schedules"], "not supported for Lightdash yet"),
+            (["--create-missing-users"], "Lightdash's API cannot create users: invite them in Lightdash")]  # fmt: skip
 
 
 @pytest.fixture
@@ -34,16 +37,16 @@ def listener() -> Iterator[tuple[str, socket.socket]]:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}", sock
 
 
-@pytest.mark.parametrize("flag", OMNI_ONLY)
+@pytest.mark.parametrize("flag,why", OMNI_ONLY)
 def test_an_omni_only_option_for_lightdash_is_a_usage_error_before_any_request(
-    flag: list[str], listener: tuple[str, socket.socket], tmp_path: Path
+    flag: list[str], why: str, listener: tuple[str, socket.socket], tmp_path: Path
 ) -> None:
     url, sock = listener
     done = run("plan", "--store", str(tmp_path), "--target", url, "--platform", "lightdash",
                *flag, env={"LIGHTDASH_API_KEY": "t0ken"})  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [
-        f"error: {flag[0]} is not an option of a Lightdash restore (Omni only): remove it "
+        f"error: {flag[0]} is not an option of a Lightdash restore (Omni only: {why}): remove it "
         "(see `omnimigrate plan --help`)"
     ]
     with pytest.raises(BlockingIOError):

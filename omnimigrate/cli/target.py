@@ -148,9 +148,10 @@ def typed_options(platform: Platform, given: dict[str, Any]) -> RestoreOptions:
     for name in given:
         if name not in model.model_fields:
             flag = "--" + name.replace("_", "-")
+            why = f": {model.WHY_NOT[name]}" if name in model.WHY_NOT else ""
             raise click.UsageError(
                 f"{flag} is not an option of a {platform.name.capitalize()} restore "
-                f"({', '.join(owners_of(name))} only): remove it",
+                f"({', '.join(owners_of(name))} only{why}): remove it",
                 ctx=click.get_current_context(silent=True),
             )
     return model.model_validate(given)

@@ -127,6 +127,8 @@ class RestoreOptions(BaseModel):
     and an option it does not declare is refused, never ignored."""
 
     model_config = ConfigDict(extra="forbid")
+    # why it does not take an option another platform's restore does, for the refusal
+    WHY_NOT: ClassVar[dict[str, str]] = {}
 
     on_conflict: Literal["skip", "overwrite", "rename"] = "skip"
     include: list[str] = Field(default_factory=list)
