@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 
 from omnimigrate.engine.backup import BackupOptions, run_backup
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.omni.fake.process import start_fake
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.snapshot.store import LocalStore
 
@@ -56,7 +56,7 @@ async def restore(
     """(plan reads, apply requests, 429s, write actions, seconds), over every key."""
     async with client_pool(url, tokens, rate_limit=rate, period=period) as clients:
         start = time.monotonic()
-        plan = await plan_restore(snap, clients, RestoreOptions(models=True))
+        plan = await plan_restore(snap, clients, OmniRestoreOptions(models=True))
         reads = sum(c.transport.requests for c in clients)
         await apply_plan(snap, plan, clients, concurrency=8)
         elapsed = time.monotonic() - start

@@ -32,15 +32,12 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from omnimigrate.errors import ConfigError
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.http.transport import normalize_base_url
 from omnimigrate.platforms import PLATFORMS, platform_named
 from omnimigrate.snapshot.manifest import instance_slug, key_segment
 from omnimigrate.snapshot.retention import RetentionRules
-
-
-class ConfigError(Exception):
-    """A configuration problem, with what is wrong and how to fix it."""
 
 
 class InstanceConfig(BaseModel):
@@ -217,6 +214,11 @@ class Settings(BaseSettings):
                 f"(known: {known}): add it under instances or fix the name"
             )
         return self
+
+    def rate_limit_for(self, inst: InstanceConfig, flag: int | None = None) -> int:
+        """Requests per period per key on `inst`: the command's --rate-limit, else the
+        instance's `rate_limit`, else the settings' (written here only)."""
+        return flag or inst.rate_limit or self.rate_limit
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

@@ -16,13 +16,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from omnimigrate.config import ConfigError
 from omnimigrate.engine.plan import Action, RestoreOptions
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as st
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
-from omnimigrate.platforms.lightdash.planning import check_options
 from omnimigrate.platforms.lightdash.platform import client_pool
 from omnimigrate.snapshot.store import LocalStore
 from tests.test_cli import run
@@ -279,14 +277,3 @@ def test_the_cli_brings_a_deleted_space_back_and_a_rerun_writes_nothing(tmp_path
     finally:
         fake.stop_thread()
     assert [str(v) for v in fake.violations] == []
-
-
-@pytest.mark.parametrize(
-    "given,named",
-    [({"trashed": "new"}, "--trashed"), ({"include_deleted": True}, "--include-deleted"),
-     ({"models": True}, "--models"), ({"pause_schedules": True}, "--pause-schedules")],
-)  # fmt: skip
-def test_an_omni_only_option_is_refused_by_name_and_the_defaults_pass(given, named):
-    check_options(RestoreOptions())
-    with pytest.raises(ConfigError, match=named):
-        check_options(RestoreOptions(**given))

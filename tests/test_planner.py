@@ -11,7 +11,6 @@ from click.testing import CliRunner
 import omnimigrate.cli.plan  # noqa: F401  (registers plan)
 from omnimigrate.cli.app import cli
 from omnimigrate.engine.apply import RestoreError, check_order
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.platforms.omni.delivery import Delivery
 from omnimigrate.platforms.omni.handlers.documents import (
@@ -25,6 +24,7 @@ from omnimigrate.platforms.omni.handlers.identities import SourceUser
 from omnimigrate.platforms.omni.handlers.labels import SourceLabel
 from omnimigrate.platforms.omni.handlers.models import SourceModel, TargetModel
 from omnimigrate.platforms.omni.handlers.schedules import SourceSchedule
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.planning import make_plan
 from omnimigrate.platforms.omni.principals import Grant, Principal
 from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
@@ -75,7 +75,7 @@ def target(**kw) -> TargetInventory:
 
 
 def plan(inv=None, ledger=None, **opts):
-    return make_plan(source(), inv or target(), ledger or {}, RestoreOptions(**opts), NOW)
+    return make_plan(source(), inv or target(), ledger or {}, OmniRestoreOptions(**opts), NOW)
 
 
 def ops(p) -> dict[str, str]:

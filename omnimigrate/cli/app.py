@@ -23,12 +23,12 @@ from botocore.exceptions import (
 from pydantic import SecretStr
 
 from omnimigrate import __version__
-from omnimigrate.config import ConfigError, InstanceConfig, Settings, load_settings
+from omnimigrate.config import InstanceConfig, Settings, load_settings
 from omnimigrate.engine.backup import NothingSelected, OtherFilters
 from omnimigrate.engine.jobs import UnknownJob
 from omnimigrate.engine.platform import InstanceUnusable
+from omnimigrate.errors import ApiError, ConfigError
 from omnimigrate.hints import RUN_CONFIG
-from omnimigrate.http.errors import OmniError
 from omnimigrate.logging import FOLDED, Redactor, configure_logging
 from omnimigrate.snapshot.blobs import BlobError
 from omnimigrate.snapshot.catalog import SnapshotNotFound
@@ -41,7 +41,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a process ended by SIGINT
 # failures with a message of their own, each naming what is wrong and what to do
 EXPECTED = (
-    OmniError,
+    ApiError,
     StoreError,
     SnapshotNotFound,
     SnapshotFormatError,

@@ -31,8 +31,9 @@ from omnimigrate.cli.options import (
 )
 from omnimigrate.cli.progress import job_progress, make_console, titled
 from omnimigrate.cli.stores import cipher_for, store_for, writable_cache
-from omnimigrate.config import ConfigError, instance_for, resolve_tokens
+from omnimigrate.config import instance_for, resolve_tokens
 from omnimigrate.engine.backup import BackupFailed, BackupOptions, BackupOutcome, run_backup
+from omnimigrate.errors import ConfigError
 from omnimigrate.service.events import new_run_id
 from omnimigrate.service.metrics import Metrics
 
@@ -179,7 +180,7 @@ def backup(
     metrics = Metrics()
     structlog.contextvars.bind_contextvars(run=new_run_id(), job="backup", instance=name)
 
-    rate = rate_limit or inst.rate_limit or settings.rate_limit
+    rate = settings.rate_limit_for(inst, rate_limit)
 
     async def run() -> BackupOutcome:
         async with inst.client_pool(

@@ -34,6 +34,7 @@ from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, Lightdash
 from omnimigrate.platforms.lightdash.platform import client_pool as ld_client_pool
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.snapshot.store import LocalStore
 
@@ -69,7 +70,7 @@ def omni_fakes(documents: int, rate_limit: int) -> DemoFakes:
     return DemoFakes(
         FakeOmni(scenario.state, FakeSettings(rate_limit=rate_limit)),
         FakeOmni(spare.state, FakeSettings(rate_limit=rate_limit)),
-        scenario.org_token, spare.org_token, client_pool, {}, RestoreOptions(models=True),
+        scenario.org_token, spare.org_token, client_pool, {}, OmniRestoreOptions(models=True),
     )  # fmt: skip
 
 

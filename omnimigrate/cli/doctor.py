@@ -15,7 +15,7 @@ from omnimigrate.cli.app import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.options import platform_option, project_option
 from omnimigrate.cli.progress import make_console, titled
 from omnimigrate.config import InstanceConfig, instance_for, resolve_tokens
-from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
+from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.http.identify import NOT_LIGHTDASH, lightdash_hint, lightdash_version
 from omnimigrate.http.ratelimit import RateLimiter, key_fingerprint
 from omnimigrate.http.transport import Transport
@@ -64,14 +64,14 @@ async def _diagnose_key(t: Transport, rate_limit: int) -> list[Check]:
     start = time.monotonic()
     try:
         reply = await t.send("GET", "/api/v1/labels")
-    except OmniTransportError as err:
+    except TransportError as err:
         return [Check(key, "reachable", False, str(err))]
-    except OmniAuthError as err:
+    except AuthError as err:
         return [
             Check(key, "reachable", True, t.base_url),
             Check(key, "authenticated", False, str(err)),
         ]
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         return [Check(key, "reachable", False, str(err))]
     latency = (time.monotonic() - start) * 1000
     checks = [
@@ -83,7 +83,7 @@ async def _diagnose_key(t: Transport, rate_limit: int) -> list[Check]:
         checks.append(
             Check(key, "key type", True, "organization API key: export, import and SCIM allowed")
         )
-    except OmniAuthError:
+    except AuthError:
         checks.append(
             Check(
                 key,
@@ -141,7 +141,7 @@ def doctor(
     tokens = resolve_tokens(inst.token_env, platform=inst.platform)
     for token in tokens:
         app.redactor.add(token.get_secret_value())
-    limit = rate_limit or inst.rate_limit or app.settings.rate_limit
+    limit = app.settings.rate_limit_for(inst, rate_limit)
     # a failed request's warning is folded into the table, which names it on its row
     with structlog.contextvars.bound_contextvars(**{FOLDED: True}):
         checks = asyncio.run(diagnose(inst, tokens, limit, app.settings.timeout))

@@ -15,8 +15,8 @@ from omnimigrate.cli.options import json_option
 from omnimigrate.cli.progress import make_console, reading, requests_of, titled
 from omnimigrate.cli.target import (
     SYMBOLS,
+    RestoreFlags,
     Target,
-    build_options,
     open_for,
     platform_from,
     restore_options,
@@ -120,10 +120,11 @@ def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 @click.option("--details", is_flag=True, help="List every action, unchanged ones too.")
 @click.pass_obj
 def plan_command(app: AppContext, target: str | None, target_token_env: tuple[str, ...], as_json: bool,
-                 out: Path | None, details: bool, **kw: Any) -> None:  # fmt: skip
+                 out: Path | None, details: bool, flags: RestoreFlags, **kw: Any) -> None:  # fmt: skip
     """Show what a restore would do; writes nothing to the target."""
     early = platform_from(target, app, kw)
     tgt = Target(app, target, target_token_env, kw)
+    options = tgt.options(flags)
     tgt.preflight()
     snap = early or open_for(app, kw)
 
@@ -132,7 +133,7 @@ def plan_command(app: AppContext, target: str | None, target_token_env: tuple[st
             tgt.pool(snap) as clients,
             reading("plan: reading the target", requests_of(clients)),
         ):
-            return await plan_restore(snap, clients, build_options(kw))
+            return await plan_restore(snap, clients, options)
 
     plan = asyncio.run(run())
     if out:

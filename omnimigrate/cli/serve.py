@@ -17,7 +17,8 @@ from omnimigrate.cli.options import (
     store_option,
 )
 from omnimigrate.cli.stores import cipher_for, store_for
-from omnimigrate.config import ConfigError, ServiceConfig
+from omnimigrate.config import ServiceConfig
+from omnimigrate.errors import ConfigError
 from omnimigrate.service.event_queue import EventQueue, MemoryQueue, SqsQueue
 from omnimigrate.service.http import events_app, service_app
 from omnimigrate.service.metrics import Metrics

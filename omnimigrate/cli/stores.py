@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from omnimigrate.cli.app import AppContext
-from omnimigrate.config import ConfigError
+from omnimigrate.errors import ConfigError
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.crypto import (
     Cipher,

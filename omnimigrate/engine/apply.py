@@ -15,7 +15,7 @@ from omnimigrate.engine.plan import Action, Plan
 from omnimigrate.engine.platform import ActionRunner
 from omnimigrate.engine.protocol import effects_id, intent, is_reconcile
 from omnimigrate.engine.restore_ledger import RestoreLedger
-from omnimigrate.http.errors import OmniError
+from omnimigrate.errors import ApiError
 from omnimigrate.http.transport import key_stats
 from omnimigrate.snapshot.manifest import KeyStats
 
@@ -85,7 +85,7 @@ def check_order(actions: list[Action]) -> None:
 class Applier:
     def __init__(
         self,
-        plan: Plan[Any],
+        plan: Plan[Any, Any],
         clients: Sequence[Any],
         runner: ActionRunner,
         ledger: RestoreLedger,
@@ -165,7 +165,7 @@ class Applier:
         except RestoreBlocked as exc:
             self._log.warning("restore.action_blocked", action=action.id, reason=str(exc))
             return Outcome("blocked", str(exc), final=True)
-        except (OmniError, RestoreError) as exc:
+        except (ApiError, RestoreError) as exc:
             self._log.warning("restore.action_failed", action=action.id, error=str(exc))
             return Outcome("failed", str(exc))
         if warning:

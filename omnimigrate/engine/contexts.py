@@ -14,17 +14,18 @@ from omnimigrate.engine.restore_ledger import LedgerRecord
 
 ViewT = TypeVar("ViewT")
 InventoryT = TypeVar("InventoryT")
+OptionsT = TypeVar("OptionsT", bound=RestoreOptions)  # the platform's own options
 
 LEFT_ALONE: Op = "skip"  # what follows a parent left alone (--on-conflict skip)
 
 
-class PlanContext(Generic[ViewT, InventoryT]):
+class PlanContext(Generic[ViewT, InventoryT, OptionsT]):
     def __init__(
         self,
         view: ViewT,
         inv: InventoryT,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: OptionsT,
         selectors: dict[str, Any] | None = None,
     ) -> None:
         """`selectors`: the registry's, by the prefix of an --include/--exclude pattern."""

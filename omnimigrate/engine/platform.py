@@ -91,8 +91,14 @@ class ActionRunner(Protocol):
 
 class Platform(Protocol):
     name: str
-    plan_type: type[Plan[Any]]
+    plan_type: type[Plan[Any, Any]]
     action_kinds: frozenset[str]  # the kinds of action its runner applies
+
+    @property
+    def options_type(self) -> type[RestoreOptions]:
+        """The restore options it takes: every platform's and its own, and no other (the
+        `options` its plan and content check are given are of this type)."""
+        ...
 
     # (url, tokens, names, timeout, **scope): one request per key; raises InstanceUnusable
     # when the instance or a key cannot serve a run (`names`: the environment variables the
@@ -111,10 +117,6 @@ class Platform(Protocol):
         """Its restore order, one line per type with its reason (`plan --explain-order`)."""
         ...
 
-    def check_options(self, options: RestoreOptions) -> None:
-        """Raise ConfigError, naming it, for a restore option this platform cannot honour."""
-        ...
-
     def walker(self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None) -> Walker: ...
 
     def snapshot_view(self, manifest: Manifest, blobs: BlobStore) -> Any: ...
@@ -128,11 +130,13 @@ class Platform(Protocol):
         view: Any,
         inventory: Any,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: Any,
         now: datetime,
-    ) -> Plan[Any]: ...
+    ) -> Plan[Any, Any]: ...
 
-    def runner(self, plan: Plan[Any], blobs: BlobStore, ledger: RestoreLedger) -> ActionRunner: ...
+    def runner(
+        self, plan: Plan[Any, Any], blobs: BlobStore, ledger: RestoreLedger
+    ) -> ActionRunner: ...
 
     def verify(
         self,
@@ -150,7 +154,7 @@ class Platform(Protocol):
         ...
 
     def check_content(
-        self, view: Any, clients: Sequence[Any], options: RestoreOptions
+        self, view: Any, clients: Sequence[Any], options: Any
     ) -> Awaitable[ContentReport]:
         """The target's content validator for what a restore of `view` writes, compared with
         the source's answers the snapshot holds (`engine/content.py`)."""

@@ -12,7 +12,7 @@ from typing import Any, Self, TypeVar
 import aiohttp
 from pydantic import SecretStr
 
-from omnimigrate.http.errors import hint_for
+from omnimigrate.errors import hint_for
 from omnimigrate.http.ratelimit import Clock, RateLimiter, Sleep
 from omnimigrate.http.retry import RetryPolicy, call_with_retries
 from omnimigrate.http.transport import Hints, Observer, Reply, Transport

@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 
 from asyncio_throttle.throttler import Throttler
 
@@ -121,10 +120,6 @@ class RateLimiter:
         )
 
     @property
-    def current_rate(self) -> int:
-        return int(self._current)
-
-    @property
     def interval(self) -> float:
         """Seconds between two requests at the current rate."""
         even = self.period * self._stretch / self._current
@@ -181,19 +176,3 @@ class RateLimiter:
 def key_fingerprint(token: str) -> str:
     """A short, non-reversible name for a token, safe to log and to key dicts with."""
     return hashlib.sha256(token.encode()).hexdigest()[:10]
-
-
-@dataclass
-class LimiterRegistry:
-    """Hands out one limiter per (instance, key): callers that share a key share its budget."""
-
-    rate: int = 60
-    period: float = 60.0
-    burst: int = 1
-    _limiters: dict[tuple[str, str], RateLimiter] = field(default_factory=dict)
-
-    def get(self, instance: str, token: str, rate: int | None = None) -> RateLimiter:
-        key = (instance, key_fingerprint(token))
-        if key not in self._limiters:
-            self._limiters[key] = RateLimiter(rate or self.rate, self.period, burst=self.burst)
-        return self._limiters[key]

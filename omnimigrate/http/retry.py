@@ -28,7 +28,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from omnimigrate.http.errors import OmniAPIError, OmniTransportError
+from omnimigrate.errors import ApiStatusError, TransportError
 from omnimigrate.http.ratelimit import Sleep
 
 T = TypeVar("T")
@@ -46,23 +46,23 @@ NEVER_RETRIED = (501, 505)  # Not Implemented, HTTP Version Not Supported: they 
 
 
 def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, OmniTransportError):
+    if isinstance(exc, TransportError):
         return True
-    return isinstance(exc, OmniAPIError) and (
+    return isinstance(exc, ApiStatusError) and (
         exc.status in (408, 429) or (exc.status >= 500 and exc.status not in NEVER_RETRIED)
     )
 
 
 def permanent(exc: BaseException) -> bool:
     """An answer from Omni that asking again would not change (4xx but 408/429, 501, 505)."""
-    return isinstance(exc, OmniAPIError) and not is_retryable(exc)
+    return isinstance(exc, ApiStatusError) and not is_retryable(exc)
 
 
 def maybe_applied(exc: BaseException) -> bool:
     """Could Omni have carried the request out even though we saw a failure?"""
-    if isinstance(exc, OmniTransportError):
+    if isinstance(exc, TransportError):
         return exc.maybe_applied
-    return isinstance(exc, OmniAPIError) and (exc.status == 408 or exc.status >= 500)
+    return isinstance(exc, ApiStatusError) and (exc.status == 408 or exc.status >= 500)
 
 
 async def call_with_retries(
@@ -84,7 +84,7 @@ async def call_with_retries(
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, OmniAPIError) and exc.status == 429 and exc.retry_after is not None:
+        if isinstance(exc, ApiStatusError) and exc.status == 429 and exc.retry_after is not None:
             return exc.retry_after
         return backoff(state)
 

@@ -31,6 +31,7 @@ from omnimigrate.engine.drill import Drill, DrillReport, is_acknowledged, open_d
 from omnimigrate.engine.drill_html import render_drill
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
+from omnimigrate.platforms import platform_named
 from omnimigrate.service.event_queue import EventQueue, Message
 from omnimigrate.service.events import (
     BackupRequested,
@@ -153,8 +154,13 @@ class Worker:
             return
         await handler(event)
 
+    def _options(self, event: RestoreRequested | DrillRequested) -> RestoreOptions:
+        """The event's options as the target's platform takes them (the policy checked them)."""
+        platform = platform_named(self.settings.instances[event.target].platform)
+        return platform.options_type.model_validate(event.options)
+
     def _rate(self, name: str) -> int:
-        return self.settings.instances[name].rate_limit or self.settings.rate_limit
+        return self.settings.rate_limit_for(self.settings.instances[name])
 
     def _pool(self, name: str) -> AbstractAsyncContextManager[list[Any]]:
         inst, s = self.settings.instances[name], self.settings
@@ -201,7 +207,7 @@ class Worker:
                                                     options=rule.options))  # fmt: skip
 
     async def restore(self, event: RestoreRequested) -> None:
-        options = RestoreOptions(**event.options)
+        options = self._options(event)
 
         async def restore_it() -> tuple[OpenSnapshot, ApplyResult]:
             snap = await asyncio.to_thread(
@@ -239,7 +245,7 @@ class Worker:
                 open_drilled, self.store, event.snapshot_id or "latest", event.instance, self.cipher
             )
             drill = Drill(
-                snap, manifest, RestoreOptions(**event.options), rate=self._rate(event.target),
+                snap, manifest, self._options(event), rate=self._rate(event.target),
                 period=s.rate_period, concurrency=s.concurrency,
                 acknowledged=functools.partial(is_acknowledged, patterns=accepted),
             )  # fmt: skip

@@ -8,7 +8,7 @@ import time
 
 from pydantic import SecretStr
 
-from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
+from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.platforms.lightdash.client import LightdashClient, ProjectNotFound, select_project
 
@@ -22,11 +22,11 @@ async def diagnose_token(
         start = time.monotonic()
         try:
             me = await c.me()
-        except OmniTransportError as err:
+        except TransportError as err:
             return [("reachable", False, str(err))]
-        except OmniAuthError as err:
+        except AuthError as err:
             return [("reachable", True, url), ("authenticated", False, str(err))]
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             return [("reachable", False, str(err))]
         findings = [
             ("reachable", True, f"{url} ({(time.monotonic() - start) * 1000:.0f} ms)"),

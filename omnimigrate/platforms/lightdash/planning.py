@@ -15,11 +15,10 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
-from omnimigrate.config import ConfigError
 from omnimigrate.engine import contexts as engine
 from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.handler import Registry, Selector
-from omnimigrate.engine.plan import Action, Plan, RestoreOptions
+from omnimigrate.engine.plan import Action, Plan
 from omnimigrate.engine.protocol import (
     adopted,
     claim,
@@ -30,13 +29,14 @@ from omnimigrate.engine.protocol import (
 )
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.platforms.lightdash.natural_keys import SnapshotView, TargetInventory, space_key
+from omnimigrate.platforms.lightdash.options import LightdashRestoreOptions
 
-LightdashPlan = Plan[TargetInventory]
+LightdashPlan = Plan[TargetInventory, LightdashRestoreOptions]
 RENAMED = ("ld.chart", "ld.dashboard")  # what --on-conflict rename copies (others: conflicts)
 NO_INVITE = "Lightdash's API cannot invite users: invite them in Lightdash, then plan again"
 
 
-class PlanContext(engine.PlanContext[SnapshotView, TargetInventory]):
+class PlanContext(engine.PlanContext[SnapshotView, TargetInventory, LightdashRestoreOptions]):
     def user_ok(self, email: str) -> bool:
         return email in self.inv.ids.users
 
@@ -153,26 +153,6 @@ class PlanContext(engine.PlanContext[SnapshotView, TargetInventory]):
         )
 
 
-# Omni's restore options that mean nothing to a Lightdash restore, with why
-# (--create-missing-groups is accepted: a Lightdash restore always creates missing groups)
-UNSUPPORTED = {
-    "include_deleted": "--include-deleted is for Omni's trash: Lightdash downloads have none",
-    "models": "--models pushes Omni model YAML: Lightdash's models come from dbt",
-    "pause_schedules": "--pause-schedules is not supported for Lightdash yet",
-    "create_missing_users": "Lightdash's API cannot create users: invite them in Lightdash",
-    "model_map": "--model-map maps Omni models: Lightdash has none to map",
-    "trashed": "--trashed is for documents in Omni's trash: a deleted Lightdash space comes back by --include",
-}
-
-
-def check_options(options: RestoreOptions) -> None:
-    """Refuse, naming it, an option a Lightdash restore would otherwise ignore."""
-    unset = RestoreOptions()
-    given = [name for name in UNSUPPORTED if getattr(options, name) != getattr(unset, name)]
-    if given:
-        raise ConfigError(f"{UNSUPPORTED[given[0]]} (remove the option)")
-
-
 def in_glob(path: str, pattern: str) -> bool:
     """A space path glob: `Finance/**` names Finance itself as well as what is under it."""
     return fnmatchcase(path, pattern) or fnmatchcase(path + "/", pattern.rstrip("*"))
@@ -256,7 +236,7 @@ def make_plan(
     view: SnapshotView,
     inv: TargetInventory,
     ledger: dict[str, LedgerRecord],
-    options: RestoreOptions,
+    options: LightdashRestoreOptions,
     now: datetime,
     registry: Registry[Any],
 ) -> LightdashPlan:

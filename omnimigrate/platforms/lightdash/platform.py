@@ -12,13 +12,12 @@ from pydantic import SecretStr, ValidationError
 
 from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.handler import Runner, Walker
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.http.client import pool_of
-from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
 from omnimigrate.http.identify import NOT_LIGHTDASH, lightdash_version
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.platforms.lightdash import content
@@ -31,7 +30,8 @@ from omnimigrate.platforms.lightdash.natural_keys import (
     TargetInventory,
     TargetState,
 )
-from omnimigrate.platforms.lightdash.planning import LightdashPlan, check_options, make_plan
+from omnimigrate.platforms.lightdash.options import LightdashRestoreOptions
+from omnimigrate.platforms.lightdash.planning import LightdashPlan, make_plan
 from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader, project_map
 from omnimigrate.platforms.lightdash.registry import REGISTRY
 from omnimigrate.platforms.lightdash.verifying import verify
@@ -92,22 +92,23 @@ async def preflight(
             )
             try:
                 found = await client.projects()
-            except OmniTransportError as err:
+            except TransportError as err:
                 raise InstanceUnusable(
                     f"{url} did not answer ({err.message}): check the URL and the network",
                     configuration=False,
                 ) from None
-            except OmniAuthError as err:
+            except AuthError as err:
                 other = "" if await lightdash_version(session, url, timeout) else NOT_LIGHTDASH
                 raise InstanceUnusable(
                     f"{url} refused the token in ${name} ({err.status}: {err.detail}): put a "
                     f"Lightdash personal access token of an organization admin in it{other}"
                 ) from None
-            except (OmniAPIError, ValidationError, AttributeError, TypeError) as err:
+            except (ApiStatusError, ValidationError) as err:  # the server's answer, not our bug
                 other = "" if await lightdash_version(session, url, timeout) else NOT_LIGHTDASH
                 raise InstanceUnusable(
-                    f"{url} did not answer as Lightdash's API does ({err}): check that the URL "
-                    f"is the instance's origin, for example https://app.lightdash.cloud{other}",
+                    f"{url} did not answer as Lightdash's API does ({_one_line(err)}): check "
+                    "that the URL is the instance's origin, for example "
+                    f"https://app.lightdash.cloud{other}",
                     configuration=False,
                 ) from None
             if project:
@@ -117,6 +118,14 @@ async def preflight(
                     raise InstanceUnusable(str(err)) from None
 
 
+def _one_line(err: ApiStatusError | ValidationError) -> str:
+    """A pydantic error is several lines; its first problem names the bad projects list."""
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        return f"projects: {first['msg']} at {'.'.join(map(str, first['loc'])) or 'results'}"
+    return str(err)
+
+
 class LightdashPlatform:
     name = "lightdash"
     plan_type = LightdashPlan
@@ -124,7 +133,7 @@ class LightdashPlatform:
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
     explain_order = staticmethod(REGISTRY.explain_order)
-    check_options = staticmethod(check_options)
+    options_type = LightdashRestoreOptions
 
     def walker(
         self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None
@@ -161,7 +170,7 @@ class LightdashPlatform:
         view: SnapshotView,
         inventory: TargetInventory,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: LightdashRestoreOptions,
         now: datetime,
     ) -> LightdashPlan:
         return make_plan(view, inventory, ledger, options, now, REGISTRY)
@@ -178,7 +187,10 @@ class LightdashPlatform:
         return verify(view, await read_target(clients, view), clients, REGISTRY.handlers)
 
     async def check_content(
-        self, view: SnapshotView, clients: Sequence[LightdashClient], options: RestoreOptions
+        self,
+        view: SnapshotView,
+        clients: Sequence[LightdashClient],
+        options: LightdashRestoreOptions,
     ) -> ContentReport:
         return await content.check(view, clients, options)
 

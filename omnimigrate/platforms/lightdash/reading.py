@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from omnimigrate.config import ConfigError
+from omnimigrate.errors import ConfigError
 from omnimigrate.platforms.lightdash.client import LightdashClient, select_project
 from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView, TargetState
 from omnimigrate.snapshot.blobs import BlobStore

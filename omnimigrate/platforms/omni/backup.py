@@ -16,7 +16,7 @@ from typing import Any
 from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.scope import PathFilter
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import ObjectEntry
@@ -50,7 +50,7 @@ class BackupContext:
         """Read one object; a refusal (403, 404: gone since the listing) becomes a warning."""
         try:
             obj = await read()
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if not permanent(err):
                 raise
             warning = f"not readable ({err.status}): {err.detail}"

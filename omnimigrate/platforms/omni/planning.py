@@ -17,25 +17,26 @@ from typing import Any
 from omnimigrate.engine import contexts as engine
 from omnimigrate.engine.action_ids import action_id, step_of
 from omnimigrate.engine.handler import Selector
-from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
+from omnimigrate.engine.plan import Action, Op, Plan
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.engine.scope import PathFilter, ancestors
 from omnimigrate.platforms.omni.handlers.documents import IMPORT, SourceDocument
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.principals import Grant, Principal
 from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
 from omnimigrate.platforms.omni.trash import restored_as
 
 REMADE = (IMPORT, "folder.create")  # kinds whose object, made again, starts with nothing on it
-OmniPlan = Plan[TargetInventory]
+OmniPlan = Plan[TargetInventory, OmniRestoreOptions]
 
 
-class PlanContext(engine.PlanContext[SnapshotView, TargetInventory]):
+class PlanContext(engine.PlanContext[SnapshotView, TargetInventory, OmniRestoreOptions]):
     def __init__(
         self,
         source: SnapshotView,
         inv: TargetInventory,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: OmniRestoreOptions,
         selectors: dict[str, Selector] | None = None,
     ) -> None:
         super().__init__(source, inv, ledger, options, selectors)
@@ -210,7 +211,7 @@ def make_plan(
     source: SnapshotView,
     inventory: TargetInventory,
     ledger: dict[str, LedgerRecord],
-    options: RestoreOptions,
+    options: OmniRestoreOptions,
     now: datetime,
 ) -> OmniPlan:
     ctx = PlanContext(source, inventory, ledger, options, REGISTRY.selectors)

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.handler import Runner, Walker
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.engine.verify import VerifyReport
@@ -16,6 +15,7 @@ from omnimigrate.platforms.omni.backup import BackupContext
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.handlers import content
 from omnimigrate.platforms.omni.inventory import read_inventory
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.planning import OmniPlan, make_plan
 from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.platforms.omni.preflight import preflight
@@ -49,9 +49,7 @@ class OmniPlatform:
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
     explain_order = staticmethod(REGISTRY.explain_order)
-
-    def check_options(self, options: RestoreOptions) -> None:
-        """Every restore option is Omni's."""
+    options_type = OmniRestoreOptions
 
     def walker(
         self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None
@@ -80,7 +78,7 @@ class OmniPlatform:
         view: SnapshotView,
         inventory: TargetInventory,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: OmniRestoreOptions,
         now: datetime,
     ) -> OmniPlan:
         return make_plan(view, inventory, ledger, options, now)
@@ -107,7 +105,7 @@ class OmniPlatform:
         )  # fmt: skip
 
     async def check_content(
-        self, view: SnapshotView, clients: Sequence[OmniClient], options: RestoreOptions
+        self, view: SnapshotView, clients: Sequence[OmniClient], options: OmniRestoreOptions
     ) -> ContentReport:
         return await content.check(view, clients, options)
 

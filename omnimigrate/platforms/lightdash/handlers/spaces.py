@@ -14,7 +14,7 @@ from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreBlocked
 from omnimigrate.engine.jobs import READ, Job, JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.platforms.lightdash.client import INHERIT, ISPRIVATE, SpaceDetail, SpaceShare
 from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
 from omnimigrate.platforms.lightdash.natural_keys import (
@@ -268,7 +268,7 @@ async def undo_creator_share(ctx: ApplyContext, client: LightdashClient, a: Acti
     for user in diff.revoke:
         try:
             await client.unshare_space(project, uuid, user)
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             refused.append(f"{user}: {err}")
     for user, role in diff.grant.items():
         if user == creator:  # the others were shared by the access action

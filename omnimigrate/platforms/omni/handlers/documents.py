@@ -22,7 +22,7 @@ from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import EXPORT, LISTING, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.restore_ledger import LedgerRecord
-from omnimigrate.http.errors import OmniAPIError, OmniNotFound
+from omnimigrate.errors import ApiStatusError, NotFound
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni import trash
@@ -169,7 +169,7 @@ async def export(ctx: BackupContext, client: OmniClient, args: Mapping[str, str]
     ctx.exports += 1
     try:
         exported = await client.export_document(args["id"])
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         if not permanent(err):
             raise
         warning = f"export refused by Omni ({err.status}): {err.detail}"
@@ -430,7 +430,7 @@ async def import_document(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     if p["folder_path"]:
         body["folderPath"] = p["folder_path"]
     if a.op == "update" and not p.get("rename"):
-        with contextlib.suppress(OmniNotFound):
+        with contextlib.suppress(NotFound):
             await _set_aside(ctx, c, p["identifier"])
     if p.get("rename"):
         await ctx.record(a, "started", p["identifier"])
@@ -454,7 +454,7 @@ async def _import_as(
     await ctx.write(a.id, _intent(a, identifier))
     try:
         return await c.import_document({**body, "identifier": identifier}), identifier
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         fallback = a.have.get("fallback")
         if not (fallback and err.status == 400 and trash.IN_USE in err.detail):
             raise
@@ -496,7 +496,7 @@ async def update_model(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     ident = ctx.ids.document(a.params["identifier"])
     try:
         await c.update_document_model(ident, a.params["base_model_id"])
-    except OmniNotFound:
+    except NotFound:
         ctx.log.info("restore.update_model_unavailable", document=ident)
         await import_document(ctx, c, a.model_copy(update={"op": "update"}))
         await ctx.rewrite_after_import(c, a.params["identifier"])

@@ -22,7 +22,7 @@ from omnimigrate.engine.jobs import LISTING, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.protocol import adopted, claim, open_intent
 from omnimigrate.engine.scope import ancestors
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.logging import FOLDED
 from omnimigrate.platforms.omni.api_objects import Folder
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
@@ -299,7 +299,7 @@ async def force_path(ctx: ApplyContext, c: OmniClient, folder_id: str, path: str
             with structlog.contextvars.bound_contextvars(**{FOLDED: True}):
                 await c.update_folder(folder_id, path=segment)
             return
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if err.status != 409:
                 raise
         holder = await _folder_at(c, path)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.principals import Principal
@@ -74,7 +74,7 @@ async def list_email_only_users(
                 async for u in client.list_email_only_users()
             ]
         )
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         if not permanent(err):
             raise
         return JobResult(lost=[f"email-only users not readable ({err.status}): {err.detail}"])

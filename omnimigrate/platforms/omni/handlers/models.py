@@ -18,7 +18,7 @@ from omnimigrate.engine.content import ContentCapture
 from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.handlers import content
@@ -104,7 +104,7 @@ async def read_yaml(ctx: BackupContext, client: OmniClient, args: Mapping[str, s
         yaml = await client.get_model_yaml(args["id"], mode="extension")
         try:
             git = await client.model_git(args["id"])
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if not permanent(err):
                 raise
             lost.append(f"git settings of {args['key']} ({err.status}): {err.detail}")

@@ -20,7 +20,7 @@ from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import Job, JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.http.errors import OmniAPIError, OmniNotFound
+from omnimigrate.errors import ApiStatusError, NotFound
 from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni.delivery import Delivery, DeliveryShapeError, read_delivery
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
@@ -308,7 +308,7 @@ async def create(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     owner = ctx.ids.user(p["owner"]) if p["owner"] else None
     replaced = _target_schedule(ctx, a)
     if a.op == "update" and replaced:
-        with contextlib.suppress(OmniNotFound):
+        with contextlib.suppress(NotFound):
             await c.delete_schedule(replaced)
     await ctx.record(a, "started")
     created = await c.create_schedule(body, owner_id=owner)
@@ -347,7 +347,7 @@ async def _target_keys(
         return keys
     try:
         queries = await ctx.ids.queries.get(target, c.document_queries)
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         if any(watched[f] not in renewed for f in named):
             raise RestoreError(
                 f"schedule {p['key']}: the queries of dashboard {target} are not readable "
@@ -446,7 +446,7 @@ async def _watched_names(
         return {}
     try:
         queries = await read()
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         return {f: f"unreadable ({err.status}: {err.detail})" for f in s.queries}
     out = {}
     for field, key in d.query_keys().items():
