@@ -49,7 +49,7 @@ class ApiClient:
             base_url,
             token,
             session=self._session,
-            limiter=limiter or RateLimiter(self.default_rate),
+            limiter=limiter or RateLimiter(self.default_rate, clock=clock, sleep=sleep),
             timeout=timeout,
             clock=clock,
             observer=observer,
@@ -58,7 +58,7 @@ class ApiClient:
             platform=self.platform,
         )
         self.retry = retry or RetryPolicy()
-        self._sleep = sleep
+        self._clock, self._sleep = clock, sleep
 
     @property
     def base_url(self) -> str:
@@ -102,6 +102,7 @@ class ApiClient:
             idempotent=method != "POST" if idempotent is None else idempotent,
             recover=recover,
             sleep=self._sleep,
+            clock=self._clock,
         )
 
 
@@ -121,20 +122,24 @@ async def pool_of(
     timeout: float = 120.0,
     observer: Observer | None = None,
     sessions: SessionFactory = open_session,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
     **scope: Any,
 ) -> AsyncIterator[list[C]]:
     """One client per key of an instance, sharing one session from `sessions`; each key has
-    its own limiter, since limits are per key. `scope`: what the platform's client selects
-    (Lightdash: `project`)."""
+    its own limiter, since limits are per key, on the pool's `clock` and `sleep`. `scope`:
+    what the platform's client selects (Lightdash: `project`)."""
     async with sessions() as session:
         yield [
             make(
                 url,
                 token,
                 session=session,
-                limiter=RateLimiter(rate_limit, period, burst=burst),
+                limiter=RateLimiter(rate_limit, period, burst=burst, clock=clock, sleep=sleep),
                 retry=retry,
                 timeout=timeout,
+                clock=clock,
+                sleep=sleep,
                 observer=observer,
                 **scope,
             )
