@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.http.ratelimit import STALL_ALLOWANCE, RateLimiter
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.pool import client_pool
@@ -95,3 +96,27 @@ async def test_a_clients_own_limiter_and_its_retries_cap_on_the_injected_clock()
     assert 2 < len(calls) < 100 and 60.0 <= time.now - 1e9 < 60.0 + 10.0 + 2.0
     # the default limiter (600 a minute) paced the attempts on the fake clock too
     assert all(b - a >= 0.1 for a, b in itertools.pairwise(calls))
+
+
+async def test_a_request_slower_than_its_routes_fastest_paces_the_next_from_its_lateness():
+    """It may have been counted that late (held up on its way, or at a busy server's door):
+    the next leaves that much later, so the two never land closer than the interval."""
+    time = FakeTime()
+    limiter = RateLimiter(60, 60.0, clock=time.clock, sleep=time.sleep)
+    departures = []
+
+    async def request(route: str, took: float) -> None:
+        async with limiter.slot(route):
+            departures.append(time.now)
+            time.now += took
+
+    await request("/a", 0.010)  # a route's first: all of its time may have been waiting
+    await request("/a", 0.002)
+    await request("/a", 0.032)  # 30 ms slower than the route's fastest
+    await request("/b", 0.001)
+    await request("/a", 0.502)  # lateness beyond STALL_ALLOWANCE counts as work
+    await request("/a", 0.002)
+    await request("/a", 0.002)
+    gaps = [b - a for a, b in itertools.pairwise(departures)]
+    late = [0.010, 0.0, 0.030, 0.001, STALL_ALLOWANCE, 0.0]  # the previous request's
+    assert gaps == pytest.approx([limiter.interval + x for x in late])

@@ -149,7 +149,7 @@ class Transport:
         # encoded before the slot is taken: a large body (an import) encoded after it would
         # leave late and land next to the request paced after it
         body = None if json_body is None else json.dumps(json_body).encode()
-        async with self.limiter.slot() as waited:
+        async with self.limiter.slot(route) as waited:
             start = self._clock()
             status: int | str = "cancelled"  # until something else is known
             error = ""
