@@ -34,6 +34,7 @@ from pydantic_settings import (
 
 from omnimigrate.errors import ConfigError
 from omnimigrate.http.retry import RetryPolicy
+from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.http.transport import normalize_base_url
 from omnimigrate.platforms import PLATFORMS, platform_named
 from omnimigrate.snapshot.manifest import instance_slug, key_segment
@@ -98,11 +99,13 @@ class InstanceConfig(BaseModel):
         host = instance_slug(self.url)
         return f"{host}-{key_segment(self.project, 'project')}" if self.project else host
 
-    def preflight(self, tokens: list[SecretStr], timeout: float = 10.0) -> None:
+    def preflight(
+        self, tokens: list[SecretStr], sessions: SessionFactory, timeout: float = 10.0
+    ) -> None:
         """One request per key before anything is opened (raises InstanceUnusable)."""
         scope = {"project": self.project} if self.platform == "lightdash" else {}
         check = platform_named(self.platform).preflight(
-            self.url, tokens, self.token_env, timeout, **scope
+            self.url, tokens, self.token_env, timeout, sessions, **scope
         )
         asyncio.run(check)
 

@@ -29,6 +29,7 @@ from omnimigrate.engine.jobs import UnknownJob
 from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.errors import ApiError, ConfigError
 from omnimigrate.hints import RUN_CONFIG
+from omnimigrate.http.sessions import SessionFactory, open_session
 from omnimigrate.logging import FOLDED, Redactor, configure_logging
 from omnimigrate.snapshot.blobs import BlobError
 from omnimigrate.snapshot.catalog import SnapshotNotFound
@@ -59,11 +60,11 @@ def describe_keys(keys: dict[str, KeyStats]) -> str:
     )
 
 
-def preflight(inst: InstanceConfig, tokens: list[SecretStr], timeout: float) -> None:
+def preflight(app: AppContext, inst: InstanceConfig, tokens: list[SecretStr]) -> None:
     """One request per key before anything is opened; a failed request's warning is folded
     into the one `error:` line the failure ends as."""
     with structlog.contextvars.bound_contextvars(**{FOLDED: True}):
-        inst.preflight(tokens, timeout=min(timeout, 10.0))
+        inst.preflight(tokens, app.sessions, timeout=min(app.settings.timeout, 10.0))
 
 
 @dataclass
@@ -71,6 +72,7 @@ class AppContext:
     settings: Settings
     redactor: Redactor
     config_file: Path | None
+    sessions: SessionFactory  # every request of the run goes through these
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -103,7 +105,8 @@ def cli(
     """Back up, restore and migrate Omni Analytics instances."""
     settings = load_settings(config_file, log_level=log_level, log_format=log_format)
     redactor = configure_logging(level=settings.log_level, fmt=settings.log_format)
-    ctx.obj = AppContext(settings, redactor, config_file)
+    # `obj`, when whoever runs the group passes one, is the session factory (a test's)
+    ctx.obj = AppContext(settings, redactor, config_file, ctx.obj or open_session)
     # every hint this run prints names its config (hints.py); unset when the run ends
     ctx.call_on_close(functools.partial(RUN_CONFIG.reset, RUN_CONFIG.set(config_file)))
 

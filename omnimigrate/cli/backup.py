@@ -172,7 +172,7 @@ def backup(
         takeover_quiet=settings.rate_period,
         force_unlock=force_unlock,
     )
-    preflight(inst, tokens, settings.timeout)
+    preflight(app, inst, tokens)
     cache = writable_cache(app)
     target = store_for(app, store, create=True)
     cipher = cipher_for(app, target, create=True)
@@ -191,6 +191,7 @@ def backup(
             observer=metrics.observer(name),
             retry=settings.retry_policy(),
             timeout=settings.timeout,
+            sessions=app.sessions,
         ) as clients:
             with job_progress("backup", rate * len(tokens) / settings.rate_period) as progress:
                 return await run_backup(

@@ -29,6 +29,7 @@ from omnimigrate.engine.backup import BackupOptions, BackupOutcome, run_backup
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.http.sessions import SessionFactory, open_session
 from omnimigrate.platforms.lightdash.fake import scenario as ld_scenario
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
 from omnimigrate.platforms.lightdash.platform import client_pool as ld_client_pool
@@ -92,7 +93,11 @@ def lightdash_fakes(documents: int, rate_limit: int) -> DemoFakes:
 
 
 async def run_demo(
-    documents: int, rate_limit: int, store_dir: Path, platform: str = "omni"
+    documents: int,
+    rate_limit: int,
+    store_dir: Path,
+    platform: str = "omni",
+    sessions: SessionFactory = open_session,
 ) -> DemoResult:
     fakes = (lightdash_fakes if platform == "lightdash" else omni_fakes)(documents, rate_limit)
     source, target = fakes.source, fakes.target
@@ -108,14 +113,21 @@ async def run_demo(
         for label in ("full backup", "incremental backup"):
             async with (
                 fakes.pool(
-                    source.url, [fakes.source_token], rate_limit=rate_limit, **fakes.scope
+                    source.url,
+                    [fakes.source_token],
+                    rate_limit=rate_limit,
+                    sessions=sessions,
+                    **fakes.scope,
                 ) as cs,
                 phase(label),
             ):
                 opts = BackupOptions()
                 backups.append(await run_backup(cs, store, opts, cache_dir=store_dir / "cache"))
         snap = open_snapshot(store, "latest")
-        async with fakes.pool(target.url, [fakes.target_token], rate_limit=rate_limit) as cs:
+        pool = fakes.pool(
+            target.url, [fakes.target_token], rate_limit=rate_limit, sessions=sessions
+        )
+        async with pool as cs:
             async with phase("restore into the standby"):
                 restored = await apply_plan(snap, await plan_restore(snap, cs, fakes.options), cs)
             writes = len(target.log.writes())
@@ -163,7 +175,7 @@ def demo(
     keep = nullcontext(str(store_dir)) if store_dir else None
     with keep or tempfile.TemporaryDirectory(prefix="omnimigrate-demo-") as folder:
         where = Path(folder)
-        result = asyncio.run(run_demo(documents, rate_limit, where, platform))
+        result = asyncio.run(run_demo(documents, rate_limit, where, platform, app.sessions))
     console = make_console()
     full, incremental = result.full.manifest, result.incremental.manifest
     title = f"omnimigrate demo: backup of a generated org into {where / 'store'}"

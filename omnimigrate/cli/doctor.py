@@ -6,7 +6,6 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import aiohttp
 import click
 import structlog
 from pydantic import SecretStr
@@ -18,6 +17,7 @@ from omnimigrate.config import InstanceConfig, instance_for, resolve_tokens
 from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.http.identify import NOT_LIGHTDASH, lightdash_hint, lightdash_version
 from omnimigrate.http.ratelimit import RateLimiter, key_fingerprint
+from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.http.transport import Transport
 from omnimigrate.logging import FOLDED
 from omnimigrate.platforms.lightdash.doctor import diagnose_token
@@ -32,21 +32,27 @@ class Check:
 
 
 async def diagnose(
-    inst: InstanceConfig, tokens: list[SecretStr], rate_limit: int, timeout: float
+    inst: InstanceConfig,
+    tokens: list[SecretStr],
+    rate_limit: int,
+    timeout: float,
+    sessions: SessionFactory,
 ) -> list[Check]:
     """Reachability, authentication, key type and rate-limit headroom, per key (3 requests each)."""
     checks: list[Check] = []
     if inst.platform == "lightdash":
         for token in tokens:
             key = key_fingerprint(token.get_secret_value())
-            found = await diagnose_token(inst.url, token, inst.project, rate_limit, timeout)
+            found = await diagnose_token(
+                inst.url, token, inst.project, rate_limit, timeout, sessions
+            )
             checks += [Check(key, name, ok, detail) for name, ok, detail in found]
         if not all(c.ok for c in checks):
-            async with aiohttp.ClientSession() as session:
+            async with sessions() as session:
                 if await lightdash_version(session, inst.url, timeout) is None:
                     checks.append(Check("-", "platform", False, NOT_LIGHTDASH.lstrip("; ")))
         return checks
-    async with aiohttp.ClientSession() as session:
+    async with sessions() as session:
         for token in tokens:
             transport = Transport(
                 inst.url, token, session=session, limiter=RateLimiter(rate_limit), timeout=timeout
@@ -144,7 +150,7 @@ def doctor(
     limit = app.settings.rate_limit_for(inst, rate_limit)
     # a failed request's warning is folded into the table, which names it on its row
     with structlog.contextvars.bound_contextvars(**{FOLDED: True}):
-        checks = asyncio.run(diagnose(inst, tokens, limit, app.settings.timeout))
+        checks = asyncio.run(diagnose(inst, tokens, limit, app.settings.timeout, app.sessions))
     table = titled(f"omnimigrate doctor: {inst.url}")
     for column in ("key", "check", "result", "detail"):
         table.add_column(column)

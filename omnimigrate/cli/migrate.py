@@ -64,7 +64,7 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
     tgt = Target(app, target, target_token_env, kw)
     options = tgt.options(flags)
     settings = app.settings
-    preflight(src, src_tokens, settings.timeout)
+    preflight(app, src, src_tokens)
     tgt.preflight()
     cache = writable_cache(app)
     store = store_for(app, kw["store"], create=True)
@@ -79,6 +79,7 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
             period=settings.rate_period,
             burst=settings.rate_burst,
             retry=settings.retry_policy(),
+            sessions=app.sessions,
         ) as clients:
             per_second = src_rate * len(src_tokens) / settings.rate_period
             with job_progress("backup", per_second) as progress:

@@ -220,6 +220,7 @@ class Target:
             retry=s.retry_policy(),
             timeout=s.timeout,
             observer=self.metrics.observer(self.name),
+            sessions=self.app.sessions,
         )
 
     def options(self, flags: RestoreFlags) -> RestoreOptions:
@@ -229,7 +230,7 @@ class Target:
 
     def preflight(self) -> None:
         """One request per key before a snapshot or lock is opened: fail in seconds."""
-        preflight(self.inst, self.tokens, self.app.settings.timeout)
+        preflight(self.app, self.inst, self.tokens)
 
     def push_metrics(self, result: ApplyResult) -> None:
         """A one-shot restore's metrics go to the Pushgateway, when one is configured."""

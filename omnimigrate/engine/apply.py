@@ -99,6 +99,7 @@ class Applier:
         self.ledger = ledger
         self._workers = concurrency * len(clients)
         self._turn = 0
+        self._owed = [0] * len(clients)  # requests of the actions each key is applying
         self._progress = on_progress
         self._log = structlog.get_logger("omnimigrate.restore")
         self.result = ApplyResult()
@@ -153,8 +154,12 @@ class Applier:
             return Outcome("blocked", action.reason)
         if not action.writes and not action.adopt:
             return Outcome("skipped", action.reason)
-        client = self.clients[self._turn % len(self.clients)]
-        self._turn += 1
+        # the key owed the fewest requests: round robin by action would hand one key every
+        # costly action of a plan whose actions alternate costly and cheap (ties rotate)
+        n, cost = len(self.clients), max(action.requests, 1)
+        key = min(range(n), key=lambda i: (self._owed[i], (i - self._turn) % n))
+        client, self._turn = self.clients[key], self._turn + 1
+        self._owed[key] += cost
         try:
             if action.adopt:  # an interrupted run made it: finish it (protocol.py, 2)
                 warning = await self.runner.adopt(action, client)
@@ -168,6 +173,8 @@ class Applier:
         except (ApiError, RestoreError) as exc:
             self._log.warning("restore.action_failed", action=action.id, error=str(exc))
             return Outcome("failed", str(exc))
+        finally:
+            self._owed[key] -= cost
         if warning:
             self._log.warning("restore.action_warning", action=action.id, warning=warning)
         return Outcome("done", action.op, warning or "")

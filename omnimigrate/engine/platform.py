@@ -100,17 +100,18 @@ class Platform(Protocol):
         `options` its plan and content check are given are of this type)."""
         ...
 
-    # (url, tokens, names, timeout, **scope): one request per key; raises InstanceUnusable
-    # when the instance or a key cannot serve a run (`names`: the environment variables the
-    # tokens came from; `scope`: what the platform's instances select, such as Lightdash's
-    # `project`). A callable, not a method: each platform takes its own scope keywords.
+    # (url, tokens, names, timeout, sessions, **scope): one request per key, on a session
+    # from `sessions`; raises InstanceUnusable when the instance or a key cannot serve a run
+    # (`names`: the environment variables the tokens came from; `scope`: what the platform's
+    # instances select, such as Lightdash's `project`). A callable, not a method: each
+    # platform takes its own scope keywords.
     preflight: Callable[..., Coroutine[Any, Any, None]]
 
     def client_pool(
         self, url: str, tokens: list[SecretStr], **limits: Any
     ) -> AbstractAsyncContextManager[list[Any]]:
         """One client per key of an instance (`limits`: rate_limit, period, burst, retry,
-        timeout, observer)."""
+        timeout, observer, sessions)."""
         ...
 
     def explain_order(self) -> list[str]:

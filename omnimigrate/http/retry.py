@@ -3,7 +3,8 @@
 Retried: transport errors, 408, 429 and 5xx other than 501 and 505; any other answer would
 come back the same (`permanent`). A 429 waits its Retry-After (the limiter
 pauses every other request on the key meanwhile); everything else backs off exponentially
-with full jitter. Attempts and total time are both capped.
+with full jitter. Attempts and total time are both capped, the time on the caller's clock:
+tenacity's own `stop_after_delay` reads `time.monotonic`, which a test's clock does not move.
 
 A non-idempotent write (import, create) is never resent blindly. After a failure that may
 have been applied (a 5xx, a timeout, a dropped connection) the caller's `recover` looks the
@@ -15,6 +16,7 @@ refused) are retried as usual.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -23,13 +25,11 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
     wait_random_exponential,
 )
 
 from omnimigrate.errors import ApiStatusError, TransportError
-from omnimigrate.http.ratelimit import Sleep
+from omnimigrate.http.ratelimit import Clock, Sleep
 
 T = TypeVar("T")
 
@@ -72,8 +72,13 @@ async def call_with_retries(
     idempotent: bool,
     recover: Callable[[], Awaitable[T | None]] | None = None,
     sleep: Sleep = asyncio.sleep,
+    clock: Clock = time.monotonic,
 ) -> T:
     """Run `attempt_once(attempt_number)` until it succeeds or the policy gives up."""
+    started = clock()
+
+    def stop(state: RetryCallState) -> bool:
+        return state.attempt_number >= policy.attempts or clock() - started >= policy.max_elapsed
 
     def should_retry(exc: BaseException) -> bool:
         if not is_retryable(exc):
@@ -89,7 +94,7 @@ async def call_with_retries(
         return backoff(state)
 
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_elapsed),
+        stop=stop,
         wait=wait,
         retry=retry_if_exception(should_retry),
         sleep=sleep,

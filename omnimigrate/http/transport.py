@@ -47,7 +47,9 @@ def normalize_base_url(url: str) -> str:
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP date."""
+    """Retry-After is either delta-seconds or an HTTP date; a date counts from `now`, the
+    answer's own `Date` when it has one (the server's clock, so a client clock that is off
+    neither waits too long nor not at all), else this machine's time."""
     if not value:
         return None
     with contextlib.suppress(ValueError):
@@ -57,6 +59,14 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     return max(0.0, when - (time.time() if now is None else now))
+
+
+def http_date(headers: dict[str, str]) -> float | None:
+    """The answer's `Date` header as a timestamp, or None without a readable one."""
+    try:
+        return parsedate_to_datetime(headers["date"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def render_path(route: str, path_params: dict[str, str]) -> str:
@@ -140,7 +150,7 @@ class Transport:
         # encoded before the slot is taken: a large body (an import) encoded after it would
         # leave late and land next to the request paced after it
         body = None if json_body is None else json.dumps(json_body).encode()
-        async with self.limiter.slot() as waited:
+        async with self.limiter.slot(route) as waited:
             start = self._clock()
             status: int | str = "cancelled"  # until something else is known
             error = ""
@@ -248,7 +258,7 @@ class Transport:
                         "or a proxy or login page answered",
                     ) from None
         if status >= 400:
-            retry_after = parse_retry_after(headers.get("retry-after"))
+            retry_after = parse_retry_after(headers.get("retry-after"), http_date(headers))
             detail = detail_of(body) or " ".join(text.split())[:120] or "no error detail"
             raise api_error(
                 status,

@@ -31,6 +31,7 @@ from omnimigrate.engine.drill import Drill, DrillReport, is_acknowledged, open_d
 from omnimigrate.engine.drill_html import render_drill
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
+from omnimigrate.http.sessions import SessionFactory, open_session
 from omnimigrate.platforms import platform_named
 from omnimigrate.service.event_queue import EventQueue, Message
 from omnimigrate.service.events import (
@@ -67,6 +68,7 @@ class Worker:
         *,
         cipher: Cipher | None = None,
         tokens: TokenSource = lambda inst: resolve_tokens(inst.token_env),
+        sessions: SessionFactory = open_session,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -75,6 +77,7 @@ class Worker:
         self.metrics = metrics
         self.cipher = cipher
         self.tokens = tokens
+        self.sessions = sessions
         self.gate = EventGate(settings, store)
         self.ready = False
         self._log = structlog.get_logger("omnimigrate.serve")
@@ -167,6 +170,7 @@ class Worker:
         return inst.client_pool(
             self.tokens(inst), rate_limit=self._rate(name), period=s.rate_period, burst=s.rate_burst,
             retry=s.retry_policy(), timeout=s.timeout, observer=self.metrics.observer(name),
+            sessions=self.sessions,
         )  # fmt: skip
 
     async def _writing(self, target: str, work: Callable[[], Coroutine[object, None, T]]) -> T:

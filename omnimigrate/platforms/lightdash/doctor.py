@@ -10,15 +10,22 @@ from pydantic import SecretStr
 
 from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.http.retry import RetryPolicy
+from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.platforms.lightdash.client import LightdashClient, ProjectNotFound, select_project
 
 Finding = tuple[str, bool, str]  # (check, ok, detail)
 
 
 async def diagnose_token(
-    url: str, token: SecretStr, project: str | None, rate_limit: int, timeout: float
+    url: str,
+    token: SecretStr,
+    project: str | None,
+    rate_limit: int,
+    timeout: float,
+    sessions: SessionFactory,
 ) -> list[Finding]:
-    async with LightdashClient(url, token, timeout=timeout, retry=RetryPolicy(attempts=1)) as c:
+    once = RetryPolicy(attempts=1)
+    async with LightdashClient(url, token, sessions=sessions, timeout=timeout, retry=once) as c:
         start = time.monotonic()
         try:
             me = await c.me()

@@ -7,7 +7,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-import aiohttp
 from pydantic import SecretStr, ValidationError
 
 from omnimigrate.engine.content import ContentReport
@@ -20,6 +19,7 @@ from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.http.client import pool_of
 from omnimigrate.http.identify import NOT_LIGHTDASH, lightdash_version
 from omnimigrate.http.retry import RetryPolicy
+from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.platforms.lightdash import content
 from omnimigrate.platforms.lightdash.applying import ApplyContext
 from omnimigrate.platforms.lightdash.backup import Context, projects
@@ -81,11 +81,16 @@ async def read_target(clients: Sequence[LightdashClient], view: SnapshotView) ->
 
 
 async def preflight(
-    url: str, tokens: list[SecretStr], names: list[str], timeout: float, project: str | None = None
+    url: str,
+    tokens: list[SecretStr],
+    names: list[str],
+    timeout: float,
+    sessions: SessionFactory,
+    project: str | None = None,
 ) -> None:
     """`GET /api/v1/org/projects` per token: the instance answers, takes the token, and has
     the project asked for."""
-    async with aiohttp.ClientSession() as session:
+    async with sessions() as session:
         for token, name in zip(tokens, names, strict=True):
             client = LightdashClient(
                 url, token, session=session, timeout=timeout, retry=RetryPolicy(attempts=1)

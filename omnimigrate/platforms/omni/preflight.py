@@ -6,7 +6,6 @@ of key fails in seconds, with nothing left open. Retries are for an instance tha
 
 from __future__ import annotations
 
-import aiohttp
 from pydantic import SecretStr
 
 from omnimigrate.engine.platform import InstanceUnusable
@@ -14,14 +13,21 @@ from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.hints import command_line
 from omnimigrate.http.identify import lightdash_hint, lightdash_version
 from omnimigrate.http.ratelimit import RateLimiter
+from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.http.transport import Transport
 
 PROBE = "/api/scim/v2/Users"
 
 
-async def preflight(url: str, tokens: list[SecretStr], names: list[str], timeout: float) -> None:
+async def preflight(
+    url: str,
+    tokens: list[SecretStr],
+    names: list[str],
+    timeout: float,
+    sessions: SessionFactory,
+) -> None:
     """`names`: the environment variables the tokens came from, for the messages."""
-    async with aiohttp.ClientSession() as session:
+    async with sessions() as session:
         for token, name in zip(tokens, names, strict=True):
             transport = Transport(
                 url, token, session=session, limiter=RateLimiter(60), timeout=timeout
