@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -124,9 +125,7 @@ def test_ledger_turns_done_work_into_skips_and_started_work_into_adoption():
     inv.schedules = {}
     again = plan(inv, ledger)
     assert {op for k, op in ops(again).items() if k.startswith("document:")} == {"skip"}
-    ledger["document:d2:import"] = ledger["document:d2:import"].model_copy(
-        update={"status": "started"}
-    )
+    ledger["document:d2:import"] = replace(ledger["document:d2:import"], status="started")
     adopted = next(a for a in plan(inv, ledger).actions if a.id == "document:d2:import")
     assert adopted.adopt and not adopted.writes
 

@@ -12,7 +12,7 @@ import structlog
 
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.plan import Action
-from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
+from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger, Status
 from omnimigrate.platforms.omni.action_ids import document_of
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.handler import ActionKind
@@ -76,7 +76,7 @@ class ApplyContext:
     async def write(self, key: str, record: LedgerRecord) -> None:
         await asyncio.to_thread(self.ledger.write, key, record)
 
-    async def record(self, action: Action, status: str, target: str | None = None) -> None:
+    async def record(self, action: Action, status: Status, target: str | None = None) -> None:
         record = LedgerRecord(status=status, digest=action.digest, target=target)
         await self.write(action.id, record)
 
