@@ -93,7 +93,8 @@ def test_a_fresh_target_gets_everything_in_dependency_order():
         < order.index("folder:sales/q1")
         < order.index("document:d1:import")
     )
-    assert order.index("document:d1:owner") < order.index("document:d1:permissions")
+    # the permits first: the new owner's explicit permit, which a transfer needs, goes with them
+    assert order.index("document:d1:permissions") < order.index("document:d1:owner")
     assert ops(p)["document:d1:import"] == "create" and "document:d3:import" not in ops(p)
     imp = next(a for a in p.actions if a.id == "document:d1:import")
     assert imp.params["base_model_id"] == "m-tgt" and imp.params["folder_path"] == "sales/q1"
