@@ -67,7 +67,8 @@ async def delete(fake: FakeLightdash, token: str, project: st.Project, space: st
     url = f"{fake.url}/api/v1/projects/{project.uuid}/spaces/{space.uuid}"
     headers = {"Authorization": f"ApiKey {token}"}
     async with aiohttp.ClientSession() as http, http.delete(url, headers=headers) as reply:
-        assert reply.status == 204, await reply.text()
+        # the real 1.219 answered 200 {"status": "ok"}; 0.1471's spec says 204
+        assert reply.status == (200 if fake.modern else 204), await reply.text()
 
 
 def held(project: st.Project, space: st.Space) -> dict[str, int]:

@@ -13,7 +13,7 @@ import structlog
 
 from omnimigrate.engine.plan import Action, Plan
 from omnimigrate.engine.platform import ActionRunner
-from omnimigrate.engine.protocol import intent
+from omnimigrate.engine.protocol import effects_id, intent, is_reconcile
 from omnimigrate.engine.restore_ledger import RestoreLedger
 from omnimigrate.http.errors import OmniError
 from omnimigrate.http.transport import key_stats
@@ -24,11 +24,20 @@ class RestoreError(Exception):
     """An action cannot be done as planned; the message says why."""
 
 
+class RestoreBlocked(RestoreError):
+    """An action the target shows, only when it is written, it cannot hold (what the plan
+    would have blocked had the target said so when read): reported blocked with the reason,
+    not failed, and what depends on it is blocked by it. Raised before anything is written."""
+
+
 @dataclass
 class Outcome:
     status: str  # done, skipped, failed, blocked
     detail: str = ""
     warning: str = ""  # done, but something the snapshot has could not be made so
+    # blocked because the target cannot hold it (RestoreBlocked, or blocked by such an action):
+    # no later run writes it either, so a reconcile waiting for it need not stay undone
+    final: bool = False
 
 
 @dataclass
@@ -129,8 +138,17 @@ class Applier:
     async def _settle(self, action: Action) -> Outcome:
         for dep in action.depends_on:
             outcome = self.result.outcomes.get(dep)
+            if (
+                outcome
+                and outcome.final
+                and is_reconcile(action.id)
+                and action.id != effects_id(dep)
+            ):
+                continue  # as a blocked write the plan leaves out of what a reconcile waits for
             if outcome and outcome.status in ("failed", "blocked"):
-                return Outcome("blocked", f"blocked by {dep} ({outcome.status})")
+                return Outcome(
+                    "blocked", f"blocked by {dep} ({outcome.status})", final=outcome.final
+                )
         if action.op == "blocked":
             return Outcome("blocked", action.reason)
         if not action.writes and not action.adopt:
@@ -144,6 +162,9 @@ class Applier:
             if action.op == "create" and self.runner.creates(action):  # protocol.py, 1
                 await asyncio.to_thread(self.ledger.write, action.id, intent(action))
             warning = await self.runner.apply(action, client)
+        except RestoreBlocked as exc:
+            self._log.warning("restore.action_blocked", action=action.id, reason=str(exc))
+            return Outcome("blocked", str(exc), final=True)
         except (OmniError, RestoreError) as exc:
             self._log.warning("restore.action_failed", action=action.id, error=str(exc))
             return Outcome("failed", str(exc))

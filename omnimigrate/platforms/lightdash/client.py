@@ -494,9 +494,15 @@ class LightdashClient(ApiClient):
         )
         return SpaceRef.model_validate(results)
 
-    async def update_space(self, project: str, space: str, name: str, private: bool) -> None:
+    async def update_space(
+        self, project: str, space: str, name: str, private: bool, member_role: str | None = None
+    ) -> None:
+        """`member_role`: 1.219's projectMemberAccessRole (null clears it); 0.1471 has none."""
+        body: dict[str, Any] = {"name": name, **await self._space_flag(private)}
+        if await self.modern():
+            body["projectMemberAccessRole"] = member_role
         await self._results("PATCH", SPACE, path={"projectUuid": project, "spaceUuid": space},
-                         json={"name": name, **await self._space_flag(private)})  # fmt: skip
+                            json=body)  # fmt: skip
 
     async def share_space(self, project: str, space: str, user: str, role: str) -> None:
         """Idempotent by nature: sharing again sets the same role."""
@@ -589,10 +595,13 @@ class LightdashClient(ApiClient):
         return str(required(results, "savedSqlUuid", SQL_CHART))
 
     async def upsert_sql_chart(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
+        """The change is read under `sqlCharts`, as the spec declares, or `charts`, where the
+        real 1.219 answers it (CoderService.upsertSqlChart)."""
         route = await self.code_route("sqlCharts", slug=True)
         results = await self._results("POST", route, path={"projectUuid": project, "slug": slug},
                                       json=body, recover=self._no_lookup)  # fmt: skip
-        return _upserted(results, "sqlCharts", route)
+        items = "sqlCharts" if isinstance(results, dict) and results.get("sqlCharts") else "charts"
+        return _upserted(results, items, route)
 
     async def upsert_dashboard(self, project: str, slug: str, body: dict[str, Any]) -> Upserted:
         route = await self.code_route("dashboards", slug=True)

@@ -1,6 +1,6 @@
 """The fake Lightdash's data: an organization with users, groups and projects, each project
 with its access, spaces, charts, dashboards and schedulers. Plain dataclasses; the routes
-(`api.py`) turn them into the documented JSON shapes."""
+(one module per resource, composed in `api.py`) turn them into the documented JSON shapes."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ class Space:
     parent: str | None = None  # space uuid (served only with `nested_spaces`)
     users: dict[str, str] = field(default_factory=dict)  # user uuid -> space role
     groups: dict[str, str] = field(default_factory=dict)  # group uuid -> space role
+    member_role: str | None = None  # 1.219's projectMemberAccessRole: every member's role
 
 
 @dataclass
@@ -69,6 +70,7 @@ class SqlChart:
     space: str
     content: dict[str, Any]  # name, description, sql, limit, config, chartKind
     updated_at: str
+    created_by: str | None = None  # user uuid
 
 
 @dataclass

@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from omnimigrate.engine import protocol
-from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.apply import RestoreBlocked
 from omnimigrate.engine.jobs import READ, Job, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.http.errors import OmniAPIError
@@ -21,6 +21,7 @@ from omnimigrate.platforms.lightdash.model import (
     Space,
     digest,
     project_of,
+    space_digest,
     space_grants,
     space_key,
     space_path,
@@ -126,13 +127,15 @@ def plan_space(ctx: PlanContext, project: str, space: Space) -> None:
         ctx.blocked(action_id("ld.space.member_role", full), "ld.space.member_role", full,
                     f"projectMemberAccessRole {space.member_role!r} (1.219) has no equivalent in "
                     "the target's isPrivate model: set the role of each member instead")  # fmt: skip
+    role = space.member_role if ctx.inv.space_model == INHERIT else None  # else blocked above
     action = Action(id=action_id("ld.space", full), kind="ld.space", object=full, op="create",
-                    params={"project": project, "path": space.path, "private": space.private},
+                    params={"project": project, "path": space.path, "private": space.private,
+                            "member_role": role},
                     parent=space_key(project, space.path[:-1]) if len(space.path) > 1 else None)  # fmt: skip
     if parent and project in ctx.inv.flat:
         ctx.mark(action, "blocked", FLAT)
         return
-    ctx.decide(action, ctx.inv.spaces.get(full), digest(space.private), parent)
+    ctx.decide(action, ctx.inv.spaces.get(full), space_digest(space.private, role), parent)
     users = {e: r for e, r in space.users.items() if ctx.user_ok(e)}
     for email in sorted(set(space.users) - set(users)):
         ctx.blocked(action_id("ld.space.share", full, email), "ld.space.share",
@@ -157,16 +160,20 @@ async def write_space(ctx: ApplyContext, client: LightdashClient, a: Action) -> 
     project = ctx.project(name)
     if a.op == "update":
         uuid, _ = ctx.space(name, path)
-        await client.update_space(project, uuid, path[-1], a.params["private"])
+        await client.update_space(project, uuid, path[-1], a.params["private"],
+                                  a.params.get("member_role"))  # fmt: skip
         return await ctx.done(a, uuid)
     parent = ctx.space(name, path[:-1])[0] if len(path) > 1 else None
     if parent and name in ctx.flat:  # a target with no space to tell it at plan time
-        raise RestoreError(FLAT)
+        raise RestoreBlocked(FLAT)
     creator = await ctx.token_user(client)  # Lightdash gives them an admin share (CREATOR_SHARE)
     made = await client.create_space(project, path[-1], a.params["private"], parent)
     if not await client.nests([made]):
         ctx.flat.add(name)
     ctx.ids.spaces[space_key(name, path)] = (made.uuid, made.code_slug)
+    if a.params.get("member_role"):  # 1.219's create takes no role: its update does
+        await client.update_space(project, made.uuid, path[-1], a.params["private"],
+                                  a.params["member_role"])  # fmt: skip
     await ctx.done(a, made.uuid, creator=creator)
 
 
@@ -271,6 +278,11 @@ async def undo_creator_share(ctx: ApplyContext, client: LightdashClient, a: Acti
     return None
 
 
+def space_requests(a: Action) -> int:
+    """A create, and the update that gives it a role for every project member (1.219)."""
+    return 1 + bool(a.op == "create" and a.params.get("member_role"))
+
+
 def access_requests(a: Action) -> int:
     """One request per share that differs from the target's (all of them, for a new space)."""
     have = Shares.model_validate(a.have)
@@ -309,6 +321,6 @@ HANDLER = Handler(
     creates=frozenset({"ld.space"}),
     adopt={"ld.space": adopt_space},
     side_effects=(CREATOR_SHARE,),
-    requests={"ld.space.access": access_requests},
+    requests={"ld.space": space_requests, "ld.space.access": access_requests},
     rows=rows,
 )
