@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,7 +91,8 @@ def test_a_fresh_target_gets_everything_in_dependency_order():
         < order.index("folder:sales/q1")
         < order.index("document:d1:import")
     )
-    assert order.index("document:d1:owner") < order.index("document:d1:permissions")
+    # the permits first: the new owner's explicit permit, which a transfer needs, goes with them
+    assert order.index("document:d1:permissions") < order.index("document:d1:owner")
     assert ops(p)["document:d1:import"] == "create" and "document:d3:import" not in ops(p)
     imp = next(a for a in p.actions if a.id == "document:d1:import")
     assert imp.params["base_model_id"] == "m-tgt" and imp.params["folder_path"] == "sales/q1"
@@ -122,9 +124,7 @@ def test_ledger_turns_done_work_into_skips_and_started_work_into_adoption():
     inv.schedules = {}
     again = plan(inv, ledger)
     assert {op for k, op in ops(again).items() if k.startswith("document:")} == {"skip"}
-    ledger["document:d2:import"] = ledger["document:d2:import"].model_copy(
-        update={"status": "started"}
-    )
+    ledger["document:d2:import"] = replace(ledger["document:d2:import"], status="started")
     adopted = next(a for a in plan(inv, ledger).actions if a.id == "document:d2:import")
     assert adopted.adopt and not adopted.writes
 

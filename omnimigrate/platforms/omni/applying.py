@@ -14,7 +14,7 @@ from omnimigrate.engine.action_ids import key_of
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.handler import Runner
 from omnimigrate.engine.plan import Action
-from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
+from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger, Status
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.handler import ActionKind
 from omnimigrate.platforms.omni.planning import OmniPlan
@@ -71,14 +71,25 @@ class ApplyContext:
         self.acting: str | None = acting.target if acting else None
         self._acting_lock = asyncio.Lock()
         self.renames = asyncio.Lock()  # one folder path change at a time (swaps, G7)
+        # target identifiers of the documents whose new owner this run's permissions step
+        # gave the explicit permit a transfer needs (with the document's other grants)
+        self.permitted_owners: set[str] = set()
+        self._planned: dict[str, Action] | None = None
         self.log = structlog.get_logger("omnimigrate.restore")
 
     async def write(self, key: str, record: LedgerRecord) -> None:
         await asyncio.to_thread(self.ledger.write, key, record)
 
-    async def record(self, action: Action, status: str, target: str | None = None) -> None:
+    async def record(self, action: Action, status: Status, target: str | None = None) -> None:
         record = LedgerRecord(status=status, digest=action.digest, target=target)
         await self.write(action.id, record)
+
+    def planned(self, action_id: str) -> Action | None:
+        """The plan's action of that id: a step that does part of another's work (a
+        document's permissions, its owner's permit) looks up what that one does."""
+        if self._planned is None:
+            self._planned = {a.id: a for a in self.plan.actions}
+        return self._planned.get(action_id)
 
     def by_role(
         self, grants: list[dict[str, Any]]

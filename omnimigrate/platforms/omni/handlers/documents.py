@@ -65,8 +65,8 @@ DOCUMENT_STEPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("import", (), "its folder and model's YAML first; identifier, name, model and folder path"),
     ("description", ("import",), "an import carries no description"),
     ("labels", ("import",), "and each label itself"),
-    ("owner", ("import",), "and the owner's user; a transfer resets the previous owner's role"),
-    ("permissions", ("import", "owner"), "after the owner, whose transfer would reset them"),
+    ("permissions", ("import",), "with the owner's permit a transfer needs, in the same calls"),
+    ("owner", ("import", "permissions"), "and the owner's user; resets the previous owner's role"),
     ("scope", ("import",), "only outside any folder: Omni gives an import its own scope"),
 )
 _AFTER = {step: waits for step, waits, _ in DOCUMENT_STEPS}
@@ -315,13 +315,13 @@ def plan(ctx: PlanContext) -> None:
                        op="create", params={"identifier": ident, "labels": labels}),
                 [*after(ident, "labels"), *(label_action_id(x) for x in labels)],
             )  # fmt: skip
-        if doc.owner:
-            _plan_owner(ctx, doc)
         ctx.permissions(
             document_step(ident, "permissions"), "document.permissions", ident,
             {"identifier": ident}, doc.grants, after(ident, "permissions"),
             of=document_step(ident, "import"),
         )  # fmt: skip
+        if doc.owner:
+            _plan_owner(ctx, doc)
         if not doc.folder_path:  # in a folder it takes the folder's scope
             _plan_scope(ctx, doc)
 
@@ -525,14 +525,41 @@ async def add_labels(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
 async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     """Only the direct permits that differ from the target's (`permit_writes`); the owner's
     entry is ownership, not a permit. A document this plan imported is not read: it has
-    none but what its owner step left, which the snapshot's roles then set."""
+    none yet, and its owner is the importing user. Where the owner step transfers the
+    document next, the new owner's explicit permit (Omni's condition for a transfer, which
+    takes it away again) goes in the same calls as these grants, and the current owner's
+    grant is left to the owner step, after the transfer that resets it."""
     ident = ctx.ids.document(a.params["identifier"])
-    have = {} if a.have.get("fresh") else {
-        permit_key(p.type, p.id): permit_role(p.role or "", p.access_boost)
-        async for p in c.access_list(ident, access_source="direct")
-        if not p.is_owner
-    }  # fmt: skip
-    writes = permit_writes(ctx.ids, a, have)
+    have: dict[str, str] = {}
+    current: str | None = None
+    if not a.have.get("fresh"):
+        async for p in c.access_list(ident, access_source="direct"):
+            if p.is_owner:
+                current = p.id
+            else:
+                have[permit_key(p.type, p.id)] = permit_role(p.role or "", p.access_boost)
+    step = ctx.planned(document_step(a.params["identifier"], "owner"))
+    owner = step.params["owner"] if step is not None and step.writes else None
+    if owner and a.have.get("fresh"):
+        current = await ctx.acting_user(lambda: owner_of(c, ident))
+    planned = a
+    if owner and ctx.ids.user(owner) != current:
+        planned = a.model_copy(update={"params": {**a.params, "grants": [
+            g for g in a.params["grants"] if _user_id(ctx, g) != current
+        ]}})  # fmt: skip
+    else:
+        owner = None
+    writes = permit_writes(ctx.ids, planned, have)
+    if owner:
+        owner_id = ctx.ids.user(owner)
+        if permit_key("user", owner_id) not in have:  # in the first call, whatever its role
+            role, boost = next(((g["role"], g["access_boost"]) for g in writes.grants),
+                               ("MANAGER", False))  # fmt: skip
+            writes.grants.append(
+                {"principal": {"kind": "user", "key": owner}, "role": role, "access_boost": boost}
+            )
+        writes.users = [u for u in writes.users if u != owner_id]
+        ctx.permitted_owners.add(ident)
     for (role, boost), users, groups in ctx.by_role(writes.grants):
         await c.add_document_permits(
             ident, role, user_ids=users, group_ids=groups, access_boost=boost
@@ -546,28 +573,57 @@ async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None
     await ctx.record(a, "done")
 
 
+def _user_id(ctx: ApplyContext, grant: dict[str, Any]) -> str | None:
+    principal = grant["principal"]
+    return ctx.ids.users.get(principal["key"]) if principal["kind"] == "user" else None
+
+
 async def transfer_owner(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
-    """Transfer needs an explicit permit for the new owner first; Omni then grants the
-    previous owner (the restoring key's user) MANAGER: revoked here, unless that user is a
-    grantee in the snapshot, whose role the permissions action then sets (DIGEST G10). A
-    first attempt knows the current owner (the importing user); a resumed or changed one
-    asks, and revokes the previous owner's MANAGER only where a transfer left it."""
+    """Transfer needs an explicit permit for the new owner first, which the permissions step
+    gave with its grants where it ran; Omni then gives the previous owner MANAGER, set back
+    here to the role the snapshot grants that user, or revoked (DIGEST G10). A first
+    attempt knows the current owner (the importing user); a resumed or changed one asks,
+    and sets right the restoring key's user's permit that an interrupted transfer left."""
     ident = ctx.ids.document(a.params["identifier"])
     owner = ctx.ids.user(a.params["owner"])
+    held: dict[str | None, str | None]
     if a.op == "create":
-        acting = current = await ctx.acting_user(lambda: owner_of(c, ident))
-        held: set[str | None] = {acting}
+        current = await ctx.acting_user(lambda: owner_of(c, ident))
+        held = {owner: None} if ident in ctx.permitted_owners else {}
     else:
-        acting, (current, held) = ctx.acting, await owner_and_permitted(c, ident)
+        current, held = await owner_and_permitted(c, ident)
     await ctx.record(a, "started")
     if current != owner:
-        await c.add_document_permits(ident, "MANAGER", user_ids=[owner])
+        if owner not in held:
+            await c.add_document_permits(ident, "MANAGER", user_ids=[owner])
         await c.transfer_document_ownership(ident, owner)
-        held.add(current)
-    grantees = {ctx.ids.users.get(k) for k in a.params["grantees"]}
-    if acting and acting != owner and acting not in grantees and acting in held:
-        await c.revoke_document_permits(ident, user_ids=[acting])
+        held[current] = permit_role("MANAGER", False)  # Omni's doing
+    granted = _granted(ctx, a)
+    for user in dict.fromkeys((current, ctx.acting)):
+        if user and user != owner and user in held and held[user] != granted.get(user):
+            await _set_permit(c, ident, user, granted.get(user))
     await ctx.record(a, "done", owner)
+
+
+def _granted(ctx: ApplyContext, a: Action) -> dict[str, str]:
+    """The snapshot's user grants on the document of owner step `a`, as target user id ->
+    permit role (the permissions step holds them; a grantee it lacks is left as it is)."""
+    step = ctx.planned(document_step(a.params["identifier"], "permissions"))
+    grants = step.params["grants"] if step is not None else []
+    return {
+        uid: permit_role(g["role"], g["access_boost"])
+        for g in grants
+        if (uid := _user_id(ctx, g)) and g["principal"]["key"] in a.params["grantees"]
+    }
+
+
+async def _set_permit(c: OmniClient, ident: str, user: str, role: str | None) -> None:
+    """A user's direct permit to `role` (a permit_role), or none."""
+    if role is None:
+        await c.revoke_document_permits(ident, user_ids=[user])
+        return
+    name, _, boost = role.partition("+")
+    await c.update_document_permits(ident, name, user_ids=[user], access_boost=bool(boost))
 
 
 def identifier_changed(ctx: ApplyContext, a: Action) -> str | None:
@@ -584,22 +640,25 @@ def import_requests(a: Action) -> int:
 
 
 def transfer_requests(a: Action) -> int:
-    """Owner read, permit, transfer, revoke."""
-    return 4
+    """The transfer, the previous owner's permit, and the new owner's where no permissions
+    step gives it (the owner read is once a run)."""
+    return 3
 
 
 async def owner_of(c: OmniClient, ident: str) -> str | None:
     return (await owner_and_permitted(c, ident))[0]
 
 
-async def owner_and_permitted(c: OmniClient, ident: str) -> tuple[str | None, set[str | None]]:
-    """A document's owner, and the users with a direct permit on it."""
-    owner, permitted = None, set[str | None]()
+async def owner_and_permitted(
+    c: OmniClient, ident: str
+) -> tuple[str | None, dict[str | None, str | None]]:
+    """A document's owner, and the users with a direct permit on it (-> permit role)."""
+    owner, permitted = None, dict[str | None, str | None]()
     async for p in c.access_list(ident, access_source="direct"):
         if p.is_owner:
             owner = p.id
         elif p.type == "user":
-            permitted.add(p.id)
+            permitted[p.id] = permit_role(p.role or "", p.access_boost)
     return owner, permitted
 
 

@@ -78,7 +78,7 @@ def plan(ctx: PlanContext) -> None:
                             object=f"{email} -> {ident}", op="create",
                             params={"user": email, "identifier": ident})  # fmt: skip
             imported = document_step(ident, "import")
-            parents = [*after(ident, "permissions"), document_step(ident, "permissions")]
+            parents = [*after(ident, "owner"), document_step(ident, "owner")]
             if not ctx.user_ok(email):
                 ctx.mark(action, "blocked", ctx.missing_reason(Principal(kind="user", key=email)))
             elif ctx.aliases.get(ident, ident) in have and not ctx.reimported([imported]):
