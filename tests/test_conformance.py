@@ -11,7 +11,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from omnimigrate.platforms.lightdash.fake.conformance import load_spec_dict as lightdash_spec
-from omnimigrate.platforms.omni.fake.conformance import Exchange, load_spec_dict
+from omnimigrate.platforms.omni.fake.conformance import OmniExchange, load_spec_dict
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from tests.conftest import client_for
 
@@ -183,7 +183,7 @@ async def test_the_checker_rejects_nonconforming_requests(start_fake, scenario):
 def test_response_checker_catches_a_wrong_shape():
     fake = FakeOmni()
     assert fake.conformance is not None
-    labels = Exchange("GET", "/api/v1/labels", "/api/v1/labels", {}, {})
+    labels = OmniExchange("GET", "/api/v1/labels", "/api/v1/labels", {}, {})
     wrong = json.dumps({"labels": [{"name": "x"}]}).encode()  # required label fields missing
     fake.conformance.check_response(labels, 200, wrong, "application/json", {})
     limited = json.dumps({"detail": "slow down", "status": 429}).encode()
@@ -195,7 +195,7 @@ def test_response_checker_catches_a_wrong_shape():
 def test_fake_routes_exist_in_the_spec():
     spec = load_spec_dict()["paths"]
     fake = FakeOmni(settings=FakeSettings(routes="official", validate=False))
-    for method, path, _ in fake._routes():
+    for method, path, _ in fake.routes():
         assert method.lower() in spec.get(path, {}), f"{method} {path} is not in openapi.json"
 
 

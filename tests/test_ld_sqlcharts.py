@@ -12,7 +12,7 @@ from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import open_snapshot, plan_restore
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as st
-from omnimigrate.platforms.lightdash.fake.api import SQL_CHART_SCHEDULERS
+from omnimigrate.platforms.lightdash.fake.schedulers import SQL_CHART_SCHEDULERS
 from omnimigrate.platforms.lightdash.handlers.sqlcharts import NO_SQL_CHARTS
 from omnimigrate.platforms.lightdash.platform import client_pool
 from tests.test_lightdash import backed_up, restore, serve

@@ -20,8 +20,8 @@ from omnimigrate.http.errors import OmniNotFound
 from omnimigrate.platforms.lightdash.client import LightdashClient
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as State
-from omnimigrate.platforms.lightdash.fake.api import UNOFFICIAL_SCHEDULER_ROUTES
 from omnimigrate.platforms.lightdash.fake.conformance import load_openapi
+from omnimigrate.platforms.lightdash.fake.schedulers import UNOFFICIAL_SCHEDULER_ROUTES
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
 from omnimigrate.platforms.lightdash.fake.state import LightdashState, Project
 from omnimigrate.platforms.lightdash.planning import LightdashPlan

@@ -15,24 +15,15 @@ checked against `SCHEDULER_BODY`, written from Lightdash's `CreateSchedulerAndTa
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from openapi_core import OpenAPI
 from openapi_schema_validator import OAS30Validator
 
-from omnimigrate.fakes.openapi_check import (
-    SpecChecks,
-    SpecRequest,
-    SpecResponse,
-    Violation,
-    json_or_none,
-    parsed_openapi,
-    schema_problem,
-)
-from omnimigrate.platforms.lightdash.fake.api import UNOFFICIAL_SCHEDULER_ROUTES
+from omnimigrate.fakes.conformance import Conformance, Exchange, Patch, spec_dict, spec_openapi
+from omnimigrate.fakes.openapi_check import json_or_none, schema_problem
+from omnimigrate.platforms.lightdash.fake.organization import HEALTH
+from omnimigrate.platforms.lightdash.fake.schedulers import UNOFFICIAL_SCHEDULER_ROUTES
 
 _TARGET = {
     "anyOf": [
@@ -83,7 +74,7 @@ def _add_missing_path_parameters(spec: dict[str, Any]) -> None:
 
 
 SPEC_FILES = {"0.1471": "openapi.json", "1.219": "openapi-1.219.0.json"}
-UNCHECKED = ("/api/v1/health",)  # served by every Lightdash, declared by neither spec
+UNCHECKED = (HEALTH,)  # served by every Lightdash, declared by neither spec
 
 
 def _unique_operation_ids(spec: dict[str, Any]) -> None:
@@ -114,73 +105,58 @@ def _nullable_all_of(node: Any) -> Any:
     return node
 
 
+def _nullable_components(spec: dict[str, Any]) -> None:
+    spec["components"] = _nullable_all_of(spec["components"])
+
+
+def _patches(generation: str) -> tuple[Patch, ...]:
+    both = (_add_missing_path_parameters, _unique_operation_ids)
+    return both if generation == "0.1471" else (*both, _nullable_components)
+
+
+PACKAGE = "omnimigrate.platforms.lightdash.fake"
+
+
 def load_spec_dict(generation: str = "0.1471") -> dict[str, Any]:
-    here = resources.files("omnimigrate.platforms.lightdash.fake")
-    spec = json.loads(here.joinpath(SPEC_FILES[generation]).read_text())
-    _add_missing_path_parameters(spec)
-    _unique_operation_ids(spec)
-    if generation != "0.1471":
-        spec["components"] = _nullable_all_of(spec["components"])
-    return spec
+    return spec_dict(PACKAGE, SPEC_FILES[generation], _patches(generation))
 
 
-@cache
 def load_openapi(generation: str = "0.1471") -> tuple[OpenAPI, dict[str, Any]]:
-    spec = load_spec_dict(generation)
-    return parsed_openapi(spec), spec
+    return spec_openapi(PACKAGE, SPEC_FILES[generation], _patches(generation))
 
 
-class Conformance:
-    """Validates exchanges; collects violations instead of raising, so tests can assert."""
-
+class LightdashConformance(Conformance):
     def __init__(self, generation: str = "0.1471") -> None:
-        api, self.spec = load_openapi(generation)
-        self.checks = SpecChecks(api)
+        super().__init__(load_openapi(generation))
         # 1.219 declares the scheduler creates; 0.1471 does not (SCHEDULER_BODY stands in)
         self.unofficial = UNOFFICIAL_SCHEDULER_ROUTES if generation == "0.1471" else ()
         # statuses the real 1.219 answered that its spec does not document
         self.real_status = (
             {("POST", "/api/v1/org/attributes", 201)} if generation != "0.1471" else set()
         )
-        self.violations: list[Violation] = []
 
-    def check_request(
-        self, method: str, path: str, route: str, query: Any, headers: Any, body: bytes | None
-    ) -> str | None:
-        if route in UNCHECKED:
+    def request_problem(self, ex: Exchange, body: bytes | None, ctype: str) -> str | None:
+        if ex.route in UNCHECKED:
             return None
-        if route in self.unofficial:
-            problem = schema_problem(SCHEDULER_BODY, json_or_none(body))
-        else:
-            problem = self.checks.request_problem(
-                SpecRequest(method, path, query, headers, body, "")
-            )
-        if problem:
-            self.violations.append(Violation("request", method, path, problem))
-        return problem
+        if ex.route in self.unofficial:
+            return schema_problem(SCHEDULER_BODY, json_or_none(body))
+        return super().request_problem(ex, body, "")  # read as JSON, whatever it says
 
-    def check_response(
-        self, method: str, path: str, route: str, status: int, data: bytes, headers: Any
-    ) -> None:
-        problem: str | None = None
-        if route in UNCHECKED:
-            return
+    def response_problem(
+        self, ex: Exchange, status: int, data: bytes, ctype: str, headers: Any
+    ) -> str | None:
+        if ex.route in UNCHECKED:
+            return None
         if status == 204 and not data:
             # tsoa declares a JSON body for DeleteSpace's 204, which HTTP gives no content
-            return
+            return None
         if status >= 400:
-            problem = schema_problem(ERROR_SHAPE, json_or_none(data))
-        elif route in self.unofficial:
-            problem = self._scheduler_problem(json_or_none(data))
-        else:
-            if (method, route, status) in self.real_status:
-                status = 200  # what the real server answered where its spec says 200
-            problem = self.checks.response_problem(
-                SpecRequest(method, path, {}, {}, None, ""),
-                SpecResponse(status, data, "application/json", headers),
-            )
-        if problem:
-            self.violations.append(Violation("response", method, path, f"{status}: {problem}"))
+            return schema_problem(ERROR_SHAPE, json_or_none(data))
+        if ex.route in self.unofficial:
+            return self._scheduler_problem(json_or_none(data))
+        if (ex.method, ex.route, status) in self.real_status:
+            status = 200  # what the real server answered where its spec says 200
+        return super().response_problem(ex, status, data, "application/json", headers)
 
     def _scheduler_problem(self, body: Any) -> str | None:
         """An unofficial route's answer, against the spec's scheduler response (OpenAPI 3.0

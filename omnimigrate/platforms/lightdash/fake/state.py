@@ -1,6 +1,6 @@
 """The fake Lightdash's data: an organization with users, groups and projects, each project
 with its access, spaces, charts, dashboards and schedulers. Plain dataclasses; the routes
-(`api.py`) turn them into the documented JSON shapes."""
+(one module per resource, composed in `api.py`) turn them into the documented JSON shapes."""
 
 from __future__ import annotations
 

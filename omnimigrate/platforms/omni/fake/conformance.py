@@ -21,23 +21,14 @@ error shape `{detail, status}`.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from openapi_core import OpenAPI
 
-from omnimigrate.fakes.openapi_check import (
-    SpecChecks,
-    SpecRequest,
-    SpecResponse,
-    Violation,
-    json_or_none,
-    parsed_openapi,
-    schema_problem,
-)
+from omnimigrate.fakes.conformance import Conformance, Exchange, spec_dict, spec_openapi
+from omnimigrate.fakes.openapi_check import json_or_none, schema_problem
 
 ERROR_SHAPE = {
     "type": "object",
@@ -106,32 +97,25 @@ def _patch_slack_recipients(spec: dict[str, Any]) -> None:
     ]
 
 
+PATCHES = (
+    _patch_numeric_defaults,
+    _patch_nullable_parameters,
+    _patch_group_id_format,
+    _patch_slack_recipients,
+)
+
+
 def load_spec_dict() -> dict[str, Any]:
-    text = resources.files("omnimigrate.platforms.omni.fake").joinpath("openapi.json").read_text()
-    spec = json.loads(text)
-    _patch_numeric_defaults(spec)
-    _patch_nullable_parameters(spec)
-    _patch_group_id_format(spec)
-    _patch_slack_recipients(spec)
-    return spec
+    return spec_dict("omnimigrate.platforms.omni.fake", "openapi.json", PATCHES)
 
 
-@cache
 def load_openapi() -> tuple[OpenAPI, dict[str, Any]]:
-    """Parsing the 600 kB spec takes about a second: do it once per process."""
-    spec = load_spec_dict()
-    return parsed_openapi(spec), spec
+    return spec_openapi("omnimigrate.platforms.omni.fake", "openapi.json", PATCHES)
 
 
 @dataclass(frozen=True)
-class Exchange:
-    """The parts of a request both checks need."""
-
-    method: str
-    path: str  # as requested
-    route: str  # the route template it matched
-    query: Any
-    headers: Any
+class OmniExchange(Exchange):
+    """The older spec's YAML alias is checked as the official YAML operation."""
 
     @property
     def spec_path(self) -> str:
@@ -141,62 +125,39 @@ class Exchange:
     def spec_route(self) -> str:
         return _unalias(self.route)
 
-    @property
-    def seed_body(self) -> dict[str, Any] | None:
-        return SEED_BODIES.get((self.method.lower(), self.route))
+
+SeedSchema = Callable[[str, str], dict[str, Any] | None]
 
 
-class Conformance:
-    """Validates exchanges; collects violations instead of raising, so tests can assert."""
+class OmniConformance(Conformance):
+    """`seed_schema`: the older spec's shape an operation's response follows instead of the
+    spec's (strict.py), by method and route."""
 
-    def __init__(self) -> None:
-        api, self._spec = load_openapi()
-        self.checks = SpecChecks(api)
-        self.violations: list[Violation] = []
+    def __init__(self, seed_schema: SeedSchema = lambda method, route: None) -> None:
+        super().__init__(load_openapi())
+        self.seed_schema = seed_schema
 
-    def check_request(self, ex: Exchange, body: bytes | None, ctype: str) -> str | None:
-        """Returns a message naming what is wrong, or None when the request conforms."""
-        if ex.seed_body is not None:
-            problem = schema_problem(ex.seed_body, json_or_none(body))
-        else:
-            problem = self.checks.request_problem(
-                SpecRequest(ex.method, ex.spec_path, ex.query, ex.headers, body, ctype)
-            )
-        if problem:
-            self.violations.append(Violation("request", ex.method, ex.path, problem))
-        return problem
+    def request_problem(self, ex: Exchange, body: bytes | None, ctype: str) -> str | None:
+        seed_body = SEED_BODIES.get((ex.method.lower(), ex.route))
+        if seed_body is not None:
+            return schema_problem(seed_body, json_or_none(body))
+        return super().request_problem(ex, body, ctype)
 
-    def check_response(
-        self,
-        ex: Exchange,
-        status: int,
-        data: bytes,
-        ctype: str,
-        headers: Any,
-        seed_schema: dict[str, Any] | None = None,
-    ) -> None:
-        """`seed_schema`: the older spec's shape this response follows instead (strict.py)."""
-        problem: str | None = None
+    def response_problem(
+        self, ex: Exchange, status: int, data: bytes, ctype: str, headers: Any
+    ) -> str | None:
+        seed_schema = self.seed_schema(ex.method.lower(), ex.spec_route)
+        seed_body = SEED_BODIES.get((ex.method.lower(), ex.route))
         if seed_schema is not None and status < 300:
-            problem = schema_problem(seed_schema, json_or_none(data))
-        elif ex.seed_body is not None or (
-            status >= 400 and not self._documents_error_body(ex, status)
-        ):
-            problem = None if status < 400 else schema_problem(ERROR_SHAPE, json_or_none(data))
+            return schema_problem(seed_schema, json_or_none(data))
+        if seed_body is not None or (status >= 400 and not self._documents_error_body(ex, status)):
             if status == 429 and "Retry-After" not in headers:
-                problem = "429 without a Retry-After header"
-        else:
-            problem = self.checks.response_problem(
-                SpecRequest(ex.method, ex.spec_path, ex.query, ex.headers, None, ""),
-                SpecResponse(status, data, ctype, headers),
-            )
-        if problem:
-            self.violations.append(
-                Violation("response", ex.method, ex.path, f"{status}: {problem}")
-            )
+                return "429 without a Retry-After header"
+            return None if status < 400 else schema_problem(ERROR_SHAPE, json_or_none(data))
+        return super().response_problem(ex, status, data, ctype, headers)
 
     def _documents_error_body(self, ex: Exchange, status: int) -> bool:
-        op = self._spec["paths"].get(ex.spec_route, {}).get(ex.method.lower(), {})
+        op = self.spec["paths"].get(ex.spec_route, {}).get(ex.method.lower(), {})
         return "content" in op.get("responses", {}).get(str(status), {})
 
 
