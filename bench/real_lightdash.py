@@ -7,8 +7,9 @@
 1. Set up (or find, on a re-run) a restricted root space "Drill restricted", shared directly
    with one user (editor) and another (viewer), and with a group holding the second one as
    well (so the space's effective list shows that user once); in it 3 charts copied from the
-   demo project, a dashboard of them and 2 schedulers (one on a chart, one on the dashboard).
-   The creator's automatic admin share is removed, so the direct shares are exactly those two.
+   demo project, a dashboard of them, a SQL chart (`POST …/sqlRunner/saved`) and 3 schedulers
+   (one on a chart, one on the dashboard, one on the SQL chart). The creator's automatic admin
+   share is removed, so the direct shares are exactly those two.
 2. Back the project up (omnimigrate's engine, real HTTP).
 3. Delete the space (Lightdash deletes its content and schedulers with it).
 4. Restore, verify, restore again.
@@ -36,13 +37,17 @@ from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.http.client import pool_of
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.lightdash.client import LightdashClient, select_project
-from omnimigrate.platforms.lightdash.model import space_key
+from omnimigrate.platforms.lightdash.natural_keys import space_key
 from omnimigrate.snapshot.store import LocalStore
 
 SPACE = "Drill restricted"
 GROUP = "Drill responders"
 EDITOR, VIEWER = "demo2@lightdash.com", "demo3@lightdash.com"
 CHARTS = 3
+SQL_SLUG = "drill-sql-orders"
+SQL_CHART = {"name": "Drill SQL orders", "description": None, "limit": 500, "slug": SQL_SLUG,
+             "sql": "select status, count(*) as orders from jaffle.orders group by 1",
+             "config": {"type": "table", "metadata": {"version": 1}, "columns": {}}}  # fmt: skip
 UNLIMITED = 1_000_000
 
 
@@ -108,6 +113,15 @@ async def setup(c: LightdashClient, project: str) -> dict[str, Any]:
         await c.create_scheduler(project, ("dashboard", made.uuid),
                                  {**delivery, "format": "image", "options": {},
                                   "name": "Drill dashboard delivery"})  # fmt: skip
+    sql = await c.sql_chart_uuid(project, SQL_SLUG)
+    if sql is None:  # through the SQL runner's own create, as its UI saves one
+        made_sql = await c._results("POST", "/api/v1/projects/{projectUuid}/sqlRunner/saved",
+                                    path={"projectUuid": project},
+                                    json={**SQL_CHART, "spaceUuid": space.uuid})  # fmt: skip
+        sql = str(made_sql["savedSqlUuid"])
+    if "Drill SQL delivery" not in have:
+        await c.create_scheduler(project, ("sqlchart", sql),
+                                 {**delivery, "name": "Drill SQL delivery"})  # fmt: skip
     return {"space": space.uuid, "charts": slugs, "users": users}
 
 
@@ -127,6 +141,8 @@ async def space_state(c: LightdashClient, project: str) -> dict[str, Any] | None
                     if x["spaceSlug"] == space.code_slug)  # fmt: skip
     boards = sorted(x["slug"] for x in await c.dashboards_code(project)
                     if x["spaceSlug"] == space.code_slug)  # fmt: skip
+    sql = {x["slug"]: {k: x[k] for k in ("name", "sql", "limit", "config")}
+           for x in await c.sql_charts_code(project) if x["spaceSlug"] == space.code_slug}  # fmt: skip
     return {
         "inheritParentPermissions": detail.inherit,
         "restricted": detail.restricted,
@@ -134,7 +150,19 @@ async def space_state(c: LightdashClient, project: str) -> dict[str, Any] | None
         "groups": sorted((g.name, g.role) for g in detail.groups),
         "charts": charts,
         "dashboards": boards,
+        "sql charts": sql,
     }
+
+
+def scheduled(listed: list[dict[str, Any]]) -> list[tuple[str, str, list[str]]]:
+    """Each scheduler by what it is on (a SQL chart's name the /logs answer gives), its name
+    and its targets."""
+    on = ("savedChartName", "dashboardName", "savedSqlName")
+    return sorted(
+        (next((str(x[k]) for k in on if x.get(k)), "?"), x["name"],
+         sorted(t.get("recipient") or t.get("channel") or "" for t in x.get("targets") or []))
+        for x in listed
+    )  # fmt: skip
 
 
 async def main(url: str, token: str, project_name: str) -> int:
@@ -149,7 +177,7 @@ async def main(url: str, token: str, project_name: str) -> int:
         start = time.monotonic()
         drill = await setup(c, project)
         before = await space_state(c, project)
-        schedulers_before = sorted(s["name"] for s in await c.schedulers(project))
+        schedulers_before = scheduled(await c.schedulers(project))
         print(f"setup: {time.monotonic() - start:.1f} s; the space: {before}")
         with tempfile.TemporaryDirectory() as folder:
             store = LocalStore(Path(folder) / "store", create=True)
@@ -191,14 +219,19 @@ async def main(url: str, token: str, project_name: str) -> int:
                     f"  verify: {totals(cs)[0] - sent[0]} requests, {time.monotonic() - start:.1f} s"
                 )
             final = await space_state(c, project)
-            schedulers_after = sorted(s["name"] for s in await c.schedulers(project))
+            schedulers_after = scheduled(await c.schedulers(project))
             print(f"end: the space {final}")
-            print(f"end: schedulers back: {schedulers_after == schedulers_before}")
+            print(f"end: schedulers back: {schedulers_after == schedulers_before} "
+                  f"({len(schedulers_after)}, on SQL charts: "
+                  f"{[x for x in schedulers_after if x[1] == 'Drill SQL delivery']})")  # fmt: skip
             key = space_key(project_name, [SPACE])
             print(f"snapshot's space {key}: {snap.source.projects[project_name].spaces[SPACE]}")
             same = final is not None and before is not None and final == before
             print(f"end: the space as it was before the deletion: {same}")
-            ok = ok and same and schedulers_after == schedulers_before
+            on_sql = any(x[1] == "Drill SQL delivery" for x in schedulers_after)
+            has_sql = final is not None and SQL_SLUG in final["sql charts"]
+            print(f"end: the SQL chart back: {has_sql}, its scheduler back: {on_sql}")
+            ok = ok and same and schedulers_after == schedulers_before and on_sql and has_sql
     print("DRILL OK" if ok else "DRILL FAILED")
     return 0 if ok else 1
 

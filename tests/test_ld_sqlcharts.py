@@ -8,8 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import open_snapshot, plan_restore
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as st
 from omnimigrate.platforms.lightdash.fake.schedulers import SQL_CHART_SCHEDULERS
@@ -67,10 +70,15 @@ def with_sql_charts() -> tuple[sc.Scenario, list[st.SqlChart]]:
 
 async def test_sql_charts_and_their_schedulers_round_trip_on_1_219(tmp_path: Path) -> None:
     scenario, charts = with_sql_charts()
+    # 1.219's /logs lists the schedulers on data apps with the others (on no chart): not kept
+    app = scheduler_on(scenario.staging, charts[0], "App digest", "ops@acme.example", "")
+    app.fields |= {"savedSqlUuid": None, "appUuid": st.new_uuid()}
+    scenario.staging.schedulers[app.uuid] = app
     store, fake = await backed_up(scenario.state, scenario.token, NEW, tmp_path)
     assert fake.violations == []
     snap = open_snapshot(store, "latest")
     kept = snap.source.projects["Staging"]
+    assert not [k for k in kept.schedulers if "App digest" in k]
     assert kept.sql_charts["revenue-by-month"].space == ["Analytics", "SQL"]
     assert kept.sql_charts["revenue-by-month"].body["sql"] == charts[0].content["sql"]
     on_sql = sorted(k for k, s in kept.schedulers.items() if s.on == "sqlchart")
@@ -171,3 +179,29 @@ async def test_a_0_1471_source_backs_up_no_sql_charts_and_asks_no_sql_route(
     assert fake.violations == []
     assert open_snapshot(store, "latest").source.projects["Staging"].sql_charts == {}
     assert fake.log.count("GET", SQL_CODE) == 0
+
+
+async def test_1_219_refuses_a_sql_chart_scheduler_lacking_a_required_field_as_the_real_one(
+    tmp_path: Path,
+) -> None:
+    """As the real 1.219 answered (tsoa's 422, naming each field), the fake refuses a create
+    without `appUuid`, `appName` or `includeLinks`; the client's own body passes."""
+    scenario, charts = with_sql_charts()
+    fake = await serve(scenario.state, NEW)
+    route = SQL_CHART_SCHEDULERS
+    path = {"projectUuid": scenario.staging.uuid, "savedSqlUuid": charts[0].uuid}
+    body = {"name": "probe", "format": "csv", "cron": "0 9 * * 1", "timezone": "UTC",
+            "enabled": True, "options": {}, "targets": []}  # fmt: skip
+    try:
+        async with client_pool(fake.url, [scenario.token], rate_limit=100_000) as cs:
+            with pytest.raises(ApiStatusError) as refused:
+                await cs[0]._results("POST", route, path=path, json=body)
+            made = await cs[0].create_scheduler(
+                scenario.staging.uuid, ("sqlchart", charts[0].uuid), {**body, "includeLinks": True}
+            )
+    finally:
+        await fake.stop()
+    assert refused.value.status == 422
+    for field in ("appUuid", "appName", "includeLinks"):
+        assert f"body.{field}: '{field}' is required" in refused.value.detail
+    assert scenario.staging.schedulers[made].fields["savedSqlUuid"] == charts[0].uuid

@@ -13,9 +13,9 @@ import structlog
 
 from omnimigrate.engine.plan import Action, Plan
 from omnimigrate.engine.platform import ActionRunner
-from omnimigrate.engine.protocol import intent
+from omnimigrate.engine.protocol import effects_id, intent, is_reconcile
 from omnimigrate.engine.restore_ledger import RestoreLedger
-from omnimigrate.http.errors import OmniError
+from omnimigrate.errors import ApiError
 from omnimigrate.http.transport import key_stats
 from omnimigrate.snapshot.manifest import KeyStats
 
@@ -24,11 +24,20 @@ class RestoreError(Exception):
     """An action cannot be done as planned; the message says why."""
 
 
+class RestoreBlocked(RestoreError):
+    """An action the target shows, only when it is written, it cannot hold (what the plan
+    would have blocked had the target said so when read): reported blocked with the reason,
+    not failed, and what depends on it is blocked by it. Raised before anything is written."""
+
+
 @dataclass
 class Outcome:
     status: str  # done, skipped, failed, blocked
     detail: str = ""
     warning: str = ""  # done, but something the snapshot has could not be made so
+    # blocked because the target cannot hold it (RestoreBlocked, or blocked by such an action):
+    # no later run writes it either, so a reconcile waiting for it need not stay undone
+    final: bool = False
 
 
 @dataclass
@@ -76,7 +85,7 @@ def check_order(actions: list[Action]) -> None:
 class Applier:
     def __init__(
         self,
-        plan: Plan[Any],
+        plan: Plan[Any, Any],
         clients: Sequence[Any],
         runner: ActionRunner,
         ledger: RestoreLedger,
@@ -90,6 +99,7 @@ class Applier:
         self.ledger = ledger
         self._workers = concurrency * len(clients)
         self._turn = 0
+        self._owed = [0] * len(clients)  # requests of the actions each key is applying
         self._progress = on_progress
         self._log = structlog.get_logger("omnimigrate.restore")
         self.result = ApplyResult()
@@ -129,14 +139,27 @@ class Applier:
     async def _settle(self, action: Action) -> Outcome:
         for dep in action.depends_on:
             outcome = self.result.outcomes.get(dep)
+            if (
+                outcome
+                and outcome.final
+                and is_reconcile(action.id)
+                and action.id != effects_id(dep)
+            ):
+                continue  # as a blocked write the plan leaves out of what a reconcile waits for
             if outcome and outcome.status in ("failed", "blocked"):
-                return Outcome("blocked", f"blocked by {dep} ({outcome.status})")
+                return Outcome(
+                    "blocked", f"blocked by {dep} ({outcome.status})", final=outcome.final
+                )
         if action.op == "blocked":
             return Outcome("blocked", action.reason)
         if not action.writes and not action.adopt:
             return Outcome("skipped", action.reason)
-        client = self.clients[self._turn % len(self.clients)]
-        self._turn += 1
+        # the key owed the fewest requests: round robin by action would hand one key every
+        # costly action of a plan whose actions alternate costly and cheap (ties rotate)
+        n, cost = len(self.clients), max(action.requests, 1)
+        key = min(range(n), key=lambda i: (self._owed[i], (i - self._turn) % n))
+        client, self._turn = self.clients[key], self._turn + 1
+        self._owed[key] += cost
         try:
             if action.adopt:  # an interrupted run made it: finish it (protocol.py, 2)
                 warning = await self.runner.adopt(action, client)
@@ -144,9 +167,14 @@ class Applier:
             if action.op == "create" and self.runner.creates(action):  # protocol.py, 1
                 await asyncio.to_thread(self.ledger.write, action.id, intent(action))
             warning = await self.runner.apply(action, client)
-        except (OmniError, RestoreError) as exc:
+        except RestoreBlocked as exc:
+            self._log.warning("restore.action_blocked", action=action.id, reason=str(exc))
+            return Outcome("blocked", str(exc), final=True)
+        except (ApiError, RestoreError) as exc:
             self._log.warning("restore.action_failed", action=action.id, error=str(exc))
             return Outcome("failed", str(exc))
+        finally:
+            self._owed[key] -= cost
         if warning:
             self._log.warning("restore.action_warning", action=action.id, warning=warning)
         return Outcome("done", action.op, warning or "")

@@ -29,7 +29,7 @@ class AsCodeApi(ApiBase):
             items = [x for x in items if ids_of(x) & set(wanted)]
         offset = int(float(request.query.get("offset", 0)))
         if offset < 0:
-            raise LightdashError(400, "ParameterError", "offset must be 0 or more")
+            raise LightdashError(400, "ParameterError", f"offset must be >= 0, received {offset}")
         page = items[offset : offset + self.code_page_size]
         # 1.219 answers the next page's offset; 0.1471 the one asked (a guess the README lists)
         answered = min(offset + self.code_page_size, len(items)) if self.modern else offset

@@ -164,7 +164,7 @@ class ApiBase:
             out |= {
                 "inheritParentPermissions": not space.is_private,
                 "inheritsFromOrgOrProject": not space.is_private and space.parent is None,
-                "projectMemberAccessRole": None,
+                "projectMemberAccessRole": space.member_role,
                 "path": self.code_path(project, space).replace("-", "_").replace("/", "."),
                 "appCount": 0,
                 "childSpaceCount": sum(

@@ -24,6 +24,7 @@ from omnimigrate.fakes.conformance import Conformance, Exchange, Patch, spec_dic
 from omnimigrate.fakes.openapi_check import json_or_none, schema_problem
 from omnimigrate.platforms.lightdash.fake.organization import HEALTH
 from omnimigrate.platforms.lightdash.fake.schedulers import UNOFFICIAL_SCHEDULER_ROUTES
+from omnimigrate.platforms.lightdash.fake.sqlcharts import SQL_CHART_UPSERT
 
 _TARGET = {
     "anyOf": [
@@ -52,6 +53,19 @@ SCHEDULER_BODY: dict[str, Any] = {
         "targets": {"type": "array", "items": _TARGET},
     },
 }
+# What the real 1.219 answers a SQL chart upload (CoderService.upsertSqlChart): its change
+# under `charts`, four fields, where the spec declares a full PromotedChart (or `sqlCharts`)
+_CHANGE = {"type": "object", "required": ["action", "data"],
+           "properties": {"action": {"enum": ["create", "update"]},
+                          "data": {"type": "object", "required": ["uuid", "name", "slug", "spaceSlug"]}}}  # fmt: skip
+SQL_CHART_UPSERT_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "results"],
+    "properties": {
+        "results": {"type": "object", "required": ["charts", "dashboards", "spaces"],
+                    "properties": {"charts": {"type": "array", "items": _CHANGE, "maxItems": 1}}},
+    },
+}  # fmt: skip
 ERROR_SHAPE = {
     "type": "object",
     "required": ["status", "error"],
@@ -130,9 +144,15 @@ class LightdashConformance(Conformance):
         super().__init__(load_openapi(generation))
         # 1.219 declares the scheduler creates; 0.1471 does not (SCHEDULER_BODY stands in)
         self.unofficial = UNOFFICIAL_SCHEDULER_ROUTES if generation == "0.1471" else ()
-        # statuses the real 1.219 answered that its spec does not document
+        # statuses the real 1.219 answered that its spec does not document -> the documented one
         self.real_status = (
-            {("POST", "/api/v1/org/attributes", 201)} if generation != "0.1471" else set()
+            {("POST", "/api/v1/org/attributes", 201): 200,
+             ("DELETE", "/api/v1/projects/{projectUuid}/spaces/{spaceUuid}", 200): 204}
+            if generation != "0.1471" else {}
+        )  # fmt: skip
+        # answers the real 1.219 gives in another shape than its spec's: checked against ours
+        self.real_shape = (
+            {("POST", SQL_CHART_UPSERT): SQL_CHART_UPSERT_ANSWER} if generation != "0.1471" else {}
         )
 
     def request_problem(self, ex: Exchange, body: bytes | None, ctype: str) -> str | None:
@@ -154,8 +174,10 @@ class LightdashConformance(Conformance):
             return schema_problem(ERROR_SHAPE, json_or_none(data))
         if ex.route in self.unofficial:
             return self._scheduler_problem(json_or_none(data))
-        if (ex.method, ex.route, status) in self.real_status:
-            status = 200  # what the real server answered where its spec says 200
+        if (ex.method, ex.route) in self.real_shape:
+            return schema_problem(self.real_shape[ex.method, ex.route], json_or_none(data))
+        # what the real server answered where its spec says another status
+        status = self.real_status.get((ex.method, ex.route, status), status)
         return super().response_problem(ex, status, data, "application/json", headers)
 
     def _scheduler_problem(self, body: Any) -> str | None:

@@ -32,12 +32,16 @@ UNOFFICIAL_SCHEDULER_ROUTES = (
 )
 MODERN_DASHBOARD_SCHEDULERS = "/api/v1/dashboards/{dashboardUuidOrSlug}/schedulers"
 SQL_CHART_SCHEDULERS = "/api/v1/projects/{projectUuid}/sqlRunner/saved/{savedSqlUuid}/schedulers"
+# what 1.219's CreateSchedulerAndTargetsWithoutIds requires (tsoa answers 422 without one)
+SCHEDULER_REQUIRED = ("name", "cron", "enabled", "format", "appUuid", "appName", "options",
+                      "includeLinks", "targets")  # fmt: skip
 
 
 class SchedulersApi(ApiBase):
     def refusal(self, route: str, method: str, body: Any) -> LightdashError | None:
-        """What 1.219 refuses before its spec's check: a scheduler create without `appUuid`,
-        `appName` or `options` answers 422 (tsoa's validation), as the real server did."""
+        """What 1.219 refuses before its spec's check: a scheduler create without a field its
+        body's type requires (`appUuid`, `appName`, `options`, `includeLinks`…) answers 422
+        (tsoa's validation), as the real server did."""
         creates = (
             UNOFFICIAL_SCHEDULER_ROUTES[0],
             MODERN_DASHBOARD_SCHEDULERS,
@@ -45,9 +49,10 @@ class SchedulersApi(ApiBase):
         )
         if not self.modern or method != "POST" or route not in creates:
             return None
-        lacking = [k for k in ("appUuid", "appName", "options") if k not in (body or {})]
+        lacking = [k for k in SCHEDULER_REQUIRED if k not in (body or {})]
         if lacking:
-            return LightdashError(422, "ValidationError", f"{', '.join(lacking)} is required")
+            said = ", ".join(f"body.{k}: '{k}' is required" for k in lacking)
+            return LightdashError(422, "ValidateError", said)
         return None
 
     def scheduler(self, request: web.Request) -> tuple[st.Project, st.Scheduler]:
@@ -108,7 +113,8 @@ class SchedulersApi(ApiBase):
         return ok({"data": logs, "pagination": pagination})
 
     def scheduler_fields(self, body: dict[str, Any]) -> dict[str, Any]:
-        fields = {k: body[k] for k in SCHEDULER_FIELDS if k in body}
+        kept = SCHEDULER_FIELDS + (("plainTextEmail",) if self.modern else ())  # 1.219's
+        fields = {k: body[k] for k in kept if k in body}
         fields.setdefault("enabled", True)
         fields.setdefault("includeLinks", True)
         return fields
@@ -126,7 +132,7 @@ class SchedulersApi(ApiBase):
         project = self.project(request)
         chart = project.sql_charts.get(request.match_info["savedSqlUuid"])
         if chart is None:
-            raise not_found("Saved sql chart")
+            raise not_found("Saved sql")
         body = await request.json()
         made = self.new_scheduler(request, project, body, savedChartUuid=None, dashboardUuid=None,
                                   savedSqlUuid=chart.uuid)  # fmt: skip

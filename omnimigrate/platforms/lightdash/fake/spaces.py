@@ -94,6 +94,8 @@ class SpacesApi(ApiBase):
         space = self.space(project, request)
         body = await request.json()
         space.name = body["name"]
+        if self.modern and "projectMemberAccessRole" in body:
+            space.member_role = body["projectMemberAccessRole"]
         if self.modern and "inheritParentPermissions" in body:
             space.is_private = not body["inheritParentPermissions"]
         elif not self.modern:
@@ -101,11 +103,12 @@ class SpacesApi(ApiBase):
         return ok(self.space_json(project, space, request[USER_KEY]))
 
     async def delete_space(self, request: web.Request) -> web.Response:
-        """Both specs: `DeleteSpace` answers 204 "Deleted" (with no body, as 204 has none);
-        what the space held goes with it (`Project.delete_space`)."""
+        """`DeleteSpace`: the real 1.219 answered 200 `{"status": "ok"}` (its spec says 204);
+        0.1471's spec says 204 "Deleted" (with no body, as 204 has none). What the space held
+        goes with it (`Project.delete_space`)."""
         project = self.project(request)
         project.delete_space(self.space(project, request).uuid)
-        return web.Response(status=204)
+        return ok() if self.modern else web.Response(status=204)
 
     # ------------------------------------------------------------------ shares
 

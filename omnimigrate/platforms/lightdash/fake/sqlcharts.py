@@ -9,9 +9,10 @@ from aiohttp import web
 
 from omnimigrate.platforms.lightdash.fake import state as st
 from omnimigrate.platforms.lightdash.fake.as_code import AsCodeApi
-from omnimigrate.platforms.lightdash.fake.base import PROJECT, Route, not_found, ok
+from omnimigrate.platforms.lightdash.fake.base import PROJECT, USER_KEY, Route, not_found, ok
 
 SQL_CHART_FIELDS = ("name", "description", "sql", "limit", "config", "chartKind")
+SQL_CHART_UPSERT = PROJECT + "/code/sqlCharts/{slug}"
 
 
 class SqlChartsApi(AsCodeApi):
@@ -29,6 +30,9 @@ class SqlChartsApi(AsCodeApi):
     def sql_chart_json(self, project: st.Project, chart: st.SqlChart) -> dict[str, Any]:
         """1.219's SqlChart (`GET sqlRunner/saved/slug/{slug}`)."""
         space = project.spaces[chart.space]
+        user = self.state.users.get(chart.created_by or "")
+        by = {"userUuid": user.uuid, "firstName": user.first_name,
+              "lastName": user.last_name} if user else None  # fmt: skip
         return {
             **chart.content,
             "savedSqlUuid": chart.uuid,
@@ -41,9 +45,9 @@ class SqlChartsApi(AsCodeApi):
             "firstViewedAt": chart.updated_at,
             "lastViewedAt": chart.updated_at,
             "createdAt": chart.updated_at,
-            "createdBy": None,
+            "createdBy": by,
             "lastUpdatedAt": chart.updated_at,
-            "lastUpdatedBy": None,
+            "lastUpdatedBy": by,
             "resolvedColorPalette": {"source": {"type": "default"}, "paletteName": None,
                                      "paletteUuid": None, "darkColors": None, "colors": []},
         }  # fmt: skip
@@ -57,7 +61,7 @@ class SqlChartsApi(AsCodeApi):
         project = self.project(request)
         chart = project.sql_chart_by_slug(request.match_info["slug"])
         if chart is None:
-            raise not_found("Saved sql chart")
+            raise not_found("Saved sql")
         return ok(self.sql_chart_json(project, chart))
 
     async def upsert_sql_chart(self, request: web.Request) -> web.Response:
@@ -68,21 +72,18 @@ class SqlChartsApi(AsCodeApi):
         content = {k: body[k] for k in SQL_CHART_FIELDS if k in body}
         content.setdefault("description", None)
         chart = project.sql_chart_by_slug(slug)
-        old_uuid = chart.uuid if chart else ""
-        if chart and chart.content == content and chart.space == space.uuid:
-            action = "no changes"
-        elif chart:
+        if chart:  # as Lightdash's CoderService.upsertSqlChart: an update, even when the same
             chart.content, chart.space = content, space.uuid
             chart.updated_at, action = self.state.now(), "update"
         else:
-            chart = st.SqlChart(st.new_uuid(), slug, space.uuid, content, self.state.now())
+            chart = st.SqlChart(st.new_uuid(), slug, space.uuid, content, self.state.now(),
+                                request[USER_KEY])  # fmt: skip
             project.sql_charts[chart.uuid] = chart
             action = "create"
-        data = {"uuid": chart.uuid, "oldUuid": old_uuid, "slug": slug, "name": content["name"],
-                "description": content["description"], "projectUuid": project.uuid,
-                "spaceSlug": space.slug, "spacePath": self.code_path(project, space)}  # fmt: skip
-        item = {"action": action, "data": data}
-        return ok(self.changes(project, space, created, sqlCharts=[item]))
+        # and its answer: the change under `charts` (the spec says `sqlCharts`), four fields
+        data = {"uuid": chart.uuid, "name": content["name"], "slug": slug,
+                "spaceSlug": body["spaceSlug"]}  # fmt: skip
+        return ok(self.changes(project, space, created, charts=[{"action": action, "data": data}]))
 
     def sql_chart_routes(self) -> list[Route]:
         if not self.modern:

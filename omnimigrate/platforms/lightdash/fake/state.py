@@ -48,6 +48,7 @@ class Space:
     parent: str | None = None  # space uuid (served only with `nested_spaces`)
     users: dict[str, str] = field(default_factory=dict)  # user uuid -> space role
     groups: dict[str, str] = field(default_factory=dict)  # group uuid -> space role
+    member_role: str | None = None  # 1.219's projectMemberAccessRole: every member's role
 
 
 @dataclass
@@ -69,6 +70,7 @@ class SqlChart:
     space: str
     content: dict[str, Any]  # name, description, sql, limit, config, chartKind
     updated_at: str
+    created_by: str | None = None  # user uuid
 
 
 @dataclass
@@ -176,9 +178,6 @@ class Project:
         self.charts = {k: c for k, c in self.charts.items() if k not in charts}
         self.dashboards = {k: d for k, d in self.dashboards.items() if k not in boards}
         del self.spaces[space_uuid]
-
-    def space_by_slug(self, slug: str) -> Space | None:
-        return next((s for s in self.spaces.values() if s.slug == slug), None)
 
     def sql_chart_by_slug(self, slug: str) -> SqlChart | None:
         return next((c for c in self.sql_charts.values() if c.slug == slug), None)

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.model import SCHEDULER_VOLATILE, Scheduler, digest, project_of
-from omnimigrate.platforms.lightdash.planning import action_id
+from omnimigrate.platforms.lightdash.client import ISPRIVATE
+from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
+from omnimigrate.platforms.lightdash.natural_keys import (
+    SCHEDULER_VOLATILE,
+    Scheduler,
+    digest,
+    project_of,
+)
+from omnimigrate.platforms.lightdash.planning import by_key
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import LightdashClient
-    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
 
@@ -43,8 +50,11 @@ KINDS = {"chart": "ld.chart", "dashboard": "ld.dashboard", "sqlchart": "ld.sqlch
 
 def scheduler_of(raw: dict[str, Any], slugs: dict[str, dict[str, str]]) -> Scheduler | None:
     """`slugs`: per what it is on (chart, dashboard, sqlchart), uuid -> slug. None when what
-    it is on is not known."""
+    it is on is not known, or is a data app (1.219's `appUuid`, which omnimigrate does not
+    back up: its `/logs` lists them with the others)."""
     field = next((f for f in ON if raw.get(f)), None)
+    if field is None and raw.get("appUuid"):  # 1.219 lists those on data apps: not kept
+        return None
     if field is None:
         raise ValueError(
             f"scheduler {raw.get('name')!r} names none of savedChartUuid, dashboardUuid, "
@@ -129,10 +139,28 @@ def plan(ctx: PlanContext) -> None:
             params = {"project": project, "key": there.key, "on": s.on,
                       "resource": there.resource, "name": s.name, "ordinal": s.ordinal,
                       "slug": s.slug, "body": s.body, "targets": s.targets}  # fmt: skip
+            plain = bool(s.body.get("plainTextEmail")) and ctx.inv.space_model == ISPRIVATE
+            if plain:  # what the target holds after, so a re-run converges
+                s = held_by_old(s)
+                params["body"] = s.body
             action = Action(id=action_id("ld.scheduler", full), kind="ld.scheduler", object=full,
                             op="create", params=params)  # fmt: skip
             have = ctx.inv.schedulers.get(f"{project}:{there.key}")
-            ctx.decide(action, have, digest(s.compared()), [on])
+            decided = ctx.compare(action, have, digest(s.compared()), [on])
+            if plain and decided.writes:  # restored, less what 0.1471 cannot hold: named
+                ctx.add(decided.model_copy(update={"warning": PLAIN_TEXT}))
+
+
+PLAIN_TEXT = (
+    "plainTextEmail: true (1.219's plain-text email) has no equivalent in the target's 0.1471, "
+    "which sends HTML email: it is restored without it"
+)
+
+
+def held_by_old(s: Scheduler) -> Scheduler:
+    """A scheduler as 0.1471 holds it: without 1.219's `plainTextEmail` (an HTML email)."""
+    body = {k: v for k, v in s.body.items() if k != "plainTextEmail"}
+    return s.model_copy(update={"body": body})
 
 
 async def write(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
@@ -168,11 +196,13 @@ def rows(name: str, project: Project) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="schedulers",
+    ids=("ld.scheduler",),  # its action ids' kinds
     jobs={"ld_schedulers": list_schedulers},
     per_project=("ld_schedulers",),
     load=load,
     read=read,
     plan=plan,
-    actions={"ld.scheduler": write},
+    actions={"ld.scheduler": ActionKind(write)},
+    selectors={"scheduler": by_key("ld.scheduler")},
     rows=rows,
 )

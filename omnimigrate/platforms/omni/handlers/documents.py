@@ -12,21 +12,22 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import EXPORT, LISTING, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.restore_ledger import LedgerRecord
-from omnimigrate.http.errors import OmniAPIError, OmniNotFound
+from omnimigrate.errors import ApiStatusError, NotFound
 from omnimigrate.http.retry import permanent
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni import trash
-from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.backup import dump_all
-from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.handlers.folders import folder_action_id
 from omnimigrate.platforms.omni.handlers.labels import label_action_id
 from omnimigrate.platforms.omni.handlers.models import YAML_KINDS, yaml_action_id
@@ -48,9 +49,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 IMPORT = "document.import"
@@ -168,7 +169,7 @@ async def export(ctx: BackupContext, client: OmniClient, args: Mapping[str, str]
     ctx.exports += 1
     try:
         exported = await client.export_document(args["id"])
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         if not permanent(err):
             raise
         warning = f"export refused by Omni ({err.status}): {err.detail}"
@@ -429,7 +430,7 @@ async def import_document(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     if p["folder_path"]:
         body["folderPath"] = p["folder_path"]
     if a.op == "update" and not p.get("rename"):
-        with contextlib.suppress(OmniNotFound):
+        with contextlib.suppress(NotFound):
             await _set_aside(ctx, c, p["identifier"])
     if p.get("rename"):
         await ctx.record(a, "started", p["identifier"])
@@ -453,7 +454,7 @@ async def _import_as(
     await ctx.write(a.id, _intent(a, identifier))
     try:
         return await c.import_document({**body, "identifier": identifier}), identifier
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         fallback = a.have.get("fallback")
         if not (fallback and err.status == 400 and trash.IN_USE in err.detail):
             raise
@@ -495,7 +496,7 @@ async def update_model(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     ident = ctx.ids.document(a.params["identifier"])
     try:
         await c.update_document_model(ident, a.params["base_model_id"])
-    except OmniNotFound:
+    except NotFound:
         ctx.log.info("restore.update_model_unavailable", document=ident)
         await import_document(ctx, c, a.model_copy(update={"op": "update"}))
         await ctx.rewrite_after_import(c, a.params["identifier"])
@@ -609,7 +610,7 @@ async def verify(ctx: VerifyContext) -> None:
     t = ctx.report("documents")
 
     async def one(ident: str, c: OmniClient) -> None:
-        want = ctx.src.documents[ident]
+        want = ctx.view.documents[ident]
         t.checked += 1
         target = ctx.inv.documents.get(ctx.identifier(ident))
         if target is None:
@@ -640,8 +641,33 @@ async def _model_of(ctx: VerifyContext, c: OmniClient, want: SourceDocument) -> 
     return ctx.names.models.get(config.model_id, config.model_id)
 
 
+def named(doc: SourceDocument, identifier: str) -> bool:
+    """`--include document:IDENTIFIER` (or `doc:`): that document."""
+    return identifier == doc.identifier
+
+
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    documents: dict[str, SourceDocument] = Field(default_factory=dict)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {
+        "documents": "document", "trashed": "document",
+    }  # fmt: skip
+
+    documents: dict[str, TargetDocument] = Field(default_factory=dict)
+    # in the trash, of the documents the snapshot names and the target holds none live of
+    trashed: dict[str, TargetDocument] = Field(default_factory=dict)
+
+
 HANDLER = Handler(
     name="documents",
+    ids=("document",),  # its action ids' kinds
     jobs={
         "documents": list_documents,
         "user_documents": list_user_documents,
@@ -649,6 +675,9 @@ HANDLER = Handler(
         "document_permissions": read_permissions,
     },
     roots=("documents",),
+    keeps=("document_export",),  # an unchanged export is kept, not downloaded again
+    content=("document",),
+    selectors={"document": named, "doc": named},
     per_user=(JobTemplate("user_documents", LISTING),),
     load=load,
     read_target=(read_target,),

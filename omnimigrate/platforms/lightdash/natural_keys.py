@@ -74,6 +74,12 @@ class Space(BaseModel):
     groups: dict[str, str] = Field(default_factory=dict)  # group name -> space role
 
 
+def space_digest(private: bool, member_role: str | None) -> str:
+    """What a space's create or update writes, besides its access: a role for every project
+    member is 1.219's alone (a space without one digests as before it was kept)."""
+    return digest(private) if member_role is None else digest([private, member_role])
+
+
 class Shares(BaseModel):
     """A space's direct shares on the target: user email -> role, group name -> role."""
 
@@ -259,7 +265,7 @@ class TargetInventory(Inventory):
             inv.access |= {f"{name}:user:{e}": r for e, r in p.users.items()}
             inv.access |= {f"{name}:group:{g}": r for g, r in p.groups.items()}
             for s in p.spaces.values():
-                inv.spaces[space_key(name, s.path)] = digest(s.private)
+                inv.spaces[space_key(name, s.path)] = space_digest(s.private, s.member_role)
                 inv.space_access[space_key(name, s.path)] = digest(space_grants(s.users, s.groups))
                 inv.space_shares[space_key(name, s.path)] = Shares(users=s.users, groups=s.groups)
             inv.charts |= {f"{name}:{c.slug}": digest(c.compared()) for c in p.charts.values()}
