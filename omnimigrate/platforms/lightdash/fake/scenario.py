@@ -49,11 +49,6 @@ class Scenario:
     prod: st.Project
 
 
-# project tags: two made in the app, one from the dbt project's YAML
-TAGS = (("Finance", "#1f77b4", None), ("Deprecated", "#d62728", None),
-        ("Core metrics", "#2ca02c", "core_metrics"))  # fmt: skip
-
-
 def generate(spec: ScenarioSpec | None = None) -> Scenario:
     spec = spec or ScenarioSpec()
     rng = random.Random(spec.seed)
@@ -77,9 +72,6 @@ def generate(spec: ScenarioSpec | None = None) -> Scenario:
         state.attributes[attr.uuid] = attr
     staging = state.add_project("Staging")
     staging.scheduler_timezone = "Europe/Paris"
-    for name, color, yaml_reference in TAGS:
-        tag = st.Tag(st.new_uuid(), name, color, admin.uuid, yaml_reference)
-        staging.tags[tag.uuid] = tag
     prod = state.add_project("Production", upstream=staging.uuid)
     for project in (staging, prod):
         project.explores = explores()

@@ -92,16 +92,6 @@ class Scheduler:
 
 
 @dataclass
-class Tag:
-    uuid: str
-    name: str  # unique in its project (Lightdash's tags table)
-    color: str
-    created_by: str  # user uuid
-    yaml_reference: str | None = None  # defined in the dbt project's YAML
-    created_at: str = "2025-01-01T00:00:00Z"
-
-
-@dataclass
 class Attribute:
     uuid: str
     name: str
@@ -134,7 +124,6 @@ class Project:
     dashboards: dict[str, Dashboard] = field(default_factory=dict)
     schedulers: dict[str, Scheduler] = field(default_factory=dict)
     sql_charts: dict[str, SqlChart] = field(default_factory=dict)
-    tags: dict[str, Tag] = field(default_factory=dict)
     explores: dict[str, Explore] = field(default_factory=dict)  # by name (the dbt model's)
     validation: list[dict[str, Any]] = field(default_factory=list)  # the latest results
 
