@@ -8,6 +8,7 @@ from omnimigrate.engine.handler import Registry, Stage
 from omnimigrate.engine.plan import Inventory
 from omnimigrate.platforms.omni.handler import Handler
 from omnimigrate.platforms.omni.handlers import (
+    attributes,
     documents,
     favorites,
     folders,
@@ -20,6 +21,7 @@ from omnimigrate.platforms.omni.handlers import (
 from omnimigrate.platforms.omni.snapshot_view import ViewBase
 
 REGISTRY: Registry[Handler] = Registry((
+    Stage(attributes.HANDLER, "first, and never written (no API route): users' attribute values name a definition"),
     Stage(identities.HANDLER, "users and groups (with --create-missing-*): owners, grants and recipients name them"),
     Stage(labels.HANDLER, "documents are labelled with them"),
     Stage(folders.HANDLER, "parents first, each with its scope, owner and permissions: documents go into them"),
@@ -32,14 +34,14 @@ REGISTRY: Registry[Handler] = Registry((
 
 
 class SnapshotView(
-    ViewBase, identities.View, labels.View, folders.View, models.View, documents.View,
+    ViewBase, attributes.View, identities.View, labels.View, folders.View, models.View, documents.View,
     favorites.View, schedules.View, roles.View,
 ):  # fmt: skip
     """The snapshot as restore and verify see it: every type's part (`snapshot_view.py`)."""
 
 
 class TargetInventory(
-    Inventory, identities.Target, labels.Target, folders.Target, models.Target,
+    Inventory, attributes.Target, identities.Target, labels.Target, folders.Target, models.Target,
     documents.Target, favorites.Target, schedules.Target, roles.Target,
 ):  # fmt: skip
     """What the target holds, by natural key: every type's part (`inventory.py`)."""
