@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.errors import ApiStatusError, AuthError, NotFound, TransportError
 from omnimigrate.http.retry import RetryPolicy
+from omnimigrate.http.sessions import open_session
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.lightdash.client import LightdashClient
 from omnimigrate.platforms.lightdash.platform import preflight as lightdash_preflight
@@ -131,7 +132,9 @@ async def lightdash_without_projects_list():
 
 async def test_lightdash_preflight_names_a_bad_answer(lightdash_without_projects_list):
     with pytest.raises(InstanceUnusable) as info:
-        await lightdash_preflight(lightdash_without_projects_list, [SecretStr("t")], ["T"], 5.0)
+        await lightdash_preflight(
+            lightdash_without_projects_list, [SecretStr("t")], ["T"], 5.0, open_session
+        )
     assert "did not answer as Lightdash's API does" in _one_line(info.value)
 
 
@@ -145,7 +148,9 @@ async def test_lightdash_preflight_lets_a_bug_of_ours_through(
 
     monkeypatch.setattr(LightdashClient, "projects", broken)
     with pytest.raises(AttributeError, match="no attribute 'uuid'"):
-        await lightdash_preflight(lightdash_without_projects_list, [SecretStr("t")], ["T"], 5.0)
+        await lightdash_preflight(
+            lightdash_without_projects_list, [SecretStr("t")], ["T"], 5.0, open_session
+        )
 
 
 def test_redactor_masks_secrets_anywhere():

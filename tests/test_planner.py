@@ -198,7 +198,12 @@ def test_explain_order_is_what_the_readme_documents():
     assert documented == REGISTRY.explain_order()
     printed = CliRunner().invoke(cli, ["plan", "--explain-order"])
     assert printed.exit_code == 0 and printed.output.splitlines() == REGISTRY.explain_order()
-    assert [s.name for s in REGISTRY.stages][:3] == ["identities", "labels", "folders"]
+    assert [s.name for s in REGISTRY.stages][:4] == [
+        "user attributes",
+        "identities",
+        "labels",
+        "folders",
+    ]
 
 
 def test_every_action_comes_after_what_it_depends_on_and_a_reordered_plan_is_refused():
