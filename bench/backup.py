@@ -66,13 +66,14 @@ def rate_figures(args: argparse.Namespace, work: Path) -> None:
 UNLIMITED = ["--rate-limit", "100000000", "--concurrency", "16"]
 
 
-def measured_run(command: list[str], env: dict[str, str]) -> str:
-    """Run an omnimigrate command to the end: its exit code, seconds and peak resident memory."""
+def measured_run(command: list[str], env: dict[str, str], out: Path | None = None) -> str:
+    """Run an omnimigrate command to the end: its exit code, seconds and peak resident memory
+    (its output to `out`, if given)."""
     start = time.monotonic()
     run = subprocess.Popen(
         [sys.executable, "-m", "omnimigrate", "--log-level", "error", *command],
         env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
+        stdout=out.open("w") if out else subprocess.DEVNULL,
     )
     _, status, usage = os.wait4(run.pid, 0)
     return (

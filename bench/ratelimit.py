@@ -19,18 +19,16 @@ import holds back the next request's arrival, as no real Omni behind a load bala
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.omni.fake.process import start_fake
-from omnimigrate.platforms.omni.fake.state import Token
 
 sys.path.insert(0, str(Path(__file__).parent))
 from backup import bench_parser, timed_backup  # the other benches' helpers
-from restore import restore, snapshot
+from restore import restore, snapshot, standby_keys
 
 LIMITERS = [("bucket", 1), ("bucket", 5), ("fixed", 1), ("sliding", 1)]
 
@@ -67,7 +65,7 @@ def backup_figure(args, work: Path, limiter: tuple[str, int]) -> None:
 
 
 def restore_figure(args, work, snap, state: Path, limiter, keys: int = 1) -> float:
-    tokens = _tokens(state, keys)
+    tokens = standby_keys(state, keys)
     proc, url, _ = start_fake(
         0, args.rate, args.period, work, state=state, limiter=limiter, validate=False
     )
@@ -90,18 +88,6 @@ def restore_figure(args, work, snap, state: Path, limiter, keys: int = 1) -> flo
     finally:
         proc.terminate()
         proc.wait()
-
-
-def _tokens(state: Path, keys: int) -> list[str]:
-    """The standby's org keys, `keys` of them (added to its state file as needed)."""
-    raw = json.loads(state.read_text())
-    orgs = [t for t in raw["tokens"].values() if t["kind"] == "org"]
-    while len(orgs) < keys:
-        extra = Token(token=f"omni_org_bench{len(orgs)}", kind="org", user_id=orgs[0]["user_id"])
-        raw["tokens"][extra.token] = extra.model_dump()
-        orgs.append(extra.model_dump())
-    state.write_text(json.dumps(raw))
-    return [t["token"] for t in orgs[:keys]]
 
 
 def fresh_state(state: Path, work: Path, n: int) -> Path:

@@ -37,7 +37,7 @@ from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.http.client import pool_of
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.lightdash.client import LightdashClient, select_project
-from omnimigrate.platforms.lightdash.model import space_key
+from omnimigrate.platforms.lightdash.natural_keys import space_key
 from omnimigrate.snapshot.store import LocalStore
 
 SPACE = "Drill restricted"

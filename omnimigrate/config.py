@@ -32,15 +32,13 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from omnimigrate.errors import ConfigError
 from omnimigrate.http.retry import RetryPolicy
+from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.http.transport import normalize_base_url
 from omnimigrate.platforms import PLATFORMS, platform_named
 from omnimigrate.snapshot.manifest import instance_slug, key_segment
 from omnimigrate.snapshot.retention import RetentionRules
-
-
-class ConfigError(Exception):
-    """A configuration problem, with what is wrong and how to fix it."""
 
 
 class InstanceConfig(BaseModel):
@@ -101,11 +99,13 @@ class InstanceConfig(BaseModel):
         host = instance_slug(self.url)
         return f"{host}-{key_segment(self.project, 'project')}" if self.project else host
 
-    def preflight(self, tokens: list[SecretStr], timeout: float = 10.0) -> None:
+    def preflight(
+        self, tokens: list[SecretStr], sessions: SessionFactory, timeout: float = 10.0
+    ) -> None:
         """One request per key before anything is opened (raises InstanceUnusable)."""
         scope = {"project": self.project} if self.platform == "lightdash" else {}
         check = platform_named(self.platform).preflight(
-            self.url, tokens, self.token_env, timeout, **scope
+            self.url, tokens, self.token_env, timeout, sessions, **scope
         )
         asyncio.run(check)
 
@@ -217,6 +217,11 @@ class Settings(BaseSettings):
                 f"(known: {known}): add it under instances or fix the name"
             )
         return self
+
+    def rate_limit_for(self, inst: InstanceConfig, flag: int | None = None) -> int:
+        """Requests per period per key on `inst`: the command's --rate-limit, else the
+        instance's `rate_limit`, else the settings' (written here only)."""
+        return flag or inst.rate_limit or self.rate_limit
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

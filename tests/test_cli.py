@@ -167,7 +167,7 @@ def test_progress_without_a_terminal_logs_every_few_seconds_with_an_eta_from_the
 
 
 def test_an_unexpected_failure_is_one_line_that_points_at_the_traceback():
-    from omnimigrate.cli import failure_of
+    from omnimigrate.cli.app import failure_of
 
     message, code = failure_of(RuntimeError("boom"))
     assert code is None and "\n" not in message

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from omnimigrate.config import ConfigError, instance_for, load_settings, resolve_tokens
+from omnimigrate.config import instance_for, load_settings, resolve_tokens
+from omnimigrate.errors import ConfigError
 
 
 def test_file_then_env_then_flags(tmp_path, monkeypatch):
@@ -22,6 +23,20 @@ def test_file_then_env_then_flags(tmp_path, monkeypatch):
     assert load_settings(cfg, concurrency=None).concurrency == 3
     prod = settings.instances["prod"]
     assert prod.url == "https://acme.omniapp.co" and prod.token_env == ["OMNI_PROD"]
+
+
+def test_a_keys_rate_limit_is_the_flag_then_the_instance_then_the_settings(tmp_path):
+    cfg = tmp_path / "omnimigrate.yaml"
+    cfg.write_text(
+        "rate_limit: 30\ninstances:\n"
+        "  fast:\n    url: https://fast.omniapp.co\n    token_env: A\n    rate_limit: 90\n"
+        "  plain:\n    url: https://plain.omniapp.co\n    token_env: B\n"
+    )
+    settings = load_settings(cfg)
+    fast, plain = settings.instances["fast"], settings.instances["plain"]
+    assert settings.rate_limit_for(fast, 120) == 120
+    assert settings.rate_limit_for(fast) == 90 and settings.rate_limit_for(fast, None) == 90
+    assert settings.rate_limit_for(plain) == 30
 
 
 def test_tokens_in_the_file_are_refused(tmp_path):

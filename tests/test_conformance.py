@@ -76,6 +76,7 @@ async def exercise_every_method(client, org) -> set[str]:
     await call("folder_permits", folder.id)
     await call("revoke_folder_permits", folder.id, group_ids=[groups[0].id])
     await call("list_labels")
+    await call("list_user_attributes")
     await call("create_label", "Conformance", verified=True, color="#112233", description="d")
     await call("get_label", "Conformance")
     await call("update_label", "Conformance", homepage=True)

@@ -24,10 +24,10 @@ from omnimigrate.engine.drill import (
     within_tolerance,
 )
 from omnimigrate.engine.drill_html import render_drill
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeSettings
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
@@ -77,7 +77,7 @@ async def test_a_model_map_onto_a_model_lacking_a_field_reports_exactly_its_docu
 
     target = await start_fake(spare.state)
     marketing = model_id(spare.state, "Marketing")
-    options = RestoreOptions(models=True, model_map={sales: marketing})
+    options = OmniRestoreOptions(models=True, model_map={sales: marketing})
     async with client_for(target, spare.org_token) as client:
         plan = await plan_restore(snap, [client], options)
         result = await apply_plan(snap, plan, [client])
@@ -142,7 +142,7 @@ async def drill_of_demo_standby(
     start = manifest.finished_at + timedelta(hours=5)
     stamps = (start + timedelta(seconds=n) for n in itertools.count())
     drill = Drill(
-        snap, manifest, RestoreOptions(models=True, pause_schedules=pause_schedules),
+        snap, manifest, OmniRestoreOptions(models=True, pause_schedules=pause_schedules),
         rate=3000, period=60.0,
         acknowledged=Acknowledged(accepted).__contains__, clock=FakeClock(1.0),
         now=lambda: next(stamps),

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
+from omnimigrate.errors import ApiError, ApiStatusError
 from omnimigrate.fakes.policies import FaultPlan
-from omnimigrate.http.errors import OmniAPIError, OmniError
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.platforms.omni.fake.server import FakeSettings
 from tests.conftest import client_for
@@ -90,7 +90,7 @@ async def test_persistent_failure_gives_up_with_a_clear_error(start_fake, scenar
     fake = await start_fake(scenario.state, FakeSettings(rate_limit=None, faults=plan))
     policy = RetryPolicy(attempts=4, max_elapsed=30, base_delay=0.01, max_delay=0.05)
     async with client_for(fake, scenario.org_token, retry=policy) as client:
-        with pytest.raises(OmniAPIError) as info:
+        with pytest.raises(ApiStatusError) as info:
             await client.list_labels()
     assert fake.log.count("GET", "/api/v1/labels") == 4
     message = str(info.value)
@@ -113,7 +113,7 @@ async def test_ambiguous_import_without_identifier_is_not_resent(start_fake, sce
     }
     before = len(org.documents)
     async with client_for(fake, scenario.org_token) as client:
-        with pytest.raises(OmniError):
+        with pytest.raises(ApiError):
             await client.import_document(body)
     assert fake.log.count("POST", "/api/unstable/documents/import") == 1
     assert len(org.documents) == before + 1  # applied once, reported as failed, not repeated
@@ -127,7 +127,7 @@ async def test_dropped_and_slow_answers_are_transport_errors(start_fake, scenari
     fake = await start_fake(scenario.state, FakeSettings(rate_limit=None, faults=plan))
     policy = RetryPolicy(attempts=2, max_elapsed=30, base_delay=0.01, max_delay=0.02)
     async with client_for(fake, scenario.org_token, retry=policy, timeout=0.3) as client:
-        with pytest.raises(OmniError) as info:
+        with pytest.raises(ApiError) as info:
             await client.list_labels()
     assert expected in str(info.value) and "\n" not in str(info.value)
     await asyncio.sleep(plan.slow_seconds)  # the fake logs a slow answer once it has given it

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 import pytest
 
 from omnimigrate.engine.apply import ApplyResult
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
 from omnimigrate.engine.restore_ledger import RestoreLedger
 from omnimigrate.platforms.omni.applying import ApplyContext
@@ -24,6 +23,7 @@ from omnimigrate.platforms.omni.fake.scenario import Scenario, ScenarioSpec, gen
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.platforms.omni.handlers.folders import force_path
 from omnimigrate.platforms.omni.inventory import read_inventory
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.planning import OmniPlan
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
@@ -57,7 +57,7 @@ async def migrate(start_fake, tmp_path, shape: str, spec: ScenarioSpec) -> Migra
     spare = standby(scenario.state)
     target = await start_fake(spare.state, strict(shape))
     async with client_for(target, spare.org_token) as client:
-        plan = await plan_restore(snap, [client], RestoreOptions(models=True))
+        plan = await plan_restore(snap, [client], OmniRestoreOptions(models=True))
         result = await apply_plan(snap, plan, [client])
     return Migrated(scenario, snap, spare, target, result)
 
@@ -180,7 +180,7 @@ async def test_a_path_held_by_a_sibling_of_this_restore_is_swapped_in_two_steps(
         assert (y.path, x.path) == ("q4-reviews-1", "q4-reviews")  # each at the other's
         inventory = await read_inventory([client])
         plan = OmniPlan(platform="omni", snapshot_id="-", source_instance="-", target_url=target.url,
-                        actions=[], created_at=datetime.now(UTC), options=RestoreOptions(),
+                        actions=[], created_at=datetime.now(UTC), options=OmniRestoreOptions(),
                         inventory=inventory)  # fmt: skip
         store = LocalStore(tmp_path / "target-ledger")
         ctx = ApplyContext(plan, BlobStore(store), RestoreLedger(store, "t"))

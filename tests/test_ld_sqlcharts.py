@@ -12,7 +12,7 @@ import pytest
 
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import open_snapshot, plan_restore
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as st
 from omnimigrate.platforms.lightdash.fake.schedulers import SQL_CHART_SCHEDULERS
@@ -196,7 +196,7 @@ async def test_1_219_refuses_a_sql_chart_scheduler_lacking_a_required_field_as_t
             "enabled": True, "options": {}, "targets": []}  # fmt: skip
     try:
         async with client_pool(fake.url, [scenario.token], rate_limit=100_000) as cs:
-            with pytest.raises(OmniAPIError) as refused:
+            with pytest.raises(ApiStatusError) as refused:
                 await cs[0]._results("POST", route, path=path, json=body)
             made = await cs[0].create_scheduler(
                 scenario.staging.uuid, ("sqlchart", charts[0].uuid), {**body, "includeLinks": True}

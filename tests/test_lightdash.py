@@ -15,8 +15,8 @@ from omnimigrate.engine.backup import BackupOptions, run_backup
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
 from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.errors import NotFound
 from omnimigrate.fakes.policies import FaultPlan
-from omnimigrate.http.errors import OmniNotFound
 from omnimigrate.platforms.lightdash.client import LightdashClient
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as State
@@ -26,7 +26,7 @@ from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, Lightdash
 from omnimigrate.platforms.lightdash.fake.state import LightdashState, Project
 from omnimigrate.platforms.lightdash.planning import LightdashPlan
 from omnimigrate.platforms.lightdash.platform import client_pool
-from omnimigrate.platforms.lightdash.registry import RESTORE_ORDER, explain_order
+from omnimigrate.platforms.lightdash.registry import REGISTRY
 from omnimigrate.snapshot.store import LocalStore
 from tests.conftest import FAST_RETRY
 
@@ -276,7 +276,7 @@ async def test_a_server_without_the_web_apps_scheduler_routes_fails_them_clearly
 async def test_errors_come_in_lightdashs_envelope_with_a_hint(source) -> None:
     scenario, fake, _ = source
     async with LightdashClient(fake.url, scenario.token, retry=FAST_RETRY) as client:
-        with pytest.raises(OmniNotFound) as err:
+        with pytest.raises(NotFound) as err:
             await client.space(scenario.staging.uuid, "no-such-space")
     assert "NotFoundError: Space not found" in str(err.value)
     assert "project uuid" in str(err.value)
@@ -288,7 +288,7 @@ async def test_the_fake_models_lightdash_upserts(source) -> None:
     async with LightdashClient(fake.url, scenario.token, retry=FAST_RETRY) as client:
         code = (await client.charts_code(project))[0]
         assert (await client.upsert_chart(project, code["slug"], code)).action == "no changes"
-        with pytest.raises(OmniNotFound, match="Space with slug nowhere"):
+        with pytest.raises(NotFound, match="Space with slug nowhere"):
             await client.upsert_chart(
                 project, "new-chart", {**code, "spaceSlug": "nowhere", "skipSpaceCreate": True}
             )
@@ -296,7 +296,7 @@ async def test_the_fake_models_lightdash_upserts(source) -> None:
         tiles = [
             {**board["tiles"][0], "type": "saved_chart", "properties": {"chartSlug": "missing"}}
         ]
-        with pytest.raises(OmniNotFound, match="Chart with slug missing"):
+        with pytest.raises(NotFound, match="Chart with slug missing"):
             await client.upsert_dashboard(project, "new-board", {**board, "tiles": tiles})
 
 
@@ -333,7 +333,7 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         }
         assert "Auditors" in {g.name for g in await call("groups")}
         assert "Production" in {x.name for x in await call("projects")}
-        from omnimigrate.platforms.lightdash.model import Attribute
+        from omnimigrate.platforms.lightdash.natural_keys import Attribute
 
         attr = Attribute(name="tier", description="row filter", defaults=["gold"])
         made_a = await call(
@@ -410,8 +410,8 @@ def test_the_restore_order_is_what_the_readme_documents() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     block = readme.split("platforms/lightdash/registry.py`; a test keeps this copy in step):", 1)[1]
     documented = block.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
-    assert documented == explain_order()
-    assert [s.handler.name for s in RESTORE_ORDER] == [
+    assert documented == REGISTRY.explain_order()
+    assert [s.handler.name for s in REGISTRY.stages] == [
         "groups",
         "user attributes",
         "project access",

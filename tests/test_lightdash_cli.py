@@ -239,7 +239,7 @@ def test_lightdashs_conventions_token_variable_manifest_platform_and_order(
     assert "Plan:" in planned.stdout
     order = run("plan", "--explain-order", *LD).stdout.splitlines()
     assert order[0].startswith("1. groups:") and order[-1].startswith("9. schedulers:")
-    assert run("plan", "--explain-order").stdout.startswith("1. identities:")
+    assert run("plan", "--explain-order").stdout.startswith("1. user attributes:")
 
 
 def test_the_other_platforms_server_is_recognised_and_the_flag_named(instances) -> None:

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
 from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
@@ -96,13 +96,13 @@ async def test_a_restore_killed_at_each_boundary_finishes_on_a_rerun(pair, bound
     snap, spare, target = pair
     token = spare.org_token
     async with client_for(target, token) as c:
-        plan = await plan_restore(snap, [c], RestoreOptions())
+        plan = await plan_restore(snap, [c], OmniRestoreOptions())
         killed = kill_after([c], unfinished(plan, BOUNDARIES[boundary]))
         with pytest.raises(Killed):
             await apply_plan(snap, plan, [c])
     assert killed, f"the restore never reached: {boundary}"
     async with client_for(target, token) as c:
-        plan = await plan_restore(snap, [c], RestoreOptions())
+        plan = await plan_restore(snap, [c], OmniRestoreOptions())
         assert [a.id for a in plan.actions if a.op == "conflict"] == []
         if boundary in ("folder created, path not yet forced", "document imported",
                         "schedule created"):  # fmt: skip
@@ -115,7 +115,7 @@ async def test_a_restore_killed_at_each_boundary_finishes_on_a_rerun(pair, bound
     await faithful(snap, target, token)
     writes = len(target.log.writes())
     async with client_for(target, token) as c:
-        await apply_plan(snap, await plan_restore(snap, [c], RestoreOptions()), [c])
+        await apply_plan(snap, await plan_restore(snap, [c], OmniRestoreOptions()), [c])
     assert target.log.writes()[writes:] == []
 
 
@@ -140,7 +140,7 @@ async def restore(snap: OpenSnapshot, fake: FakeOmni, token: str, **options: Any
     before = len(fake.log.writes())
     async with client_for(fake, token) as c:
         result = await apply_plan(
-            snap, await plan_restore(snap, [c], RestoreOptions(**options)), [c]
+            snap, await plan_restore(snap, [c], OmniRestoreOptions(**options)), [c]
         )
     assert result.by_status("failed") == []
     return fake.log.writes()[before:]

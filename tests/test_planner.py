@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,9 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 import omnimigrate.cli.plan  # noqa: F401  (registers plan)
-from omnimigrate.cli import cli
+from omnimigrate.cli.app import cli
 from omnimigrate.engine.apply import RestoreError, check_order
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.platforms.omni.delivery import Delivery
 from omnimigrate.platforms.omni.handlers.documents import (
@@ -25,11 +25,10 @@ from omnimigrate.platforms.omni.handlers.identities import SourceUser
 from omnimigrate.platforms.omni.handlers.labels import SourceLabel
 from omnimigrate.platforms.omni.handlers.models import SourceModel, TargetModel
 from omnimigrate.platforms.omni.handlers.schedules import SourceSchedule
-from omnimigrate.platforms.omni.inventory import TargetInventory
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.planning import make_plan
 from omnimigrate.platforms.omni.principals import Grant, Principal
-from omnimigrate.platforms.omni.registry import ACTION_KINDS, HANDLERS, RESTORE_ORDER, explain_order
-from omnimigrate.platforms.omni.snapshot_view import SnapshotView
+from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 MODEL = "wh/SHARED/Sales"
@@ -77,7 +76,7 @@ def target(**kw) -> TargetInventory:
 
 
 def plan(inv=None, ledger=None, **opts):
-    return make_plan(source(), inv or target(), ledger or {}, RestoreOptions(**opts), NOW)
+    return make_plan(source(), inv or target(), ledger or {}, OmniRestoreOptions(**opts), NOW)
 
 
 def ops(p) -> dict[str, str]:
@@ -92,7 +91,8 @@ def test_a_fresh_target_gets_everything_in_dependency_order():
         < order.index("folder:sales/q1")
         < order.index("document:d1:import")
     )
-    assert order.index("document:d1:owner") < order.index("document:d1:permissions")
+    # the permits first: the new owner's explicit permit, which a transfer needs, goes with them
+    assert order.index("document:d1:permissions") < order.index("document:d1:owner")
     assert ops(p)["document:d1:import"] == "create" and "document:d3:import" not in ops(p)
     imp = next(a for a in p.actions if a.id == "document:d1:import")
     assert imp.params["base_model_id"] == "m-tgt" and imp.params["folder_path"] == "sales/q1"
@@ -124,9 +124,7 @@ def test_ledger_turns_done_work_into_skips_and_started_work_into_adoption():
     inv.schedules = {}
     again = plan(inv, ledger)
     assert {op for k, op in ops(again).items() if k.startswith("document:")} == {"skip"}
-    ledger["document:d2:import"] = ledger["document:d2:import"].model_copy(
-        update={"status": "started"}
-    )
+    ledger["document:d2:import"] = replace(ledger["document:d2:import"], status="started")
     adopted = next(a for a in plan(inv, ledger).actions if a.id == "document:d2:import")
     assert adopted.adopt and not adopted.writes
 
@@ -176,9 +174,9 @@ def test_the_plan_follows_the_declared_restore_order():
     by_id = {a.id: a for a in p.actions}
     stage_of = {"user": "identities", "group": "identities", "label": "labels", "folder": "folders",
                 "model": "models", "document": "documents", "schedule": "schedules", "role": "roles"}  # fmt: skip
-    stages = [s.name for s in RESTORE_ORDER]
+    stages = [s.name for s in REGISTRY.stages]
     seen = [stages.index(stage_of[a.id.split(":")[0]]) for a in p.actions if a.kind != "grant"]
-    assert seen == sorted(seen), "actions come out in RESTORE_ORDER"
+    assert seen == sorted(seen), "actions come out in the restore order"
     for ident in ("d1", "d2"):
         for step, waits, _ in DOCUMENT_STEPS:
             action = by_id.get(f"document:{ident}:{step}")
@@ -197,10 +195,15 @@ def test_explain_order_is_what_the_readme_documents():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     block = readme.split("(a test keeps this copy in step):", 1)[1].split("```text\n", 1)[1]
     documented = [line.removeprefix("  ") for line in block.split("  ```", 1)[0].splitlines()]
-    assert documented == explain_order()
+    assert documented == REGISTRY.explain_order()
     printed = CliRunner().invoke(cli, ["plan", "--explain-order"])
-    assert printed.exit_code == 0 and printed.output.splitlines() == explain_order()
-    assert [s.name for s in RESTORE_ORDER][:3] == ["identities", "labels", "folders"]
+    assert printed.exit_code == 0 and printed.output.splitlines() == REGISTRY.explain_order()
+    assert [s.name for s in REGISTRY.stages][:4] == [
+        "user attributes",
+        "identities",
+        "labels",
+        "folders",
+    ]
 
 
 def test_every_action_comes_after_what_it_depends_on_and_a_reordered_plan_is_refused():
@@ -217,8 +220,14 @@ def test_every_action_comes_after_what_it_depends_on_and_a_reordered_plan_is_ref
 def test_every_write_a_plan_can_hold_and_every_job_backup_queues_has_its_handler():
     p = plan(models=True, create_missing_users=True, create_missing_groups=True)
     writes = {a.kind for a in p.actions if a.writes or a.adopt}
-    assert writes and writes <= ACTION_KINDS.keys()
-    assert {a.kind for a in p.actions if a.kind not in ACTION_KINDS} <= {"grant", "folder.owner"}
-    jobs = {kind for h in HANDLERS for kind in h.jobs}
-    queued = {t.kind for h in HANDLERS for t in (*h.per_user, *h.per_group)}
-    assert {kind for h in HANDLERS for kind in h.roots} | queued <= jobs
+    assert writes and writes <= REGISTRY.actions.keys()
+    assert {a.kind for a in p.actions if a.kind not in REGISTRY.actions} <= {
+        "grant",
+        "folder.owner",
+    }
+    # every action id is of a kind a handler declares as its own (`Handler.ids`)
+    declared = {kind for h in REGISTRY.handlers for kind in h.ids}
+    assert {a.id.split(":", 1)[0] for a in p.actions} <= declared
+    jobs = {kind for h in REGISTRY.handlers for kind in h.jobs}
+    queued = {t.kind for h in REGISTRY.handlers for t in (*h.per_user, *h.per_group)}
+    assert {kind for h in REGISTRY.handlers for kind in h.roots} | queued <= jobs

@@ -6,11 +6,11 @@ from collections import Counter
 
 import pytest
 
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeSettings
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
@@ -19,7 +19,7 @@ from tests.conftest import SCALE_DOCUMENTS, client_for
 
 async def restore(snap, fake, token, **options):
     async with client_for(fake, token) as client:
-        plan = await plan_restore(snap, [client], RestoreOptions(**options))
+        plan = await plan_restore(snap, [client], OmniRestoreOptions(**options))
         result = await apply_plan(snap, plan, [client])
     return plan, result
 
@@ -138,7 +138,7 @@ async def test_unmapped_model_user_and_group_block_only_what_needs_them(start_fa
     del spare.state.models[model.id]
     target = await start_fake(spare.state)
     async with client_for(target, spare.org_token) as client:
-        plan = await plan_restore(snap, [client], RestoreOptions())
+        plan = await plan_restore(snap, [client], OmniRestoreOptions())
     reasons = " | ".join(a.reason for a in plan.blocked())
     assert "model warehouse/SHARED/Sales is not on the target (--model-map)" in reasons
     assert "is not on the target (create it there, or use --create-missing-users)" in reasons
@@ -293,7 +293,7 @@ async def test_three_target_keys_share_a_restore_and_its_verify(start_fake, snap
     target = await start_fake(spare.state, FakeSettings(rate_limit=limit, period=1.0))
     clients = [client_for(target, t, rate=limit, period=1.0) for t in tokens]
     try:
-        plan = await plan_restore(snap, clients, RestoreOptions())
+        plan = await plan_restore(snap, clients, OmniRestoreOptions())
         result = await apply_plan(snap, plan, clients)
         assert result.by_status("failed") == []
         per_key = [s.requests for s in result.keys.values()]

@@ -6,7 +6,7 @@ import email.utils
 
 import pytest
 
-from omnimigrate.http.errors import OmniAPIError, OmniTransportError, api_error
+from omnimigrate.errors import ApiStatusError, TransportError, api_error
 from omnimigrate.http.retry import RetryPolicy, call_with_retries
 from omnimigrate.http.transport import normalize_base_url, parse_retry_after
 
@@ -31,7 +31,7 @@ class Script:
         self.slept.append(seconds)
 
 
-def err(status: int, retry_after: float | None = None) -> OmniAPIError:
+def err(status: int, retry_after: float | None = None) -> ApiStatusError:
     return api_error(status, "boom", method="POST", route="/api/x", retry_after=retry_after)
 
 
@@ -43,20 +43,20 @@ async def test_429_waits_its_retry_after():
 
 async def test_bounded_attempts_then_the_last_error():
     s = Script(*[err(500)] * 10)
-    with pytest.raises(OmniAPIError):
+    with pytest.raises(ApiStatusError):
         await call_with_retries(s.attempt, POLICY, idempotent=True, sleep=s.sleep)
     assert s.calls == 5 and all(x <= 8.0 for x in s.slept)
 
 
 async def test_client_errors_are_not_retried():
     s = Script(err(400))
-    with pytest.raises(OmniAPIError):
+    with pytest.raises(ApiStatusError):
         await call_with_retries(s.attempt, POLICY, idempotent=True, sleep=s.sleep)
     assert s.calls == 1
 
 
 async def test_ambiguous_write_is_looked_up_not_resent():
-    s = Script(OmniTransportError("reset", maybe_applied=True))
+    s = Script(TransportError("reset", maybe_applied=True))
     lookups: list[int] = []
 
     async def recover() -> str | None:
@@ -85,13 +85,13 @@ async def test_ambiguous_write_resent_when_lookup_finds_nothing():
 
 async def test_ambiguous_write_without_lookup_is_not_retried():
     s = Script(err(502))
-    with pytest.raises(OmniAPIError):
+    with pytest.raises(ApiStatusError):
         await call_with_retries(s.attempt, POLICY, idempotent=False, sleep=s.sleep)
     assert s.calls == 1
 
 
 async def test_unapplied_write_is_retried_without_lookup():
-    s = Script(err(429, retry_after=1), OmniTransportError("refused", maybe_applied=False))
+    s = Script(err(429, retry_after=1), TransportError("refused", maybe_applied=False))
     assert await call_with_retries(s.attempt, POLICY, idempotent=False, sleep=s.sleep) == "ok"
     assert s.calls == 3
 
@@ -125,7 +125,7 @@ def test_bad_instance_url():
 @pytest.mark.parametrize("status", [400, 403, 404, 409, 422, 501, 505])
 async def test_answers_that_cannot_change_are_asked_once(status):
     s = Script(err(status))
-    with pytest.raises(OmniAPIError):
+    with pytest.raises(ApiStatusError):
         await call_with_retries(s.attempt, POLICY, idempotent=True, sleep=s.sleep)
     assert s.calls == 1 and s.slept == []
 

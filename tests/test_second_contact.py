@@ -24,19 +24,22 @@ import pytest
 import structlog
 from click.testing import CliRunner
 
-from omnimigrate.cli import usage_line, with_commands
+from omnimigrate.cli import with_commands
+from omnimigrate.cli.app import usage_line
 from omnimigrate.cli.progress import job_progress, reading
-from omnimigrate.config import ConfigError, load_settings, resolve_tokens
+from omnimigrate.config import load_settings, resolve_tokens
 from omnimigrate.engine.backup import BackupOptions, run_backup
 from omnimigrate.engine.checkpoints import RunInfo, mark_run_open, open_checkpoints
 from omnimigrate.engine.jobs import Job, JobResult
 from omnimigrate.engine.plan import Plan, RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore, resume_saved
+from omnimigrate.errors import ConfigError
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.lightdash.fake import scenario as ld_scenario
 from omnimigrate.platforms.lightdash.platform import client_pool as ld_client_pool
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.planning import OmniPlan
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.lock import InstanceLock
@@ -331,7 +334,7 @@ def test_the_numbers_agree(user, tmp_path):
     out = tmp_path / "again.json"
     planned = run("plan", "--store", str(store), "--target", target.url, "--out", str(out), env=env)
     unchanged = int(re.search(r"(\d+) unchanged", planned.stdout)[1])  # type: ignore[index]
-    assert unchanged == Plan.model_validate_json(out.read_text()).counts()["skip"] > 0
+    assert unchanged == OmniPlan.model_validate_json(out.read_text()).counts()["skip"] > 0
     again = run(
         "restore", "--store", str(store), "--target", target.url, "--plan", str(out), env=env
     )

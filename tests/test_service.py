@@ -22,6 +22,7 @@ from omnimigrate.config import (
 )
 from omnimigrate.engine.drill import DrillReport
 from omnimigrate.engine.restore import open_snapshot
+from omnimigrate.http.sessions import open_session
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.service.event_queue import MemoryQueue, SqsQueue
@@ -269,7 +270,7 @@ async def test_a_drill_requested_over_http_runs_publishes_its_figures_and_sets_t
     tokens = {source.url: scenario.org_token, target.url: spare.org_token}
     hook, metrics, queue, token = Hook(), Metrics(), MemoryQueue(), "drill-test-token"
     async with local_server(hook.app()) as hook_url:
-        publisher = Publisher([WebhookSink(f"{hook_url}/hook")])
+        publisher = Publisher([WebhookSink(f"{hook_url}/hook", open_session)])
         worker = Worker(settings, store, queue, publisher, metrics,
                         tokens=lambda inst: [SecretStr(tokens[inst.url])])  # fmt: skip
         stop = asyncio.Event()

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore, resume_saved
 from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
@@ -81,7 +81,7 @@ async def deleted(start_fake, tmp_path, request):
 
 async def undelete(fake: FakeOmni, snap, token: str, **options: Any):
     async with client_for(fake, token) as c:
-        plan = await plan_restore(snap, [c], RestoreOptions(**options))
+        plan = await plan_restore(snap, [c], OmniRestoreOptions(**options))
         before = len(fake.log.writes())
         result = await apply_plan(snap, plan, [c])
     return plan, result, fake.log.writes()[before:]
@@ -172,7 +172,7 @@ async def test_trashed_fail_blocks_and_trashed_same_fails_where_omni_keeps_it(de
     old = doc.identifier
     async with client_for(fake, token) as c:
         plan = await plan_restore(
-            snap, [c], RestoreOptions(include=[f"document:{old}"], trashed="fail")
+            snap, [c], OmniRestoreOptions(include=[f"document:{old}"], trashed="fail")
         )
     imp = next(a for a in plan.actions if a.id == f"document:{old}:import")
     assert imp.op == "blocked" and "--trashed same or --trashed new" in imp.reason
@@ -188,7 +188,7 @@ async def test_trashed_fail_blocks_and_trashed_same_fails_where_omni_keeps_it(de
 async def test_an_undelete_killed_after_the_import_adopts_it_on_resume(deleted, mode):
     fake, snap, token, doc, _ = deleted
     old, new = doc.identifier, f"{doc.identifier}-restored"
-    options = RestoreOptions(include=[f"document:{old}"], trashed=mode)
+    options = OmniRestoreOptions(include=[f"document:{old}"], trashed=mode)
     async with client_for(fake, token) as c:
         plan = await plan_restore(snap, [c], options)
         kill_after_import([c])
@@ -214,7 +214,7 @@ async def test_a_killed_restore_of_a_saved_undelete_plan_resumes_with_the_same_p
     fake, snap, token, doc, _ = deleted
     old, new = doc.identifier, f"{doc.identifier}-restored"
     async with client_for(fake, token) as c:
-        saved = await plan_restore(snap, [c], RestoreOptions(include=[f"document:{old}"]))
+        saved = await plan_restore(snap, [c], OmniRestoreOptions(include=[f"document:{old}"]))
         kill_after_import([c])
         with pytest.raises(Killed):
             await apply_plan(snap, saved, [c])

@@ -11,7 +11,7 @@ import click
 import structlog
 from rich.table import Table
 
-from omnimigrate.cli import (
+from omnimigrate.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_PARTIAL,
@@ -31,8 +31,9 @@ from omnimigrate.cli.options import (
 )
 from omnimigrate.cli.progress import job_progress, make_console, titled
 from omnimigrate.cli.stores import cipher_for, store_for, writable_cache
-from omnimigrate.config import ConfigError, instance_for, resolve_tokens
+from omnimigrate.config import instance_for, resolve_tokens
 from omnimigrate.engine.backup import BackupFailed, BackupOptions, BackupOutcome, run_backup
+from omnimigrate.errors import ConfigError
 from omnimigrate.service.events import new_run_id
 from omnimigrate.service.metrics import Metrics
 
@@ -171,7 +172,7 @@ def backup(
         takeover_quiet=settings.rate_period,
         force_unlock=force_unlock,
     )
-    preflight(inst, tokens, settings.timeout)
+    preflight(app, inst, tokens)
     cache = writable_cache(app)
     target = store_for(app, store, create=True)
     cipher = cipher_for(app, target, create=True)
@@ -179,7 +180,7 @@ def backup(
     metrics = Metrics()
     structlog.contextvars.bind_contextvars(run=new_run_id(), job="backup", instance=name)
 
-    rate = rate_limit or inst.rate_limit or settings.rate_limit
+    rate = settings.rate_limit_for(inst, rate_limit)
 
     async def run() -> BackupOutcome:
         async with inst.client_pool(
@@ -190,6 +191,7 @@ def backup(
             observer=metrics.observer(name),
             retry=settings.retry_policy(),
             timeout=settings.timeout,
+            sessions=app.sessions,
         ) as clients:
             with job_progress("backup", rate * len(tokens) / settings.rate_period) as progress:
                 return await run_backup(

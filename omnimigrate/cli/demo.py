@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
+from omnimigrate.cli.app import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.backup import counts_table
 from omnimigrate.cli.progress import make_console, reading
 from omnimigrate.cli.verify import print_verify
@@ -29,11 +29,13 @@ from omnimigrate.engine.backup import BackupOptions, BackupOutcome, run_backup
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.http.sessions import SessionFactory, open_session
 from omnimigrate.platforms.lightdash.fake import scenario as ld_scenario
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings
 from omnimigrate.platforms.lightdash.platform import client_pool as ld_client_pool
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.snapshot.store import LocalStore
 
@@ -69,7 +71,7 @@ def omni_fakes(documents: int, rate_limit: int) -> DemoFakes:
     return DemoFakes(
         FakeOmni(scenario.state, FakeSettings(rate_limit=rate_limit)),
         FakeOmni(spare.state, FakeSettings(rate_limit=rate_limit)),
-        scenario.org_token, spare.org_token, client_pool, {}, RestoreOptions(models=True),
+        scenario.org_token, spare.org_token, client_pool, {}, OmniRestoreOptions(models=True),
     )  # fmt: skip
 
 
@@ -91,7 +93,11 @@ def lightdash_fakes(documents: int, rate_limit: int) -> DemoFakes:
 
 
 async def run_demo(
-    documents: int, rate_limit: int, store_dir: Path, platform: str = "omni"
+    documents: int,
+    rate_limit: int,
+    store_dir: Path,
+    platform: str = "omni",
+    sessions: SessionFactory = open_session,
 ) -> DemoResult:
     fakes = (lightdash_fakes if platform == "lightdash" else omni_fakes)(documents, rate_limit)
     source, target = fakes.source, fakes.target
@@ -107,14 +113,21 @@ async def run_demo(
         for label in ("full backup", "incremental backup"):
             async with (
                 fakes.pool(
-                    source.url, [fakes.source_token], rate_limit=rate_limit, **fakes.scope
+                    source.url,
+                    [fakes.source_token],
+                    rate_limit=rate_limit,
+                    sessions=sessions,
+                    **fakes.scope,
                 ) as cs,
                 phase(label),
             ):
                 opts = BackupOptions()
                 backups.append(await run_backup(cs, store, opts, cache_dir=store_dir / "cache"))
         snap = open_snapshot(store, "latest")
-        async with fakes.pool(target.url, [fakes.target_token], rate_limit=rate_limit) as cs:
+        pool = fakes.pool(
+            target.url, [fakes.target_token], rate_limit=rate_limit, sessions=sessions
+        )
+        async with pool as cs:
             async with phase("restore into the standby"):
                 restored = await apply_plan(snap, await plan_restore(snap, cs, fakes.options), cs)
             writes = len(target.log.writes())
@@ -162,7 +175,7 @@ def demo(
     keep = nullcontext(str(store_dir)) if store_dir else None
     with keep or tempfile.TemporaryDirectory(prefix="omnimigrate-demo-") as folder:
         where = Path(folder)
-        result = asyncio.run(run_demo(documents, rate_limit, where, platform))
+        result = asyncio.run(run_demo(documents, rate_limit, where, platform, app.sessions))
     console = make_console()
     full, incremental = result.full.manifest, result.incremental.manifest
     title = f"omnimigrate demo: backup of a generated org into {where / 'store'}"

@@ -6,18 +6,18 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import aiohttp
 import click
 import structlog
 from pydantic import SecretStr
 
-from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
+from omnimigrate.cli.app import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.options import platform_option, project_option
 from omnimigrate.cli.progress import make_console, titled
 from omnimigrate.config import InstanceConfig, instance_for, resolve_tokens
-from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
+from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.http.identify import NOT_LIGHTDASH, lightdash_hint, lightdash_version
 from omnimigrate.http.ratelimit import RateLimiter, key_fingerprint
+from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.http.transport import Transport
 from omnimigrate.logging import FOLDED
 from omnimigrate.platforms.lightdash.doctor import diagnose_token
@@ -32,21 +32,27 @@ class Check:
 
 
 async def diagnose(
-    inst: InstanceConfig, tokens: list[SecretStr], rate_limit: int, timeout: float
+    inst: InstanceConfig,
+    tokens: list[SecretStr],
+    rate_limit: int,
+    timeout: float,
+    sessions: SessionFactory,
 ) -> list[Check]:
     """Reachability, authentication, key type and rate-limit headroom, per key (3 requests each)."""
     checks: list[Check] = []
     if inst.platform == "lightdash":
         for token in tokens:
             key = key_fingerprint(token.get_secret_value())
-            found = await diagnose_token(inst.url, token, inst.project, rate_limit, timeout)
+            found = await diagnose_token(
+                inst.url, token, inst.project, rate_limit, timeout, sessions
+            )
             checks += [Check(key, name, ok, detail) for name, ok, detail in found]
         if not all(c.ok for c in checks):
-            async with aiohttp.ClientSession() as session:
+            async with sessions() as session:
                 if await lightdash_version(session, inst.url, timeout) is None:
                     checks.append(Check("-", "platform", False, NOT_LIGHTDASH.lstrip("; ")))
         return checks
-    async with aiohttp.ClientSession() as session:
+    async with sessions() as session:
         for token in tokens:
             transport = Transport(
                 inst.url, token, session=session, limiter=RateLimiter(rate_limit), timeout=timeout
@@ -64,14 +70,14 @@ async def _diagnose_key(t: Transport, rate_limit: int) -> list[Check]:
     start = time.monotonic()
     try:
         reply = await t.send("GET", "/api/v1/labels")
-    except OmniTransportError as err:
+    except TransportError as err:
         return [Check(key, "reachable", False, str(err))]
-    except OmniAuthError as err:
+    except AuthError as err:
         return [
             Check(key, "reachable", True, t.base_url),
             Check(key, "authenticated", False, str(err)),
         ]
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         return [Check(key, "reachable", False, str(err))]
     latency = (time.monotonic() - start) * 1000
     checks = [
@@ -83,7 +89,7 @@ async def _diagnose_key(t: Transport, rate_limit: int) -> list[Check]:
         checks.append(
             Check(key, "key type", True, "organization API key: export, import and SCIM allowed")
         )
-    except OmniAuthError:
+    except AuthError:
         checks.append(
             Check(
                 key,
@@ -141,10 +147,10 @@ def doctor(
     tokens = resolve_tokens(inst.token_env, platform=inst.platform)
     for token in tokens:
         app.redactor.add(token.get_secret_value())
-    limit = rate_limit or inst.rate_limit or app.settings.rate_limit
+    limit = app.settings.rate_limit_for(inst, rate_limit)
     # a failed request's warning is folded into the table, which names it on its row
     with structlog.contextvars.bound_contextvars(**{FOLDED: True}):
-        checks = asyncio.run(diagnose(inst, tokens, limit, app.settings.timeout))
+        checks = asyncio.run(diagnose(inst, tokens, limit, app.settings.timeout, app.sessions))
     table = titled(f"omnimigrate doctor: {inst.url}")
     for column in ("key", "check", "result", "detail"):
         table.add_column(column)

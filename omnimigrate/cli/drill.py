@@ -12,16 +12,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from omnimigrate.cli import EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_keys
+from omnimigrate.cli.app import EXIT_OK, EXIT_PARTIAL, AppContext, cli, describe_keys
 from omnimigrate.cli.options import instance_option, json_option, store_option
 from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.snapshots import snapshots
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.cli.target import (
     Acknowledged,
+    RestoreFlags,
     Target,
     accept_blocked_option,
-    build_options,
     restore_options,
 )
 from omnimigrate.engine.drill import Drill, DrillReport, list_drills, open_drilled, save_drill
@@ -69,7 +69,8 @@ def print_drill(report: DrillReport, where: str, console: Console) -> None:
 )
 @click.pass_obj
 def drill_command(app: AppContext, target: str | None, target_token_env: tuple[str, ...],
-                  accept_blocked: Path | None, html_copy: Path | None, **kw: Any) -> None:  # fmt: skip
+                  accept_blocked: Path | None, html_copy: Path | None, flags: RestoreFlags,
+                  **kw: Any) -> None:  # fmt: skip
     """A DR drill: restore a snapshot into a standby, verify it and check its content; the
     evidence goes into the store beside the snapshot. Exit 0 when it passed, 3 otherwise.
 
@@ -78,13 +79,14 @@ def drill_command(app: AppContext, target: str | None, target_token_env: tuple[s
     configured = app.settings.service.restore_target(target) if target else None
     accepted = Acknowledged(accept_blocked, configured.accept_blocked if configured else [])
     tgt = Target(app, target, target_token_env, kw)
+    options = tgt.options(flags)
     tgt.preflight()
     store = store_for(app, kw["store"])
     snap, manifest = open_drilled(
         store, kw["snapshot"], kw["source_instance"], cipher_for(app, store)
     )
     drill = Drill(
-        snap, manifest, build_options(kw), rate=tgt.rate, period=app.settings.rate_period,
+        snap, manifest, options, rate=tgt.rate, period=app.settings.rate_period,
         acknowledged=accepted.__contains__, concurrency=tgt.concurrency,
     )  # fmt: skip
 

@@ -14,8 +14,9 @@ from typing import Any, get_args
 
 import click
 
-from omnimigrate.cli import AppContext, cli
-from omnimigrate.config import LIGHTDASH_TOKEN_ENV, ConfigError
+from omnimigrate.cli.app import AppContext, cli
+from omnimigrate.config import LIGHTDASH_TOKEN_ENV
+from omnimigrate.errors import ConfigError
 from omnimigrate.fakes.policies import Algorithm
 from omnimigrate.platforms.lightdash.fake import scenario as ld_scenario
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash, LightdashSettings

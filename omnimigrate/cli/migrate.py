@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from omnimigrate.cli import AppContext, cli, preflight
+from omnimigrate.cli.app import AppContext, cli, preflight
 from omnimigrate.cli.options import (
     project_option,
     report_option,
@@ -19,13 +18,13 @@ from omnimigrate.cli.progress import job_progress, make_console
 from omnimigrate.cli.stores import cipher_for, store_for, writable_cache
 from omnimigrate.cli.target import (
     Acknowledged,
+    RestoreFlags,
     Target,
     accept_blocked_option,
-    build_options,
     exit_code,
     print_result,
     restore_into,
-    restore_option_list,
+    restore_options,
     write_report,
 )
 from omnimigrate.config import instance_for, resolve_tokens
@@ -37,9 +36,7 @@ from omnimigrate.engine.restore import open_snapshot
 
 def without_snapshot(func: Callable[..., Any]) -> Callable[..., Any]:
     """restore's options but --snapshot and --instance: migrate restores its own backup."""
-    return functools.reduce(
-        lambda f, opt: opt(f), reversed(restore_option_list(snapshot=False)), func
-    )
+    return restore_options(func, snapshot=False)
 
 
 @cli.command("migrate")
@@ -56,7 +53,7 @@ def without_snapshot(func: Callable[..., Any]) -> Callable[..., Any]:
 @accept_blocked_option
 @click.pass_obj
 def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, ...], source_project: str | None, target: str,
-                    target_token_env: tuple[str, ...], report: Path | None, accept_blocked: Path | None, **kw: Any) -> None:  # fmt: skip
+                    target_token_env: tuple[str, ...], report: Path | None, accept_blocked: Path | None, flags: RestoreFlags, **kw: Any) -> None:  # fmt: skip
     """Back up SOURCE, then restore that snapshot into TARGET."""
     accepted = Acknowledged(accept_blocked)
     src = instance_for(app.settings, source, list(source_token_env), "OMNI_SOURCE_TOKEN",
@@ -65,22 +62,26 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
     for t in src_tokens:
         app.redactor.add(t.get_secret_value())
     tgt = Target(app, target, target_token_env, kw)
+    options = tgt.options(flags)
     settings = app.settings
-    preflight(src, src_tokens, settings.timeout)
+    preflight(app, src, src_tokens)
     tgt.preflight()
     cache = writable_cache(app)
     store = store_for(app, kw["store"], create=True)
     cipher = cipher_for(app, store, create=True)
 
+    src_rate = settings.rate_limit_for(src, kw["rate_limit"])
+
     async def run() -> tuple[Plan, ApplyResult]:
         async with src.client_pool(
             src_tokens,
-            rate_limit=tgt.rate,
+            rate_limit=src_rate,
             period=settings.rate_period,
             burst=settings.rate_burst,
             retry=settings.retry_policy(),
+            sessions=app.sessions,
         ) as clients:
-            per_second = tgt.rate * len(src_tokens) / settings.rate_period
+            per_second = src_rate * len(src_tokens) / settings.rate_period
             with job_progress("backup", per_second) as progress:
                 outcome = await run_backup(
                     clients, store, BackupOptions(concurrency=tgt.concurrency),
@@ -88,7 +89,7 @@ def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, .
                 )  # fmt: skip
         m = outcome.manifest
         snap = await asyncio.to_thread(open_snapshot, store, m.snapshot_id, m.instance, cipher)
-        return await restore_into(tgt, snap, build_options(kw), None)
+        return await restore_into(tgt, snap, options, None)
 
     plan, result = asyncio.run(run())
     write_report(report, plan, result)

@@ -10,13 +10,13 @@ from typing import Any
 import click
 from rich.console import Console
 
-from omnimigrate.cli import EXIT_OK, AppContext, cli
+from omnimigrate.cli.app import EXIT_OK, AppContext, cli
 from omnimigrate.cli.options import json_option
 from omnimigrate.cli.progress import make_console, reading, requests_of, titled
 from omnimigrate.cli.target import (
     SYMBOLS,
+    RestoreFlags,
     Target,
-    build_options,
     open_for,
     platform_from,
     restore_options,
@@ -25,8 +25,7 @@ from omnimigrate.cli.target import (
 from omnimigrate.engine.plan import Plan
 from omnimigrate.engine.restore import plan_restore
 from omnimigrate.hints import command_line
-from omnimigrate.platforms.lightdash.registry import explain_order as lightdash_order
-from omnimigrate.platforms.omni.registry import explain_order
+from omnimigrate.platforms import PLATFORMS, platform_named
 
 
 def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> None:
@@ -94,10 +93,10 @@ def _asked_platform(args: list[str]) -> str:
 
 def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        if _asked_platform(ctx.meta.get("plan_args", [])) == "lightdash":
-            click.echo("\n".join(lightdash_order()))
-        else:
-            click.echo("\n".join(explain_order()))
+        asked = _asked_platform(ctx.meta.get("plan_args", []))
+        # a name --platform refuses is refused after this eager option: Omni's order then
+        platform = platform_named(asked if asked in PLATFORMS else "omni")
+        click.echo("\n".join(platform.explain_order()))
         ctx.exit(EXIT_OK)
 
 
@@ -121,10 +120,11 @@ def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 @click.option("--details", is_flag=True, help="List every action, unchanged ones too.")
 @click.pass_obj
 def plan_command(app: AppContext, target: str | None, target_token_env: tuple[str, ...], as_json: bool,
-                 out: Path | None, details: bool, **kw: Any) -> None:  # fmt: skip
+                 out: Path | None, details: bool, flags: RestoreFlags, **kw: Any) -> None:  # fmt: skip
     """Show what a restore would do; writes nothing to the target."""
     early = platform_from(target, app, kw)
     tgt = Target(app, target, target_token_env, kw)
+    options = tgt.options(flags)
     tgt.preflight()
     snap = early or open_for(app, kw)
 
@@ -133,7 +133,7 @@ def plan_command(app: AppContext, target: str | None, target_token_env: tuple[st
             tgt.pool(snap) as clients,
             reading("plan: reading the target", requests_of(clients)),
         ):
-            return await plan_restore(snap, clients, build_options(kw))
+            return await plan_restore(snap, clients, options)
 
     plan = asyncio.run(run())
     if out:

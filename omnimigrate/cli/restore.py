@@ -9,14 +9,14 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from omnimigrate.cli import EXIT_FAILED, AppContext, cli
+from omnimigrate.cli.app import EXIT_FAILED, AppContext, cli
 from omnimigrate.cli.options import report_option
 from omnimigrate.cli.progress import make_console
 from omnimigrate.cli.target import (
     Acknowledged,
+    RestoreFlags,
     Target,
     accept_blocked_option,
-    build_options,
     exit_code,
     open_for,
     platform_from,
@@ -25,34 +25,41 @@ from omnimigrate.cli.target import (
     restore_options,
     write_report,
 )
-from omnimigrate.config import ConfigError
 from omnimigrate.engine.apply import plan_fault
 from omnimigrate.engine.plan import Plan, PlanFileError, plan_platform
 from omnimigrate.engine.restore import PlanDrift
+from omnimigrate.errors import ConfigError
 from omnimigrate.hints import command_line
 from omnimigrate.platforms import UnknownPlatform, platform_named
 from omnimigrate.snapshot.manifest import instance_slug
 
 
 def replan_hint(
-    target: str | None, token_env: tuple[str, ...], kw: dict[str, Any], saved: Plan, out: Path
+    target: str | None,
+    token_env: tuple[str, ...],
+    kw: dict[str, Any],
+    saved: Plan,
+    out: Path,
+    model_map: Path | None,
 ) -> str:
-    """`plan` again, for the same snapshot, target and options as the saved plan, saved over it."""
-    o = saved.options
+    """`plan` again, for the same snapshot, target and options as the saved plan, saved over
+    it (`model_map`: the file this command was given, as a saved plan holds the mapping)."""
+    given = saved.options.model_dump(exclude_defaults=True, exclude={"model_map"})
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
     return command_line(
         "plan", store=kw["store"], snapshot=saved.snapshot_id,
         instance=saved.source_instance, target=target, platform=kw["platform"],
-        project=kw["project"], target_token_env=token_env,
-        on_conflict=o.on_conflict if o.on_conflict != "skip" else None,
-        include=tuple(o.include), exclude=tuple(o.exclude), include_deleted=o.include_deleted,
-        models=o.models, pause_schedules=o.pause_schedules,
-        create_missing_users=o.create_missing_users, create_missing_groups=o.create_missing_groups,
-        model_map=kw["model_map"] and str(kw["model_map"]), out=str(out),
+        project=kw["project"], target_token_env=token_env, **options,
+        model_map=str(model_map) if model_map else None, out=str(out),
     )  # fmt: skip
 
 
 def read_saved(
-    plan_file: Path, target: str | None, token_env: tuple[str, ...], kw: dict[str, Any]
+    plan_file: Path,
+    target: str | None,
+    token_env: tuple[str, ...],
+    kw: dict[str, Any],
+    model_map: Path | None,
 ) -> Plan:
     """A saved plan this omnimigrate can apply as it stands, refused (naming the fault and the
     command that makes it again) before anything is read or written."""
@@ -70,7 +77,7 @@ def read_saved(
         ) from None
     fault = plan_fault(saved.actions, platform.action_kinds)
     if fault:
-        again = replan_hint(target, token_env, kw, saved, plan_file)
+        again = replan_hint(target, token_env, kw, saved, plan_file, model_map)
         raise ConfigError(f"{plan_file}: {fault}: make it again with `{again}`")
     return saved
 
@@ -89,24 +96,25 @@ def read_saved(
 @accept_blocked_option
 @click.pass_obj
 def restore_command(app: AppContext, target: str | None, target_token_env: tuple[str, ...], plan_file: Path | None,
-                    report: Path | None, accept_blocked: Path | None, **kw: Any) -> None:  # fmt: skip
+                    report: Path | None, accept_blocked: Path | None, flags: RestoreFlags, **kw: Any) -> None:  # fmt: skip
     """Restore a snapshot into an instance (idempotent: a re-run writes only what is missing)."""
     accepted = Acknowledged(accept_blocked)
     saved = None
     if plan_file:
-        saved = read_saved(plan_file, target, target_token_env, kw)
+        saved = read_saved(plan_file, target, target_token_env, kw, flags.model_map)
         kw |= {"snapshot": saved.snapshot_id, "source_instance": saved.source_instance}
     early = platform_from(target, app, kw)
     tgt = Target(app, target, target_token_env, kw)
     if saved and instance_slug(saved.target_url) != instance_slug(tgt.inst.url):
         raise ConfigError(f"{plan_file} was made for {saved.target_url}, not {tgt.inst.url}")
+    options = tgt.options(flags)
     tgt.preflight()
     snap = early or open_for(app, kw)
     try:
-        plan, result = asyncio.run(restore_into(tgt, snap, build_options(kw), saved))
+        plan, result = asyncio.run(restore_into(tgt, snap, options, saved))
     except PlanDrift as exc:
         assert saved is not None and plan_file is not None  # only a saved plan drifts
-        again = replan_hint(target, target_token_env, kw, saved, plan_file)
+        again = replan_hint(target, target_token_env, kw, saved, plan_file, flags.model_map)
         click.echo(f"error: {str(exc).replace('`omnimigrate plan`', f'`{again}`')}", err=True)
         raise SystemExit(EXIT_FAILED) from None
     write_report(report, plan, result)

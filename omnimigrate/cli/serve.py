@@ -12,12 +12,14 @@ import structlog
 from aiohttp import web
 from pydantic import SecretStr
 
-from omnimigrate.cli import AppContext, cli
+from omnimigrate.cli.app import AppContext, cli
 from omnimigrate.cli.options import (
     store_option,
 )
 from omnimigrate.cli.stores import cipher_for, store_for
-from omnimigrate.config import ConfigError, ServiceConfig
+from omnimigrate.config import ServiceConfig
+from omnimigrate.errors import ConfigError
+from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.service.event_queue import EventQueue, MemoryQueue, SqsQueue
 from omnimigrate.service.http import events_app, service_app
 from omnimigrate.service.metrics import Metrics
@@ -25,12 +27,12 @@ from omnimigrate.service.sinks import Publisher, Sink, SnsSink, SqsSink, Webhook
 from omnimigrate.service.worker import Worker
 
 
-def build_sinks(specs: list[str]) -> list[Sink]:
+def build_sinks(specs: list[str], sessions: SessionFactory) -> list[Sink]:
     sinks: list[Sink] = []
     for spec in specs:
         kind, _, where = spec.partition(":")
         if kind == "webhook":
-            sinks.append(WebhookSink(where))
+            sinks.append(WebhookSink(where, sessions))
         elif kind in ("sqs", "sns"):
             import boto3
 
@@ -100,10 +102,10 @@ def serve(
     target = store_for(app, store, create=True)
     queue = build_queue(queue_url or svc.queue)
     metrics = Metrics()
-    publisher = Publisher(build_sinks(svc.sinks))
+    publisher = Publisher(build_sinks(svc.sinks, app.sessions))
     cipher = cipher_for(app, target, create=True)
     pool = [
-        Worker(s, target, queue, publisher, metrics, cipher=cipher)
+        Worker(s, target, queue, publisher, metrics, cipher=cipher, sessions=app.sessions)
         for _ in range(workers or svc.workers)
     ]
     token = events_token(app)

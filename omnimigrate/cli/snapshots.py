@@ -6,7 +6,7 @@ import json
 
 import click
 
-from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli
+from omnimigrate.cli.app import EXIT_FAILED, EXIT_OK, AppContext, cli
 from omnimigrate.cli.backup import counts_table
 from omnimigrate.cli.options import (
     OLD_INSTANCE_NAMES,

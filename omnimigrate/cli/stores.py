@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from omnimigrate.cli import AppContext
-from omnimigrate.config import ConfigError
+from omnimigrate.cli.app import AppContext
+from omnimigrate.errors import ConfigError
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.crypto import (
     Cipher,

@@ -8,14 +8,15 @@ import json
 import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 import yaml
 from rich.console import Console
 
-from omnimigrate.cli import EXIT_OK, EXIT_PARTIAL, AppContext, describe_keys, preflight
+from omnimigrate.cli.app import EXIT_OK, EXIT_PARTIAL, AppContext, describe_keys, preflight
 from omnimigrate.cli.options import (
     concurrency_option,
     instance_option,
@@ -28,7 +29,6 @@ from omnimigrate.cli.progress import job_progress, reading, requests_of
 from omnimigrate.cli.stores import cipher_for, store_for
 from omnimigrate.config import (
     LIGHTDASH_URL_ENV,
-    ConfigError,
     InstanceConfig,
     instance_arg,
     instance_for,
@@ -37,6 +37,7 @@ from omnimigrate.config import (
 from omnimigrate.engine.apply import ApplyResult
 from omnimigrate.engine.drill import DrillReport, is_acknowledged
 from omnimigrate.engine.plan import Plan, RestoreOptions
+from omnimigrate.engine.platform import Platform
 from omnimigrate.engine.restore import (
     OpenSnapshot,
     apply_plan,
@@ -44,6 +45,8 @@ from omnimigrate.engine.restore import (
     plan_restore,
     resume_saved,
 )
+from omnimigrate.errors import ConfigError
+from omnimigrate.platforms import PLATFORMS, platform_named
 from omnimigrate.service.metrics import Metrics
 from omnimigrate.snapshot.catalog import SnapshotNotFound
 from omnimigrate.snapshot.manifest import instance_slug
@@ -104,23 +107,79 @@ def restore_option_list(*, snapshot: bool = True) -> list[Callable[..., Any]]:
     ]  # fmt: skip
 
 
-def restore_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    return functools.reduce(lambda f, opt: opt(f), reversed(restore_option_list()), func)
+@dataclass(frozen=True)
+class RestoreFlags:
+    """The restore options as the command line gave them, before the platform is known;
+    `options_for` makes them the platform's typed options, or refuses one it does not take."""
+
+    on_conflict: Literal["skip", "overwrite", "rename"] = "skip"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    trashed: Literal["same", "new", "fail"] | None = None
+    include_deleted: bool = False
+    models: bool = False
+    pause_schedules: bool = False
+    create_missing_users: bool = False
+    create_missing_groups: bool = False
+    model_map: Path | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The options set (a default is not given: every platform has it), in the typed
+        options' own values."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value in (None, (), False) or (f.name == "on_conflict" and value == "skip"):
+                continue
+            out[f.name] = (
+                load_model_map(value) if f.name == "model_map"
+                else list(value) if isinstance(value, tuple) else value
+            )  # fmt: skip
+        return out
+
+    def options_for(self, platform: Platform) -> RestoreOptions:
+        return typed_options(platform, self.given())
 
 
-def build_options(kw: dict[str, Any]) -> RestoreOptions:
-    return RestoreOptions(
-        on_conflict=kw["on_conflict"],
-        include=list(kw["include"]),
-        exclude=list(kw["exclude"]),
-        include_deleted=kw["include_deleted"],
-        trashed=kw["trashed"] or "same-else-new",
-        models=kw["models"],
-        pause_schedules=kw["pause_schedules"],
-        create_missing_users=kw["create_missing_users"],
-        create_missing_groups=kw["create_missing_groups"],
-        model_map=load_model_map(kw["model_map"]),
-    )
+def typed_options(platform: Platform, given: dict[str, Any]) -> RestoreOptions:
+    """`given` as the platform's options; one it does not take is a usage error naming the
+    option and the platform, raised before any request."""
+    model = platform.options_type
+    for name in given:
+        if name not in model.model_fields:
+            flag = "--" + name.replace("_", "-")
+            why = f": {model.WHY_NOT[name]}" if name in model.WHY_NOT else ""
+            raise click.UsageError(
+                f"{flag} is not an option of a {platform.name.capitalize()} restore "
+                f"({', '.join(owners_of(name))} only{why}): remove it",
+                ctx=click.get_current_context(silent=True),
+            )
+    return model.model_validate(given)
+
+
+def owners_of(option: str) -> list[str]:
+    """The platforms whose restores take an option, by display name."""
+    return [
+        name.capitalize()
+        for name in PLATFORMS
+        if option in platform_named(name).options_type.model_fields
+    ]
+
+
+RESTORE_FLAGS = tuple(f.name for f in fields(RestoreFlags))
+
+
+def restore_options(func: Callable[..., Any], *, snapshot: bool = True) -> Callable[..., Any]:
+    """The restore options, handed to the command as one typed `flags: RestoreFlags`
+    (`snapshot`: with --snapshot and --instance)."""
+
+    @functools.wraps(func)
+    def command(*args: Any, **kw: Any) -> Any:
+        flags = RestoreFlags(**{name: kw.pop(name) for name in RESTORE_FLAGS})
+        return func(*args, flags=flags, **kw)
+
+    chosen = restore_option_list(snapshot=snapshot)
+    return functools.reduce(lambda f, opt: opt(f), reversed(chosen), command)
 
 
 class Target:
@@ -139,7 +198,7 @@ class Target:
         )
         for t in self.tokens:
             app.redactor.add(t.get_secret_value())
-        self.rate = kw.get("rate_limit") or self.inst.rate_limit or app.settings.rate_limit
+        self.rate = app.settings.rate_limit_for(self.inst, kw.get("rate_limit"))
         self.concurrency = kw.get("concurrency") or app.settings.concurrency
         self.app = app
         self.name = name if name in app.settings.instances else instance_slug(self.inst.url)
@@ -161,11 +220,17 @@ class Target:
             retry=s.retry_policy(),
             timeout=s.timeout,
             observer=self.metrics.observer(self.name),
+            sessions=self.app.sessions,
         )
+
+    def options(self, flags: RestoreFlags) -> RestoreOptions:
+        """The restore options as this target's platform takes them (a usage error names
+        one it does not take); asked before the pre-flight, so before any request."""
+        return flags.options_for(platform_named(self.inst.platform))
 
     def preflight(self) -> None:
         """One request per key before a snapshot or lock is opened: fail in seconds."""
-        preflight(self.inst, self.tokens, self.app.settings.timeout)
+        preflight(self.app, self.inst, self.tokens)
 
     def push_metrics(self, result: ApplyResult) -> None:
         """A one-shot restore's metrics go to the Pushgateway, when one is configured."""

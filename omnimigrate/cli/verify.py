@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from omnimigrate.cli import EXIT_FAILED, EXIT_OK, AppContext, cli, describe_keys
+from omnimigrate.cli.app import EXIT_FAILED, EXIT_OK, AppContext, cli, describe_keys
 from omnimigrate.cli.options import (
     AliasedOption,
     instance_option,
@@ -22,12 +22,11 @@ from omnimigrate.cli.options import (
 )
 from omnimigrate.cli.progress import make_console, reading, requests_of, titled
 from omnimigrate.cli.target import (
+    RestoreFlags,
     Target,
-    load_model_map,
     open_for,
 )
 from omnimigrate.engine.content import ContentReport
-from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.verify import VerifyReport
 
 
@@ -104,10 +103,10 @@ def verify_command(app: AppContext, target: str | None, target_token_env: tuple[
                    rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
     """Compare a live instance with a snapshot: a fidelity table; exit 1 on any difference."""
     tgt = Target(app, target, target_token_env, {"rate_limit": rate_limit, **kw})
+    # the restore's options verify takes, refused (naming them) before any request
+    options = tgt.options(RestoreFlags(pause_schedules=pause_schedules, model_map=model_map))
     tgt.preflight()
     snap = open_for(app, kw)
-    options = RestoreOptions(model_map=load_model_map(model_map), pause_schedules=pause_schedules)
-    snap.platform.check_options(options)  # before the target is read
 
     async def run() -> tuple[VerifyReport, ContentReport | None]:
         async with (

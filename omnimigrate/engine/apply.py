@@ -15,7 +15,7 @@ from omnimigrate.engine.plan import Action, Plan
 from omnimigrate.engine.platform import ActionRunner
 from omnimigrate.engine.protocol import effects_id, intent, is_reconcile
 from omnimigrate.engine.restore_ledger import RestoreLedger
-from omnimigrate.http.errors import OmniError
+from omnimigrate.errors import ApiError
 from omnimigrate.http.transport import key_stats
 from omnimigrate.snapshot.manifest import KeyStats
 
@@ -85,7 +85,7 @@ def check_order(actions: list[Action]) -> None:
 class Applier:
     def __init__(
         self,
-        plan: Plan[Any],
+        plan: Plan[Any, Any],
         clients: Sequence[Any],
         runner: ActionRunner,
         ledger: RestoreLedger,
@@ -99,6 +99,7 @@ class Applier:
         self.ledger = ledger
         self._workers = concurrency * len(clients)
         self._turn = 0
+        self._owed = [0] * len(clients)  # requests of the actions each key is applying
         self._progress = on_progress
         self._log = structlog.get_logger("omnimigrate.restore")
         self.result = ApplyResult()
@@ -153,8 +154,12 @@ class Applier:
             return Outcome("blocked", action.reason)
         if not action.writes and not action.adopt:
             return Outcome("skipped", action.reason)
-        client = self.clients[self._turn % len(self.clients)]
-        self._turn += 1
+        # the key owed the fewest requests: round robin by action would hand one key every
+        # costly action of a plan whose actions alternate costly and cheap (ties rotate)
+        n, cost = len(self.clients), max(action.requests, 1)
+        key = min(range(n), key=lambda i: (self._owed[i], (i - self._turn) % n))
+        client, self._turn = self.clients[key], self._turn + 1
+        self._owed[key] += cost
         try:
             if action.adopt:  # an interrupted run made it: finish it (protocol.py, 2)
                 warning = await self.runner.adopt(action, client)
@@ -165,9 +170,11 @@ class Applier:
         except RestoreBlocked as exc:
             self._log.warning("restore.action_blocked", action=action.id, reason=str(exc))
             return Outcome("blocked", str(exc), final=True)
-        except (OmniError, RestoreError) as exc:
+        except (ApiError, RestoreError) as exc:
             self._log.warning("restore.action_failed", action=action.id, error=str(exc))
             return Outcome("failed", str(exc))
+        finally:
+            self._owed[key] -= cost
         if warning:
             self._log.warning("restore.action_warning", action=action.id, warning=warning)
         return Outcome("done", action.op, warning or "")

@@ -27,11 +27,10 @@ from omnimigrate.engine.checkpoints import (
 )
 from omnimigrate.engine.job_queue import DeadLetter, JobQueue, ListingFailed, QueueStats
 from omnimigrate.engine.jobs import UnknownJob
-from omnimigrate.engine.platform import Client, Walker
+from omnimigrate.engine.platform import Client, Walker, platform_named
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.hints import command_line
 from omnimigrate.http.transport import key_stats
-from omnimigrate.platforms import platform_named
 from omnimigrate.snapshot.blobs import BlobStore, blob_key
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.crypto import Cipher
@@ -251,9 +250,10 @@ def _empty_selection(
             return None
         given = " ".join([*(f"--include {p!r}" for p in options.include),
                           *(f"--exclude {p!r}" for p in options.exclude)])  # fmt: skip
+        nothing = " and no ".join(walker.content_types)  # the entry types of content
         return (
-            f"{given} matched no folder and no document, so no snapshot was made (the latest "
-            f"stays as it was): check the folder paths ({_where_paths_are(store, instance)}), "
+            f"{given} matched no {nothing}, so no snapshot was made (the latest "
+            f"stays as it was): check the paths ({_where_paths_are(store, instance)}), "
             "or pass --allow-empty"
         )
 

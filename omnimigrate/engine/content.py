@@ -14,13 +14,13 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from omnimigrate.http.errors import OmniError
+from omnimigrate.errors import ApiError
 
 # what backup stores per model or project: natural key -> the validator's messages
 CONTENT_TYPE = "content_check"
 
 
-class ContentShapeError(OmniError):
+class ContentShapeError(ApiError):
     """A validator's answer lacks a field the comparison needs; the message names it."""
 
 

@@ -22,7 +22,13 @@ from pydantic import BaseModel, Field
 from omnimigrate.engine.apply import ApplyResult
 from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.plan import Plan, RestoreOptions
-from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
+from omnimigrate.engine.restore import (
+    OpenSnapshot,
+    apply_plan,
+    open_snapshot,
+    options_for,
+    plan_restore,
+)
 from omnimigrate.engine.verify import VerifyReport
 from omnimigrate.http.transport import key_stats
 from omnimigrate.snapshot.catalog import Catalog
@@ -121,7 +127,7 @@ def within_tolerance(measured: float, estimate: float, tolerance: float = RTO_TO
     return abs(measured - estimate) <= tolerance * estimate
 
 
-def estimate_seconds(plan: Plan[Any], rate: int, period: float, keys: int) -> float:
+def estimate_seconds(plan: Plan[Any, Any], rate: int, period: float, keys: int) -> float:
     """What the plan's estimate says the writes take: paced by the rate limit per key."""
     return plan.estimated_requests() * period / (rate * keys)
 
@@ -162,7 +168,8 @@ class Drill:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.snap, self.manifest, self.options = snap, manifest, options
+        self.snap, self.manifest = snap, manifest
+        self.options = options_for(snap.platform, options)
         self.rate, self.period, self.concurrency = rate, period, concurrency
         self.acknowledged, self.clock, self.now = acknowledged, clock, now
 
@@ -176,10 +183,16 @@ class Drill:
         if restored is None:
             restored, result = await self.restore(clients)
         platform = self.snap.platform
+        # what of the restore's own options its verify expects (Omni's models and paused
+        # schedules); a platform without them has nothing to pass
+        expected = self.options.model_dump(include={"models", "pause_schedules"})
         verify = await platform.verify(
-            self.snap.source, clients, models=self.options.models, concurrency=self.concurrency,
-            store=self.snap.store, pause_schedules=self.options.pause_schedules,
-        )  # fmt: skip
+            self.snap.source,
+            clients,
+            concurrency=self.concurrency,
+            store=self.snap.store,
+            **expected,
+        )
         content = await platform.check_content(self.snap.source, clients, self.options)
         fidelity = fidelity_of(verify)
         blocked = (

@@ -3,7 +3,7 @@
 Every action has a stable id (the same object gives the same id in every run) and a digest
 of what it would write, so the restore ledger can tell "already done, unchanged" from "the
 snapshot changed since". The plan keeps the target inventory it was computed from, typed by
-the platform (`Plan[TargetInventory]`), so `restore --plan` can tell whether the target drifted.
+the platform (`Plan[TargetInventory, OmniRestoreOptions]`), so `restore --plan` can tell whether the target drifted.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from omnimigrate.snapshot.blobs import canonical_json
 
 # `extra`: on the target only, and restore leaves it there (reported, never written)
 Op = Literal["create", "update", "skip", "conflict", "blocked", "extra"]
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2  # 2: options are the platform's own (1: Omni's, for every platform)
 
 
 class Inventory(BaseModel):
@@ -33,6 +33,16 @@ class Inventory(BaseModel):
     WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {}
 
     url: str
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """An inventory made of parts (each a model with its own `WRITTEN_BY`) writes by
+        what all of them declare."""
+        super().__pydantic_init_subclass__(**kwargs)
+        written: dict[str, str | tuple[str, ...]] = {}
+        for base in reversed(cls.__mro__):
+            written |= base.__dict__.get("WRITTEN_BY", {})
+        cls.WRITTEN_BY = written
 
     def digest(self) -> str:
         return hashlib.sha256(canonical_json(self.model_dump(mode="json"))).hexdigest()
@@ -122,35 +132,32 @@ class Action(BaseModel):
 
 
 class RestoreOptions(BaseModel):
+    """The restore options every platform takes. A platform declares its own as a subclass
+    (its `options_type`: Omni's `OmniRestoreOptions`, Lightdash's `LightdashRestoreOptions`),
+    and an option it does not declare is refused, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+    # why it does not take an option another platform's restore does, for the refusal
+    WHY_NOT: ClassVar[dict[str, str]] = {}
+
     on_conflict: Literal["skip", "overwrite", "rename"] = "skip"
-    include_deleted: bool = False
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
-    models: bool = False
-    pause_schedules: bool = False
-    create_missing_users: bool = False
-    create_missing_groups: bool = False
-    model_map: dict[str, str] = Field(default_factory=dict)  # source model id -> target id
-    # a document in the target's trash (Omni): import under its identifier where the server
-    # accepts it, else under a new one ("same-else-new"), or only one of them, or block it
-    trashed: Literal["same-else-new", "same", "new", "fail"] = "same-else-new"
 
 
-class Plan(BaseModel, Generic[InventoryT]):
+OptionsT = TypeVar("OptionsT", bound=RestoreOptions)
+
+
+class Plan(BaseModel, Generic[InventoryT, OptionsT]):
     format: int = PLAN_FORMAT
     platform: str
     snapshot_id: str
     source_instance: str
     target_url: str
     created_at: datetime
-    options: RestoreOptions
+    options: OptionsT
     inventory: InventoryT
     actions: list[Action]
-
-    @computed_field  # type: ignore[prop-decorator]  # pydantic documents it on a property; mypy flags any decorator there
-    @property
-    def inventory_digest(self) -> str:
-        return self.inventory.digest()
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(a.op for a in self.actions))
@@ -187,5 +194,10 @@ def plan_platform(text: str, name: str) -> str:
     if not isinstance(platform, str):
         raise PlanFileError(
             f"{name} does not say which platform it is for (made by an older omnimigrate?)"
+        )
+    if raw.get("format") != PLAN_FORMAT:
+        raise PlanFileError(
+            f"{name} is a plan of format {raw.get('format')!r}, and this omnimigrate reads "
+            f"format {PLAN_FORMAT} (its options are the platform's own)"
         )
     return platform

@@ -2,8 +2,10 @@
 
 The engine runs jobs, checkpoints them, writes snapshots, applies plans with a ledger and
 reports verify results; a platform says what its object types are and how each is read,
-planned, written and compared. `omnimigrate.platforms.platform_named` finds one by the name
-an instance's configuration, a manifest or a saved plan gives.
+planned, written and compared. `platform_named` finds one by the name an instance's
+configuration, a manifest or a saved plan gives, among those `register`ed: the engine never
+imports a platform; `omnimigrate.platforms`, the package every platform lives in, registers
+them, so importing any platform (or that package) makes them all known.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ from omnimigrate.http.transport import Transport
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
 from omnimigrate.snapshot.store import Store
+
+
+class UnknownPlatform(Exception):
+    """A name no registered platform has."""
 
 
 class InstanceUnusable(Exception):
@@ -49,9 +55,10 @@ class Client(Protocol):
 class Walker(Protocol):
     """Backup's side of a platform: the listing jobs a run starts with, and each job's work."""
 
-    blobs: BlobStore
-
     # read-only to the engine, so a walker may answer them from its context or a constant
+    @property
+    def blobs(self) -> BlobStore: ...
+
     @property
     def exports(self) -> int: ...  # content exports requested this run
 
@@ -84,24 +91,31 @@ class ActionRunner(Protocol):
 
 class Platform(Protocol):
     name: str
-    plan_type: type[Plan[Any]]
+    plan_type: type[Plan[Any, Any]]
     action_kinds: frozenset[str]  # the kinds of action its runner applies
 
-    # (url, tokens, names, timeout, **scope): one request per key; raises InstanceUnusable
-    # when the instance or a key cannot serve a run (`names`: the environment variables the
-    # tokens came from; `scope`: what the platform's instances select, such as Lightdash's
-    # `project`). A callable, not a method: each platform takes its own scope keywords.
+    @property
+    def options_type(self) -> type[RestoreOptions]:
+        """The restore options it takes: every platform's and its own, and no other (the
+        `options` its plan and content check are given are of this type)."""
+        ...
+
+    # (url, tokens, names, timeout, sessions, **scope): one request per key, on a session
+    # from `sessions`; raises InstanceUnusable when the instance or a key cannot serve a run
+    # (`names`: the environment variables the tokens came from; `scope`: what the platform's
+    # instances select, such as Lightdash's `project`). A callable, not a method: each
+    # platform takes its own scope keywords.
     preflight: Callable[..., Coroutine[Any, Any, None]]
 
     def client_pool(
         self, url: str, tokens: list[SecretStr], **limits: Any
     ) -> AbstractAsyncContextManager[list[Any]]:
         """One client per key of an instance (`limits`: rate_limit, period, burst, retry,
-        timeout, observer)."""
+        timeout, observer, sessions)."""
         ...
 
-    def check_options(self, options: RestoreOptions) -> None:
-        """Raise ConfigError, naming it, for a restore option this platform cannot honour."""
+    def explain_order(self) -> list[str]:
+        """Its restore order, one line per type with its reason (`plan --explain-order`)."""
         ...
 
     def walker(self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None) -> Walker: ...
@@ -117,11 +131,13 @@ class Platform(Protocol):
         view: Any,
         inventory: Any,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: Any,
         now: datetime,
-    ) -> Plan[Any]: ...
+    ) -> Plan[Any, Any]: ...
 
-    def runner(self, plan: Plan[Any], blobs: BlobStore, ledger: RestoreLedger) -> ActionRunner: ...
+    def runner(
+        self, plan: Plan[Any, Any], blobs: BlobStore, ledger: RestoreLedger
+    ) -> ActionRunner: ...
 
     def verify(
         self,
@@ -139,8 +155,30 @@ class Platform(Protocol):
         ...
 
     def check_content(
-        self, view: Any, clients: Sequence[Any], options: RestoreOptions
+        self, view: Any, clients: Sequence[Any], options: Any
     ) -> Awaitable[ContentReport]:
         """The target's content validator for what a restore of `view` writes, compared with
         the source's answers the snapshot holds (`engine/content.py`)."""
         ...
+
+
+# name -> how to load it (a platform is imported when it is first asked for)
+_PLATFORMS: dict[str, Callable[[], Platform]] = {}
+
+
+def register(name: str, load: Callable[[], Platform]) -> None:
+    _PLATFORMS[name] = load
+
+
+def platform_names() -> tuple[str, ...]:
+    return tuple(_PLATFORMS)
+
+
+def platform_named(name: str) -> Platform:
+    load = _PLATFORMS.get(name)
+    if load is None:
+        raise UnknownPlatform(
+            f"platform {name!r} is not one this omnimigrate knows ({', '.join(_PLATFORMS)}): "
+            "upgrade omnimigrate, or correct the name"
+        )
+    return load()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -106,6 +106,27 @@ class SideEffect:
     what: str
     reconcile: str
     plan: Callable[[Any, Action], Action]
+    # how deep the object is among its kind (a space's path length): a parent's reconcile
+    # waits for its children's, so the deepest are planned first
+    depth: Callable[[Action], int] = lambda _action: 0
+
+
+class Planning(Protocol):
+    """What `plan_reconciles` reads and writes of a platform's planner context."""
+
+    actions: dict[str, Action]
+    ledger: dict[str, LedgerRecord]
+
+    def add(self, action: Action) -> Action: ...
+
+
+def plan_reconciles(ctx: Planning, effect: SideEffect) -> None:
+    """After everything else is planned, deepest objects first: a reconcile for each object
+    of `effect.cause` whose effect may be there."""
+    causes = [a for a in ctx.actions.values() if a.kind == effect.cause]
+    for cause in sorted(causes, key=lambda a: -effect.depth(a)):
+        if effects_pending(cause, ctx.ledger):
+            ctx.add(effect.plan(ctx, cause))
 
 
 def reconcile_after(

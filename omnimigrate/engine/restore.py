@@ -11,9 +11,9 @@ from typing import Any
 
 from omnimigrate.engine.apply import Applier, ApplyResult
 from omnimigrate.engine.plan import Inventory, Plan, RestoreOptions
-from omnimigrate.engine.platform import Client, Platform
+from omnimigrate.engine.platform import Client, Platform, platform_named
 from omnimigrate.engine.restore_ledger import RestoreLedger
-from omnimigrate.platforms import platform_named
+from omnimigrate.errors import ConfigError
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.crypto import Cipher
@@ -47,14 +47,28 @@ def open_snapshot(
     return OpenSnapshot(store, platform, platform.snapshot_view(manifest, blobs), blobs)
 
 
+def options_for(platform: Platform, options: RestoreOptions) -> RestoreOptions:
+    """`options` as the platform's own type: every platform's options carry over, and one
+    that is another platform's is refused, naming it (the CLI refuses it before this)."""
+    if isinstance(options, platform.options_type):
+        return options
+    given = options.model_dump(exclude_unset=True)
+    foreign = sorted(set(given) - set(platform.options_type.model_fields))
+    if foreign:
+        raise ConfigError(
+            f"{', '.join(foreign)}: not an option of a {platform.name} restore (remove it)"
+        )
+    return platform.options_type.model_validate(given)
+
+
 async def plan_restore(
     snap: OpenSnapshot,
     clients: Sequence[Client],
     options: RestoreOptions,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> Plan[Any]:
+) -> Plan[Any, Any]:
     """Read the target (over all its keys) and plan the restore; writes nothing."""
-    snap.platform.check_options(options)  # before the reads: a refused option fails at once
+    options = options_for(snap.platform, options)  # before the reads: refused at once
     inventory = await snap.platform.read_inventory(clients, snap.source)
     ledger = await asyncio.to_thread(RestoreLedger, snap.store, ledger_name(inventory))
     return snap.platform.plan(snap.source, inventory, ledger.records, options, now())
@@ -62,10 +76,10 @@ async def plan_restore(
 
 async def resume_saved(
     snap: OpenSnapshot,
-    saved: Plan[Any],
+    saved: Plan[Any, Any],
     clients: Sequence[Client],
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> Plan[Any]:
+) -> Plan[Any, Any]:
     """The plan that applies a saved plan now. An untouched target: the saved plan itself.
     A target that changed only where the saved plan writes and its ledger says it wrote (a
     killed `restore --plan`): the plan again from here, which may write nothing the saved
@@ -110,7 +124,7 @@ def _prefixes(action_ids: Iterable[str]) -> set[str]:
 
 async def apply_plan(
     snap: OpenSnapshot,
-    plan: Plan[Any],
+    plan: Plan[Any, Any],
     clients: Sequence[Client],
     *,
     concurrency: int = 4,

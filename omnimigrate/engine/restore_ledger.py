@@ -12,20 +12,30 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from dataclasses import field
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import TypeAdapter
+from pydantic.dataclasses import dataclass
 
 from omnimigrate.snapshot.store import KeyNotFound, Store
 
+# A slotted dataclass, validated as a model is: a restore holds one per action it wrote
+# (tens of thousands at scale), at a quarter of a BaseModel's memory.
+Status = Literal["started", "done"]
 
-class LedgerRecord(BaseModel):
-    status: Literal["started", "done"]
+
+@dataclass(slots=True)
+class LedgerRecord:
+    status: Status
     digest: str
     target: str | None = None  # the id (or identifier) the action produced
     key: str | None = None  # an intent's natural key (`engine/protocol.py`)
     parent: str | None = None  # and its parent's
-    detail: dict[str, str] = Field(default_factory=dict)  # what a later plan compares with
+    detail: dict[str, str] = field(default_factory=dict)  # what a later plan compares with
+
+
+RECORD = TypeAdapter(LedgerRecord)
 
 
 class RestoreLedger:
@@ -33,37 +43,43 @@ class RestoreLedger:
         self.store = store
         self.prefix = f"restores/{target_instance}"
         self.records: dict[str, LedgerRecord] = {}
-        self._segments = sorted(store.list(self.prefix + "/segments/"))
+        # a killed run's segments; this run's are numbered on from them (`_segment`)
+        self._found = sorted(store.list(self.prefix + "/segments/"))
         with contextlib.suppress(KeyNotFound):  # no run has finished yet
             for key, rec in json.loads(store.get(self.prefix + "/ledger.json")).items():
-                self.records[key] = LedgerRecord.model_validate(rec)
-        for key in self._segments:
+                self.records[key] = RECORD.validate_python(rec)
+        for key in self._found:
             raw = json.loads(store.get(key))
-            self.records[raw["action"]] = LedgerRecord.model_validate(raw["record"])
-        self._next = len(self._segments)
+            self.records[raw["action"]] = RECORD.validate_python(raw["record"])
+        self._first = self._next = len(self._found)
         self._lock = threading.Lock()  # writers run in worker threads
+
+    def _segment(self, n: int) -> str:
+        return f"{self.prefix}/segments/{n:09d}.json"
 
     def write(self, action_id: str, record: LedgerRecord) -> None:
         """Durable before it returns: one object per record."""
-        payload = json.dumps({"action": action_id, "record": record.model_dump()}).encode()
+        payload = b'{"action": %s, "record": %s}' % (
+            json.dumps(action_id).encode(),
+            RECORD.dump_json(record),
+        )
         with self._lock:
-            key = f"{self.prefix}/segments/{self._next:09d}.json"
+            key = self._segment(self._next)
             self._next += 1
             self.store.put(key, payload)
-            self._segments.append(key)
             self.records[action_id] = record
 
     def compact(self) -> None:
         """Fold the segments into ledger.json (written first, so a crash loses nothing)."""
-        if not self._segments:
+        if not self._found and self._next == self._first:
             return
         # one JSON object, encoded record by record: no second copy of every record
         entries = (
-            json.dumps(k).encode() + b": " + v.model_dump_json().encode()
+            json.dumps(k).encode() + b": " + RECORD.dump_json(v)
             for k, v in sorted(self.records.items())
         )
         self.store.put(self.prefix + "/ledger.json", b"{\n" + b",\n".join(entries) + b"\n}")
-        for key in self._segments:
+        for key in [*self._found, *map(self._segment, range(self._first, self._next))]:
             self.store.delete(key)
-        self._segments = []
-        self._next = 0
+        self._found = []
+        self._first = self._next = 0

@@ -12,15 +12,17 @@ from typing import Any, Self, TypeVar
 import aiohttp
 from pydantic import SecretStr
 
-from omnimigrate.http.errors import hint_for
+from omnimigrate.errors import hint_for
 from omnimigrate.http.ratelimit import Clock, RateLimiter, Sleep
 from omnimigrate.http.retry import RetryPolicy, call_with_retries
+from omnimigrate.http.sessions import SessionFactory, open_session
 from omnimigrate.http.transport import Hints, Observer, Reply, Transport
 
 
 class ApiClient:
     """A platform's client subclasses this with its `platform` name, its auth `scheme` and
-    its error `_hints`; `session` is shared by the clients of a pool, else owned."""
+    its error `_hints`; `session` is shared by the clients of a pool, else one of its own is
+    opened from `sessions`."""
 
     platform = ""
     scheme = "Bearer"
@@ -33,6 +35,7 @@ class ApiClient:
         token: str | SecretStr,
         *,
         session: aiohttp.ClientSession | None = None,
+        sessions: SessionFactory = open_session,
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 120.0,
@@ -41,12 +44,12 @@ class ApiClient:
         observer: Observer | None = None,
     ) -> None:
         self._own_session = session is None
-        self._session = session or aiohttp.ClientSession()
+        self._session = session or sessions()
         self.transport = Transport(
             base_url,
             token,
             session=self._session,
-            limiter=limiter or RateLimiter(self.default_rate),
+            limiter=limiter or RateLimiter(self.default_rate, clock=clock, sleep=sleep),
             timeout=timeout,
             clock=clock,
             observer=observer,
@@ -55,7 +58,7 @@ class ApiClient:
             platform=self.platform,
         )
         self.retry = retry or RetryPolicy()
-        self._sleep = sleep
+        self._clock, self._sleep = clock, sleep
 
     @property
     def base_url(self) -> str:
@@ -99,6 +102,7 @@ class ApiClient:
             idempotent=method != "POST" if idempotent is None else idempotent,
             recover=recover,
             sleep=self._sleep,
+            clock=self._clock,
         )
 
 
@@ -117,20 +121,25 @@ async def pool_of(
     retry: RetryPolicy | None = None,
     timeout: float = 120.0,
     observer: Observer | None = None,
+    sessions: SessionFactory = open_session,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
     **scope: Any,
 ) -> AsyncIterator[list[C]]:
-    """One client per key of an instance, sharing a connection pool; each key has its own
-    limiter, since limits are per key. `scope`: what the platform's client selects (Lightdash:
-    `project`)."""
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
+    """One client per key of an instance, sharing one session from `sessions`; each key has
+    its own limiter, since limits are per key, on the pool's `clock` and `sleep`. `scope`:
+    what the platform's client selects (Lightdash: `project`)."""
+    async with sessions() as session:
         yield [
             make(
                 url,
                 token,
                 session=session,
-                limiter=RateLimiter(rate_limit, period, burst=burst),
+                limiter=RateLimiter(rate_limit, period, burst=burst, clock=clock, sleep=sleep),
                 retry=retry,
                 timeout=timeout,
+                clock=clock,
+                sleep=sleep,
                 observer=observer,
                 **scope,
             )

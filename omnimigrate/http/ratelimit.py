@@ -5,8 +5,10 @@ the limiter must hold under any server-side algorithm: a sliding or fixed window
 token bucket with a small burst. Two gates, both per key:
 
 - **Pacing** (GCRA, the leaky bucket as a meter): requests leave one every `period / rate`
-  (stretched 2 %, plus up to 5 ms for uneven transit), at most `burst` (default 1) of them
-  early, each paced from when the one before actually left. A server's bucket of one token
+  (stretched 2 %), at most `burst` (default 1) of them early, each paced from when the one
+  before actually left, and later by however much slower than its route's fastest that one
+  was (up to `STALL_ALLOWANCE`): a request held up on its way, or at a busy server's door,
+  is counted late, and the next must not land next to it. A server's bucket of one token
   then never runs dry, and a window never sees a clump.
 - **The window** (asyncio-throttle): at most `rate` requests in any `period`, each slot
   stamped when its request *completes*. Omni sees a request arrive somewhere between
@@ -27,7 +29,6 @@ import contextlib
 import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 
 from asyncio_throttle.throttler import Throttler
 
@@ -35,11 +36,14 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 SAFETY_MARGIN = 0.02
-# Requests travel unevenly: one held up on its way lands closer to the next than they left.
-# A server bucket of one token tolerates no such closing-up, so requests leave up to this
-# much further apart than the rate needs (at most another SAFETY_MARGIN of the interval:
-# 0.5 % of Omni's one second, nothing at the rates tests run without a limit).
-TRANSIT_JITTER = 0.005
+# Requests travel unevenly: one held up on its way (or at the server's door) is counted later
+# than it left, so the next one, paced from its departure, lands closer to it than the rate
+# allows, and a server bucket of one token refuses it. How late it may have been counted is
+# bounded by how much longer than its route's fastest it took, so the next leaves that much
+# later, up to this much: requests of one route do about the same work, so most of a long
+# wait is time before the door (a stall of a loaded machine here, up to tens of ms), and at
+# most 5 % of Omni's one second goes to a request slow for its work's sake.
+STALL_ALLOWANCE = 0.05
 _SLOWDOWN = 0.8  # per 429 episode
 _FLOOR = 0.5  # of the configured rate
 _CLIMB = 1.5  # per calm half window
@@ -112,6 +116,7 @@ class RateLimiter:
         self._resume_at = 0.0
         self._calm_since = 0.0  # when the rate was last lowered or raised
         self._turns = asyncio.Lock()  # requests take their paced turns in arrival order
+        self._fastest: dict[str, float] = {}  # route -> its fastest answer on this key
         self._throttler = _CompletionThrottler(
             rate_limit=rate,
             period=period * self._stretch,
@@ -121,24 +126,31 @@ class RateLimiter:
         )
 
     @property
-    def current_rate(self) -> int:
-        return int(self._current)
-
-    @property
     def interval(self) -> float:
         """Seconds between two requests at the current rate."""
-        even = self.period * self._stretch / self._current
-        return even + min(TRANSIT_JITTER, even * (self._stretch - 1))
+        return self.period * self._stretch / self._current
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[float]:
-        """Hold a slot for one request; yields the seconds spent waiting for it."""
+    async def slot(self, route: str = "") -> AsyncIterator[float]:
+        """Hold a slot for one request to `route`; yields the seconds spent waiting for it."""
         start = self._clock()
         stamp = await self._paced_turn()
+        departed = self._clock()
         try:
-            yield self._clock() - start
+            yield departed - start
         finally:
             self._throttler.restamp(stamp)
+            self._answered(route, departed)
+
+    def _answered(self, route: str, departed: float) -> None:
+        """Pace the next request from when this one may have been counted: as late as it was
+        slower than its route's fastest (a route's first may have waited all along: a cold
+        connection, a cold server)."""
+        took = self._clock() - departed
+        late = min(took - self._fastest.get(route, 0.0), STALL_ALLOWANCE)
+        self._fastest[route] = min(took, self._fastest.get(route, took))
+        if late > 0:
+            self._next_at = max(self._next_at, departed + late + self.interval)
 
     async def _paced_turn(self) -> float:
         """Wait for this request's turn: its paced time, then a place in the window. The
@@ -181,19 +193,3 @@ class RateLimiter:
 def key_fingerprint(token: str) -> str:
     """A short, non-reversible name for a token, safe to log and to key dicts with."""
     return hashlib.sha256(token.encode()).hexdigest()[:10]
-
-
-@dataclass
-class LimiterRegistry:
-    """Hands out one limiter per (instance, key): callers that share a key share its budget."""
-
-    rate: int = 60
-    period: float = 60.0
-    burst: int = 1
-    _limiters: dict[tuple[str, str], RateLimiter] = field(default_factory=dict)
-
-    def get(self, instance: str, token: str, rate: int | None = None) -> RateLimiter:
-        key = (instance, key_fingerprint(token))
-        if key not in self._limiters:
-            self._limiters[key] = RateLimiter(rate or self.rate, self.period, burst=self.burst)
-        return self._limiters[key]

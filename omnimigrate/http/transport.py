@@ -1,4 +1,4 @@
-"""One HTTP exchange with Omni: rate-limit slot, request, classified outcome, one log event.
+"""One HTTP exchange with a platform's API: rate-limit slot, request, classified outcome, one log event.
 
 `Transport.send` makes exactly one attempt; retry policy lives in `retry.py` and the
 typed API in `client.py`. Keeping the attempt here means the log line, the limiter and the
@@ -20,9 +20,9 @@ import aiohttp
 import structlog
 from pydantic import SecretStr
 
-from omnimigrate.http.errors import (
-    OmniAPIError,
-    OmniTransportError,
+from omnimigrate.errors import (
+    ApiStatusError,
+    TransportError,
     api_error,
     detail_of,
     hint_for,
@@ -47,7 +47,9 @@ def normalize_base_url(url: str) -> str:
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP date."""
+    """Retry-After is either delta-seconds or an HTTP date; a date counts from `now`, the
+    answer's own `Date` when it has one (the server's clock, so a client clock that is off
+    neither waits too long nor not at all), else this machine's time."""
     if not value:
         return None
     with contextlib.suppress(ValueError):
@@ -57,6 +59,14 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     return max(0.0, when - (time.time() if now is None else now))
+
+
+def http_date(headers: dict[str, str]) -> float | None:
+    """The answer's `Date` header as a timestamp, or None without a readable one."""
+    try:
+        return parsedate_to_datetime(headers["date"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def render_path(route: str, path_params: dict[str, str]) -> str:
@@ -110,6 +120,7 @@ class Transport:
         self._clock = clock
         self.requests = 0  # sent by this key, for per-key reports
         self.throttled = 0  # of which answered 429
+        self._platform = platform
         self._event = f"{platform}.request"  # one log event per attempt: omni.request, …
         self._log = structlog.get_logger(f"omnimigrate.{platform}").bind(
             instance=self.base_url, key=self.key_id
@@ -139,7 +150,7 @@ class Transport:
         # encoded before the slot is taken: a large body (an import) encoded after it would
         # leave late and land next to the request paced after it
         body = None if json_body is None else json.dumps(json_body).encode()
-        async with self.limiter.slot() as waited:
+        async with self.limiter.slot(route) as waited:
             start = self._clock()
             status: int | str = "cancelled"  # until something else is known
             error = ""
@@ -148,13 +159,13 @@ class Transport:
                 reply = await self._exchange(method, url, route, query, body)
                 status = reply.status
                 return reply
-            except OmniAPIError as err:
+            except ApiStatusError as err:
                 status, error = err.status, err.detail
                 if err.status == 429:
                     self.throttled += 1
                     self.limiter.backoff(err.retry_after if err.retry_after is not None else 1.0)
                 raise
-            except OmniTransportError as err:
+            except TransportError as err:
                 status, error = "error", err.message
                 raise
             finally:
@@ -205,14 +216,14 @@ class Transport:
                 reply_headers = {k.lower(): v for k, v in resp.headers.items()}
                 return self._classify(method, route, resp.status, text, reply_headers)
         except aiohttp.ClientConnectorError as exc:
-            raise OmniTransportError(
+            raise TransportError(
                 f"cannot connect to {self.base_url}: {exc.os_error.strerror or exc}",
                 method=method,
                 route=route,
                 hint="check the instance URL, DNS and that this machine can reach it",
             ) from exc
         except TimeoutError as exc:
-            raise OmniTransportError(
+            raise TransportError(
                 f"no answer within {self._timeout.total:.0f}s",
                 maybe_applied=True,
                 method=method,
@@ -220,7 +231,7 @@ class Transport:
                 hint="the instance is slow or unreachable; retry later or raise the timeout",
             ) from exc
         except aiohttp.ClientError as exc:
-            raise OmniTransportError(
+            raise TransportError(
                 f"connection lost: {type(exc).__name__}",
                 maybe_applied=True,
                 method=method,
@@ -238,15 +249,16 @@ class Transport:
             except ValueError:
                 if status < 500:
                     kind = headers.get("content-type", "unknown content type").split(";")[0]
-                    raise OmniAPIError(
+                    raise ApiStatusError(
                         status,
                         f"response is not JSON ({kind}): {text[:60].strip()!r}",
                         method=method,
                         route=route,
-                        hint="the URL may not be an Omni instance, or a proxy or login page answered",
+                        hint=f"the URL may not be an instance of {self._platform.capitalize()}, "
+                        "or a proxy or login page answered",
                     ) from None
         if status >= 400:
-            retry_after = parse_retry_after(headers.get("retry-after"))
+            retry_after = parse_retry_after(headers.get("retry-after"), http_date(headers))
             detail = detail_of(body) or " ".join(text.split())[:120] or "no error detail"
             raise api_error(
                 status,

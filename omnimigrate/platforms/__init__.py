@@ -1,29 +1,35 @@
-"""Platforms omnimigrate backs up and restores, each a package on the engine: `omni` and `lightdash`.
-A platform is found by the name an instance's configuration, a manifest or a saved plan
-gives; each is a sibling package, added to `platform_named`."""
+"""Platforms omnimigrate backs up and restores, each a package on the engine: `omni` and
+`lightdash`. Each is registered with the engine here, by the name an instance's
+configuration, a manifest or a saved plan gives; a new platform is a sibling package and
+one `register` line. Python runs this module before any module of a platform package, so
+whoever holds a platform's client or snapshot finds every platform known."""
 
 from __future__ import annotations
 
-from omnimigrate.engine.platform import Platform
+from omnimigrate.engine.platform import (
+    Platform,
+    UnknownPlatform,
+    platform_named,
+    platform_names,
+    register,
+)
 
-PLATFORMS = ("omni", "lightdash")
+
+def _omni() -> Platform:
+    # imported when first asked for: a platform package imports the engine
+    from omnimigrate.platforms.omni.platform import OMNI
+
+    return OMNI
 
 
-class UnknownPlatform(Exception):
-    """A name that is not one of PLATFORMS."""
+def _lightdash() -> Platform:
+    from omnimigrate.platforms.lightdash.platform import LIGHTDASH
+
+    return LIGHTDASH
 
 
-def platform_named(name: str) -> Platform:
-    # imported here: a platform package imports the engine, which looks platforms up by name
-    if name == "omni":
-        from omnimigrate.platforms.omni.platform import OMNI
+register("omni", _omni)
+register("lightdash", _lightdash)
+PLATFORMS = platform_names()
 
-        return OMNI
-    if name == "lightdash":
-        from omnimigrate.platforms.lightdash.platform import LIGHTDASH
-
-        return LIGHTDASH
-    raise UnknownPlatform(
-        f"platform {name!r} is not one this omnimigrate knows ({', '.join(PLATFORMS)}): "
-        "upgrade omnimigrate, or correct the name"
-    )
+__all__ = ["PLATFORMS", "UnknownPlatform", "platform_named"]

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from omnimigrate.config import Settings
 from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.platforms import platform_named
 from omnimigrate.service.events import (
     BackupRequested,
     DrillRequested,
@@ -71,23 +72,24 @@ class EventGate:
                 f"{event.type} option {', '.join(extra)} cannot come from an event "
                 f"(allowed: {', '.join(sorted(EVENT_OPTIONS))}); put it in a replication rule"
             )
-        options = _options(event)
+        options = _options(event, self.settings.instances[target].platform)
         setting = f"service.restore_targets.{target}"
         if options.on_conflict == "overwrite" and not allowed.allow_overwrite:
             raise Refused(
                 f"on_conflict: overwrite into {target!r} is not allowed; set "
                 f"{setting}.allow_overwrite: true to permit it"
             )
-        if options.include_deleted and not allowed.allow_include_deleted:
+        if options.model_dump().get("include_deleted") and not allowed.allow_include_deleted:
             raise Refused(
                 f"include_deleted into {target!r} is not allowed; set "
                 f"{setting}.allow_include_deleted: true to permit it"
             )
 
 
-def _options(event: RestoreRequested | DrillRequested) -> RestoreOptions:
+def _options(event: RestoreRequested | DrillRequested, platform: str) -> RestoreOptions:
+    """The event's options as the target's platform takes them (another's is refused)."""
     try:
-        return RestoreOptions(**event.options)
+        return platform_named(platform).options_type.model_validate(event.options)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))

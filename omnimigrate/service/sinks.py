@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-import aiohttp
 import structlog
 
+from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.service.events import DrillCompleted, dump_event
 
 
@@ -50,8 +50,8 @@ class SnsSink:
 class WebhookSink:
     """Slack-compatible: a `text` line for people, the event itself for machines."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, sessions: SessionFactory) -> None:
+        self.url, self._sessions = url, sessions
 
     async def publish(self, event: Any) -> None:
         text = f"omnimigrate {event.type}: {event.instance}" + (
@@ -66,7 +66,7 @@ class WebhookSink:
                 f"{event.new_content_issues} new content issues"
             )
         body = {"text": text, "event": event.model_dump(mode="json")}
-        async with aiohttp.ClientSession() as session, session.post(self.url, json=body) as resp:
+        async with self._sessions() as session, session.post(self.url, json=body) as resp:
             resp.raise_for_status()
 
 

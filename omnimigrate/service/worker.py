@@ -31,6 +31,8 @@ from omnimigrate.engine.drill import Drill, DrillReport, is_acknowledged, open_d
 from omnimigrate.engine.drill_html import render_drill
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
+from omnimigrate.http.sessions import SessionFactory, open_session
+from omnimigrate.platforms import platform_named
 from omnimigrate.service.event_queue import EventQueue, Message
 from omnimigrate.service.events import (
     BackupRequested,
@@ -66,6 +68,7 @@ class Worker:
         *,
         cipher: Cipher | None = None,
         tokens: TokenSource = lambda inst: resolve_tokens(inst.token_env),
+        sessions: SessionFactory = open_session,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -74,6 +77,7 @@ class Worker:
         self.metrics = metrics
         self.cipher = cipher
         self.tokens = tokens
+        self.sessions = sessions
         self.gate = EventGate(settings, store)
         self.ready = False
         self._log = structlog.get_logger("omnimigrate.serve")
@@ -153,14 +157,20 @@ class Worker:
             return
         await handler(event)
 
+    def _options(self, event: RestoreRequested | DrillRequested) -> RestoreOptions:
+        """The event's options as the target's platform takes them (the policy checked them)."""
+        platform = platform_named(self.settings.instances[event.target].platform)
+        return platform.options_type.model_validate(event.options)
+
     def _rate(self, name: str) -> int:
-        return self.settings.instances[name].rate_limit or self.settings.rate_limit
+        return self.settings.rate_limit_for(self.settings.instances[name])
 
     def _pool(self, name: str) -> AbstractAsyncContextManager[list[Any]]:
         inst, s = self.settings.instances[name], self.settings
         return inst.client_pool(
             self.tokens(inst), rate_limit=self._rate(name), period=s.rate_period, burst=s.rate_burst,
             retry=s.retry_policy(), timeout=s.timeout, observer=self.metrics.observer(name),
+            sessions=self.sessions,
         )  # fmt: skip
 
     async def _writing(self, target: str, work: Callable[[], Coroutine[object, None, T]]) -> T:
@@ -201,7 +211,7 @@ class Worker:
                                                     options=rule.options))  # fmt: skip
 
     async def restore(self, event: RestoreRequested) -> None:
-        options = RestoreOptions(**event.options)
+        options = self._options(event)
 
         async def restore_it() -> tuple[OpenSnapshot, ApplyResult]:
             snap = await asyncio.to_thread(
@@ -239,7 +249,7 @@ class Worker:
                 open_drilled, self.store, event.snapshot_id or "latest", event.instance, self.cipher
             )
             drill = Drill(
-                snap, manifest, RestoreOptions(**event.options), rate=self._rate(event.target),
+                snap, manifest, self._options(event), rate=self._rate(event.target),
                 period=s.rate_period, concurrency=s.concurrency,
                 acknowledged=functools.partial(is_acknowledged, patterns=accepted),
             )  # fmt: skip

@@ -1,7 +1,7 @@
-"""Restore's writes to a Lightdash target: what every handler's apply shares, and the runner
-the engine's apply loop calls, which dispatches each action to its handler by kind. Uuids and slugs come from the plan's inventory plus what this run
-creates; every write is an upsert by natural key or is looked up before it is sent again,
-so a re-run after a kill makes no duplicate."""
+"""Restore's writes to a Lightdash target: what every handler's apply shares. Uuids and
+slugs come from the plan's inventory plus what this run creates; every write is an upsert
+by natural key or is looked up before it is sent again, so a re-run after a kill makes no
+duplicate."""
 
 from __future__ import annotations
 
@@ -12,14 +12,17 @@ from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.platforms.lightdash.client import LightdashClient
-from omnimigrate.platforms.lightdash.model import TargetIds, space_key
+from omnimigrate.platforms.lightdash.natural_keys import TargetIds, space_key
 from omnimigrate.platforms.lightdash.planning import LightdashPlan
-from omnimigrate.platforms.lightdash.registry import ACTIONS, ADOPT, CREATES
 from omnimigrate.snapshot.blobs import BlobStore
 
 
 class ApplyContext:
-    def __init__(self, plan: LightdashPlan, blobs: BlobStore, ledger: RestoreLedger) -> None:
+    def __init__(
+        self, plan: LightdashPlan, blobs: BlobStore, ledger: RestoreLedger, creates: frozenset[str]
+    ) -> None:
+        """`creates`: the action kinds that make a new object (the registry's)."""
+        self.creates = creates
         self.ids: TargetIds = plan.inventory.ids.model_copy(deep=True)
         self.blobs = blobs
         self.ledger = ledger
@@ -28,7 +31,7 @@ class ApplyContext:
         self.flat: set[str] = set(plan.inventory.flat)  # projects whose server keeps no parents
 
     async def done(self, action: Action, target: str | None = None, **detail: str) -> None:
-        made = action.kind in CREATES and action.op == "create"  # keeps the intent's key
+        made = action.kind in self.creates and action.op == "create"  # keeps the intent's key
         record = LedgerRecord(status="done", digest=action.digest, target=target, detail=detail,
                               key=action.object if made else None)  # fmt: skip
         await self.write(action.id, record)
@@ -72,26 +75,3 @@ class ApplyContext:
         code = await asyncio.to_thread(self.blobs.get, a.params["blob"])
         space = self.space(a.params["project"], a.params["space"])[1]
         return {**code, "slug": a.params["slug"], "spaceSlug": space, "skipSpaceCreate": True}
-
-
-class LightdashRunner:
-    def __init__(self, plan: LightdashPlan, blobs: BlobStore, ledger: RestoreLedger) -> None:
-        self.context = ApplyContext(plan, blobs, ledger)
-
-    def creates(self, action: Action) -> bool:
-        return action.kind in CREATES
-
-    async def apply(self, action: Action, client: LightdashClient) -> str | None:
-        do = ACTIONS.get(action.kind)
-        if do is None:
-            raise RestoreError(
-                f"{action.id}: {action.kind} is not an action this omnimigrate applies: "
-                "make the plan again with `omnimigrate plan`"
-            )
-        return await do(self.context, client, action)
-
-    async def adopt(self, action: Action, client: LightdashClient) -> str | None:
-        finish = ADOPT.get(action.kind)
-        if finish is None:
-            raise RestoreError(f"{action.id}: a {action.kind} action cannot be adopted")
-        return await finish(self.context, client, action)

@@ -1,11 +1,10 @@
-"""Backup's walk of a Lightdash instance: the handlers' root listings (people), then each
-selected project (the client's `project`, else every project of the organization) with
-every handler's per-project listings (access, spaces, charts, dashboards, schedulers).
+"""What every Lightdash backup job shares (`Context`), and the project listing the walk
+starts each project from: the handlers' root listings (people), then each selected project
+(the client's `project`, else every project of the organization) with every handler's
+per-project listings (`Handler.per_project`).
 
-Each project's content check (`content.py`: the project validator) is read beside them.
-
-Incremental by `updatedAt`: the chart and dashboard handlers download only what changed
-since the last snapshot (`Context.kept`); the rest keep the last snapshot's entries.
+Incremental by `updatedAt`: a handler that `keeps` its entry types downloads only what
+changed since the last snapshot (`Context.kept`).
 """
 
 from __future__ import annotations
@@ -14,9 +13,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from omnimigrate.engine.jobs import LISTING, Job, JobResult, UnknownJob
-from omnimigrate.engine.scope import PathFilter
-from omnimigrate.platforms.lightdash import content
+from omnimigrate.engine.jobs import LISTING, Job, JobResult
 from omnimigrate.platforms.lightdash.client import (
     INHERIT,
     ISPRIVATE,
@@ -24,14 +21,9 @@ from omnimigrate.platforms.lightdash.client import (
     LightdashClient,
     select_project,
 )
-from omnimigrate.platforms.lightdash.handler import Args, BackupJob
-from omnimigrate.platforms.lightdash.registry import HANDLERS
+from omnimigrate.platforms.lightdash.handler import Args
 from omnimigrate.snapshot.blobs import BlobStore
-from omnimigrate.snapshot.manifest import Manifest, ObjectEntry
-
-
-class FilterUnsupported(Exception):
-    """--include/--exclude given for a Lightdash backup."""
+from omnimigrate.snapshot.manifest import ObjectEntry
 
 
 @dataclass
@@ -71,51 +63,3 @@ async def projects(ctx: Context, client: LightdashClient, args: Args) -> JobResu
         scope = {"project": p.uuid, "name": p.name}
         children += [Job(kind=k, args=scope, priority=LISTING) for k in ctx.per_project]
     return JobResult(entries=entries, children=children)
-
-
-class LightdashWalker:
-    """The engine's walker for Lightdash. Spaces, charts and dashboards are its content."""
-
-    content_types = ("ld_space", "ld_chart", "ld_dashboard")
-
-    def __init__(self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None) -> None:
-        if scope.include or scope.exclude:
-            raise FilterUnsupported(
-                "a Lightdash backup takes no --include/--exclude (it backs up whole projects): "
-                "choose the project with --project instead"
-            )
-        self.blobs = blobs
-        kept = ("ld_chart", "ld_dashboard")
-        self.context = Context(
-            blobs,
-            {(o.type, o.key): o for o in previous.objects if o.type in kept} if previous else {},
-            per_project=(
-                *(kind for h in HANDLERS for kind in h.per_project),
-                content.VALIDATION_JOB,
-            ),
-        )
-        self._jobs: dict[str, BackupJob] = {"ld_projects": projects, **content.JOBS}
-        for h in HANDLERS:
-            self._jobs |= h.jobs
-
-    @property
-    def exports(self) -> int:
-        return self.context.exports
-
-    @property
-    def reused(self) -> int:
-        return self.context.reused
-
-    @property
-    def job_kinds(self) -> frozenset[str]:
-        return frozenset(self._jobs)
-
-    def roots(self) -> list[Job]:
-        kinds = [k for h in HANDLERS for k in h.roots] + ["ld_projects"]
-        return [Job(kind=k, priority=LISTING) for k in kinds]
-
-    async def run(self, job: Job, client: LightdashClient) -> JobResult:
-        do = self._jobs.get(job.kind)
-        if do is None:
-            raise UnknownJob(job)
-        return await do(self.context, client, job.args)

@@ -1,7 +1,7 @@
 """The Lightdash client: one instance, one personal access token (`Authorization: ApiKey`).
 
 Every answer is `{"status": "ok", "results": ...}`; errors come in Lightdash's envelope and
-become the same error types as Omni's (`omnimigrate.http.errors`) with Lightdash's hints.
+become the same error types as Omni's (`omnimigrate.errors`) with Lightdash's hints.
 The limiter and retry rules are Omni's; Lightdash documents no rate limit, so the limit is
 the configured one.
 
@@ -22,11 +22,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, model_validator
 
-from omnimigrate.config import ConfigError
+from omnimigrate.errors import ApiError, ApiStatusError, ConfigError, NotFound, hint_for
 from omnimigrate.http.client import ApiClient
-from omnimigrate.http.errors import OmniAPIError, OmniError, OmniNotFound, hint_for
 from omnimigrate.http.transport import Reply
 
 PAGE_SIZE = 100
@@ -43,7 +42,7 @@ JOB_STATUS = "/api/v1/schedulers/job/{jobId}/status"
 VALIDATION_POLLS = 16  # status reads before a validation counts as unfinished (about 1 min)
 
 
-class ValidationUnfinished(OmniError):
+class ValidationUnfinished(ApiError):
     """A project validation job that failed or did not complete in time."""
 
 
@@ -54,6 +53,9 @@ class Read(BaseModel):
 class ProjectRef(Read):
     uuid: str = Field(alias="projectUuid")
     name: str
+
+
+PROJECTS = TypeAdapter(list[ProjectRef])
 
 
 class Me(Read):
@@ -242,9 +244,9 @@ def select_project(projects: list[ProjectRef], selector: str, url: str) -> Proje
 def required(results: dict[str, Any], name: str, route: str, method: str = "GET") -> Any:
     """A field the spec requires in an answer: its absence is named, never defaulted."""
     if not isinstance(results, dict) or name not in results:
-        raise OmniAPIError(200, f"the answer has no `{name}`, which openapi.json requires",
-                           method=method, route=route,
-                           hint="the URL may not be a Lightdash of 0.1471.0 or later")  # fmt: skip
+        raise ApiStatusError(200, f"the answer has no `{name}`, which openapi.json requires",
+                             method=method, route=route,
+                             hint="the URL may not be a Lightdash of 0.1471.0 or later")  # fmt: skip
     return results[name]
 
 
@@ -269,7 +271,7 @@ class LightdashClient(ApiClient):
             if self._version is None:
                 try:
                     results = await self._results("GET", "/api/v1/health")
-                except OmniNotFound:
+                except NotFound:
                     results = {}
                 self._version = str((results or {}).get("version") or OLD + ".0")
             return self._version
@@ -286,9 +288,9 @@ class LightdashClient(ApiClient):
         """The `results` of one call (`call`: `ApiClient._call`'s), with retries."""
         reply = await self._call(method, route, **call)
         if not isinstance(reply.body, dict) or (reply.body and "status" not in reply.body):
-            raise OmniAPIError(reply.status, "the answer is not Lightdash's `{status, results}`",
-                               method=method, route=route,
-                               hint="check that the URL is the Lightdash instance's origin")  # fmt: skip
+            raise ApiStatusError(reply.status, "the answer is not Lightdash's `{status, results}`",
+                                 method=method, route=route,
+                                 hint="check that the URL is the Lightdash instance's origin")  # fmt: skip
         return reply.body.get("results")  # optional: ApiSuccessEmpty has none
 
     async def _paged(
@@ -323,9 +325,8 @@ class LightdashClient(ApiClient):
         return Me.model_validate(await self._results("GET", "/api/v1/user"))
 
     async def projects(self) -> list[ProjectRef]:
-        return [
-            ProjectRef.model_validate(p) for p in await self._results("GET", "/api/v1/org/projects")
-        ]
+        """A `results` that is not a list of projects is a ValidationError, as any bad answer."""
+        return PROJECTS.validate_python(await self._results("GET", "/api/v1/org/projects"))
 
     async def users(self) -> list[OrgUser]:
         return [OrgUser.model_validate(u) for u in await self._paged("/api/v1/org/users")]
@@ -590,7 +591,7 @@ class LightdashClient(ApiClient):
             results = await self._results(
                 "GET", SQL_CHART, path={"projectUuid": project, "slug": slug}
             )
-        except OmniNotFound:
+        except NotFound:
             return None
         return str(required(results, "savedSqlUuid", SQL_CHART))
 
@@ -640,8 +641,8 @@ class LightdashClient(ApiClient):
             )
         results = await self._results("GET", VALIDATE, path=path)
         if not isinstance(results, list):
-            raise OmniAPIError(200, "the answer's `results` is not a list of validations",
-                               method="GET", route=VALIDATE)  # fmt: skip
+            raise ApiStatusError(200, "the answer's `results` is not a list of validations",
+                                 method="GET", route=VALIDATE)  # fmt: skip
         return results
 
     # ------------------------------------------------------------------ schedulers

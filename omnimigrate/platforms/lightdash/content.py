@@ -35,18 +35,17 @@ from omnimigrate.engine.content import (
     merge,
 )
 from omnimigrate.engine.jobs import JobResult
-from omnimigrate.engine.plan import RestoreOptions
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.lightdash.client import LightdashClient, ValidationUnfinished
 from omnimigrate.platforms.lightdash.handler import Args
-from omnimigrate.platforms.lightdash.model import Project, SnapshotView
-from omnimigrate.platforms.lightdash.planning import check_options
+from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
+from omnimigrate.platforms.lightdash.options import LightdashRestoreOptions
+from omnimigrate.platforms.lightdash.reading import SnapshotReader, project_map
 from omnimigrate.snapshot.manifest import ObjectEntry
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.backup import Context
-    from omnimigrate.platforms.lightdash.reading import SnapshotReader
 
 VALIDATION_JOB = "ld_validation"
 
@@ -147,7 +146,7 @@ async def read_validation(ctx: Context, client: LightdashClient, args: Args) -> 
     name, uuid = args["name"], args["project"]
     try:
         rows = read_rows(await client.validate_project(uuid), name)
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         if not permanent(err):
             raise
         warning = f"not readable ({err.status}): {err.detail}"
@@ -183,13 +182,9 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
 
 
 async def check(
-    view: SnapshotView, clients: Sequence[LightdashClient], options: RestoreOptions
+    view: SnapshotView, clients: Sequence[LightdashClient], options: LightdashRestoreOptions
 ) -> ContentReport:
     """The target's validator for each project the snapshot maps to."""
-    # imported here: reading imports this module for the snapshot view
-    from omnimigrate.platforms.lightdash.reading import project_map
-
-    check_options(options)
     mapped = await project_map(clients[0], view)
     target_names = {p.uuid: p.name for p in await clients[0].projects()}
     warnings = list(view.content_warnings)
@@ -201,7 +196,7 @@ async def check(
         try:
             rows = read_rows(await c.validate_project(uuid), label)
             listed = {r.uuid: r.slug for r in await c.chart_list(uuid) if r.slug}
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if not permanent(err):
                 raise
             warnings.append(f"target content check of {label} ({err.status}): {err.detail}")

@@ -8,25 +8,32 @@ import time
 
 from pydantic import SecretStr
 
-from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
+from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.http.retry import RetryPolicy
+from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.platforms.lightdash.client import LightdashClient, ProjectNotFound, select_project
 
 Finding = tuple[str, bool, str]  # (check, ok, detail)
 
 
 async def diagnose_token(
-    url: str, token: SecretStr, project: str | None, rate_limit: int, timeout: float
+    url: str,
+    token: SecretStr,
+    project: str | None,
+    rate_limit: int,
+    timeout: float,
+    sessions: SessionFactory,
 ) -> list[Finding]:
-    async with LightdashClient(url, token, timeout=timeout, retry=RetryPolicy(attempts=1)) as c:
+    once = RetryPolicy(attempts=1)
+    async with LightdashClient(url, token, sessions=sessions, timeout=timeout, retry=once) as c:
         start = time.monotonic()
         try:
             me = await c.me()
-        except OmniTransportError as err:
+        except TransportError as err:
             return [("reachable", False, str(err))]
-        except OmniAuthError as err:
+        except AuthError as err:
             return [("reachable", True, url), ("authenticated", False, str(err))]
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             return [("reachable", False, str(err))]
         findings = [
             ("reachable", True, f"{url} ({(time.monotonic() - start) * 1000:.0f} ms)"),

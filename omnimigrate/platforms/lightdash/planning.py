@@ -10,52 +10,33 @@ keys and blob refs; the applier turns them into the target's uuids and slugs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from fnmatch import fnmatchcase
+from typing import Any
 
-from omnimigrate.config import ConfigError
-from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
+from omnimigrate.engine import contexts as engine
+from omnimigrate.engine.action_ids import action_id
+from omnimigrate.engine.handler import Registry, Selector
+from omnimigrate.engine.plan import Action, Plan
 from omnimigrate.engine.protocol import (
-    SideEffect,
     adopted,
     claim,
     effects_id,
-    effects_pending,
     is_reconcile,
     made_here,
+    plan_reconciles,
 )
 from omnimigrate.engine.restore_ledger import LedgerRecord
-from omnimigrate.platforms.lightdash.handler import Handler
-from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory, space_key
+from omnimigrate.platforms.lightdash.natural_keys import SnapshotView, TargetInventory, space_key
+from omnimigrate.platforms.lightdash.options import LightdashRestoreOptions
 
-LightdashPlan = Plan[TargetInventory]
+LightdashPlan = Plan[TargetInventory, LightdashRestoreOptions]
 RENAMED = ("ld.chart", "ld.dashboard")  # what --on-conflict rename copies (others: conflicts)
 NO_INVITE = "Lightdash's API cannot invite users: invite them in Lightdash, then plan again"
 
 
-def action_id(kind: str, *parts: str) -> str:
-    return ":".join([kind, *parts])
-
-
-class PlanContext:
-    def __init__(
-        self,
-        view: SnapshotView,
-        inv: TargetInventory,
-        ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
-    ) -> None:
-        self.view, self.inv, self.ledger, self.opt = view, inv, ledger, options
-        self.actions: dict[str, Action] = {}
-
-    def add(self, action: Action) -> Action:
-        self.actions[action.id] = action
-        return action
-
-    def blocked(self, id_: str, kind: str, obj: str, reason: str) -> None:
-        self.add(Action(id=id_, kind=kind, object=obj, op="blocked", reason=reason))
-
+class PlanContext(engine.PlanContext[SnapshotView, TargetInventory, LightdashRestoreOptions]):
     def user_ok(self, email: str) -> bool:
         return email in self.inv.ids.users
 
@@ -77,19 +58,17 @@ class PlanContext:
                      "could not read it; back up with a token that can")  # fmt: skip
         return True
 
-    def decide(
+    def compare(
         self, action: Action, have: str | None, want: str, parents: Iterable[str] = ()
     ) -> Action:
-        """`have`/`want`: digests of the target's object (None: absent) and the snapshot's.
-        An object an interrupted run of this restore made is adopted, and what hangs on it
-        is this restore's to finish (`engine/protocol.py`)."""
-        deps = [p for p in dict.fromkeys(parents) if p in self.actions]
-        action = action.model_copy(update={"depends_on": deps})
-        for p in deps:
-            if self.actions[p].op == "blocked":
-                return self.mark(action, "blocked", f"blocked by {p}")
-            if self.actions[p].op == "conflict":
-                return self.mark(action, "skip", f"{p} is left alone (--on-conflict skip)")
+        """A write that follows its parents (`follow`), decided by comparing the target's
+        object with the snapshot's: `have`/`want` are their digests (None: absent). An
+        object an interrupted run of this restore made is adopted, and what hangs on it is
+        this restore's to finish (`engine/protocol.py`)."""
+        action, decided = self.follow(action, parents)
+        if decided:
+            return decided
+        deps = action.depends_on
         if have is None:
             return self.mark(action, "create", "not on the target")
         if claim(self.ledger, action, present=True) == "ours":
@@ -121,9 +100,9 @@ class PlanContext:
                 n += 1
                 copy = f"{slug}-restored-{n}"
         if copy is None:
-            return self.decide(action, have.get(f"{project}:{slug}"), want, parents)
+            return self.compare(action, have.get(f"{project}:{slug}"), want, parents)
         moved = action.model_copy(update={"params": {**action.params, "slug": copy, "taken": True}})
-        decided = self.decide(moved, have.get(f"{project}:{copy}"), want, parents)
+        decided = self.compare(moved, have.get(f"{project}:{copy}"), want, parents)
         what = action.kind.removeprefix("ld.")
         if decided.op == "create":
             reason = (f"its space is not on the target and its slug {slug} is taken there by "
@@ -173,49 +152,36 @@ class PlanContext:
             f"differs on the target: uploaded as a copy, {copy} (--on-conflict rename)",
         )
 
-    def mark(self, action: Action, op: Op, reason: str) -> Action:
-        return self.add(action.model_copy(update={"op": op, "reason": reason}))
-
-
-# Omni's restore options that mean nothing to a Lightdash restore, with why
-# (--create-missing-groups is accepted: a Lightdash restore always creates missing groups)
-UNSUPPORTED = {
-    "include_deleted": "--include-deleted is for Omni's trash: Lightdash downloads have none",
-    "models": "--models pushes Omni model YAML: Lightdash's models come from dbt",
-    "pause_schedules": "--pause-schedules is not supported for Lightdash yet",
-    "create_missing_users": "Lightdash's API cannot create users: invite them in Lightdash",
-    "model_map": "--model-map maps Omni models: Lightdash has none to map",
-    "trashed": "--trashed is for documents in Omni's trash: a deleted Lightdash space comes back by --include",
-}
-
-
-def check_options(options: RestoreOptions) -> None:
-    """Refuse, naming it, an option a Lightdash restore would otherwise ignore."""
-    unset = RestoreOptions()
-    given = [name for name in UNSUPPORTED if getattr(options, name) != getattr(unset, name)]
-    if given:
-        raise ConfigError(f"{UNSUPPORTED[given[0]]} (remove the option)")
-
-
-CONTENT_KINDS = {"chart": "ld.chart", "dashboard": "ld.dashboard", "sqlchart": "ld.sqlchart",
-                 "scheduler": "ld.scheduler"}  # fmt: skip
-
 
 def in_glob(path: str, pattern: str) -> bool:
     """A space path glob: `Finance/**` names Finance itself as well as what is under it."""
     return fnmatchcase(path, pattern) or fnmatchcase(path + "/", pattern.rstrip("*"))
 
 
-def matches(action: Action, pattern: str) -> bool:
-    """`chart:SLUG`, `dashboard:SLUG`, `sqlchart:SLUG`, `scheduler:KEY` (globs), else a space path glob
-    (`Finance/**`): the space and what is in it (a scheduler follows what it is on:
-    `select`)."""
+def natural(action: Action) -> str:
+    """An action's object less its project (`analytics:Finance` -> `Finance`)."""
+    return action.object.split(":", 1)[-1] if ":" in action.object else action.object
+
+
+def by_key(kind: str) -> Selector:
+    """The selector of a type's own actions by a glob of their natural key (`chart:rev-*`)."""
+
+    def selects(action: Action, glob: str) -> bool:
+        return action.kind == kind and fnmatchcase(natural(action), glob)
+
+    return selects
+
+
+def matches(action: Action, pattern: str, selectors: dict[str, Selector]) -> bool:
+    """A handler's selector (`chart:SLUG`, `dashboard:SLUG`, `sqlchart:SLUG`, `scheduler:KEY`:
+    globs), else a space path glob (`Finance/**`): the space and what is in it (a
+    scheduler follows what it is on: `select`)."""
     kind, _, rest = pattern.partition(":")
-    natural = action.object.split(":", 1)[-1] if ":" in action.object else action.object
-    if kind in CONTENT_KINDS and rest:
-        return action.kind == CONTENT_KINDS[kind] and fnmatchcase(natural, rest)
+    natural_key = natural(action)
+    if kind in selectors and rest:
+        return selectors[kind](action, rest)
     if action.kind in ("ld.space", "ld.space.access"):
-        return in_glob(natural, pattern)
+        return in_glob(natural_key, pattern)
     content = ("ld.chart", "ld.dashboard", "ld.sqlchart")
     space = action.params.get("space") if action.kind in content else None
     return space is not None and in_glob("/".join(space), pattern)
@@ -228,15 +194,15 @@ def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
     else is left as it is on the target (skip, "not selected"), so nothing else is written."""
     chosen = {
         a.id for a in ctx.actions.values()
-        if (not include or any(matches(a, p) for p in include))
-        and not any(matches(a, p) for p in exclude)
+        if (not include or any(matches(a, p, ctx.selectors) for p in include))
+        and not any(matches(a, p, ctx.selectors) for p in exclude)
         and a.kind not in ("ld.group", "ld.group.members", "ld.access.user", "ld.access.group", "ld.attribute")
     }  # fmt: skip
     # what hangs on a chosen chart or dashboard comes with it: its schedulers
     chosen |= {
         a.id for a in ctx.actions.values()
         if a.kind == "ld.scheduler" and set(a.depends_on) & chosen
-        and not any(matches(a, p) for p in exclude)
+        and not any(matches(a, p, ctx.selectors) for p in exclude)
     }  # fmt: skip
     direct, todo = set(chosen), list(chosen)
     while todo:
@@ -266,40 +232,27 @@ def select(ctx: PlanContext, include: list[str], exclude: list[str]) -> None:
             ctx.mark(a, a.op, f"{a.reason} (a dependency of the selection)")
 
 
-def plan_reconciles(ctx: PlanContext, effect: SideEffect) -> None:
-    """After everything, deepest objects first (a parent's reconcile waits for its
-    children's): a reconcile for each object of `effect.cause` whose effect may be there."""
-    causes = [a for a in ctx.actions.values() if a.kind == effect.cause]
-    for cause in sorted(causes, key=lambda a: -len(a.params["path"])):
-        if effects_pending(cause, ctx.ledger):
-            ctx.add(effect.plan(ctx, cause))
-
-
 def make_plan(
     view: SnapshotView,
     inv: TargetInventory,
     ledger: dict[str, LedgerRecord],
-    options: RestoreOptions,
+    options: LightdashRestoreOptions,
     now: datetime,
-    handlers: Sequence[Handler],
+    registry: Registry[Any],
 ) -> LightdashPlan:
-    """`handlers`: in restore order (the registry's)."""
-    ctx = PlanContext(view, inv, ledger, options)
+    ctx = PlanContext(view, inv, ledger, options, registry.selectors)
     for project in sorted(set(view.projects) - set(inv.ids.projects)):
         ctx.blocked(action_id("ld.project", project), "ld.project", project,
                     f"no project {project!r} on the target: create it in Lightdash, or name one with --project")  # fmt: skip
-    for handler in handlers:
+    for handler in registry.handlers:
         if handler.plan:
             handler.plan(ctx)
-    for handler in handlers:
-        for effect in handler.side_effects:
-            plan_reconciles(ctx, effect)
+    for effect in registry.side_effects:
+        plan_reconciles(ctx, effect)
     if options.include or options.exclude:
         select(ctx, options.include, options.exclude)
     actions = list(ctx.actions.values())
-    costs = {kind: cost for h in handlers for kind, cost in h.requests.items()}
-    for a in actions:  # about what applying it costs
-        a.requests = (costs[a.kind](a) if a.kind in costs else 1) if a.writes else 0
+    registry.cost(actions)
     return LightdashPlan(platform="lightdash", snapshot_id=view.snapshot_id, source_instance=view.instance,
                          target_url=inv.url, created_at=now, options=options, inventory=inv,
                          actions=actions)  # fmt: skip

@@ -7,27 +7,33 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-import aiohttp
 from pydantic import SecretStr, ValidationError
 
 from omnimigrate.engine.content import ContentReport
-from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.handler import Runner, Walker
 from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.http.client import pool_of
-from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
 from omnimigrate.http.identify import NOT_LIGHTDASH, lightdash_version
 from omnimigrate.http.retry import RetryPolicy
+from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.platforms.lightdash import content
-from omnimigrate.platforms.lightdash.applying import LightdashRunner
-from omnimigrate.platforms.lightdash.backup import LightdashWalker
+from omnimigrate.platforms.lightdash.applying import ApplyContext
+from omnimigrate.platforms.lightdash.backup import Context, projects
 from omnimigrate.platforms.lightdash.client import LightdashClient, ProjectNotFound, select_project
-from omnimigrate.platforms.lightdash.model import SnapshotView, TargetInventory
-from omnimigrate.platforms.lightdash.planning import LightdashPlan, check_options, make_plan
-from omnimigrate.platforms.lightdash.reading import load_view, read_target
-from omnimigrate.platforms.lightdash.registry import ACTIONS, HANDLERS
+from omnimigrate.platforms.lightdash.natural_keys import (
+    Project,
+    SnapshotView,
+    TargetInventory,
+    TargetState,
+)
+from omnimigrate.platforms.lightdash.options import LightdashRestoreOptions
+from omnimigrate.platforms.lightdash.planning import LightdashPlan, make_plan
+from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader, project_map
+from omnimigrate.platforms.lightdash.registry import REGISTRY
 from omnimigrate.platforms.lightdash.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
@@ -35,34 +41,79 @@ from omnimigrate.snapshot.manifest import Manifest
 client_pool = partial(pool_of, LightdashClient)
 
 
+class FilterUnsupported(Exception):
+    """--include/--exclude given for a Lightdash backup."""
+
+
+def load_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
+    """Every handler loads its part, in restore order, then the projects' content checks."""
+    view = SnapshotView(snapshot_id=manifest.snapshot_id, instance=manifest.instance)
+    view.projects = {
+        o.key: Project(name=o.key, uuid=o.source_id or "") for o in manifest.of_type("ld_project")
+    }
+    for o in manifest.of_type("ld_server"):
+        view.source_version = (o.refs or {}).get("version") or view.source_version
+        view.space_model = (o.refs or {}).get("space_model") or view.space_model
+    reader = SnapshotReader(manifest, blobs)
+    for handler in REGISTRY.handlers:
+        if handler.load:
+            handler.load(reader, view)
+    content.load(reader, view)
+    return view
+
+
+async def read_target(clients: Sequence[LightdashClient], view: SnapshotView) -> TargetState:
+    """Every handler reads its part of the target, in restore order: the organization-wide
+    ones once, the rest per project the snapshot maps to."""
+    state = TargetState(url=clients[0].base_url)
+    state.ids.projects = await project_map(clients[0], view)
+    org = TargetReader(clients, view, state)
+    for handler in REGISTRY.handlers:
+        if handler.read and handler.org_wide:
+            await handler.read(org)
+    for name in state.ids.projects:
+        state.projects[name] = Project(name=name)
+        reader = TargetReader(clients, view, state, name)
+        for handler in REGISTRY.handlers:
+            if handler.read and not handler.org_wide:
+                await handler.read(reader)
+    return state
+
+
 async def preflight(
-    url: str, tokens: list[SecretStr], names: list[str], timeout: float, project: str | None = None
+    url: str,
+    tokens: list[SecretStr],
+    names: list[str],
+    timeout: float,
+    sessions: SessionFactory,
+    project: str | None = None,
 ) -> None:
     """`GET /api/v1/org/projects` per token: the instance answers, takes the token, and has
     the project asked for."""
-    async with aiohttp.ClientSession() as session:
+    async with sessions() as session:
         for token, name in zip(tokens, names, strict=True):
             client = LightdashClient(
                 url, token, session=session, timeout=timeout, retry=RetryPolicy(attempts=1)
             )
             try:
                 found = await client.projects()
-            except OmniTransportError as err:
+            except TransportError as err:
                 raise InstanceUnusable(
                     f"{url} did not answer ({err.message}): check the URL and the network",
                     configuration=False,
                 ) from None
-            except OmniAuthError as err:
+            except AuthError as err:
                 other = "" if await lightdash_version(session, url, timeout) else NOT_LIGHTDASH
                 raise InstanceUnusable(
                     f"{url} refused the token in ${name} ({err.status}: {err.detail}): put a "
                     f"Lightdash personal access token of an organization admin in it{other}"
                 ) from None
-            except (OmniAPIError, ValidationError, AttributeError, TypeError) as err:
+            except (ApiStatusError, ValidationError) as err:  # the server's answer, not our bug
                 other = "" if await lightdash_version(session, url, timeout) else NOT_LIGHTDASH
                 raise InstanceUnusable(
-                    f"{url} did not answer as Lightdash's API does ({err}): check that the URL "
-                    f"is the instance's origin, for example https://app.lightdash.cloud{other}",
+                    f"{url} did not answer as Lightdash's API does ({_one_line(err)}): check "
+                    "that the URL is the instance's origin, for example "
+                    f"https://app.lightdash.cloud{other}",
                     configuration=False,
                 ) from None
             if project:
@@ -72,18 +123,44 @@ async def preflight(
                     raise InstanceUnusable(str(err)) from None
 
 
+def _one_line(err: ApiStatusError | ValidationError) -> str:
+    """A pydantic error is several lines; its first problem names the bad projects list."""
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        return f"projects: {first['msg']} at {'.'.join(map(str, first['loc'])) or 'results'}"
+    return str(err)
+
+
 class LightdashPlatform:
     name = "lightdash"
     plan_type = LightdashPlan
-    action_kinds = frozenset(ACTIONS)
+    action_kinds = frozenset(REGISTRY.actions)
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
-    check_options = staticmethod(check_options)
+    explain_order = staticmethod(REGISTRY.explain_order)
+    options_type = LightdashRestoreOptions
 
     def walker(
         self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None
-    ) -> LightdashWalker:
-        return LightdashWalker(blobs, scope, previous)
+    ) -> Walker[Context]:
+        """The handlers' walk, after the organization's projects (`backup.projects`), each
+        with its content check (`content.py`: the project validator) beside its listings."""
+        if scope.include or scope.exclude:
+            raise FilterUnsupported(
+                "a Lightdash backup takes no --include/--exclude (it backs up whole projects): "
+                "choose the project with --project instead"
+            )
+        kept = [o for o in previous.objects if o.type in REGISTRY.keeps] if previous else []
+        context = Context(
+            blobs,
+            {(o.type, o.key): o for o in kept},
+            per_project=(
+                *(kind for h in REGISTRY.handlers for kind in h.per_project),
+                content.VALIDATION_JOB,
+            ),
+        )
+        jobs = {"ld_projects": projects, **content.JOBS}
+        return Walker(context, REGISTRY, jobs=jobs, roots=("ld_projects",))
 
     def snapshot_view(self, manifest: Manifest, blobs: BlobStore) -> SnapshotView:
         return load_view(manifest, blobs)
@@ -98,23 +175,27 @@ class LightdashPlatform:
         view: SnapshotView,
         inventory: TargetInventory,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: LightdashRestoreOptions,
         now: datetime,
     ) -> LightdashPlan:
-        return make_plan(view, inventory, ledger, options, now, HANDLERS)
+        return make_plan(view, inventory, ledger, options, now, REGISTRY)
 
     def runner(
         self, plan: LightdashPlan, blobs: BlobStore, ledger: RestoreLedger
-    ) -> LightdashRunner:
-        return LightdashRunner(plan, blobs, ledger)
+    ) -> Runner[ApplyContext]:
+        creates = frozenset(kind for kind, how in REGISTRY.actions.items() if how.creates)
+        return Runner(REGISTRY, ApplyContext(plan, blobs, ledger, creates))
 
     async def verify(
         self, view: SnapshotView, clients: Sequence[LightdashClient], **_: Any
     ) -> VerifyReport:
-        return await verify(view, clients)
+        return verify(view, await read_target(clients, view), clients, REGISTRY.handlers)
 
     async def check_content(
-        self, view: SnapshotView, clients: Sequence[LightdashClient], options: RestoreOptions
+        self,
+        view: SnapshotView,
+        clients: Sequence[LightdashClient],
+        options: LightdashRestoreOptions,
     ) -> ContentReport:
         return await content.check(view, clients, options)
 

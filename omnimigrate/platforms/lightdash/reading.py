@@ -1,18 +1,17 @@
-"""Both sides of a restore in one shape (`model.py`): the snapshot, read from its manifest and
-blobs with every source uuid turned into a natural key, and the target, read over the API
-for the projects the snapshot maps to. Each handler reads its own type, in registry order
-(a chart's space and a scheduler's chart are read before it)."""
+"""What the handlers read both sides of a restore through, into one shape (`natural_keys.py`): the
+snapshot (`SnapshotReader`: its manifest and blobs, every source uuid turned into a natural
+key) and the target (`TargetReader`: over the API, for the projects the snapshot maps to,
+`project_map`). The platform (`platform.py`) has each handler read its own type, in
+registry order (a chart's space and a scheduler's chart are read before it)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from omnimigrate.config import ConfigError
-from omnimigrate.platforms.lightdash import content
+from omnimigrate.errors import ConfigError
 from omnimigrate.platforms.lightdash.client import LightdashClient, select_project
-from omnimigrate.platforms.lightdash.model import Project, SnapshotView, TargetState
-from omnimigrate.platforms.lightdash.registry import HANDLERS
+from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView, TargetState
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest, ObjectEntry
 
@@ -38,22 +37,6 @@ class SnapshotReader:
         """Roles by group uuid -> by group name; a group the snapshot's list lacks keeps its
         uuid (`uuid:…`), and the plan blocks what names it."""
         return {self.group_names.get(g, f"uuid:{g}"): r for g, r in roles.items()}
-
-
-def load_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
-    view = SnapshotView(snapshot_id=manifest.snapshot_id, instance=manifest.instance)
-    view.projects = {
-        o.key: Project(name=o.key, uuid=o.source_id or "") for o in manifest.of_type("ld_project")
-    }
-    for o in manifest.of_type("ld_server"):
-        view.source_version = (o.refs or {}).get("version") or view.source_version
-        view.space_model = (o.refs or {}).get("space_model") or view.space_model
-    reader = SnapshotReader(manifest, blobs)
-    for handler in HANDLERS:
-        if handler.load:
-            handler.load(reader, view)
-    content.load(reader, view)
-    return view
 
 
 class TargetReader:
@@ -108,19 +91,3 @@ async def project_map(client: LightdashClient, view: SnapshotView) -> dict[str, 
         return {next(iter(view.projects)): chosen.uuid}
     by_name = {p.name: p.uuid for p in found}
     return {name: by_name[name] for name in view.projects if name in by_name}
-
-
-async def read_target(clients: Sequence[LightdashClient], view: SnapshotView) -> TargetState:
-    state = TargetState(url=clients[0].base_url)
-    state.ids.projects = await project_map(clients[0], view)
-    org = TargetReader(clients, view, state)
-    for handler in HANDLERS:
-        if handler.read and handler.org_wide:
-            await handler.read(org)
-    for name in state.ids.projects:
-        state.projects[name] = Project(name=name)
-        reader = TargetReader(clients, view, state, name)
-        for handler in HANDLERS:
-            if handler.read and not handler.org_wide:
-                await handler.read(reader)
-    return state

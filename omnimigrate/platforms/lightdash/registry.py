@@ -4,10 +4,8 @@ applier and verify all iterate this one list."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from omnimigrate.engine.protocol import SideEffect
-from omnimigrate.platforms.lightdash.handler import Apply, Handler
+from omnimigrate.engine.handler import Registry, Stage
+from omnimigrate.platforms.lightdash.handler import Handler
 from omnimigrate.platforms.lightdash.handlers import (
     access,
     attributes,
@@ -20,14 +18,7 @@ from omnimigrate.platforms.lightdash.handlers import (
     sqlcharts,
 )
 
-
-@dataclass(frozen=True)
-class Stage:
-    handler: Handler
-    reason: str
-
-
-RESTORE_ORDER: tuple[Stage, ...] = (
+REGISTRY: Registry[Handler] = Registry((
     Stage(groups.HANDLER, "members mapped by email; project and space access name groups"),
     Stage(attributes.HANDLER, "values by user email and group name; before the access and content row filters read them"),
     Stage(access.HANDLER, "users by email and groups by name, before the content they open"),
@@ -37,14 +28,4 @@ RESTORE_ORDER: tuple[Stage, ...] = (
     Stage(sqlcharts.HANDLER, "1.219's SQL charts, into their space as charts are; before their schedulers"),
     Stage(settings.HANDLER, "the project's default time zone, before the schedulers that run in it"),
     Stage(schedulers.HANDLER, "last: each is on a chart, dashboard or SQL chart, which exists by now"),
-)  # fmt: skip
-
-HANDLERS: tuple[Handler, ...] = tuple(stage.handler for stage in RESTORE_ORDER)
-ACTIONS: dict[str, Apply] = {kind: do for h in HANDLERS for kind, do in h.actions.items()}
-ADOPT: dict[str, Apply] = {kind: do for h in HANDLERS for kind, do in h.adopt.items()}
-CREATES: frozenset[str] = frozenset(kind for h in HANDLERS for kind in h.creates)
-SIDE_EFFECTS: tuple[SideEffect, ...] = tuple(e for h in HANDLERS for e in h.side_effects)
-
-
-def explain_order() -> list[str]:
-    return [f"{n}. {s.handler.name}: {s.reason}" for n, s in enumerate(RESTORE_ORDER, 1)]
+))  # fmt: skip

@@ -23,15 +23,13 @@ from omnimigrate.platforms.lightdash.handler import Handler
 from omnimigrate.platforms.lightdash.handlers import charts, dashboards, schedulers
 from omnimigrate.platforms.lightdash.handlers.attributes import first_values
 from omnimigrate.platforms.lightdash.handlers.schedulers import on_target
-from omnimigrate.platforms.lightdash.model import (
+from omnimigrate.platforms.lightdash.natural_keys import (
     Project,
     SnapshotView,
     TargetState,
     set_in,
     without,
 )
-from omnimigrate.platforms.lightdash.reading import read_target
-from omnimigrate.platforms.lightdash.registry import HANDLERS
 
 
 def compare(rows: TypeReport, want: dict[str, Any], have: dict[str, Any]) -> None:
@@ -130,11 +128,16 @@ def leave_children(p: Project) -> int:
     return len(children)
 
 
-async def verify(view: SnapshotView, clients: Sequence[LightdashClient]) -> VerifyReport:
-    target = await read_target(clients, view)
+def verify(
+    view: SnapshotView,
+    target: TargetState,
+    clients: Sequence[LightdashClient],
+    handlers: Sequence[Handler],
+) -> VerifyReport:
+    """`target`: read as restore reads it; `handlers`: in restore order (the registry's)."""
     view, notes = restorable(view, target)
     report = VerifyReport(notes=notes)
-    for handler in HANDLERS:
+    for handler in handlers:
         if handler.rows or handler.org_rows:  # a type restore writes is a type verify compares
             want, have = sides(handler, view, target)
             if handler.optional and not want and not have:

@@ -10,17 +10,17 @@ from typing import Any
 
 import structlog
 
+from omnimigrate.engine.action_ids import key_of
 from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.handler import Runner
 from omnimigrate.engine.plan import Action
-from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
-from omnimigrate.platforms.omni.action_ids import document_of
+from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger, Status
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.handler import ActionKind
-from omnimigrate.platforms.omni.inventory import TargetInventory
 from omnimigrate.platforms.omni.planning import OmniPlan
 from omnimigrate.platforms.omni.principals import Principal
 from omnimigrate.platforms.omni.queries import QueryReads
-from omnimigrate.platforms.omni.registry import ACTION_KINDS
+from omnimigrate.platforms.omni.registry import REGISTRY, TargetInventory
 from omnimigrate.snapshot.blobs import BlobStore
 
 ACTING_USER = "meta:acting-user"  # ledger key: the user the restoring key imports as
@@ -64,21 +64,32 @@ class ApplyContext:
         self.ledger = ledger
         self.ids = TargetIds(plan.inventory)
         for key, rec in ledger.records.items():
-            identifier = document_of(key, "import")
+            identifier = key_of(key, "document", "import")
             if identifier and rec.target:
                 self.ids.documents[identifier] = rec.target
         acting = ledger.records.get(ACTING_USER)
         self.acting: str | None = acting.target if acting else None
         self._acting_lock = asyncio.Lock()
         self.renames = asyncio.Lock()  # one folder path change at a time (swaps, G7)
+        # target identifiers of the documents whose new owner this run's permissions step
+        # gave the explicit permit a transfer needs (with the document's other grants)
+        self.permitted_owners: set[str] = set()
+        self._planned: dict[str, Action] | None = None
         self.log = structlog.get_logger("omnimigrate.restore")
 
     async def write(self, key: str, record: LedgerRecord) -> None:
         await asyncio.to_thread(self.ledger.write, key, record)
 
-    async def record(self, action: Action, status: str, target: str | None = None) -> None:
+    async def record(self, action: Action, status: Status, target: str | None = None) -> None:
         record = LedgerRecord(status=status, digest=action.digest, target=target)
         await self.write(action.id, record)
+
+    def planned(self, action_id: str) -> Action | None:
+        """The plan's action of that id: a step that does part of another's work (a
+        document's permissions, its owner's permit) looks up what that one does."""
+        if self._planned is None:
+            self._planned = {a.id: a for a in self.plan.actions}
+        return self._planned.get(action_id)
 
     def by_role(
         self, grants: list[dict[str, Any]]
@@ -96,9 +107,9 @@ class ApplyContext:
         resets (its description, labels, owner, permits, favorites) is written again now, in
         plan order, whatever the plan had decided for it."""
         for action in self.plan.actions:
-            kind = ACTION_KINDS.get(action.kind)
+            kind = REGISTRY.actions.get(action.kind)
             if (
-                kind
+                isinstance(kind, ActionKind)
                 and kind.reset_by_import
                 and action.op != "blocked"
                 and action.params.get("identifier") == identifier
@@ -117,33 +128,6 @@ class ApplyContext:
         return self.acting
 
 
-class OmniRunner:
+def make_runner(plan: OmniPlan, blobs: BlobStore, ledger: RestoreLedger) -> Runner[ApplyContext]:
     """The engine's `ActionRunner` for Omni: each action goes to its kind's handler."""
-
-    def __init__(self, plan: OmniPlan, blobs: BlobStore, ledger: RestoreLedger) -> None:
-        self.context = ApplyContext(plan, blobs, ledger)
-
-    def creates(self, action: Action) -> bool:
-        return _kind(action).creates
-
-    async def apply(self, action: Action, client: OmniClient) -> str | None:
-        kind = _kind(action)
-        await kind.apply(self.context, client, action)
-        return kind.warning(self.context, action) if kind.warning else None
-
-    async def adopt(self, action: Action, client: OmniClient) -> str | None:
-        kind = _kind(action)
-        if kind.adopt is None:
-            raise RestoreError(f"{action.id}: a {action.kind} action cannot be adopted")
-        await kind.adopt(self.context, client, action)
-        return kind.warning(self.context, action) if kind.warning else None
-
-
-def _kind(action: Action) -> ActionKind:
-    kind = ACTION_KINDS.get(action.kind)
-    if kind is None:
-        raise RestoreError(
-            f"{action.id}: {action.kind} is not an action this omnimigrate applies: "
-            "make the plan again with `omnimigrate plan`"
-        )
-    return kind
+    return Runner(REGISTRY, ApplyContext(plan, blobs, ledger))

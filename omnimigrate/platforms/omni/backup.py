@@ -9,16 +9,15 @@ owner (DIGEST G19), so the user listing queues each handler's `per_user` jobs fo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from omnimigrate.engine.jobs import LISTING, Job, JobResult, UnknownJob
+from omnimigrate.engine.handler import JobTemplate
+from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.scope import PathFilter
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
-from omnimigrate.platforms.omni.client import OmniClient
-from omnimigrate.platforms.omni.handler import BackupJob, Handler, JobTemplate
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import ObjectEntry
 from omnimigrate.snapshot.secrets import find_secrets
@@ -51,7 +50,7 @@ class BackupContext:
         """Read one object; a refusal (403, 404: gone since the listing) becomes a warning."""
         try:
             obj = await read()
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if not permanent(err):
                 raise
             warning = f"not readable ({err.status}): {err.detail}"
@@ -60,41 +59,6 @@ class BackupContext:
             )
             return JobResult(entries=[entry])
         return JobResult(entries=[await self.entry(type_, args["key"], obj, source_id=args["id"])])
-
-
-class OmniWalker:
-    """The engine's walker for Omni: roots and job dispatch, from the handlers."""
-
-    content_types = ("folder", "document")
-
-    def __init__(self, context: BackupContext, handlers: Sequence[Handler]) -> None:
-        self.context = context
-        self.blobs = context.blobs
-        self._jobs: dict[str, BackupJob] = {}
-        for h in handlers:
-            self._jobs |= h.jobs
-        self._roots = [kind for h in handlers for kind in h.roots]
-
-    @property
-    def exports(self) -> int:
-        return self.context.exports
-
-    @property
-    def reused(self) -> int:
-        return self.context.reused
-
-    @property
-    def job_kinds(self) -> frozenset[str]:
-        return frozenset(self._jobs)
-
-    def roots(self) -> list[Job]:
-        return [Job(kind=kind, priority=LISTING) for kind in self._roots]
-
-    async def run(self, job: Job, client: OmniClient) -> JobResult:
-        do = self._jobs.get(job.kind)
-        if do is None:
-            raise UnknownJob(job)
-        return await do(self.context, client, job.args)
 
 
 async def dump_all(items: Any) -> list[dict[str, Any]]:

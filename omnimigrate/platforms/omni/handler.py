@@ -23,68 +23,33 @@ Dispatch goes through these references: no method is looked up by a built name.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from omnimigrate.engine.jobs import READ, Job, JobResult
-from omnimigrate.engine.plan import Action
+from omnimigrate.engine import handler as engine
 
 if TYPE_CHECKING:
-    from omnimigrate.platforms.omni.applying import ApplyContext
-    from omnimigrate.platforms.omni.backup import BackupContext
+    # named as strings in a base class below, which linters do not read as a use
+    from omnimigrate.platforms.omni.applying import ApplyContext  # noqa: F401
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
-
-JobArgs = Mapping[str, str]
-BackupJob = Callable[["BackupContext", "OmniClient", JobArgs], Awaitable[JobResult]]
-Apply = Callable[["ApplyContext", "OmniClient", Action], Awaitable[None]]
-Adopt = Callable[["ApplyContext", "OmniClient", Action], Awaitable[None]]
-
-
-def one_request(_action: Action) -> int:
-    return 1
 
 
 @dataclass(frozen=True)
-class ActionKind:
-    """How one kind of action is written: `apply` does it; `adopt` finishes one whose object
-    an interrupted run made; `creates`: it makes a new object, so the engine writes its
-    intent first (`engine/protocol.py`); `requests` is about what it costs (for the plan's
-    estimate)."""
-
-    apply: Apply
-    requests: Callable[[Action], int] = one_request
-    adopt: Adopt | None = None
-    creates: bool = False
+class ActionKind(engine.ActionKind["ApplyContext", "OmniClient"]):
     # a document's re-import resets what this kind wrote (an owner, a permit, a favorite):
     # when an update-model falls back to re-importing, it is written again at once
     reset_by_import: bool = False
-    # what the restore report says of a written action beyond "done" (a new identifier)
-    warning: Callable[[ApplyContext, Action], str | None] | None = None
 
 
 @dataclass(frozen=True)
-class JobTemplate:
-    """A job queued for each object a listing finds: `kind`, with that object's id and key."""
-
-    kind: str
-    priority: int = READ
-
-    def job(self, object_id: str, key: str) -> Job:
-        return Job(kind=self.kind, args={"id": object_id, "key": key}, priority=self.priority)
-
-
-@dataclass(frozen=True)
-class Handler:
-    name: str
-    jobs: Mapping[str, BackupJob] = field(default_factory=dict)
-    roots: tuple[str, ...] = ()
-    per_user: tuple[JobTemplate, ...] = ()
-    per_group: tuple[JobTemplate, ...] = ()
+class Handler(engine.Handler):
+    per_user: tuple[engine.JobTemplate, ...] = ()
+    per_group: tuple[engine.JobTemplate, ...] = ()
     load: Callable[[SnapshotReader, SnapshotView], None] | None = None
     read_target: tuple[Callable[[OmniClient, TargetInventory], Awaitable[None]], ...] = ()
     read_target_per_user: Callable[[OmniClient, TargetInventory, str], Awaitable[None]] | None = (
@@ -97,7 +62,4 @@ class Handler:
         | None
     ) = None
     plan: Callable[[PlanContext], None] | None = None
-    actions: Mapping[str, ActionKind] = field(default_factory=dict)
     verify: Callable[[VerifyContext], Awaitable[None]] | None = None
-    # lines `plan --explain-order` prints under this type (a document's own steps)
-    explain: tuple[str, ...] = ()

@@ -14,35 +14,32 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from omnimigrate.engine.plan import Action, Op, Plan, RestoreOptions
+from omnimigrate.engine import contexts as engine
+from omnimigrate.engine.action_ids import action_id, step_of
+from omnimigrate.engine.handler import Selector
+from omnimigrate.engine.plan import Action, Op, Plan
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.engine.scope import PathFilter, ancestors
-from omnimigrate.platforms.omni.action_ids import action_id, step_of
 from omnimigrate.platforms.omni.handlers.documents import IMPORT, SourceDocument
-from omnimigrate.platforms.omni.inventory import TargetInventory
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.principals import Grant, Principal
-from omnimigrate.platforms.omni.registry import ACTION_KINDS, HANDLERS
-from omnimigrate.platforms.omni.snapshot_view import SnapshotView
+from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
 from omnimigrate.platforms.omni.trash import restored_as
 
-LEFT_ALONE: Op = "skip"
 REMADE = (IMPORT, "folder.create")  # kinds whose object, made again, starts with nothing on it
-OmniPlan = Plan[TargetInventory]
+OmniPlan = Plan[TargetInventory, OmniRestoreOptions]
 
 
-class PlanContext:
+class PlanContext(engine.PlanContext[SnapshotView, TargetInventory, OmniRestoreOptions]):
     def __init__(
         self,
         source: SnapshotView,
         inv: TargetInventory,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: OmniRestoreOptions,
+        selectors: dict[str, Selector] | None = None,
     ) -> None:
-        self.src = source
-        self.inv = inv
-        self.ledger = ledger
-        self.opt = options
-        self.actions: dict[str, Action] = {}
+        super().__init__(source, inv, ledger, options, selectors)
         self.filtered = bool(options.include or options.exclude)
         # source identifier -> the one a restore brought it back under (trash.py)
         self.aliases = restored_as(ledger, inv)
@@ -50,16 +47,6 @@ class PlanContext:
         self.folders = self._selected_folders()
 
     # ------------------------------------------------------------------ writes
-
-    def add(self, action: Action) -> Action:
-        self.actions[action.id] = action
-        return action
-
-    def mark(self, action: Action, op: Op, reason: str) -> Action:
-        return self.add(action.model_copy(update={"op": op, "reason": reason}))
-
-    def op_of(self, action: str | None) -> Op | None:
-        return self.actions[action].op if action in self.actions else None
 
     def decide(
         self,
@@ -69,18 +56,13 @@ class PlanContext:
         *,
         absent: bool = False,
     ) -> Action:
-        """A write that follows its parents: left alone with them, blocked with them,
-        skipped when the ledger shows the same write done and no parent was re-created
-        (unless the object is `absent` from the target: then it is written again).
-        Every parent in the plan becomes a dependency the applier waits for."""
-        parents = [p for p in dict.fromkeys([*action.depends_on, *parents]) if p in self.actions]
-        action = action.model_copy(update={"depends_on": parents})
-        for p in parents:
-            parent = self.actions[p]
-            if parent.op == "blocked":
-                return self.mark(action, "blocked", f"blocked by {p}")
-            if parent.op == "conflict":
-                return self.mark(action, LEFT_ALONE, f"{p} is left alone (--on-conflict skip)")
+        """A write that follows its parents (`follow`), skipped when the ledger shows the
+        same write done and no parent was re-created (unless the object is `absent` from the
+        target: then it is written again)."""
+        action, decided = self.follow(action, [*action.depends_on, *parents])
+        if decided:
+            return decided
+        parents = action.depends_on
         rec = self.ledger.get(action.id)
         if (
             rec
@@ -170,7 +152,7 @@ class PlanContext:
         """(target id, kind) of the model `key` maps to: the override file first."""
         if key is None:
             return None
-        src = self.src.models.get(key)
+        src = self.view.models.get(key)
         if src and src.source_id and src.source_id in self.opt.model_map:
             target_id = self.opt.model_map[src.source_id]
             kind = next((m.kind for m in self.inv.models.values() if m.id == target_id), None)
@@ -181,18 +163,18 @@ class PlanContext:
     # ------------------------------------------------------------------ what is selected
 
     def _in(self, doc: SourceDocument, patterns: list[str]) -> bool:
+        """A document an --include/--exclude pattern names: by a handler's selector
+        (`label:NAME`, `document:IDENTIFIER`), else by its folder's glob."""
         folder_globs = tuple(p for p in patterns if ":" not in p)
         for p in patterns:
             kind, _, value = p.partition(":")
-            if kind == "label" and value.lower() in {x.lower() for x in doc.labels}:
-                return True
-            if kind in ("document", "doc") and value == doc.identifier:
+            if kind in self.selectors and self.selectors[kind](doc, value):
                 return True
         return bool(folder_globs) and PathFilter(include=folder_globs)(doc.folder_path)
 
     def _selected_documents(self) -> list[SourceDocument]:
         chosen = []
-        for doc in sorted(self.src.documents.values(), key=lambda d: d.identifier):
+        for doc in sorted(self.view.documents.values(), key=lambda d: d.identifier):
             if doc.deleted and not self.opt.include_deleted:
                 continue
             if self.opt.include and not self._in(doc, self.opt.include):
@@ -204,14 +186,14 @@ class PlanContext:
 
     def _selected_folders(self) -> list[str]:
         if not self.filtered:
-            return sorted(self.src.folders)
+            return sorted(self.view.folders)
         paths = {a for d in self.docs if d.folder_path for a in ancestors(d.folder_path)}
         globs = tuple(p for p in self.opt.include if ":" not in p)
         if globs:
             paths |= {
-                a for f in self.src.folders if PathFilter(include=globs)(f) for a in ancestors(f)
+                a for f in self.view.folders if PathFilter(include=globs)(f) for a in ancestors(f)
             }
-        return sorted(p for p in paths if p in self.src.folders)
+        return sorted(p for p in paths if p in self.view.folders)
 
     def referenced_principals(self) -> set[Principal]:
         """Who the selected documents and folders name: with a filter, only they are created."""
@@ -221,7 +203,7 @@ class PlanContext:
             if d.owner:
                 refs.add(Principal(kind="user", key=d.owner))
         for path in self.folders:
-            refs |= {g.principal for g in self.src.folders[path].grants}
+            refs |= {g.principal for g in self.view.folders[path].grants}
         return refs
 
 
@@ -229,17 +211,15 @@ def make_plan(
     source: SnapshotView,
     inventory: TargetInventory,
     ledger: dict[str, LedgerRecord],
-    options: RestoreOptions,
+    options: OmniRestoreOptions,
     now: datetime,
 ) -> OmniPlan:
-    ctx = PlanContext(source, inventory, ledger, options)
-    for handler in HANDLERS:
+    ctx = PlanContext(source, inventory, ledger, options, REGISTRY.selectors)
+    for handler in REGISTRY.handlers:
         if handler.plan:
             handler.plan(ctx)
     actions = list(ctx.actions.values())
-    for a in actions:
-        kind = ACTION_KINDS.get(a.kind)
-        a.requests = kind.requests(a) if kind and a.writes else 0
+    REGISTRY.cost(actions)
     return OmniPlan(
         platform="omni",
         snapshot_id=source.snapshot_id,

@@ -6,46 +6,64 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from omnimigrate.engine.content import ContentReport
-from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.handler import Runner, Walker
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.engine.verify import VerifyReport
-from omnimigrate.platforms.omni.applying import OmniRunner
-from omnimigrate.platforms.omni.backup import BackupContext, OmniWalker
+from omnimigrate.platforms.omni.applying import ApplyContext, make_runner
+from omnimigrate.platforms.omni.backup import BackupContext
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.handlers import content
-from omnimigrate.platforms.omni.inventory import TargetInventory, read_inventory
+from omnimigrate.platforms.omni.inventory import read_inventory
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 from omnimigrate.platforms.omni.planning import OmniPlan, make_plan
 from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.platforms.omni.preflight import preflight
-from omnimigrate.platforms.omni.registry import ACTION_KINDS, HANDLERS
-from omnimigrate.platforms.omni.snapshot_view import SnapshotView, load_snapshot_view
+from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
+from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
 from omnimigrate.snapshot.store import Store
 
 
+def load_snapshot_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
+    """Every handler loads its part, in registry order (documents read the models loaded
+    before them)."""
+    reader = SnapshotReader(manifest, blobs)
+    view = SnapshotView(
+        snapshot_id=manifest.snapshot_id,
+        instance=manifest.instance,
+        export_flavour=manifest.export_flavour,
+    )
+    for handler in REGISTRY.handlers:
+        if handler.load:
+            handler.load(reader, view)
+    return view
+
+
 class OmniPlatform:
     name = "omni"
     plan_type = OmniPlan
-    action_kinds = frozenset(ACTION_KINDS)
+    action_kinds = frozenset(REGISTRY.actions)
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
+    explain_order = staticmethod(REGISTRY.explain_order)
+    options_type = OmniRestoreOptions
 
-    def check_options(self, options: RestoreOptions) -> None:
-        """Every restore option is Omni's."""
-
-    def walker(self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None) -> OmniWalker:
+    def walker(
+        self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None
+    ) -> Walker[BackupContext]:
         """`previous`: the instance's last snapshot, whose unchanged exports are kept."""
+        kept = previous.objects if previous else []
         context = BackupContext(
             blobs=blobs,
             scope=scope,
-            previous={o.key: o for o in previous.of_type("document_export")} if previous else {},
-            per_user=tuple(job for h in HANDLERS for job in h.per_user),
-            per_group=tuple(job for h in HANDLERS for job in h.per_group),
+            previous={o.key: o for o in kept if o.type in REGISTRY.keeps},
+            per_user=tuple(job for h in REGISTRY.handlers for job in h.per_user),
+            per_group=tuple(job for h in REGISTRY.handlers for job in h.per_group),
         )
-        return OmniWalker(context, HANDLERS)
+        return Walker(context, REGISTRY)
 
     def snapshot_view(self, manifest: Manifest, blobs: BlobStore) -> SnapshotView:
         return load_snapshot_view(manifest, blobs)
@@ -60,13 +78,15 @@ class OmniPlatform:
         view: SnapshotView,
         inventory: TargetInventory,
         ledger: dict[str, LedgerRecord],
-        options: RestoreOptions,
+        options: OmniRestoreOptions,
         now: datetime,
     ) -> OmniPlan:
         return make_plan(view, inventory, ledger, options, now)
 
-    def runner(self, plan: OmniPlan, blobs: BlobStore, ledger: RestoreLedger) -> OmniRunner:
-        return OmniRunner(plan, blobs, ledger)
+    def runner(
+        self, plan: OmniPlan, blobs: BlobStore, ledger: RestoreLedger
+    ) -> Runner[ApplyContext]:
+        return make_runner(plan, blobs, ledger)
 
     async def verify(
         self,
@@ -85,7 +105,7 @@ class OmniPlatform:
         )  # fmt: skip
 
     async def check_content(
-        self, view: SnapshotView, clients: Sequence[OmniClient], options: RestoreOptions
+        self, view: SnapshotView, clients: Sequence[OmniClient], options: OmniRestoreOptions
     ) -> ContentReport:
         return await content.check(view, clients, options)
 

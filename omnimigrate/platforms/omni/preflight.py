@@ -6,22 +6,28 @@ of key fails in seconds, with nothing left open. Retries are for an instance tha
 
 from __future__ import annotations
 
-import aiohttp
 from pydantic import SecretStr
 
 from omnimigrate.engine.platform import InstanceUnusable
+from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.hints import command_line
-from omnimigrate.http.errors import OmniAPIError, OmniAuthError, OmniTransportError
 from omnimigrate.http.identify import lightdash_hint, lightdash_version
 from omnimigrate.http.ratelimit import RateLimiter
+from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.http.transport import Transport
 
 PROBE = "/api/scim/v2/Users"
 
 
-async def preflight(url: str, tokens: list[SecretStr], names: list[str], timeout: float) -> None:
+async def preflight(
+    url: str,
+    tokens: list[SecretStr],
+    names: list[str],
+    timeout: float,
+    sessions: SessionFactory,
+) -> None:
     """`names`: the environment variables the tokens came from, for the messages."""
-    async with aiohttp.ClientSession() as session:
+    async with sessions() as session:
         for token, name in zip(tokens, names, strict=True):
             transport = Transport(
                 url, token, session=session, limiter=RateLimiter(60), timeout=timeout
@@ -38,13 +44,13 @@ async def preflight(url: str, tokens: list[SecretStr], names: list[str], timeout
 async def _probe(t: Transport, url: str, name: str) -> None:
     try:
         await t.send("GET", PROBE, params={"count": "1"})
-    except OmniTransportError as err:
+    except TransportError as err:
         raise InstanceUnusable(
             f"{url} did not answer ({err.message}): check the URL, http or https, and the "
             f"network (`{command_line('doctor', source=url, source_token_env=name)}` tells more)",
             configuration=False,
         ) from None
-    except OmniAuthError as err:
+    except AuthError as err:
         if err.status == 401:
             raise InstanceUnusable(
                 f"{url} refused the token in ${name} (401: {err.detail}): put an organization "
@@ -55,7 +61,7 @@ async def _probe(t: Transport, url: str, name: str) -> None:
             f"{err.detail}): backup and restore need one; create it in Omni > Settings > API "
             "keys as an Organization Admin"
         ) from None
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         raise InstanceUnusable(
             f"{url} answered {err.status} ({err.detail}) where Omni's API should be: check "
             "that the URL is the instance's origin, for example https://acme.omniapp.co",

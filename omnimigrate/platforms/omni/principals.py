@@ -3,15 +3,12 @@ types that carry grants (folders, documents, model roles, schedules)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.protocol import share_diff
-
-if TYPE_CHECKING:
-    from omnimigrate.platforms.omni.applying import TargetIds
 
 
 class Principal(BaseModel, frozen=True):
@@ -67,7 +64,13 @@ class PermitWrites(BaseModel):
     groups: list[str]
 
 
-def permit_writes(ids: TargetIds, action: Action, have: dict[str, str]) -> PermitWrites:
+class Resolver(Protocol):
+    """What turns a principal into the target's (kind, id): the apply context's ids."""
+
+    def principal(self, p: Principal) -> tuple[str, str]: ...
+
+
+def permit_writes(ids: Resolver, action: Action, have: dict[str, str]) -> PermitWrites:
     """Only the permits that differ (`engine/protocol.py`, share_diff) between the target's
     (`have`, by permit_key) and the action's grants. Permits the snapshot lacks are revoked
     only where the plan says so (`have["remove"]`: the object is this restore's, or

@@ -1,13 +1,14 @@
 """The restore order: Omni's object types, each after what it names or lives in, with the
-reason for its place. The planner, the applier, backup, the inventory and verify all iterate
+reason for its place, and the snapshot view and target inventory made of their parts. The planner, the applier, backup, the inventory and verify all iterate
 this one list (`omnimigrate plan --explain-order` prints it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from omnimigrate.platforms.omni.handler import ActionKind, Handler
+from omnimigrate.engine.handler import Registry, Stage
+from omnimigrate.engine.plan import Inventory
+from omnimigrate.platforms.omni.handler import Handler
 from omnimigrate.platforms.omni.handlers import (
+    attributes,
     documents,
     favorites,
     folders,
@@ -17,19 +18,10 @@ from omnimigrate.platforms.omni.handlers import (
     roles,
     schedules,
 )
+from omnimigrate.platforms.omni.snapshot_view import ViewBase
 
-
-@dataclass(frozen=True)
-class Stage:
-    handler: Handler
-    reason: str
-
-    @property
-    def name(self) -> str:
-        return self.handler.name
-
-
-RESTORE_ORDER: tuple[Stage, ...] = (
+REGISTRY: Registry[Handler] = Registry((
+    Stage(attributes.HANDLER, "first, and never written (no API route): users' attribute values name a definition"),
     Stage(identities.HANDLER, "users and groups (with --create-missing-*): owners, grants and recipients name them"),
     Stage(labels.HANDLER, "documents are labelled with them"),
     Stage(folders.HANDLER, "parents first, each with its scope, owner and permissions: documents go into them"),
@@ -38,28 +30,18 @@ RESTORE_ORDER: tuple[Stage, ...] = (
     Stage(favorites.HANDLER, "after their document's owner and permissions: a user favorites what they can see"),
     Stage(schedules.HANDLER, "after their dashboard's owner and permissions: only someone who sees it may own one"),
     Stage(roles.HANDLER, "last: a model role names a model and a user or group, which exist by now"),
-)  # fmt: skip
-
-HANDLERS: tuple[Handler, ...] = tuple(stage.handler for stage in RESTORE_ORDER)
+))  # fmt: skip
 
 
-def _action_kinds() -> dict[str, ActionKind]:
-    kinds: dict[str, ActionKind] = {}
-    for handler in HANDLERS:
-        taken = kinds.keys() & handler.actions.keys()
-        if taken:
-            raise ValueError(f"{handler.name} declares action kinds another type has: {taken}")
-        kinds |= handler.actions
-    return kinds
+class SnapshotView(
+    ViewBase, attributes.View, identities.View, labels.View, folders.View, models.View, documents.View,
+    favorites.View, schedules.View, roles.View,
+):  # fmt: skip
+    """The snapshot as restore and verify see it: every type's part (`snapshot_view.py`)."""
 
 
-ACTION_KINDS: dict[str, ActionKind] = _action_kinds()
-
-
-def explain_order() -> list[str]:
-    """The restore order as `plan --explain-order` prints it."""
-    lines = []
-    for n, stage in enumerate(RESTORE_ORDER, 1):
-        lines.append(f"{n}. {stage.name}: {stage.reason}")
-        lines += [f"   - {line}" for line in stage.handler.explain]
-    return lines
+class TargetInventory(
+    Inventory, attributes.Target, identities.Target, labels.Target, folders.Target, models.Target,
+    documents.Target, favorites.Target, schedules.Target, roles.Target,
+):  # fmt: skip
+    """What the target holds, by natural key: every type's part (`inventory.py`)."""

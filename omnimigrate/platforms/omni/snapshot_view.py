@@ -1,46 +1,29 @@
 """The snapshot as restore and verify see it: typed objects keyed by natural keys, with every
 source id already turned into a natural key (an email, a group name, a folder path, a model
-key). Each handler's `load` fills in its part; the planner sees only these models."""
+key). Each handler declares its part (its `View`) and its `load` fills it in; the registry
+composes them (`registry.SnapshotView`); the planner sees only these models."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from omnimigrate.engine.content import ContentCapture
-from omnimigrate.platforms.omni.handlers.documents import SourceDocument
-from omnimigrate.platforms.omni.handlers.folders import SourceFolder
-from omnimigrate.platforms.omni.handlers.identities import SourceGroup, SourceUser
-from omnimigrate.platforms.omni.handlers.labels import SourceLabel
-from omnimigrate.platforms.omni.handlers.models import SourceModel
-from omnimigrate.platforms.omni.handlers.roles import SourceRole
-from omnimigrate.platforms.omni.handlers.schedules import SourceSchedule
 from omnimigrate.platforms.omni.principals import Principal
-from omnimigrate.platforms.omni.registry import HANDLERS
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest, ObjectEntry
 
 ID_TYPES = ("user", "group", "email_only_user", "model", "connection", "folder")
 
 
-class SnapshotView(BaseModel):
+class ViewBase(BaseModel):
+    """What every snapshot view has; each handler adds its part (its `View`), composed in
+    `registry.SnapshotView`."""
+
     snapshot_id: str
     instance: str
     export_flavour: str
-    labels: dict[str, SourceLabel] = Field(default_factory=dict)
-    folders: dict[str, SourceFolder] = Field(default_factory=dict)
-    documents: dict[str, SourceDocument] = Field(default_factory=dict)
-    favorites: dict[str, list[str]] = Field(default_factory=dict)  # email -> identifiers
-    schedules: dict[str, SourceSchedule] = Field(default_factory=dict)
-    models: dict[str, SourceModel] = Field(default_factory=dict)
-    roles: list[SourceRole] = Field(default_factory=list)
-    users: dict[str, SourceUser] = Field(default_factory=dict)
-    groups: dict[str, SourceGroup] = Field(default_factory=dict)
-    connections: list[str] = Field(default_factory=list)
-    content: dict[str, ContentCapture] = Field(default_factory=dict)  # model key -> validator
-    content_warnings: list[str] = Field(default_factory=list)
 
 
 class SnapshotReader:
@@ -85,18 +68,3 @@ class SnapshotReader:
             return Principal(kind="user", key=key) if key else None
         name = self._ids["group"].get(pid)
         return Principal(kind="group", key=name) if name else None
-
-
-def load_snapshot_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
-    """Every handler loads its part, in registry order (documents read the models loaded
-    before them)."""
-    reader = SnapshotReader(manifest, blobs)
-    view = SnapshotView(
-        snapshot_id=manifest.snapshot_id,
-        instance=manifest.instance,
-        export_flavour=manifest.export_flavour,
-    )
-    for handler in HANDLERS:
-        if handler.load:
-            handler.load(reader, view)
-    return view

@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from omnimigrate.engine.action_ids import key_of
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.restore_ledger import LedgerRecord
-from omnimigrate.platforms.omni.action_ids import document_of
 from omnimigrate.platforms.omni.identifiers import new_identifier
 
 if TYPE_CHECKING:
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
+    from omnimigrate.platforms.omni.registry import TargetInventory
 
 # Omni's 400 for an identifier it holds (DIGEST: PATCH document; the import's, issue 26)
 IN_USE = "already in use"
@@ -33,7 +33,7 @@ def restored_as(ledger: Mapping[str, LedgerRecord], inv: TargetInventory) -> dic
     the intent names before the import is sent."""
     out = {}
     for key, rec in ledger.items():
-        ident = document_of(key, "import")
+        ident = key_of(key, "document", "import")
         if (
             ident
             and rec.target

@@ -16,10 +16,9 @@ from omnimigrate.engine.restore_ledger import RestoreLedger
 from omnimigrate.engine.verify import SpreadReads, TypeReport, VerifyReport
 from omnimigrate.http.transport import key_stats
 from omnimigrate.platforms.omni.client import OmniClient
-from omnimigrate.platforms.omni.inventory import TargetInventory, read_inventory
+from omnimigrate.platforms.omni.inventory import read_inventory
 from omnimigrate.platforms.omni.principals import GrantKey
-from omnimigrate.platforms.omni.registry import HANDLERS
-from omnimigrate.platforms.omni.snapshot_view import SnapshotView
+from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
 from omnimigrate.platforms.omni.trash import restored_as
 from omnimigrate.snapshot.store import Store
 
@@ -64,7 +63,7 @@ class VerifyContext:
         models: bool,
         aliases: dict[str, str],
     ) -> None:
-        self.src = source
+        self.view = source
         self.inv = inv
         self.reads = reads
         self.names = TargetNames(inv)
@@ -109,7 +108,7 @@ async def verify(
     reads = SpreadReads(clients, concurrency)
     ctx = VerifyContext(source, inv, reads, documents, models, aliases)
     ctx.pause_schedules = pause_schedules
-    for handler in HANDLERS:
+    for handler in REGISTRY.handlers:
         if handler.verify:
             await handler.verify(ctx)
     for t in ctx.result.types.values():

@@ -168,9 +168,6 @@ class Project:
         self.dashboards = {k: d for k, d in self.dashboards.items() if k not in boards}
         del self.spaces[space_uuid]
 
-    def space_by_slug(self, slug: str) -> Space | None:
-        return next((s for s in self.spaces.values() if s.slug == slug), None)
-
     def sql_chart_by_slug(self, slug: str) -> SqlChart | None:
         return next((c for c in self.sql_charts.values() if c.slug == slug), None)
 

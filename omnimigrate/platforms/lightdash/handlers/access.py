@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.planning import NO_INVITE, action_id
+from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
+from omnimigrate.platforms.lightdash.planning import NO_INVITE
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import LightdashClient
-    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
 
@@ -60,14 +61,14 @@ def plan(ctx: PlanContext) -> None:
                 continue
             action = Action(id=id_, kind="ld.access.user", object=what, op="create",
                             params={"project": project, "email": email, "role": role})  # fmt: skip
-            ctx.decide(action, ctx.inv.access.get(f"{project}:user:{email}"), role)
+            ctx.compare(action, ctx.inv.access.get(f"{project}:user:{email}"), role)
         for group, role in sorted(src.groups.items()):
             action = Action(id=action_id("ld.access", project, "group", group), kind="ld.access.group",
                             object=f"{project} <- {group}", op="create",
                             params={"project": project, "group": group, "role": role})  # fmt: skip
             if ctx.group_missing(group, action.id, action.kind, action.object):
                 continue
-            ctx.decide(action, ctx.inv.access.get(f"{project}:group:{group}"), role,
+            ctx.compare(action, ctx.inv.access.get(f"{project}:group:{group}"), role,
                        [action_id("ld.group", group)])  # fmt: skip
 
 
@@ -96,11 +97,12 @@ def rows(name: str, project: Project) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="project access",
+    ids=("ld.access",),  # its action ids' kinds
     jobs={"ld_access": read_access},
     per_project=("ld_access",),
     load=load,
     read=read,
     plan=plan,
-    actions={"ld.access.user": grant_user, "ld.access.group": grant_group},
+    actions={"ld.access.user": ActionKind(grant_user), "ld.access.group": ActionKind(grant_group)},
     rows=rows,
 )

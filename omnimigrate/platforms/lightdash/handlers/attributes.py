@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.lightdash.client import ISPRIVATE
-from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.model import Attribute, digest
-from omnimigrate.platforms.lightdash.planning import NO_INVITE, action_id
+from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
+from omnimigrate.platforms.lightdash.natural_keys import Attribute, digest
+from omnimigrate.platforms.lightdash.planning import NO_INVITE
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import AttributeRef, LightdashClient
-    from omnimigrate.platforms.lightdash.model import SnapshotView, TargetState
+    from omnimigrate.platforms.lightdash.natural_keys import SnapshotView, TargetState
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
 
@@ -77,7 +78,7 @@ def plan(ctx: PlanContext) -> None:
             want = first_values(want)  # what the target holds after, so a re-run converges
         action = Action(id=action_id("ld.attribute", name), kind="ld.attribute", object=name,
                         op="create", params=want.model_dump())  # fmt: skip
-        decided = ctx.decide(action, ctx.inv.attributes.get(name), digest(want.model_dump()),
+        decided = ctx.compare(action, ctx.inv.attributes.get(name), digest(want.model_dump()),
                              [action_id("ld.group", g) for g in groups])  # fmt: skip
         if lossy and decided.writes:  # restored, less what 0.1471 cannot hold: named
             ctx.add(decided.model_copy(update={"warning": (
@@ -113,12 +114,13 @@ def org_rows(side: SnapshotView | TargetState) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="user attributes",
+    ids=("ld.attribute", "ld.attribute.value"),  # its action ids' kinds
     jobs={"ld_attributes": list_attributes},
     roots=("ld_attributes",),
     load=load,
     read=read,
     plan=plan,
-    actions={"ld.attribute": write},
+    actions={"ld.attribute": ActionKind(write)},
     org_rows=org_rows,
     org_wide=True,
 )

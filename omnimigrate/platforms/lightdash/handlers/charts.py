@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import EXPORT, Job, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.lightdash.client import ISPRIVATE
-from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.model import (
+from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
+from omnimigrate.platforms.lightdash.natural_keys import (
     Chart,
     content_of,
     digest,
@@ -22,13 +23,13 @@ from omnimigrate.platforms.lightdash.model import (
     unheld,
     without,
 )
-from omnimigrate.platforms.lightdash.planning import action_id
+from omnimigrate.platforms.lightdash.planning import by_key
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import LightdashClient
-    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
 
@@ -187,11 +188,15 @@ def rows(name: str, project: Project) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="charts",
+    ids=("ld.chart",),  # its action ids' kinds
     jobs={"ld_charts": list_charts, "ld_chart_batch": download, "ld_saved_charts": download_saved},
     per_project=("ld_charts",),
+    keeps=("ld_chart",),  # an unchanged chart is kept, not downloaded again
+    content=("ld_chart",),
     load=load,
     read=read,
     plan=plan,
-    actions={"ld.chart": upload},
+    actions={"ld.chart": ActionKind(upload)},
+    selectors={"chart": by_key("ld.chart")},
     rows=rows,
 )

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import EXPORT, Job, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.lightdash.client import ISPRIVATE, ContentRef
-from omnimigrate.platforms.lightdash.handler import Args, Handler
+from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
 from omnimigrate.platforms.lightdash.handlers.charts import BATCH, moved, moved_warning
-from omnimigrate.platforms.lightdash.model import (
+from omnimigrate.platforms.lightdash.natural_keys import (
     Dashboard,
     content_of,
     digest,
@@ -25,14 +26,14 @@ from omnimigrate.platforms.lightdash.model import (
     unheld,
     without,
 )
-from omnimigrate.platforms.lightdash.planning import action_id
+from omnimigrate.platforms.lightdash.planning import by_key
 from omnimigrate.snapshot.manifest import ObjectEntry
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import LightdashClient
-    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
 
@@ -212,11 +213,15 @@ def rows(name: str, project: Project) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="dashboards",
+    ids=("ld.dashboard",),  # its action ids' kinds
     jobs={"ld_dashboards": list_dashboards, "ld_dashboard_batch": download},
     per_project=("ld_dashboards",),
+    keeps=("ld_dashboard",),  # an unchanged dashboard is kept, not downloaded again
+    content=("ld_dashboard",),
     load=load,
     read=read,
     plan=plan,
-    actions={"ld.dashboard": upload},
+    actions={"ld.dashboard": ActionKind(upload)},
+    selectors={"dashboard": by_key("ld.dashboard")},
     rows=rows,
 )

@@ -8,17 +8,18 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import READ, Job, JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.planning import NO_INVITE, action_id
+from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
+from omnimigrate.platforms.lightdash.planning import NO_INVITE
 from omnimigrate.snapshot.manifest import ObjectEntry
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import LightdashClient
-    from omnimigrate.platforms.lightdash.model import SnapshotView, TargetState
+    from omnimigrate.platforms.lightdash.natural_keys import SnapshotView, TargetState
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
 
@@ -66,7 +67,7 @@ def plan(ctx: PlanContext) -> None:
         action = Action(id=action_id("ld.group", name), kind="ld.group", object=name,
                         op="create", params={"name": name, "members": present})  # fmt: skip
         if name not in ctx.inv.ids.groups:
-            ctx.decide(action, None, "")
+            ctx.compare(action, None, "")
             continue
         # members are only ever added (never removed), so adding the missing ones is safe
         missing = sorted(set(present) - set(ctx.inv.groups.get(name, [])))
@@ -99,12 +100,13 @@ def org_rows(side: SnapshotView | TargetState) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="groups",
+    ids=("ld.group", "ld.group.member"),  # its action ids' kinds
     jobs={"ld_people": list_people, "ld_group": read_group},
     roots=("ld_people",),
     load=load,
     read=read,
     plan=plan,
-    actions={"ld.group": create, "ld.group.members": add_members},
+    actions={"ld.group": ActionKind(create), "ld.group.members": ActionKind(add_members)},
     org_rows=org_rows,
     org_wide=True,
 )

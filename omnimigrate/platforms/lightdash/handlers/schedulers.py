@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.lightdash.client import ISPRIVATE
-from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.model import (
+from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
+from omnimigrate.platforms.lightdash.natural_keys import (
     SCHEDULER_VOLATILE,
     Scheduler,
     digest,
@@ -23,13 +24,13 @@ from omnimigrate.platforms.lightdash.model import (
     unheld,
     without,
 )
-from omnimigrate.platforms.lightdash.planning import action_id
+from omnimigrate.platforms.lightdash.planning import by_key
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import LightdashClient
-    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
 
@@ -160,7 +161,7 @@ def plan(ctx: PlanContext) -> None:
             action = Action(id=action_id("ld.scheduler", full), kind="ld.scheduler", object=full,
                             op="create", params=params)  # fmt: skip
             have = ctx.inv.schedulers.get(f"{project}:{params['key']}")
-            decided = ctx.decide(action, have, digest(s.compared()), [on])
+            decided = ctx.compare(action, have, digest(s.compared()), [on])
             if lost and decided.writes:  # restored, less what 0.1471 cannot hold: named
                 ctx.add(decided.model_copy(update={"warning": lost_warning(lost)}))
 
@@ -220,11 +221,13 @@ def rows(name: str, project: Project) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="schedulers",
+    ids=("ld.scheduler",),  # its action ids' kinds
     jobs={"ld_schedulers": list_schedulers},
     per_project=("ld_schedulers",),
     load=load,
     read=read,
     plan=plan,
-    actions={"ld.scheduler": write},
+    actions={"ld.scheduler": ActionKind(write)},
+    selectors={"scheduler": by_key("ld.scheduler")},
     rows=rows,
 )

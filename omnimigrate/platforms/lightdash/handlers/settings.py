@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.planning import action_id
+from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import LightdashClient
-    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
 
@@ -66,11 +66,12 @@ def rows(name: str, project: Project) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="project settings",
+    ids=("ld.settings",),  # its action ids' kinds
     jobs={"ld_settings": read_settings},
     per_project=("ld_settings",),
     load=load,
     read=read,
     plan=plan,
-    actions={"ld.settings": write},
+    actions={"ld.settings": ActionKind(write)},
     rows=rows,
 )

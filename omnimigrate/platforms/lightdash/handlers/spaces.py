@@ -10,13 +10,14 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from omnimigrate.engine import protocol
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreBlocked
 from omnimigrate.engine.jobs import READ, Job, JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.platforms.lightdash.client import INHERIT, ISPRIVATE, SpaceDetail, SpaceShare
-from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.model import (
+from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
+from omnimigrate.platforms.lightdash.natural_keys import (
     Shares,
     Space,
     digest,
@@ -26,13 +27,13 @@ from omnimigrate.platforms.lightdash.model import (
     space_key,
     space_path,
 )
-from omnimigrate.platforms.lightdash.planning import NO_INVITE, action_id
+from omnimigrate.platforms.lightdash.planning import NO_INVITE
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import LightdashClient
-    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
 
@@ -135,7 +136,7 @@ def plan_space(ctx: PlanContext, project: str, space: Space) -> None:
     if parent and project in ctx.inv.flat:
         ctx.mark(action, "blocked", FLAT)
         return
-    ctx.decide(action, ctx.inv.spaces.get(full), space_digest(space.private, role), parent)
+    ctx.compare(action, ctx.inv.spaces.get(full), space_digest(space.private, role), parent)
     users = {e: r for e, r in space.users.items() if ctx.user_ok(e)}
     for email in sorted(set(space.users) - set(users)):
         ctx.blocked(action_id("ld.space.share", full, email), "ld.space.share",
@@ -151,7 +152,7 @@ def plan_space(ctx: PlanContext, project: str, space: Space) -> None:
                     op="create", params={"project": project, "path": space.path,
                                          "users": users, "groups": groups},
                     have=have.model_dump())  # fmt: skip
-    ctx.decide(grants, ctx.inv.space_access.get(full), digest(space_grants(users, groups)),
+    ctx.compare(grants, ctx.inv.space_access.get(full), digest(space_grants(users, groups)),
                [action.id, *(action_id("ld.group", g) for g in groups)])  # fmt: skip
 
 
@@ -267,7 +268,7 @@ async def undo_creator_share(ctx: ApplyContext, client: LightdashClient, a: Acti
     for user in diff.revoke:
         try:
             await client.unshare_space(project, uuid, user)
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             refused.append(f"{user}: {err}")
     for user, role in diff.grant.items():
         if user == creator:  # the others were shared by the access action
@@ -296,6 +297,7 @@ CREATOR_SHARE = protocol.SideEffect(
     what="the admin share Lightdash gives a space's creator",
     reconcile="ld.space.creator",
     plan=plan_creator_share,
+    depth=lambda a: len(a.params["path"]),
 )
 
 
@@ -308,19 +310,25 @@ def rows(name: str, project: Project) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="spaces",
+    ids=(
+        "ld.space",
+        "ld.space.access",
+        "ld.space.member_role",
+        "ld.space.share",
+    ),  # its action ids' kinds
     jobs={"ld_spaces": list_spaces, "ld_space": read_space},
     per_project=("ld_spaces",),
+    content=("ld_space",),
     load=load,
     read=read,
     plan=plan,
     actions={
-        "ld.space": write_space,
-        "ld.space.access": write_access,
-        "ld.space.creator": undo_creator_share,
+        "ld.space": ActionKind(
+            write_space, creates=True, adopt=adopt_space, requests=space_requests
+        ),
+        "ld.space.access": ActionKind(write_access, requests=access_requests),
+        "ld.space.creator": ActionKind(undo_creator_share),
     },
-    creates=frozenset({"ld.space"}),
-    adopt={"ld.space": adopt_space},
     side_effects=(CREATOR_SHARE,),
-    requests={"ld.space": space_requests, "ld.space.access": access_requests},
     rows=rows,
 )

@@ -10,24 +10,25 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.lightdash.client import INHERIT
-from omnimigrate.platforms.lightdash.handler import Args, Handler
-from omnimigrate.platforms.lightdash.model import (
+from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
+from omnimigrate.platforms.lightdash.natural_keys import (
     SqlChart,
     content_of,
     digest,
     project_of,
     space_key,
 )
-from omnimigrate.platforms.lightdash.planning import action_id
+from omnimigrate.platforms.lightdash.planning import by_key
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import LightdashClient
-    from omnimigrate.platforms.lightdash.model import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
 
@@ -91,7 +92,7 @@ def plan(ctx: PlanContext) -> None:
                 continue
             if ctx.space_missing(project, chart.space, action):
                 continue
-            ctx.decide(action, ctx.inv.sql_charts.get(key), digest(chart.compared()),
+            ctx.compare(action, ctx.inv.sql_charts.get(key), digest(chart.compared()),
                        [action_id("ld.space", space_key(project, chart.space))])  # fmt: skip
 
 
@@ -109,12 +110,14 @@ def rows(name: str, project: Project) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="sql charts",
+    ids=("ld.sqlchart",),  # its action ids' kinds
     jobs={"ld_sql_charts": list_sql_charts},
     per_project=("ld_sql_charts",),
     load=load,
     read=read,
     plan=plan,
-    actions={"ld.sqlchart": upload},
+    actions={"ld.sqlchart": ActionKind(upload)},
+    selectors={"sqlchart": by_key("ld.sqlchart")},
     rows=rows,
     optional=True,
 )

@@ -4,6 +4,7 @@ of endpoints, put together as `OmniClient`."""
 
 from __future__ import annotations
 
+from omnimigrate.platforms.omni.client.attributes import AttributesEndpoints
 from omnimigrate.platforms.omni.client.documents import DocumentsEndpoints
 from omnimigrate.platforms.omni.client.folders import FoldersEndpoints
 from omnimigrate.platforms.omni.client.labels import LabelsEndpoints
@@ -13,6 +14,7 @@ from omnimigrate.platforms.omni.client.schedules import SchedulesEndpoints
 
 
 class OmniClient(
+    AttributesEndpoints,
     DocumentsEndpoints,
     FoldersEndpoints,
     LabelsEndpoints,

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr
 
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.client import ApiClient
-from omnimigrate.http.errors import OmniAPIError
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import api_objects as m
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -72,7 +72,7 @@ class ClientBase(ApiClient):
             return await seed()
         try:
             return await official()
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if err.status not in (404, 405):
                 raise
             result = await seed()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from omnimigrate.http.errors import OmniAPIError, OmniNotFound
+from omnimigrate.errors import ApiStatusError, NotFound
 from omnimigrate.http.transport import Reply
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni.client.base import (
     DOC,
     NO_DEDUPE,
@@ -59,9 +59,9 @@ class DocumentsEndpoints(ClientBase):
         (how an import that may have been applied is looked up before it is resent)."""
         try:
             await self.get_document(identifier)
-        except OmniNotFound:
+        except NotFound:
             return False
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if err.status != 400:
                 raise
         return True

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from omnimigrate.http.transport import Reply
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni.client.base import (
     FOLDER,
     ClientBase,

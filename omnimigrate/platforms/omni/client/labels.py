@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from omnimigrate.http.errors import OmniNotFound
+from omnimigrate.errors import NotFound
 from omnimigrate.http.transport import Reply
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni.client.base import (
     ClientBase,
     camel,
@@ -30,14 +30,14 @@ class LabelsEndpoints(ClientBase):
         color: str | None = None,
         description: str | None = None,
     ) -> m.Label:
-        """POST /labels. Raises OmniConflict when a label of that name (any case) exists."""
+        """POST /labels. Raises Conflict when a label of that name (any case) exists."""
         body = {"name": name, "verified": verified, "homepage": homepage}
         body.update({k: v for k, v in {"color": color, "description": description}.items() if v})
 
         async def recover() -> Reply | None:
             try:
                 label = await self.get_label(name)
-            except OmniNotFound:
+            except NotFound:
                 return None
             return Reply(201, label.dump(), {})
 

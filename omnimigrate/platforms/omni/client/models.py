@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from omnimigrate.http.errors import OmniNotFound
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.errors import NotFound
+from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni.client.base import (
     MODEL_YAML,
     MODEL_YAML_SEED,
@@ -68,7 +68,7 @@ class ModelsEndpoints(ClientBase):
             return await self._get(
                 "/api/v1/models/{modelId}/git", m.GitConfig, path={"modelId": model_id}
             )
-        except OmniNotFound:
+        except NotFound:
             return None
 
     async def content_validator(self, model_id: str) -> dict[str, Any]:

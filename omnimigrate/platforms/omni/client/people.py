@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from omnimigrate.http.errors import OmniConflict
+from omnimigrate.errors import Conflict
 from omnimigrate.http.transport import Reply
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni.client.base import (
     EMAIL_ONLY_PAGE_SIZE,
     ClientBase,
@@ -43,7 +43,7 @@ class PeopleEndpoints(ClientBase):
             return await self._write(
                 "POST", "/api/scim/v2/Users", m.ScimUser, json=body, recover=recover
             )
-        except OmniConflict:
+        except Conflict:
             found = await self.find_user(email)
             if found is None:
                 raise
@@ -70,7 +70,7 @@ class PeopleEndpoints(ClientBase):
             return await self._write(
                 "POST", "/api/scim/v2/Groups", m.ScimGroup, json=body, recover=recover
             )
-        except OmniConflict:
+        except Conflict:
             found = await self.find_group(name)
             if found is None:
                 raise

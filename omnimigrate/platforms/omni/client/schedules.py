@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.transport import Reply
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni.client.base import (
     SCHEDULE,
     ClientBase,
@@ -79,7 +79,7 @@ class SchedulesEndpoints(ClientBase):
         """Pause; False when it was already paused (a benign 400 on re-runs)."""
         try:
             await self._call("PUT", SCHEDULE + "/pause", path={"scheduleId": schedule_id})
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if err.status == 400 and "already" in err.detail.lower():
                 return False
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from omnimigrate.platforms.omni.fake.attributes import AttributesApi
 from omnimigrate.platforms.omni.fake.base import Route
 from omnimigrate.platforms.omni.fake.documents import DocumentsApi
 from omnimigrate.platforms.omni.fake.favorites import FavoritesApi
@@ -14,10 +15,19 @@ from omnimigrate.platforms.omni.fake.scim import ScimApi
 
 
 class Api(
-    DocumentsApi, FavoritesApi, FoldersApi, LabelsApi, ModelsApi, SchedulesApi, ScimApi, PeopleApi
+    AttributesApi,
+    DocumentsApi,
+    FavoritesApi,
+    FoldersApi,
+    LabelsApi,
+    ModelsApi,
+    SchedulesApi,
+    ScimApi,
+    PeopleApi,
 ):
     def routes(self) -> list[Route]:
         return [
+            *self.attribute_routes(),
             *self.document_routes(),
             *self.favorite_routes(),
             *self.folder_routes(),

@@ -181,25 +181,6 @@ class ModelsApi(ApiBase):
             }
         )
 
-    async def list_user_attributes(self, request: web.Request) -> web.Response:
-        return ok(
-            {
-                "records": [
-                    {
-                        "id": a.id,
-                        "name": a.name,
-                        "label": a.label,
-                        "type": a.type,
-                        "system": a.system,
-                        "multiple_values": False,
-                        "default_value": None,
-                        "description": None,
-                    }
-                    for a in self.state.user_attributes.values()
-                ]
-            }
-        )
-
     def model_routes(self) -> list[Route]:
         return [
             Route("GET", "/api/v1/models", self.list_models),
@@ -209,7 +190,6 @@ class ModelsApi(ApiBase):
             Route("POST", "/api/v1/models/{modelId}/refresh", self.refresh_model),
             Route("GET", "/api/v1/jobs/{jobId}/status", self.job_status),
             Route("GET", "/api/v1/connections", self.list_connections),
-            Route("GET", "/api/v1/user-attributes", self.list_user_attributes),
             *[
                 Route(m, "/api/v1/models/{modelId}/yaml", self.model_yaml, "current")
                 for m in ("GET", "POST")

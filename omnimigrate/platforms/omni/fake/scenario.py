@@ -115,7 +115,20 @@ def generate(spec: ScenarioSpec | None = None, *, base_time: datetime | None = N
     org.user_attributes = {
         a.id: a
         for a in (
-            st.UserAttribute(id=ids.uuid(), name="region", label="Region"),
+            st.UserAttribute(
+                id=ids.uuid(),
+                name="region",
+                label="Region",
+                default_value="emea",
+                description="Row-level filter on the orders region",
+            ),
+            st.UserAttribute(
+                id=ids.uuid(),
+                name="cost_centers",
+                label="Cost centers",
+                multiple_values=True,
+                default_value=[],
+            ),
             st.UserAttribute(
                 id=ids.uuid(), name="omni_user_timezone", label="Timezone", system=True
             ),

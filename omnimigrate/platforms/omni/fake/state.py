@@ -171,6 +171,9 @@ class UserAttribute(BaseModel):
     label: str
     type: Literal["String", "Number"] = "String"
     system: bool = False
+    multiple_values: bool = False
+    default_value: str | float | list[str | float] | None = None
+    description: str | None = None
 
 
 class OrgState(BaseModel):

@@ -25,16 +25,17 @@ from omnimigrate.engine.content import (
     compare,
     merge,
 )
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
-from omnimigrate.engine.plan import RestoreOptions
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
-from omnimigrate.platforms.omni.handler import JobTemplate
+from omnimigrate.platforms.omni.options import OmniRestoreOptions
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
 
 VALIDATOR_JOB = JobTemplate("content_validator")
 VALIDATED_KINDS = ("SHARED", "SHARED_EXTENSION")  # the models documents are built on
@@ -96,7 +97,7 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
 
 
 async def check(
-    view: SnapshotView, clients: Sequence[OmniClient], options: RestoreOptions
+    view: SnapshotView, clients: Sequence[OmniClient], options: OmniRestoreOptions
 ) -> ContentReport:
     """The target's validator for each model the snapshot's restorable documents went to."""
     by_key = await _target_models(clients[0])
@@ -119,7 +120,7 @@ async def check(
     async def one(target_id: str, key: str, c: OmniClient) -> ContentCapture | None:
         try:
             return read_answer(await c.content_validator(target_id), key)
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if not permanent(err):
                 raise
             warnings.append(f"target content check of {key} ({err.status}): {err.detail}")

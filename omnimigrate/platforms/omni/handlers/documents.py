@@ -12,21 +12,22 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import EXPORT, LISTING, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.restore_ledger import LedgerRecord
-from omnimigrate.http.errors import OmniAPIError, OmniNotFound
+from omnimigrate.errors import ApiStatusError, NotFound
 from omnimigrate.http.retry import permanent
-from omnimigrate.platforms.omni import models as m
+from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni import trash
-from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.backup import dump_all
-from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.handlers.folders import folder_action_id
 from omnimigrate.platforms.omni.handlers.labels import label_action_id
 from omnimigrate.platforms.omni.handlers.models import YAML_KINDS, yaml_action_id
@@ -48,9 +49,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 IMPORT = "document.import"
@@ -64,8 +65,8 @@ DOCUMENT_STEPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("import", (), "its folder and model's YAML first; identifier, name, model and folder path"),
     ("description", ("import",), "an import carries no description"),
     ("labels", ("import",), "and each label itself"),
-    ("owner", ("import",), "and the owner's user; a transfer resets the previous owner's role"),
-    ("permissions", ("import", "owner"), "after the owner, whose transfer would reset them"),
+    ("permissions", ("import",), "with the owner's permit a transfer needs, in the same calls"),
+    ("owner", ("import", "permissions"), "and the owner's user; resets the previous owner's role"),
     ("scope", ("import",), "only outside any folder: Omni gives an import its own scope"),
 )
 _AFTER = {step: waits for step, waits, _ in DOCUMENT_STEPS}
@@ -168,7 +169,7 @@ async def export(ctx: BackupContext, client: OmniClient, args: Mapping[str, str]
     ctx.exports += 1
     try:
         exported = await client.export_document(args["id"])
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         if not permanent(err):
             raise
         warning = f"export refused by Omni ({err.status}): {err.detail}"
@@ -314,13 +315,13 @@ def plan(ctx: PlanContext) -> None:
                        op="create", params={"identifier": ident, "labels": labels}),
                 [*after(ident, "labels"), *(label_action_id(x) for x in labels)],
             )  # fmt: skip
-        if doc.owner:
-            _plan_owner(ctx, doc)
         ctx.permissions(
             document_step(ident, "permissions"), "document.permissions", ident,
             {"identifier": ident}, doc.grants, after(ident, "permissions"),
             of=document_step(ident, "import"),
         )  # fmt: skip
+        if doc.owner:
+            _plan_owner(ctx, doc)
         if not doc.folder_path:  # in a folder it takes the folder's scope
             _plan_scope(ctx, doc)
 
@@ -429,7 +430,7 @@ async def import_document(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     if p["folder_path"]:
         body["folderPath"] = p["folder_path"]
     if a.op == "update" and not p.get("rename"):
-        with contextlib.suppress(OmniNotFound):
+        with contextlib.suppress(NotFound):
             await _set_aside(ctx, c, p["identifier"])
     if p.get("rename"):
         await ctx.record(a, "started", p["identifier"])
@@ -453,7 +454,7 @@ async def _import_as(
     await ctx.write(a.id, _intent(a, identifier))
     try:
         return await c.import_document({**body, "identifier": identifier}), identifier
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         fallback = a.have.get("fallback")
         if not (fallback and err.status == 400 and trash.IN_USE in err.detail):
             raise
@@ -495,7 +496,7 @@ async def update_model(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     ident = ctx.ids.document(a.params["identifier"])
     try:
         await c.update_document_model(ident, a.params["base_model_id"])
-    except OmniNotFound:
+    except NotFound:
         ctx.log.info("restore.update_model_unavailable", document=ident)
         await import_document(ctx, c, a.model_copy(update={"op": "update"}))
         await ctx.rewrite_after_import(c, a.params["identifier"])
@@ -524,14 +525,41 @@ async def add_labels(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
 async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     """Only the direct permits that differ from the target's (`permit_writes`); the owner's
     entry is ownership, not a permit. A document this plan imported is not read: it has
-    none but what its owner step left, which the snapshot's roles then set."""
+    none yet, and its owner is the importing user. Where the owner step transfers the
+    document next, the new owner's explicit permit (Omni's condition for a transfer, which
+    takes it away again) goes in the same calls as these grants, and the current owner's
+    grant is left to the owner step, after the transfer that resets it."""
     ident = ctx.ids.document(a.params["identifier"])
-    have = {} if a.have.get("fresh") else {
-        permit_key(p.type, p.id): permit_role(p.role or "", p.access_boost)
-        async for p in c.access_list(ident, access_source="direct")
-        if not p.is_owner
-    }  # fmt: skip
-    writes = permit_writes(ctx.ids, a, have)
+    have: dict[str, str] = {}
+    current: str | None = None
+    if not a.have.get("fresh"):
+        async for p in c.access_list(ident, access_source="direct"):
+            if p.is_owner:
+                current = p.id
+            else:
+                have[permit_key(p.type, p.id)] = permit_role(p.role or "", p.access_boost)
+    step = ctx.planned(document_step(a.params["identifier"], "owner"))
+    owner = step.params["owner"] if step is not None and step.writes else None
+    if owner and a.have.get("fresh"):
+        current = await ctx.acting_user(lambda: owner_of(c, ident))
+    planned = a
+    if owner and ctx.ids.user(owner) != current:
+        planned = a.model_copy(update={"params": {**a.params, "grants": [
+            g for g in a.params["grants"] if _user_id(ctx, g) != current
+        ]}})  # fmt: skip
+    else:
+        owner = None
+    writes = permit_writes(ctx.ids, planned, have)
+    if owner:
+        owner_id = ctx.ids.user(owner)
+        if permit_key("user", owner_id) not in have:  # in the first call, whatever its role
+            role, boost = next(((g["role"], g["access_boost"]) for g in writes.grants),
+                               ("MANAGER", False))  # fmt: skip
+            writes.grants.append(
+                {"principal": {"kind": "user", "key": owner}, "role": role, "access_boost": boost}
+            )
+        writes.users = [u for u in writes.users if u != owner_id]
+        ctx.permitted_owners.add(ident)
     for (role, boost), users, groups in ctx.by_role(writes.grants):
         await c.add_document_permits(
             ident, role, user_ids=users, group_ids=groups, access_boost=boost
@@ -545,28 +573,57 @@ async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None
     await ctx.record(a, "done")
 
 
+def _user_id(ctx: ApplyContext, grant: dict[str, Any]) -> str | None:
+    principal = grant["principal"]
+    return ctx.ids.users.get(principal["key"]) if principal["kind"] == "user" else None
+
+
 async def transfer_owner(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
-    """Transfer needs an explicit permit for the new owner first; Omni then grants the
-    previous owner (the restoring key's user) MANAGER: revoked here, unless that user is a
-    grantee in the snapshot, whose role the permissions action then sets (DIGEST G10). A
-    first attempt knows the current owner (the importing user); a resumed or changed one
-    asks, and revokes the previous owner's MANAGER only where a transfer left it."""
+    """Transfer needs an explicit permit for the new owner first, which the permissions step
+    gave with its grants where it ran; Omni then gives the previous owner MANAGER, set back
+    here to the role the snapshot grants that user, or revoked (DIGEST G10). A first
+    attempt knows the current owner (the importing user); a resumed or changed one asks,
+    and sets right the restoring key's user's permit that an interrupted transfer left."""
     ident = ctx.ids.document(a.params["identifier"])
     owner = ctx.ids.user(a.params["owner"])
+    held: dict[str | None, str | None]
     if a.op == "create":
-        acting = current = await ctx.acting_user(lambda: owner_of(c, ident))
-        held: set[str | None] = {acting}
+        current = await ctx.acting_user(lambda: owner_of(c, ident))
+        held = {owner: None} if ident in ctx.permitted_owners else {}
     else:
-        acting, (current, held) = ctx.acting, await owner_and_permitted(c, ident)
+        current, held = await owner_and_permitted(c, ident)
     await ctx.record(a, "started")
     if current != owner:
-        await c.add_document_permits(ident, "MANAGER", user_ids=[owner])
+        if owner not in held:
+            await c.add_document_permits(ident, "MANAGER", user_ids=[owner])
         await c.transfer_document_ownership(ident, owner)
-        held.add(current)
-    grantees = {ctx.ids.users.get(k) for k in a.params["grantees"]}
-    if acting and acting != owner and acting not in grantees and acting in held:
-        await c.revoke_document_permits(ident, user_ids=[acting])
+        held[current] = permit_role("MANAGER", False)  # Omni's doing
+    granted = _granted(ctx, a)
+    for user in dict.fromkeys((current, ctx.acting)):
+        if user and user != owner and user in held and held[user] != granted.get(user):
+            await _set_permit(c, ident, user, granted.get(user))
     await ctx.record(a, "done", owner)
+
+
+def _granted(ctx: ApplyContext, a: Action) -> dict[str, str]:
+    """The snapshot's user grants on the document of owner step `a`, as target user id ->
+    permit role (the permissions step holds them; a grantee it lacks is left as it is)."""
+    step = ctx.planned(document_step(a.params["identifier"], "permissions"))
+    grants = step.params["grants"] if step is not None else []
+    return {
+        uid: permit_role(g["role"], g["access_boost"])
+        for g in grants
+        if (uid := _user_id(ctx, g)) and g["principal"]["key"] in a.params["grantees"]
+    }
+
+
+async def _set_permit(c: OmniClient, ident: str, user: str, role: str | None) -> None:
+    """A user's direct permit to `role` (a permit_role), or none."""
+    if role is None:
+        await c.revoke_document_permits(ident, user_ids=[user])
+        return
+    name, _, boost = role.partition("+")
+    await c.update_document_permits(ident, name, user_ids=[user], access_boost=bool(boost))
 
 
 def identifier_changed(ctx: ApplyContext, a: Action) -> str | None:
@@ -583,22 +640,25 @@ def import_requests(a: Action) -> int:
 
 
 def transfer_requests(a: Action) -> int:
-    """Owner read, permit, transfer, revoke."""
-    return 4
+    """The transfer, the previous owner's permit, and the new owner's where no permissions
+    step gives it (the owner read is once a run)."""
+    return 3
 
 
 async def owner_of(c: OmniClient, ident: str) -> str | None:
     return (await owner_and_permitted(c, ident))[0]
 
 
-async def owner_and_permitted(c: OmniClient, ident: str) -> tuple[str | None, set[str | None]]:
-    """A document's owner, and the users with a direct permit on it."""
-    owner, permitted = None, set[str | None]()
+async def owner_and_permitted(
+    c: OmniClient, ident: str
+) -> tuple[str | None, dict[str | None, str | None]]:
+    """A document's owner, and the users with a direct permit on it (-> permit role)."""
+    owner, permitted = None, dict[str | None, str | None]()
     async for p in c.access_list(ident, access_source="direct"):
         if p.is_owner:
             owner = p.id
         elif p.type == "user":
-            permitted.add(p.id)
+            permitted[p.id] = permit_role(p.role or "", p.access_boost)
     return owner, permitted
 
 
@@ -609,7 +669,7 @@ async def verify(ctx: VerifyContext) -> None:
     t = ctx.report("documents")
 
     async def one(ident: str, c: OmniClient) -> None:
-        want = ctx.src.documents[ident]
+        want = ctx.view.documents[ident]
         t.checked += 1
         target = ctx.inv.documents.get(ctx.identifier(ident))
         if target is None:
@@ -640,8 +700,33 @@ async def _model_of(ctx: VerifyContext, c: OmniClient, want: SourceDocument) -> 
     return ctx.names.models.get(config.model_id, config.model_id)
 
 
+def named(doc: SourceDocument, identifier: str) -> bool:
+    """`--include document:IDENTIFIER` (or `doc:`): that document."""
+    return identifier == doc.identifier
+
+
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    documents: dict[str, SourceDocument] = Field(default_factory=dict)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {
+        "documents": "document", "trashed": "document",
+    }  # fmt: skip
+
+    documents: dict[str, TargetDocument] = Field(default_factory=dict)
+    # in the trash, of the documents the snapshot names and the target holds none live of
+    trashed: dict[str, TargetDocument] = Field(default_factory=dict)
+
+
 HANDLER = Handler(
     name="documents",
+    ids=("document",),  # its action ids' kinds
     jobs={
         "documents": list_documents,
         "user_documents": list_user_documents,
@@ -649,6 +734,9 @@ HANDLER = Handler(
         "document_permissions": read_permissions,
     },
     roots=("documents",),
+    keeps=("document_export",),  # an unchanged export is kept, not downloaded again
+    content=("document",),
+    selectors={"document": named, "doc": named},
     per_user=(JobTemplate("user_documents", LISTING),),
     load=load,
     read_target=(read_target,),

@@ -9,12 +9,15 @@ to write them (DIGEST §7.5), so they are not carried.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
+from pydantic import BaseModel, Field
+
+from omnimigrate.engine.action_ids import action_id
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.omni.action_ids import action_id
-from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.handlers.documents import after, document_step
 from omnimigrate.platforms.omni.principals import Principal
 
@@ -22,9 +25,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 
@@ -66,7 +69,7 @@ def plan(ctx: PlanContext) -> None:
     """A favorite after its document's import, owner and permissions: Omni favorites only a
     document the user can see."""
     chosen = {d.identifier for d in ctx.docs}
-    for email, identifiers in sorted(ctx.src.favorites.items()):
+    for email, identifiers in sorted(ctx.view.favorites.items()):
         have = set(ctx.inv.favorites.get(email, []))
         for ident in identifiers:
             if ident not in chosen:
@@ -75,7 +78,7 @@ def plan(ctx: PlanContext) -> None:
                             object=f"{email} -> {ident}", op="create",
                             params={"user": email, "identifier": ident})  # fmt: skip
             imported = document_step(ident, "import")
-            parents = [*after(ident, "permissions"), document_step(ident, "permissions")]
+            parents = [*after(ident, "owner"), document_step(ident, "owner")]
             if not ctx.user_ok(email):
                 ctx.mark(action, "blocked", ctx.missing_reason(Principal(kind="user", key=email)))
             elif ctx.aliases.get(ident, ident) in have and not ctx.reimported([imported]):
@@ -96,7 +99,7 @@ async def verify(ctx: VerifyContext) -> None:
     on the target are theirs, not a difference."""
     t = ctx.report("favorites")
     chosen = set(ctx.documents)
-    for email, identifiers in sorted(ctx.src.favorites.items()):
+    for email, identifiers in sorted(ctx.view.favorites.items()):
         want = sorted(set(identifiers) & chosen)
         if not want:
             continue
@@ -110,8 +113,24 @@ async def verify(ctx: VerifyContext) -> None:
             t.matching += 1
 
 
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    favorites: dict[str, list[str]] = Field(default_factory=dict)  # email -> identifiers
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"favorites": "favorite"}
+
+    favorites: dict[str, list[str]] = Field(default_factory=dict)  # email -> identifiers
+
+
 HANDLER = Handler(
     name="favorites",
+    ids=("favorite",),  # its action ids' kinds
     jobs={"user_favorites": list_user_favorites},
     per_user=(JobTemplate("user_favorites"),),
     load=load,

@@ -9,22 +9,23 @@ the walk per owner for restricted ones), and a snapshot that does not say is nev
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 from pydantic import BaseModel, Field
 
 from omnimigrate.engine import protocol
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import LISTING, JobResult
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.protocol import adopted, claim, open_intent
 from omnimigrate.engine.scope import ancestors
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.logging import FOLDED
-from omnimigrate.platforms.omni.action_ids import action_id
-from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
-from omnimigrate.platforms.omni.models import Folder
+from omnimigrate.platforms.omni.api_objects import Folder
+from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.principals import (
     Grant,
     Principal,
@@ -40,9 +41,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 
@@ -176,7 +177,7 @@ def plan(ctx: PlanContext) -> None:
     made = {p: m for p, a in actions.items() if (m := made_by_interrupted_run(ctx, a))}
     adopter = {target_id: path for path, target_id in made.items()}
     for path, action in actions.items():
-        folder = ctx.src.folders[path]
+        folder = ctx.view.folders[path]
         holder = ctx.inv.folders.get(path)
         # the folder at this path is one an interrupted run made for another path: its
         # adoption forces it away, and this one is made once the path is free
@@ -210,7 +211,7 @@ def plan(ctx: PlanContext) -> None:
 
 
 def _create_action(ctx: PlanContext, path: str) -> Action:
-    folder = ctx.src.folders[path]
+    folder = ctx.view.folders[path]
     parent = path.rpartition("/")[0] or None
     owner_ok = bool(folder.owner) and ctx.user_ok(folder.owner or "")
     return Action(
@@ -250,7 +251,7 @@ def made_by_interrupted_run(ctx: PlanContext, action: Action) -> str | None:
 def _in_place(ctx: PlanContext, path: str, folder: TargetFolder) -> bool:
     """Whether a target folder is the snapshot's own folder at its own path (by its name):
     never a stray, whatever intent is open."""
-    held = ctx.src.folders.get(path)
+    held = ctx.view.folders.get(path)
     return held is not None and held.name == folder.name
 
 
@@ -298,7 +299,7 @@ async def force_path(ctx: ApplyContext, c: OmniClient, folder_id: str, path: str
             with structlog.contextvars.bound_contextvars(**{FOLDED: True}):
                 await c.update_folder(folder_id, path=segment)
             return
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if err.status != 409:
                 raise
         holder = await _folder_at(c, path)
@@ -348,16 +349,16 @@ async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None
 
 async def verify(ctx: VerifyContext) -> None:
     """Every folder; with `--document`, the folder paths of those documents."""
-    paths = set(ctx.src.folders)
+    paths = set(ctx.view.folders)
     if not ctx.whole:
-        held = (ctx.src.documents[i].folder_path for i in ctx.documents if i in ctx.src.documents)
+        held = (ctx.view.documents[i].folder_path for i in ctx.documents if i in ctx.view.documents)
         paths &= {a for p in held if p for a in ancestors(p)}
         if not paths:
             return
     t = ctx.report("folders")
 
     async def one(path: str, c: OmniClient) -> None:
-        folder = ctx.src.folders[path]
+        folder = ctx.view.folders[path]
         t.checked += 1
         target = ctx.inv.folders.get(path)
         if target is None:
@@ -372,14 +373,31 @@ async def verify(ctx: VerifyContext) -> None:
     await ctx.reads.each(sorted(paths), one)
 
 
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    folders: dict[str, SourceFolder] = Field(default_factory=dict)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"folders": "folder"}
+
+    folders: dict[str, TargetFolder] = Field(default_factory=dict)
+
+
 HANDLER = Handler(
     name="folders",
+    ids=("folder",),  # its action ids' kinds
     jobs={
         "folders": list_folders,
         "user_folders": list_user_folders,
         "folder_permissions": read_permissions,
     },
     roots=("folders",),
+    content=("folder",),
     per_user=(JobTemplate("user_folders", LISTING),),
     load=load,
     read_target=(read_target,),

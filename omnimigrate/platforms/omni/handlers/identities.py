@@ -9,15 +9,15 @@ type that names a person compares it by email.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, Field
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
-from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.principals import Principal
 
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
 
 
 class SourceUser(BaseModel):
@@ -74,7 +74,7 @@ async def list_email_only_users(
                 async for u in client.list_email_only_users()
             ]
         )
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         if not permanent(err):
             raise
         return JobResult(lost=[f"email-only users not readable ({err.status}): {err.detail}"])
@@ -115,7 +115,7 @@ async def read_groups(client: OmniClient, inv: TargetInventory) -> None:
 
 def plan(ctx: PlanContext) -> None:
     referenced = ctx.referenced_principals()
-    for email, user in sorted(ctx.src.users.items()):
+    for email, user in sorted(ctx.view.users.items()):
         if email in ctx.inv.users or user.email_only:
             continue  # email-only users are upserted when a schedule needs them
         wanted = not ctx.filtered or Principal(kind="user", key=email) in referenced
@@ -125,7 +125,7 @@ def plan(ctx: PlanContext) -> None:
                        params={"email": email, "display_name": user.display_name or email}),
                 absent=True,
             )  # fmt: skip
-    for name, group in sorted(ctx.src.groups.items()):
+    for name, group in sorted(ctx.view.groups.items()):
         if name in ctx.inv.groups:
             continue
         wanted = not ctx.filtered or Principal(kind="group", key=name) in referenced
@@ -170,8 +170,29 @@ async def upsert_email_only(ctx: ApplyContext, c: OmniClient, a: Action) -> None
     await ctx.record(a, "done", created.user_id)
 
 
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    users: dict[str, SourceUser] = Field(default_factory=dict)
+    groups: dict[str, SourceGroup] = Field(default_factory=dict)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {
+        "users": "user", "groups": "group", "email_only": "email_only",
+    }  # fmt: skip
+
+    users: dict[str, str] = Field(default_factory=dict)  # email -> id
+    email_only: dict[str, str] = Field(default_factory=dict)  # email -> id
+    groups: dict[str, str] = Field(default_factory=dict)  # name -> id
+
+
 HANDLER = Handler(
     name="identities",
+    ids=("user", "group", "email_only"),  # its action ids' kinds
     jobs={
         "users": list_users,
         "groups": list_groups,

@@ -4,22 +4,23 @@ and description. Documents are labelled with them, so they are restored before d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.omni.action_ids import action_id
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
+    from omnimigrate.platforms.omni.handlers.documents import SourceDocument
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 SETTINGS = ("verified", "homepage", "color", "description")  # what restore writes of a label
@@ -60,9 +61,9 @@ def plan(ctx: PlanContext) -> None:
     wanted = (
         {x.lower() for d in ctx.docs for x in d.labels}
         if ctx.filtered
-        else {n.lower() for n in ctx.src.labels}
+        else {n.lower() for n in ctx.view.labels}
     )
-    for name, label in sorted(ctx.src.labels.items()):
+    for name, label in sorted(ctx.view.labels.items()):
         if name.lower() not in wanted:
             continue
         action = Action(id=label_action_id(name), kind="label.create", object=name, op="create",
@@ -92,22 +93,44 @@ async def update_label(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     await ctx.record(a, "done", p["name"])
 
 
+def labelled(doc: SourceDocument, name: str) -> bool:
+    """`--include label:NAME`: the documents with that label (case-insensitive, as Omni's)."""
+    return name.lower() in {x.lower() for x in doc.labels}
+
+
 async def verify(ctx: VerifyContext) -> None:
     if not ctx.whole:
         return
     t = ctx.report("labels")
-    for name, label in sorted(ctx.src.labels.items()):
+    for name, label in sorted(ctx.view.labels.items()):
         t.checked += 1
         t.check_all(name, label.settings(), ctx.inv.labels.get(name.lower()) or {})
 
 
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    labels: dict[str, SourceLabel] = Field(default_factory=dict)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"labels": "label"}
+
+    labels: dict[str, dict[str, object]] = Field(default_factory=dict)  # lower name -> settings
+
+
 HANDLER = Handler(
     name="labels",
+    ids=("label",),  # its action ids' kinds
     jobs={"labels": list_labels},
     roots=("labels",),
     load=load,
     read_target=(read_target,),
     plan=plan,
     actions={"label.create": ActionKind(create_label), "label.update": ActionKind(update_label)},
+    selectors={"label": labelled},
     verify=verify,
 )

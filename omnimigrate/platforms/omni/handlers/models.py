@@ -11,23 +11,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from omnimigrate.engine.action_ids import action_id
+from omnimigrate.engine.content import ContentCapture
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.http.errors import OmniAPIError
+from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
-from omnimigrate.platforms.omni.action_ids import action_id
-from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.handlers import content
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 YAML_KINDS = ("SHARED", "SHARED_EXTENSION")  # the kinds whose YAML is their own
@@ -102,7 +104,7 @@ async def read_yaml(ctx: BackupContext, client: OmniClient, args: Mapping[str, s
         yaml = await client.get_model_yaml(args["id"], mode="extension")
         try:
             git = await client.model_git(args["id"])
-        except OmniAPIError as err:
+        except ApiStatusError as err:
             if not permanent(err):
                 raise
             lost.append(f"git settings of {args['key']} ({err.status}): {err.detail}")
@@ -153,7 +155,7 @@ async def read_target(client: OmniClient, inv: TargetInventory) -> None:
 def plan(ctx: PlanContext) -> None:
     if not ctx.opt.models or ctx.filtered:
         return
-    for key, model in sorted(ctx.src.models.items()):
+    for key, model in sorted(ctx.view.models.items()):
         if model.files is None:
             continue
         action = Action(id=yaml_action_id(key), kind="model.yaml", object=key, op="create",
@@ -203,21 +205,39 @@ async def verify(ctx: VerifyContext) -> None:
     async def one(key: str, c: OmniClient) -> None:
         t.checked += 1
         have = (await c.get_model_yaml(ctx.inv.models[key].id, mode="extension")).files
-        want = {f"file {name}": text for name, text in (ctx.src.models[key].files or {}).items()}
+        want = {f"file {name}": text for name, text in (ctx.view.models[key].files or {}).items()}
         t.check_all(key, want, {f"file {name}": text for name, text in have.items()})
 
     await ctx.reads.each(
         (
             key
-            for key, model in sorted(ctx.src.models.items())
+            for key, model in sorted(ctx.view.models.items())
             if model.files is not None and not model.git_follower and key in ctx.inv.models
         ),
         one,
     )
 
 
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    models: dict[str, SourceModel] = Field(default_factory=dict)
+    connections: list[str] = Field(default_factory=list)
+    content: dict[str, ContentCapture] = Field(default_factory=dict)  # model key -> validator
+    content_warnings: list[str] = Field(default_factory=list)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    connections: dict[str, str] = Field(default_factory=dict)  # name -> id
+    models: dict[str, TargetModel] = Field(default_factory=dict)
+
+
 HANDLER = Handler(
     name="models",
+    ids=("model",),  # its action ids' kinds
     jobs={"connections": list_connections, "model_yaml": read_yaml, **content.JOBS},
     roots=("connections",),
     load=load,

@@ -12,23 +12,24 @@ leaves it, and plan and verify both name it, in the same words, as its own categ
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from omnimigrate.engine.action_ids import action_id
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.omni.action_ids import action_id
-from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.principals import Principal
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 ENTRY_TYPES = {"user": "user_model_roles", "group": "group_model_roles"}
@@ -121,7 +122,7 @@ def plan(ctx: PlanContext) -> None:
         return
     wanted: dict[str, set[str]] = {}  # principal -> the target scopes the snapshot gives it
     for r in sorted(
-        ctx.src.roles, key=lambda r: (r.principal.kind, r.principal.key, r.model or "", r.role)
+        ctx.view.roles, key=lambda r: (r.principal.kind, r.principal.key, r.model or "", r.role)
     ):
         scope = scope_of(r.model, r.connection)
         model_id = (ctx.target_model(r.model) or (None,))[0] if r.model else None
@@ -176,7 +177,7 @@ async def verify(ctx: VerifyContext) -> None:
         return
     t = ctx.report("model roles")
     wanted: dict[tuple[str, str], dict[str, str]] = {}
-    for r in ctx.src.roles:
+    for r in ctx.view.roles:
         wanted.setdefault((r.principal.kind, r.principal.key), {})[
             scope_of(r.model, r.connection)
         ] = r.role
@@ -194,8 +195,26 @@ async def verify(ctx: VerifyContext) -> None:
             t.matching += 1
 
 
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    roles: list[SourceRole] = Field(default_factory=list)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"roles": "role"}
+
+    # "user:EMAIL" / "group:NAME" -> its direct model roles, [scope, role] (read only for the
+    # principals the snapshot has roles for)
+    roles: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
+
+
 HANDLER = Handler(
     name="roles",
+    ids=("role",),  # its action ids' kinds
     jobs={"user_model_roles": read_user_roles, "group_model_roles": read_group_roles},
     per_user=(JobTemplate("user_model_roles"),),
     per_group=(JobTemplate("group_model_roles"),),

@@ -11,18 +11,19 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import Job, JobResult
 from omnimigrate.engine.plan import Action
-from omnimigrate.http.errors import OmniAPIError, OmniNotFound
-from omnimigrate.platforms.omni import models as m
-from omnimigrate.platforms.omni.action_ids import action_id
+from omnimigrate.errors import ApiStatusError, NotFound
+from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni.delivery import Delivery, DeliveryShapeError, read_delivery
-from omnimigrate.platforms.omni.handler import ActionKind, Handler, JobTemplate
+from omnimigrate.platforms.omni.handler import ActionKind, Handler
 from omnimigrate.platforms.omni.handlers.documents import document_step
 from omnimigrate.platforms.omni.handlers.identities import plan_email_only
 from omnimigrate.platforms.omni.principals import Principal
@@ -37,9 +38,9 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.inventory import TargetInventory
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, SnapshotView
+    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
+    from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
 # DIGEST §7.8: what a schedule's destination loses on the way
@@ -232,7 +233,7 @@ async def read_target(client: OmniClient, inv: TargetInventory) -> None:
 
 def plan(ctx: PlanContext) -> None:
     chosen = {d.identifier for d in ctx.docs}
-    for key, s in sorted(ctx.src.schedules.items()):
+    for key, s in sorted(ctx.view.schedules.items()):
         if s.identifier in chosen:
             _plan_one(ctx, key, s)
 
@@ -307,7 +308,7 @@ async def create(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     owner = ctx.ids.user(p["owner"]) if p["owner"] else None
     replaced = _target_schedule(ctx, a)
     if a.op == "update" and replaced:
-        with contextlib.suppress(OmniNotFound):
+        with contextlib.suppress(NotFound):
             await c.delete_schedule(replaced)
     await ctx.record(a, "started")
     created = await c.create_schedule(body, owner_id=owner)
@@ -346,7 +347,7 @@ async def _target_keys(
         return keys
     try:
         queries = await ctx.ids.queries.get(target, c.document_queries)
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         if any(watched[f] not in renewed for f in named):
             raise RestoreError(
                 f"schedule {p['key']}: the queries of dashboard {target} are not readable "
@@ -421,7 +422,7 @@ async def verify(ctx: VerifyContext) -> None:
 
     reads = QueryReads()
     docs = set(ctx.documents)
-    chosen = [s for _, s in sorted(ctx.src.schedules.items()) if s.identifier in docs]
+    chosen = [s for _, s in sorted(ctx.view.schedules.items()) if s.identifier in docs]
     await ctx.reads.each(chosen, one)
 
 
@@ -445,7 +446,7 @@ async def _watched_names(
         return {}
     try:
         queries = await read()
-    except OmniAPIError as err:
+    except ApiStatusError as err:
         return {f: f"unreadable ({err.status}: {err.detail})" for f in s.queries}
     out = {}
     for field, key in d.query_keys().items():
@@ -474,8 +475,24 @@ def _delivery_fields(d: Delivery, named: dict[str, str]) -> dict[str, Any]:
     }
 
 
+class View(BaseModel):
+    """This type's part of the snapshot view (`registry.SnapshotView`)."""
+
+    schedules: dict[str, SourceSchedule] = Field(default_factory=dict)
+
+
+class Target(BaseModel):
+    """This type's part of the target inventory (`registry.TargetInventory`); `WRITTEN_BY`:
+    the action-id kinds a restore writes each field's keys with."""
+
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"schedules": "schedule"}
+
+    schedules: dict[str, TargetSchedule] = Field(default_factory=dict)
+
+
 HANDLER = Handler(
     name="schedules",
+    ids=("schedule",),  # its action ids' kinds
     jobs={"schedules": list_schedules, "schedule": read_schedule, QUERIES_ENTRY: read_queries},
     roots=("schedules",),
     load=load,

@@ -79,16 +79,6 @@ class Folder(ApiModel):
         return self.owner_id or (self.owner.id if self.owner else None)
 
 
-class ContentFolder(ApiModel):
-    type: Literal["folder"] = "folder"
-    id: str
-    name: str
-    path: str
-    scope: str | None = None
-    owner: Owner | None = None
-    labels: list[str] = Field(default_factory=list)
-
-
 class CreatedFolder(ApiModel):
     id: str
     name: str
@@ -327,19 +317,6 @@ class DocumentConfig(ApiModel):
     model_id: str
     name: str
     description: str | None = None
-
-
-class DashboardFilters(ApiModel):
-    identifier: str
-    filters: Any = None
-    controls: Any = None
-    filter_order: list[str] = Field(default_factory=list)
-
-
-class JobStatus(ApiModel):
-    job_id: str = Field(alias="job_id")
-    job_type: str = Field(alias="job_type")
-    status: str
 
 
 class UserAttribute(ApiModel):

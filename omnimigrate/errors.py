@@ -1,21 +1,28 @@
-"""Errors raised by the Omni client.
+"""The errors every layer raises, importing nothing of omnimigrate's: the ground floor.
 
-    OmniError                      every failure talking to Omni
-    ├── OmniTransportError         no usable HTTP response (DNS, refused, reset, timeout)
-    └── OmniAPIError               Omni answered with a status >= 400, or a body we cannot read
-        ├── OmniAuthError          401 / 403: wrong token, wrong key type, missing permission
-        ├── OmniNotFound           404
-        ├── OmniConflict           409
-        └── OmniRateLimited        429 that outlasted the retry budget
+    ConfigError                    a configuration or usage problem (exit 2)
+    ApiError                       every failure talking to a platform's API (Omni, Lightdash)
+    ├── TransportError             no usable HTTP response (DNS, refused, reset, timeout)
+    └── ApiStatusError             the server answered with a status >= 400, or a body we cannot read
+        ├── AuthError              401 / 403: wrong token, wrong key type, missing permission
+        ├── NotFound               404
+        ├── Conflict               409
+        └── RateLimited            429 that outlasted the retry budget
 
+The names are the platform's neither: a platform's client gives its hints (`hint_for` is
+Omni's, every client's default) and the transport names the platform where it guesses.
 Every message is one line that says what happened and what to do. Tokens never appear:
-the client only ever passes route templates and Omni's own `detail` here.
+the clients only ever pass route templates and the server's own `detail` here.
 """
 
 from __future__ import annotations
 
 
-class OmniError(Exception):
+class ConfigError(Exception):
+    """A configuration problem, with what is wrong and how to fix it."""
+
+
+class ApiError(Exception):
     """Base class: `str(err)` is a one-line, actionable message."""
 
     def __init__(self, message: str, *, method: str = "", route: str = "", hint: str = "") -> None:
@@ -31,10 +38,10 @@ class OmniError(Exception):
         return f"{where}{self.message}{hint}"
 
 
-class OmniTransportError(OmniError):
+class TransportError(ApiError):
     """No HTTP response: connection refused, DNS failure, reset, or timeout.
 
-    `maybe_applied` is true when the request may have reached Omni (a reset or timeout
+    `maybe_applied` is true when the request may have reached the server (a reset or timeout
     after sending): a non-idempotent write must then be looked up, not resent.
     """
 
@@ -43,8 +50,8 @@ class OmniTransportError(OmniError):
         super().__init__(message, **kw)
 
 
-class OmniAPIError(OmniError):
-    """Omni answered with an error status (or a body that is not the JSON it promises)."""
+class ApiStatusError(ApiError):
+    """The server answered with an error status (or a body that is not the JSON it promises)."""
 
     def __init__(
         self,
@@ -62,28 +69,28 @@ class OmniAPIError(OmniError):
         super().__init__(f"HTTP {status}: {detail}", method=method, route=route, hint=hint)
 
 
-class OmniAuthError(OmniAPIError):
+class AuthError(ApiStatusError):
     """401 or 403."""
 
 
-class OmniNotFound(OmniAPIError):
+class NotFound(ApiStatusError):
     """404."""
 
 
-class OmniConflict(OmniAPIError):
+class Conflict(ApiStatusError):
     """409: the object already exists or changed since it was read."""
 
 
-class OmniRateLimited(OmniAPIError):
+class RateLimited(ApiStatusError):
     """429 still returned after every retry."""
 
 
-_BY_STATUS: dict[int, type[OmniAPIError]] = {
-    401: OmniAuthError,
-    403: OmniAuthError,
-    404: OmniNotFound,
-    409: OmniConflict,
-    429: OmniRateLimited,
+_BY_STATUS: dict[int, type[ApiStatusError]] = {
+    401: AuthError,
+    403: AuthError,
+    404: NotFound,
+    409: Conflict,
+    429: RateLimited,
 }
 
 # Export/import, SCIM and email-only writes need an organization key (DIGEST G3).
@@ -91,7 +98,8 @@ ORG_KEY_ROUTES = ("/api/unstable/documents", "/api/scim/", "/api/v1/users/email-
 
 
 def hint_for(status: int, route: str) -> str:
-    """What the operator should do about an error status on a route."""
+    """What the operator should do about an error status on an Omni route (Lightdash's
+    client has hints of its own, and borrows only the 429 one, which names no platform)."""
     if status == 401:
         return "the token is missing, expired or revoked: create a new API key in Omni > Settings > API keys"
     if status == 403:
@@ -120,8 +128,8 @@ def api_error(
     route: str,
     retry_after: float | None = None,
     hint: str | None = None,
-) -> OmniAPIError:
-    cls = _BY_STATUS.get(status, OmniAPIError)
+) -> ApiStatusError:
+    cls = _BY_STATUS.get(status, ApiStatusError)
     return cls(
         status,
         detail,
