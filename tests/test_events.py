@@ -13,6 +13,7 @@ import boto3
 import pytest
 from aiohttp import web
 
+from omnimigrate.http.sessions import open_session
 from omnimigrate.service.events import RunFailed, SnapshotCompleted, parse_event
 from omnimigrate.service.sinks import Publisher, SnsSink, SqsSink, WebhookSink
 from tests.conftest import local_server
@@ -47,8 +48,8 @@ async def test_events_reach_sqs_sns_and_a_slack_style_webhook(moto_endpoint):
     event = RunFailed(instance="prod", snapshot_id="s1", job="backup.requested", error="HTTP 503")
     async with local_server(app) as base:
         publisher = Publisher([
-            SqsSink(sqs, direct), SnsSink(sns, topic), WebhookSink(f"{base}/hook"),
-            WebhookSink("http://127.0.0.1:1/closed"),  # an outage must not fail the run
+            SqsSink(sqs, direct), SnsSink(sns, topic), WebhookSink(f"{base}/hook", open_session),
+            WebhookSink("http://127.0.0.1:1/closed", open_session),  # an outage must not fail the run
         ])  # fmt: skip
         await publisher.publish(event)
     for url in (direct, via_sns):

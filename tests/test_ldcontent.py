@@ -19,6 +19,7 @@ from omnimigrate.engine.content import ContentShapeError
 from omnimigrate.engine.drill import Drill, DrillReport
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
+from omnimigrate.http.ratelimit import RateLimiter
 from omnimigrate.platforms.lightdash.client import (
     JOB_STATUS,
     VALIDATE,
@@ -153,7 +154,11 @@ async def test_the_client_waits_for_the_validation_job_and_gives_up_naming_it() 
     fake = await serve(scenario.state, validation_polls=4)
     broken = next(iter(scenario.staging.charts.values()))
     broken.content["metricQuery"]["dimensions"].append(STALE)
-    async with LightdashClient(fake.url, scenario.token, retry=FAST_RETRY, sleep=sleep) as c:
+    # the limiter paces on real time (at 1,000 a second), so `waits` holds only the backoff
+    pacing = RateLimiter(60_000)
+    async with LightdashClient(
+        fake.url, scenario.token, retry=FAST_RETRY, sleep=sleep, limiter=pacing
+    ) as c:
         rows = await c.validate_project(scenario.staging.uuid)
         assert [(r["chartUuid"], r["fieldName"]) for r in rows] == [(broken.uuid, STALE)]
         assert waits == [0.5, 1.0, 2.0, 4.0]
