@@ -50,6 +50,8 @@ class _Pipe(asyncio.Transport):
     def abort(self) -> None:
         self.close()
 
+    # flow control: the pipe hands each write straight to its peer and buffers nothing,
+    # so there is no reading to pause or resume
     def pause_reading(self) -> None:
         pass
 
