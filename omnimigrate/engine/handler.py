@@ -14,8 +14,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from pydantic import BaseModel
+
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.jobs import LISTING, READ, Job, JobResult, UnknownJob
+from omnimigrate.engine.parts import BaseT, compose
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.protocol import SideEffect
 from omnimigrate.snapshot.blobs import BlobStore
@@ -77,7 +80,9 @@ class Handler:
     - `selectors`: the `KIND:VALUE` patterns of --include/--exclude it answers;
     - `side_effects`: what the server adds on its own when one of its actions creates an
       object, undone in the same run (`engine/protocol.py`);
-    - `explain`: lines `plan --explain-order` prints under it (its own steps).
+    - `explain`: lines `plan --explain-order` prints under it (its own steps);
+    - `view` and `target`: its parts of the snapshot view and of the target inventory
+      (`engine/parts.py`), which the registry composes.
     """
 
     name: str
@@ -92,6 +97,8 @@ class Handler:
     selectors: Mapping[str, Selector] = field(default_factory=dict)
     side_effects: tuple[SideEffect, ...] = ()
     explain: tuple[str, ...] = ()
+    view: type[BaseModel] | None = None
+    target: type[BaseModel] | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,12 @@ class Registry(Generic[HandlerT]):
         self.side_effects: tuple[SideEffect, ...] = tuple(
             e for h in self.handlers for e in h.side_effects
         )
+
+    def compose(
+        self, name: str, base: type[BaseT], part: Callable[[HandlerT], type[BaseModel] | None]
+    ) -> type[BaseT]:
+        """`base` with every handler's `part` (its `view`, its `target`), in restore order."""
+        return compose(name, base, (part(h) for h in self.handlers))
 
     def explain_order(self) -> list[str]:
         """The restore order as `plan --explain-order` prints it."""
