@@ -10,7 +10,7 @@ from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeSettings
-from omnimigrate.platforms.omni.verifying import verify
+from omnimigrate.platforms.omni.phases import verify
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup, blob_of
 from tests.conftest import client_for

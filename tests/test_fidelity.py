@@ -17,15 +17,12 @@ import pytest
 from omnimigrate.engine.apply import ApplyResult
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
 from omnimigrate.engine.restore_ledger import RestoreLedger
-from omnimigrate.platforms.omni.applying import ApplyContext
 from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.scenario import Scenario, ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.platforms.omni.handlers.folders import force_path
-from omnimigrate.platforms.omni.inventory import read_inventory
 from omnimigrate.platforms.omni.options import OmniRestoreOptions
-from omnimigrate.platforms.omni.planning import OmniPlan
-from omnimigrate.platforms.omni.verifying import verify
+from omnimigrate.platforms.omni.phases import PLAN_TYPE, make_runner, read_inventory, verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
@@ -179,11 +176,11 @@ async def test_a_path_held_by_a_sibling_of_this_restore_is_swapped_in_two_steps(
         x = await client.create_folder("Q4 Reviews", scope="organization")
         assert (y.path, x.path) == ("q4-reviews-1", "q4-reviews")  # each at the other's
         inventory = await read_inventory([client])
-        plan = OmniPlan(platform="omni", snapshot_id="-", source_instance="-", target_url=target.url,
+        plan = PLAN_TYPE(platform="omni", snapshot_id="-", source_instance="-", target_url=target.url,
                         actions=[], created_at=datetime.now(UTC), options=OmniRestoreOptions(),
                         inventory=inventory)  # fmt: skip
         store = LocalStore(tmp_path / "target-ledger")
-        ctx = ApplyContext(plan, BlobStore(store), RestoreLedger(store, "t"))
+        ctx = make_runner(plan, BlobStore(store), RestoreLedger(store, "t")).context
         ctx.ids.folders |= {"q4-reviews": y.id, "q4-reviews-1": x.id}
         await force_path(ctx, client, y.id, "q4-reviews")
         await force_path(ctx, client, x.id, "q4-reviews-1")

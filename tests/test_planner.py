@@ -26,7 +26,7 @@ from omnimigrate.platforms.omni.handlers.labels import SourceLabel
 from omnimigrate.platforms.omni.handlers.models import SourceModel, TargetModel
 from omnimigrate.platforms.omni.handlers.schedules import SourceSchedule
 from omnimigrate.platforms.omni.options import OmniRestoreOptions
-from omnimigrate.platforms.omni.planning import make_plan
+from omnimigrate.platforms.omni.phases import make_plan
 from omnimigrate.platforms.omni.principals import Grant, Principal
 from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
 

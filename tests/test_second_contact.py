@@ -39,8 +39,7 @@ from omnimigrate.platforms.lightdash.fake import scenario as ld_scenario
 from omnimigrate.platforms.lightdash.platform import client_pool as ld_client_pool
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
-from omnimigrate.platforms.omni.planning import OmniPlan
-from omnimigrate.platforms.omni.verifying import verify
+from omnimigrate.platforms.omni.phases import PLAN_TYPE, verify
 from omnimigrate.snapshot.catalog import Catalog
 from omnimigrate.snapshot.lock import InstanceLock
 from omnimigrate.snapshot.manifest import instance_slug, new_snapshot_id
@@ -334,7 +333,7 @@ def test_the_numbers_agree(user, tmp_path):
     out = tmp_path / "again.json"
     planned = run("plan", "--store", str(store), "--target", target.url, "--out", str(out), env=env)
     unchanged = int(re.search(r"(\d+) unchanged", planned.stdout)[1])  # type: ignore[index]
-    assert unchanged == OmniPlan.model_validate_json(out.read_text()).counts()["skip"] > 0
+    assert unchanged == PLAN_TYPE.model_validate_json(out.read_text()).counts()["skip"] > 0
     again = run(
         "restore", "--store", str(store), "--target", target.url, "--plan", str(out), env=env
     )

@@ -24,7 +24,7 @@ from omnimigrate.engine.drill import DrillReport
 from omnimigrate.engine.restore import open_snapshot
 from omnimigrate.http.sessions import open_session
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
-from omnimigrate.platforms.omni.verifying import verify
+from omnimigrate.platforms.omni.phases import verify
 from omnimigrate.service.event_queue import MemoryQueue, SqsQueue
 from omnimigrate.service.events import (
     BackupRequested,

@@ -16,7 +16,7 @@ from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.platforms.omni.options import OmniRestoreOptions
-from omnimigrate.platforms.omni.verifying import verify
+from omnimigrate.platforms.omni.phases import verify
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
 from tests.conftest import client_for

@@ -6,7 +6,7 @@ read of the snapshot and the target.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from omnimigrate.engine.plan import Action, Op, RestoreOptions
@@ -15,6 +15,7 @@ from omnimigrate.engine.restore_ledger import LedgerRecord
 ViewT = TypeVar("ViewT")
 InventoryT = TypeVar("InventoryT")
 OptionsT = TypeVar("OptionsT", bound=RestoreOptions)  # the platform's own options
+T = TypeVar("T")
 
 LEFT_ALONE: Op = "skip"  # what follows a parent left alone (--on-conflict skip)
 
@@ -35,6 +36,17 @@ class PlanContext(Generic[ViewT, InventoryT, OptionsT]):
         self.opt = options
         self.selectors = selectors or {}
         self.actions: dict[str, Action] = {}
+        # action ids of what the selected objects name (`Handler.references`): with a
+        # filter, a type planned before the ones that name it restores only these
+        self.referenced: set[str] = set()
+        self._once: dict[Callable[[Any], Any], Any] = {}
+
+    def once(self, compute: Callable[[Any], T]) -> T:
+        """What `compute` answers of this plan, worked out the first time it is asked (a
+        type's selection, which the types planned after it read too)."""
+        if compute not in self._once:
+            self._once[compute] = compute(self)
+        return self._once[compute]  # type: ignore[no-any-return]
 
     def add(self, action: Action) -> Action:
         self.actions[action.id] = action

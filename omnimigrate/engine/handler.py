@@ -17,6 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 
 from omnimigrate.engine.apply import RestoreError
+from omnimigrate.engine.contexts import PlanContext
 from omnimigrate.engine.jobs import LISTING, READ, Job, JobResult, UnknownJob
 from omnimigrate.engine.parts import BaseT, compose
 from omnimigrate.engine.plan import Action
@@ -82,7 +83,11 @@ class Handler:
       object, undone in the same run (`engine/protocol.py`);
     - `explain`: lines `plan --explain-order` prints under it (its own steps);
     - `view` and `target`: its parts of the snapshot view and of the target inventory
-      (`engine/parts.py`), which the registry composes.
+      (`engine/parts.py`), which the registry composes;
+    - `references`: the action ids of what its selected objects name (their folder, owner,
+      labels, grantees), asked of every type in reverse restore order before any plans:
+      with a filter, a type planned earlier restores only what the later ones name;
+    - `plan`: adds its actions to the plan through the platform's plan context.
     """
 
     name: str
@@ -99,6 +104,8 @@ class Handler:
     explain: tuple[str, ...] = ()
     view: type[BaseModel] | None = None
     target: type[BaseModel] | None = None
+    references: Callable[[Any], Iterable[str]] | None = None
+    plan: Callable[[Any], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,17 @@ class Registry(Generic[HandlerT]):
     ) -> type[BaseT]:
         """`base` with every handler's `part` (its `view`, its `target`), in restore order."""
         return compose(name, base, (part(h) for h in self.handlers))
+
+    def plan(self, ctx: PlanContext[Any, Any, Any]) -> None:
+        """Every type's `plan(ctx)` in restore order, after every type's references in
+        reverse order (what the later types' selected objects name)."""
+        for h in reversed(self.handlers):
+            if h.references:
+                ctx.referenced |= set(h.references(ctx))
+        for h in self.handlers:
+            if h.plan:
+                h.plan(ctx)
+        self.cost(ctx.actions.values())
 
     def explain_order(self) -> list[str]:
         """The restore order as `plan --explain-order` prints it."""

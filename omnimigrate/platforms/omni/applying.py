@@ -1,35 +1,56 @@
 """Restore's writes to an Omni target: what every handler's apply shares (target ids by
-natural key, the ledger, the acting user), and the runner the engine's apply loop calls,
-which dispatches each action to its handler by kind."""
+natural key, the ledger, the acting user). The engine's apply loop calls the registry's
+runner (`phases.make_runner`), which dispatches each action to its handler by kind."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, cast
 
 import structlog
 
+from omnimigrate.engine import handler as engine
 from omnimigrate.engine.action_ids import key_of
 from omnimigrate.engine.apply import RestoreError
-from omnimigrate.engine.handler import Runner
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger, Status
 from omnimigrate.platforms.omni.client import OmniClient
-from omnimigrate.platforms.omni.handler import ActionKind
 from omnimigrate.platforms.omni.planning import OmniPlan
 from omnimigrate.platforms.omni.principals import Principal
 from omnimigrate.platforms.omni.queries import QueryReads
-from omnimigrate.platforms.omni.registry import REGISTRY, TargetInventory
 from omnimigrate.snapshot.blobs import BlobStore
 
 ACTING_USER = "meta:acting-user"  # ledger key: the user the restoring key imports as
 
 
+class HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class Known(Protocol):
+    """What the target inventory holds of the objects other types' writes name (the
+    identities', folders', models' and schedules' handlers' parts)."""
+
+    @property
+    def users(self) -> Mapping[str, str]: ...
+    @property
+    def email_only(self) -> Mapping[str, str]: ...
+    @property
+    def groups(self) -> Mapping[str, str]: ...
+    @property
+    def folders(self) -> Mapping[str, HasId]: ...
+    @property
+    def connections(self) -> Mapping[str, str]: ...
+    @property
+    def schedules(self) -> Mapping[str, HasId]: ...
+
+
 class TargetIds:
     """Target ids by natural key: the inventory's, plus whatever this run creates."""
 
-    def __init__(self, inv: TargetInventory) -> None:
+    def __init__(self, inv: Known) -> None:
         self.users = {**inv.email_only, **inv.users}
         self.groups = dict(inv.groups)
         self.folders = {p: f.id for p, f in inv.folders.items()}
@@ -57,12 +78,21 @@ class TargetIds:
 
 
 class ApplyContext:
-    def __init__(self, plan: OmniPlan, blobs: BlobStore, ledger: RestoreLedger) -> None:
+    def __init__(
+        self,
+        plan: OmniPlan,
+        blobs: BlobStore,
+        ledger: RestoreLedger,
+        reset_by_import: Mapping[str, engine.ActionKind[Any, Any]],
+    ) -> None:
+        """`reset_by_import`: the registry's action kinds whose writes a document's
+        re-import resets, by name."""
         self.plan = plan
+        self.reset_by_import = reset_by_import
         self.inventory = plan.inventory
         self.blobs = blobs
         self.ledger = ledger
-        self.ids = TargetIds(plan.inventory)
+        self.ids = TargetIds(cast(Known, plan.inventory))
         for key, rec in ledger.records.items():
             identifier = key_of(key, "document", "import")
             if identifier and rec.target:
@@ -107,10 +137,9 @@ class ApplyContext:
         resets (its description, labels, owner, permits, favorites) is written again now, in
         plan order, whatever the plan had decided for it."""
         for action in self.plan.actions:
-            kind = REGISTRY.actions.get(action.kind)
+            kind = self.reset_by_import.get(action.kind)
             if (
-                isinstance(kind, ActionKind)
-                and kind.reset_by_import
+                kind is not None
                 and action.op != "blocked"
                 and action.params.get("identifier") == identifier
             ):
@@ -126,8 +155,3 @@ class ApplyContext:
                     ACTING_USER, LedgerRecord(status="done", digest="-", target=self.acting)
                 )
         return self.acting
-
-
-def make_runner(plan: OmniPlan, blobs: BlobStore, ledger: RestoreLedger) -> Runner[ApplyContext]:
-    """The engine's `ActionRunner` for Omni: each action goes to its kind's handler."""
-    return Runner(REGISTRY, ApplyContext(plan, blobs, ledger))

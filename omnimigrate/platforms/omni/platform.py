@@ -7,44 +7,36 @@ from datetime import datetime
 
 from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.handler import Runner, Walker
+from omnimigrate.engine.plan import Inventory
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.engine.verify import VerifyReport
-from omnimigrate.platforms.omni.applying import ApplyContext, make_runner
+from omnimigrate.platforms.omni.applying import ApplyContext
 from omnimigrate.platforms.omni.backup import BackupContext
 from omnimigrate.platforms.omni.client import OmniClient
-from omnimigrate.platforms.omni.handlers import content
-from omnimigrate.platforms.omni.inventory import read_inventory
 from omnimigrate.platforms.omni.options import OmniRestoreOptions
-from omnimigrate.platforms.omni.planning import OmniPlan, make_plan
+from omnimigrate.platforms.omni.phases import (
+    PLAN_TYPE,
+    check_content,
+    load_snapshot_view,
+    make_plan,
+    make_runner,
+    read_inventory,
+    verify,
+)
+from omnimigrate.platforms.omni.planning import OmniPlan
 from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.platforms.omni.preflight import preflight
-from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
-from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
-from omnimigrate.platforms.omni.verifying import verify
+from omnimigrate.platforms.omni.registry import REGISTRY
+from omnimigrate.platforms.omni.snapshot_view import ViewBase
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
 from omnimigrate.snapshot.store import Store
 
 
-def load_snapshot_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
-    """Every handler loads its part, in registry order (documents read the models loaded
-    before them)."""
-    reader = SnapshotReader(manifest, blobs)
-    view = SnapshotView(
-        snapshot_id=manifest.snapshot_id,
-        instance=manifest.instance,
-        export_flavour=manifest.export_flavour,
-    )
-    for handler in REGISTRY.handlers:
-        if handler.load:
-            handler.load(reader, view)
-    return view
-
-
 class OmniPlatform:
     name = "omni"
-    plan_type = OmniPlan
+    plan_type = PLAN_TYPE
     action_kinds = frozenset(REGISTRY.actions)
     client_pool = staticmethod(client_pool)
     preflight = staticmethod(preflight)
@@ -65,18 +57,16 @@ class OmniPlatform:
         )
         return Walker(context, REGISTRY)
 
-    def snapshot_view(self, manifest: Manifest, blobs: BlobStore) -> SnapshotView:
+    def snapshot_view(self, manifest: Manifest, blobs: BlobStore) -> ViewBase:
         return load_snapshot_view(manifest, blobs)
 
-    async def read_inventory(
-        self, clients: Sequence[OmniClient], view: SnapshotView
-    ) -> TargetInventory:
+    async def read_inventory(self, clients: Sequence[OmniClient], view: ViewBase) -> Inventory:
         return await read_inventory(clients, view)
 
     def plan(
         self,
-        view: SnapshotView,
-        inventory: TargetInventory,
+        view: ViewBase,
+        inventory: Inventory,
         ledger: dict[str, LedgerRecord],
         options: OmniRestoreOptions,
         now: datetime,
@@ -90,7 +80,7 @@ class OmniPlatform:
 
     async def verify(
         self,
-        view: SnapshotView,
+        view: ViewBase,
         clients: Sequence[OmniClient],
         *,
         models: bool = False,
@@ -105,9 +95,9 @@ class OmniPlatform:
         )  # fmt: skip
 
     async def check_content(
-        self, view: SnapshotView, clients: Sequence[OmniClient], options: OmniRestoreOptions
+        self, view: ViewBase, clients: Sequence[OmniClient], options: OmniRestoreOptions
     ) -> ContentReport:
-        return await content.check(view, clients, options)
+        return await check_content(view, clients, options)
 
 
 OMNI = OmniPlatform()

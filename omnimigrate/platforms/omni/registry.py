@@ -1,6 +1,7 @@
 """The restore order: Omni's object types, each after what it names or lives in, with the
-reason for its place, and the snapshot view and target inventory made of their parts. The planner, the applier, backup, the inventory and verify all iterate
-this one list (`omnimigrate plan --explain-order` prints it)."""
+reason for its place, and the snapshot view and target inventory composed of the parts each
+declares. Backup, the inventory, the planner, the applier and verify all iterate this one
+list (`phases.py`; `omnimigrate plan --explain-order` prints it)."""
 
 from __future__ import annotations
 
@@ -33,15 +34,7 @@ REGISTRY: Registry[Handler] = Registry((
 ))  # fmt: skip
 
 
-class SnapshotView(
-    ViewBase, attributes.View, identities.View, labels.View, folders.View, models.View, documents.View,
-    favorites.View, schedules.View, roles.View,
-):  # fmt: skip
-    """The snapshot as restore and verify see it: every type's part (`snapshot_view.py`)."""
-
-
-class TargetInventory(
-    Inventory, attributes.Target, identities.Target, labels.Target, folders.Target, models.Target,
-    documents.Target, favorites.Target, schedules.Target, roles.Target,
-):  # fmt: skip
-    """What the target holds, by natural key: every type's part (`inventory.py`)."""
+# the snapshot as restore and verify see it, and what the target holds by natural key: every
+# type's part (`engine/parts.py`)
+SnapshotView = REGISTRY.compose("SnapshotView", ViewBase, lambda h: h.view)
+TargetInventory = REGISTRY.compose("TargetInventory", Inventory, lambda h: h.target)

@@ -12,7 +12,7 @@ by verify alike.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from omnimigrate.engine.action_ids import key_of
 from omnimigrate.engine.plan import Action
@@ -21,13 +21,23 @@ from omnimigrate.platforms.omni.identifiers import new_identifier
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.registry import TargetInventory
 
 # Omni's 400 for an identifier it holds (DIGEST: PATCH document; the import's, issue 26)
 IN_USE = "already in use"
 
 
-def restored_as(ledger: Mapping[str, LedgerRecord], inv: TargetInventory) -> dict[str, str]:
+class Held(Protocol):
+    """What the trash rules read of the target inventory (the documents handler's part):
+    the documents it holds live, and those in its trash, by identifier."""
+
+    @property
+    def documents(self) -> Mapping[str, object]: ...
+
+    @property
+    def trashed(self) -> Mapping[str, object]: ...
+
+
+def restored_as(ledger: Mapping[str, LedgerRecord], inv: Held) -> dict[str, str]:
     """Source identifier -> the live identifier a restore imported it under, where that is
     another one (its own is in the trash, or gone): from the import records' targets, which
     the intent names before the import is sent."""
@@ -45,11 +55,11 @@ def restored_as(ledger: Mapping[str, LedgerRecord], inv: TargetInventory) -> dic
     return out
 
 
-def taken(inv: TargetInventory) -> set[str]:
+def taken(inv: Held) -> set[str]:
     return set(inv.documents) | set(inv.trashed)
 
 
-def plan_trashed(ctx: PlanContext, action: Action) -> Action:
+def plan_trashed(ctx: PlanContext[Any, Any], action: Action) -> Action:
     """The import of a document whose identifier the target's trash holds. The identifier it
     is imported under goes in `have`, not `params`: it comes of the target's side (its
     trash), so the digest of what the import writes is the same whichever one it took."""
@@ -74,7 +84,7 @@ def plan_trashed(ctx: PlanContext, action: Action) -> Action:
     return ctx.decide(planned, absent=True)
 
 
-def _new_identifier(ctx: PlanContext, action: Action) -> str:
+def _new_identifier(ctx: PlanContext[Any, Any], action: Action) -> str:
     """The one an interrupted run's intent named (its import may have been made), else the
     first free one."""
     ident = action.params["identifier"]
@@ -84,7 +94,9 @@ def _new_identifier(ctx: PlanContext, action: Action) -> str:
     return new_identifier(ident, taken(ctx.inv))
 
 
-def plan_restored(ctx: PlanContext, action: Action, target: str, unchanged: bool) -> Action:
+def plan_restored(
+    ctx: PlanContext[Any, Any], action: Action, target: str, unchanged: bool
+) -> Action:
     """The import of a document a restore brought back under another identifier, live
     (`unchanged`: the snapshot has the document and its model as that import wrote them)."""
     rec = ctx.ledger[action.id]

@@ -1,37 +1,49 @@
-"""Verify: compare a live Omni instance with a snapshot, per object type and key field.
+"""Verify's context: compare a live Omni instance with a snapshot, per object type and key
+field.
 
 Everything is compared by natural key (emails, group names, paths, model keys), so it works
-across instances whose ids differ. Each handler compares its own type and fills in its rows of
-the fidelity table, a DR drill's report.
+across instances whose ids differ. Each handler compares its own type through the context
+here and fills in its rows of the fidelity table, a DR drill's report; `phases.verify` runs
+them in registry order.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Generic, Protocol, TypeVar, cast
 
-from omnimigrate.engine.restore import ledger_name
-from omnimigrate.engine.restore_ledger import RestoreLedger
 from omnimigrate.engine.verify import SpreadReads, TypeReport, VerifyReport
-from omnimigrate.http.transport import key_stats
-from omnimigrate.platforms.omni.client import OmniClient
-from omnimigrate.platforms.omni.inventory import read_inventory
 from omnimigrate.platforms.omni.principals import GrantKey
-from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
-from omnimigrate.platforms.omni.trash import restored_as
-from omnimigrate.snapshot.store import Store
+
+ViewT = TypeVar("ViewT")  # the handler's part of the snapshot view (the whole, composed)
+InventoryT = TypeVar("InventoryT")  # its part of the target inventory
 
 
-def restorable(source: SnapshotView) -> list[str]:
-    """Documents a restore can bring back: live, with an export."""
-    return sorted(i for i, d in source.documents.items() if not d.deleted and d.export_blob)
+class Model(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+
+
+class Named(Protocol):
+    """What the target inventory holds of the principals and models verify names (the
+    identities' and models' handlers' parts)."""
+
+    @property
+    def users(self) -> Mapping[str, str]: ...
+    @property
+    def email_only(self) -> Mapping[str, str]: ...
+    @property
+    def groups(self) -> Mapping[str, str]: ...
+    @property
+    def models(self) -> Mapping[str, Model]: ...
 
 
 class TargetNames:
     """Natural keys of the target's ids: what verify reads back is named as the snapshot is."""
 
-    def __init__(self, inv: TargetInventory) -> None:
+    def __init__(self, inv: Named) -> None:
         self.users = {v: k for k, v in {**inv.email_only, **inv.users}.items()}
         self.groups = {v: k for k, v in inv.groups.items()}
         self.models = {m.id: m.key for m in inv.models.values()}
@@ -50,25 +62,30 @@ class TargetNames:
         return out
 
 
-class VerifyContext:
+class VerifyContext(Generic[ViewT, InventoryT]):
     """What every handler's verify shares. `whole`: the whole snapshot is compared (not
-    `--document`), so org-wide types (labels, folders, roles, YAML) are too."""
+    `--document`), so org-wide types (labels, folders, roles, YAML) are too; `documents`:
+    the ones compared (`--document`'s, else every restorable one)."""
 
     def __init__(
         self,
-        source: SnapshotView,
-        inv: TargetInventory,
+        source: ViewT,
+        inv: InventoryT,
         reads: SpreadReads,
-        documents: list[str] | None,
+        documents: list[str],
+        *,
+        whole: bool,
         models: bool,
         aliases: dict[str, str],
     ) -> None:
         self.view = source
         self.inv = inv
         self.reads = reads
-        self.names = TargetNames(inv)
-        self.whole = documents is None
-        self.documents = documents if documents is not None else restorable(source)
+        self.names = TargetNames(cast(Named, inv))  # the registry composes those parts
+        self.whole = whole
+        self.documents = documents
+        # action ids of what the compared objects name (`Handler.verify_references`)
+        self.referenced: set[str] = set()
         self.models = models
         self.aliases = aliases  # source identifier -> the one a restore brought it back under
         self.pause_schedules = False  # the restore paused every schedule (a DR drill)
@@ -86,32 +103,3 @@ class VerifyContext:
 
     def report(self, title: str) -> TypeReport:
         return self.result.types.setdefault(title, TypeReport())
-
-
-async def verify(
-    source: SnapshotView,
-    clients: Sequence[OmniClient],
-    *,
-    models: bool = False,
-    documents: list[str] | None = None,
-    concurrency: int = 4,
-    store: Store | None = None,
-    pause_schedules: bool = False,
-) -> VerifyReport:
-    """`store`: where the target's restore ledger is, which names the documents a restore
-    brought back under a new identifier (their own in the target's trash)."""
-    inv = await read_inventory(clients, source)
-    aliases = {}
-    if store is not None:
-        ledger = await asyncio.to_thread(RestoreLedger, store, ledger_name(inv))
-        aliases = restored_as(ledger.records, inv)
-    reads = SpreadReads(clients, concurrency)
-    ctx = VerifyContext(source, inv, reads, documents, models, aliases)
-    ctx.pause_schedules = pause_schedules
-    for handler in REGISTRY.handlers:
-        if handler.verify:
-            await handler.verify(ctx)
-    for t in ctx.result.types.values():
-        t.differences.sort()  # objects are checked concurrently: report them in order
-    ctx.result.keys = key_stats(clients)
-    return ctx.result

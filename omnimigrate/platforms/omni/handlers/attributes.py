@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
     from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
@@ -57,14 +56,14 @@ async def list_attributes(
     )
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+def load(r: SnapshotReader, view: View) -> None:
     for o in r.entries("user_attribute"):
         view.user_attributes[o.key] = SourceAttribute.model_validate(
             {**(r.blob(o) or {}), "name": o.key}
         )
 
 
-async def read_target(client: OmniClient, inv: TargetInventory) -> None:
+async def read_target(client: OmniClient, inv: Target) -> None:
     inv.user_attributes = kept(await client.list_user_attributes())
 
 
@@ -74,7 +73,7 @@ def differences(want: dict[str, Any], have: dict[str, Any]) -> str:
     )
 
 
-def plan(ctx: PlanContext) -> None:
+def plan(ctx: PlanContext[View, Target]) -> None:
     if ctx.filtered:  # definitions are the organization's: a selection leaves them alone
         return
     for name, attr in sorted(ctx.view.user_attributes.items()):
@@ -92,7 +91,7 @@ def plan(ctx: PlanContext) -> None:
             )
 
 
-async def verify(ctx: VerifyContext) -> None:
+async def verify(ctx: VerifyContext[View, Target]) -> None:
     if not ctx.whole:
         return
     t = ctx.report("user attributes")
@@ -117,6 +116,8 @@ class Target(BaseModel):
 
 HANDLER = Handler(
     name="user attributes",
+    view=View,
+    target=Target,
     ids=("user_attribute",),
     jobs={"user_attributes": list_attributes},
     roots=("user_attributes",),

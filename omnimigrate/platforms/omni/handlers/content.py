@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from omnimigrate.engine.content import (
     CONTENT_TYPE,
@@ -34,7 +34,6 @@ from omnimigrate.platforms.omni.options import OmniRestoreOptions
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.registry import SnapshotView
     from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
 
 VALIDATOR_JOB = JobTemplate("content_validator")
@@ -84,7 +83,23 @@ JOBS = {"content_validator": read_validator}
 # ---------------------------------------------------------------------- snapshot view
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+class Captures(Protocol):
+    """What the content check reads of the snapshot view (the models handler's part)."""
+
+    content: dict[str, ContentCapture]
+    content_warnings: list[str]
+
+
+class SourceModelId(Protocol):
+    source_id: str | None
+
+
+def model_key(connection: str | None, kind: str | None, name: str | None) -> str:
+    """A shared model's natural key: its connection's name, its kind and its name."""
+    return f"{connection}/{kind}/{name}"
+
+
+def load(r: SnapshotReader, view: Captures) -> None:
     """The source's answers by model key; a refused one is named among the warnings."""
     for o in r.entries(CONTENT_TYPE):
         if o.blob:
@@ -97,18 +112,19 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
 
 
 async def check(
-    view: SnapshotView, clients: Sequence[OmniClient], options: OmniRestoreOptions
+    view: Captures,
+    models: Mapping[str, SourceModelId],
+    restored: Mapping[str, tuple[str, str | None]],
+    clients: Sequence[OmniClient],
+    options: OmniRestoreOptions,
 ) -> ContentReport:
-    """The target's validator for each model the snapshot's restorable documents went to."""
+    """The target's validator for each model the `restored` documents (identifier -> name
+    and model key) went to: the snapshot's `models` by key, mapped by `--model-map`."""
     by_key = await _target_models(clients[0])
     names = {v: k for k, v in by_key.items()}
     targets: dict[str, str] = {}  # target model id -> its model key on the target
-    restored = {
-        i: d.name for i, d in sorted(view.documents.items()) if not d.deleted and d.export_blob
-    }
-    for identifier in restored:
-        key = view.documents[identifier].model
-        src = view.models.get(key or "")
+    for _name, key in restored.values():
+        src = models.get(key or "")
         mapped = options.model_map.get(src.source_id or "") if src else None
         target_id = mapped or by_key.get(key or "")
         if target_id:
@@ -131,14 +147,12 @@ async def check(
     )
     target = merge([a for a in answers if a])
     source = merge(list(view.content.values()))
-    return compare(source, target, restored, scopes=list(targets.values()), warnings=warnings)
+    names_of = {i: name for i, (name, _key) in restored.items()}
+    return compare(source, target, names_of, scopes=list(targets.values()), warnings=warnings)
 
 
 async def _target_models(client: OmniClient) -> dict[str, str]:
     """The target's shared model ids by model key (connection name/kind/name)."""
-    # imported here: the models handler imports this module for its backup job
-    from omnimigrate.platforms.omni.handlers.models import model_key
-
     names = {c.id: c.name for c in await client.list_connections()}
     return {
         model_key(names.get(m.connection_id or "", m.connection_id), m.model_kind, m.name): m.id

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field
@@ -20,17 +20,26 @@ from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import EXPORT, LISTING, JobResult
+from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.restore_ledger import LedgerRecord
+from omnimigrate.engine.scope import PathFilter, ancestors
 from omnimigrate.errors import ApiStatusError, NotFound
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni import trash
 from omnimigrate.platforms.omni.backup import dump_all
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
+from omnimigrate.platforms.omni.handlers import identities, models
 from omnimigrate.platforms.omni.handlers.folders import folder_action_id
+from omnimigrate.platforms.omni.handlers.identities import (
+    missing_reason,
+    plan_grants,
+    principal_ids,
+    user_ok,
+)
 from omnimigrate.platforms.omni.handlers.labels import label_action_id
-from omnimigrate.platforms.omni.handlers.models import YAML_KINDS, yaml_action_id
+from omnimigrate.platforms.omni.handlers.models import YAML_KINDS, target_model, yaml_action_id
 from omnimigrate.platforms.omni.identifiers import SUFFIX, new_identifier
 from omnimigrate.platforms.omni.principals import (
     Grant,
@@ -50,7 +59,6 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
     from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
@@ -191,9 +199,9 @@ async def read_permissions(
 # ---------------------------------------------------------------------- snapshot view
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+def load(r: SnapshotReader, view: View) -> None:
     shared_by_connection: dict[str, list[str]] = {}
-    for key, shared in view.models.items():
+    for key, shared in part(view, models.View).models.items():
         if shared.kind in YAML_KINDS and shared.connection:
             shared_by_connection.setdefault(shared.connection, []).append(key)
     for o in r.entries("document"):
@@ -248,19 +256,17 @@ def _base_model_id(r: SnapshotReader, exported: ObjectEntry | None) -> str | Non
 # ---------------------------------------------------------------------- inventory
 
 
-async def read_target(client: OmniClient, inv: TargetInventory) -> None:
+async def read_target(client: OmniClient, inv: Target) -> None:
     async for doc in client.list_documents():
         inv.documents[doc.identifier] = _target(doc)
 
 
-async def read_target_of_user(client: OmniClient, inv: TargetInventory, user_id: str) -> None:
+async def read_target_of_user(client: OmniClient, inv: Target, user_id: str) -> None:
     async for doc in client.list_documents(creatorId=user_id):
         inv.documents.setdefault(doc.identifier, _target(doc))
 
 
-def read_trash(
-    inv: TargetInventory, view: SnapshotView
-) -> list[Callable[[OmniClient], Awaitable[None]]]:
+def read_trash(inv: Target, view: View) -> list[Callable[[OmniClient], Awaitable[None]]]:
     """The target's trash (`trash.py`), read only when the snapshot names documents the
     target does not hold live: the organization's listing, and each owner's for their
     restricted ones."""
@@ -278,7 +284,8 @@ def read_trash(
 
         return read
 
-    return [reader(), *(reader(creatorId=inv.users[o]) for o in owners if o in inv.users)]
+    users = part(inv, identities.Target).users
+    return [reader(), *(reader(creatorId=users[o]) for o in owners if o in users)]
 
 
 def _target(doc: m.Document) -> TargetDocument:
@@ -296,9 +303,59 @@ def _target(doc: m.Document) -> TargetDocument:
 # ---------------------------------------------------------------------- plan
 
 
-def plan(ctx: PlanContext) -> None:
+def selected(ctx: PlanContext[View, Target]) -> list[SourceDocument]:
+    """The documents this restore writes, by identifier: live ones (deleted ones too with
+    --include-deleted), less those --include leaves out and --exclude names."""
+    chosen = []
+    for doc in sorted(ctx.view.documents.values(), key=lambda d: d.identifier):
+        if doc.deleted and not ctx.opt.include_deleted:
+            continue
+        if ctx.opt.include and not _in(ctx, doc, ctx.opt.include):
+            continue
+        if ctx.opt.exclude and _in(ctx, doc, ctx.opt.exclude):
+            continue
+        chosen.append(doc)
+    return chosen
+
+
+def _in(ctx: PlanContext[View, Target], doc: SourceDocument, patterns: list[str]) -> bool:
+    """A document an --include/--exclude pattern names: by a handler's selector
+    (`label:NAME`, `document:IDENTIFIER`), else by its folder's glob."""
+    folder_globs = tuple(p for p in patterns if ":" not in p)
+    for p in patterns:
+        kind, _, value = p.partition(":")
+        if kind in ctx.selectors and ctx.selectors[kind](doc, value):
+            return True
+    return bool(folder_globs) and PathFilter(include=folder_globs)(doc.folder_path)
+
+
+def aliases(ctx: PlanContext[View, Target]) -> dict[str, str]:
+    """Source identifier -> the one a restore brought it back under (`trash.py`)."""
+    return trash.restored_as(ctx.ledger, ctx.inv)
+
+
+def references(ctx: PlanContext[View, Target]) -> Iterable[str]:
+    """What the selected documents name: their folders (and those folders' parents), their
+    labels, owners and grantees."""
+    if not ctx.filtered:
+        return ()
+    return _names(ctx.once(selected))
+
+
+def _names(docs: Iterable[SourceDocument]) -> set[str]:
+    names: set[str] = set()
+    for d in docs:
+        if d.folder_path:
+            names |= {folder_action_id(a) for a in ancestors(d.folder_path)}
+        names |= {label_action_id(x) for x in d.labels}
+        names |= principal_ids(g.principal for g in d.grants)
+        names |= principal_ids([Principal(kind="user", key=d.owner)] if d.owner else [])
+    return names
+
+
+def plan(ctx: PlanContext[View, Target]) -> None:
     """Each document's import, then its own writes in DOCUMENT_STEPS order."""
-    for doc in ctx.docs:
+    for doc in ctx.once(selected):
         _plan_import(ctx, doc)
         ident = doc.identifier
         if doc.description:  # import carries no description (DIGEST §5)
@@ -315,8 +372,8 @@ def plan(ctx: PlanContext) -> None:
                        op="create", params={"identifier": ident, "labels": labels}),
                 [*after(ident, "labels"), *(label_action_id(x) for x in labels)],
             )  # fmt: skip
-        ctx.permissions(
-            document_step(ident, "permissions"), "document.permissions", ident,
+        plan_grants(
+            ctx, document_step(ident, "permissions"), "document.permissions", ident,
             {"identifier": ident}, doc.grants, after(ident, "permissions"),
             of=document_step(ident, "import"),
         )  # fmt: skip
@@ -326,18 +383,18 @@ def plan(ctx: PlanContext) -> None:
             _plan_scope(ctx, doc)
 
 
-def _plan_owner(ctx: PlanContext, doc: SourceDocument) -> None:
+def _plan_owner(ctx: PlanContext[View, Target], doc: SourceDocument) -> None:
     ident, owner = doc.identifier, doc.owner or ""
     grantees = sorted(g.principal.key for g in doc.grants if g.principal.kind == "user")
     action = Action(id=document_step(ident, "owner"), kind="document.owner", object=ident,
                     op="create", params={"identifier": ident, "owner": owner, "grantees": grantees})  # fmt: skip
-    if not ctx.user_ok(owner):
-        ctx.mark(action, "blocked", ctx.missing_reason(Principal(kind="user", key=owner)))
+    if not user_ok(ctx, owner):
+        ctx.mark(action, "blocked", missing_reason(Principal(kind="user", key=owner)))
     else:
         ctx.decide(action, [*after(ident, "owner"), action_id("user", owner)])
 
 
-def _plan_scope(ctx: PlanContext, doc: SourceDocument) -> None:
+def _plan_scope(ctx: PlanContext[View, Target], doc: SourceDocument) -> None:
     """A document outside any folder gets whatever scope Omni gives an import: set it."""
     ident = doc.identifier
     action = Action(id=document_step(ident, "scope"), kind="document.scope", object=ident,
@@ -356,9 +413,9 @@ def core_digest(action: Action) -> str:
     return hashlib.sha256(canonical_json([IMPORT, core])).hexdigest()[:16]
 
 
-def _plan_import(ctx: PlanContext, doc: SourceDocument) -> Action:
+def _plan_import(ctx: PlanContext[View, Target], doc: SourceDocument) -> Action:
     ident = doc.identifier
-    target_model = ctx.target_model(doc.model)
+    model = target_model(ctx, doc.model)
     folder_id = folder_action_id(doc.folder_path) if doc.folder_path else None
     yaml_id = yaml_action_id(doc.model)  # waited for only when this restore writes it
     parents = [folder_id] if folder_id else []
@@ -368,21 +425,22 @@ def _plan_import(ctx: PlanContext, doc: SourceDocument) -> Action:
         depends_on=parents,
         params={"identifier": ident, "name": doc.name,
                 "folder_path": doc.folder_path, "export_blob": doc.export_blob,
-                "model": doc.model, "base_model_id": target_model[0] if target_model else None},
+                "model": doc.model, "base_model_id": model[0] if model else None},
     )  # fmt: skip
     if doc.export_blob is None:
         return ctx.mark(action, "blocked", f"no export in the snapshot ({doc.export_warning})")
-    if target_model is None:
+    if model is None:
         return ctx.mark(action, "blocked", f"model {doc.model} is not on the target (--model-map)")
     if ctx.op_of(folder_id) == "blocked":
         return ctx.mark(action, "blocked", f"blocked by {folder_id}")
     rec = ctx.ledger.get(action.id)
-    if ident in ctx.aliases and rec:
+    restored = ctx.once(aliases)
+    if ident in restored and rec:
         unchanged = (
             rec.detail.get("core") == core_digest(action)
             and rec.detail.get("model") == action.params["base_model_id"]
         )
-        return trash.plan_restored(ctx, action, ctx.aliases[ident], unchanged)
+        return trash.plan_restored(ctx, action, restored[ident], unchanged)
     if ident in ctx.inv.trashed:
         return trash.plan_trashed(ctx, action)
     if ident not in ctx.inv.documents:
@@ -466,7 +524,7 @@ async def _import_as(
 async def _set_aside(ctx: ApplyContext, c: OmniClient, identifier: str) -> None:
     """The document a replace overwrites goes to the trash under another identifier: the
     trash may keep the one it had (trash.py), which the import is about to take."""
-    aside = new_identifier(identifier, trash.taken(ctx.inventory), suffix="-replaced")
+    aside = new_identifier(identifier, trash.taken(part(ctx.inventory, Target)), suffix="-replaced")
     await c.update_document(identifier, new_identifier=aside, clear_existing_draft=True)
     await c.delete_document(aside)
 
@@ -665,7 +723,7 @@ async def owner_and_permitted(
 # ---------------------------------------------------------------------- verify
 
 
-async def verify(ctx: VerifyContext) -> None:
+async def verify(ctx: VerifyContext[View, Target]) -> None:
     t = ctx.report("documents")
 
     async def one(ident: str, c: OmniClient) -> None:
@@ -692,7 +750,19 @@ async def verify(ctx: VerifyContext) -> None:
     await ctx.reads.each(ctx.documents, one)
 
 
-async def _model_of(ctx: VerifyContext, c: OmniClient, want: SourceDocument) -> str | None:
+def verify_references(ctx: VerifyContext[View, Target]) -> Iterable[str]:
+    """What the documents verify compares name (`--document`: their folders)."""
+    return _names(ctx.view.documents[i] for i in ctx.documents if i in ctx.view.documents)
+
+
+def restorable(view: View) -> list[str]:
+    """Documents a restore can bring back: live, with an export."""
+    return sorted(i for i, d in view.documents.items() if not d.deleted and d.export_blob)
+
+
+async def _model_of(
+    ctx: VerifyContext[View, Target], c: OmniClient, want: SourceDocument
+) -> str | None:
     """Dashboards name their model; Omni's API has no read of a workbook's model."""
     if not want.has_dashboard:
         return want.model
@@ -726,6 +796,8 @@ class Target(BaseModel):
 
 HANDLER = Handler(
     name="documents",
+    view=View,
+    target=Target,
     ids=("document",),  # its action ids' kinds
     jobs={
         "documents": list_documents,
@@ -742,6 +814,7 @@ HANDLER = Handler(
     read_target=(read_target,),
     read_target_per_user=read_target_of_user,
     read_target_for=read_trash,
+    references=references,
     plan=plan,
     actions={
         IMPORT: ActionKind(
@@ -749,6 +822,7 @@ HANDLER = Handler(
             adopt=adopt_import,
             requests=import_requests,
             creates=True,
+            remakes=True,
             warning=identifier_changed,
         ),
         "document.update_model": ActionKind(update_model),
@@ -763,6 +837,7 @@ HANDLER = Handler(
         ),
     },
     verify=verify,
+    verify_references=verify_references,
     explain=tuple(
         f"{step} ({'after ' + ' and '.join(waits) if waits else 'first'}): {why}"
         for step, waits, why in DOCUMENT_STEPS

@@ -16,9 +16,13 @@ from pydantic import BaseModel, Field
 from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
+from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
+from omnimigrate.platforms.omni.handlers import documents
 from omnimigrate.platforms.omni.handlers.documents import after, document_step
+from omnimigrate.platforms.omni.handlers.identities import Target as People
+from omnimigrate.platforms.omni.handlers.identities import missing_reason, user_ok
 from omnimigrate.platforms.omni.principals import Principal
 
 if TYPE_CHECKING:
@@ -26,7 +30,6 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
     from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
@@ -43,14 +46,12 @@ async def list_user_favorites(
     return await ctx.refusable("favorites", args, identifiers)
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+def load(r: SnapshotReader, view: View) -> None:
     for o in r.entries("favorites"):
         view.favorites[o.key] = sorted(r.blob(o) or [])
 
 
-def read_target_for(
-    inv: TargetInventory, view: SnapshotView
-) -> list[Callable[[OmniClient], Awaitable[None]]]:
+def read_target_for(inv: Target, view: View) -> list[Callable[[OmniClient], Awaitable[None]]]:
     """The target's favorites of the users the snapshot has favorites of: one walk each, not
     one per user of the target."""
 
@@ -62,13 +63,15 @@ def read_target_for(
 
         return read
 
-    return [reader(e, inv.users[e]) for e in sorted(view.favorites) if e in inv.users]
+    users = part(inv, People).users
+    return [reader(e, users[e]) for e in sorted(view.favorites) if e in users]
 
 
-def plan(ctx: PlanContext) -> None:
+def plan(ctx: PlanContext[View, Target]) -> None:
     """A favorite after its document's import, owner and permissions: Omni favorites only a
     document the user can see."""
-    chosen = {d.identifier for d in ctx.docs}
+    chosen = {d.identifier for d in ctx.once(documents.selected)}
+    restored = ctx.once(documents.aliases)
     for email, identifiers in sorted(ctx.view.favorites.items()):
         have = set(ctx.inv.favorites.get(email, []))
         for ident in identifiers:
@@ -79,12 +82,12 @@ def plan(ctx: PlanContext) -> None:
                             params={"user": email, "identifier": ident})  # fmt: skip
             imported = document_step(ident, "import")
             parents = [*after(ident, "owner"), document_step(ident, "owner")]
-            if not ctx.user_ok(email):
-                ctx.mark(action, "blocked", ctx.missing_reason(Principal(kind="user", key=email)))
-            elif ctx.aliases.get(ident, ident) in have and not ctx.reimported([imported]):
+            if not user_ok(ctx, email):
+                ctx.mark(action, "blocked", missing_reason(Principal(kind="user", key=email)))
+            elif restored.get(ident, ident) in have and not ctx.reimported([imported]):
                 ctx.mark(action, "skip", "exists on the target")
             else:
-                absent = ctx.aliases.get(ident, ident) not in have
+                absent = restored.get(ident, ident) not in have
                 ctx.decide(action, [*parents, action_id("user", email)], absent=absent)
 
 
@@ -94,7 +97,7 @@ async def add(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     await ctx.record(a, "done")
 
 
-async def verify(ctx: VerifyContext) -> None:
+async def verify(ctx: VerifyContext[View, Target]) -> None:
     """Each user's favorites among the documents verified: extra favorites of other documents
     on the target are theirs, not a difference."""
     t = ctx.report("favorites")
@@ -104,7 +107,7 @@ async def verify(ctx: VerifyContext) -> None:
         if not want:
             continue
         t.checked += 1
-        if email not in ctx.inv.users:
+        if email not in part(ctx.inv, People).users:
             t.missing(f"user {email}")
             continue
         theirs = set(ctx.inv.favorites.get(email, []))
@@ -130,6 +133,8 @@ class Target(BaseModel):
 
 HANDLER = Handler(
     name="favorites",
+    view=View,
+    target=Target,
     ids=("favorite",),  # its action ids' kinds
     jobs={"user_favorites": list_user_favorites},
     per_user=(JobTemplate("user_favorites"),),

@@ -8,7 +8,7 @@ the walk per owner for restricted ones), and a snapshot that does not say is nev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
@@ -19,13 +19,20 @@ from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import LISTING, JobResult
+from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Action
 from omnimigrate.engine.protocol import adopted, claim, open_intent
-from omnimigrate.engine.scope import ancestors
+from omnimigrate.engine.scope import PathFilter, ancestors
 from omnimigrate.errors import ApiStatusError
 from omnimigrate.logging import FOLDED
 from omnimigrate.platforms.omni.api_objects import Folder
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
+from omnimigrate.platforms.omni.handlers.identities import (
+    identity_deps,
+    plan_grants,
+    principal_ids,
+    user_ok,
+)
 from omnimigrate.platforms.omni.principals import (
     Grant,
     Principal,
@@ -42,7 +49,6 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
     from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
@@ -118,7 +124,7 @@ async def read_permissions(
 # ---------------------------------------------------------------------- snapshot view
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+def load(r: SnapshotReader, view: View) -> None:
     for o in r.entries("folder"):
         raw = r.blob(o) or {}
         view.folders[o.key] = SourceFolder(
@@ -146,12 +152,12 @@ def _grants(r: SnapshotReader, permits: list[dict[str, Any]]) -> list[Grant]:
 # ---------------------------------------------------------------------- inventory
 
 
-async def read_target(client: OmniClient, inv: TargetInventory) -> None:
+async def read_target(client: OmniClient, inv: Target) -> None:
     async for folder in client.list_folders(scope="organization"):
         inv.folders[folder.path] = _target(folder, "organization")
 
 
-async def read_target_of_user(client: OmniClient, inv: TargetInventory, user_id: str) -> None:
+async def read_target_of_user(client: OmniClient, inv: Target, user_id: str) -> None:
     """One user's restricted folders: they come only from a walk per owner."""
     async for folder in client.list_folders(scope="restricted", ownerId=user_id):
         inv.folders[folder.path] = _target(folder, "restricted")
@@ -171,9 +177,29 @@ def _target(folder: Folder, listed_as: str) -> TargetFolder:
 # ---------------------------------------------------------------------- plan
 
 
-def plan(ctx: PlanContext) -> None:
+def selected(ctx: PlanContext[View, Target]) -> list[str]:
+    """The folders this restore writes: with a filter, those its --include globs name and
+    those the selected documents are in (`Handler.references`), with their parents."""
+    if not ctx.filtered:
+        return sorted(ctx.view.folders)
+    paths = {p for p in ctx.view.folders if folder_action_id(p) in ctx.referenced}
+    globs = tuple(p for p in ctx.opt.include if ":" not in p)
+    if globs:
+        paths |= {a for f in ctx.view.folders if PathFilter(include=globs)(f) for a in ancestors(f)}
+    return sorted(p for p in paths if p in ctx.view.folders)
+
+
+def references(ctx: PlanContext[View, Target]) -> Iterable[str]:
+    """Who the selected folders grant access to."""
+    if not ctx.filtered:
+        return ()
+    folders = ctx.view.folders
+    return principal_ids(g.principal for p in ctx.once(selected) for g in folders[p].grants)
+
+
+def plan(ctx: PlanContext[View, Target]) -> None:
     """Each folder with its scope and owner, which Omni takes only at create (G7)."""
-    actions = {path: _create_action(ctx, path) for path in ctx.folders}
+    actions = {path: _create_action(ctx, path) for path in ctx.once(selected)}
     made = {p: m for p, a in actions.items() if (m := made_by_interrupted_run(ctx, a))}
     adopter = {target_id: path for path, target_id in made.items()}
     for path, action in actions.items():
@@ -198,22 +224,22 @@ def plan(ctx: PlanContext) -> None:
         else:
             owner = [Principal(kind="user", key=folder.owner)] if owner_ok else []
             after = [folder_action_id(moving)] if moving else []
-            created = ctx.decide(action, [*ctx.identity_deps(owner), *after], absent=True)
+            created = ctx.decide(action, [*identity_deps(ctx, owner), *after], absent=True)
             if not owner_ok and created.writes:  # made, but owned by the restoring key
                 ctx.add(Action(id=action_id("folder", path, "owner"), kind="folder.owner",
                                object=path, op="blocked", depends_on=[created.id],
                                reason=f"its owner {folder.owner} is not on the target: "
                                "the restoring key's user owns it"))  # fmt: skip
-        ctx.permissions(
-            action_id("folder", path, "permissions"), "folder.permissions", path,
+        plan_grants(
+            ctx, action_id("folder", path, "permissions"), "folder.permissions", path,
             {"path": path}, folder.grants, [action.id], of=action.id,
         )  # fmt: skip
 
 
-def _create_action(ctx: PlanContext, path: str) -> Action:
+def _create_action(ctx: PlanContext[View, Target], path: str) -> Action:
     folder = ctx.view.folders[path]
     parent = path.rpartition("/")[0] or None
-    owner_ok = bool(folder.owner) and ctx.user_ok(folder.owner or "")
+    owner_ok = bool(folder.owner) and user_ok(ctx, folder.owner or "")
     return Action(
         id=folder_action_id(path), kind="folder.create", object=path, op="create",
         depends_on=[folder_action_id(parent)] if parent else [],
@@ -222,7 +248,7 @@ def _create_action(ctx: PlanContext, path: str) -> Action:
     )  # fmt: skip
 
 
-def made_by_interrupted_run(ctx: PlanContext, action: Action) -> str | None:
+def made_by_interrupted_run(ctx: PlanContext[View, Target], action: Action) -> str | None:
     """The target folder an interrupted run of this restore made for `action`: the one its
     intent recorded, else the one at the path (its create's answer was lost), else a folder
     under the same parent with the same name at a path where the snapshot holds no folder of
@@ -248,7 +274,7 @@ def made_by_interrupted_run(ctx: PlanContext, action: Action) -> str | None:
     return strays[0] if len(strays) == 1 else None
 
 
-def _in_place(ctx: PlanContext, path: str, folder: TargetFolder) -> bool:
+def _in_place(ctx: PlanContext[View, Target], path: str, folder: TargetFolder) -> bool:
     """Whether a target folder is the snapshot's own folder at its own path (by its name):
     never a stray, whatever intent is open."""
     held = ctx.view.folders.get(path)
@@ -275,7 +301,7 @@ async def create_folder(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
 
 async def adopt_folder(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     """An interrupted run made it: it may still lack its path."""
-    found = {f.id: f for f in ctx.inventory.folders.values()}[a.params["made"]]
+    found = {f.id: f for f in part(ctx.inventory, Target).folders.values()}[a.params["made"]]
     await finish_folder(ctx, c, a, found.id, found.path)
 
 
@@ -347,12 +373,12 @@ async def write_permissions(ctx: ApplyContext, c: OmniClient, a: Action) -> None
 # ---------------------------------------------------------------------- verify
 
 
-async def verify(ctx: VerifyContext) -> None:
-    """Every folder; with `--document`, the folder paths of those documents."""
+async def verify(ctx: VerifyContext[View, Target]) -> None:
+    """Every folder; with `--document`, the folder paths of those documents (what they
+    reference)."""
     paths = set(ctx.view.folders)
     if not ctx.whole:
-        held = (ctx.view.documents[i].folder_path for i in ctx.documents if i in ctx.view.documents)
-        paths &= {a for p in held if p for a in ancestors(p)}
+        paths = {p for p in paths if folder_action_id(p) in ctx.referenced}
         if not paths:
             return
     t = ctx.report("folders")
@@ -390,6 +416,8 @@ class Target(BaseModel):
 
 HANDLER = Handler(
     name="folders",
+    view=View,
+    target=Target,
     ids=("folder",),  # its action ids' kinds
     jobs={
         "folders": list_folders,
@@ -402,9 +430,10 @@ HANDLER = Handler(
     load=load,
     read_target=(read_target,),
     read_target_per_user=read_target_of_user,
+    references=references,
     plan=plan,
     actions={
-        "folder.create": ActionKind(create_folder, adopt=adopt_folder, creates=True),
+        "folder.create": ActionKind(create_folder, adopt=adopt_folder, creates=True, remakes=True),
         "folder.permissions": ActionKind(write_permissions, requests=permit_calls),
     },
     verify=verify,

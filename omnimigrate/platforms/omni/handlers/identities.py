@@ -8,25 +8,25 @@ type that names a person compares it by email.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field
 
-from omnimigrate.engine.action_ids import action_id
+from omnimigrate.engine.action_ids import action_id, step_of
 from omnimigrate.engine.jobs import JobResult
+from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Action
 from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
-from omnimigrate.platforms.omni.principals import Principal
+from omnimigrate.platforms.omni.principals import Grant, Principal
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
     from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
 
 
@@ -83,7 +83,7 @@ async def list_email_only_users(
 # ---------------------------------------------------------------------- snapshot view
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+def load(r: SnapshotReader, view: View) -> None:
     for o in r.entries("user"):
         raw = r.blob(o) or {}
         view.users[o.key] = SourceUser(email=o.key, display_name=raw.get("displayName"))
@@ -98,14 +98,14 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
 # ---------------------------------------------------------------------- inventory
 
 
-async def read_people(client: OmniClient, inv: TargetInventory) -> None:
+async def read_people(client: OmniClient, inv: Target) -> None:
     async for user in client.list_users():
         inv.users[user.user_name.lower()] = user.id
     async for eo in client.list_email_only_users():
         inv.email_only[eo.email.lower()] = eo.user_id
 
 
-async def read_groups(client: OmniClient, inv: TargetInventory) -> None:
+async def read_groups(client: OmniClient, inv: Target) -> None:
     async for group in client.list_groups():
         inv.groups[group.display_name] = group.id
 
@@ -113,12 +113,13 @@ async def read_groups(client: OmniClient, inv: TargetInventory) -> None:
 # ---------------------------------------------------------------------- plan
 
 
-def plan(ctx: PlanContext) -> None:
-    referenced = ctx.referenced_principals()
+def plan(ctx: PlanContext[View, Target]) -> None:
+    """Users and groups the target lacks, when asked; with a filter, only those the selected
+    objects name (`Handler.references`)."""
     for email, user in sorted(ctx.view.users.items()):
         if email in ctx.inv.users or user.email_only:
             continue  # email-only users are upserted when a schedule needs them
-        wanted = not ctx.filtered or Principal(kind="user", key=email) in referenced
+        wanted = not ctx.filtered or action_id("user", email) in ctx.referenced
         if ctx.opt.create_missing_users and wanted:
             ctx.decide(
                 Action(id=action_id("user", email), kind="user.create", object=email, op="create",
@@ -128,15 +129,84 @@ def plan(ctx: PlanContext) -> None:
     for name, group in sorted(ctx.view.groups.items()):
         if name in ctx.inv.groups:
             continue
-        wanted = not ctx.filtered or Principal(kind="group", key=name) in referenced
+        wanted = not ctx.filtered or action_id("group", name) in ctx.referenced
         if ctx.opt.create_missing_groups and wanted:
-            members = [m for m in group.members if ctx.user_ok(m)]
+            members = [m for m in group.members if user_ok(ctx, m)]
             ctx.decide(
                 Action(id=action_id("group", name), kind="group.create", object=name, op="create",
                        params={"name": name, "members": members}),
                 [action_id("user", m) for m in members],
                 absent=True,
             )  # fmt: skip
+
+
+def user_ok(ctx: PlanContext, email: str) -> bool:
+    """Whether the target has the user, or this plan creates it."""
+    return email in part(ctx.inv, Target).users or action_id("user", email) in ctx.actions
+
+
+def group_ok(ctx: PlanContext, name: str) -> bool:
+    return name in part(ctx.inv, Target).groups or action_id("group", name) in ctx.actions
+
+
+def principal_ok(ctx: PlanContext, p: Principal) -> bool:
+    return user_ok(ctx, p.key) if p.kind == "user" else group_ok(ctx, p.key)
+
+
+def missing_reason(p: Principal) -> str:
+    flag = "--create-missing-users" if p.kind == "user" else "--create-missing-groups"
+    return f"{p.kind} {p.key} is not on the target (create it there, or use {flag})"
+
+
+def identity_deps(ctx: PlanContext, principals: Iterable[Principal]) -> list[str]:
+    """The creates of those principals this plan makes: a write naming them waits for them."""
+    ids = (action_id(p.kind, p.key) for p in principals)
+    return [i for i in ids if i in ctx.actions]
+
+
+def principal_ids(principals: Iterable[Principal]) -> set[str]:
+    """Action ids of the principals (`user:EMAIL`, `group:NAME`): what an object names."""
+    return {action_id(p.kind, p.key) for p in principals}
+
+
+def plan_grants(
+    ctx: PlanContext,
+    id_: str,
+    kind: str,
+    key: str,
+    params: dict[str, Any],
+    grants: list[Grant],
+    parents: list[str],
+    *,
+    of: str,
+) -> None:
+    """Direct grants on a folder or document: one action for the principals the target has,
+    and a blocked action for each one it lacks. The action writes a diff of the target's
+    permits (`principals.permit_writes`), removing others only from an object this restore
+    makes or made (`of`: its create), or overwrites; one this plan makes (`fresh`) has none
+    yet, and they are not read."""
+    ok = []
+    for g in grants:
+        if principal_ok(ctx, g.principal):
+            ok.append(g.model_dump())
+        else:
+            ctx.add(Action(id=step_of(id_, g.principal.kind, g.principal.key), kind="grant",
+                           object=f"{key} -> {g.principal.key}", op="blocked",
+                           reason=missing_reason(g.principal)))  # fmt: skip
+    remove = ctx.opt.on_conflict == "overwrite" or ctx.restores(of)
+    # none left in the snapshot: the ones an earlier run wrote go
+    if ok or (remove and id_ in ctx.ledger):
+        made = ctx.actions.get(of)
+        fresh = made is not None and made.writes and made.kind in ctx.remade
+        action = Action(
+            id=id_,
+            kind=kind,
+            object=key,
+            op="create",
+            params={**params, "grants": ok},
+            have={"remove": remove, "fresh": fresh},
+        )
+        ctx.decide(action, [*parents, *identity_deps(ctx, (g.principal for g in grants))])
 
 
 def plan_email_only(ctx: PlanContext, email: str) -> str:
@@ -192,6 +262,8 @@ class Target(BaseModel):
 
 HANDLER = Handler(
     name="identities",
+    view=View,
+    target=Target,
     ids=("user", "group", "email_only"),  # its action ids' kinds
     jobs={
         "users": list_users,

@@ -4,7 +4,7 @@ and description. Documents are labelled with them, so they are restored before d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -17,9 +17,7 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.applying import ApplyContext
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
-    from omnimigrate.platforms.omni.handlers.documents import SourceDocument
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
     from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
@@ -47,24 +45,21 @@ async def list_labels(ctx: BackupContext, client: OmniClient, args: Mapping[str,
     return JobResult(entries=[await ctx.entry("label", lb.name, lb.dump()) for lb in labels])
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+def load(r: SnapshotReader, view: View) -> None:
     for o in r.entries("label"):
         view.labels[o.key] = SourceLabel.model_validate({**(r.blob(o) or {}), "name": o.key})
 
 
-async def read_target(client: OmniClient, inv: TargetInventory) -> None:
+async def read_target(client: OmniClient, inv: Target) -> None:
     for label in await client.list_labels():
         inv.labels[label.name.lower()] = {k: getattr(label, k) for k in SETTINGS}
 
 
-def plan(ctx: PlanContext) -> None:
-    wanted = (
-        {x.lower() for d in ctx.docs for x in d.labels}
-        if ctx.filtered
-        else {n.lower() for n in ctx.view.labels}
-    )
+def plan(ctx: PlanContext[View, Target]) -> None:
+    """Labels the target lacks or holds otherwise; with a filter, those the selected
+    documents carry (`Handler.references`)."""
     for name, label in sorted(ctx.view.labels.items()):
-        if name.lower() not in wanted:
+        if ctx.filtered and label_action_id(name) not in ctx.referenced:
             continue
         action = Action(id=label_action_id(name), kind="label.create", object=name, op="create",
                         params=label.model_dump())  # fmt: skip
@@ -93,12 +88,18 @@ async def update_label(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     await ctx.record(a, "done", p["name"])
 
 
-def labelled(doc: SourceDocument, name: str) -> bool:
+def labelled(doc: Labelled, name: str) -> bool:
     """`--include label:NAME`: the documents with that label (case-insensitive, as Omni's)."""
     return name.lower() in {x.lower() for x in doc.labels}
 
 
-async def verify(ctx: VerifyContext) -> None:
+class Labelled(Protocol):
+    """What `label:NAME` asks of an object: its labels (a document's)."""
+
+    labels: list[str]
+
+
+async def verify(ctx: VerifyContext[View, Target]) -> None:
     if not ctx.whole:
         return
     t = ctx.report("labels")
@@ -124,6 +125,8 @@ class Target(BaseModel):
 
 HANDLER = Handler(
     name="labels",
+    view=View,
+    target=Target,
     ids=("label",),  # its action ids' kinds
     jobs={"labels": list_labels},
     roots=("labels",),

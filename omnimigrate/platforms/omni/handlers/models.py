@@ -17,6 +17,7 @@ from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.content import ContentCapture
 from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
+from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Action
 from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
     from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
@@ -50,10 +50,6 @@ class TargetModel(BaseModel):
     id: str
     key: str  # connection name/kind/name
     kind: str | None = None
-
-
-def model_key(connection: str | None, kind: str | None, name: str | None) -> str:
-    return f"{connection}/{kind}/{name}"
 
 
 def yaml_action_id(key: str | None) -> str:
@@ -82,7 +78,7 @@ async def list_connections(
     for c in connections:
         result.entries.append(await ctx.entry("connection", c.name, c.dump(), source_id=c.id))
     async for model in client.list_models():
-        key = model_key(
+        key = content.model_key(
             names.get(model.connection_id or "", model.connection_id), model.model_kind, model.name
         )
         result.entries.append(
@@ -119,7 +115,7 @@ async def read_yaml(ctx: BackupContext, client: OmniClient, args: Mapping[str, s
 # ---------------------------------------------------------------------- snapshot view
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+def load(r: SnapshotReader, view: View) -> None:
     view.connections = sorted(o.key for o in r.entries("connection"))
     for o in r.entries("model"):
         raw = r.blob(o) or {}
@@ -139,11 +135,11 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
 # ---------------------------------------------------------------------- inventory
 
 
-async def read_target(client: OmniClient, inv: TargetInventory) -> None:
+async def read_target(client: OmniClient, inv: Target) -> None:
     inv.connections = {c.name: c.id for c in await client.list_connections()}
     names = {v: k for k, v in inv.connections.items()}
     async for model in client.list_models():
-        key = model_key(
+        key = content.model_key(
             names.get(model.connection_id or "", model.connection_id), model.model_kind, model.name
         )
         inv.models[key] = TargetModel(id=model.id, key=key, kind=model.model_kind)
@@ -152,7 +148,21 @@ async def read_target(client: OmniClient, inv: TargetInventory) -> None:
 # ---------------------------------------------------------------------- plan
 
 
-def plan(ctx: PlanContext) -> None:
+def target_model(ctx: PlanContext, key: str | None) -> tuple[str, str | None] | None:
+    """(target id, kind) of the model `key` maps to: the override file first."""
+    if key is None:
+        return None
+    view, inv = part(ctx.view, View), part(ctx.inv, Target)
+    src = view.models.get(key)
+    if src and src.source_id and src.source_id in ctx.opt.model_map:
+        target_id = ctx.opt.model_map[src.source_id]
+        kind = next((m.kind for m in inv.models.values() if m.id == target_id), None)
+        return target_id, kind
+    have = inv.models.get(key)
+    return (have.id, have.kind) if have else None
+
+
+def plan(ctx: PlanContext[View, Target]) -> None:
     if not ctx.opt.models or ctx.filtered:
         return
     for key, model in sorted(ctx.view.models.items()):
@@ -160,7 +170,7 @@ def plan(ctx: PlanContext) -> None:
             continue
         action = Action(id=yaml_action_id(key), kind="model.yaml", object=key, op="create",
                         params={"model": key, "files": model.files})  # fmt: skip
-        target = ctx.target_model(key)
+        target = target_model(ctx, key)
         if model.combined_only:
             ctx.mark(action, "blocked", "this snapshot holds the model's combined YAML "
                      "(schema views included), not its own layer: back up again")  # fmt: skip
@@ -181,7 +191,8 @@ async def write_yaml(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     """Make the target model's own layer (`extension` mode) equal the snapshot's, file for
     file: changed files written, files the snapshot lacks deleted (an empty file deletes in
     extension mode). The schema model's views are never copied in."""
-    model_id = next(m.id for m in ctx.inventory.models.values() if m.key == a.params["model"])
+    models = part(ctx.inventory, Target).models
+    model_id = next(m.id for m in models.values() if m.key == a.params["model"])
     have = (await c.get_model_yaml(model_id, mode="extension")).files
     want = a.params["files"]
     for key in sorted(set(want) | set(have)):
@@ -195,7 +206,7 @@ async def write_yaml(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
 # ---------------------------------------------------------------------- verify
 
 
-async def verify(ctx: VerifyContext) -> None:
+async def verify(ctx: VerifyContext[View, Target]) -> None:
     """The model's own layer, file for file: a file the snapshot lacks is a difference too
     (a copy of a schema view no longer follows the schema's refreshes)."""
     if not (ctx.whole and ctx.models):
@@ -237,6 +248,8 @@ class Target(BaseModel):
 
 HANDLER = Handler(
     name="models",
+    view=View,
+    target=Target,
     ids=("model",),  # its action ids' kinds
     jobs={"connections": list_connections, "model_yaml": read_yaml, **content.JOBS},
     roots=("connections",),

@@ -19,8 +19,16 @@ from pydantic import BaseModel, Field
 from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import JobResult
+from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
+from omnimigrate.platforms.omni.handlers import identities, models
+from omnimigrate.platforms.omni.handlers.identities import (
+    identity_deps,
+    missing_reason,
+    principal_ok,
+)
+from omnimigrate.platforms.omni.handlers.models import target_model
 from omnimigrate.platforms.omni.principals import Principal
 
 if TYPE_CHECKING:
@@ -28,7 +36,6 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
     from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
@@ -78,7 +85,7 @@ async def read_group_roles(
     return await ctx.refusable(ENTRY_TYPES["group"], args, roles)
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+def load(r: SnapshotReader, view: View) -> None:
     for kind, type_ in ENTRY_TYPES.items():
         for o in r.entries(type_):
             for a in (r.blob(o) or {}).get("results", []):
@@ -92,20 +99,19 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
                 ))  # fmt: skip
 
 
-def read_target_for(
-    inv: TargetInventory, view: SnapshotView
-) -> list[Callable[[OmniClient], Awaitable[None]]]:
+def read_target_for(inv: Target, view: View) -> list[Callable[[OmniClient], Awaitable[None]]]:
     """The direct roles the target gives each principal the snapshot gives roles to."""
     wanted = sorted({(r.principal.kind, r.principal.key) for r in view.roles})
-    models = {m.id: m.key for m in inv.models.values()}
-    connections = {v: k for k, v in inv.connections.items()}
+    on_target = part(inv, models.Target)
+    model_keys = {m.id: m.key for m in on_target.models.values()}
+    connections = {v: k for k, v in on_target.connections.items()}
 
     def reader(kind: str, key: str, pid: str) -> Callable[[OmniClient], Awaitable[None]]:
         async def read(client: OmniClient) -> None:
             get = client.user_model_roles if kind == "user" else client.group_model_roles
             result = await get(pid)
             inv.roles[principal_key(kind, key)] = sorted(
-                (scope_of(models.get(a.model_id or ""), connections.get(a.connection_id or "")),
+                (scope_of(model_keys.get(a.model_id or ""), connections.get(a.connection_id or "")),
                  a.role_name)
                 for a in result.results
                 if is_direct(kind, a.from_)
@@ -113,11 +119,12 @@ def read_target_for(
 
         return read
 
-    ids = {"user": inv.users, "group": inv.groups}
+    people = part(inv, identities.Target)
+    ids = {"user": people.users, "group": people.groups}
     return [reader(kind, key, ids[kind][key]) for kind, key in wanted if key in ids[kind]]
 
 
-def plan(ctx: PlanContext) -> None:
+def plan(ctx: PlanContext[View, Target]) -> None:
     if ctx.filtered:
         return
     wanted: dict[str, set[str]] = {}  # principal -> the target scopes the snapshot gives it
@@ -125,7 +132,7 @@ def plan(ctx: PlanContext) -> None:
         ctx.view.roles, key=lambda r: (r.principal.kind, r.principal.key, r.model or "", r.role)
     ):
         scope = scope_of(r.model, r.connection)
-        model_id = (ctx.target_model(r.model) or (None,))[0] if r.model else None
+        model_id = (target_model(ctx, r.model) or (None,))[0] if r.model else None
         on_target = _target_scope(ctx, model_id, r.connection)
         wanted.setdefault(principal_key(r.principal.kind, r.principal.key), set()).add(on_target)
         action = Action(
@@ -135,16 +142,16 @@ def plan(ctx: PlanContext) -> None:
                     "model_id": model_id, "connection": r.connection},
         )  # fmt: skip
         have = ctx.inv.roles.get(principal_key(r.principal.kind, r.principal.key), [])
-        if not ctx.principal_ok(r.principal):
-            ctx.mark(action, "blocked", ctx.missing_reason(r.principal))
+        if not principal_ok(ctx, r.principal):
+            ctx.mark(action, "blocked", missing_reason(r.principal))
         elif r.model and model_id is None:
             ctx.mark(action, "blocked", f"model {r.model} is not on the target")
-        elif not r.model and (r.connection or "") not in ctx.inv.connections:
+        elif not r.model and (r.connection or "") not in part(ctx.inv, models.Target).connections:
             ctx.mark(action, "blocked", f"connection {r.connection} is not on the target")
         elif (on_target, r.role) in {tuple(x) for x in have}:
             ctx.mark(action, "skip", "exists on the target")
         else:
-            ctx.decide(action, ctx.identity_deps([r.principal]))
+            ctx.decide(action, identity_deps(ctx, [r.principal]))
     for principal, have in sorted(ctx.inv.roles.items()):
         kind, _, key = principal.partition(":")
         for scope, role in have:
@@ -153,11 +160,14 @@ def plan(ctx: PlanContext) -> None:
                                object=f"{key} {role} on {scope}", op="extra", reason=EXTRA))  # fmt: skip
 
 
-def _target_scope(ctx: PlanContext, model_id: str | None, connection: str | None) -> str:
+def _target_scope(
+    ctx: PlanContext[View, Target], model_id: str | None, connection: str | None
+) -> str:
     """The scope a role lands on, named as the target names it (a `--model-map` moves it)."""
     if model_id is None:
         return scope_of(None, connection)
-    return next((m.key for m in ctx.inv.models.values() if m.id == model_id), model_id)
+    held = part(ctx.inv, models.Target).models
+    return next((m.key for m in held.values() if m.id == model_id), model_id)
 
 
 async def assign(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
@@ -170,7 +180,7 @@ async def assign(ctx: ApplyContext, c: OmniClient, a: Action) -> None:
     await ctx.record(a, "done")
 
 
-async def verify(ctx: VerifyContext) -> None:
+async def verify(ctx: VerifyContext[View, Target]) -> None:
     """Each principal's direct roles on the scopes the snapshot gives it roles on; a role on
     another scope is an extra, named as plan names it, and not a difference."""
     if not ctx.whole:
@@ -183,7 +193,8 @@ async def verify(ctx: VerifyContext) -> None:
         ] = r.role
     for (kind, key), roles in sorted(wanted.items()):
         t.checked += 1
-        ids = ctx.inv.users if kind == "user" else ctx.inv.groups
+        people = part(ctx.inv, identities.Target)
+        ids = people.users if kind == "user" else people.groups
         if key not in ids:
             t.missing(f"{kind} {key}")
             continue
@@ -214,6 +225,8 @@ class Target(BaseModel):
 
 HANDLER = Handler(
     name="roles",
+    view=View,
+    target=Target,
     ids=("role",),  # its action ids' kinds
     jobs={"user_model_roles": read_user_roles, "group_model_roles": read_group_roles},
     per_user=(JobTemplate("user_model_roles"),),

@@ -19,13 +19,21 @@ from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.apply import RestoreError
 from omnimigrate.engine.handler import JobTemplate
 from omnimigrate.engine.jobs import Job, JobResult
+from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Action
 from omnimigrate.errors import ApiStatusError, NotFound
 from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni.delivery import Delivery, DeliveryShapeError, read_delivery
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
+from omnimigrate.platforms.omni.handlers import documents
 from omnimigrate.platforms.omni.handlers.documents import document_step
-from omnimigrate.platforms.omni.handlers.identities import plan_email_only
+from omnimigrate.platforms.omni.handlers.identities import Target as People
+from omnimigrate.platforms.omni.handlers.identities import (
+    group_ok,
+    missing_reason,
+    plan_email_only,
+    user_ok,
+)
 from omnimigrate.platforms.omni.principals import Principal
 from omnimigrate.platforms.omni.queries import (
     QUERIES_ENTRY,
@@ -39,7 +47,6 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.omni.backup import BackupContext
     from omnimigrate.platforms.omni.client import OmniClient
     from omnimigrate.platforms.omni.planning import PlanContext
-    from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
     from omnimigrate.platforms.omni.snapshot_view import SnapshotReader
     from omnimigrate.platforms.omni.verifying import VerifyContext
 
@@ -155,7 +162,7 @@ async def read_queries(
 # ---------------------------------------------------------------------- snapshot view
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+def load(r: SnapshotReader, view: View) -> None:
     for o in r.entries("schedule"):
         raw = r.blob(o)
         if not raw:
@@ -218,7 +225,7 @@ def _listed(keys: dict[str, str]) -> str:
 # ---------------------------------------------------------------------- inventory
 
 
-async def read_target(client: OmniClient, inv: TargetInventory) -> None:
+async def read_target(client: OmniClient, inv: Target) -> None:
     async for s in client.list_schedules():
         raw = s.dump()
         key = schedule_key(s.identifier, s.name)
@@ -231,21 +238,22 @@ async def read_target(client: OmniClient, inv: TargetInventory) -> None:
 # ---------------------------------------------------------------------- plan
 
 
-def plan(ctx: PlanContext) -> None:
-    chosen = {d.identifier for d in ctx.docs}
+def plan(ctx: PlanContext[View, Target]) -> None:
+    chosen = {d.identifier for d in ctx.once(documents.selected)}
     for key, s in sorted(ctx.view.schedules.items()):
         if s.identifier in chosen:
             _plan_one(ctx, key, s)
 
 
-def _plan_one(ctx: PlanContext, key: str, s: SourceSchedule) -> None:
+def _plan_one(ctx: PlanContext[View, Target], key: str, s: SourceSchedule) -> None:
     imp = document_step(s.identifier, "import")
-    groups = [g for g in s.groups if ctx.group_ok(g)]
+    groups = [g for g in s.groups if group_ok(ctx, g)]
     for g in sorted(set(s.groups) - set(groups)):
         ctx.add(Action(id=action_id("schedule", key, "group", g), kind="grant",
                        object=f"{key} -> {g}", op="blocked",
-                       reason=ctx.missing_reason(Principal(kind="group", key=g))))  # fmt: skip
-    externals = [e for e in s.emails if e not in ctx.inv.users and e not in ctx.inv.email_only]
+                       reason=missing_reason(Principal(kind="group", key=g))))  # fmt: skip
+    people = part(ctx.inv, People)
+    externals = [e for e in s.emails if e not in people.users and e not in people.email_only]
     upserts = [plan_email_only(ctx, email) for email in externals]
     action = Action(
         id=action_id("schedule", key), kind="schedule.create", object=key, op="create",
@@ -268,12 +276,12 @@ def _plan_one(ctx: PlanContext, key: str, s: SourceSchedule) -> None:
         ctx.mark(action, "blocked", UNCREATABLE[destination])
         return
     action.warning = "; ".join(w for w in (SECRETS.get(destination), s.query_warning) if w)
-    if s.owner and not ctx.user_ok(s.owner):
-        ctx.mark(action, "blocked", ctx.missing_reason(Principal(kind="user", key=s.owner)))
+    if s.owner and not user_ok(ctx, s.owner):
+        ctx.mark(action, "blocked", missing_reason(Principal(kind="user", key=s.owner)))
         return
     rec = ctx.ledger.get(action.id)
-    on_target = schedule_key(ctx.aliases.get(s.identifier, s.identifier), s.name)
-    trashed = s.identifier in ctx.inv.trashed and key in ctx.inv.schedules
+    on_target = schedule_key(ctx.once(documents.aliases).get(s.identifier, s.identifier), s.name)
+    trashed = s.identifier in part(ctx.inv, documents.Target).trashed and key in ctx.inv.schedules
     if trashed and ctx.op_of(imp) == "blocked":  # not a conflict: its dashboard stays in the trash
         ctx.mark(action, "blocked", f"blocked by {imp}")
     elif trashed and ctx.reimported([imp]):
@@ -391,7 +399,7 @@ def create_requests(a: Action) -> int:
 # ---------------------------------------------------------------------- verify
 
 
-async def verify(ctx: VerifyContext) -> None:
+async def verify(ctx: VerifyContext[View, Target]) -> None:
     """Each schedule's delivery is read from the target exactly as from the source (one
     reading, delivery.py), then compared field by field."""
     t = ctx.report("schedules")
@@ -492,6 +500,8 @@ class Target(BaseModel):
 
 HANDLER = Handler(
     name="schedules",
+    view=View,
+    target=Target,
     ids=("schedule",),  # its action ids' kinds
     jobs={"schedules": list_schedules, "schedule": read_schedule, QUERIES_ENTRY: read_queries},
     roots=("schedules",),
