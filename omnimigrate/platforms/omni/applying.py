@@ -17,7 +17,7 @@ from omnimigrate.engine.plan import Action
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger, Status
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.planning import OmniPlan
-from omnimigrate.platforms.omni.principals import Principal
+from omnimigrate.platforms.omni.principals import People, Principal
 from omnimigrate.platforms.omni.queries import QueryReads
 from omnimigrate.snapshot.blobs import BlobStore
 
@@ -29,16 +29,10 @@ class HasId(Protocol):
     def id(self) -> str: ...
 
 
-class Known(Protocol):
+class Known(People, Protocol):
     """What the target inventory holds of the objects other types' writes name (the
     identities', folders', models' and schedules' handlers' parts)."""
 
-    @property
-    def users(self) -> Mapping[str, str]: ...
-    @property
-    def email_only(self) -> Mapping[str, str]: ...
-    @property
-    def groups(self) -> Mapping[str, str]: ...
     @property
     def folders(self) -> Mapping[str, HasId]: ...
     @property

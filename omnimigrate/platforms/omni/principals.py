@@ -3,6 +3,7 @@ types that carry grants (folders, documents, model roles, schedules)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
@@ -14,6 +15,18 @@ from omnimigrate.engine.protocol import share_diff
 class Principal(BaseModel, frozen=True):
     kind: Literal["user", "group"]
     key: str  # a user's lowercased email or a group's name
+
+
+class People(Protocol):
+    """What the target inventory holds of its principals (the identities handler's part),
+    as the contexts that may not import a handler read it: ids by email and by name."""
+
+    @property
+    def users(self) -> Mapping[str, str]: ...
+    @property
+    def email_only(self) -> Mapping[str, str]: ...
+    @property
+    def groups(self) -> Mapping[str, str]: ...
 
 
 class Grant(BaseModel, frozen=True):

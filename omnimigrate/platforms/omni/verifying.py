@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from omnimigrate.engine.verify import SpreadReads, TypeReport, VerifyReport
-from omnimigrate.platforms.omni.principals import GrantKey
+from omnimigrate.platforms.omni.principals import GrantKey, People
 
 ViewT = TypeVar("ViewT")  # the handler's part of the snapshot view (the whole, composed)
 InventoryT = TypeVar("InventoryT")  # its part of the target inventory
@@ -26,16 +26,10 @@ class Model(Protocol):
     def key(self) -> str: ...
 
 
-class Named(Protocol):
+class Named(People, Protocol):
     """What the target inventory holds of the principals and models verify names (the
     identities' and models' handlers' parts)."""
 
-    @property
-    def users(self) -> Mapping[str, str]: ...
-    @property
-    def email_only(self) -> Mapping[str, str]: ...
-    @property
-    def groups(self) -> Mapping[str, str]: ...
     @property
     def models(self) -> Mapping[str, Model]: ...
 
