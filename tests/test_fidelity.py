@@ -23,7 +23,7 @@ from omnimigrate.platforms.omni.fake.scenario import Scenario, ScenarioSpec, gen
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.platforms.omni.handlers.folders import force_path
 from omnimigrate.platforms.omni.inventory import read_inventory
-from omnimigrate.platforms.omni.options import OmniRestoreOptions
+from omnimigrate.platforms.omni.options import OmniRestoreOptions, OmniVerifyOptions
 from omnimigrate.platforms.omni.planning import OmniPlan
 from omnimigrate.platforms.omni.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
@@ -64,7 +64,7 @@ async def migrate(start_fake, tmp_path, shape: str, spec: ScenarioSpec) -> Migra
 
 async def verify_target(snap, target, token):
     async with client_for(target, token) as client:
-        return await verify(snap.source, [client], models=True)
+        return await verify(snap.source, [client], OmniVerifyOptions(models=True))
 
 
 def email(state: st.OrgState, user_id: str | None) -> str | None:

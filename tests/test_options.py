@@ -60,7 +60,7 @@ def test_verify_refuses_an_omni_only_option_for_lightdash(
     done = run("verify", "--store", str(tmp_path), "--against", url, "--platform", "lightdash",
                "--pause-schedules", env={"LIGHTDASH_API_KEY": "t0ken"})  # fmt: skip
     assert done.returncode == 2, done.stderr
-    assert "--pause-schedules is not an option of a Lightdash restore" in done.stderr
+    assert "--pause-schedules is not an option of a Lightdash verify" in done.stderr
     with pytest.raises(BlockingIOError):
         sock.accept()
 

@@ -17,6 +17,7 @@ from omnimigrate.engine.verify import SpreadReads, TypeReport, VerifyReport
 from omnimigrate.http.transport import key_stats
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.inventory import read_inventory
+from omnimigrate.platforms.omni.options import OmniVerifyOptions
 from omnimigrate.platforms.omni.principals import GrantKey
 from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
 from omnimigrate.platforms.omni.trash import restored_as
@@ -91,23 +92,23 @@ class VerifyContext:
 async def verify(
     source: SnapshotView,
     clients: Sequence[OmniClient],
+    options: OmniVerifyOptions | None = None,
     *,
-    models: bool = False,
-    documents: list[str] | None = None,
     concurrency: int = 4,
     store: Store | None = None,
-    pause_schedules: bool = False,
 ) -> VerifyReport:
-    """`store`: where the target's restore ledger is, which names the documents a restore
+    """`options`: what to compare and expect (None: everything, as the snapshot has it);
+    `store`: where the target's restore ledger is, which names the documents a restore
     brought back under a new identifier (their own in the target's trash)."""
+    options = options or OmniVerifyOptions()
     inv = await read_inventory(clients, source)
     aliases = {}
     if store is not None:
         ledger = await asyncio.to_thread(RestoreLedger, store, ledger_name(inv))
         aliases = restored_as(ledger.records, inv)
     reads = SpreadReads(clients, concurrency)
-    ctx = VerifyContext(source, inv, reads, documents, models, aliases)
-    ctx.pause_schedules = pause_schedules
+    ctx = VerifyContext(source, inv, reads, options.documents, options.models, aliases)
+    ctx.pause_schedules = options.pause_schedules
     for handler in REGISTRY.handlers:
         if handler.verify:
             await handler.verify(ctx)
