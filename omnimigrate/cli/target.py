@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import click
 import yaml
@@ -141,17 +141,19 @@ class RestoreFlags:
     model_map: Path | None = None
 
     def given(self) -> dict[str, Any]:
-        """The options set (a default is not given: every platform has it), in the typed
-        options' own values."""
-        out: dict[str, Any] = {}
-        for name, value in given_fields(self).items():
-            if name == "on_conflict" and value == "skip":
-                continue
-            out[name] = load_model_map(value) if name == "model_map" else value
-        return out
+        """The options set (a default is not given: every platform has it)."""
+        given = given_fields(self)
+        if given.get("on_conflict") == "skip":
+            del given["on_conflict"]
+        return given
 
     def options_for(self, platform: Platform) -> RestoreOptions:
-        return typed_options(platform, platform.options_type, self.given(), "restore")
+        """Refused before the --model-map file is read; then in the typed options' values."""
+        given = self.given()
+        refuse_foreign(platform, platform.options_type, given, "restore")
+        if self.model_map is not None:
+            given["model_map"] = load_model_map(self.model_map)
+        return platform.options_type.model_validate(given)
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,9 @@ class VerifyFlags:
     pause_schedules: bool = False
 
     def options_for(self, platform: Platform) -> VerifyOptions:
-        return typed_options(platform, platform.verify_options_type, given_fields(self), "verify")
+        given = given_fields(self)
+        refuse_foreign(platform, platform.verify_options_type, given, "verify")
+        return platform.verify_options_type.model_validate(given)
 
 
 def given_fields(flags: Any) -> dict[str, Any]:
@@ -180,15 +184,16 @@ def given_fields(flags: Any) -> dict[str, Any]:
 # an option whose flag is not its name with dashes
 FLAGS = {"documents": "--document"}
 
-Options = TypeVar("Options", RestoreOptions, VerifyOptions)
 
-
-def typed_options(
-    platform: Platform, model: type[Options], given: dict[str, Any], what: str
-) -> Options:
-    """`given` as the platform's options of a `what` (its restore's, its verify's); one it
-    does not take is a usage error naming the option and the platform, raised before any
-    request."""
+def refuse_foreign(
+    platform: Platform,
+    model: type[RestoreOptions] | type[VerifyOptions],
+    given: dict[str, Any],
+    what: str,
+) -> None:
+    """An option of `given` that `model` (the platform's options of a `what`: its restore's,
+    its verify's) does not take is a usage error naming the option and the platform, raised
+    before any request."""
     for name in given:
         if name not in model.model_fields:
             flag = FLAGS.get(name, "--" + name.replace("_", "-"))
@@ -199,7 +204,6 @@ def typed_options(
                 f"({owners} only{why}): remove it",
                 ctx=click.get_current_context(silent=True),
             )
-    return model.model_validate(given)
 
 
 def owners_of(option: str, what: str) -> list[str]:
