@@ -183,13 +183,14 @@ def given_fields(flags: Any) -> dict[str, Any]:
 
 # an option whose flag is not its name with dashes
 FLAGS = {"documents": "--document"}
+Command = Literal["restore", "verify"]  # whose options: a restore's or a verify's
 
 
 def refuse_foreign(
     platform: Platform,
     model: type[RestoreOptions] | type[VerifyOptions],
     given: dict[str, Any],
-    what: str,
+    what: Command,
 ) -> None:
     """An option of `given` that `model` (the platform's options of a `what`: its restore's,
     its verify's) does not take is a usage error naming the option and the platform, raised
@@ -206,7 +207,7 @@ def refuse_foreign(
             )
 
 
-def owners_of(option: str, what: str) -> list[str]:
+def owners_of(option: str, what: Command) -> list[str]:
     """The platforms whose restores (or verifies) take an option, by display name."""
     return [
         name.capitalize()
@@ -215,7 +216,7 @@ def owners_of(option: str, what: str) -> list[str]:
     ]
 
 
-def _options_type(platform: Platform, what: str) -> type[RestoreOptions] | type[VerifyOptions]:
+def _options_type(platform: Platform, what: Command) -> type[RestoreOptions] | type[VerifyOptions]:
     return platform.verify_options_type if what == "verify" else platform.options_type
 
 
