@@ -32,6 +32,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from omnimigrate.engine.preflight import preflight as run_preflight
 from omnimigrate.errors import ConfigError
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.http.sessions import SessionFactory
@@ -103,11 +104,8 @@ class InstanceConfig(BaseModel):
         self, tokens: list[SecretStr], sessions: SessionFactory, timeout: float = 10.0
     ) -> None:
         """One request per key before anything is opened (raises InstanceUnusable)."""
-        scope = {"project": self.project} if self.platform == "lightdash" else {}
-        check = platform_named(self.platform).preflight(
-            self.url, tokens, self.token_env, timeout, sessions, **scope
-        )
-        asyncio.run(check)
+        checks = platform_named(self.platform).checks(self.project)
+        asyncio.run(run_preflight(checks, self.url, tokens, self.token_env, timeout, sessions))
 
 
 class ReplicationRule(BaseModel):

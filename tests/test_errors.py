@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import socket
@@ -11,16 +12,18 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from omnimigrate.engine.platform import InstanceUnusable
+from omnimigrate.engine.preflight import preflight
 from omnimigrate.errors import ApiStatusError, AuthError, NotFound, TransportError
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.http.sessions import open_session
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.lightdash.client import LightdashClient
-from omnimigrate.platforms.lightdash.platform import preflight as lightdash_preflight
+from omnimigrate.platforms.lightdash.preflight import LightdashChecks
 from omnimigrate.platforms.omni.client import OmniClient
 from tests.conftest import FAST_RETRY, client_for, local_server
 
 ONE_TRY = RetryPolicy(attempts=1)
+lightdash_preflight = functools.partial(preflight, LightdashChecks())
 
 
 def _one_line(err: Exception) -> str:

@@ -21,7 +21,7 @@ from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.scenario import Scenario, ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.platforms.omni.handlers.folders import force_path
-from omnimigrate.platforms.omni.options import OmniRestoreOptions
+from omnimigrate.platforms.omni.options import OmniRestoreOptions, OmniVerifyOptions
 from omnimigrate.platforms.omni.phases import PLAN_TYPE, make_runner, read_inventory, verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.store import LocalStore
@@ -61,7 +61,7 @@ async def migrate(start_fake, tmp_path, shape: str, spec: ScenarioSpec) -> Migra
 
 async def verify_target(snap, target, token):
     async with client_for(target, token) as client:
-        return await verify(snap.source, [client], models=True)
+        return await verify(snap.source, [client], OmniVerifyOptions(models=True))
 
 
 def email(state: st.OrgState, user_id: str | None) -> str | None:

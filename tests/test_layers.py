@@ -216,3 +216,51 @@ def _words(text: str) -> set[str]:
         word = raw.strip(",;'\"").rstrip(".")
         words |= {word, word.split(":", 1)[0]}
     return words
+
+
+ABOVE_THE_ENGINE = ("omnimigrate.fakes", "omnimigrate.platforms", "omnimigrate.config",
+                    "omnimigrate.service", "omnimigrate.cli")  # fmt: skip
+
+
+def test_the_engine_imports_no_platform_nor_anything_above_it() -> None:
+    """Every module of the engine, the pre-flight frame among them: a platform comes in only
+    through `engine/platform.py`'s registry, by name."""
+    edges = graph()
+    engine = [m for m in edges if m == "omnimigrate.engine" or m.startswith("omnimigrate.engine.")]
+    assert {"omnimigrate.engine.preflight", "omnimigrate.engine.platform"} <= set(engine)
+    up = {
+        f"{a} -> {b}"
+        for a in engine
+        for b in edges[a]
+        if any(b == p or b.startswith(p + ".") for p in ABOVE_THE_ENGINE)
+    }
+    assert up == set()
+
+
+def platform_options() -> set[str]:
+    """The restore and verify options a platform declares beyond every platform's."""
+    from omnimigrate.engine.plan import RestoreOptions
+    from omnimigrate.engine.verify import VerifyOptions
+    from omnimigrate.platforms import PLATFORMS, platform_named
+
+    own: set[str] = set()
+    for name in PLATFORMS:
+        platform = platform_named(name)
+        own |= set(platform.options_type.model_fields) - set(RestoreOptions.model_fields)
+        own |= set(platform.verify_options_type.model_fields) - set(VerifyOptions.model_fields)
+    return own
+
+
+def test_the_engine_names_no_platform_nor_a_platforms_own_option() -> None:
+    """What verify expects after a restore follows from the platform's typed options (by
+    name, `VerifyOptions.of_restore`), so the engine spells none of them out."""
+    own = platform_options()
+    assert {"models", "pause_schedules", "documents", "trashed"} <= own
+    named = {
+        f"{name}: {word}"
+        for name, strings in engine_strings().items()
+        for s in strings
+        for word in _words(s)
+        if word in own or word.lower() in ("omni", "lightdash")
+    }
+    assert named == set()

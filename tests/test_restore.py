@@ -10,7 +10,7 @@ from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeSettings
-from omnimigrate.platforms.omni.options import OmniRestoreOptions
+from omnimigrate.platforms.omni.options import OmniRestoreOptions, OmniVerifyOptions
 from omnimigrate.platforms.omni.phases import verify
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
@@ -26,7 +26,7 @@ async def restore(snap, fake, token, **options):
 
 async def report_of(snap, fake, token, **kw):
     async with client_for(fake, token) as client:
-        return await verify(snap.source, [client], **kw)
+        return await verify(snap.source, [client], OmniVerifyOptions(**kw))
 
 
 def no_duplicates(state) -> None:

@@ -24,6 +24,7 @@ from omnimigrate.engine.drill import DrillReport
 from omnimigrate.engine.restore import open_snapshot
 from omnimigrate.http.sessions import open_session
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
+from omnimigrate.platforms.omni.options import OmniVerifyOptions
 from omnimigrate.platforms.omni.phases import verify
 from omnimigrate.service.event_queue import MemoryQueue, SqsQueue
 from omnimigrate.service.events import (
@@ -122,7 +123,7 @@ async def test_backup_event_on_sqs_backs_up_replicates_into_standby_and_verifies
     completed = capture.events[0]
     snap = open_snapshot(store, completed.snapshot_id, "src")
     async with client_for(target, spare.org_token) as c:
-        report = await verify(snap.source, [c], models=True)
+        report = await verify(snap.source, [c], OmniVerifyOptions(models=True))
     assert report.ok, {k: t.differences[:3] for k, t in report.types.items()}
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
         "Attributes"]["ApproximateNumberOfMessages"] == "0"  # fmt: skip

@@ -15,12 +15,13 @@ from omnimigrate.cli import with_commands
 from omnimigrate.cli.doctor import diagnose
 from omnimigrate.config import InstanceConfig
 from omnimigrate.engine.platform import InstanceUnusable
+from omnimigrate.engine.preflight import preflight
 from omnimigrate.http.retry import RetryPolicy
 from omnimigrate.platforms.lightdash.platform import client_pool as ld_pool
-from omnimigrate.platforms.lightdash.platform import preflight as ld_preflight
+from omnimigrate.platforms.lightdash.preflight import LightdashChecks
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.pool import client_pool
-from omnimigrate.platforms.omni.preflight import preflight
+from omnimigrate.platforms.omni.preflight import OmniChecks
 from omnimigrate.service.events import SnapshotCompleted
 from omnimigrate.service.sinks import WebhookSink
 from tests.transport import MockSessions
@@ -78,10 +79,10 @@ async def test_a_pool_shares_one_session_of_the_factory_between_its_keys() -> No
 
 async def test_omni_preflight_sends_through_the_factory() -> None:
     sessions = MockSessions(omni)
-    await preflight(OMNI, [SecretStr("k1")], ["OMNI_TOKEN"], 5.0, sessions)
+    await preflight(OmniChecks(), OMNI, [SecretStr("k1")], ["OMNI_TOKEN"], 5.0, sessions)
     assert sessions.requests == ["GET omni.test/api/scim/v2/Users?count=1"]
     with pytest.raises(InstanceUnusable, match=r"refused the token in \$OMNI_TOKEN"):
-        await preflight(OMNI, [SecretStr("bad")], ["OMNI_TOKEN"], 5.0, sessions)
+        await preflight(OmniChecks(), OMNI, [SecretStr("bad")], ["OMNI_TOKEN"], 5.0, sessions)
     # refused, it asks the same transport whether the URL is a Lightdash
     assert sessions.requests[-1] == "GET omni.test/api/v1/health"
 
@@ -89,15 +90,16 @@ async def test_omni_preflight_sends_through_the_factory() -> None:
 async def test_an_omni_preflight_pointed_at_a_lightdash_names_the_platform() -> None:
     sessions = MockSessions(lightdash)
     with pytest.raises(InstanceUnusable, match=r"it is a Lightdash \(0.2100.0\) server"):
-        await preflight(LIGHTDASH, [SecretStr("k1")], ["OMNI_TOKEN"], 5.0, sessions)
+        await preflight(OmniChecks(), LIGHTDASH, [SecretStr("k1")], ["OMNI_TOKEN"], 5.0, sessions)
 
 
 async def test_lightdash_preflight_sends_through_the_factory() -> None:
     sessions = MockSessions(lightdash)
-    await ld_preflight(LIGHTDASH, [SecretStr("good")], ["LD"], 5.0, sessions, project="Staging")
+    staging = LightdashChecks("Staging")
+    await preflight(staging, LIGHTDASH, [SecretStr("good")], ["LD"], 5.0, sessions)
     assert sessions.requests == ["GET lightdash.test/api/v1/org/projects"]
     with pytest.raises(InstanceUnusable, match=r"refused the token in \$LD \(401"):
-        await ld_preflight(LIGHTDASH, [SecretStr("bad")], ["LD"], 5.0, sessions)
+        await preflight(LightdashChecks(), LIGHTDASH, [SecretStr("bad")], ["LD"], 5.0, sessions)
     assert sessions.requests[-1] == "GET lightdash.test/api/v1/health"
 
 

@@ -15,7 +15,7 @@ from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore, 
 from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
-from omnimigrate.platforms.omni.options import OmniRestoreOptions
+from omnimigrate.platforms.omni.options import OmniRestoreOptions, OmniVerifyOptions
 from omnimigrate.platforms.omni.phases import verify
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup
@@ -90,7 +90,9 @@ async def undelete(fake: FakeOmni, snap, token: str, **options: Any):
 async def verified(fake: FakeOmni, snap, token: str, documents: list[str]) -> list[str]:
     """Verify of the selection, reading the restore ledger: 100 %, and its notes."""
     async with client_for(fake, token) as c:
-        report = await verify(snap.source, [c], documents=documents, store=snap.store)
+        report = await verify(
+            snap.source, [c], OmniVerifyOptions(documents=documents), store=snap.store
+        )
     assert report.types["documents"].checked == len(documents)
     for title, t in report.types.items():
         assert t.matching == t.checked, (title, t.differences)

@@ -135,7 +135,8 @@ async def run_demo(
                 await apply_plan(snap, await plan_restore(snap, cs, fakes.options), cs)
             rerun_writes = len(target.log.writes()) - writes
             async with phase("verify"):
-                report = await snap.platform.verify(snap.source, cs, models=True)
+                expected = snap.platform.verify_options_type.of_restore(fakes.options)
+                report = await snap.platform.verify(snap.source, cs, expected)
     finally:
         await source.stop()
         await target.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -21,6 +20,7 @@ from omnimigrate.cli.target import (
     Acknowledged,
     RestoreFlags,
     Target,
+    TargetFlags,
     accept_blocked_option,
     restore_options,
 )
@@ -68,22 +68,21 @@ def print_drill(report: DrillReport, where: str, console: Console) -> None:
     help="Also write drill.html here (default: only into the store).",
 )
 @click.pass_obj
-def drill_command(app: AppContext, target: str | None, target_token_env: tuple[str, ...],
-                  accept_blocked: Path | None, html_copy: Path | None, flags: RestoreFlags,
-                  **kw: Any) -> None:  # fmt: skip
+def drill_command(app: AppContext, accept_blocked: Path | None, html_copy: Path | None,
+                  where: TargetFlags, flags: RestoreFlags) -> None:  # fmt: skip
     """A DR drill: restore a snapshot into a standby, verify it and check its content; the
     evidence goes into the store beside the snapshot. Exit 0 when it passed, 3 otherwise.
 
     Run it right after a restore (a replication rule's) and the restore writes nothing: the
     drill then verifies and checks what that restore left."""
-    configured = app.settings.service.restore_target(target) if target else None
+    configured = app.settings.service.restore_target(where.target) if where.target else None
     accepted = Acknowledged(accept_blocked, configured.accept_blocked if configured else [])
-    tgt = Target(app, target, target_token_env, kw)
+    tgt = Target(app, where)
     options = tgt.options(flags)
     tgt.preflight()
-    store = store_for(app, kw["store"])
+    store = store_for(app, where.store)
     snap, manifest = open_drilled(
-        store, kw["snapshot"], kw["source_instance"], cipher_for(app, store)
+        store, where.snapshot, where.source_instance, cipher_for(app, store)
     )
     drill = Drill(
         snap, manifest, options, rate=tgt.rate, period=app.settings.rate_period,
@@ -97,10 +96,10 @@ def drill_command(app: AppContext, target: str | None, target_token_env: tuple[s
 
     report = asyncio.run(run())
     html = render_drill(report)
-    where = save_drill(store, report, html)
+    saved = save_drill(store, report, html)
     if html_copy:
         html_copy.write_text(html)
-    print_drill(report, f"{store.url}/{where}", make_console())
+    print_drill(report, f"{store.url}/{saved}", make_console())
     tgt.push_drill(report)
     raise SystemExit(EXIT_OK if report.ok else EXIT_PARTIAL)
 

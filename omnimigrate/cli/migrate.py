@@ -20,6 +20,7 @@ from omnimigrate.cli.target import (
     Acknowledged,
     RestoreFlags,
     Target,
+    TargetFlags,
     accept_blocked_option,
     exit_code,
     print_result,
@@ -52,25 +53,25 @@ def without_snapshot(func: Callable[..., Any]) -> Callable[..., Any]:
 @report_option
 @accept_blocked_option
 @click.pass_obj
-def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, ...], source_project: str | None, target: str,
-                    target_token_env: tuple[str, ...], report: Path | None, accept_blocked: Path | None, flags: RestoreFlags, **kw: Any) -> None:  # fmt: skip
+def migrate_command(app: AppContext, source: str, source_token_env: tuple[str, ...], source_project: str | None,
+                    report: Path | None, accept_blocked: Path | None, where: TargetFlags, flags: RestoreFlags) -> None:  # fmt: skip
     """Back up SOURCE, then restore that snapshot into TARGET."""
     accepted = Acknowledged(accept_blocked)
     src = instance_for(app.settings, source, list(source_token_env), "OMNI_SOURCE_TOKEN",
-                       platform=kw["platform"], project=source_project)  # fmt: skip
+                       platform=where.platform, project=source_project)  # fmt: skip
     src_tokens = resolve_tokens(src.token_env, platform=src.platform)
     for t in src_tokens:
         app.redactor.add(t.get_secret_value())
-    tgt = Target(app, target, target_token_env, kw)
+    tgt = Target(app, where)
     options = tgt.options(flags)
     settings = app.settings
     preflight(app, src, src_tokens)
     tgt.preflight()
     cache = writable_cache(app)
-    store = store_for(app, kw["store"], create=True)
+    store = store_for(app, where.store, create=True)
     cipher = cipher_for(app, store, create=True)
 
-    src_rate = settings.rate_limit_for(src, kw["rate_limit"])
+    src_rate = settings.rate_limit_for(src, where.rate_limit)
 
     async def run() -> tuple[Plan, ApplyResult]:
         async with src.client_pool(

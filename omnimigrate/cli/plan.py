@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -17,6 +16,7 @@ from omnimigrate.cli.target import (
     SYMBOLS,
     RestoreFlags,
     Target,
+    TargetFlags,
     open_for,
     platform_from,
     restore_options,
@@ -63,14 +63,12 @@ def print_plan(plan: Plan, details: bool, console: Console, estimate: str) -> No
     console.print(f"Restore: {estimate}.")
 
 
-def apply_hint(
-    target: str | None, token_env: tuple[str, ...], out: Path, kw: dict[str, Any]
-) -> str:
+def apply_hint(where: TargetFlags, out: Path) -> str:
     """`restore --plan` with this run's store, target, platform, project and keys (the saved
     plan holds the snapshot and every restore option)."""
-    return command_line("restore", store=kw["store"], target=target,
-                        platform=kw["platform"], project=kw["project"],
-                        target_token_env=token_env, plan=str(out))  # fmt: skip
+    return command_line("restore", store=where.store, target=where.target,
+                        platform=where.platform, project=where.project,
+                        target_token_env=where.target_token_env, plan=str(out))  # fmt: skip
 
 
 class PlanCommand(click.Command):
@@ -119,14 +117,14 @@ def _explain_order(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 )
 @click.option("--details", is_flag=True, help="List every action, unchanged ones too.")
 @click.pass_obj
-def plan_command(app: AppContext, target: str | None, target_token_env: tuple[str, ...], as_json: bool,
-                 out: Path | None, details: bool, flags: RestoreFlags, **kw: Any) -> None:  # fmt: skip
+def plan_command(app: AppContext, as_json: bool, out: Path | None, details: bool,
+                 where: TargetFlags, flags: RestoreFlags) -> None:  # fmt: skip
     """Show what a restore would do; writes nothing to the target."""
-    early = platform_from(target, app, kw)
-    tgt = Target(app, target, target_token_env, kw)
+    early = platform_from(app, where)
+    tgt = Target(app, where, early)
     options = tgt.options(flags)
     tgt.preflight()
-    snap = early or open_for(app, kw)
+    snap = early or open_for(app, where)
 
     async def run() -> Plan:
         async with (
@@ -144,6 +142,6 @@ def plan_command(app: AppContext, target: str | None, target_token_env: tuple[st
         estimate = plan.estimate(tgt.rate, app.settings.rate_period, len(tgt.tokens))
         print_plan(plan, details, make_console(), estimate)
         if out:
-            hint = apply_hint(target, target_token_env, out, kw)
+            hint = apply_hint(where, out)
             click.echo(f"saved to {out}; apply exactly this plan with `{hint}`")  # never wrapped
     raise SystemExit(EXIT_OK)

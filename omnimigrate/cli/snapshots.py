@@ -258,10 +258,14 @@ def diff_snapshots(
 @json_option
 @click.pass_obj
 def prune_snapshots(
-    app: AppContext, store: str | None, instance: str | None, dry_run: bool, as_json: bool, **keep: int | None
+    app: AppContext, store: str | None, instance: str | None, keep_last: int | None,
+    keep_hourly: int | None, keep_daily: int | None, keep_weekly: int | None,
+    keep_monthly: int | None, dry_run: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Forget snapshots by retention rules (flags, else the config's `retention`), then delete
     blobs no snapshot references. The newest complete snapshot of an instance always stays."""
+    keep = {"keep_last": keep_last, "keep_hourly": keep_hourly, "keep_daily": keep_daily,
+            "keep_weekly": keep_weekly, "keep_monthly": keep_monthly}  # fmt: skip
     given = {k: v for k, v in keep.items() if v is not None}
     rules = RetentionRules(**given) if given else app.settings.retention
     if rules.empty:

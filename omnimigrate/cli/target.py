@@ -45,6 +45,7 @@ from omnimigrate.engine.restore import (
     plan_restore,
     resume_saved,
 )
+from omnimigrate.engine.verify import VerifyOptions
 from omnimigrate.errors import ConfigError
 from omnimigrate.platforms import PLATFORMS, platform_named
 from omnimigrate.service.metrics import Metrics
@@ -108,6 +109,22 @@ def restore_option_list(*, snapshot: bool = True) -> list[Callable[..., Any]]:
 
 
 @dataclass(frozen=True)
+class TargetFlags:
+    """Where a command restores into (or verifies) and from, as the command line gave it: the
+    store, the snapshot, the target instance and its keys, the limits."""
+
+    store: str | None = None
+    snapshot: str = "latest"
+    source_instance: str | None = None  # with latest: whose latest snapshot
+    target: str | None = None
+    target_token_env: tuple[str, ...] = ()
+    platform: str | None = None
+    project: str | None = None
+    rate_limit: int | None = None
+    concurrency: int | None = None
+
+
+@dataclass(frozen=True)
 class RestoreFlags:
     """The restore options as the command line gave them, before the platform is known;
     `options_for` makes them the platform's typed options, or refuses one it does not take."""
@@ -124,82 +141,131 @@ class RestoreFlags:
     model_map: Path | None = None
 
     def given(self) -> dict[str, Any]:
-        """The options set (a default is not given: every platform has it), in the typed
-        options' own values."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value in (None, (), False) or (f.name == "on_conflict" and value == "skip"):
-                continue
-            out[f.name] = (
-                load_model_map(value) if f.name == "model_map"
-                else list(value) if isinstance(value, tuple) else value
-            )  # fmt: skip
-        return out
+        """The options set (a default is not given: every platform has it)."""
+        given = given_fields(self)
+        if given.get("on_conflict") == "skip":
+            del given["on_conflict"]
+        return given
 
     def options_for(self, platform: Platform) -> RestoreOptions:
-        return typed_options(platform, self.given())
+        """Refused before the --model-map file is read; then in the typed options' values."""
+        given = self.given()
+        refuse_foreign(platform, platform.options_type, given, "restore")
+        if self.model_map is not None:
+            given["model_map"] = load_model_map(self.model_map)
+        return platform.options_type.model_validate(given)
 
 
-def typed_options(platform: Platform, given: dict[str, Any]) -> RestoreOptions:
-    """`given` as the platform's options; one it does not take is a usage error naming the
-    option and the platform, raised before any request."""
-    model = platform.options_type
+@dataclass(frozen=True)
+class VerifyFlags:
+    """The verify options as the command line gave them; `options_for` makes them the
+    platform's typed verify options, or refuses one it does not take."""
+
+    models: bool = False
+    documents: tuple[str, ...] = ()
+    pause_schedules: bool = False
+
+    def options_for(self, platform: Platform) -> VerifyOptions:
+        given = given_fields(self)
+        refuse_foreign(platform, platform.verify_options_type, given, "verify")
+        return platform.verify_options_type.model_validate(given)
+
+
+def given_fields(flags: Any) -> dict[str, Any]:
+    """A flags dataclass's options that were set (None, empty and off are not), a tuple as
+    a list."""
+    return {
+        f.name: list(value) if isinstance(value, tuple) else value
+        for f in fields(flags)
+        if (value := getattr(flags, f.name)) not in (None, (), False)
+    }
+
+
+# an option whose flag is not its name with dashes
+FLAGS = {"documents": "--document"}
+Command = Literal["restore", "verify"]  # whose options: a restore's or a verify's
+
+
+def refuse_foreign(
+    platform: Platform,
+    model: type[RestoreOptions] | type[VerifyOptions],
+    given: dict[str, Any],
+    what: Command,
+) -> None:
+    """An option of `given` that `model` (the platform's options of a `what`: its restore's,
+    its verify's) does not take is a usage error naming the option and the platform, raised
+    before any request."""
     for name in given:
         if name not in model.model_fields:
-            flag = "--" + name.replace("_", "-")
+            flag = FLAGS.get(name, "--" + name.replace("_", "-"))
             why = f": {model.WHY_NOT[name]}" if name in model.WHY_NOT else ""
+            owners = ", ".join(owners_of(name, what))
             raise click.UsageError(
-                f"{flag} is not an option of a {platform.name.capitalize()} restore "
-                f"({', '.join(owners_of(name))} only{why}): remove it",
+                f"{flag} is not an option of a {platform.name.capitalize()} {what} "
+                f"({owners} only{why}): remove it",
                 ctx=click.get_current_context(silent=True),
             )
-    return model.model_validate(given)
 
 
-def owners_of(option: str) -> list[str]:
-    """The platforms whose restores take an option, by display name."""
+def owners_of(option: str, what: Command) -> list[str]:
+    """The platforms whose restores (or verifies) take an option, by display name."""
     return [
         name.capitalize()
         for name in PLATFORMS
-        if option in platform_named(name).options_type.model_fields
+        if option in _options_type(platform_named(name), what).model_fields
     ]
 
 
-RESTORE_FLAGS = tuple(f.name for f in fields(RestoreFlags))
+def _options_type(platform: Platform, what: Command) -> type[RestoreOptions] | type[VerifyOptions]:
+    return platform.verify_options_type if what == "verify" else platform.options_type
+
+
+def typed_flags(**kinds: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Hands the command, for each `name=Flags` dataclass, one typed parameter `name` made
+    of the options named as its fields (click passes every option as its own keyword)."""
+
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def command(*args: Any, **options: Any) -> Any:
+            made = {
+                name: kind(**{f.name: options.pop(f.name) for f in fields(kind) if f.name in options})
+                for name, kind in kinds.items()
+            }  # fmt: skip
+            return func(*args, **made, **options)
+
+        return command
+
+    return wrap
 
 
 def restore_options(func: Callable[..., Any], *, snapshot: bool = True) -> Callable[..., Any]:
-    """The restore options, handed to the command as one typed `flags: RestoreFlags`
-    (`snapshot`: with --snapshot and --instance)."""
-
-    @functools.wraps(func)
-    def command(*args: Any, **kw: Any) -> Any:
-        flags = RestoreFlags(**{name: kw.pop(name) for name in RESTORE_FLAGS})
-        return func(*args, flags=flags, **kw)
-
+    """The restore options, handed to the command as `where: TargetFlags` and
+    `flags: RestoreFlags` (`snapshot`: with --snapshot and --instance)."""
+    command = typed_flags(where=TargetFlags, flags=RestoreFlags)(func)
     chosen = restore_option_list(snapshot=snapshot)
     return functools.reduce(lambda f, opt: opt(f), reversed(chosen), command)
 
 
 class Target:
-    """The target instance: its config, tokens (registered for redaction) and limits."""
+    """The target instance: its config, tokens (registered for redaction) and limits.
+    `early`: the snapshot, when it was read first for its platform (`platform_from`)."""
 
     def __init__(
-        self, app: AppContext, name: str | None, token_env: tuple[str, ...], kw: dict[str, Any]
+        self, app: AppContext, where: TargetFlags, early: OpenSnapshot | None = None
     ) -> None:
+        name = where.target
         self.inst: InstanceConfig = instance_for(
-            app.settings, name, list(token_env), "OMNI_TARGET_TOKEN",
-            platform=kw.get("platform") or kw.get("snapshot_platform"), project=kw.get("project"),
-            flag="--target",
+            app.settings, name, list(where.target_token_env), "OMNI_TARGET_TOKEN",
+            platform=where.platform or (early.platform.name if early else None),
+            project=where.project, flag="--target",
         )  # fmt: skip
         self.tokens = resolve_tokens(
             self.inst.token_env, flag="--target-token-env", platform=self.inst.platform
         )
         for t in self.tokens:
             app.redactor.add(t.get_secret_value())
-        self.rate = app.settings.rate_limit_for(self.inst, kw.get("rate_limit"))
-        self.concurrency = kw.get("concurrency") or app.settings.concurrency
+        self.rate = app.settings.rate_limit_for(self.inst, where.rate_limit)
+        self.concurrency = where.concurrency or app.settings.concurrency
         self.app = app
         self.name = name if name in app.settings.instances else instance_slug(self.inst.url)
         self.metrics = Metrics()
@@ -223,10 +289,18 @@ class Target:
             sessions=self.app.sessions,
         )
 
+    @property
+    def platform(self) -> Platform:
+        return platform_named(self.inst.platform)
+
     def options(self, flags: RestoreFlags) -> RestoreOptions:
         """The restore options as this target's platform takes them (a usage error names
         one it does not take); asked before the pre-flight, so before any request."""
-        return flags.options_for(platform_named(self.inst.platform))
+        return flags.options_for(self.platform)
+
+    def verify_options(self, flags: VerifyFlags) -> VerifyOptions:
+        """The verify options as this target's platform takes them, refused as `options`."""
+        return flags.options_for(self.platform)
 
     def preflight(self) -> None:
         """One request per key before a snapshot or lock is opened: fail in seconds."""
@@ -248,26 +322,25 @@ class Target:
             self.metrics.push(gateway, job="omnimigrate-drill")
 
 
-def open_for(app: AppContext, kw: dict[str, Any]) -> OpenSnapshot:
-    store = store_for(app, kw["store"])
+def open_for(app: AppContext, where: TargetFlags) -> OpenSnapshot:
+    store = store_for(app, where.store)
     cipher = cipher_for(app, store)
-    return open_snapshot(store, kw["snapshot"], kw["source_instance"], cipher)
+    return open_snapshot(store, where.snapshot, where.source_instance, cipher)
 
 
-def platform_from(target: str | None, app: AppContext, kw: dict[str, Any]) -> OpenSnapshot | None:
+def platform_from(app: AppContext, where: TargetFlags) -> OpenSnapshot | None:
     """A target given by URL without --platform runs the platform the snapshot's manifest
     names (a Lightdash snapshot is never planned with Omni's API, nor its token variable).
-    The snapshot, when it could be read; else None, and the pre-flight comes first."""
-    if not target and not os.environ.get(LIGHTDASH_URL_ENV):
-        instance_arg(None, kw.get("platform"), "--target")  # nothing names one: say so first
-    if kw.get("platform") or target in app.settings.instances:
+    The snapshot, when it could be read (`Target` takes its platform: not `where`'s, so
+    hints repeat what was asked); else None, and the pre-flight comes first."""
+    if not where.target and not os.environ.get(LIGHTDASH_URL_ENV):
+        instance_arg(None, where.platform, "--target")  # nothing names one: say so first
+    if where.platform or where.target in app.settings.instances:
         return None
     try:
-        snap = open_for(app, kw)
+        return open_for(app, where)
     except SnapshotNotFound:
         return None
-    kw["snapshot_platform"] = snap.platform.name  # not "platform": hints repeat what was asked
-    return snap
 
 
 class Acknowledged:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -24,7 +23,10 @@ from omnimigrate.cli.progress import make_console, reading, requests_of, titled
 from omnimigrate.cli.target import (
     RestoreFlags,
     Target,
+    TargetFlags,
+    VerifyFlags,
     open_for,
+    typed_flags,
 )
 from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.verify import VerifyReport
@@ -97,16 +99,17 @@ def print_verify(report: VerifyReport, console: Console) -> None:
 @json_option
 @rate_limit_option
 @click.pass_obj
-def verify_command(app: AppContext, target: str | None, target_token_env: tuple[str, ...], models: bool,
-                   documents: tuple[str, ...], pause_schedules: bool, content: bool,
-                   model_map: Path | None, as_json: bool,
-                   rate_limit: int | None, **kw: Any) -> None:  # fmt: skip
+@typed_flags(where=TargetFlags, expect=VerifyFlags)
+def verify_command(app: AppContext, content: bool, model_map: Path | None, as_json: bool,
+                   where: TargetFlags, expect: VerifyFlags) -> None:  # fmt: skip
     """Compare a live instance with a snapshot: a fidelity table; exit 1 on any difference."""
-    tgt = Target(app, target, target_token_env, {"rate_limit": rate_limit, **kw})
-    # the restore's options verify takes, refused (naming them) before any request
-    options = tgt.options(RestoreFlags(pause_schedules=pause_schedules, model_map=model_map))
+    tgt = Target(app, where)
+    # verify's options, and the restore's its content check takes (the model map), as the
+    # platform takes them: one it does not is refused (naming it) before any request
+    expected = tgt.verify_options(expect)
+    options = tgt.options(RestoreFlags(model_map=model_map))
     tgt.preflight()
-    snap = open_for(app, kw)
+    snap = open_for(app, where)
 
     async def run() -> tuple[VerifyReport, ContentReport | None]:
         async with (
@@ -114,13 +117,7 @@ def verify_command(app: AppContext, target: str | None, target_token_env: tuple[
             reading("verify: reading the target", requests_of(clients)),
         ):
             report = await snap.platform.verify(
-                snap.source,
-                clients,
-                models=models,
-                documents=list(documents) or None,
-                concurrency=tgt.concurrency,
-                store=snap.store,
-                pause_schedules=pause_schedules,
+                snap.source, clients, expected, concurrency=tgt.concurrency, store=snap.store
             )
             if not content:
                 return report, None

@@ -183,15 +183,14 @@ class Drill:
         if restored is None:
             restored, result = await self.restore(clients)
         platform = self.snap.platform
-        # what of the restore's own options its verify expects (Omni's models and paused
-        # schedules); a platform without them has nothing to pass
-        expected = self.options.model_dump(include={"models", "pause_schedules"})
+        # what the restore's options make its verify expect, in the platform's verify options
+        expected = platform.verify_options_type.of_restore(self.options)
         verify = await platform.verify(
             self.snap.source,
             clients,
+            expected,
             concurrency=self.concurrency,
             store=self.snap.store,
-            **expected,
         )
         content = await platform.check_content(self.snap.source, clients, self.options)
         fidelity = fidelity_of(verify)

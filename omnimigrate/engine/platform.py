@@ -10,7 +10,7 @@ them, so importing any platform (or that package) makes them all known.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,9 +20,11 @@ from pydantic import SecretStr
 from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.jobs import Job, JobResult
 from omnimigrate.engine.plan import Action, Inventory, Plan, RestoreOptions
+from omnimigrate.engine.preflight import Checks
+from omnimigrate.engine.preflight import InstanceUnusable as InstanceUnusable
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.engine.scope import PathFilter
-from omnimigrate.engine.verify import VerifyReport
+from omnimigrate.engine.verify import VerifyOptions, VerifyReport
 from omnimigrate.http.transport import Transport
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
@@ -31,15 +33,6 @@ from omnimigrate.snapshot.store import Store
 
 class UnknownPlatform(Exception):
     """A name no registered platform has."""
-
-
-class InstanceUnusable(Exception):
-    """A pre-flight check found an instance this run cannot use; the message says how to fix
-    it. `configuration`: the fix is in the configuration (a token, a key), not the network."""
-
-    def __init__(self, message: str, *, configuration: bool = True) -> None:
-        super().__init__(message)
-        self.configuration = configuration
 
 
 class Client(Protocol):
@@ -100,12 +93,17 @@ class Platform(Protocol):
         `options` its plan and content check are given are of this type)."""
         ...
 
-    # (url, tokens, names, timeout, sessions, **scope): one request per key, on a session
-    # from `sessions`; raises InstanceUnusable when the instance or a key cannot serve a run
-    # (`names`: the environment variables the tokens came from; `scope`: what the platform's
-    # instances select, such as Lightdash's `project`). A callable, not a method: each
-    # platform takes its own scope keywords.
-    preflight: Callable[..., Coroutine[Any, Any, None]]
+    @property
+    def verify_options_type(self) -> type[VerifyOptions]:
+        """The verify options it takes, as `options_type` for a restore: every platform's and
+        its own, and no other (the `options` its verify is given are of this type)."""
+        ...
+
+    def checks(self, project: str | None = None) -> Checks:
+        """What its pre-flight and `doctor` ask of an instance, and what the answers mean, for
+        the engine's frame (`engine/preflight.py`); `project`: the part of the instance a run
+        selects, on a platform that has projects (None: all of it)."""
+        ...
 
     def client_pool(
         self, url: str, tokens: list[SecretStr], **limits: Any
@@ -143,15 +141,14 @@ class Platform(Protocol):
         self,
         view: Any,
         clients: Sequence[Any],
+        options: Any = None,
         *,
-        models: bool = False,
-        documents: list[str] | None = None,
         concurrency: int = 4,
         store: Store | None = None,
-        pause_schedules: bool = False,
     ) -> Awaitable[VerifyReport]:
-        """`store`: where the target's restore ledger is, for what a restore renamed;
-        `pause_schedules`: the restore made every schedule paused, so paused is expected."""
+        """`options`: of its `verify_options_type` (None: its defaults); `concurrency`: reads
+        in flight per key; `store`: where the target's restore ledger is, for what a restore
+        renamed."""
         ...
 
     def check_content(

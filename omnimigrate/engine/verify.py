@@ -8,11 +8,30 @@ import asyncio
 import itertools
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
+from pydantic import BaseModel, ConfigDict
+
+from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.snapshot.manifest import KeyStats
 
 T = TypeVar("T")
+
+
+class VerifyOptions(BaseModel):
+    """What a verify is asked beyond the snapshot and the target: every platform's (nothing
+    yet). A platform declares its own as a subclass (its `verify_options_type`), and an
+    option it does not declare is refused, never ignored, as a restore's are."""
+
+    model_config = ConfigDict(extra="forbid")
+    # why it does not take an option another platform's verify does, for the refusal
+    WHY_NOT: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def of_restore(cls, options: RestoreOptions) -> Self:
+        """What a verify expects of a target a restore with `options` wrote: the restore's
+        options this type takes too, by name (a drill's verify follows its restore)."""
+        return cls.model_validate(options.model_dump(include=set(cls.model_fields)))
 
 
 @dataclass

@@ -1,12 +1,15 @@
-"""The restore options a Lightdash restore takes, beyond every platform's (`RestoreOptions`).
-Omni's own (--models, --model-map, --include-deleted, --trashed, --pause-schedules,
---create-missing-users) are not among them, so they are refused before anything is read."""
+"""The options a Lightdash restore and a Lightdash verify take, beyond every platform's
+(`RestoreOptions`, `VerifyOptions`). Omni's own (a restore's --models, --model-map,
+--include-deleted, --trashed, --pause-schedules, --create-missing-users; a verify's --models,
+--document, --pause-schedules) are not among them, so they are refused before anything is
+read."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.verify import VerifyOptions
 
 
 class LightdashRestoreOptions(RestoreOptions):
@@ -22,3 +25,13 @@ class LightdashRestoreOptions(RestoreOptions):
     # accepted as Omni's is, and changes nothing: a Lightdash restore always creates the
     # groups a grant names and the target lacks (the README's Lightdash section says so)
     create_missing_groups: bool = False
+
+
+class LightdashVerifyOptions(VerifyOptions):
+    """None of its own: a Lightdash verify compares the whole of each project it maps."""
+
+    WHY_NOT: ClassVar[dict[str, str]] = {
+        "models": "Lightdash's models come from dbt",
+        "documents": "a Lightdash verify compares whole projects: choose one with --project",
+        "pause_schedules": "not supported for Lightdash yet",
+    }

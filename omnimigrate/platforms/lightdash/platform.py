@@ -5,38 +5,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any
-
-from pydantic import SecretStr, ValidationError
 
 from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.handler import Runner, Walker
-from omnimigrate.engine.platform import InstanceUnusable
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
 from omnimigrate.engine.scope import PathFilter
 from omnimigrate.engine.verify import VerifyReport
-from omnimigrate.errors import ApiStatusError, AuthError, TransportError
 from omnimigrate.http.client import pool_of
-from omnimigrate.http.identify import NOT_LIGHTDASH, lightdash_version
-from omnimigrate.http.retry import RetryPolicy
-from omnimigrate.http.sessions import SessionFactory
 from omnimigrate.platforms.lightdash import content
 from omnimigrate.platforms.lightdash.applying import ApplyContext
 from omnimigrate.platforms.lightdash.backup import Context, projects
-from omnimigrate.platforms.lightdash.client import LightdashClient, ProjectNotFound, select_project
+from omnimigrate.platforms.lightdash.client import LightdashClient
 from omnimigrate.platforms.lightdash.natural_keys import (
     Project,
     SnapshotView,
     TargetInventory,
     TargetState,
 )
-from omnimigrate.platforms.lightdash.options import LightdashRestoreOptions
+from omnimigrate.platforms.lightdash.options import (
+    LightdashRestoreOptions,
+    LightdashVerifyOptions,
+)
 from omnimigrate.platforms.lightdash.planning import LightdashPlan, make_plan
+from omnimigrate.platforms.lightdash.preflight import LightdashChecks
 from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader, project_map
 from omnimigrate.platforms.lightdash.registry import REGISTRY
 from omnimigrate.platforms.lightdash.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
+from omnimigrate.snapshot.store import Store
 
 client_pool = partial(pool_of, LightdashClient)
 
@@ -80,65 +77,17 @@ async def read_target(clients: Sequence[LightdashClient], view: SnapshotView) ->
     return state
 
 
-async def preflight(
-    url: str,
-    tokens: list[SecretStr],
-    names: list[str],
-    timeout: float,
-    sessions: SessionFactory,
-    project: str | None = None,
-) -> None:
-    """`GET /api/v1/org/projects` per token: the instance answers, takes the token, and has
-    the project asked for."""
-    async with sessions() as session:
-        for token, name in zip(tokens, names, strict=True):
-            client = LightdashClient(
-                url, token, session=session, timeout=timeout, retry=RetryPolicy(attempts=1)
-            )
-            try:
-                found = await client.projects()
-            except TransportError as err:
-                raise InstanceUnusable(
-                    f"{url} did not answer ({err.message}): check the URL and the network",
-                    configuration=False,
-                ) from None
-            except AuthError as err:
-                other = "" if await lightdash_version(session, url, timeout) else NOT_LIGHTDASH
-                raise InstanceUnusable(
-                    f"{url} refused the token in ${name} ({err.status}: {err.detail}): put a "
-                    f"Lightdash personal access token of an organization admin in it{other}"
-                ) from None
-            except (ApiStatusError, ValidationError) as err:  # the server's answer, not our bug
-                other = "" if await lightdash_version(session, url, timeout) else NOT_LIGHTDASH
-                raise InstanceUnusable(
-                    f"{url} did not answer as Lightdash's API does ({_one_line(err)}): check "
-                    "that the URL is the instance's origin, for example "
-                    f"https://app.lightdash.cloud{other}",
-                    configuration=False,
-                ) from None
-            if project:
-                try:
-                    select_project(found, project, url)
-                except ProjectNotFound as err:
-                    raise InstanceUnusable(str(err)) from None
-
-
-def _one_line(err: ApiStatusError | ValidationError) -> str:
-    """A pydantic error is several lines; its first problem names the bad projects list."""
-    if isinstance(err, ValidationError):
-        first = err.errors()[0]
-        return f"projects: {first['msg']} at {'.'.join(map(str, first['loc'])) or 'results'}"
-    return str(err)
-
-
 class LightdashPlatform:
     name = "lightdash"
     plan_type = LightdashPlan
     action_kinds = frozenset(REGISTRY.actions)
     client_pool = staticmethod(client_pool)
-    preflight = staticmethod(preflight)
     explain_order = staticmethod(REGISTRY.explain_order)
     options_type = LightdashRestoreOptions
+    verify_options_type = LightdashVerifyOptions
+
+    def checks(self, project: str | None = None) -> LightdashChecks:
+        return LightdashChecks(project)
 
     def walker(
         self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None
@@ -187,8 +136,16 @@ class LightdashPlatform:
         return Runner(REGISTRY, ApplyContext(plan, blobs, ledger, creates))
 
     async def verify(
-        self, view: SnapshotView, clients: Sequence[LightdashClient], **_: Any
+        self,
+        view: SnapshotView,
+        clients: Sequence[LightdashClient],
+        options: LightdashVerifyOptions | None = None,
+        *,
+        concurrency: int = 4,
+        store: Store | None = None,
     ) -> VerifyReport:
+        """`options`: nothing of its own yet; `concurrency` and `store` go unused (the target
+        is read as a restore reads it)."""
         return verify(view, await read_target(clients, view), clients, REGISTRY.handlers)
 
     async def check_content(

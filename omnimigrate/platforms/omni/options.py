@@ -1,4 +1,5 @@
-"""The restore options an Omni restore takes, beyond every platform's (`RestoreOptions`)."""
+"""The options an Omni restore and an Omni verify take, beyond every platform's
+(`RestoreOptions`, `VerifyOptions`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from omnimigrate.engine.plan import RestoreOptions
+from omnimigrate.engine.verify import VerifyOptions
 
 
 class OmniRestoreOptions(RestoreOptions):
@@ -19,3 +21,11 @@ class OmniRestoreOptions(RestoreOptions):
     # a document in the target's trash: import under its identifier where the server
     # accepts it, else under a new one ("same-else-new"), or only one of them, or block it
     trashed: Literal["same-else-new", "same", "new", "fail"] = "same-else-new"
+
+
+class OmniVerifyOptions(VerifyOptions):
+    """What an Omni verify is asked beyond every platform's (`VerifyOptions`)."""
+
+    models: bool = False  # compare model YAML too (the restore pushed it)
+    documents: list[str] | None = None  # only these documents and their schedules; None: all
+    pause_schedules: bool = False  # the restore paused every schedule (a DR drill)

@@ -23,7 +23,7 @@ from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.handler import ActionKind
 from omnimigrate.platforms.omni.handlers import content
 from omnimigrate.platforms.omni.handlers.documents import restorable
-from omnimigrate.platforms.omni.options import OmniRestoreOptions
+from omnimigrate.platforms.omni.options import OmniRestoreOptions, OmniVerifyOptions
 from omnimigrate.platforms.omni.planning import OmniPlan, PlanContext
 from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
 from omnimigrate.platforms.omni.snapshot_view import SnapshotReader, ViewBase
@@ -111,15 +111,16 @@ def make_runner(plan: OmniPlan, blobs: BlobStore, ledger: RestoreLedger) -> Runn
 async def verify(
     source: ViewBase,
     clients: Sequence[OmniClient],
+    options: OmniVerifyOptions | None = None,
     *,
-    models: bool = False,
-    documents: list[str] | None = None,
     concurrency: int = 4,
     store: Store | None = None,
-    pause_schedules: bool = False,
 ) -> VerifyReport:
-    """`store`: where the target's restore ledger is, which names the documents a restore
+    """`options`: what to compare and expect (None: everything, as the snapshot has it);
+    `store`: where the target's restore ledger is, which names the documents a restore
     brought back under a new identifier (their own in the target's trash)."""
+    options = options or OmniVerifyOptions()
+    documents = options.documents
     inv: Any = await read_inventory(clients, source)
     aliases = {}
     if store is not None:
@@ -129,9 +130,10 @@ async def verify(
     view: Any = source
     compared = documents if documents is not None else restorable(view)
     ctx: VerifyContext[ViewBase, Any] = VerifyContext(
-        source, inv, reads, compared, whole=documents is None, models=models, aliases=aliases
-    )
-    ctx.pause_schedules = pause_schedules
+        source, inv, reads, compared, whole=documents is None, models=options.models,
+        aliases=aliases,
+    )  # fmt: skip
+    ctx.pause_schedules = options.pause_schedules
     for handler in reversed(REGISTRY.handlers):
         if handler.verify_references and not ctx.whole:
             ctx.referenced |= set(handler.verify_references(ctx))

@@ -14,7 +14,7 @@ from omnimigrate.engine.verify import VerifyReport
 from omnimigrate.platforms.omni.applying import ApplyContext
 from omnimigrate.platforms.omni.backup import BackupContext
 from omnimigrate.platforms.omni.client import OmniClient
-from omnimigrate.platforms.omni.options import OmniRestoreOptions
+from omnimigrate.platforms.omni.options import OmniRestoreOptions, OmniVerifyOptions
 from omnimigrate.platforms.omni.phases import (
     PLAN_TYPE,
     check_content,
@@ -26,7 +26,7 @@ from omnimigrate.platforms.omni.phases import (
 )
 from omnimigrate.platforms.omni.planning import OmniPlan
 from omnimigrate.platforms.omni.pool import client_pool
-from omnimigrate.platforms.omni.preflight import preflight
+from omnimigrate.platforms.omni.preflight import OmniChecks
 from omnimigrate.platforms.omni.registry import REGISTRY
 from omnimigrate.platforms.omni.snapshot_view import ViewBase
 from omnimigrate.snapshot.blobs import BlobStore
@@ -39,9 +39,13 @@ class OmniPlatform:
     plan_type = PLAN_TYPE
     action_kinds = frozenset(REGISTRY.actions)
     client_pool = staticmethod(client_pool)
-    preflight = staticmethod(preflight)
     explain_order = staticmethod(REGISTRY.explain_order)
     options_type = OmniRestoreOptions
+    verify_options_type = OmniVerifyOptions
+
+    def checks(self, project: str | None = None) -> OmniChecks:
+        """`project`: none on Omni (the config refuses one for an Omni instance)."""
+        return OmniChecks()
 
     def walker(
         self, blobs: BlobStore, scope: PathFilter, previous: Manifest | None
@@ -82,17 +86,12 @@ class OmniPlatform:
         self,
         view: ViewBase,
         clients: Sequence[OmniClient],
+        options: OmniVerifyOptions | None = None,
         *,
-        models: bool = False,
-        documents: list[str] | None = None,
         concurrency: int = 4,
         store: Store | None = None,
-        pause_schedules: bool = False,
     ) -> VerifyReport:
-        return await verify(
-            view, clients, models=models, documents=documents, concurrency=concurrency,
-            store=store, pause_schedules=pause_schedules,
-        )  # fmt: skip
+        return await verify(view, clients, options, concurrency=concurrency, store=store)
 
     async def check_content(
         self, view: ViewBase, clients: Sequence[OmniClient], options: OmniRestoreOptions
