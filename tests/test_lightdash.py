@@ -333,7 +333,7 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         }
         assert "Auditors" in {g.name for g in await call("groups")}
         assert "Production" in {x.name for x in await call("projects")}
-        from omnimigrate.platforms.lightdash.natural_keys import Attribute
+        from omnimigrate.platforms.lightdash.handlers.attributes import Attribute
 
         attr = Attribute(name="tier", description="row filter", defaults=["gold"])
         made_a = await call(
