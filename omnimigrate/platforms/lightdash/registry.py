@@ -23,6 +23,7 @@ from omnimigrate.platforms.lightdash.handlers import (
     settings,
     spaces,
     sqlcharts,
+    tags,
 )
 from omnimigrate.platforms.lightdash.natural_keys import (
     IdsBase,
@@ -43,6 +44,7 @@ REGISTRY: Registry[Handler] = Registry((
     Stage(dashboards.HANDLER, "after the charts their tiles name; then the charts saved in them are linked"),
     Stage(sqlcharts.HANDLER, "1.219's SQL charts, into their space as charts are; before their schedulers"),
     Stage(settings.HANDLER, "the project's default time zone, before the schedulers that run in it"),
+    Stage(tags.HANDLER, "by name in their project: they hang on nothing, and nothing restored names them"),
     Stage(schedulers.HANDLER, "last: each is on a chart, dashboard or SQL chart, which exists by now"),
 ))  # fmt: skip
 
