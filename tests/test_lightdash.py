@@ -17,7 +17,7 @@ from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, 
 from omnimigrate.engine.verify import VerifyReport
 from omnimigrate.errors import NotFound
 from omnimigrate.fakes.policies import FaultPlan
-from omnimigrate.platforms.lightdash.client import LightdashClient
+from omnimigrate.platforms.lightdash.client import LightdashClient, TagRef
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as State
 from omnimigrate.platforms.lightdash.fake.conformance import load_openapi
@@ -333,7 +333,7 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         }
         assert "Auditors" in {g.name for g in await call("groups")}
         assert "Production" in {x.name for x in await call("projects")}
-        from omnimigrate.platforms.lightdash.natural_keys import Attribute
+        from omnimigrate.platforms.lightdash.handlers.attributes import Attribute
 
         attr = Attribute(name="tier", description="row filter", defaults=["gold"])
         made_a = await call(
@@ -344,6 +344,12 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         assert [(u.email, u.values) for u in found_a.users] == [(users[2].email, ["bronze"])]
         await call("set_scheduler_timezone", p, "Asia/Tokyo")
         assert await call("scheduler_timezone", p) == "Asia/Tokyo"
+        made_t = await call("create_tag", p, "Audit", "#000000")
+        await call("update_tag", p, made_t, "#ffffff")
+        yaml = TagRef(uuid="", name="From YAML", color="#123456", yaml_reference="audit_yaml")
+        await call("replace_yaml_tags", p, [yaml])
+        found_t = {t.name: (t.color, t.yaml_reference) for t in await call("tags", p)}
+        assert found_t == {"Audit": ("#ffffff", None), "From YAML": ("#123456", "audit_yaml")}
         outsider = next(u for u in users if u.uuid not in scenario.prod.access)
         await call("grant_project_access", p, outsider.email, "viewer")
         await call("update_project_access", p, outsider.uuid, "editor")
@@ -420,6 +426,7 @@ def test_the_restore_order_is_what_the_readme_documents() -> None:
         "dashboards",
         "sql charts",
         "project settings",
+        "tags",
         "schedulers",
     ]
 

@@ -202,6 +202,17 @@ class AttributeRef(Read):
         }
 
 
+class TagRef(Read):
+    """A project tag (the same in 0.1471 and 1.219). `yaml_reference`: the tag is one of the
+    dbt project's YAML (a spotlight category of its `lightdash.config.yml`, which
+    `PUT …/tags/yaml` replaces), else it was made in the app (null)."""
+
+    uuid: str = Field(alias="tagUuid")
+    name: str
+    color: str
+    yaml_reference: str | None = Field(alias="yamlReference")
+
+
 class Upserted(BaseModel):
     action: str | None  # create, update, no changes; None when the answer lists nothing
     uuid: str | None  # the chart's or dashboard's uuid on this instance, when answered
@@ -404,6 +415,34 @@ class LightdashClient(ApiClient):
         await self._results("PUT", "/api/v1/org/attributes/{userAttributeUuid}",
                             path={"userAttributeUuid": uuid},
                             json=await self._attribute_body(attr, users, groups))  # fmt: skip
+
+    # ------------------------------------------------------------------ project tags
+
+    async def tags(self, project: str) -> list[TagRef]:
+        results = await self._results("GET", PROJECT + "/tags", path={"projectUuid": project})
+        return [TagRef.model_validate(t) for t in results]
+
+    async def create_tag(self, project: str, name: str, color: str) -> str:
+        """A tag made in the app; a lost answer's lookup finds it by its name (unique in the
+        project)."""
+
+        async def recover() -> Reply | None:
+            found = next((t for t in await self.tags(project) if t.name == name), None)
+            return self._found({"tagUuid": found.uuid}) if found else None
+
+        route = PROJECT + "/tags"
+        results = await self._results("POST", route, path={"projectUuid": project},
+                                      json={"name": name, "color": color}, recover=recover)  # fmt: skip
+        return str(required(results, "tagUuid", route, "POST"))
+
+    async def update_tag(self, project: str, tag: str, color: str) -> None:
+        await self._results("PATCH", PROJECT + "/tags/{tagUuid}",
+                            path={"projectUuid": project, "tagUuid": tag}, json={"color": color})  # fmt: skip
+
+    async def replace_yaml_tags(self, project: str, tags: list[TagRef]) -> None:
+        """Every YAML tag of the project at once: those `tags` leave out are deleted."""
+        body = [{"name": t.name, "color": t.color, "yamlReference": t.yaml_reference} for t in tags]
+        await self._results("PUT", PROJECT + "/tags/yaml", path={"projectUuid": project}, json=body)
 
     # ------------------------------------------------------------------ project access
 

@@ -35,11 +35,13 @@ from omnimigrate.engine.content import (
     merge,
 )
 from omnimigrate.engine.jobs import JobResult
+from omnimigrate.engine.parts import part
 from omnimigrate.errors import ApiStatusError
 from omnimigrate.http.retry import permanent
 from omnimigrate.platforms.lightdash.client import LightdashClient, ValidationUnfinished
 from omnimigrate.platforms.lightdash.handler import Args
-from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
+from omnimigrate.platforms.lightdash.handlers import charts, dashboards
+from omnimigrate.platforms.lightdash.natural_keys import ProjectBase, ViewBase
 from omnimigrate.platforms.lightdash.options import LightdashRestoreOptions
 from omnimigrate.platforms.lightdash.reading import SnapshotReader, project_map
 from omnimigrate.snapshot.manifest import ObjectEntry
@@ -96,13 +98,15 @@ class Names:
     dashboard_names: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, project: Project, charts: dict[str, str], dashboards: dict[str, str]) -> Names:
+    def of(
+        cls, project: ProjectBase, chart_slugs: dict[str, str], board_slugs: dict[str, str]
+    ) -> Names:
         names = cls(
-            {u: s for u, s in charts.items() if u}, {u: s for u, s in dashboards.items() if u}
+            {u: s for u, s in chart_slugs.items() if u}, {u: s for u, s in board_slugs.items() if u}
         )
-        for slug, chart in sorted(project.charts.items()):
+        for slug, chart in sorted(part(project, charts.Charts).charts.items()):
             names.chart_names.setdefault(str(chart.body.get("name", "")), []).append(slug)
-        for slug, board in sorted(project.dashboards.items()):
+        for slug, board in sorted(part(project, dashboards.Dashboards).dashboards.items()):
             names.dashboard_names.setdefault(str(board.body.get("name", "")), []).append(slug)
         return names
 
@@ -166,15 +170,15 @@ JOBS = {VALIDATION_JOB: read_validation}
 # ---------------------------------------------------------------------- snapshot view
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+def load(r: SnapshotReader, view: ViewBase) -> None:
     """After the content: the source's rows named by the snapshot's slugs."""
     for o in r.entries(CONTENT_TYPE):
         if not o.blob:
             view.content_warnings += [f"source content check of {o.key}: {w}" for w in o.warnings]
             continue
         rows = [ValidationRow.model_validate(x) for x in r.blob(o)["rows"]]
-        names = Names.of(view.projects[o.key], r.slugs.get((o.key, "chart"), {}),
-                         r.slugs.get((o.key, "dashboard"), {}))  # fmt: skip
+        names = Names.of(view.projects[o.key], r.resolved(charts.SLUGS, o.key),
+                         r.resolved(dashboards.SLUGS, o.key))  # fmt: skip
         view.content[o.key] = capture_of(o.key, rows, names, "source", view.content_warnings)
 
 
@@ -182,7 +186,7 @@ def load(r: SnapshotReader, view: SnapshotView) -> None:
 
 
 async def check(
-    view: SnapshotView, clients: Sequence[LightdashClient], options: LightdashRestoreOptions
+    view: ViewBase, clients: Sequence[LightdashClient], options: LightdashRestoreOptions
 ) -> ContentReport:
     """The target's validator for each project the snapshot maps to."""
     mapped = await project_map(clients[0], view)
@@ -212,8 +216,8 @@ async def check(
     restored = {
         f"{kind}:{name}:{slug}": str(item.body.get("name", ""))
         for name in mapped
-        for kind, items in (("chart", view.projects[name].charts),
-                            ("dashboard", view.projects[name].dashboards))
+        for kind, items in (("chart", part(view.projects[name], charts.Charts).charts),
+                            ("dashboard", part(view.projects[name], dashboards.Dashboards).dashboards))
         for slug, item in items.items()
     }  # fmt: skip
     source = merge([view.content[n] for n in sorted(mapped) if n in view.content])

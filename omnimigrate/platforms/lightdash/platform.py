@@ -15,13 +15,12 @@ from omnimigrate.http.client import pool_of
 from omnimigrate.platforms.lightdash import content
 from omnimigrate.platforms.lightdash.applying import ApplyContext
 from omnimigrate.platforms.lightdash.backup import Context, projects
-from omnimigrate.platforms.lightdash.client import LightdashClient
-from omnimigrate.platforms.lightdash.natural_keys import (
-    Project,
-    SnapshotView,
-    TargetInventory,
-    TargetState,
+from omnimigrate.platforms.lightdash.client import (
+    INHERIT,
+    ISPRIVATE,
+    LightdashClient,
 )
+from omnimigrate.platforms.lightdash.natural_keys import InventoryBase, StateBase, ViewBase
 from omnimigrate.platforms.lightdash.options import (
     LightdashRestoreOptions,
     LightdashVerifyOptions,
@@ -29,7 +28,14 @@ from omnimigrate.platforms.lightdash.options import (
 from omnimigrate.platforms.lightdash.planning import LightdashPlan, make_plan
 from omnimigrate.platforms.lightdash.preflight import LightdashChecks
 from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader, project_map
-from omnimigrate.platforms.lightdash.registry import REGISTRY
+from omnimigrate.platforms.lightdash.registry import (
+    PLAN,
+    REGISTRY,
+    Project,
+    SnapshotView,
+    TargetInventory,
+    TargetState,
+)
 from omnimigrate.platforms.lightdash.verifying import verify
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest
@@ -42,7 +48,7 @@ class FilterUnsupported(Exception):
     """--include/--exclude given for a Lightdash backup."""
 
 
-def load_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
+def load_view(manifest: Manifest, blobs: BlobStore) -> ViewBase:
     """Every handler loads its part, in restore order, then the projects' content checks."""
     view = SnapshotView(snapshot_id=manifest.snapshot_id, instance=manifest.instance)
     view.projects = {
@@ -59,11 +65,12 @@ def load_view(manifest: Manifest, blobs: BlobStore) -> SnapshotView:
     return view
 
 
-async def read_target(clients: Sequence[LightdashClient], view: SnapshotView) -> TargetState:
+async def read_target(clients: Sequence[LightdashClient], view: ViewBase) -> StateBase:
     """Every handler reads its part of the target, in restore order: the organization-wide
     ones once, the rest per project the snapshot maps to."""
     state = TargetState(url=clients[0].base_url)
     state.ids.projects = await project_map(clients[0], view)
+    state.space_model = INHERIT if await clients[0].modern() else ISPRIVATE
     org = TargetReader(clients, view, state)
     for handler in REGISTRY.handlers:
         if handler.read and handler.org_wide:
@@ -77,9 +84,18 @@ async def read_target(clients: Sequence[LightdashClient], view: SnapshotView) ->
     return state
 
 
+def inventory_of(state: StateBase) -> InventoryBase:
+    """The target as a plan keeps it: each handler's digests of its part of the state."""
+    inv = TargetInventory(url=state.url, ids=state.ids, space_model=state.space_model)
+    for handler in REGISTRY.handlers:
+        if handler.inventory:
+            handler.inventory(state, inv)
+    return inv
+
+
 class LightdashPlatform:
     name = "lightdash"
-    plan_type = LightdashPlan
+    plan_type = PLAN
     action_kinds = frozenset(REGISTRY.actions)
     client_pool = staticmethod(client_pool)
     explain_order = staticmethod(REGISTRY.explain_order)
@@ -111,23 +127,23 @@ class LightdashPlatform:
         jobs = {"ld_projects": projects, **content.JOBS}
         return Walker(context, REGISTRY, jobs=jobs, roots=("ld_projects",))
 
-    def snapshot_view(self, manifest: Manifest, blobs: BlobStore) -> SnapshotView:
+    def snapshot_view(self, manifest: Manifest, blobs: BlobStore) -> ViewBase:
         return load_view(manifest, blobs)
 
     async def read_inventory(
-        self, clients: Sequence[LightdashClient], view: SnapshotView
-    ) -> TargetInventory:
-        return TargetInventory.of(await read_target(clients, view))
+        self, clients: Sequence[LightdashClient], view: ViewBase
+    ) -> InventoryBase:
+        return inventory_of(await read_target(clients, view))
 
     def plan(
         self,
-        view: SnapshotView,
-        inventory: TargetInventory,
+        view: ViewBase,
+        inventory: InventoryBase,
         ledger: dict[str, LedgerRecord],
         options: LightdashRestoreOptions,
         now: datetime,
     ) -> LightdashPlan:
-        return make_plan(view, inventory, ledger, options, now, REGISTRY)
+        return make_plan(view, inventory, ledger, options, now, REGISTRY, PLAN)
 
     def runner(
         self, plan: LightdashPlan, blobs: BlobStore, ledger: RestoreLedger
@@ -137,7 +153,7 @@ class LightdashPlatform:
 
     async def verify(
         self,
-        view: SnapshotView,
+        view: ViewBase,
         clients: Sequence[LightdashClient],
         options: LightdashVerifyOptions | None = None,
         *,
@@ -150,7 +166,7 @@ class LightdashPlatform:
 
     async def check_content(
         self,
-        view: SnapshotView,
+        view: ViewBase,
         clients: Sequence[LightdashClient],
         options: LightdashRestoreOptions,
     ) -> ContentReport:

@@ -1,8 +1,9 @@
-"""What the handlers read both sides of a restore through, into one shape (`natural_keys.py`): the
-snapshot (`SnapshotReader`: its manifest and blobs, every source uuid turned into a natural
-key) and the target (`TargetReader`: over the API, for the projects the snapshot maps to,
-`project_map`). The platform (`platform.py`) has each handler read its own type, in
-registry order (a chart's space and a scheduler's chart are read before it)."""
+"""What the handlers read both sides of a restore through, into the composed models
+(`natural_keys.py`, `registry.py`): the snapshot (`SnapshotReader`: its manifest and blobs,
+every source uuid turned into a natural key) and the target (`TargetReader`: over the API,
+for the projects the snapshot maps to, `project_map`). The platform (`platform.py`) has each
+handler read its own type, in registry order (a chart's space and a scheduler's chart are
+read before it), so what one type resolves (`resolved`) the next finds."""
 
 from __future__ import annotations
 
@@ -11,21 +12,19 @@ from typing import Any
 
 from omnimigrate.errors import ConfigError
 from omnimigrate.platforms.lightdash.client import LightdashClient, select_project
-from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView, TargetState
+from omnimigrate.platforms.lightdash.natural_keys import ProjectBase, StateBase, ViewBase
 from omnimigrate.snapshot.blobs import BlobStore
 from omnimigrate.snapshot.manifest import Manifest, ObjectEntry
 
 
 class SnapshotReader:
-    """A snapshot's entries and blobs, and the source uuids each type resolves for the next:
-    group names, space slugs, chart and dashboard slugs."""
+    """A snapshot's entries and blobs, and the source ids each type resolves for the next
+    (`resolved`)."""
 
     def __init__(self, manifest: Manifest, blobs: BlobStore) -> None:
         self.manifest = manifest
         self.blobs = blobs
-        self.group_names: dict[str, str] = {}  # uuid -> name
-        self.space_paths: dict[str, dict[str, list[str]]] = {}  # project -> slug -> path
-        self.slugs: dict[tuple[str, str], dict[str, str]] = {}  # (project, type) -> uuid -> slug
+        self._resolved: dict[tuple[str, str], dict[str, Any]] = {}
 
     def entries(self, type_: str) -> Iterable[ObjectEntry]:
         return self.manifest.of_type(type_)
@@ -33,22 +32,23 @@ class SnapshotReader:
     def blob(self, entry: ObjectEntry) -> Any:
         return self.blobs.get(entry.blob) if entry.blob else None
 
-    def named_groups(self, roles: dict[str, str]) -> dict[str, str]:
-        """Roles by group uuid -> by group name; a group the snapshot's list lacks keeps its
-        uuid (`uuid:…`), and the plan blocks what names it."""
-        return {self.group_names.get(g, f"uuid:{g}"): r for g, r in roles.items()}
+    def resolved(self, kind: str, project: str = "") -> dict[str, Any]:
+        """A source id -> the natural key one type read it as, for the types after it (a
+        group's uuid -> its name; in `project`, a space's slug -> its path, a chart's uuid
+        -> its slug), by the kind the type names them with."""
+        return self._resolved.setdefault((kind, project), {})
 
 
 class TargetReader:
     """What the target's handlers share while reading one project (or, with `project` None,
     the organization): the clients, the snapshot (what is worth a read), the state filled so
-    far, and the project's space slugs."""
+    far, and what the types read before resolved of the project's ids (`resolved`)."""
 
     def __init__(
         self,
         clients: Sequence[LightdashClient],
-        view: SnapshotView,
-        state: TargetState,
+        view: ViewBase,
+        state: StateBase,
         project: str | None = None,
     ) -> None:
         self.clients = clients
@@ -56,7 +56,7 @@ class TargetReader:
         self.state = state
         self.project = project or ""  # the snapshot's name for it
         self.uuid = state.ids.projects.get(self.project, "")
-        self.space_paths: dict[str, list[str]] = {}  # slug -> path
+        self._resolved: dict[str, dict[str, Any]] = {}
         self._turn = 0
 
     @property
@@ -69,14 +69,25 @@ class TargetReader:
         return self.clients[self._turn % len(self.clients)]
 
     @property
-    def target(self) -> Project:
+    def target(self) -> ProjectBase:
+        """The project being read, on the target (each handler reads its part of it)."""
         return self.state.projects[self.project]
+
+    @property
+    def source(self) -> ProjectBase:
+        """The snapshot's project of the same name."""
+        return self.view.projects[self.project]
 
     def key(self, natural: str) -> str:
         return f"{self.project}:{natural}"
 
+    def resolved(self, kind: str) -> dict[str, Any]:
+        """A target id -> the natural key one type read it as, in this project (a space's
+        slug -> its path)."""
+        return self._resolved.setdefault(kind, {})
 
-async def project_map(client: LightdashClient, view: SnapshotView) -> dict[str, str]:
+
+async def project_map(client: LightdashClient, view: ViewBase) -> dict[str, str]:
     """Which target project each snapshot project restores into: the client's `project`
     (then the snapshot must hold one project), else the project of the same name."""
     found = await client.projects()

@@ -13,12 +13,13 @@ from omnimigrate.platforms.lightdash.fake.projects import ProjectsApi
 from omnimigrate.platforms.lightdash.fake.schedulers import SchedulersApi
 from omnimigrate.platforms.lightdash.fake.spaces import SpacesApi
 from omnimigrate.platforms.lightdash.fake.sqlcharts import SqlChartsApi
+from omnimigrate.platforms.lightdash.fake.tags import TagsApi
 from omnimigrate.platforms.lightdash.fake.validation import ValidationApi
 
 
 class Api(
     OrganizationApi, ProjectsApi, GroupsApi, AttributesApi, SpacesApi, ChartsApi, DashboardsApi,
-    SqlChartsApi, SchedulersApi, ValidationApi,
+    SqlChartsApi, SchedulersApi, TagsApi, ValidationApi,
 ):  # fmt: skip
     def routes(self) -> list[Route]:
         return [
@@ -31,5 +32,6 @@ class Api(
             *self.dashboard_routes(),
             *self.sql_chart_routes(),
             *self.scheduler_routes(),
+            *self.tag_routes(),
             *self.validation_routes(),
         ]

@@ -1,7 +1,8 @@
 """A realistic Lightdash organization for tests, benchmarks and the demo, generated from a seed.
 
 Two projects, staging upstream of prod; users, groups with members, user attributes with
-values for users and groups, project access for both; nested spaces (when the fake serves nesting), private and shared, with user and group
+values for users and groups, project access for both; staging's tags (made in the app, and
+one of its dbt project's YAML); nested spaces (when the fake serves nesting), private and shared, with user and group
 access and unicode names; charts of several types, some saved inside dashboards; dashboards
 with chart, markdown and loom tiles, tabs, and filters that target tiles; schedulers on
 charts and dashboards, by email and Slack, some disabled, some with thresholds (alerts).
@@ -49,6 +50,11 @@ class Scenario:
     prod: st.Project
 
 
+# staging's tags: (name, color, yamlReference): two made in the app, one from the YAML
+TAGS = (("Finance", "#1f77b4", None), ("Déprécié", "#d62728", None),
+        ("Core metrics", "#2ca02c", "core_metrics"))  # fmt: skip
+
+
 def generate(spec: ScenarioSpec | None = None) -> Scenario:
     spec = spec or ScenarioSpec()
     rng = random.Random(spec.seed)
@@ -72,6 +78,9 @@ def generate(spec: ScenarioSpec | None = None) -> Scenario:
         state.attributes[attr.uuid] = attr
     staging = state.add_project("Staging")
     staging.scheduler_timezone = "Europe/Paris"
+    for name, color, yaml_reference in TAGS:
+        tag = st.Tag(st.new_uuid(), name, color, admin.uuid, yaml_reference)
+        staging.tags[tag.uuid] = tag
     prod = state.add_project("Production", upstream=staging.uuid)
     for project in (staging, prod):
         project.explores = explores()

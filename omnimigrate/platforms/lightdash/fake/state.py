@@ -1,5 +1,5 @@
 """The fake Lightdash's data: an organization with users, groups and projects, each project
-with its access, spaces, charts, dashboards and schedulers. Plain dataclasses; the routes
+with its access, spaces, charts, dashboards, schedulers and tags. Plain dataclasses; the routes
 (one module per resource, composed in `api.py`) turn them into the documented JSON shapes."""
 
 from __future__ import annotations
@@ -92,6 +92,16 @@ class Scheduler:
 
 
 @dataclass
+class Tag:
+    uuid: str
+    name: str  # unique in its project
+    color: str
+    created_by: str  # user uuid
+    yaml_reference: str | None = None  # a spotlight category of the dbt project's YAML
+    created_at: str = "2025-01-01T00:00:00Z"
+
+
+@dataclass
 class Attribute:
     uuid: str
     name: str
@@ -124,6 +134,7 @@ class Project:
     dashboards: dict[str, Dashboard] = field(default_factory=dict)
     schedulers: dict[str, Scheduler] = field(default_factory=dict)
     sql_charts: dict[str, SqlChart] = field(default_factory=dict)
+    tags: dict[str, Tag] = field(default_factory=dict)  # by uuid
     explores: dict[str, Explore] = field(default_factory=dict)  # by name (the dbt model's)
     validation: list[dict[str, Any]] = field(default_factory=list)  # the latest results
 

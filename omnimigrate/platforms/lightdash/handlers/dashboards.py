@@ -3,27 +3,34 @@ tile names its chart by `chartSlug`), tabs, and filters with their tile targets.
 after the charts their tiles name (Lightdash answers NotFoundError for a missing one, and
 lightdash#28119 made a dashboard with `chartSlug: null` when a chart had failed: here the
 dashboard waits, and is blocked, when a chart's upload failed). A chart saved in a dashboard
-that was not on the target is linked to it once the dashboard exists."""
+that was not on the target is linked to it once the dashboard exists. The charts saved in
+a dashboard are planned here (`charts.plan_chart`), before their dashboard: what they go up
+with depends on it."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, Field
 
 from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import EXPORT, Job, JobResult
+from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.lightdash.client import ISPRIVATE, ContentRef
 from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
+from omnimigrate.platforms.lightdash.handlers import charts, spaces
 from omnimigrate.platforms.lightdash.handlers.charts import BATCH, moved, moved_warning
 from omnimigrate.platforms.lightdash.natural_keys import (
-    Dashboard,
     content_of,
     digest,
     project_of,
+    projects,
     set_in,
-    space_key,
     unheld,
+    unheld_note,
     without,
 )
 from omnimigrate.platforms.lightdash.planning import by_key
@@ -33,9 +40,48 @@ if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import LightdashClient
-    from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.natural_keys import InventoryBase, StateBase, ViewBase
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
+
+SLUGS = "dashboard"  # what `resolved` keeps a project's dashboard slugs under, by source uuid
+
+
+class Dashboard(BaseModel):
+    slug: str
+    space: list[str]
+    body: dict[str, Any]
+
+    def compared(self) -> dict[str, Any]:
+        """Less the filters' ids: each server makes its own (1.219's code leaves them out)."""
+        filters = {
+            k: [{x: y for x, y in f.items() if x != "id"} for f in v] if isinstance(v, list) else v
+            for k, v in (self.body.get("filters") or {}).items()
+        }
+        return {**self.body, "filters": filters, "space": self.space}
+
+    def chart_slugs(self) -> list[str]:
+        return [
+            t["properties"]["chartSlug"]
+            for t in self.body.get("tiles", [])
+            if t.get("type") == "saved_chart" and t.get("properties", {}).get("chartSlug")
+        ]
+
+
+class Dashboards(BaseModel):
+    """Its part of a project, on both sides."""
+
+    dashboards: dict[str, Dashboard] = Field(default_factory=dict)  # slug -> dashboard
+
+
+class Ids(BaseModel):
+    dashboards: dict[str, str] = Field(default_factory=dict)  # "<project>:<slug>" -> uuid
+
+
+class Target(BaseModel):
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"dashboards": "ld.dashboard"}
+
+    dashboards: dict[str, str] = Field(default_factory=dict)  # "<project>:<slug>" -> digest
 
 
 def dashboard_of(code: dict[str, Any], space_paths: dict[str, list[str]]) -> Dashboard:
@@ -107,29 +153,36 @@ def saved_in(ctx: Context, project: str, dashboard_key: str) -> list[ObjectEntry
     slug = dashboard_key[len(project) + 1 :]
     kept = [
         e for (t, _), e in ctx.previous.items()
-        if t == "ld_chart" and e.refs and e.refs.get("dashboard") == slug and project_of(e) == project
+        if t == charts.ENTRY and e.refs and e.refs.get("dashboard") == slug and project_of(e) == project
     ]  # fmt: skip
     ctx.reused += len(kept)  # exports kept, as a full backup counts them among its exports
     return kept
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+def load(r: SnapshotReader, view: ViewBase) -> None:
     for o in r.entries("ld_dashboard"):
         name = project_of(o)
-        board = dashboard_of(r.blob(o), r.space_paths.get(name, {}))
-        view.projects[name].dashboards[board.slug] = board
+        board = dashboard_of(r.blob(o), r.resolved(spaces.PATHS, name))
+        part(view.projects[name], Dashboards).dashboards[board.slug] = board
         view.blobs[f"ld_dashboard:{name}:{board.slug}"] = o.blob or ""
-        r.slugs.setdefault((name, "dashboard"), {})[o.source_id or ""] = board.slug
+        r.resolved(SLUGS, name)[o.source_id or ""] = board.slug
 
 
 async def read(t: TargetReader) -> None:
     codes = await t.client.dashboards_code(t.uuid)
     uuids = pair(codes, await t.client.dashboard_list(t.uuid))
+    mine, ids = part(t.target, Dashboards), part(t.state.ids, Ids)
     for code in codes:
-        board = dashboard_of(code, t.space_paths)
-        t.target.dashboards[board.slug] = board
+        board = dashboard_of(code, t.resolved(spaces.PATHS))
+        mine.dashboards[board.slug] = board
         if board.slug in uuids:
-            t.state.ids.dashboards[t.key(board.slug)] = uuids[board.slug]
+            ids.dashboards[t.key(board.slug)] = uuids[board.slug]
+
+
+def inventory(state: StateBase, inv: InventoryBase) -> None:
+    mine = part(inv, Target)
+    for name, p in projects(state, Dashboards).items():
+        mine.dashboards |= {f"{name}:{d.slug}": digest(d.compared()) for d in p.dashboards.values()}
 
 
 # 1.219's DashboardAsCode fields that 0.1471's lacks (openapi-1.219.0.json against openapi.json);
@@ -138,45 +191,76 @@ NEW_ONLY = ("config", "parameters", "verification", "verified")
 DROPPED = (*NEW_ONLY, "contentType")
 
 
-def plan(ctx: PlanContext) -> None:
-    """Into 0.1471, without 1.219's fields (`NEW_ONLY`), those it sets named in a warning."""
-    old = ctx.inv.space_model == ISPRIVATE
-    for project in sorted(ctx.inv.ids.projects):
-        src = ctx.view.projects[project]
+def plan(ctx: PlanContext[Any, Target]) -> None:
+    """Per project: the charts saved in a dashboard (`saved`), the dashboards, then the links
+    of those saved charts whose dashboard was not on the target. Into 0.1471, without 1.219's
+    fields (`NEW_ONLY`), those it sets named in a warning."""
+    for project in ctx.projects:
+        src = ctx.source(project, Dashboards)
+        saved = {s: c for s, c in ctx.source(project, charts.Charts).charts.items() if c.dashboard}
+        for _, chart in sorted(saved.items()):
+            plan_saved(ctx, project, chart, src)
         for slug, board in sorted(src.dashboards.items()):
-            key = f"{project}:{slug}"
-            # a tile's chart that comes back under another slug (`PlanContext.place`)
-            tiles = {c: ctx.slug_of("ld.chart", project, c) for c in board.chart_slugs()}
-            tiles = {c: new for c, new in tiles.items() if new != c}
-            params = {"project": project, "slug": slug, "space": board.space,
-                      "blob": ctx.view.blobs[f"ld_dashboard:{key}"],
-                      **({"tiles": tiles} if tiles else {}),
-                      "drop": list(DROPPED) if old else []}  # fmt: skip
-            action = Action(id=action_id("ld.dashboard", key), kind="ld.dashboard", object=key,
-                            op="create", params=params)  # fmt: skip
-            parents = [action_id("ld.space", space_key(project, board.space)),
-                       *(action_id("ld.chart", f"{project}:{c}") for c in board.chart_slugs())]  # fmt: skip
-            if not ctx.space_missing(project, board.space, action):
-                body = retiled(board.body, tiles)
-                want = board.model_copy(update={"body": without(body, DROPPED) if old else body})
-                decided = ctx.place(action, board.space, digest(want.compared()), parents)
-                lost = set_in(board.body, NEW_ONLY) if old else []
-                if lost and decided.writes:
-                    warning = "; ".join(filter(None, [decided.warning, unheld(lost)]))
-                    ctx.add(decided.model_copy(update={"warning": warning}))
-        for slug, chart in sorted(src.charts.items()):
+            plan_dashboard(ctx, project, slug, board)
+        for slug, chart in sorted(saved.items()):
             plan_link(ctx, project, slug, chart.dashboard)
 
 
-def plan_link(ctx: PlanContext, project: str, slug: str, dashboard: str | None) -> None:
+def plan_saved(
+    ctx: PlanContext[Any, Target], project: str, chart: charts.Chart, src: Dashboards
+) -> None:
+    """A chart saved in a dashboard goes into its space first: the dashboard's tiles need
+    it. Its upload names the dashboard when that is on the target already (and does not
+    come back under a new slug), else the chart is linked to it afterwards (`plan_link`)."""
+    board = charts.slug_of(ctx, "ld.dashboard", project, chart.dashboard or "") or None
+    # a dashboard that comes back under a new slug is not the one of its slug there
+    moving = (
+        board is not None
+        and board in src.dashboards
+        and charts.taken(ctx, ctx.inv.dashboards, project, board, src.dashboards[board].space)
+    )
+    there = board is not None and not moving and f"{project}:{board}" in ctx.inv.dashboards
+    charts.plan_chart(ctx, project, chart, board, there)
+
+
+def plan_dashboard(
+    ctx: PlanContext[Any, Target], project: str, slug: str, board: Dashboard
+) -> None:
+    key = f"{project}:{slug}"
+    # a tile's chart that comes back under another slug (`charts.place`)
+    tiles = {c: charts.slug_of(ctx, "ld.chart", project, c) for c in board.chart_slugs()}
+    tiles = {c: new for c, new in tiles.items() if new != c}
+    params = {"project": project, "slug": slug, "space": board.space,
+              "blob": ctx.snapshot.blobs[f"ld_dashboard:{key}"],
+              **({"tiles": tiles} if tiles else {}),
+              "drop": list(DROPPED) if ctx.old else []}  # fmt: skip
+    action = Action(id=action_id("ld.dashboard", key), kind="ld.dashboard", object=key,
+                    op="create", params=params)  # fmt: skip
+    parents = [action_id("ld.space", spaces.space_key(project, board.space)),
+               *(action_id("ld.chart", f"{project}:{c}") for c in board.chart_slugs())]  # fmt: skip
+    if spaces.space_missing(ctx, project, board.space, action):
+        return
+    body = retiled(board.body, tiles)
+    want = board.model_copy(update={"body": without(body, DROPPED) if ctx.old else body})
+    decided = charts.place(ctx, action, board.space, digest(want.compared()), parents,
+                           ctx.inv.dashboards)  # fmt: skip
+    lost = set_in(board.body, NEW_ONLY) if ctx.old else []
+    if lost and decided.writes:
+        warning = "; ".join(filter(None, [decided.warning, unheld(lost)]))
+        ctx.add(decided.model_copy(update={"warning": warning}))
+
+
+def plan_link(ctx: PlanContext[Any, Any], project: str, slug: str, dashboard: str | None) -> None:
     """The chart's second upload, with its `dashboardSlug`, once the dashboard exists."""
-    upload = ctx.actions[action_id("ld.chart", f"{project}:{slug}")]
+    upload = ctx.actions.get(action_id("ld.chart", f"{project}:{slug}"))
+    if upload is None:  # blocked before it was planned (its space is not in the snapshot)
+        return
     if dashboard is None or not upload.writes or upload.params["dashboard"]:
         return
     ctx.add(upload.model_copy(update={
         "id": action_id("ld.chart", f"{project}:{slug}", "link"),
         "params": {**{k: v for k, v in upload.params.items() if k != "taken"},
-                   "dashboard": ctx.slug_of("ld.dashboard", project, dashboard)},
+                   "dashboard": charts.slug_of(ctx, "ld.dashboard", project, dashboard)},
         "warning": "",
         "reason": "saved in its dashboard",
         "depends_on": [upload.id, action_id("ld.dashboard", f"{project}:{dashboard}")],
@@ -196,9 +280,9 @@ def retiled(code: dict[str, Any], slugs: dict[str, str]) -> dict[str, Any]:
     return {**code, "tiles": tiles}
 
 
-async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> str | None:
+async def upload(ctx: ApplyContext[Ids], client: LightdashClient, a: Action) -> str | None:
     name, slug = a.params["project"], a.params["slug"]
-    body = retiled(await ctx.upload_body(a), a.params.get("tiles") or {})
+    body = retiled(await spaces.upload_body(ctx, a), a.params.get("tiles") or {})
     body = without(body, tuple(a.params.get("drop") or ()))
     result = await client.upsert_dashboard(ctx.project(name), slug, body)
     if result.uuid:
@@ -207,12 +291,38 @@ async def upload(ctx: ApplyContext, client: LightdashClient, a: Action) -> str |
     return moved_warning(a)
 
 
-def rows(name: str, project: Project) -> dict[str, Any]:
+def brings(a: Action, actions: Mapping[str, Action]) -> Iterable[str]:
+    """A selected dashboard comes with the links of the charts saved in it."""
+    return [x.id for x in actions.values() if a.id in x.depends_on and x.id.endswith(":link")]
+
+
+def hold(view: ViewBase, target: StateBase) -> list[str]:
+    """Into 0.1471, without 1.219's fields (as the plan sent them); into a flat server, none
+    in a child space."""
+    notes = []
+    for name, p in projects(view, Dashboards).items():
+        p.dashboards = {k: d for k, d in p.dashboards.items()
+                        if not spaces.in_child(target, name, d.space)}  # fmt: skip
+        if target.space_model != ISPRIVATE:
+            continue
+        named: dict[str, int] = {}
+        for d in p.dashboards.values():
+            for f in set_in(d.body, NEW_ONLY):
+                named[f] = named.get(f, 0) + 1
+            d.body = without(d.body, DROPPED)
+        notes += [unheld_note(name, "dashboard", f, n) for f, n in sorted(named.items())]
+    return notes
+
+
+def rows(name: str, project: Dashboards) -> dict[str, Any]:
     return {f"{name}:{k}": d.compared() for k, d in project.dashboards.items()}
 
 
 HANDLER = Handler(
     name="dashboards",
+    project=Dashboards,
+    uuids=Ids,
+    target=Target,
     ids=("ld.dashboard",),  # its action ids' kinds
     jobs={"ld_dashboards": list_dashboards, "ld_dashboard_batch": download},
     per_project=("ld_dashboards",),
@@ -220,8 +330,10 @@ HANDLER = Handler(
     content=("ld_dashboard",),
     load=load,
     read=read,
+    inventory=inventory,
     plan=plan,
-    actions={"ld.dashboard": ActionKind(upload)},
+    actions={"ld.dashboard": ActionKind(upload, brings=brings)},
     selectors={"dashboard": by_key("ld.dashboard")},
+    hold=hold,
     rows=rows,
 )

@@ -5,20 +5,36 @@ set), so a different one on the target is set to the snapshot's, not left as a c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, Field
 
 from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import JobResult
+from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
+from omnimigrate.platforms.lightdash.natural_keys import projects
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
     from omnimigrate.platforms.lightdash.backup import Context
     from omnimigrate.platforms.lightdash.client import LightdashClient
-    from omnimigrate.platforms.lightdash.natural_keys import Project, SnapshotView
+    from omnimigrate.platforms.lightdash.natural_keys import InventoryBase, StateBase, ViewBase
     from omnimigrate.platforms.lightdash.planning import PlanContext
     from omnimigrate.platforms.lightdash.reading import SnapshotReader, TargetReader
+
+
+class Settings(BaseModel):
+    """Its part of a project, on both sides."""
+
+    scheduler_timezone: str | None = None  # the project's default (None: not kept)
+
+
+class Target(BaseModel):
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"settings": "ld.settings"}
+
+    settings: dict[str, str] = Field(default_factory=dict)  # project -> scheduler time zone
 
 
 async def read_settings(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
@@ -26,18 +42,26 @@ async def read_settings(ctx: Context, client: LightdashClient, args: Args) -> Jo
     return JobResult(entries=[await ctx.entry("ld_settings", args["name"], body)])
 
 
-def load(r: SnapshotReader, view: SnapshotView) -> None:
+def load(r: SnapshotReader, view: ViewBase) -> None:
     for o in r.entries("ld_settings"):
-        view.projects[o.key].scheduler_timezone = r.blob(o)["schedulerTimezone"]
+        part(view.projects[o.key], Settings).scheduler_timezone = r.blob(o)["schedulerTimezone"]
 
 
 async def read(t: TargetReader) -> None:
-    t.target.scheduler_timezone = await t.client.scheduler_timezone(t.uuid)
+    part(t.target, Settings).scheduler_timezone = await t.client.scheduler_timezone(t.uuid)
 
 
-def plan(ctx: PlanContext) -> None:
-    for project in sorted(ctx.inv.ids.projects):
-        zone = ctx.view.projects[project].scheduler_timezone
+def inventory(state: StateBase, inv: InventoryBase) -> None:
+    part(inv, Target).settings = {
+        name: p.scheduler_timezone
+        for name, p in projects(state, Settings).items()
+        if p.scheduler_timezone is not None
+    }
+
+
+def plan(ctx: PlanContext[Any, Target]) -> None:
+    for project in ctx.projects:
+        zone = ctx.source(project, Settings).scheduler_timezone
         if zone is None:  # a snapshot made before settings were kept
             continue
         action = Action(id=action_id("ld.settings", project), kind="ld.settings",
@@ -51,14 +75,14 @@ def plan(ctx: PlanContext) -> None:
                      f"the target's is {have}, the snapshot's {zone}")  # fmt: skip
 
 
-async def write(ctx: ApplyContext, client: LightdashClient, a: Action) -> None:
+async def write(ctx: ApplyContext[Any], client: LightdashClient, a: Action) -> None:
     await client.set_scheduler_timezone(
         ctx.project(a.params["project"]), a.params["schedulerTimezone"]
     )
     await ctx.done(a)
 
 
-def rows(name: str, project: Project) -> dict[str, Any]:
+def rows(name: str, project: Settings) -> dict[str, Any]:
     if project.scheduler_timezone is None:
         return {}
     return {f"{name}:settings": {"schedulerTimezone": project.scheduler_timezone}}
@@ -66,11 +90,14 @@ def rows(name: str, project: Project) -> dict[str, Any]:
 
 HANDLER = Handler(
     name="project settings",
+    project=Settings,
+    target=Target,
     ids=("ld.settings",),  # its action ids' kinds
     jobs={"ld_settings": read_settings},
     per_project=("ld_settings",),
     load=load,
     read=read,
+    inventory=inventory,
     plan=plan,
     actions={"ld.settings": ActionKind(write)},
     rows=rows,
