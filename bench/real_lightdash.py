@@ -9,9 +9,12 @@
    well (so the space's effective list shows that user once); in it 3 charts copied from the
    demo project, a dashboard of them, a SQL chart (`POST …/sqlRunner/saved`) and 3 schedulers
    (one on a chart, one on the dashboard, one on the SQL chart). The creator's automatic admin
-   share is removed, so the direct shares are exactly those two.
+   share is removed, so the direct shares are exactly those two. And two project tags made
+   in the app under one name (the server keeps namesakes), beside the seeded ones of the dbt
+   project's YAML.
 2. Back the project up (omnimigrate's engine, real HTTP).
-3. Delete the space (Lightdash deletes its content and schedulers with it).
+3. Delete the space (Lightdash deletes its content and schedulers with it), the two drill
+   tags and one YAML tag.
 4. Restore, verify, restore again.
 
 Printed: each step's requests (writes apart) and time, verify per type, and the end state:
@@ -37,7 +40,7 @@ from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.http.client import pool_of
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.lightdash.client import LightdashClient, select_project
-from omnimigrate.platforms.lightdash.natural_keys import space_key
+from omnimigrate.platforms.lightdash.handlers.spaces import space_key
 from omnimigrate.snapshot.store import LocalStore
 
 SPACE = "Drill restricted"
@@ -49,6 +52,8 @@ SQL_CHART = {"name": "Drill SQL orders", "description": None, "limit": 500, "slu
              "sql": "select status, count(*) as orders from jaffle.orders group by 1",
              "config": {"type": "table", "metadata": {"version": 1}, "columns": {}}}  # fmt: skip
 UNLIMITED = 1_000_000
+TAG, TAG_COLORS = "Drill tag", ("#d62728", "#17becf")  # two of one name
+YAML_TAG = "sales"  # the yamlReference of a seeded tag, deleted and put back
 
 
 class Counting(LightdashClient):
@@ -122,7 +127,23 @@ async def setup(c: LightdashClient, project: str) -> dict[str, Any]:
     if "Drill SQL delivery" not in have:
         await c.create_scheduler(project, ("sqlchart", sql),
                                  {**delivery, "name": "Drill SQL delivery"})  # fmt: skip
+    have_tags = [t.color for t in await c.tags(project) if t.name == TAG]
+    for color in TAG_COLORS:
+        if color not in have_tags:
+            await c.create_tag(project, TAG, color)
     return {"space": space.uuid, "charts": slugs, "users": users}
+
+
+async def tag_state(c: LightdashClient, project: str) -> list[tuple[str, str, str | None]]:
+    return sorted((t.name, t.color, t.yaml_reference) for t in await c.tags(project))
+
+
+async def delete_tags(c: LightdashClient, project: str) -> None:
+    """The drill's two tags and the seeded YAML one."""
+    for t in await c.tags(project):
+        if t.name == TAG or t.yaml_reference == YAML_TAG:
+            await c._results("DELETE", "/api/v1/projects/{projectUuid}/tags/{tagUuid}",
+                             path={"projectUuid": project, "tagUuid": t.uuid})  # fmt: skip
 
 
 async def delete_space(c: LightdashClient, project: str, space: str) -> None:
@@ -178,6 +199,7 @@ async def main(url: str, token: str, project_name: str) -> int:
         drill = await setup(c, project)
         before = await space_state(c, project)
         schedulers_before = scheduled(await c.schedulers(project))
+        tags_before = await tag_state(c, project)
         print(f"setup: {time.monotonic() - start:.1f} s; the space: {before}")
         with tempfile.TemporaryDirectory() as folder:
             store = LocalStore(Path(folder) / "store", create=True)
@@ -189,6 +211,10 @@ async def main(url: str, token: str, project_name: str) -> int:
                   f"{dict(outcome.manifest.counts)}")  # fmt: skip
             await delete_space(c, project, drill["space"])
             print(f"deleted the space; the server now has it: {await space_state(c, project)}")
+            await delete_tags(c, project)
+            print(
+                f"deleted the drill's tags and the YAML tag {YAML_TAG}: {await tag_state(c, project)}"
+            )
             snap = open_snapshot(store, "latest")
             for label in ("restore", "second restore"):
                 sent, start = totals(cs), time.monotonic()
@@ -231,7 +257,10 @@ async def main(url: str, token: str, project_name: str) -> int:
             on_sql = any(x[1] == "Drill SQL delivery" for x in schedulers_after)
             has_sql = final is not None and SQL_SLUG in final["sql charts"]
             print(f"end: the SQL chart back: {has_sql}, its scheduler back: {on_sql}")
+            tags_after = await tag_state(c, project)
+            print(f"end: the tags as they were before: {tags_after == tags_before} ({tags_after})")
             ok = ok and same and schedulers_after == schedulers_before and on_sql and has_sql
+            ok = ok and tags_after == tags_before
     print("DRILL OK" if ok else "DRILL FAILED")
     return 0 if ok else 1
 

@@ -190,3 +190,41 @@ async def test_a_restore_killed_after_a_tags_write_finishes_on_a_rerun(pair, bou
     again, report = await restore(snap, target, spare.token, RestoreOptions())
     assert again == 0
     assert report.types["tags"].differences == []
+
+
+async def test_namesake_tags_as_a_real_lightdash_keeps_them_are_restored_each_once(
+    tmp_path: Path, version: str
+) -> None:
+    """A real Lightdash 1.219 took a second tag of an existing name: both are kept, told
+    apart by what they hold (`Finance`, `Finance#2`), restored each once, even through a
+    kill after the first's POST, and a second restore writes nothing."""
+    scenario = sc.generate(SMALL)
+    admin = scenario.state.tokens[scenario.token]
+    staging = next(p for p in scenario.state.projects.values() if p.name == "Staging")
+    twin = st.Tag(st.new_uuid(), "Finance", "#000001", admin, None)
+    staging.tags[twin.uuid] = twin
+    store, _ = await backed_up(scenario.state, scenario.token, version, tmp_path)
+    snap = open_snapshot(store, "latest")
+    assert {k: t.color for k, t in snap.source.projects["Staging"].tags.items()
+            if t.name == "Finance"} == {"Finance": "#000001", "Finance#2": "#1f77b4"}  # fmt: skip
+    spare = sc.standby(scenario.state)
+    target = await serve(spare.state, version)
+    try:
+        async with client_pool(
+            target.url, [spare.token], rate_limit=100_000, retry=FAST_RETRY
+        ) as cs:
+            plan = await plan_restore(snap, cs, RestoreOptions())
+            killed = kills.kill_after(cs, lambda m, r, _: m == "POST" and r.endswith("/tags"))
+            with pytest.raises(Killed):
+                await apply_plan(snap, plan, cs)
+        assert killed
+        await restore(snap, target, spare.token, RestoreOptions())
+        finance = sorted(t.color for t in spare.staging.tags.values() if t.name == "Finance")
+        assert finance == ["#000001", "#1f77b4"]  # each once: none twice, none lost
+        again, report = await restore(snap, target, spare.token, RestoreOptions())
+        assert again == 0
+        rows = report.types["tags"]
+        assert (rows.checked, rows.matching, rows.differences) == (4, 4, [])
+    finally:
+        await target.stop()
+    assert target.violations == []

@@ -1,5 +1,6 @@
-"""The fake Lightdash's project tags, as its TagsModel keeps them: a name unique in its
-project, a color, and a `yamlReference` for those the dbt project's YAML defines (its
+"""The fake Lightdash's project tags, as a real 1.219 keeps them: a name (two tags of a
+project may share one: that server took a second "probe" beside the first), a color, and a
+`yamlReference` for those the dbt project's YAML defines (its
 `lightdash.config.yml` spotlight categories), which `PUT …/tags/yaml` replaces all at once:
 a listed reference the project has is updated (name, color), one it lacks is created, and
 the project's YAML tags the list leaves out are deleted; tags made in the app stay."""
@@ -15,7 +16,6 @@ from omnimigrate.platforms.lightdash.fake.base import (
     PROJECT,
     USER_KEY,
     ApiBase,
-    LightdashError,
     Route,
     not_found,
     ok,
@@ -33,16 +33,9 @@ class TagsApi(ApiBase):
                 "createdBy": {"userUuid": creator.uuid, "firstName": creator.first_name,
                               "lastName": creator.last_name}}  # fmt: skip
 
-    def unique(self, project: st.Project, name: str, but: str | None = None) -> None:
-        """A name another tag of the project has: the table's unique key, a database error
-        (as the user attributes' duplicate is)."""
-        if any(t.name == name and t.uuid != but for t in project.tags.values()):
-            raise LightdashError(500, "UnexpectedServerError", "duplicate key value")
-
     def add_tag(
         self, request: web.Request, project: st.Project, name: str, color: str, yaml: str | None
     ) -> st.Tag:
-        self.unique(project, name)
         tag = st.Tag(st.new_uuid(), name, color, request[USER_KEY], yaml, self.state.now())
         project.tags[tag.uuid] = tag
         return tag
@@ -65,7 +58,6 @@ class TagsApi(ApiBase):
             del project.tags[tag.uuid]
             return web.Response(status=204)  # no content, as HTTP has it (DeleteSpace too)
         body = await request.json()
-        self.unique(project, body.get("name", tag.name), but=tag.uuid)
         tag.name, tag.color = body.get("name", tag.name), body.get("color", tag.color)
         return ok()
 
@@ -78,7 +70,6 @@ class TagsApi(ApiBase):
         have = {t.yaml_reference: t for t in project.tags.values() if t.yaml_reference}
         for ref, body in wanted.items():
             if ref in have:
-                self.unique(project, body["name"], but=have[ref].uuid)
                 have[ref].name, have[ref].color = body["name"], body["color"]
             else:
                 self.add_tag(request, project, body["name"], body["color"], ref)

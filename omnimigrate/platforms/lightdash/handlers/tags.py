@@ -1,5 +1,9 @@
-"""A project's tags (what Lightdash's spotlight catalog groups its metrics by), by name, which
-is unique in a project: each with its color, and where it comes from. A tag made in the app
+"""A project's tags (what Lightdash's spotlight catalog groups its metrics by), by name: each
+with its color, and where it comes from. A real Lightdash 1.219 keeps two tags of one name
+in a project (its `POST …/tags` took a second "probe" beside the first), so namesakes are
+told apart by what they hold, not by when they were made (every tag of that server answered
+the same `createdAt`): the first in (yamlReference, color) order keeps the bare name, the
+others `NAME#2`, `NAME#3` (`keyed`), on both sides alike. A tag made in the app
 is created (`POST …/tags`, looked up by name when an answer is lost) or, when this restore
 may change it, its color is set (`PATCH …/tags/{tagUuid}`). A tag of the dbt project's YAML
 (a spotlight category of its `lightdash.config.yml`, `yamlReference`) can only be written
@@ -49,11 +53,11 @@ class Tag(BaseModel):
 class Tags(BaseModel):
     """Its part of a project, on both sides."""
 
-    tags: dict[str, Tag] = Field(default_factory=dict)  # by name
+    tags: dict[str, Tag] = Field(default_factory=dict)  # by `keyed` name
 
 
 class Ids(BaseModel):
-    tags: dict[str, str] = Field(default_factory=dict)  # "<project>:<name>" -> uuid
+    tags: dict[str, str] = Field(default_factory=dict)  # "<project>:<keyed name>" -> uuid
 
 
 class Target(BaseModel):
@@ -70,22 +74,37 @@ def tag_of(ref: TagRef) -> Tag:
     return Tag(name=ref.name, color=ref.color, yaml=ref.yaml_reference)
 
 
+def keyed(refs: list[TagRef]) -> dict[str, TagRef]:
+    """A project's tags by natural key: the name, and for each namesake after the first in
+    (yamlReference, color) order, `NAME#n`. Namesakes alike in both are interchangeable."""
+    out: dict[str, TagRef] = {}
+    by_name: dict[str, list[TagRef]] = {}
+    for ref in refs:
+        by_name.setdefault(ref.name, []).append(ref)
+    for name, same in sorted(by_name.items()):
+        same.sort(key=lambda r: (r.yaml_reference or "", r.color, r.uuid))
+        for n, ref in enumerate(same, 1):
+            out[name if n == 1 else f"{name}#{n}"] = ref
+    return out
+
+
 # ---------------------------------------------------------------------- backup
 
 
 async def list_tags(ctx: Context, client: LightdashClient, args: Args) -> JobResult:
     entries = [
-        await ctx.entry(ENTRY, f"{args['name']}:{t.name}", tag_of(t).model_dump(),
+        await ctx.entry(ENTRY, f"{args['name']}:{key}", tag_of(t).model_dump(),
                         source_id=t.uuid, refs={"project": args["name"]})
-        for t in await client.tags(args["project"])
+        for key, t in keyed(await client.tags(args["project"])).items()
     ]  # fmt: skip
     return JobResult(entries=entries)
 
 
 def load(r: SnapshotReader, view: ViewBase) -> None:
     for o in r.entries(ENTRY):
-        tag = Tag.model_validate(r.blob(o))
-        part(view.projects[project_of(o)], Tags).tags[tag.name] = tag
+        project = project_of(o)
+        key = o.key.removeprefix(f"{project}:")
+        part(view.projects[project], Tags).tags[key] = Tag.model_validate(r.blob(o))
 
 
 # ---------------------------------------------------------------------- target
@@ -93,18 +112,18 @@ def load(r: SnapshotReader, view: ViewBase) -> None:
 
 async def read(t: TargetReader) -> None:
     mine, ids = part(t.target, Tags), part(t.state.ids, Ids)
-    for ref in await t.client.tags(t.uuid):
-        mine.tags[ref.name] = tag_of(ref)
-        ids.tags[t.key(ref.name)] = ref.uuid
+    for key, ref in keyed(await t.client.tags(t.uuid)).items():
+        mine.tags[key] = tag_of(ref)
+        ids.tags[t.key(key)] = ref.uuid
 
 
 def inventory(state: StateBase, inv: InventoryBase) -> None:
     mine = part(inv, Target)
     for name, p in projects(state, Tags).items():
-        for tag in p.tags.values():
-            mine.tags[f"{name}:{tag.name}"] = digest(tag.compared())
+        for key, tag in p.tags.items():
+            mine.tags[f"{name}:{key}"] = digest(tag.compared())
             if tag.yaml is not None:
-                mine.tag_yaml[f"{name}:{tag.name}"] = tag.yaml
+                mine.tag_yaml[f"{name}:{key}"] = tag.yaml
 
 
 # ---------------------------------------------------------------------- plan and apply
@@ -116,11 +135,11 @@ def origin(yaml: str | None) -> str:
 
 def plan(ctx: PlanContext[Any, Target]) -> None:
     for project in ctx.projects:
-        for name, tag in sorted(ctx.source(project, Tags).tags.items()):
-            key = f"{project}:{name}"
+        for natural, tag in sorted(ctx.source(project, Tags).tags.items()):
+            key = f"{project}:{natural}"
             action = Action(id=action_id("ld.tag", key), kind="ld.tag", object=key, op="create",
-                            params={"project": project, "name": name, "color": tag.color,
-                                    "yaml": tag.yaml})  # fmt: skip
+                            params={"project": project, "key": natural, "name": tag.name,
+                                    "color": tag.color, "yaml": tag.yaml})  # fmt: skip
             have = ctx.inv.tags.get(key)
             decided = ctx.compare(action, have, digest(tag.compared()))
             there = ctx.inv.tag_yaml.get(key)
@@ -133,7 +152,7 @@ def plan(ctx: PlanContext[Any, Target]) -> None:
 
 async def write(ctx: ApplyContext[Ids], client: LightdashClient, a: Action) -> None:
     p = a.params
-    project, key = ctx.project(p["project"]), f"{p['project']}:{p['name']}"
+    project, key = ctx.project(p["project"]), f"{p['project']}:{p['key']}"
     if p["yaml"] is not None:
         return await write_yaml(ctx, client, a)
     existing = ctx.ids.tags.get(key)
@@ -146,15 +165,15 @@ async def write(ctx: ApplyContext[Ids], client: LightdashClient, a: Action) -> N
 
 
 async def write_yaml(ctx: ApplyContext[Ids], client: LightdashClient, a: Action) -> None:
-    """The project's YAML tags as the target has them now, this one put in (a namesake of
-    another reference replaced): the route deletes every YAML tag the list leaves out, so
-    one write at a time reads and puts back the project's."""
+    """The project's YAML tags as the target has them now, this one put in: the route
+    deletes every YAML tag the list leaves out, so one write at a time reads and puts back
+    the project's."""
     p = a.params
     project = ctx.project(p["project"])
     async with ctx.lock(f"yaml tags:{project}"):
         kept = [
             t for t in await client.tags(project)
-            if t.yaml_reference is not None and p["yaml"] != t.yaml_reference and p["name"] != t.name
+            if t.yaml_reference is not None and p["yaml"] != t.yaml_reference
         ]  # fmt: skip
         mine = TagRef(uuid="", name=p["name"], color=p["color"], yaml_reference=p["yaml"])
         await client.replace_yaml_tags(project, [*kept, mine])
