@@ -21,7 +21,7 @@ from omnimigrate.engine.contexts import PlanContext
 from omnimigrate.engine.jobs import LISTING, READ, Job, JobResult, UnknownJob
 from omnimigrate.engine.parts import BaseT, compose
 from omnimigrate.engine.plan import Action
-from omnimigrate.engine.protocol import SideEffect
+from omnimigrate.engine.protocol import SideEffect, plan_reconciles
 from omnimigrate.snapshot.blobs import BlobStore
 
 ContextT = TypeVar("ContextT")  # the platform's apply (or backup) context
@@ -169,14 +169,18 @@ class Registry(Generic[HandlerT]):
 
     def plan(self, ctx: PlanContext[Any, Any, Any]) -> None:
         """Every type's `plan(ctx)` in restore order, after every type's references in
-        reverse order (what the later types' selected objects name)."""
+        reverse order (what the later types' selected objects name); then, after everything
+        else, a reconcile for each server side effect an action's create may leave
+        (`engine/protocol.py`). The plan's estimate is `cost`'s, once the platform has kept
+        what its selection keeps."""
         for h in reversed(self.handlers):
             if h.references:
                 ctx.referenced |= set(h.references(ctx))
         for h in self.handlers:
             if h.plan:
                 h.plan(ctx)
-        self.cost(ctx.actions.values())
+        for effect in self.side_effects:
+            plan_reconciles(ctx, effect)
 
     def explain_order(self) -> list[str]:
         """The restore order as `plan --explain-order` prints it."""

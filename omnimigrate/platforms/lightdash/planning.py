@@ -23,7 +23,7 @@ from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.handler import Registry, Selector
 from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Action, Plan
-from omnimigrate.engine.protocol import adopted, claim, is_reconcile, made_here, plan_reconciles
+from omnimigrate.engine.protocol import adopted, claim, is_reconcile, made_here
 from omnimigrate.engine.restore_ledger import LedgerRecord
 from omnimigrate.platforms.lightdash.client import ISPRIVATE
 from omnimigrate.platforms.lightdash.natural_keys import InventoryBase, ViewBase
@@ -203,11 +203,7 @@ def make_plan(
     for project in sorted(set(view.projects) - set(inv.ids.projects)):
         ctx.blocked(action_id("ld.project", project), "ld.project", project,
                     f"no project {project!r} on the target: create it in Lightdash, or name one with --project")  # fmt: skip
-    for handler in registry.handlers:
-        if handler.plan:
-            handler.plan(ctx)
-    for effect in registry.side_effects:
-        plan_reconciles(ctx, effect)
+    registry.plan(ctx)
     if options.include or options.exclude:
         select(ctx, options.include, options.exclude, registry.actions)
     actions = list(ctx.actions.values())

@@ -91,6 +91,7 @@ def make_plan(
         source, inventory, ledger, options, REGISTRY.selectors, REMADE
     )
     REGISTRY.plan(ctx)
+    REGISTRY.cost(ctx.actions.values())
     return PLAN_TYPE(
         platform="omni",
         snapshot_id=source.snapshot_id,
