@@ -19,7 +19,6 @@ from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import EXPORT, Job, JobResult
 from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.lightdash.client import ISPRIVATE
 from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
 from omnimigrate.platforms.lightdash.handlers import spaces
 from omnimigrate.platforms.lightdash.natural_keys import (
@@ -29,7 +28,6 @@ from omnimigrate.platforms.lightdash.natural_keys import (
     projects,
     set_in,
     unheld,
-    unheld_note,
     without,
 )
 from omnimigrate.platforms.lightdash.planning import by_key
@@ -315,20 +313,11 @@ def brings(a: Action, _actions: Mapping[str, Action]) -> Iterable[str]:
 
 
 def hold(view: ViewBase, target: StateBase) -> list[str]:
-    """Into 0.1471, without 1.219's fields (as the plan sent them); into a flat server, none
-    in a child space."""
+    """What the target holds of them (`spaces.held`)."""
     notes = []
     for name, p in projects(view, Charts).items():
-        p.charts = {k: c for k, c in p.charts.items()
-                    if not spaces.in_child(target, name, c.space)}  # fmt: skip
-        if target.space_model != ISPRIVATE:
-            continue
-        named: dict[str, int] = {}
-        for c in p.charts.values():
-            for f in set_in(c.body, NEW_ONLY):
-                named[f] = named.get(f, 0) + 1
-            c.body = without(c.body, DROPPED)
-        notes += [unheld_note(name, "chart", f, n) for f, n in sorted(named.items())]
+        p.charts, left_out = spaces.held(target, name, p.charts, "chart", NEW_ONLY, DROPPED)
+        notes += left_out
     return notes
 
 

@@ -19,7 +19,7 @@ from omnimigrate.engine.action_ids import action_id
 from omnimigrate.engine.jobs import EXPORT, Job, JobResult
 from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Action
-from omnimigrate.platforms.lightdash.client import ISPRIVATE, ContentRef
+from omnimigrate.platforms.lightdash.client import ContentRef
 from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
 from omnimigrate.platforms.lightdash.handlers import charts, spaces
 from omnimigrate.platforms.lightdash.handlers.charts import BATCH, moved, moved_warning
@@ -30,7 +30,6 @@ from omnimigrate.platforms.lightdash.natural_keys import (
     projects,
     set_in,
     unheld,
-    unheld_note,
     without,
 )
 from omnimigrate.platforms.lightdash.planning import by_key
@@ -297,20 +296,13 @@ def brings(a: Action, actions: Mapping[str, Action]) -> Iterable[str]:
 
 
 def hold(view: ViewBase, target: StateBase) -> list[str]:
-    """Into 0.1471, without 1.219's fields (as the plan sent them); into a flat server, none
-    in a child space."""
+    """What the target holds of them (`spaces.held`)."""
     notes = []
     for name, p in projects(view, Dashboards).items():
-        p.dashboards = {k: d for k, d in p.dashboards.items()
-                        if not spaces.in_child(target, name, d.space)}  # fmt: skip
-        if target.space_model != ISPRIVATE:
-            continue
-        named: dict[str, int] = {}
-        for d in p.dashboards.values():
-            for f in set_in(d.body, NEW_ONLY):
-                named[f] = named.get(f, 0) + 1
-            d.body = without(d.body, DROPPED)
-        notes += [unheld_note(name, "dashboard", f, n) for f, n in sorted(named.items())]
+        p.dashboards, left_out = spaces.held(
+            target, name, p.dashboards, "dashboard", NEW_ONLY, DROPPED
+        )
+        notes += left_out
     return notes
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -26,7 +26,14 @@ from omnimigrate.errors import ApiStatusError
 from omnimigrate.platforms.lightdash.client import ISPRIVATE, SpaceDetail, SpaceShare
 from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
 from omnimigrate.platforms.lightdash.handlers import groups as people
-from omnimigrate.platforms.lightdash.natural_keys import digest, project_of, projects
+from omnimigrate.platforms.lightdash.natural_keys import (
+    digest,
+    project_of,
+    projects,
+    set_in,
+    unheld_note,
+    without,
+)
 from omnimigrate.platforms.lightdash.planning import in_glob, natural
 
 if TYPE_CHECKING:
@@ -468,6 +475,38 @@ def hold(view: ViewBase, target: StateBase) -> list[str]:
 def in_child(target: StateBase, project: str, path: list[str]) -> bool:
     """Content a flat target cannot hold, verify leaves out: in a child space."""
     return len(path) > 1 and flat(target, project)
+
+
+class InSpace(Protocol):
+    """Content in a space, as code: what `held` reads and trims of a chart or dashboard."""
+
+    space: list[str]
+    body: dict[str, Any]
+
+
+ContentT = TypeVar("ContentT", bound=InSpace)
+
+
+def held(
+    target: StateBase,
+    project: str,
+    content: dict[str, ContentT],
+    kind: str,
+    new_only: tuple[str, ...],
+    dropped: tuple[str, ...],
+) -> tuple[dict[str, ContentT], list[str]]:
+    """What of a project's content (`kind`) the target holds: into a flat server, none in a
+    child space; into 0.1471, each without 1.219's fields (`dropped`, as the plan sent it).
+    Answers it, with verify's note on each of `new_only` that some of it had."""
+    kept = {k: c for k, c in content.items() if not in_child(target, project, c.space)}
+    if target.space_model != ISPRIVATE:
+        return kept, []
+    named: dict[str, int] = {}
+    for c in kept.values():
+        for f in set_in(c.body, new_only):
+            named[f] = named.get(f, 0) + 1
+        c.body = without(c.body, dropped)
+    return kept, [unheld_note(project, kind, f, n) for f, n in sorted(named.items())]
 
 
 def rows(name: str, project: Spaces) -> dict[str, Any]:
