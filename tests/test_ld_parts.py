@@ -36,7 +36,7 @@ def test_an_inventory_round_trips_through_a_saved_plan_with_its_digest() -> None
     part(ids, spaces.Ids).spaces["Staging:Finance"] = ("s1", "finance")
     inv = registry.TargetInventory(url="http://ld", ids=ids, space_model="isPrivate")
     part(inv, charts.Target).charts["Staging:orders"] = "abc"
-    part(inv, tags.Target).tag_yaml["Staging:Core"] = "core"
+    part(inv, tags.Target).tags["Staging:yaml:core"] = "def"
     part(inv, spaces.Target).space_shares["Staging:Finance"] = spaces.Shares(users={"a": "admin"})
     again = registry.TargetInventory.model_validate_json(inv.model_dump_json())
     assert again.digest() == inv.digest()

@@ -14,9 +14,12 @@ import pytest
 
 from omnimigrate.engine.plan import RestoreOptions
 from omnimigrate.engine.restore import OpenSnapshot, apply_plan, open_snapshot, plan_restore
+from omnimigrate.platforms.lightdash.client import TagRef
 from omnimigrate.platforms.lightdash.fake import scenario as sc
 from omnimigrate.platforms.lightdash.fake import state as st
 from omnimigrate.platforms.lightdash.fake.server import FakeLightdash
+from omnimigrate.platforms.lightdash.handlers import tags
+from omnimigrate.platforms.lightdash.handlers.tags import keyed, paired
 from omnimigrate.platforms.lightdash.platform import client_pool
 from omnimigrate.platforms.lightdash.registry import PLAN
 from tests import kills
@@ -67,14 +70,15 @@ async def verified(snap: OpenSnapshot, target: FakeLightdash, token: str):
 async def test_tags_round_trip_keeping_the_targets_own_and_a_rerun_writes_nothing(pair) -> None:
     snap, spare, target = pair
     kept = snap.source.projects["Staging"].tags
-    assert {n: (t.color, t.yaml) for n, t in kept.items()} == WANT
+    assert {t.name: (t.color, t.yaml) for t in kept.values()} == WANT
+    assert sorted(kept) == ["Déprécié", "Finance", "yaml:core_metrics"]
     _, report = await restore(snap, target, spare.token, RestoreOptions())
     assert tags_of(spare.staging) == {
         **WANT, "Local": ("#000000", None), "Own YAML": ("#111111", "own_yaml"),
     }  # fmt: skip
     rows = report.types["tags"]
     assert (rows.checked, rows.matching, rows.differences) == (3, 3, [])
-    assert sorted(rows.extras) == ["Staging:Local", "Staging:Own YAML"]  # left as they are
+    assert sorted(rows.extras) == ["Staging:Local", "Staging:yaml:own_yaml"]  # left as they are
     made = [r for r in target.log.writes() if "/tags" in r.route]
     # two made in the app (POST), the YAML one put back with the target's own (PUT)
     assert sorted((r.method, r.route.rsplit("/", 1)[1]) for r in made) == [
@@ -92,17 +96,16 @@ async def test_the_plan_names_each_tag_costs_it_and_carries_it_in_its_inventory(
         selected = await plan_restore(snap, cs, RestoreOptions(include=["tag:Core*"]))
     tagged = {a.id: (a.op, a.requests) for a in plan.actions if a.kind == "ld.tag"}
     assert tagged == {
-        "ld.tag:Staging:Core metrics": ("create", 2),  # the YAML's read, then put back
+        "ld.tag:Staging:yaml:core_metrics": ("create", 2),  # the YAML's read, then put back
         "ld.tag:Staging:Déprécié": ("create", 1),
         "ld.tag:Staging:Finance": ("create", 1),
     }
     saved = PLAN.model_validate_json(plan.model_dump_json())
     assert saved.inventory.digest() == plan.inventory.digest()
     inv = saved.inventory.model_dump()
-    assert inv["tag_yaml"] == {"Staging:Own YAML": "own_yaml"}
-    assert set(inv["tags"]) == {"Staging:Local", "Staging:Own YAML"}
-    assert set(inv["ids"]["tags"]) == {"Staging:Local", "Staging:Own YAML"}
-    assert [a.id for a in selected.actions if a.writes] == ["ld.tag:Staging:Core metrics"]
+    assert set(inv["tags"]) == {"Staging:Local", "Staging:yaml:own_yaml"}
+    assert set(inv["ids"]["tags"]) == {"Staging:Local", "Staging:yaml:own_yaml"}
+    assert [a.id for a in selected.actions if a.writes] == ["ld.tag:Staging:yaml:core_metrics"]
 
 
 async def test_a_tampered_tag_is_named_by_verify_and_put_back_by_the_next_restore(pair) -> None:
@@ -122,11 +125,13 @@ async def test_a_tampered_tag_is_named_by_verify_and_put_back_by_the_next_restor
     report = await verified(snap, target, spare.token)
     rows = report.types["tags"]
     assert (rows.checked, rows.matching) == (3, 0)
-    assert sorted(rows.differences) == [
-        "Staging:Core metrics: color is '#abcdef', snapshot has '#2ca02c'",
-        "Staging:Déprécié: missing",
-        "Staging:Finance: color is '#ff00ff', snapshot has '#1f77b4'",
-    ]
+    assert sorted(rows.differences) == sorted(
+        [
+            "Staging:yaml:core_metrics: color is '#abcdef', snapshot has '#2ca02c'",
+            "Staging:Déprécié: missing",
+            "Staging:Finance: color is '#ff00ff', snapshot has '#1f77b4'",
+        ]
+    )
     # this restore wrote them (its ledger says so): put back without --on-conflict overwrite
     writes, report = await restore(snap, target, spare.token, RestoreOptions())
     assert writes == 3  # a PATCH, a POST, and the YAML ones put back (read, then one PUT)
@@ -134,12 +139,12 @@ async def test_a_tampered_tag_is_named_by_verify_and_put_back_by_the_next_restor
     assert tags_of(spare.staging)["Own YAML"] == ("#111111", "own_yaml")
 
 
-async def test_a_tag_of_another_origin_or_color_on_the_target_is_left_alone_or_blocked(
+async def test_a_tag_of_another_color_is_a_conflict_and_an_app_namesake_of_a_yaml_tag_stays(
     tmp_path: Path, version: str
 ) -> None:
     """A target tag of the snapshot's name: another color is a conflict (set with
-    --on-conflict overwrite); made in the app where the snapshot's is of the YAML, it is
-    blocked even then, naming both origins."""
+    --on-conflict overwrite); one made in the app where the snapshot's is of the YAML is
+    another tag (the YAML one is keyed by its reference), left as it is beside it."""
     scenario = sc.generate(SMALL)
     store, _ = await backed_up(scenario.state, scenario.token, version, tmp_path)
     snap = open_snapshot(store, "latest")
@@ -154,18 +159,41 @@ async def test_a_tag_of_another_origin_or_color_on_the_target_is_left_alone_or_b
             skip = await plan_restore(snap, cs, RestoreOptions())
             over = await plan_restore(snap, cs, RestoreOptions(on_conflict="overwrite"))
         ops = {a.id: a.op for a in skip.actions if a.kind == "ld.tag"}
-        assert ops == {"ld.tag:Staging:Core metrics": "conflict",
+        assert ops == {"ld.tag:Staging:yaml:core_metrics": "create",
                        "ld.tag:Staging:Déprécié": "create", "ld.tag:Staging:Finance": "conflict"}  # fmt: skip
-        decided = {a.id: a for a in over.actions if a.kind == "ld.tag"}
-        assert decided["ld.tag:Staging:Finance"].op == "update"
-        blocked = decided["ld.tag:Staging:Core metrics"]
-        assert blocked.op == "blocked"
-        assert "made in the app" in blocked.reason and "(core_metrics)" in blocked.reason
-        await restore(snap, target, spare.token, RestoreOptions(on_conflict="overwrite"))
-        assert tags_of(spare.staging) == {**WANT, "Core metrics": ("#2ca02c", None)}
+        decided = {a.id: a.op for a in over.actions if a.kind == "ld.tag"}
+        assert decided["ld.tag:Staging:Finance"] == "update"
+        _, report = await restore(
+            snap, target, spare.token, RestoreOptions(on_conflict="overwrite")
+        )
+        held = sorted(
+            (t.name, t.color, t.yaml_reference or "") for t in spare.staging.tags.values()
+        )
+        assert held == [("Core metrics", "#2ca02c", ""), ("Core metrics", "#2ca02c", "core_metrics"),
+                        ("Déprécié", "#d62728", ""), ("Finance", "#1f77b4", "")]  # fmt: skip
+        assert report.types["tags"].extras == ["Staging:Core metrics"]
     finally:
         await target.stop()
     assert target.violations == []
+
+
+def ref(name: str, color: str, yaml: str | None = None) -> TagRef:
+    return TagRef(tagUuid=f"{name}{color}{yaml}", name=name, color=color, yamlReference=yaml)
+
+
+def test_namesakes_pair_by_what_they_hold_not_by_position() -> None:
+    """The snapshot {Finance red, Finance blue} and a target holding only the blue one: the
+    blue pairs with the snapshot's blue, so only the red is missing; a tag literally named
+    `Finance#2` keeps its name, and a namesake takes the next free key."""
+    snapshot = keyed([ref("Finance", "red"), ref("Finance", "blue"), ref("Finance#2", "x")])
+    assert {k: r.color for k, r in snapshot.items()} == {
+        "Finance": "blue", "Finance#3": "red", "Finance#2": "x"}  # fmt: skip
+    want = {k: tags.tag_of(r) for k, r in snapshot.items()}
+    target = paired([ref("Finance", "red"), ref("Other", "x", "core")], want)
+    assert {k: r.color for k, r in target.items()} == {"Finance#3": "red", "yaml:core": "x"}
+    extra = paired([ref("Finance", "red"), ref("Finance", "red"), ref("Finance", "green")], want)
+    assert {k: r.color for k, r in extra.items()} == {
+        "Finance#3": "red", "Finance": "green", "Finance#4": "red"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -186,7 +214,7 @@ async def test_a_restore_killed_after_a_tags_write_finishes_on_a_rerun(pair, bou
         result = await apply_plan(snap, plan, cs)
         assert result.by_status("failed") == []
     names = [t.name for t in spare.staging.tags.values()]
-    assert sorted(names) == sorted({*WANT, "Local", "Own YAML"})  # none twice, none lost
+    assert sorted(names) == sorted([*WANT, "Local", "Own YAML"])  # none twice, none lost
     again, report = await restore(snap, target, spare.token, RestoreOptions())
     assert again == 0
     assert report.types["tags"].differences == []

@@ -344,7 +344,7 @@ async def test_every_client_method_conforms_to_the_spec(source) -> None:
         assert [(u.email, u.values) for u in found_a.users] == [(users[2].email, ["bronze"])]
         await call("set_scheduler_timezone", p, "Asia/Tokyo")
         assert await call("scheduler_timezone", p) == "Asia/Tokyo"
-        made_t = await call("create_tag", p, "Audit", "#000000")
+        made_t = await call("create_tag", p, "Audit", "#000000", set())
         await call("update_tag", p, made_t, "#ffffff")
         yaml = TagRef(uuid="", name="From YAML", color="#123456", yaml_reference="audit_yaml")
         await call("replace_yaml_tags", p, [yaml])

@@ -422,12 +422,16 @@ class LightdashClient(ApiClient):
         results = await self._results("GET", PROJECT + "/tags", path={"projectUuid": project})
         return [TagRef.model_validate(t) for t in results]
 
-    async def create_tag(self, project: str, name: str, color: str) -> str:
-        """A tag made in the app; a lost answer's lookup finds it by its name (unique in the
-        project)."""
+    async def create_tag(self, project: str, name: str, color: str, known: set[str]) -> str:
+        """A tag made in the app; a lost answer's lookup finds it as a tag of that name and
+        color none of the `known` uuids names (a project may hold namesakes)."""
 
         async def recover() -> Reply | None:
-            found = next((t for t in await self.tags(project) if t.name == name), None)
+            found = next(
+                (t for t in await self.tags(project)
+                 if t.name == name and t.color == color and t.uuid not in known),
+                None,
+            )  # fmt: skip
             return self._found({"tagUuid": found.uuid}) if found else None
 
         route = PROJECT + "/tags"

@@ -94,7 +94,7 @@ class Scheduler:
 @dataclass
 class Tag:
     uuid: str
-    name: str  # unique in its project
+    name: str  # two tags of a project may share one, as on a real 1.219
     color: str
     created_by: str  # user uuid
     yaml_reference: str | None = None  # a spotlight category of the dbt project's YAML

@@ -1,22 +1,26 @@
-"""A project's tags (what Lightdash's spotlight catalog groups its metrics by), by name: each
-with its color, and where it comes from. A real Lightdash 1.219 keeps two tags of one name
-in a project (its `POST …/tags` took a second "probe" beside the first), so namesakes are
-told apart by what they hold, not by when they were made (every tag of that server answered
-the same `createdAt`): the first in (yamlReference, color) order keeps the bare name, the
-others `NAME#2`, `NAME#3` (`keyed`), on both sides alike. A tag made in the app
-is created (`POST …/tags`, looked up by name when an answer is lost) or, when this restore
-may change it, its color is set (`PATCH …/tags/{tagUuid}`). A tag of the dbt project's YAML
-(a spotlight category of its `lightdash.config.yml`, `yamlReference`) can only be written
-through `PUT …/tags/yaml`, which replaces every YAML tag of the project: the target's are
-read when it is written and sent back with it, so none is lost, one write at a time per
-project. The target's next deploy of its dbt project replaces them with its own YAML's.
+"""A project's tags (what Lightdash's spotlight catalog groups its metrics by), each with its
+name, color, and where it comes from.
 
-Lightdash cannot turn a tag made in the app into one of the YAML or back: a tag whose origin
-differs on the target is blocked, naming both, rather than written. Both generations (0.1471
-and 1.219) serve the same routes and shape."""
+- A tag of the dbt project's YAML (a spotlight category of its `lightdash.config.yml`) is
+  keyed by its `yamlReference` (`yaml:REF`), which its project holds once. It can only be
+  written through `PUT …/tags/yaml`, which replaces every YAML tag of the project: the
+  target's are read when it is written and sent back with it, so none is lost, one write at
+  a time per project. The target's next deploy of its dbt project replaces them with its
+  own YAML's.
+- A tag made in the app is keyed by its name. A real Lightdash 1.219 keeps two of one name
+  in a project (its `POST …/tags` took a second "probe" beside the first, and every tag
+  answered the same `createdAt`), so namesakes are told apart by what they hold: in the
+  snapshot, the first in color order keeps the bare name and the others are `NAME#2`,
+  `NAME#3`…; on the target, each name's tags take the snapshot's keys of that name, those
+  alike in color first (`paired`). It is created (`POST …/tags`; a lost answer is found
+  again as a tag of that name and color the target did not have) or, when this restore may
+  change it, its color is set (`PATCH …/tags/{tagUuid}`).
+
+Both generations (0.1471 and 1.219) serve the same routes and shape."""
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field
@@ -28,7 +32,6 @@ from omnimigrate.engine.plan import Action
 from omnimigrate.platforms.lightdash.client import TagRef
 from omnimigrate.platforms.lightdash.handler import ActionKind, Args, Handler
 from omnimigrate.platforms.lightdash.natural_keys import digest, project_of, projects
-from omnimigrate.platforms.lightdash.planning import by_key
 
 if TYPE_CHECKING:
     from omnimigrate.platforms.lightdash.applying import ApplyContext
@@ -61,31 +64,68 @@ class Ids(BaseModel):
 
 
 class Target(BaseModel):
-    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {
-        "tags": "ld.tag",
-        "tag_yaml": "ld.tag",
-    }
+    WRITTEN_BY: ClassVar[dict[str, str | tuple[str, ...]]] = {"tags": "ld.tag"}
 
-    tags: dict[str, str] = Field(default_factory=dict)  # "<project>:<name>" -> digest
-    tag_yaml: dict[str, str] = Field(default_factory=dict)  # the YAML ones' yamlReference
+    tags: dict[str, str] = Field(default_factory=dict)  # "<project>:<key>" -> digest
 
 
 def tag_of(ref: TagRef) -> Tag:
     return Tag(name=ref.name, color=ref.color, yaml=ref.yaml_reference)
 
 
+YAML = "yaml:"  # the key of a tag of the dbt project's YAML: `yaml:REF`
+
+
 def keyed(refs: list[TagRef]) -> dict[str, TagRef]:
-    """A project's tags by natural key: the name, and for each namesake after the first in
-    (yamlReference, color) order, `NAME#n`. Namesakes alike in both are interchangeable."""
-    out: dict[str, TagRef] = {}
-    by_name: dict[str, list[TagRef]] = {}
-    for ref in refs:
-        by_name.setdefault(ref.name, []).append(ref)
-    for name, same in sorted(by_name.items()):
-        same.sort(key=lambda r: (r.yaml_reference or "", r.color, r.uuid))
-        for n, ref in enumerate(same, 1):
-            out[name if n == 1 else f"{name}#{n}"] = ref
+    """The snapshot's tags by natural key: `yaml:REF`, else the name, and for each app-made
+    namesake after the first in color order `NAME#n` (the first n no tag is named)."""
+    out = {YAML + r.yaml_reference: r for r in refs if r.yaml_reference is not None}
+    app = [r for r in refs if r.yaml_reference is None]
+    names = {r.name for r in app}
+    for name, same in _by_name(app):
+        for key, ref in zip(_keys(name, len(same), names), same, strict=True):
+            out[key] = ref
     return out
+
+
+def paired(refs: list[TagRef], want: dict[str, Tag]) -> dict[str, TagRef]:
+    """The target's tags keyed as the snapshot's `want` are: each name's app-made tags take
+    that name's keys in the snapshot, those of the same color first, then the rest in color
+    order; one left over takes the next key no tag has."""
+    out = {YAML + r.yaml_reference: r for r in refs if r.yaml_reference is not None}
+    app = [r for r in refs if r.yaml_reference is None]
+    taken = {r.name for r in app} | set(want)
+    for name, same in _by_name(app):
+        keys = sorted((k for k, t in want.items() if t.yaml is None and t.name == name),
+                      key=lambda k: (want[k].color, k))  # fmt: skip
+        for key in list(keys):  # alike first
+            ref = next((r for r in same if r.color == want[key].color), None)
+            if ref is not None:
+                out[key] = ref
+                same.remove(ref)
+                keys.remove(key)
+        more = [k for k in _keys(name, len(same) + len(want), taken) if k not in want]
+        for key, ref in zip([*keys, *more], same, strict=False):
+            out[key] = ref
+    return out
+
+
+def _by_name(refs: list[TagRef]) -> list[tuple[str, list[TagRef]]]:
+    groups: dict[str, list[TagRef]] = {}
+    for r in sorted(refs, key=lambda r: (r.name, r.color, r.uuid)):
+        groups.setdefault(r.name, []).append(r)
+    return sorted(groups.items())
+
+
+def _keys(name: str, n: int, names: set[str]) -> list[str]:
+    """`name`, then `name#2`, `name#3`… skipping any a tag is named (`Finance#2` itself)."""
+    keys = [name]
+    k = 1
+    while len(keys) < n:
+        k += 1
+        if f"{name}#{k}" not in names:
+            keys.append(f"{name}#{k}")
+    return keys[:n]
 
 
 # ---------------------------------------------------------------------- backup
@@ -112,7 +152,9 @@ def load(r: SnapshotReader, view: ViewBase) -> None:
 
 async def read(t: TargetReader) -> None:
     mine, ids = part(t.target, Tags), part(t.state.ids, Ids)
-    for key, ref in keyed(await t.client.tags(t.uuid)).items():
+    snapshot = t.view.projects.get(t.project)
+    want = part(snapshot, Tags).tags if snapshot is not None else {}
+    for key, ref in paired(await t.client.tags(t.uuid), want).items():
         mine.tags[key] = tag_of(ref)
         ids.tags[t.key(key)] = ref.uuid
 
@@ -122,15 +164,9 @@ def inventory(state: StateBase, inv: InventoryBase) -> None:
     for name, p in projects(state, Tags).items():
         for key, tag in p.tags.items():
             mine.tags[f"{name}:{key}"] = digest(tag.compared())
-            if tag.yaml is not None:
-                mine.tag_yaml[f"{name}:{key}"] = tag.yaml
 
 
 # ---------------------------------------------------------------------- plan and apply
-
-
-def origin(yaml: str | None) -> str:
-    return f"of the dbt project's YAML ({yaml})" if yaml is not None else "made in the app"
 
 
 def plan(ctx: PlanContext[Any, Target]) -> None:
@@ -140,14 +176,12 @@ def plan(ctx: PlanContext[Any, Target]) -> None:
             action = Action(id=action_id("ld.tag", key), kind="ld.tag", object=key, op="create",
                             params={"project": project, "key": natural, "name": tag.name,
                                     "color": tag.color, "yaml": tag.yaml})  # fmt: skip
-            have = ctx.inv.tags.get(key)
-            decided = ctx.compare(action, have, digest(tag.compared()))
-            there = ctx.inv.tag_yaml.get(key)
-            if decided.writes and have is not None and (there is None) != (tag.yaml is None):
-                ctx.mark(decided, "blocked",
-                         f"on the target it is {origin(there)}, in the snapshot {origin(tag.yaml)}: "
-                         "Lightdash cannot turn one into the other; delete the target's in "
-                         "Lightdash (or rename one), then plan again")  # fmt: skip
+            ctx.compare(action, ctx.inv.tags.get(key), digest(tag.compared()))
+
+
+def named(action: Action, glob: str) -> bool:
+    """`tag:NAME` (a glob): the tags of that name, namesakes and YAML tags too."""
+    return action.kind == "ld.tag" and fnmatchcase(action.params["name"], glob)
 
 
 async def write(ctx: ApplyContext[Ids], client: LightdashClient, a: Action) -> None:
@@ -159,7 +193,8 @@ async def write(ctx: ApplyContext[Ids], client: LightdashClient, a: Action) -> N
     if a.op == "update" and existing:
         await client.update_tag(project, existing, p["color"])
     else:
-        existing = await client.create_tag(project, p["name"], p["color"])
+        known = set(ctx.ids.tags.values())  # a lost answer's tag is none of these
+        existing = await client.create_tag(project, p["name"], p["color"], known)
         ctx.ids.tags[key] = existing
     await ctx.done(a, existing)
 
@@ -205,7 +240,7 @@ HANDLER = Handler(
     inventory=inventory,
     plan=plan,
     actions={"ld.tag": ActionKind(write, requests=requests)},
-    selectors={"tag": by_key("ld.tag")},
+    selectors={"tag": named},
     explain=(
         "those of the dbt project's YAML go through PUT …/tags/yaml with the target's own: "
         "its next deploy replaces them with its YAML's",
