@@ -41,3 +41,25 @@ def test_a_part_the_model_lacks_is_named() -> None:
 def test_two_parts_declaring_one_field_are_refused() -> None:
     with pytest.raises(ValueError, match=r"two parts declare the same fields: \['labels'\]"):
         compose("Inv", Base, [Labels, Other])
+
+
+class Shared(BaseModel):
+    groups: dict[str, str] = Field(default_factory=dict)
+
+
+class FromShared(Shared):
+    pass
+
+
+class AlsoFromShared(Shared):
+    extra: int = 0
+
+
+class OwnGroups(BaseModel):
+    groups: list[str] = Field(default_factory=list)
+
+
+def test_a_field_two_parts_inherit_from_one_base_is_one_but_an_inherited_clash_is_refused() -> None:
+    assert compose("Inv", Base, [FromShared, AlsoFromShared])(url="u").groups == {}
+    with pytest.raises(ValueError, match=r"\['groups'\]"):
+        compose("Inv", Base, [FromShared, OwnGroups])

@@ -38,13 +38,18 @@ def part(model: BaseModel, of: type[PartT]) -> PartT:
 
 
 def _fields_twice(models: tuple[type[BaseModel], ...]) -> list[str]:
-    """Fields that two of the models declare (not inherit): composed, one would hide the
-    other's."""
-    seen: set[str] = set()
+    """Fields that two of the models get from different classes (each its own, or one
+    inherited from a base the other does not share): composed, one would hide the other's."""
+    definer: dict[str, type[BaseModel]] = {}
     twice: set[str] = set()
     for m in models:
-        inherited = {f for b in m.__mro__[1:] if issubclass(b, BaseModel) for f in b.model_fields}
-        own = set(m.model_fields) - inherited
-        twice |= own & seen
-        seen |= own
+        for name in m.model_fields:
+            by = _declaring(m, name)
+            if definer.setdefault(name, by) is not by:
+                twice.add(name)
     return sorted(twice)
+
+
+def _declaring(model: type[BaseModel], field: str) -> type:
+    """The class in `model`'s MRO that declares `field` (its annotation)."""
+    return next(c for c in model.__mro__ if field in getattr(c, "__annotations__", {}))
