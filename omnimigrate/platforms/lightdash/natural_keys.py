@@ -64,9 +64,10 @@ def unheld(fields: list[str]) -> str:
             f"restored without {them}")  # fmt: skip
 
 
-def unheld_note(project: str, kind: str, field: str, n: int) -> str:
+def unheld_note(
+    project: str, kind: str, field: str, n: int, why: str = "which has no equivalent"
+) -> str:
     """Verify's note on a 1.219 field of `n` objects a 0.1471 target cannot hold."""
-    why = "which sends HTML email" if field == "plainTextEmail" else "which has no equivalent"
     return (
         f"{project}: the {field} of {n} {kind}(s) is not compared: the target serves 0.1471, {why}"
     )

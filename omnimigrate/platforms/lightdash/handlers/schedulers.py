@@ -242,6 +242,8 @@ def plan(ctx: PlanContext[Any, Target]) -> None:
 
 # 1.219's SchedulerBase and SchedulerOptions fields that 0.1471's lack (openapi-1.219.0.json
 # against openapi.json), less the read-only names, ids and slug SCHEDULER_VOLATILE drops
+# why verify leaves a field out beyond "which has no equivalent" (`unheld_note`)
+WHY = {"plainTextEmail": ("which sends HTML email",)}
 NEW_ONLY = ("plainTextEmail", "parameters", "options.asAttachment", "options.exportPivotedData",
             "options.xlsxFileLayout", "options.pagePerTab", "options.showFilters")  # fmt: skip
 PLAIN_TEXT = (
@@ -309,7 +311,9 @@ def hold(view: ViewBase, target: StateBase) -> list[str]:
             for f in set_in(sch.body, NEW_ONLY):
                 named[f] = named.get(f, 0) + 1
             p.schedulers[k] = held_by_old(sch)
-        notes += [unheld_note(name, "scheduler", f, n) for f, n in sorted(named.items())]
+        notes += [
+            unheld_note(name, "scheduler", f, n, *WHY.get(f, ())) for f, n in sorted(named.items())
+        ]
     return notes
 
 
