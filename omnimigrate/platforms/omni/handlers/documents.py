@@ -249,36 +249,31 @@ def _base_model_id(r: SnapshotReader, exported: ObjectEntry | None) -> str | Non
 
 
 async def read_target(client: OmniClient, inv: TargetInventory) -> None:
-    async for doc in client.list_documents():
-        inv.documents[doc.identifier] = _target(doc)
+    """The organization's documents, its trash in the same pages (`read_trash` keeps what
+    the snapshot calls for): a second walk for the trash would cost a first restore, where
+    every document is missing, one more per owner."""
+    async for doc in client.list_documents(include_deleted=True):
+        _listed(inv, doc)
 
 
 async def read_target_of_user(client: OmniClient, inv: TargetInventory, user_id: str) -> None:
-    async for doc in client.list_documents(creatorId=user_id):
-        inv.documents.setdefault(doc.identifier, _target(doc))
+    async for doc in client.list_documents(include_deleted=True, creatorId=user_id):
+        _listed(inv, doc)
+
+
+def _listed(inv: TargetInventory, doc: m.Document) -> None:
+    (inv.trashed if doc.deleted else inv.documents).setdefault(doc.identifier, _target(doc))
 
 
 def read_trash(
     inv: TargetInventory, view: SnapshotView
 ) -> list[Callable[[OmniClient], Awaitable[None]]]:
-    """The target's trash (`trash.py`), read only when the snapshot names documents the
-    target does not hold live: the organization's listing, and each owner's for their
-    restricted ones."""
-    missing = {i: d for i, d in view.documents.items() if i not in inv.documents}
-    if not missing:
-        return []
-    owners = sorted({d.owner for d in missing.values() if d.scope == "restricted" and d.owner})
-
-    def reader(**filters: str) -> Callable[[OmniClient], Awaitable[None]]:
-        async def read(client: OmniClient) -> None:
-            async for doc in client.list_documents(include_deleted=True, **filters):
-                # and the new identifiers restores gave them, deleted since (identifiers.py)
-                if doc.deleted and doc.identifier.partition(SUFFIX)[0] in missing:
-                    inv.trashed[doc.identifier] = _target(doc)
-
-        return read
-
-    return [reader(), *(reader(creatorId=inv.users[o]) for o in owners if o in inv.users)]
+    """The target's trash (`trash.py`), read with the listings: only what the snapshot names
+    and the target does not hold live is kept, and the new identifiers restores gave them,
+    deleted since (identifiers.py). Nothing more to read."""
+    missing = {i for i in view.documents if i not in inv.documents}
+    inv.trashed = {i: d for i, d in inv.trashed.items() if i.partition(SUFFIX)[0] in missing}
+    return []
 
 
 def _target(doc: m.Document) -> TargetDocument:

@@ -62,7 +62,16 @@ def read_target_for(
 
         return read
 
-    return [reader(e, inv.users[e]) for e in sorted(view.favorites) if e in inv.users]
+    # Favorites only of documents the target holds live: one it lacks is new there, so no one
+    # has favorited it yet (a first restore reads none). A live document the snapshot does
+    # not name may be one of its own under another identifier (trash.py): then read them all.
+    live = set(inv.documents)
+    others = not live <= set(view.documents)
+    return [
+        reader(e, inv.users[e])
+        for e in sorted(view.favorites)
+        if e in inv.users and (others or not live.isdisjoint(view.favorites[e]))
+    ]
 
 
 def plan(ctx: PlanContext) -> None:
