@@ -10,7 +10,10 @@ from omnimigrate.engine.restore import apply_plan, open_snapshot, plan_restore
 from omnimigrate.platforms.omni.fake import state as st
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeSettings
+from omnimigrate.platforms.omni.handlers import favorites
+from omnimigrate.platforms.omni.handlers.documents import SourceDocument, TargetDocument
 from omnimigrate.platforms.omni.phases import verify
+from omnimigrate.platforms.omni.registry import SnapshotView, TargetInventory
 from omnimigrate.snapshot.store import LocalStore
 from tests.backup_helpers import backup, blob_of
 from tests.conftest import client_for
@@ -74,3 +77,35 @@ async def test_favorites_are_backed_up_restored_verified_and_tampering_is_notice
     row = tampered.types["favorites"]
     assert row.matching == row.checked - 1 and not tampered.ok
     assert any(d.startswith(f"{some_user}: favorites is") for d in row.differences)
+
+
+async def test_only_favorites_of_documents_the_target_holds_live_are_read() -> None:
+    """A document the target lacks is new there (the restore imports it), so no one has
+    favorited it yet: a first restore reads no favorites. A user with a favorite the target
+    holds live is read; a live document the snapshot does not name may be one of its own
+    under another identifier, and then every user with favorites is read."""
+    view = SnapshotView(snapshot_id="s1", instance="src", export_flavour="official")
+    view.documents = {i: SourceDocument(identifier=i, name=i) for i in ("d1", "d2", "d3")}
+    view.favorites = {"a@x.io": ["d1"], "b@x.io": ["d2", "d3"], "gone@x.io": ["d1"]}
+    inv = TargetInventory(url="https://omni.test")
+    inv.users = {"a@x.io": "u-a", "b@x.io": "u-b"}  # gone@x.io is not on the target
+
+    class Client:  # whose favorites are read
+        read: list[str] = []
+
+        async def list_favorites(self, user_id: str):
+            self.read.append(user_id)
+            for _ in ():
+                yield
+
+    async def read() -> list[str]:
+        Client.read = []
+        for reader in favorites.read_target_for(inv, view):
+            await reader(Client())  # type: ignore[arg-type]
+        return Client.read
+
+    assert await read() == []  # an empty target: nothing to read
+    inv.documents = {"d3": TargetDocument(identifier="d3")}  # b's second favorite is live
+    assert await read() == ["u-b"]
+    inv.documents["d1-restored"] = TargetDocument(identifier="d1-restored")  # d1, elsewhere
+    assert await read() == ["u-a", "u-b"]  # gone@x.io has no user on the target

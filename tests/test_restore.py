@@ -347,3 +347,41 @@ async def test_a_role_only_the_target_has_is_an_extra_in_plan_and_verify_alike(
 
 def _key(state: st.OrgState, model: st.Model) -> str:
     return f"{state.connections[model.connection_id].name}/{model.kind}/{model.name}"
+
+
+async def test_a_first_restore_reads_each_listing_once_its_trash_included_and_no_favorites(
+    start_fake, snapshot_of
+):
+    """Into an empty standby every document is missing: the target's trash comes in the
+    pages of its documents (one walk for the organization, one per user for restricted
+    ones), not a second walk per owner; and no favorites are read, since no one has
+    favorited a document the target lacks. A restricted document deleted on the target
+    since is found in its owner's trash by the next plan, favorites read again."""
+    scenario = generate(ScenarioSpec(documents=30, seed=21))
+    snap, _ = await snapshot_of(scenario)
+    assert snap.source.favorites  # there are favorites to restore
+    spare = standby(scenario.state)
+    target = await start_fake(spare.state)
+    users = {u.email.lower() for u in spare.state.users.values() if not u.embed}  # SCIM's
+    async with client_for(target, spare.org_token) as client:
+        await plan_restore(snap, [client], OmniRestoreOptions())
+    assert target.log.count("GET", "/api/v1/documents") == 1 + len(users)
+    await restore(snap, target, spare.org_token)
+
+    admin = next(t.user_id for t in spare.state.tokens.values() if t.kind == "org")
+    doc = next(
+        d
+        for d in target.state.documents.values()
+        if d.scope == "restricted" and d.owner_id != admin
+    )
+    doc.deleted = True  # deleted on the target by its owner: in their trash
+    before = target.log.count("GET", "/api/v1/documents")
+    async with client_for(target, spare.org_token) as client:
+        plan = await plan_restore(snap, [client], OmniRestoreOptions())
+    imp = next(a for a in plan.actions if a.id == f"document:{doc.identifier}:import")
+    assert imp.writes and "in the target's trash" in imp.reason
+    live = {d.identifier for d in target.state.documents.values() if not d.deleted}
+    favorites = [e for e, f in snap.source.favorites.items() if e in users and live & set(f)]
+    assert favorites and target.log.count("GET", "/api/v1/documents") - before == (
+        1 + len(users) + len(favorites)  # of those with a favorite the target holds live
+    )

@@ -120,6 +120,10 @@ class Transport:
         self._clock = clock
         self.requests = 0  # sent by this key, for per-key reports
         self.throttled = 0  # of which answered 429
+        # when this key's first request left and its last was answered (the clock's time):
+        # the stretch of a run the limiter paced, without the run's start-up and wind-down
+        self.first_sent: float | None = None
+        self.last_answered: float | None = None
         self._platform = platform
         self._event = f"{platform}.request"  # one log event per attempt: omni.request, …
         self._log = structlog.get_logger(f"omnimigrate.{platform}").bind(
@@ -152,6 +156,8 @@ class Transport:
         body = None if json_body is None else json.dumps(json_body).encode()
         async with self.limiter.slot(route) as waited:
             start = self._clock()
+            if self.first_sent is None:
+                self.first_sent = start
             status: int | str = "cancelled"  # until something else is known
             error = ""
             self.requests += 1
@@ -169,6 +175,7 @@ class Transport:
                 status, error = "error", err.message
                 raise
             finally:
+                self.last_answered = self._clock()
                 if self._observer:
                     self._observer(route, status, waited)
                 self._log_request(method, route, status, error, start, attempt, waited)

@@ -30,7 +30,7 @@ from omnimigrate.platforms.omni import api_objects as m
 from omnimigrate.platforms.omni import trash
 from omnimigrate.platforms.omni.backup import dump_all
 from omnimigrate.platforms.omni.handler import ActionKind, Handler
-from omnimigrate.platforms.omni.handlers import identities, models
+from omnimigrate.platforms.omni.handlers import models
 from omnimigrate.platforms.omni.handlers.folders import folder_action_id
 from omnimigrate.platforms.omni.handlers.identities import (
     missing_reason,
@@ -257,35 +257,29 @@ def _base_model_id(r: SnapshotReader, exported: ObjectEntry | None) -> str | Non
 
 
 async def read_target(client: OmniClient, inv: Target) -> None:
-    async for doc in client.list_documents():
-        inv.documents[doc.identifier] = _target(doc)
+    """The organization's documents, its trash in the same pages (`read_trash` keeps what
+    the snapshot calls for): a second walk for the trash would cost a first restore, where
+    every document is missing, one more per owner."""
+    async for doc in client.list_documents(include_deleted=True):
+        _listed(inv, doc)
 
 
 async def read_target_of_user(client: OmniClient, inv: Target, user_id: str) -> None:
-    async for doc in client.list_documents(creatorId=user_id):
-        inv.documents.setdefault(doc.identifier, _target(doc))
+    async for doc in client.list_documents(include_deleted=True, creatorId=user_id):
+        _listed(inv, doc)
+
+
+def _listed(inv: Target, doc: m.Document) -> None:
+    (inv.trashed if doc.deleted else inv.documents).setdefault(doc.identifier, _target(doc))
 
 
 def read_trash(inv: Target, view: View) -> list[Callable[[OmniClient], Awaitable[None]]]:
-    """The target's trash (`trash.py`), read only when the snapshot names documents the
-    target does not hold live: the organization's listing, and each owner's for their
-    restricted ones."""
-    missing = {i: d for i, d in view.documents.items() if i not in inv.documents}
-    if not missing:
-        return []
-    owners = sorted({d.owner for d in missing.values() if d.scope == "restricted" and d.owner})
-
-    def reader(**filters: str) -> Callable[[OmniClient], Awaitable[None]]:
-        async def read(client: OmniClient) -> None:
-            async for doc in client.list_documents(include_deleted=True, **filters):
-                # and the new identifiers restores gave them, deleted since (identifiers.py)
-                if doc.deleted and doc.identifier.partition(SUFFIX)[0] in missing:
-                    inv.trashed[doc.identifier] = _target(doc)
-
-        return read
-
-    users = part(inv, identities.Target).users
-    return [reader(), *(reader(creatorId=users[o]) for o in owners if o in users)]
+    """The target's trash (`trash.py`), read with the listings: only what the snapshot names
+    and the target does not hold live is kept, and the new identifiers restores gave them,
+    deleted since (identifiers.py). Nothing more to read."""
+    missing = {i for i in view.documents if i not in inv.documents}
+    inv.trashed = {i: d for i, d in inv.trashed.items() if i.partition(SUFFIX)[0] in missing}
+    return []
 
 
 def _target(doc: m.Document) -> TargetDocument:

@@ -64,7 +64,16 @@ def read_target_for(inv: Target, view: View) -> list[Callable[[OmniClient], Awai
         return read
 
     users = part(inv, People).users
-    return [reader(e, users[e]) for e in sorted(view.favorites) if e in users]
+    # Favorites only of documents the target holds live: one it lacks is new there, so no one
+    # has favorited it yet (a first restore reads none). A live document the snapshot does
+    # not name may be one of its own under another identifier (trash.py): then read them all.
+    live = set(part(inv, documents.Target).documents)
+    others = not live <= set(part(view, documents.View).documents)
+    return [
+        reader(e, users[e])
+        for e in sorted(view.favorites)
+        if e in users and (others or not live.isdisjoint(view.favorites[e]))
+    ]
 
 
 def plan(ctx: PlanContext[View, Target]) -> None:
