@@ -6,12 +6,10 @@ token bucket with a small burst. Two gates, both per key:
 
 - **Pacing** (GCRA, the leaky bucket as a meter): requests leave one every `period / rate`
   (stretched 2 %), at most `burst` (default 1) of them early, each paced from when the one
-  before actually left, and no sooner than `period / rate` after it may have been counted:
-  as late as it was slower than its route's fastest (up to `STALL_ALLOWANCE`). A request
-  held up on its way, or at a busy server's door, is counted late, and the next must not
-  land next to it; the stretch is slack for exactly that, so it is spent on the lateness
-  first and added only beyond it. A server's bucket of one token then never runs dry, and a
-  window never sees a clump.
+  before actually left, and later by however much slower than its route's fastest that one
+  was (up to `STALL_ALLOWANCE`): a request held up on its way, or at a busy server's door,
+  is counted late, and the next must not land next to it. A server's bucket of one token
+  then never runs dry, and a window never sees a clump.
 - **The window** (asyncio-throttle): at most `rate` requests in any `period`, each slot
   stamped when its request *completes*. Omni sees a request arrive somewhere between
   departure and completion, so counting completions can never show Omni more than `rate` in
@@ -41,12 +39,11 @@ SAFETY_MARGIN = 0.02
 # Requests travel unevenly: one held up on its way (or at the server's door) is counted later
 # than it left, so the next one, paced from its departure, lands closer to it than the rate
 # allows, and a server bucket of one token refuses it. How late it may have been counted is
-# bounded by how much longer than its route's fastest it took, so the next leaves no sooner
-# than the rate's own interval after that, up to this much later: requests of one route do
-# about the same work, so most of a long wait is time before the door. A stall of a loaded
-# machine (a process off the CPU) reaches 60-95 ms on a shared 2-core box (bench/ratelimit.py
-# saw a 429 after each such stall with 50 ms); at most 10 % of Omni's one second goes to a
-# request slow for its work's sake, and the 2 % stretch is spent on it first.
+# bounded by how much longer than its route's fastest it took, so the next leaves that much
+# later, up to this much: requests of one route do about the same work, so most of a long
+# wait is time before the door. A stall of a loaded machine (a process off the CPU) reaches
+# 60-95 ms on a shared 2-core box: with 50 ms here, bench/ratelimit.py saw a 429 after each
+# such stall. At most 10 % of Omni's one second goes to a request slow for its work's sake.
 STALL_ALLOWANCE = 0.1
 _SLOWDOWN = 0.8  # per 429 episode
 _FLOOR = 0.5  # of the configured rate
@@ -149,13 +146,12 @@ class RateLimiter:
     def _answered(self, route: str, departed: float) -> None:
         """Pace the next request from when this one may have been counted: as late as it was
         slower than its route's fastest (a route's first may have waited all along: a cold
-        connection, a cold server), plus the rate's own interval. The stretch already keeps
-        the next that much later than this one left: only lateness beyond it adds."""
+        connection, a cold server)."""
         took = self._clock() - departed
         late = min(took - self._fastest.get(route, 0.0), STALL_ALLOWANCE)
         self._fastest[route] = min(took, self._fastest.get(route, took))
         if late > 0:
-            self._next_at = max(self._next_at, departed + late + self.period / self._current)
+            self._next_at = max(self._next_at, departed + late + self.interval)
 
     async def _paced_turn(self) -> float:
         """Wait for this request's turn: its paced time, then a place in the window. The
