@@ -13,6 +13,7 @@ from typing import Any
 
 from omnimigrate.engine.content import ContentReport
 from omnimigrate.engine.handler import Runner
+from omnimigrate.engine.parts import part
 from omnimigrate.engine.plan import Inventory, Plan
 from omnimigrate.engine.restore import ledger_name
 from omnimigrate.engine.restore_ledger import LedgerRecord, RestoreLedger
@@ -22,7 +23,9 @@ from omnimigrate.platforms.omni.applying import ApplyContext
 from omnimigrate.platforms.omni.client import OmniClient
 from omnimigrate.platforms.omni.handler import ActionKind
 from omnimigrate.platforms.omni.handlers import content
+from omnimigrate.platforms.omni.handlers.documents import View as Documents
 from omnimigrate.platforms.omni.handlers.documents import restorable
+from omnimigrate.platforms.omni.handlers.models import View as Models
 from omnimigrate.platforms.omni.options import OmniRestoreOptions, OmniVerifyOptions
 from omnimigrate.platforms.omni.planning import OmniPlan, PlanContext
 from omnimigrate.platforms.omni.registry import REGISTRY, SnapshotView, TargetInventory
@@ -128,8 +131,7 @@ async def verify(
         ledger = await asyncio.to_thread(RestoreLedger, store, ledger_name(inv))
         aliases = restored_as(ledger.records, inv)
     reads = SpreadReads(clients, concurrency)
-    view: Any = source
-    compared = documents if documents is not None else restorable(view)
+    compared = documents if documents is not None else restorable(part(source, Documents))
     ctx: VerifyContext[ViewBase, Any] = VerifyContext(
         source, inv, reads, compared, whole=documents is None, models=options.models,
         aliases=aliases,
@@ -151,7 +153,6 @@ async def check_content(
     source: ViewBase, clients: Sequence[OmniClient], options: OmniRestoreOptions
 ) -> ContentReport:
     """The target's content validator on what a restore of the snapshot brought back."""
-    view: Any = source
-    docs = view.documents
-    restored = {i: (docs[i].name, docs[i].model) for i in restorable(view)}
-    return await content.check(view, view.models, restored, clients, options)
+    docs, shared = part(source, Documents), part(source, Models)
+    restored = {i: (docs.documents[i].name, docs.documents[i].model) for i in restorable(docs)}
+    return await content.check(shared, shared.models, restored, clients, options)
