@@ -28,7 +28,7 @@ from omnimigrate.engine.restore_ledger import RestoreLedger
 from omnimigrate.logging import configure_logging
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.platforms.omni.fake.state import OrgState
-from omnimigrate.platforms.omni.options import OmniRestoreOptions
+from omnimigrate.platforms.omni.options import OmniRestoreOptions, OmniVerifyOptions
 from omnimigrate.platforms.omni.pool import client_pool
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -85,7 +85,9 @@ async def first_restore(documents: int, work: Path) -> None:
             runner = Tagged(snap.platform.runner(plan, snap.blobs, ledger))
             await Applier(plan, clients, runner, ledger, concurrency=8).run()
             SENDER.set("verify")
-            report = await snap.platform.verify(snap.source, clients, models=True, store=snap.store)
+            report = await snap.platform.verify(
+                snap.source, clients, OmniVerifyOptions(models=True), store=snap.store
+            )
     finally:
         await target.stop()
     writes = Counter(a.kind for a in plan.actions if a.writes)

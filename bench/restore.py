@@ -38,7 +38,7 @@ from omnimigrate.platforms.omni.fake.process import start_fake
 from omnimigrate.platforms.omni.fake.scenario import ScenarioSpec, generate, standby
 from omnimigrate.platforms.omni.fake.server import FakeOmni, FakeSettings
 from omnimigrate.platforms.omni.fake.state import Token
-from omnimigrate.platforms.omni.options import OmniRestoreOptions
+from omnimigrate.platforms.omni.options import OmniRestoreOptions, OmniVerifyOptions
 from omnimigrate.platforms.omni.pool import client_pool
 from omnimigrate.snapshot.store import LocalStore
 
@@ -200,7 +200,9 @@ def rate_figures(args: argparse.Namespace, work: Path) -> None:
 async def verified(snap, url: str, token: str, rate: int, period: float) -> str:
     """What verify finds on the target after a restore (its reads are not counted above)."""
     async with client_pool(url, [token], rate_limit=rate, period=period) as clients:
-        report = await snap.platform.verify(snap.source, clients, models=True, store=snap.store)
+        report = await snap.platform.verify(
+            snap.source, clients, OmniVerifyOptions(models=True), store=snap.store
+        )
     checked = sum(t.checked for t in report.types.values())
     matching = sum(t.matching for t in report.types.values())
     off = {k: t.differences[:2] for k, t in report.types.items() if t.matching != t.checked}
